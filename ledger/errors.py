@@ -1,0 +1,218 @@
+"""Domain errors of the ledger, each with a stable code that adapters map once.
+
+The tree, so a caller can catch at the right depth::
+
+    DomainError
+    ├── InvalidInput              malformed values: field named, reason given
+    │   ├── UnknownInstrument
+    │   ├── InvalidQuantity
+    │   ├── InvalidLot
+    │   ├── UnbalancedTransaction
+    │   └── MalformedRecord       bytes that are not a canonical record
+    ├── NotFound
+    │   ├── UnknownAccount
+    │   ├── UnknownParty
+    │   ├── UnknownKey
+    │   └── UnknownHold
+    ├── Conflict
+    │   ├── DuplicateAccount, DuplicateParty, DuplicateKey, DuplicateHold
+    │   ├── DuplicateInstruction  the same signed body twice (replay attack)
+    │   ├── IdempotencyKeyReused  same key, other body
+    │   ├── LedgerNotInitialized / LedgerAlreadyInitialized
+    │   └── HoldNotOpen
+    ├── RuleViolation             a ledger rule would break
+    │   ├── InsufficientBalance
+    │   ├── UnitsEncumbered       units are under a hold (pledge, escrow)
+    │   ├── AccountCannotSend     sink accounts (retirement) never send
+    │   ├── ExpiredUnits          past validity: only an expiry run moves them
+    │   └── HoldNotPermitted
+    └── SignatureError            consent missing or not proven
+        ├── MissingSignature
+        ├── BadSignature
+        └── KeyNotValid           revoked, not yet valid, or of another party
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AccountCannotSend",
+    "BadSignature",
+    "Conflict",
+    "DomainError",
+    "DuplicateAccount",
+    "DuplicateHold",
+    "DuplicateInstruction",
+    "DuplicateKey",
+    "DuplicateParty",
+    "ExpiredUnits",
+    "HoldNotOpen",
+    "HoldNotPermitted",
+    "IdempotencyKeyReused",
+    "InsufficientBalance",
+    "InvalidInput",
+    "InvalidLot",
+    "InvalidQuantity",
+    "KeyNotValid",
+    "LedgerAlreadyInitialized",
+    "LedgerNotInitialized",
+    "MalformedRecord",
+    "MissingSignature",
+    "NotFound",
+    "RuleViolation",
+    "SignatureError",
+    "UnbalancedTransaction",
+    "UnitsEncumbered",
+    "UnknownAccount",
+    "UnknownHold",
+    "UnknownInstrument",
+    "UnknownKey",
+    "UnknownParty",
+]
+
+
+class DomainError(Exception):
+    """Base of every error the domain raises on purpose.
+
+    ``code`` is stable (clients switch on it); ``details`` carries the evidence
+    (field, account, amounts) as JSON-ready values.
+    """
+
+    code: ClassVar[str] = "domain_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+
+    def __init__(self, message: str, *, field: str, **details: Any) -> None:
+        super().__init__(message, field=field, **details)
+        self.field = field
+
+
+class UnknownInstrument(InvalidInput):
+    code = "unknown_instrument"
+
+
+class InvalidQuantity(InvalidInput):
+    code = "invalid_quantity"
+
+
+class InvalidLot(InvalidInput):
+    code = "invalid_lot"
+
+
+class UnbalancedTransaction(InvalidInput):
+    code = "unbalanced_transaction"
+
+
+class MalformedRecord(InvalidInput):
+    code = "malformed_record"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class UnknownAccount(NotFound):
+    code = "unknown_account"
+
+
+class UnknownParty(NotFound):
+    code = "unknown_party"
+
+
+class UnknownKey(NotFound):
+    code = "unknown_key"
+
+
+class UnknownHold(NotFound):
+    code = "unknown_hold"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class DuplicateAccount(Conflict):
+    code = "duplicate_account"
+
+
+class DuplicateParty(Conflict):
+    code = "duplicate_party"
+
+
+class DuplicateKey(Conflict):
+    code = "duplicate_key"
+
+
+class DuplicateHold(Conflict):
+    code = "duplicate_hold"
+
+
+class DuplicateInstruction(Conflict):
+    code = "duplicate_instruction"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+
+
+class LedgerNotInitialized(Conflict):
+    code = "ledger_not_initialized"
+
+
+class LedgerAlreadyInitialized(Conflict):
+    code = "ledger_already_initialized"
+
+
+class HoldNotOpen(Conflict):
+    code = "hold_not_open"
+
+
+class RuleViolation(DomainError):
+    code = "rule_violation"
+
+
+class InsufficientBalance(RuleViolation):
+    code = "insufficient_balance"
+
+
+class UnitsEncumbered(RuleViolation):
+    code = "units_encumbered"
+
+
+class AccountCannotSend(RuleViolation):
+    code = "account_cannot_send"
+
+
+class ExpiredUnits(RuleViolation):
+    code = "expired_units"
+
+
+class HoldNotPermitted(RuleViolation):
+    code = "hold_not_permitted"
+
+
+class SignatureError(DomainError):
+    code = "signature_error"
+
+
+class MissingSignature(SignatureError):
+    code = "missing_signature"
+
+
+class BadSignature(SignatureError):
+    code = "bad_signature"
+
+
+class KeyNotValid(SignatureError):
+    code = "key_not_valid"

@@ -1,0 +1,124 @@
+"""The journal record: its canonical bytes, its hash link and the registry's seal.
+
+A record's *core* is ``{seq, prev, time, body, sigs}`` in RFC 8785 form; its hash is
+SHA-256 over a tagged core, the next record's ``prev``, and the Merkle leaf. The registry
+signs the hash. A bundle line is the canonical ``{"record": core, "registry_sig": ...}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ledger.canonical import canonical_bytes, decode_canonical
+from ledger.crypto import TAG_RECORD, TAG_REGISTRY, SigningKey, b64d, b64e, sha256, tagged
+from ledger.errors import MalformedRecord
+from ledger.merkle import leaf_hash
+from ledger.model import Signature
+from ledger.timeutil import format_utc, parse_utc
+
+__all__ = ["GENESIS_PREV", "ParsedRecord", "SealedRecord", "parse_line", "seal"]
+
+GENESIS_PREV = bytes(32)
+
+
+@dataclass(frozen=True, slots=True)
+class SealedRecord:
+    """A record as the registry commits it."""
+
+    seq: int
+    time: datetime
+    core: bytes
+    hash: bytes
+    registry_sig: bytes
+
+    @property
+    def leaf(self) -> bytes:
+        return leaf_hash(self.hash)
+
+    def line(self) -> bytes:
+        """The bundle form; embedding the core keeps the auditor's bytes identical to ours."""
+        return b'{"record":' + self.core + b',"registry_sig":"' + b64e(self.registry_sig).encode() + b'"}'
+
+
+def record_hash(core: bytes) -> bytes:
+    return sha256(tagged(TAG_RECORD, core))
+
+
+def seal(
+    *,
+    seq: int,
+    prev: bytes,
+    time: datetime,
+    body: dict[str, Any],
+    sigs: Sequence[Signature],
+    registry: SigningKey,
+) -> SealedRecord:
+    core = canonical_bytes(
+        {
+            "seq": seq,
+            "prev": prev.hex(),
+            "time": format_utc(time),
+            "body": body,
+            "sigs": [s.to_json() for s in sigs],
+        }
+    )
+    digest = record_hash(core)
+    return SealedRecord(seq, time, core, digest, registry.sign(TAG_REGISTRY, digest))
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRecord:
+    """A bundle line taken apart and checked for form (not yet for meaning)."""
+
+    seq: int
+    prev: bytes
+    time: datetime
+    body: dict[str, Any]
+    body_bytes: bytes
+    sigs: tuple[Signature, ...]
+    hash: bytes
+    registry_sig: bytes
+
+
+def parse_line(line: bytes) -> ParsedRecord:
+    """Strictly parse one bundle line; any deviation from canonical form is ``MalformedRecord``."""
+    outer = decode_canonical(line)
+    if not isinstance(outer, dict) or set(outer) != {"record", "registry_sig"}:
+        raise MalformedRecord("a line holds exactly record and registry_sig", field="$")
+    core_obj = outer["record"]
+    if not isinstance(core_obj, dict) or set(core_obj) != {"seq", "prev", "time", "body", "sigs"}:
+        raise MalformedRecord("a record holds exactly seq, prev, time, body, sigs", field="record")
+    core = canonical_bytes(core_obj)
+    seq, prev, time = core_obj["seq"], core_obj["prev"], core_obj["time"]
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise MalformedRecord("seq must be a non-negative integer", field="record.seq")
+    try:
+        prev_bytes = bytes.fromhex(prev) if isinstance(prev, str) and len(prev) == 64 else b""
+        when = parse_utc(time)
+        registry_sig = b64d(outer["registry_sig"], length=64)
+    except ValueError as exc:
+        raise MalformedRecord(f"bad field: {exc}", field="record") from None
+    if len(prev_bytes) != 32 or prev != prev_bytes.hex():
+        raise MalformedRecord("prev must be 64 lowercase hex digits", field="record.prev")
+    body = core_obj["body"]
+    if not isinstance(body, dict) or not isinstance(core_obj["sigs"], list):
+        raise MalformedRecord("body must be an object and sigs a list", field="record.body")
+    try:
+        sigs = tuple(
+            Signature.parse(s, f"record.sigs[{i}]") for i, s in enumerate(core_obj["sigs"])
+        )
+    except Exception as exc:  # an InvalidInput here is a malformed record, not bad user input
+        raise MalformedRecord(str(exc), field="record.sigs") from None
+    return ParsedRecord(
+        seq=seq,
+        prev=prev_bytes,
+        time=when,
+        body=body,
+        body_bytes=canonical_bytes(body),
+        sigs=sigs,
+        hash=record_hash(core),
+        registry_sig=registry_sig,
+    )

@@ -1,0 +1,371 @@
+"""The ledger's use cases: initialise, submit signed instructions, read balances and proofs.
+
+Every function takes a Session, flushes and never commits: the request, CLI command or
+job that called it commits, so a workflow's many legs land in one database transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from ledger.canonical import canonical_bytes
+from ledger.checkpoint import Checkpoint
+from ledger.crypto import TAG_BODY, SigningKey
+from ledger.errors import (
+    DomainError,
+    DuplicateInstruction,
+    IdempotencyKeyReused,
+    InvalidInput,
+    LedgerAlreadyInitialized,
+    LedgerNotInitialized,
+    NotFound,
+    UnknownAccount,
+)
+from ledger.journal import GENESIS_PREV, SealedRecord, seal
+from ledger.merkle import Frontier, consistency_proof, inclusion_proof, leaf_hash
+from ledger.model import REGISTRY, Body, Genesis, Signature
+from ledger.replay import ReplayReport, replay_lines
+from ledger.repository import CP, HD, A, B, BatchWriter, DbView, Head, J, P, conn
+from ledger.rules import Position, apply, check_signatures
+from ledger.timeutil import format_utc, parse_utc, utc_now
+
+__all__ = [
+    "Balance",
+    "InclusionProof",
+    "Instruction",
+    "Receipt",
+    "Registry",
+    "balance_as_of",
+    "balances",
+    "consistency",
+    "init_ledger",
+    "journal_lines",
+    "latest_checkpoint",
+    "make_checkpoint",
+    "new_nonce",
+    "prove_inclusion",
+    "sign_body",
+    "submit",
+    "submit_batch",
+]
+
+
+def new_nonce() -> str:
+    """128 random bits: makes every instruction's body, and so its signature, unique."""
+    return secrets.token_hex(16)
+
+
+def sign_body(body: Body, party: str, key: SigningKey, *, custody: bool = False) -> Signature:
+    """A party's consent: its Ed25519 signature over the canonical body."""
+    return Signature(party, key.key_id, key.sign(TAG_BODY, canonical_bytes(body.to_json())), custody)
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """A body with the signatures of the parties consenting to it, as a client submits it."""
+
+    body: Body
+    signatures: tuple[Signature, ...] = ()
+    idempotency_key: str | None = None
+    scope: str = REGISTRY  # whose idempotency keys: the submitting party's
+
+    @classmethod
+    def signed(
+        cls, body: Body, *signers: tuple[str, SigningKey], idempotency_key: str | None = None,
+        scope: str | None = None,
+    ) -> Instruction:
+        sigs = tuple(sign_body(body, party, key) for party, key in signers)
+        return cls(body, sigs, idempotency_key, scope or (signers[0][0] if signers else REGISTRY))
+
+
+@dataclass
+class Registry:
+    """The registry's signing identity and policy, handed to every write."""
+
+    key: SigningKey
+    clock: Callable[[], datetime] = utc_now
+    checkpoint_every: int = 1000
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a committed instruction returns: where it sits in the journal."""
+
+    seq: int
+    hash: str
+    time: str
+    replayed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "hash": self.hash, "time": self.time}
+
+
+def init_ledger(session: Session, *, registry: Registry, name: str) -> Receipt:
+    """Write record 0, naming the registry and its key. Refused if the journal exists."""
+    if Head.lock(session) is not None:
+        raise LedgerAlreadyInitialized("the journal already has a genesis record")
+    body = Genesis(name=name, key_id=registry.key.key_id, public_key=registry.key.public, nonce=new_nonce())
+    head = Head(0, GENESIS_PREV, None, Frontier(), existed=False)
+    view, writer = DbView(session), BatchWriter()
+    receipt = _commit(Instruction(body), view, writer, head, registry)
+    writer.flush(session, view, head)
+    session.flush()
+    return receipt
+
+
+def submit(session: Session, instruction: Instruction, *, registry: Registry) -> Receipt:
+    """Apply one signed instruction, or raise the domain error that refused it."""
+    result = submit_batch(session, [instruction], registry=registry)[0]
+    if isinstance(result, DomainError):
+        raise result
+    return result
+
+
+def submit_batch(
+    session: Session, instructions: Sequence[Instruction], *, registry: Registry
+) -> list[Receipt | DomainError]:
+    """Apply instructions in order under one lock and one write per table (group commit).
+
+    A refused instruction changes nothing and takes no sequence number; the others still
+    apply. The caller commits once for the whole batch.
+    """
+    head = Head.lock(session)
+    if head is None:
+        raise LedgerNotInitialized("run init first: the journal has no genesis record")
+    view, writer = DbView(session), BatchWriter()
+    view.prefetch([i.body for i in instructions])
+    results: list[Receipt | DomainError] = []
+    for ins in instructions:
+        try:
+            results.append(_commit(ins, view, writer, head, registry))
+        except DomainError as exc:
+            results.append(exc)
+    writer.flush(session, view, head)
+    return results
+
+
+def _commit(
+    ins: Instruction, view: DbView, writer: BatchWriter, head: Head, registry: Registry
+) -> Receipt:
+    body_json = ins.body.to_json()
+    body_bytes = canonical_bytes(body_json)
+    digest = hashlib.sha256(body_bytes).digest()
+    if ins.idempotency_key is not None:
+        stored = view.find_idempotent(ins.scope, ins.idempotency_key)
+        if stored is not None:
+            if stored[0] != digest:
+                raise IdempotencyKeyReused(
+                    "this idempotency key was used for a different request",
+                    field="idempotency_key", key=ins.idempotency_key,
+                )
+            return Receipt(**json.loads(stored[1]), replayed=True)
+    if isinstance(ins.body, Genesis) and head.next_seq != 0:
+        raise LedgerAlreadyInitialized("only record 0 may be a genesis")
+    if view.digest_seen(digest):
+        raise DuplicateInstruction("this signed instruction was already applied", field="body.nonce")
+    now = registry.clock()
+    if head.time is not None:
+        now = max(now, parse_utc(head.time))  # the journal's clock never runs backwards
+    effect = apply(ins.body, view, now)
+    check_signatures(body_bytes, ins.signatures, effect.required_signers, view, now)
+    record = seal(
+        seq=head.next_seq, prev=head.hash, time=now, body=body_json, sigs=ins.signatures,
+        registry=registry.key,
+    )
+    writer.add(view, record, ins.body, effect, digest)
+    head.next_seq, head.hash, head.time = record.seq + 1, record.hash, format_utc(now)
+    head.frontier.append(record.leaf)
+    if head.frontier.size % registry.checkpoint_every == 0:
+        writer.add_checkpoint(
+            Checkpoint.sign(tree_size=head.frontier.size, root=head.frontier.root(), time=now,
+                            key=registry.key)
+        )
+    receipt = Receipt(record.seq, record.hash.hex(), head.time)
+    if ins.idempotency_key is not None:
+        writer.add_idempotency(view, ins.scope, ins.idempotency_key, digest, record.seq,
+                               receipt.to_json())
+    return receipt
+
+
+def make_checkpoint(session: Session, *, registry: Registry) -> Checkpoint:
+    """Sign the Merkle root of the whole journal now (returns the existing one if current)."""
+    head = Head.lock(session)
+    if head is None:
+        raise LedgerNotInitialized("the journal has no genesis record")
+    existing = latest_checkpoint(session)
+    if existing is not None and existing.tree_size == head.next_seq:
+        return existing
+    cp = Checkpoint.sign(
+        tree_size=head.next_seq, root=head.frontier.root(), time=registry.clock(), key=registry.key
+    )
+    writer = BatchWriter()
+    writer.add_checkpoint(cp)
+    conn(session).execute(CP.insert(), writer.checkpoints)
+    return cp
+
+
+def latest_checkpoint(session: Session, *, at_least: int = 0) -> Checkpoint | None:
+    row = conn(session).execute(
+        select(CP).where(CP.c.tree_size >= at_least).order_by(CP.c.tree_size.desc()).limit(1)
+    ).first()
+    if row is None:
+        return None
+    return Checkpoint(row.tree_size, row.root, parse_utc(row.time), row.key_id, row.signature)
+
+
+def checkpoints(session: Session) -> list[Checkpoint]:
+    rows = conn(session).execute(select(CP).order_by(CP.c.tree_size))
+    return [Checkpoint(r.tree_size, r.root, parse_utc(r.time), r.key_id, r.signature) for r in rows]
+
+
+@dataclass(frozen=True)
+class Balance:
+    account: str
+    instrument: str
+    lot: str
+    total: int
+    held: int
+
+    @property
+    def available(self) -> int:
+        return self.total - self.held
+
+
+def balances(session: Session, *, account: str | None = None) -> list[Balance]:
+    """Live non-zero positions, of one account or of all."""
+    stmt = select(B.c.account, B.c.instrument, B.c.lot, B.c.total, B.c.held).where(
+        (B.c.total != 0) | (B.c.held != 0)
+    )
+    if account is not None:
+        _require_account(session, account)
+        stmt = stmt.where(B.c.account == account)
+    rows = conn(session).execute(stmt.order_by(B.c.account, B.c.instrument, B.c.lot))
+    return [Balance(r.account, r.instrument, r.lot, r.total, r.held) for r in rows]
+
+
+def positions(session: Session) -> dict[tuple[str, str, str], Position]:
+    """All live positions keyed as replay keys them, for comparison with a replay."""
+    return {(b.account, b.instrument, b.lot): Position(b.total, b.held) for b in balances(session)}
+
+
+def balance_as_of(
+    session: Session, *, account: str, seq: int | None = None, at: datetime | None = None
+) -> dict[tuple[str, str], int]:
+    """Totals of ``account`` per (instrument, lot) after record ``seq``, or as of instant ``at``."""
+    _require_account(session, account)
+    if (seq is None) == (at is None):
+        raise InvalidInput("give exactly one of seq or at", field="seq")
+    if at is not None:
+        last = conn(session).execute(
+            select(func.max(J.c.seq)).where(J.c.time <= format_utc(at))
+        ).scalar()
+        if last is None:
+            return {}
+        seq = int(last)
+    rows = conn(session).execute(
+        select(P.c.instrument, P.c.lot, func.sum(P.c.amount).label("total"))
+        .where(P.c.account == account, P.c.seq <= seq)
+        .group_by(P.c.instrument, P.c.lot)
+    )
+    return {(r.instrument, r.lot): int(r.total) for r in rows if int(r.total) != 0}
+
+
+def _require_account(session: Session, account: str) -> None:
+    if conn(session).execute(select(A.c.id).where(A.c.id == account)).first() is None:
+        raise UnknownAccount(f"no account {account}", account=account, field="account")
+
+
+def head_size(session: Session) -> int:
+    head = conn(session).execute(select(HD.c.next_seq).where(HD.c.id == 1)).scalar()
+    return int(head or 0)
+
+
+def journal_lines(session: Session, *, start: int = 0, stop: int | None = None,
+                  chunk: int = 2000) -> Iterator[bytes]:
+    """The journal as bundle lines, in order, read in chunks (bounded memory)."""
+    seq = start
+    while stop is None or seq < stop:
+        upper = seq + chunk if stop is None else min(seq + chunk, stop)
+        rows = conn(session).execute(
+            select(J.c.seq, J.c.time, J.c.core, J.c.hash, J.c.registry_sig)
+            .where(J.c.seq >= seq, J.c.seq < upper).order_by(J.c.seq)
+        ).all()
+        if not rows:
+            return
+        for r in rows:
+            yield SealedRecord(r.seq, parse_utc(r.time), r.core, r.hash, r.registry_sig).line()
+        seq = rows[-1].seq + 1
+
+
+def _leaves(session: Session, size: int) -> list[bytes]:
+    rows = conn(session).execute(select(J.c.hash).where(J.c.seq < size).order_by(J.c.seq))
+    return [leaf_hash(r.hash) for r in rows]
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """A record, the audit path to a checkpoint's root, and that signed checkpoint."""
+
+    line: bytes
+    seq: int
+    checkpoint: Checkpoint
+    path: list[bytes] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "record": self.line.decode(),
+            "seq": self.seq,
+            "path": [p.hex() for p in self.path],
+            "checkpoint": self.checkpoint.to_json(),
+        }
+
+
+def prove_inclusion(session: Session, *, seq: int, registry: Registry | None = None) -> InclusionProof:
+    """Proof that record ``seq`` is in the journal under the latest checkpoint covering it.
+
+    With a ``registry``, a new checkpoint is signed when none covers the record yet.
+    """
+    line = next(journal_lines(session, start=seq, stop=seq + 1), None)
+    if line is None:
+        raise NotFound(f"no record {seq}", seq=seq)
+    cp = latest_checkpoint(session, at_least=seq + 1)
+    if cp is None:
+        if registry is None:
+            raise NotFound(f"no checkpoint covers record {seq} yet", seq=seq)
+        cp = make_checkpoint(session, registry=registry)
+    leaves = _leaves(session, cp.tree_size)
+    return InclusionProof(line, seq, cp, inclusion_proof(leaves, seq))
+
+
+def consistency(session: Session, *, first: int, second: int) -> list[bytes]:
+    """RFC 6962 consistency proof between the trees of sizes ``first`` and ``second``."""
+    if not 0 <= first <= second <= head_size(session):
+        raise InvalidInput("need 0 <= first <= second <= journal size", field="first")
+    return consistency_proof(_leaves(session, second), first)
+
+
+BalanceDiff = dict[tuple[str, str, str], tuple[Position | None, Position | None]]
+
+
+def replay_database(session: Session) -> tuple[ReplayReport, BalanceDiff]:
+    """Replay the stored journal with its checkpoints; return the report and every
+    position that differs between the live tables and the replay, as (live, replayed)."""
+    cps = {cp.tree_size: cp for cp in checkpoints(session)}
+    report = replay_lines(journal_lines(session), cps)
+    live = positions(session)
+    replayed = report.state.balances()
+    diff = {
+        k: (live.get(k), replayed.get(k))
+        for k in set(live) | set(replayed)
+        if live.get(k) != replayed.get(k)
+    }
+    return report, diff

@@ -1,0 +1,66 @@
+"""The whole ledger state in memory: what replay rebuilds and property tests compare to.
+
+It is a ``LedgerView`` for the rules and applies their ``Effect``s; it holds no journal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.model import BalanceKey
+from ledger.rules import AccountInfo, Effect, Hold, KeyInfo, Position
+
+__all__ = ["LedgerState"]
+
+
+@dataclass
+class LedgerState:
+    accounts: dict[str, AccountInfo] = field(default_factory=dict)
+    positions: dict[BalanceKey, Position] = field(default_factory=dict)
+    holds: dict[str, Hold] = field(default_factory=dict)
+    parties: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keys: dict[str, KeyInfo] = field(default_factory=dict)
+
+    def find_account(self, account_id: str) -> AccountInfo | None:
+        return self.accounts.get(account_id)
+
+    def position(self, key: BalanceKey) -> Position:
+        return self.positions.get(key, _ZERO)
+
+    def find_hold(self, hold_id: str) -> Hold | None:
+        return self.holds.get(hold_id)
+
+    def has_party(self, party: str) -> bool:
+        return party in self.parties
+
+    def find_key(self, key_id: str) -> KeyInfo | None:
+        return self.keys.get(key_id)
+
+    def commit(self, effect: Effect) -> None:
+        for key, pos in effect.positions.items():
+            if pos.total == 0 and pos.held == 0:
+                self.positions.pop(key, None)
+            else:
+                self.positions[key] = pos
+        self.holds.update(effect.holds)
+        if effect.account is not None:
+            self.accounts[effect.account.id] = effect.account
+        if effect.party is not None:
+            self.parties[effect.party.party] = {"role": effect.party.role, **effect.party.profile}
+        if effect.key is not None:
+            self.keys[effect.key.key_id] = effect.key
+
+    def balances(self) -> dict[BalanceKey, Position]:
+        """Every non-zero position, the form live balances are compared in."""
+        return dict(self.positions)
+
+    def totals(self) -> dict[tuple[str, str], int]:
+        """Sum over all accounts per (instrument, lot): zero, always (double entry)."""
+        out: dict[tuple[str, str], int] = {}
+        for (_, code, lot), pos in self.positions.items():
+            out[(code, lot)] = out.get((code, lot), 0) + pos.total
+        return out
+
+
+_ZERO = Position()

@@ -1,0 +1,146 @@
+"""The ledger's tables. Rows are dumb storage: every rule lives in ``rules`` and ``model``.
+
+Amounts are BIGINT minor units in both engines (SQLite's NUMERIC would be floating point);
+instants are the journal's own UTC text, which sorts in time order.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, LargeBinary
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "AccountRow",
+    "BalanceRow",
+    "CheckpointRow",
+    "HeadRow",
+    "HoldRow",
+    "IdempotencyRow",
+    "JournalRow",
+    "KeyRow",
+    "PartyRow",
+    "PostingRow",
+]
+
+
+def _bigint(*, primary_key: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(BigInteger, primary_key=primary_key, nullable=False, autoincrement=False)
+
+
+def _blob(*, unique: bool = False, nullable: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(LargeBinary, unique=unique, nullable=nullable)
+
+
+class JournalRow(SQLModel, table=True):
+    """One committed record. Append-only: triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "journal"
+    seq: int = Field(sa_column=_bigint(primary_key=True))
+    time: str = Field(index=True)
+    type: str
+    action: str | None = None
+    core: bytes = Field(sa_column=_blob())
+    hash: bytes = Field(sa_column=_blob(unique=True))
+    prev: bytes = Field(sa_column=_blob(unique=True))  # a second record on one prev is a fork
+    registry_sig: bytes = Field(sa_column=_blob())
+    body_digest: bytes = Field(sa_column=_blob(unique=True))  # a signed body applies once
+
+
+class PostingRow(SQLModel, table=True):
+    __tablename__ = "posting"
+    __table_args__ = (Index("ix_posting_account_seq", "account", "seq"),)
+    seq: int = Field(sa_column=_bigint(primary_key=True))
+    idx: int = Field(primary_key=True)
+    account: str
+    instrument: str
+    lot: str
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class BalanceRow(SQLModel, table=True):
+    """Live position per (account, instrument, lot); ``floor_zero`` copies the account rule."""
+
+    __tablename__ = "balance"
+    __table_args__ = (
+        CheckConstraint("held >= 0", name="ck_balance_held_nonnegative"),
+        CheckConstraint(
+            "NOT floor_zero OR (total >= 0 AND held <= total)", name="ck_balance_floor"
+        ),
+    )
+    account: str = Field(primary_key=True)
+    instrument: str = Field(primary_key=True)
+    lot: str = Field(primary_key=True)
+    total: int = Field(sa_column=Column(BigInteger, nullable=False))
+    held: int = Field(sa_column=Column(BigInteger, nullable=False))
+    floor_zero: bool
+
+
+class HoldRow(SQLModel, table=True):
+    __tablename__ = "hold"
+    id: str = Field(primary_key=True)
+    account: str = Field(index=True)
+    instrument: str
+    lot: str
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    reason: str
+    controller: str
+    status: str
+    placed_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    closed_seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class AccountRow(SQLModel, table=True):
+    __tablename__ = "account"
+    id: str = Field(primary_key=True)
+    owner: str = Field(index=True)
+    kind: str
+    opened_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class PartyRow(SQLModel, table=True):
+    __tablename__ = "party"
+    id: str = Field(primary_key=True)
+    role: str
+    profile: str  # canonical JSON
+    registered_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class KeyRow(SQLModel, table=True):
+    __tablename__ = "party_key"
+    key_id: str = Field(primary_key=True)
+    party: str = Field(index=True)
+    public_key: bytes = Field(sa_column=_blob())
+    valid_from: str
+    revoked_at: str | None = None
+    registered_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class HeadRow(SQLModel, table=True):
+    """The sequencer: one row, locked by every writer; the chain's tip and Merkle frontier."""
+
+    __tablename__ = "journal_head"
+    id: int = Field(primary_key=True)
+    next_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    hash: bytes = Field(sa_column=_blob())
+    time: str | None = None
+    frontier: bytes = Field(sa_column=_blob())  # 32-byte nodes, largest subtree first
+
+
+class CheckpointRow(SQLModel, table=True):
+    __tablename__ = "checkpoint"
+    tree_size: int = Field(sa_column=_bigint(primary_key=True))
+    root: bytes = Field(sa_column=_blob())
+    time: str
+    key_id: str
+    signature: bytes = Field(sa_column=_blob())
+
+
+class IdempotencyRow(SQLModel, table=True):
+    """Applied-at-most-once: the key, the digest of what it carried, and the answer given."""
+
+    __tablename__ = "idempotency"
+    scope: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    request_digest: bytes = Field(sa_column=_blob())
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    response: str

@@ -1,0 +1,34 @@
+"""UTC instants as the ledger writes them: ISO 8601 with microseconds and a Z, never naive."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+__all__ = ["format_date", "format_utc", "parse_date", "parse_utc", "utc_now"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_utc(moment: datetime) -> str:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("naive datetimes are refused: the ledger keeps time in UTC")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_utc(text: str) -> datetime:
+    """Parses exactly the form ``format_utc`` writes, so a timestamp has one spelling."""
+    if not isinstance(text, str) or len(text) != 27 or not text.endswith("Z"):
+        raise ValueError(f"expected YYYY-MM-DDTHH:MM:SS.ffffffZ, got {text!r}")
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def format_date(day: date) -> str:
+    return day.isoformat()
+
+
+def parse_date(text: str) -> date:
+    if not isinstance(text, str) or len(text) != 10:
+        raise ValueError(f"expected YYYY-MM-DD, got {text!r}")
+    return date.fromisoformat(text)
