@@ -16,9 +16,7 @@ __all__ = ["MAX_SAFE_INTEGER", "canonical_bytes", "decode_canonical", "is_canoni
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
-_dumps = json.JSONEncoder(
-    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
-).encode
+_dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode
 
 
 def _check(value: Any, path: str) -> None:
@@ -89,9 +87,7 @@ def _safe_int(text: str) -> int:
     return value
 
 
-_decoder = json.JSONDecoder(
-    parse_float=_no_float, parse_int=_safe_int, parse_constant=_no_float, strict=True
-)
+_decoder = json.JSONDecoder(parse_float=_no_float, parse_int=_safe_int, parse_constant=_no_float, strict=True)
 
 
 def decode_canonical(data: bytes) -> Any:

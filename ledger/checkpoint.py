@@ -61,7 +61,9 @@ class Checkpoint:
             root = bytes.fromhex(obj["root"])
             if len(root) != 32:
                 raise ValueError("root must be 32 bytes")
-            return cls(size, root, parse_utc(obj["time"]), str(obj["key_id"]), b64d(obj["signature"], length=64))
+            return cls(
+                size, root, parse_utc(obj["time"]), str(obj["key_id"]), b64d(obj["signature"], length=64)
+            )
         except (ValueError, TypeError) as exc:
             raise MalformedRecord(f"bad checkpoint: {exc}", field="checkpoint") from None
 

@@ -107,9 +107,7 @@ def parse_line(line: bytes) -> ParsedRecord:
     if not isinstance(body, dict) or not isinstance(core_obj["sigs"], list):
         raise MalformedRecord("body must be an object and sigs a list", field="record.body")
     try:
-        sigs = tuple(
-            Signature.parse(s, f"record.sigs[{i}]") for i, s in enumerate(core_obj["sigs"])
-        )
+        sigs = tuple(Signature.parse(s, f"record.sigs[{i}]") for i, s in enumerate(core_obj["sigs"]))
     except Exception as exc:  # an InvalidInput here is a malformed record, not bad user input
         raise MalformedRecord(str(exc), field="record.sigs") from None
     return ParsedRecord(

@@ -120,9 +120,7 @@ def _subproof(m: int, leaves: Sequence[bytes], lo: int, hi: int, whole: bool) ->
     return [*_subproof(m - k, leaves, lo + k, hi, False), root_of(leaves[lo : lo + k])]
 
 
-def verify_inclusion(
-    leaf: bytes, index: int, size: int, path: Sequence[bytes], root: bytes
-) -> bool:
+def verify_inclusion(leaf: bytes, index: int, size: int, path: Sequence[bytes], root: bytes) -> bool:
     """RFC 9162 section 2.1.3.2: does ``path`` prove ``leaf`` at ``index`` under ``root``?"""
     if not 0 <= index < size or any(len(p) != 32 for p in path) or len(leaf) != 32:
         return False

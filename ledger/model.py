@@ -10,7 +10,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 from ledger.crypto import b64d, b64e, key_id_for
@@ -48,9 +48,7 @@ BalanceKey = tuple[str, str, str]  # (account, instrument, lot key)
 def check_id(value: object, *, field: str) -> str:
     """Ids are short printable ASCII tokens, so they are safe in URLs, logs and keys."""
     if not isinstance(value, str) or not _ID.match(value):
-        raise InvalidInput(
-            f"{field} must be 1-128 characters of letters, digits and . _ : -", field=field
-        )
+        raise InvalidInput(f"{field} must be 1-128 characters of letters, digits and . _ : -", field=field)
     return value
 
 
@@ -80,7 +78,7 @@ def _no_extra(obj: dict[str, Any], allowed: set[str], path: str) -> None:
         raise InvalidInput(f"{path}.{name} is not a known field", field=f"{path}.{name}")
 
 
-class AccountKind(str, Enum):
+class AccountKind(StrEnum):
     """What an account is for, which fixes its balance rules."""
 
     HOLDING = "holding"  # 持有账户: an enterprise's or bank's own units
@@ -161,9 +159,7 @@ class Lot:
         try:
             until_date = parse_date(until) if until is not None else None
         except ValueError:
-            raise InvalidLot(
-                f"{path}.valid_until must be YYYY-MM-DD", field=f"{path}.valid_until"
-            ) from None
+            raise InvalidLot(f"{path}.valid_until must be YYYY-MM-DD", field=f"{path}.valid_until") from None
         vintage = obj.get("vintage")
         if vintage is not None and (
             isinstance(vintage, bool) or not isinstance(vintage, int) or not 1900 <= vintage <= 9999
@@ -550,7 +546,7 @@ def parse_body(value: object, path: str = "body") -> Body:
     if kind == "account.open":
         _no_extra(obj, {"type", "account", "owner", "kind", "nonce"}, path)
         try:
-            account_kind = AccountKind(obj.get("kind"))
+            account_kind = AccountKind(str(obj.get("kind")))
         except ValueError:
             raise InvalidInput(f"{path}.kind is not an account kind", field=f"{path}.kind") from None
         return OpenAccount(

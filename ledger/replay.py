@@ -18,7 +18,7 @@ from ledger.errors import DomainError
 from ledger.journal import GENESIS_PREV, ParsedRecord, parse_line
 from ledger.merkle import Frontier, leaf_hash
 from ledger.model import REGISTRY, Genesis, parse_body
-from ledger.rules import apply, check_signatures
+from ledger.rules import KeyInfo, apply, check_signatures
 from ledger.state import LedgerState
 
 __all__ = ["ReplayFailure", "ReplayReport", "Replayer", "replay_lines"]
@@ -69,6 +69,7 @@ class Replayer:
         self.checkpoints = dict(checkpoints or {})
         self.checkpoints_verified = 0
         self._digests: set[bytes] = set()
+        self._registry_keys: dict[str, KeyInfo] = {}  # scanned per record: keep it small
 
     def fail(self, seq: int, rule: str, message: str, **evidence: Any) -> ReplayError:
         return ReplayError(ReplayFailure(seq, rule, message, evidence))
@@ -83,8 +84,11 @@ class Replayer:
             raise self.fail(seq, "sequence", f"expected record {seq}, found {rec.seq}", found=rec.seq)
         if rec.prev != self.prev:
             raise self.fail(
-                seq, "hash_chain", "prev does not match the previous record's hash",
-                expected=self.prev.hex(), found=rec.prev.hex(),
+                seq,
+                "hash_chain",
+                "prev does not match the previous record's hash",
+                expected=self.prev.hex(),
+                found=rec.prev.hex(),
             )
         if self.last_time is not None and rec.time < self.last_time:
             raise self.fail(seq, "time_order", "record is older than its predecessor")
@@ -97,14 +101,20 @@ class Replayer:
 
     def _apply(self, rec: ParsedRecord) -> None:
         seq = rec.seq
+        # The seal first: a record the registry did not sign is reported as such, whatever
+        # else is wrong with it. Record 0 carries the key that seals it.
+        if seq > 0 and not self._registry_signed(rec):
+            raise self.fail(seq, "registry_signature", "the registry's signature does not verify")
         try:
             body = parse_body(rec.body)
         except DomainError as exc:
             raise self.fail(seq, "body", exc.message, **exc.details) from None
         if (seq == 0) != isinstance(body, Genesis):
             raise self.fail(seq, "genesis", "record 0, and only record 0, is the genesis")
-        if not self._registry_signed(rec, body):
-            raise self.fail(seq, "registry_signature", "the registry's signature does not verify")
+        if isinstance(body, Genesis) and not verify(
+            body.public_key, TAG_REGISTRY, rec.hash, rec.registry_sig
+        ):
+            raise self.fail(seq, "registry_signature", "the genesis record is not self-signed")
         digest = sha256(rec.body_bytes)[:16]
         if digest in self._digests:
             raise self.fail(seq, "duplicate_instruction", "this signed body was already applied")
@@ -115,14 +125,14 @@ class Replayer:
             raise self.fail(seq, exc.code, exc.message, **exc.details) from None
         self._digests.add(digest)
         self.state.commit(effect)
+        if effect.key is not None and effect.key.party == REGISTRY:
+            self._registry_keys[effect.key.key_id] = effect.key
 
-    def _registry_signed(self, rec: ParsedRecord, body: object) -> bool:
-        if isinstance(body, Genesis):
-            return verify(body.public_key, TAG_REGISTRY, rec.hash, rec.registry_sig)
+    def _registry_signed(self, rec: ParsedRecord) -> bool:
         return any(
             verify(k.public_key, TAG_REGISTRY, rec.hash, rec.registry_sig)
-            for k in self.state.keys.values()
-            if k.party == REGISTRY and k.valid_at(rec.time)
+            for k in self._registry_keys.values()
+            if k.valid_at(rec.time)
         )
 
     def _check_checkpoint(self) -> None:
@@ -132,11 +142,18 @@ class Replayer:
         seq = self.frontier.size - 1
         key = self.state.keys.get(cp.key_id)
         if key is None or key.party != REGISTRY or not cp.verifies_with(key.public_key):
-            raise self.fail(seq, "checkpoint_signature", f"checkpoint at size {cp.tree_size} is not signed by the registry")
+            raise self.fail(
+                seq,
+                "checkpoint_signature",
+                f"checkpoint at size {cp.tree_size} is not signed by the registry",
+            )
         if cp.root != self.frontier.root():
             raise self.fail(
-                seq, "checkpoint_root", f"checkpoint at size {cp.tree_size} does not match the journal",
-                expected=self.frontier.root().hex(), found=cp.root.hex(),
+                seq,
+                "checkpoint_root",
+                f"checkpoint at size {cp.tree_size} does not match the journal",
+                expected=self.frontier.root().hex(),
+                found=cp.root.hex(),
             )
         self.checkpoints_verified += 1
 
@@ -146,9 +163,7 @@ class Replayer:
         )
 
 
-def replay_lines(
-    lines: Iterable[bytes], checkpoints: Mapping[int, Checkpoint] | None = None
-) -> ReplayReport:
+def replay_lines(lines: Iterable[bytes], checkpoints: Mapping[int, Checkpoint] | None = None) -> ReplayReport:
     """Replay until the end or the first failure, which the report names."""
     replayer = Replayer(checkpoints)
     try:
@@ -159,7 +174,8 @@ def replay_lines(
     beyond = [size for size in replayer.checkpoints if size > replayer.next_seq]
     if beyond:
         failure = ReplayFailure(
-            replayer.next_seq, "checkpoint_beyond_journal",
+            replayer.next_seq,
+            "checkpoint_beyond_journal",
             f"a checkpoint covers {max(beyond)} records but the journal has {replayer.next_seq}",
         )
         return replayer.report(failure)

@@ -95,9 +95,7 @@ class DbView:
     def find_account(self, account_id: str) -> AccountInfo | None:
         if account_id not in self.accounts:
             row = conn(self.session).execute(select(A).where(A.c.id == account_id)).first()
-            self.accounts[account_id] = (
-                AccountInfo(row.id, row.owner, AccountKind(row.kind)) if row else None
-            )
+            self.accounts[account_id] = AccountInfo(row.id, row.owner, AccountKind(row.kind)) if row else None
         return self.accounts[account_id]
 
     def position(self, key: BalanceKey) -> Position:
@@ -143,8 +141,16 @@ class DbView:
         if hold_id not in self.holds:
             row = conn(self.session).execute(select(H).where(H.c.id == hold_id)).first()
             self.holds[hold_id] = (
-                Hold(row.id, row.account, row.instrument, row.lot, row.amount, row.reason,
-                     row.controller, row.status)
+                Hold(
+                    row.id,
+                    row.account,
+                    row.instrument,
+                    row.lot,
+                    row.amount,
+                    row.reason,
+                    row.controller,
+                    row.status,
+                )
                 if row
                 else None
             )
@@ -162,8 +168,13 @@ class DbView:
         if key_id not in self.keys:
             row = conn(self.session).execute(select(K).where(K.c.key_id == key_id)).first()
             self.keys[key_id] = (
-                KeyInfo(row.party, row.key_id, row.public_key, parse_utc(row.valid_from),
-                        parse_utc(row.revoked_at) if row.revoked_at else None)
+                KeyInfo(
+                    row.party,
+                    row.key_id,
+                    row.public_key,
+                    parse_utc(row.valid_from),
+                    parse_utc(row.revoked_at) if row.revoked_at else None,
+                )
                 if row
                 else None
             )
@@ -177,9 +188,13 @@ class DbView:
 
     def find_idempotent(self, scope: str, key: str) -> tuple[bytes, str] | None:
         if (scope, key) not in self.idempotency:
-            row = conn(self.session).execute(
-                select(ID.c.request_digest, ID.c.response).where(ID.c.scope == scope, ID.c.key == key)
-            ).first()
+            row = (
+                conn(self.session)
+                .execute(
+                    select(ID.c.request_digest, ID.c.response).where(ID.c.scope == scope, ID.c.key == key)
+                )
+                .first()
+            )
             self.idempotency[(scope, key)] = (row.request_digest, row.response) if row else None
         return self.idempotency[(scope, key)]
 
@@ -199,9 +214,7 @@ class BatchWriter:
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     idempotency: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(
-        self, view: DbView, record: SealedRecord, body: Any, effect: Effect, digest: bytes
-    ) -> None:
+    def add(self, view: DbView, record: SealedRecord, body: Any, effect: Effect, digest: bytes) -> None:
         seq = record.seq
         self.journal.append(
             {
@@ -231,28 +244,43 @@ class BatchWriter:
         if effect.account is not None:
             view.accounts[effect.account.id] = effect.account
             self.accounts.append(
-                {"id": effect.account.id, "owner": effect.account.owner,
-                 "kind": effect.account.kind.value, "opened_seq": seq}
+                {
+                    "id": effect.account.id,
+                    "owner": effect.account.owner,
+                    "kind": effect.account.kind.value,
+                    "opened_seq": seq,
+                }
             )
         if effect.party is not None:
             view.parties[effect.party.party] = True
             self.parties.append(
-                {"id": effect.party.party, "role": effect.party.role,
-                 "profile": canonical_bytes(effect.party.profile).decode(), "registered_seq": seq}
+                {
+                    "id": effect.party.party,
+                    "role": effect.party.role,
+                    "profile": canonical_bytes(effect.party.profile).decode(),
+                    "registered_seq": seq,
+                }
             )
         if effect.key is not None:
-            key = effect.key
-            is_new = view.keys.get(key.key_id) is None
-            view.keys[key.key_id] = key
-            if is_new:
-                self.new_keys.append(
-                    {"key_id": key.key_id, "party": key.party, "public_key": key.public_key,
-                     "valid_from": format_utc(key.valid_from), "revoked_at": None,
-                     "registered_seq": seq}
-                )
-            else:
-                assert key.revoked_at is not None
-                self.revoked.append({"b_key_id": key.key_id, "revoked_at": format_utc(key.revoked_at)})
+            self._key_event(view, seq, effect.key)
+
+    def _key_event(self, view: DbView, seq: int, key: KeyInfo) -> None:
+        is_new = view.keys.get(key.key_id) is None
+        view.keys[key.key_id] = key
+        if is_new:
+            self.new_keys.append(
+                {
+                    "key_id": key.key_id,
+                    "party": key.party,
+                    "public_key": key.public_key,
+                    "valid_from": format_utc(key.valid_from),
+                    "revoked_at": None,
+                    "registered_seq": seq,
+                }
+            )
+        else:
+            assert key.revoked_at is not None
+            self.revoked.append({"b_key_id": key.key_id, "revoked_at": format_utc(key.revoked_at)})
 
     def flush(self, session: Session, view: DbView, head: Head) -> None:
         c = conn(session)
@@ -262,7 +290,9 @@ class BatchWriter:
                 c.execute(insert(tbl), rows)
         if self.revoked:
             c.execute(
-                update(K).where(K.c.key_id == bindparam("b_key_id")).values(revoked_at=bindparam("revoked_at")),
+                update(K)
+                .where(K.c.key_id == bindparam("b_key_id"))
+                .values(revoked_at=bindparam("revoked_at")),
                 self.revoked,
             )
         if self.journal:
@@ -287,20 +317,37 @@ class BatchWriter:
         for key in self.dirty_positions:
             pos = view.positions[key]
             if key in view.stored_positions:
-                updates.append({"b_account": key[0], "b_instrument": key[1], "b_lot": key[2],
-                                "total": pos.total, "held": pos.held})
+                updates.append(
+                    {
+                        "b_account": key[0],
+                        "b_instrument": key[1],
+                        "b_lot": key[2],
+                        "total": pos.total,
+                        "held": pos.held,
+                    }
+                )
             else:
                 info = view.accounts[key[0]]
                 assert info is not None
-                inserts.append({"account": key[0], "instrument": key[1], "lot": key[2],
-                                "total": pos.total, "held": pos.held,
-                                "floor_zero": not info.kind.may_be_negative})
+                inserts.append(
+                    {
+                        "account": key[0],
+                        "instrument": key[1],
+                        "lot": key[2],
+                        "total": pos.total,
+                        "held": pos.held,
+                        "floor_zero": not info.kind.may_be_negative,
+                    }
+                )
                 view.stored_positions.add(key)
         if updates:
             c.execute(
                 update(B)
-                .where(B.c.account == bindparam("b_account"), B.c.instrument == bindparam("b_instrument"),
-                       B.c.lot == bindparam("b_lot"))
+                .where(
+                    B.c.account == bindparam("b_account"),
+                    B.c.instrument == bindparam("b_instrument"),
+                    B.c.lot == bindparam("b_lot"),
+                )
                 .values(total=bindparam("total"), held=bindparam("held")),
                 updates,
             )
@@ -314,19 +361,32 @@ class BatchWriter:
             assert hold is not None
             closed = None if hold.status == "open" else seq
             if hold_id in view.stored_holds:
-                updates.append({"b_id": hold_id, "amount": hold.amount, "status": hold.status,
-                                "closed_seq": closed})
+                updates.append(
+                    {"b_id": hold_id, "amount": hold.amount, "status": hold.status, "closed_seq": closed}
+                )
             else:
-                inserts.append({"id": hold_id, "account": hold.account, "instrument": hold.instrument,
-                                "lot": hold.lot_key, "amount": hold.amount, "reason": hold.reason,
-                                "controller": hold.controller, "status": hold.status,
-                                "placed_seq": seq, "closed_seq": closed})
+                inserts.append(
+                    {
+                        "id": hold_id,
+                        "account": hold.account,
+                        "instrument": hold.instrument,
+                        "lot": hold.lot_key,
+                        "amount": hold.amount,
+                        "reason": hold.reason,
+                        "controller": hold.controller,
+                        "status": hold.status,
+                        "placed_seq": seq,
+                        "closed_seq": closed,
+                    }
+                )
                 view.stored_holds.add(hold_id)
         if updates:
             c.execute(
-                update(H).where(H.c.id == bindparam("b_id")).values(
-                    amount=bindparam("amount"), status=bindparam("status"),
-                    closed_seq=bindparam("closed_seq")),
+                update(H)
+                .where(H.c.id == bindparam("b_id"))
+                .values(
+                    amount=bindparam("amount"), status=bindparam("status"), closed_seq=bindparam("closed_seq")
+                ),
                 updates,
             )
         if inserts:
@@ -334,12 +394,18 @@ class BatchWriter:
 
     def add_checkpoint(self, cp: Checkpoint) -> None:
         self.checkpoints.append(
-            {"tree_size": cp.tree_size, "root": cp.root, "time": format_utc(cp.time),
-             "key_id": cp.key_id, "signature": cp.signature}
+            {
+                "tree_size": cp.tree_size,
+                "root": cp.root,
+                "time": format_utc(cp.time),
+                "key_id": cp.key_id,
+                "signature": cp.signature,
+            }
         )
 
-    def add_idempotency(self, view: DbView, scope: str, key: str, digest: bytes, seq: int,
-                        response: dict[str, Any]) -> None:
+    def add_idempotency(
+        self, view: DbView, scope: str, key: str, digest: bytes, seq: int, response: dict[str, Any]
+    ) -> None:
         text = json.dumps(response, sort_keys=True)
         view.idempotency[(scope, key)] = (digest, text)
         self.idempotency.append(
@@ -355,7 +421,13 @@ def _prev_of(record: SealedRecord) -> bytes:
 
 def _posting_rows(seq: int, postings: Sequence[Posting]) -> list[dict[str, Any]]:
     return [
-        {"seq": seq, "idx": i, "account": p.account, "instrument": p.instrument,
-         "lot": p.lot.key(), "amount": p.amount}
+        {
+            "seq": seq,
+            "idx": i,
+            "account": p.account,
+            "instrument": p.instrument,
+            "lot": p.lot.key(),
+            "amount": p.amount,
+        }
         for i, p in enumerate(postings)
     ]

@@ -202,13 +202,12 @@ class _Tx:
         return self.effect.holds.get(hold_id) or self.view.find_hold(hold_id)
 
     def check_not_expired(self, lot: Lot, field: str) -> None:
-        if lot.valid_until is not None and lot.valid_until < self.at.date():
-            if self.body.action != "expiry":
-                raise ExpiredUnits(
-                    f"units valid until {lot.valid_until} have expired; only an expiry run moves them",
-                    field=field,
-                    valid_until=lot.valid_until.isoformat(),
-                )
+        if lot.valid_until is not None and lot.valid_until < self.at.date() and self.body.action != "expiry":
+            raise ExpiredUnits(
+                f"units valid until {lot.valid_until} have expired; only an expiry run moves them",
+                field=field,
+                valid_until=lot.valid_until.isoformat(),
+            )
 
     def run(self) -> Effect:
         for i, op in enumerate(self.body.holds):

@@ -80,7 +80,10 @@ class Instruction:
 
     @classmethod
     def signed(
-        cls, body: Body, *signers: tuple[str, SigningKey], idempotency_key: str | None = None,
+        cls,
+        body: Body,
+        *signers: tuple[str, SigningKey],
+        idempotency_key: str | None = None,
         scope: str | None = None,
     ) -> Instruction:
         sigs = tuple(sign_body(body, party, key) for party, key in signers)
@@ -153,9 +156,7 @@ def submit_batch(
     return results
 
 
-def _commit(
-    ins: Instruction, view: DbView, writer: BatchWriter, head: Head, registry: Registry
-) -> Receipt:
+def _commit(ins: Instruction, view: DbView, writer: BatchWriter, head: Head, registry: Registry) -> Receipt:
     body_json = ins.body.to_json()
     body_bytes = canonical_bytes(body_json)
     digest = hashlib.sha256(body_bytes).digest()
@@ -165,7 +166,8 @@ def _commit(
             if stored[0] != digest:
                 raise IdempotencyKeyReused(
                     "this idempotency key was used for a different request",
-                    field="idempotency_key", key=ins.idempotency_key,
+                    field="idempotency_key",
+                    key=ins.idempotency_key,
                 )
             return Receipt(**json.loads(stored[1]), replayed=True)
     if isinstance(ins.body, Genesis) and head.next_seq != 0:
@@ -178,7 +180,11 @@ def _commit(
     effect = apply(ins.body, view, now)
     check_signatures(body_bytes, ins.signatures, effect.required_signers, view, now)
     record = seal(
-        seq=head.next_seq, prev=head.hash, time=now, body=body_json, sigs=ins.signatures,
+        seq=head.next_seq,
+        prev=head.hash,
+        time=now,
+        body=body_json,
+        sigs=ins.signatures,
         registry=registry.key,
     )
     writer.add(view, record, ins.body, effect, digest)
@@ -186,13 +192,13 @@ def _commit(
     head.frontier.append(record.leaf)
     if head.frontier.size % registry.checkpoint_every == 0:
         writer.add_checkpoint(
-            Checkpoint.sign(tree_size=head.frontier.size, root=head.frontier.root(), time=now,
-                            key=registry.key)
+            Checkpoint.sign(
+                tree_size=head.frontier.size, root=head.frontier.root(), time=now, key=registry.key
+            )
         )
     receipt = Receipt(record.seq, record.hash.hex(), head.time)
     if ins.idempotency_key is not None:
-        writer.add_idempotency(view, ins.scope, ins.idempotency_key, digest, record.seq,
-                               receipt.to_json())
+        writer.add_idempotency(view, ins.scope, ins.idempotency_key, digest, record.seq, receipt.to_json())
     return receipt
 
 
@@ -214,9 +220,11 @@ def make_checkpoint(session: Session, *, registry: Registry) -> Checkpoint:
 
 
 def latest_checkpoint(session: Session, *, at_least: int = 0) -> Checkpoint | None:
-    row = conn(session).execute(
-        select(CP).where(CP.c.tree_size >= at_least).order_by(CP.c.tree_size.desc()).limit(1)
-    ).first()
+    row = (
+        conn(session)
+        .execute(select(CP).where(CP.c.tree_size >= at_least).order_by(CP.c.tree_size.desc()).limit(1))
+        .first()
+    )
     if row is None:
         return None
     return Checkpoint(row.tree_size, row.root, parse_utc(row.time), row.key_id, row.signature)
@@ -265,9 +273,7 @@ def balance_as_of(
     if (seq is None) == (at is None):
         raise InvalidInput("give exactly one of seq or at", field="seq")
     if at is not None:
-        last = conn(session).execute(
-            select(func.max(J.c.seq)).where(J.c.time <= format_utc(at))
-        ).scalar()
+        last = conn(session).execute(select(func.max(J.c.seq)).where(J.c.time <= format_utc(at))).scalar()
         if last is None:
             return {}
         seq = int(last)
@@ -289,16 +295,22 @@ def head_size(session: Session) -> int:
     return int(head or 0)
 
 
-def journal_lines(session: Session, *, start: int = 0, stop: int | None = None,
-                  chunk: int = 2000) -> Iterator[bytes]:
+def journal_lines(
+    session: Session, *, start: int = 0, stop: int | None = None, chunk: int = 2000
+) -> Iterator[bytes]:
     """The journal as bundle lines, in order, read in chunks (bounded memory)."""
     seq = start
     while stop is None or seq < stop:
         upper = seq + chunk if stop is None else min(seq + chunk, stop)
-        rows = conn(session).execute(
-            select(J.c.seq, J.c.time, J.c.core, J.c.hash, J.c.registry_sig)
-            .where(J.c.seq >= seq, J.c.seq < upper).order_by(J.c.seq)
-        ).all()
+        rows = (
+            conn(session)
+            .execute(
+                select(J.c.seq, J.c.time, J.c.core, J.c.hash, J.c.registry_sig)
+                .where(J.c.seq >= seq, J.c.seq < upper)
+                .order_by(J.c.seq)
+            )
+            .all()
+        )
         if not rows:
             return
         for r in rows:
@@ -364,8 +376,6 @@ def replay_database(session: Session) -> tuple[ReplayReport, BalanceDiff]:
     live = positions(session)
     replayed = report.state.balances()
     diff = {
-        k: (live.get(k), replayed.get(k))
-        for k in set(live) | set(replayed)
-        if live.get(k) != replayed.get(k)
+        k: (live.get(k), replayed.get(k)) for k in set(live) | set(replayed) if live.get(k) != replayed.get(k)
     }
     return report, diff

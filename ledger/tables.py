@@ -63,9 +63,7 @@ class BalanceRow(SQLModel, table=True):
     __tablename__ = "balance"
     __table_args__ = (
         CheckConstraint("held >= 0", name="ck_balance_held_nonnegative"),
-        CheckConstraint(
-            "NOT floor_zero OR (total >= 0 AND held <= total)", name="ck_balance_floor"
-        ),
+        CheckConstraint("NOT floor_zero OR (total >= 0 AND held <= total)", name="ck_balance_floor"),
     )
     account: str = Field(primary_key=True)
     instrument: str = Field(primary_key=True)

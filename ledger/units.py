@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
-from enum import Enum
+from enum import StrEnum
 
 from ledger.errors import InvalidQuantity, UnknownInstrument
 
@@ -27,7 +27,7 @@ __all__ = [
 MAX_AMOUNT = 2**53 - 1
 
 
-class InstrumentKind(str, Enum):
+class InstrumentKind(StrEnum):
     DISCHARGE_RIGHT = "discharge_right"  # 排污权
     VOCS_QUOTA = "vocs_quota"  # VOCs 排放指标
     BLUE_CARBON = "blue_carbon"  # 蓝碳 (贻贝养殖碳汇)

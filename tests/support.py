@@ -29,11 +29,17 @@ class World:
         with Session(engine) as s:
             init_ledger(s, registry=registry, name="ecoledger test registry")
             s.commit()
-        world.add_party("bureau:330281", "bureau", [("330281.cap", AccountKind.ISSUANCE),
-                                                     ("330281.reserve", AccountKind.RESERVE)])
+        world.add_party(
+            "bureau:330281",
+            "bureau",
+            [("330281.cap", AccountKind.ISSUANCE), ("330281.reserve", AccountKind.RESERVE)],
+        )
         for name in ("ent:a", "ent:b", "bank:x"):
-            world.add_party(name, name.split(":")[0], [(f"{name}.h", AccountKind.HOLDING),
-                                                       (f"{name}.cash", AccountKind.CASH)])
+            world.add_party(
+                name,
+                name.split(":")[0],
+                [(f"{name}.h", AccountKind.HOLDING), (f"{name}.cash", AccountKind.CASH)],
+            )
         world.add_party("gateway", "operator", [("gateway.cny", AccountKind.SETTLEMENT)])
         return world
 
@@ -65,22 +71,34 @@ class World:
         return receipt
 
     def issue(self, account: str, amount: int, lot: Lot = COD_YUYAO, instrument: str = "COD") -> Receipt:
-        body = TxBody("issue", new_nonce(), (
-            Posting("330281.cap", instrument, lot, -amount),
-            Posting(account, instrument, lot, amount),
-        ))
+        body = TxBody(
+            "issue",
+            new_nonce(),
+            (
+                Posting("330281.cap", instrument, lot, -amount),
+                Posting(account, instrument, lot, amount),
+            ),
+        )
         return self.submit(body, "bureau:330281")
 
     def fund(self, account: str, fen: int) -> Receipt:
-        body = TxBody("deposit", new_nonce(), (
-            Posting("gateway.cny", "CNY", Lot(), -fen),
-            Posting(account, "CNY", Lot(), fen),
-        ))
+        body = TxBody(
+            "deposit",
+            new_nonce(),
+            (
+                Posting("gateway.cny", "CNY", Lot(), -fen),
+                Posting(account, "CNY", Lot(), fen),
+            ),
+        )
         return self.submit(body, "gateway")
 
 
 def transfer(src: str, dst: str, amount: int, lot: Lot = COD_YUYAO, instrument: str = "COD") -> TxBody:
-    return TxBody("transfer", new_nonce(), (
-        Posting(src, instrument, lot, -amount),
-        Posting(dst, instrument, lot, amount),
-    ))
+    return TxBody(
+        "transfer",
+        new_nonce(),
+        (
+            Posting(src, instrument, lot, -amount),
+            Posting(dst, instrument, lot, amount),
+        ),
+    )
