@@ -331,10 +331,18 @@ class TxBody:
 
 
 def check_balanced(postings: tuple[Posting, ...]) -> None:
-    """Double entry: the amounts of each (instrument, lot) sum to zero."""
+    """Double entry: the amounts of each (instrument, lot) sum to zero, and no position is
+    both debited and credited (that would record a movement of units nobody holds)."""
     sums: dict[tuple[str, str], int] = defaultdict(int)
-    for p in postings:
+    signs: dict[BalanceKey, int] = {}
+    for i, p in enumerate(postings):
         sums[(p.instrument, p.lot.key())] += p.amount
+        sign = 1 if p.amount > 0 else -1
+        if signs.setdefault(p.key, sign) != sign:
+            raise InvalidInput(
+                f"postings[{i}] moves {p.instrument} into the account it leaves ({p.account})",
+                field=f"postings[{i}].account",
+            )
     for (code, lot), total in sums.items():
         if total:
             raise UnbalancedTransaction(

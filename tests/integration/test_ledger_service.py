@@ -55,7 +55,9 @@ def test_issued_units_move_by_signed_transfer_and_replay_reproduces_every_balanc
     assert report.state.totals()[("COD", COD_YUYAO.key())] == 0
 
 
-def test_a_transfer_signed_by_someone_other_than_the_owner_is_refused_and_writes_nothing(world: World) -> None:
+def test_a_transfer_signed_by_someone_other_than_the_owner_is_refused_and_writes_nothing(
+    world: World,
+) -> None:
     world.issue("ent:a.h", 1_000)
     before = snapshot(world.engine)
     with pytest.raises(errors.MissingSignature) as exc:
@@ -68,7 +70,11 @@ def test_a_transfer_signed_by_someone_other_than_the_owner_is_refused_and_writes
     ("mutate", "error", "field"),
     [
         (lambda b: b["postings"][1].update(amount=999), errors.UnbalancedTransaction, "postings"),
-        (lambda b: [p.update(instrument="HG") for p in b["postings"]], errors.UnknownInstrument, "instrument"),
+        (
+            lambda b: [p.update(instrument="HG") for p in b["postings"]],
+            errors.UnknownInstrument,
+            "instrument",
+        ),
         (lambda b: b["postings"][0].update(amount=-1.5), errors.InvalidInput, "amount"),
         (lambda b: b["postings"][0].update(amount="-100"), errors.InvalidInput, "amount"),
         (lambda b: b["postings"][0]["lot"].update(jurisdiction="3302"), errors.InvalidLot, "jurisdiction"),
@@ -104,9 +110,11 @@ def test_overdraft_is_refused_with_the_available_amount(world: World) -> None:
 
 def test_held_units_cannot_be_moved_by_the_holder_until_released(world: World) -> None:
     world.issue("ent:a.h", 1_000)
-    pledge = TxBody("pledge", new_nonce(), holds=(
-        HoldPlace("pledge-1", "ent:a.h", "COD", COD_YUYAO, 800, "pledge", "bank:x"),
-    ))
+    pledge = TxBody(
+        "pledge",
+        new_nonce(),
+        holds=(HoldPlace("pledge-1", "ent:a.h", "COD", COD_YUYAO, 800, "pledge", "bank:x"),),
+    )
     world.submit(pledge, "ent:a")
     with pytest.raises(errors.UnitsEncumbered):
         world.submit(transfer("ent:a.h", "ent:b.h", 300), "ent:a")
@@ -119,12 +127,20 @@ def test_held_units_cannot_be_moved_by_the_holder_until_released(world: World) -
 
 def test_the_controller_captures_held_units_without_the_holders_signature(world: World) -> None:
     world.issue("ent:a.h", 1_000)
-    world.submit(TxBody("pledge", new_nonce(), holds=(
-        HoldPlace("pledge-2", "ent:a.h", "COD", COD_YUYAO, 600, "pledge", "bank:x"),
-    )), "ent:a")
-    enforce = TxBody("pledge.enforce", new_nonce(),
-                     postings=(Posting("ent:a.h", "COD", COD_YUYAO, -600), Posting("bank:x.h", "COD", COD_YUYAO, 600)),
-                     holds=(HoldSettle("capture", "pledge-2", 600),))
+    world.submit(
+        TxBody(
+            "pledge",
+            new_nonce(),
+            holds=(HoldPlace("pledge-2", "ent:a.h", "COD", COD_YUYAO, 600, "pledge", "bank:x"),),
+        ),
+        "ent:a",
+    )
+    enforce = TxBody(
+        "pledge.enforce",
+        new_nonce(),
+        postings=(Posting("ent:a.h", "COD", COD_YUYAO, -600), Posting("bank:x.h", "COD", COD_YUYAO, 600)),
+        holds=(HoldSettle("capture", "pledge-2", 600),),
+    )
     world.submit(enforce, "bank:x")
     assert available(world, "bank:x.h") == 600
     with pytest.raises(errors.HoldNotOpen):
@@ -216,10 +232,12 @@ def test_inclusion_and_consistency_proofs_verify_against_signed_checkpoints(worl
         assert all(cp.verifies_with(registry_key) for cp in cps)
         proof = prove_inclusion(s, seq=3)
         record_hash = parse_line(proof.line).hash
-        assert verify_inclusion(leaf_hash(record_hash), 3, proof.checkpoint.tree_size, proof.path,
-                                proof.checkpoint.root)
-        assert not verify_inclusion(leaf_hash(record_hash), 4, proof.checkpoint.tree_size, proof.path,
-                                    proof.checkpoint.root)
+        assert verify_inclusion(
+            leaf_hash(record_hash), 3, proof.checkpoint.tree_size, proof.path, proof.checkpoint.root
+        )
+        assert not verify_inclusion(
+            leaf_hash(record_hash), 4, proof.checkpoint.tree_size, proof.path, proof.checkpoint.root
+        )
         a, b = cps[0], cps[-1]
         path = consistency(s, first=a.tree_size, second=b.tree_size)
         assert verify_consistency(a.tree_size, b.tree_size, a.root, b.root, path)
