@@ -314,8 +314,18 @@ def journal_lines(
         if not rows:
             return
         for r in rows:
-            yield SealedRecord(r.seq, parse_utc(r.time), r.core, r.hash, r.registry_sig).line()
+            yield SealedRecord(
+                r.seq, parse_utc(r.time), _as_bytes(r.core), _as_bytes(r.hash), _as_bytes(r.registry_sig)
+            ).line()
         seq = rows[-1].seq + 1
+
+
+def _as_bytes(value: object) -> bytes:
+    """Stored bytes as bytes, even if someone rewrote a BLOB as TEXT: verify must report
+    the damage, not crash on it."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    return bytes(value)  # type: ignore[call-overload]
 
 
 def _leaves(session: Session, size: int) -> list[bytes]:
