@@ -325,7 +325,7 @@ def _as_bytes(value: object) -> bytes:
     the damage, not crash on it."""
     if isinstance(value, str):
         return value.encode("utf-8", "surrogateescape")
-    return bytes(value)  # type: ignore[call-overload]
+    return bytes(value)  # type: ignore[call-overload, no-any-return]
 
 
 def _leaves(session: Session, size: int) -> list[bytes]:
