@@ -1,0 +1,70 @@
+"""The registry of versioned methodologies, and the replay an auditor runs on a recorded issuance.
+
+A methodology is looked up by (id, version); a recorded issuance is recomputed and compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from methodologies import bivalve_hyt0305, seaweed_hyt0305
+from methodologies.base import Methodology, Result, evaluate
+from methodologies.errors import (
+    InputHashMismatch,
+    MalformedReplayRecord,
+    QuantityMismatch,
+    UnknownMethodology,
+)
+
+__all__ = ["available", "get", "recompute"]
+
+_METHODOLOGIES: Final[dict[tuple[str, str], Methodology[Any]]] = {
+    (m.id, m.version): m for m in (bivalve_hyt0305.METHODOLOGY, seaweed_hyt0305.METHODOLOGY)
+}
+
+
+def available() -> list[tuple[str, str]]:
+    """Every registered (methodology id, version), sorted."""
+    return sorted(_METHODOLOGIES)
+
+
+def get(methodology_id: str, version: str) -> Methodology[Any]:
+    """The methodology registered under ``methodology_id`` and ``version``; raises ``UnknownMethodology``.
+
+    A version is never replaced: a changed formula or default is a new version, so old issuances
+    still recompute under the version they were issued with.
+    """
+    try:
+        return _METHODOLOGIES[(methodology_id, version)]
+    except KeyError:
+        raise UnknownMethodology(methodology_id, version, available()) from None
+
+
+def _field(record: Mapping[str, Any], key: str, kind: type[Any]) -> Any:
+    if key not in record:
+        raise MalformedReplayRecord(f"the record has no {key!r}")
+    value = record[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise MalformedReplayRecord(f"{key!r} should be {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def recompute(record_meta: Mapping[str, Any]) -> Result:
+    """Recompute a recorded issuance and return the result when it matches the record.
+
+    ``record_meta`` is what ``Result.record_meta()`` gave at issuance: {"methodology", "version",
+    "inputs", "input_hash", "sink_kg_co2e"}. The inputs are validated again (bad data raises
+    ``InvalidMonitoringData``); a different input hash raises ``InputHashMismatch`` and a different
+    quantity ``QuantityMismatch``, so a tampered input and a tampered quantity are both caught.
+    """
+    methodology = get(_field(record_meta, "methodology", str), _field(record_meta, "version", str))
+    inputs = _field(record_meta, "inputs", Mapping)
+    recorded_hash: str = _field(record_meta, "input_hash", str)
+    recorded_kg: int = _field(record_meta, "sink_kg_co2e", int)
+    result = evaluate(methodology, inputs)
+    if result.input_hash != recorded_hash:
+        raise InputHashMismatch(recorded_hash, result.input_hash)
+    if result.sink_kg_co2e != recorded_kg:
+        raise QuantityMismatch(recorded_kg, result.sink_kg_co2e)
+    return result
