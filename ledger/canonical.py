@@ -104,7 +104,7 @@ def decode_canonical(data: bytes) -> Any:
         raise MalformedRecord(f"not valid JSON: {exc}", field="$") from None
     try:
         again = canonical_bytes(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise MalformedRecord(f"not canonical: {exc}", field="$") from None
     if again != data:
         raise MalformedRecord("bytes are not in RFC 8785 canonical form", field="$")

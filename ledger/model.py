@@ -13,6 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
+from ledger.canonical import canonical_bytes
 from ledger.crypto import b64d, b64e, key_id_for
 from ledger.errors import InvalidInput, InvalidLot, UnbalancedTransaction
 from ledger.timeutil import format_date, format_utc, parse_date, parse_utc
@@ -39,15 +40,15 @@ __all__ = [
 
 REGISTRY = "registry"  # the operator's party id; its signature is on every record
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
-_DIVISION = re.compile(r"^\d{6}$")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
+_DIVISION = re.compile(r"[0-9]{6}")  # ASCII only: \d would admit full-width digits
 
 BalanceKey = tuple[str, str, str]  # (account, instrument, lot key)
 
 
 def check_id(value: object, *, field: str) -> str:
     """Ids are short printable ASCII tokens, so they are safe in URLs, logs and keys."""
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise InvalidInput(f"{field} must be 1-128 characters of letters, digits and . _ : -", field=field)
     return value
 
@@ -63,6 +64,16 @@ def _object(value: object, path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidInput(f"{path} must be an object", field=path)
     return value
+
+
+def json_object(value: object, path: str) -> dict[str, Any]:
+    """An object that has a canonical JSON form (no floats, ints within 2**53), or InvalidInput."""
+    obj = _object(value, path)
+    try:
+        canonical_bytes(obj)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidInput(f"{path}: {exc}", field=path) from None
+    return obj
 
 
 def _list(value: object, path: str) -> list[Any]:
@@ -151,7 +162,7 @@ class Lot:
         obj = _object(value, path)
         _no_extra(obj, {"jurisdiction", "valid_until", "vintage", "batch"}, path)
         jur = obj.get("jurisdiction")
-        if jur is not None and (not isinstance(jur, str) or not _DIVISION.match(jur)):
+        if jur is not None and (not isinstance(jur, str) or not _DIVISION.fullmatch(jur)):
             raise InvalidLot(
                 f"{path}.jurisdiction must be a 6-digit division code", field=f"{path}.jurisdiction"
             )
@@ -317,6 +328,7 @@ class TxBody:
 
     def __post_init__(self) -> None:
         check_balanced(self.postings)
+        json_object(self.meta, "body.meta")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -382,6 +394,9 @@ class RegisterParty:
     profile: dict[str, Any]
     nonce: str
     type: ClassVar[str] = "party.register"
+
+    def __post_init__(self) -> None:
+        json_object(self.profile, "body.profile")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -456,6 +471,7 @@ class RevokeKey:
 
 
 Body = TxBody | Genesis | RegisterParty | OpenAccount | RegisterKey | RevokeKey
+_ADMIN_TYPES = ("party.register", "account.open", "key.register", "key.revoke", "genesis")
 
 
 @dataclass(frozen=True, slots=True)
@@ -532,7 +548,7 @@ def _parse_tx(obj: dict[str, Any], path: str) -> TxBody:
         postings=postings,
         holds=holds,
         signers=signers,
-        meta=_object(obj.get("meta", {}), f"{path}.meta"),
+        meta=json_object(obj.get("meta", {}), f"{path}.meta"),
     )
 
 
@@ -542,13 +558,15 @@ def parse_body(value: object, path: str = "body") -> Body:
     kind = obj.get("type")
     if kind == "tx":
         return _parse_tx(obj, path)
+    if kind not in _ADMIN_TYPES:
+        raise InvalidInput(f"{path}.type {kind!r} is not a record type", field=f"{path}.type")
     nonce = _text(obj, "nonce", path, max_len=64)
     if kind == "party.register":
         _no_extra(obj, {"type", "party", "role", "profile", "nonce"}, path)
         return RegisterParty(
             party=check_id(obj.get("party"), field=f"{path}.party"),
             role=_text(obj, "role", path, max_len=32),
-            profile=_object(obj.get("profile", {}), f"{path}.profile"),
+            profile=json_object(obj.get("profile", {}), f"{path}.profile"),
             nonce=nonce,
         )
     if kind == "account.open":

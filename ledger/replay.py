@@ -60,7 +60,15 @@ class ReplayReport:
 class Replayer:
     """Feeds records one at a time; raises ``ReplayError`` at the first bad one."""
 
-    def __init__(self, checkpoints: Mapping[int, Checkpoint] | None = None) -> None:
+    def __init__(
+        self,
+        checkpoints: Mapping[int, Checkpoint] | None = None,
+        *,
+        registry_key: bytes | None = None,
+    ) -> None:
+        # Without ``registry_key`` (the registry's published public key, from a trusted
+        # list), a journal fabricated from its own genesis would replay clean.
+        self.trusted_key = registry_key
         self.state = LedgerState()
         self.prev = GENESIS_PREV
         self.next_seq = 0
@@ -111,6 +119,10 @@ class Replayer:
             raise self.fail(seq, "body", exc.message, **exc.details) from None
         if (seq == 0) != isinstance(body, Genesis):
             raise self.fail(seq, "genesis", "record 0, and only record 0, is the genesis")
+        if isinstance(body, Genesis) and self.trusted_key is not None and body.public_key != self.trusted_key:
+            raise self.fail(
+                seq, "registry_key", "the genesis names a key other than the trusted registry key"
+            )
         if isinstance(body, Genesis) and not verify(
             body.public_key, TAG_REGISTRY, rec.hash, rec.registry_sig
         ):
@@ -141,7 +153,12 @@ class Replayer:
             return
         seq = self.frontier.size - 1
         key = self.state.keys.get(cp.key_id)
-        if key is None or key.party != REGISTRY or not cp.verifies_with(key.public_key):
+        if (
+            key is None
+            or key.party != REGISTRY
+            or not key.valid_at(cp.time)
+            or not cp.verifies_with(key.public_key)
+        ):
             raise self.fail(
                 seq,
                 "checkpoint_signature",
@@ -163,9 +180,17 @@ class Replayer:
         )
 
 
-def replay_lines(lines: Iterable[bytes], checkpoints: Mapping[int, Checkpoint] | None = None) -> ReplayReport:
-    """Replay until the end or the first failure, which the report names."""
-    replayer = Replayer(checkpoints)
+def replay_lines(
+    lines: Iterable[bytes],
+    checkpoints: Mapping[int, Checkpoint] | None = None,
+    *,
+    registry_key: bytes | None = None,
+) -> ReplayReport:
+    """Replay until the end or the first failure, which the report names.
+
+    Pass ``registry_key`` (the registry's published key) to pin whose journal this is.
+    """
+    replayer = Replayer(checkpoints, registry_key=registry_key)
     try:
         for line in lines:
             replayer.feed(line)

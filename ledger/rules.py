@@ -261,6 +261,11 @@ class _Tx:
             raise HoldNotPermitted(
                 f"units in a {info.kind.value} account cannot be held", field=f"{field}.account"
             )
+        if not self.view.has_party(op.controller):
+            # A hold nobody can release would lock the units for good.
+            raise UnknownParty(
+                f"hold controller {op.controller} is not a registered party", field=f"{field}.controller"
+            )
         if self.hold(op.hold) is not None:
             raise DuplicateHold(f"hold {op.hold} already exists", hold=op.hold, field=f"{field}.hold")
         self.check_not_expired(op.lot, f"{field}.lot")

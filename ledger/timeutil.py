@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 __all__ = ["format_date", "format_utc", "parse_date", "parse_utc", "utc_now"]
@@ -29,6 +30,10 @@ def format_date(day: date) -> str:
 
 
 def parse_date(text: str) -> date:
-    if not isinstance(text, str) or len(text) != 10:
+    """Exactly YYYY-MM-DD: one spelling per date (fromisoformat alone also takes week dates)."""
+    if not isinstance(text, str) or not _DATE.fullmatch(text):
         raise ValueError(f"expected YYYY-MM-DD, got {text!r}")
     return date.fromisoformat(text)
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

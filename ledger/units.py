@@ -6,8 +6,9 @@ unit (t/a, tCO2e, CNY) exists only at the edges, converted with ``Decimal`` and 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
 from ledger.errors import InvalidQuantity, UnknownInstrument
@@ -105,25 +106,32 @@ def check_amount(value: object, *, field: str, allow_zero: bool = False) -> int:
     return value
 
 
+_DECIMAL_TEXT = re.compile(r"[0-9]{1,16}(\.[0-9]{1,16})?")
+
+
 def parse_amount(text: str | Decimal, inst: Instrument, *, field: str = "quantity") -> int:
     """Display units to minor units: ``parse_amount("1.5", COD)`` is 1500 (kg/a).
 
-    Refuses more decimal places than the minor unit can hold rather than rounding.
+    Accepts plain decimal text only (no exponent, sign, spaces or underscores: ``"1_000"``
+    must not quietly mean a thousand tonnes), and refuses more decimal places than the minor
+    unit holds rather than rounding.
     """
     if isinstance(text, float):
         raise TypeError("floats are not accepted for quantities; pass a str or Decimal")
-    try:
-        value = Decimal(text)
-    except (InvalidOperation, ValueError):
-        raise InvalidQuantity(f"{field} is not a number: {text!r}", field=field) from None
-    if not value.is_finite():
-        raise InvalidQuantity(f"{field} must be finite", field=field)
-    minor = value * inst.minor_per_display
+    if isinstance(text, Decimal):
+        if not text.is_finite() or text.adjusted() > 15:  # checked before any arithmetic
+            raise InvalidQuantity(f"{field} is out of range", field=field)
+        text = format(text, "f")
+    if isinstance(text, str) and text.startswith("-"):
+        raise InvalidQuantity(f"{field} must be positive, got {text}", field=field, value=text)
+    if not isinstance(text, str) or not _DECIMAL_TEXT.fullmatch(text):
+        raise InvalidQuantity(f"{field} must be a plain decimal number, got {text!r}", field=field)
+    minor = Decimal(text) * inst.minor_per_display
     if minor != minor.to_integral_value(rounding=ROUND_DOWN):
         raise InvalidQuantity(
             f"{field} has more than {inst.display_places} decimal places of {inst.display_unit}",
             field=field,
-            value=str(text),
+            value=text,
         )
     return check_amount(int(minor), field=field, allow_zero=True)
 

@@ -1,0 +1,41 @@
+"""Refusals added after review: pinned registry key, unreleasable holds, field order."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.crypto import SigningKey
+from ledger.errors import InvalidInput, UnknownParty
+from ledger.model import Genesis, HoldPlace, TxBody, parse_body
+from ledger.replay import replay_lines
+from ledger.rules import apply
+from tests.unit.test_replay_pure import LOT, REGISTRY, T0, build, signature, standard_entries
+
+
+def test_a_journal_made_under_another_registry_key_fails_when_the_trusted_key_is_given() -> None:
+    impostor = SigningKey.from_seed(b"I" * 32)
+    entries = standard_entries()
+    entries[0] = (Genesis("impostor", impostor.key_id, impostor.public, "n-genesis"), [])
+    journal = build([])
+    for body, sigs in entries:
+        journal.add(body, sigs, registry=impostor)
+    assert replay_lines(journal.lines).ok  # self-consistent on its own terms...
+    report = replay_lines(journal.lines, registry_key=REGISTRY.public)
+    assert report.failure is not None  # ...but not the registry the auditor trusts
+    assert (report.failure.seq, report.failure.rule) == (0, "registry_key")
+    assert replay_lines(build().lines, registry_key=REGISTRY.public).ok
+
+
+def test_a_hold_whose_controller_is_not_a_party_is_refused_since_nobody_could_release_it() -> None:
+    report = replay_lines(build().lines)
+    body = TxBody("pledge", "n-hold", holds=(HoldPlace("h1", "alice.h", "COD", LOT, 10, "pledge", "ghost"),))
+    with pytest.raises(UnknownParty) as caught:
+        apply(body, report.state, T0)
+    assert caught.value.details["field"] == "holds[0].controller"
+    assert signature("alice", body)  # the body itself is well formed
+
+
+def test_an_unknown_record_type_is_named_before_a_missing_nonce() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_body({"type": "bogus"})
+    assert caught.value.field == "body.type"
