@@ -454,20 +454,22 @@ class RevokeKey:
 
     party: str
     key_id: str
-    revoked_at: datetime
+    revoked_at: datetime | None  # None: effective at the record's own time ("now")
     reason: str
     nonce: str
     type: ClassVar[str] = "key.revoke"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "type": self.type,
             "party": self.party,
             "key_id": self.key_id,
-            "revoked_at": format_utc(self.revoked_at),
             "reason": self.reason,
             "nonce": self.nonce,
         }
+        if self.revoked_at is not None:
+            out["revoked_at"] = format_utc(self.revoked_at)
+        return out
 
 
 Body = TxBody | Genesis | RegisterParty | OpenAccount | RegisterKey | RevokeKey
@@ -498,8 +500,8 @@ class Signature:
         except ValueError as exc:
             raise InvalidInput(f"{path}.sig: {exc}", field=f"{path}.sig") from None
         custody = obj.get("custody", False)
-        if not isinstance(custody, bool):
-            raise InvalidInput(f"{path}.custody must be a boolean", field=f"{path}.custody")
+        if "custody" in obj and custody is not True:  # absent means False: one spelling only
+            raise InvalidInput(f"{path}.custody is either true or absent", field=f"{path}.custody")
         return cls(
             party=check_id(obj.get("party"), field=f"{path}.party"),
             key_id=_text(obj, "key_id", path, max_len=64),
@@ -596,7 +598,7 @@ def parse_body(value: object, path: str = "body") -> Body:
         return RevokeKey(
             party=check_id(obj.get("party"), field=f"{path}.party"),
             key_id=_text(obj, "key_id", path, max_len=64),
-            revoked_at=_instant(obj, "revoked_at", path),
+            revoked_at=_instant(obj, "revoked_at", path) if "revoked_at" in obj else None,
             reason=_text(obj, "reason", path),
             nonce=nonce,
         )

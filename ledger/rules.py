@@ -172,10 +172,11 @@ def _revoked(body: RevokeKey, view: LedgerView, at: datetime) -> KeyInfo:
         raise UnknownKey(f"{body.party} has no key {body.key_id}", key_id=body.key_id)
     if key.revoked_at is not None:
         raise KeyNotValid(f"key {body.key_id} is already revoked", key_id=body.key_id)
-    if body.revoked_at < at:
+    effective = at if body.revoked_at is None else body.revoked_at
+    if effective < at:
         # Backdating would silently invalidate records already accepted under the key.
         raise InvalidInput("revoked_at cannot be earlier than now", field="body.revoked_at")
-    return replace(key, revoked_at=body.revoked_at)
+    return replace(key, revoked_at=effective)
 
 
 class _Tx:

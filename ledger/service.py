@@ -32,10 +32,10 @@ from ledger.errors import (
 )
 from ledger.journal import GENESIS_PREV, SealedRecord, seal
 from ledger.merkle import Frontier, consistency_proof, inclusion_proof, leaf_hash
-from ledger.model import REGISTRY, Body, Genesis, Signature
+from ledger.model import REGISTRY, AccountKind, Body, Genesis, Signature
 from ledger.replay import ReplayReport, replay_lines
-from ledger.repository import CP, HD, A, B, BatchWriter, DbView, Head, J, P, conn
-from ledger.rules import Position, apply, check_signatures
+from ledger.repository import CP, HD, A, B, BatchWriter, DbView, Head, J, K, P, conn
+from ledger.rules import AccountInfo, Hold, KeyInfo, Position, apply, check_signatures
 from ledger.timeutil import format_utc, parse_utc, utc_now
 
 __all__ = [
@@ -44,17 +44,23 @@ __all__ = [
     "Instruction",
     "Receipt",
     "Registry",
+    "accounts_of_owner",
     "balance_as_of",
     "balances",
     "consistency",
+    "find_account",
+    "find_hold",
     "init_ledger",
     "journal_lines",
+    "keys_of_party",
     "latest_checkpoint",
+    "lock_head_time",
     "make_checkpoint",
     "new_nonce",
     "prove_inclusion",
     "sign_body",
     "submit",
+    "submit_all",
     "submit_batch",
 ]
 
@@ -156,6 +162,22 @@ def submit_batch(
     return results
 
 
+def submit_all(session: Session, instructions: Sequence[Instruction], *, registry: Registry) -> list[Receipt]:
+    """Apply instructions as one unit: all of them, or none and the first refusal is raised.
+
+    Nothing reaches the database before the batch's single flush, so refusing before it
+    leaves the session clean and usable. Workflows with several legs use this.
+    """
+    head = Head.lock(session)
+    if head is None:
+        raise LedgerNotInitialized("run init first: the journal has no genesis record")
+    view, writer = DbView(session), BatchWriter()
+    view.prefetch([i.body for i in instructions])
+    receipts = [_commit(ins, view, writer, head, registry) for ins in instructions]
+    writer.flush(session, view, head)
+    return receipts
+
+
 def _commit(ins: Instruction, view: DbView, writer: BatchWriter, head: Head, registry: Registry) -> Receipt:
     body_json = ins.body.to_json()
     body_bytes = canonical_bytes(body_json)
@@ -200,6 +222,46 @@ def _commit(ins: Instruction, view: DbView, writer: BatchWriter, head: Head, reg
     if ins.idempotency_key is not None:
         writer.add_idempotency(view, ins.scope, ins.idempotency_key, digest, record.seq, receipt.to_json())
     return receipt
+
+
+def lock_head_time(session: Session) -> datetime | None:
+    """Take the sequencer lock now and return the journal's latest record time.
+
+    For callers that must fix "now" for a whole batch (a key event effective at exactly its
+    record's time) before any other writer moves the head.
+    """
+    head = Head.lock(session)
+    return parse_utc(head.time) if head is not None and head.time else None
+
+
+def find_account(session: Session, *, account: str) -> AccountInfo | None:
+    """The ledger account ``account`` (owner and kind), or None."""
+    return DbView(session).find_account(account)
+
+
+def accounts_of_owner(session: Session, *, owner: str) -> list[AccountInfo]:
+    rows = conn(session).execute(select(A).where(A.c.owner == owner).order_by(A.c.id))
+    return [AccountInfo(r.id, r.owner, AccountKind(r.kind)) for r in rows]
+
+
+def find_hold(session: Session, *, hold: str) -> Hold | None:
+    """The hold ``hold`` as it stands now (amount still held, status), or None."""
+    return DbView(session).find_hold(hold)
+
+
+def keys_of_party(session: Session, *, party: str) -> list[KeyInfo]:
+    """Every key ``party`` ever registered, oldest first, with its validity."""
+    rows = conn(session).execute(select(K).where(K.c.party == party).order_by(K.c.registered_seq))
+    return [
+        KeyInfo(
+            r.party,
+            r.key_id,
+            _as_bytes(r.public_key),
+            parse_utc(r.valid_from),
+            parse_utc(r.revoked_at) if r.revoked_at else None,
+        )
+        for r in rows
+    ]
 
 
 def make_checkpoint(session: Session, *, registry: Registry) -> Checkpoint:

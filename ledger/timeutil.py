@@ -20,7 +20,7 @@ def format_utc(moment: datetime) -> str:
 
 def parse_utc(text: str) -> datetime:
     """Parses exactly the form ``format_utc`` writes, so a timestamp has one spelling."""
-    if not isinstance(text, str) or len(text) != 27 or not text.endswith("Z"):
+    if not isinstance(text, str) or not _INSTANT.fullmatch(text):
         raise ValueError(f"expected YYYY-MM-DDTHH:MM:SS.ffffffZ, got {text!r}")
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
@@ -37,3 +37,5 @@ def parse_date(text: str) -> date:
 
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# strptime alone matches case-insensitively and takes any Unicode digit.
+_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")

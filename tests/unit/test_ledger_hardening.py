@@ -6,7 +6,7 @@ import pytest
 
 from ledger.crypto import SigningKey
 from ledger.errors import InvalidInput, UnknownParty
-from ledger.model import Genesis, HoldPlace, TxBody, parse_body
+from ledger.model import Genesis, HoldPlace, RevokeKey, TxBody, parse_body
 from ledger.replay import replay_lines
 from ledger.rules import apply
 from tests.unit.test_replay_pure import LOT, REGISTRY, T0, build, signature, standard_entries
@@ -39,3 +39,12 @@ def test_an_unknown_record_type_is_named_before_a_missing_nonce() -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_body({"type": "bogus"})
     assert caught.value.field == "body.type"
+
+
+def test_a_revocation_without_a_time_takes_effect_at_its_own_record() -> None:
+    state = replay_lines(build().lines).state
+    alice = next(k for k in state.keys.values() if k.party == "alice")
+    effect = apply(RevokeKey("alice", alice.key_id, None, "lost", "n-revoke"), state, T0)
+    assert effect.key is not None
+    assert effect.key.revoked_at == T0
+    assert "revoked_at" not in RevokeKey("alice", alice.key_id, None, "lost", "n").to_json()

@@ -1,0 +1,246 @@
+"""Use cases of participants: register one with its key and accounts, find it, and act or read
+as it under the permission table. Every function takes a Session, flushes and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
+
+from sqlmodel import Session
+from sqlmodel import select as sm_select
+
+from accounts.errors import UnknownParticipant
+from accounts.model import AccountRef, Participant, ParticipantSpec, Role, account_plan
+from accounts.permissions import Action, Target, authorize, party_target, target_of
+from accounts.tables import ParticipantRow
+from ledger.crypto import SigningKey, key_id_for
+from ledger.errors import DuplicateParty, InvalidInput, MissingSignature
+from ledger.model import Body, OpenAccount, RegisterKey, RegisterParty
+from ledger.service import (
+    Balance,
+    Instruction,
+    Receipt,
+    Registry,
+    accounts_of_owner,
+    balances,
+    find_account,
+    find_hold,
+    journal_lines,
+    lock_head_time,
+    new_nonce,
+    submit,
+    submit_all,
+)
+
+__all__ = [
+    "SessionDirectory",
+    "account_balances",
+    "accounts_of",
+    "find_participant",
+    "get_participant",
+    "participants",
+    "pinned_registry",
+    "read_journal",
+    "register_in_custody",
+    "register_participant",
+    "submit_all",
+    "submit_as",
+    "target_for_account",
+    "target_for_party",
+]
+
+
+class SessionDirectory:
+    """The ``Directory`` permissions resolve targets through: ledger accounts and holds, and
+    participants' jurisdictions, read in the caller's session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.jurisdictions: dict[str, str | None] = {}
+
+    def owner_of(self, account: str) -> str | None:
+        info = find_account(self.session, account=account)
+        return info.owner if info is not None else None
+
+    def jurisdiction_of(self, party: str) -> str | None:
+        if party not in self.jurisdictions:
+            found = find_participant(self.session, party=party)
+            self.jurisdictions[party] = found.jurisdiction if found is not None else None
+        return self.jurisdictions[party]
+
+    def hold_of(self, hold: str) -> tuple[str, str] | None:
+        found = find_hold(self.session, hold=hold)
+        return (found.account, found.controller) if found is not None else None
+
+
+def pinned_registry(session: Session, *, registry: Registry) -> tuple[Registry, datetime]:
+    """The registry with its clock fixed at one instant no earlier than the journal's head.
+
+    Takes the sequencer lock first (as every ledger write does), so no other writer moves the
+    head before this batch: a key event made "now" then carries exactly the record's time, and
+    the ledger's rule that a revocation cannot be backdated holds for a revocation made now.
+    """
+    head_time = lock_head_time(session)
+    now = registry.clock()
+    if head_time is not None:
+        now = max(now, head_time)
+    return replace(registry, clock=lambda: now), now
+
+
+def _row_to_participant(row: ParticipantRow) -> Participant:
+    return Participant(
+        party=row.party,
+        role=Role(row.role),
+        name=row.name,
+        jurisdiction=row.jurisdiction,
+        credit_code=row.credit_code,
+        permit_number=row.permit_number,
+        branch=row.branch,
+        registered_seq=row.registered_seq,
+    )
+
+
+def find_participant(session: Session, *, party: str) -> Participant | None:
+    row = session.get(ParticipantRow, party)
+    return _row_to_participant(row) if row is not None else None
+
+
+def get_participant(session: Session, *, party: str) -> Participant:
+    """The participant ``party``, or ``UnknownParticipant``."""
+    found = find_participant(session, party=party)
+    if found is None:
+        raise UnknownParticipant(f"no participant {party}", party=party, field="party")
+    return found
+
+
+def participants(
+    session: Session, *, role: Role | None = None, jurisdiction: str | None = None
+) -> list[Participant]:
+    """Registered participants, optionally of one role or one jurisdiction, ordered by id."""
+    stmt = sm_select(ParticipantRow)
+    if role is not None:
+        stmt = stmt.where(ParticipantRow.role == role.value)
+    if jurisdiction is not None:
+        stmt = stmt.where(ParticipantRow.jurisdiction == jurisdiction)
+    return [_row_to_participant(r) for r in session.exec(stmt.order_by(ParticipantRow.party))]
+
+
+def accounts_of(session: Session, *, party: str) -> list[AccountRef]:
+    """Every ledger account ``party`` owns, including any opened after registration."""
+    get_participant(session, party=party)
+    return [AccountRef(a.id, a.kind) for a in accounts_of_owner(session, owner=party)]
+
+
+def _check_public_key(public_key: object) -> bytes:
+    if not isinstance(public_key, bytes) or len(public_key) != 32:
+        raise InvalidInput("public_key must be the 32 raw bytes of an Ed25519 key", field="public_key")
+    return public_key
+
+
+def register_participant(
+    session: Session,
+    *,
+    registry: Registry,
+    spec: ParticipantSpec,
+    public_key: bytes,
+    actor: Participant | None = None,
+) -> Participant:
+    """Register a participant, its first signing key and its role's accounts, in one journal batch.
+
+    Writes ``party.register`` (with the profile), ``key.register`` and one ``account.open`` per
+    account of ``account_plan``; all or none. ``actor`` is the operator doing it (checked against
+    the permission table); ``None`` means the registry itself (bootstrap, CLI), never a request.
+    """
+    participant = spec.participant()
+    if actor is not None:
+        authorize(actor, Action.REGISTER_PARTICIPANT, Target(owners=frozenset({participant.party})))
+    _check_public_key(public_key)
+    if find_participant(session, party=participant.party) is not None:
+        raise DuplicateParty(f"party {participant.party} is already registered", party=participant.party)
+    pinned, now = pinned_registry(session, registry=registry)
+    bodies: list[Body] = [
+        RegisterParty(participant.party, participant.role.value, participant.profile(), new_nonce()),
+        RegisterKey(participant.party, key_id_for(public_key), public_key, now, new_nonce()),
+        *[
+            OpenAccount(ref.account, participant.party, ref.kind, new_nonce())
+            for ref in account_plan(participant)
+        ],
+    ]
+    with session.begin_nested():
+        receipts = submit_all(session, [Instruction(b) for b in bodies], registry=pinned)
+        registered = replace(participant, registered_seq=receipts[0].seq)
+        session.add(_participant_row(registered, receipts[0].seq))
+        session.flush()
+    return registered
+
+
+def _participant_row(p: Participant, seq: int) -> ParticipantRow:
+    return ParticipantRow(
+        party=p.party,
+        role=p.role.value,
+        name=p.name,
+        jurisdiction=p.jurisdiction,
+        credit_code=p.credit_code,
+        permit_number=p.permit_number,
+        branch=p.branch,
+        registered_seq=seq,
+    )
+
+
+def register_in_custody(
+    session: Session, *, registry: Registry, spec: ParticipantSpec, actor: Participant | None = None
+) -> tuple[Participant, SigningKey]:
+    """Register a participant whose signing key the registry generates and holds (web console).
+
+    The caller keeps the returned key (storing it encrypted is outside this package), and signs
+    with ``sign_body(..., custody=True)`` so each record says the registry held the key.
+    """
+    key = SigningKey.generate()
+    participant = register_participant(
+        session, registry=registry, spec=spec, public_key=key.public, actor=actor
+    )
+    return participant, key
+
+
+def target_for_party(session: Session, *, party: str) -> Target:
+    """The target of acting on ``party``'s own things (keys, credentials)."""
+    return party_target(party, SessionDirectory(session))
+
+
+def target_for_account(session: Session, *, account: str) -> Target:
+    """The target of reading ``account``: its owner and the owner's jurisdiction, from the records."""
+    directory = SessionDirectory(session)
+    owner = directory.owner_of(account)
+    if owner is None:
+        return Target(unresolved=frozenset({account}))
+    return party_target(owner, directory)
+
+
+def submit_as(
+    session: Session, *, registry: Registry, actor: Participant, action: Action, instruction: Instruction
+) -> Receipt:
+    """Submit an instruction on behalf of ``actor``: authorize, then apply.
+
+    The target comes from the registry's records for the instruction's accounts and holds. The
+    actor must have signed it, so the journal shows who acted; its idempotency keys are its own.
+    """
+    authorize(actor, action, target_of(instruction.body, instruction.signatures, SessionDirectory(session)))
+    if actor.party not in {s.party for s in instruction.signatures}:
+        raise MissingSignature(
+            f"{actor.party} must sign what it submits", field="signatures", missing=[actor.party]
+        )
+    return submit(session, replace(instruction, scope=actor.party), registry=registry)
+
+
+def account_balances(session: Session, *, actor: Participant, account: str) -> list[Balance]:
+    """The live positions of ``account``, if ``actor`` may see it (object-level check)."""
+    authorize(actor, Action.READ_ACCOUNT, target_for_account(session, account=account))
+    return balances(session, account=account)
+
+
+def read_journal(session: Session, *, actor: Participant) -> Iterator[bytes]:
+    """The whole journal as bundle lines, for those who may read everything."""
+    authorize(actor, Action.READ_JOURNAL, Target())
+    return journal_lines(session)
