@@ -14,8 +14,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from ledger.crypto import SigningKey, b64e
 import accounts.tables  # noqa: F401  (registers the participant tables before create_schema)
+from ledger.crypto import SigningKey, b64e
 from ledger.db import create_schema, make_engine
 from ledger.service import Registry, head_size, init_ledger, make_checkpoint, replay_database
 

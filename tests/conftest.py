@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from ledger.crypto import SigningKey
 import accounts.tables  # noqa: F401  (registers the participant tables before create_schema)
+from ledger.crypto import SigningKey
 from ledger.db import create_schema, make_engine
 from ledger.service import Registry
 from tests.support import World
