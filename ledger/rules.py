@@ -304,10 +304,30 @@ class _Tx:
                 )
 
     def collect_signers(self) -> None:
-        """Consent: owners of debited units, unless the debit captures a hold they granted."""
+        """Consent: owners of debited units, unless the debit captures a hold they granted,
+        or the units have expired and an expiry run (sealed by the registry) sweeps them."""
+        if self.body.action == "expiry":
+            self.check_expiry_sweep()
+            return
         for key, amount in self.net.items():
             if amount < 0 and -amount > self.captured.get(key, 0):
                 self.effect.required_signers.add(self.accounts[key[0]].owner)
+        self.effect.required_signers.discard(REGISTRY)
+
+    def check_expiry_sweep(self) -> None:
+        """An expiry run moves only expired, unheld units, and only into retirement accounts."""
+        for i, p in enumerate(self.body.postings):
+            expired = p.lot.valid_until is not None and p.lot.valid_until < self.at.date()
+            if not expired:
+                raise InvalidInput(
+                    "an expiry run moves only units past their validity end", field=f"postings[{i}].lot"
+                )
+            if p.amount > 0 and self.accounts[p.account].kind is not AccountKind.RETIREMENT:
+                raise InvalidInput(
+                    "an expiry run moves units into a retirement account only", field=f"postings[{i}].account"
+                )
+        if self.body.holds:
+            raise InvalidInput("an expiry run places or settles no holds", field="holds")
         self.effect.required_signers.discard(REGISTRY)
 
 

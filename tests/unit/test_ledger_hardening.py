@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from ledger.crypto import SigningKey
 from ledger.errors import InvalidInput, UnknownParty
-from ledger.model import Genesis, HoldPlace, RevokeKey, TxBody, parse_body
+from ledger.model import AccountKind, Genesis, HoldPlace, Lot, Posting, RevokeKey, TxBody, parse_body
 from ledger.replay import replay_lines
-from ledger.rules import apply
+from ledger.rules import AccountInfo, Position, apply
 from tests.unit.test_replay_pure import LOT, REGISTRY, T0, build, signature, standard_entries
 
 
@@ -48,3 +50,34 @@ def test_a_revocation_without_a_time_takes_effect_at_its_own_record() -> None:
     assert effect.key is not None
     assert effect.key.revoked_at == T0
     assert "revoked_at" not in RevokeKey("alice", alice.key_id, None, "lost", "n").to_json()
+
+
+def _expiry_state():
+    expired = Lot(jurisdiction="330281", valid_until=date(2024, 12, 31))
+    state = replay_lines(build().lines).state
+    state.accounts["sink"] = AccountInfo("sink", "bureau", AccountKind.RETIREMENT)
+    state.positions[("alice.h", "COD", expired.key())] = Position(700, 0)
+    state.positions[("cap", "COD", expired.key())] = Position(-700, 0)
+    return state, expired
+
+
+def test_an_expiry_run_sweeps_expired_units_without_the_holders_signature() -> None:
+    state, expired = _expiry_state()
+    body = TxBody(
+        "expiry", "n-exp", (Posting("alice.h", "COD", expired, -700), Posting("sink", "COD", expired, 700))
+    )
+    effect = apply(body, state, T0)
+    assert effect.required_signers == set()
+    assert effect.positions[("sink", "COD", expired.key())] == Position(700, 0)
+
+
+def test_an_expiry_run_cannot_move_live_units_or_send_them_anywhere_but_retirement() -> None:
+    state, expired = _expiry_state()
+    live = TxBody("expiry", "n-1", (Posting("alice.h", "COD", LOT, -100), Posting("sink", "COD", LOT, 100)))
+    with pytest.raises(InvalidInput, match="past their validity end"):
+        apply(live, state, T0)
+    elsewhere = TxBody(
+        "expiry", "n-2", (Posting("alice.h", "COD", expired, -7), Posting("bob.h", "COD", expired, 7))
+    )
+    with pytest.raises(InvalidInput, match="retirement account only"):
+        apply(elsewhere, state, T0)
