@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 import accounts.tables  # noqa: F401  (registers the participant tables before create_schema)
+import market  # noqa: F401  (registers the workflow tables before create_schema)
 from ledger.crypto import SigningKey, b64e
 from ledger.db import create_schema, make_engine
 from ledger.service import Registry, head_size, init_ledger, make_checkpoint, replay_database

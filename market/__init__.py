@@ -1,1 +1,4 @@
+"""The workflows that produce ledger transactions: issuance and reserve, auctions, transfers,
+pledges, retirement and expiry. Importing the package registers its tables on the metadata."""
 
+# Each workflow area keeps its rows in its own module; list them here so create_schema sees them.

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 import accounts.tables  # noqa: F401  (registers the participant tables before create_schema)
+import market  # noqa: F401  (registers the workflow tables before create_schema)
 from ledger.crypto import SigningKey
 from ledger.db import create_schema, make_engine
 from ledger.service import Registry
