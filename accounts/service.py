@@ -24,6 +24,7 @@ from ledger.service import (
     Receipt,
     Registry,
     accounts_of_owner,
+    balance_as_of,
     balances,
     find_account,
     find_hold,
@@ -36,6 +37,7 @@ from ledger.service import (
 
 __all__ = [
     "SessionDirectory",
+    "account_balance_as_of",
     "account_balances",
     "accounts_of",
     "find_participant",
@@ -240,7 +242,18 @@ def account_balances(session: Session, *, actor: Participant, account: str) -> l
     return balances(session, account=account)
 
 
-def read_journal(session: Session, *, actor: Participant) -> Iterator[bytes]:
-    """The whole journal as bundle lines, for those who may read everything."""
+def account_balance_as_of(
+    session: Session, *, actor: Participant, account: str, seq: int | None, at: datetime | None
+) -> dict[tuple[str, str], int]:
+    """Totals of ``account`` as of a record or an instant, if ``actor`` may see it."""
+    authorize(actor, Action.READ_ACCOUNT, target_for_account(session, account=account))
+    return balance_as_of(session, account=account, seq=seq, at=at)
+
+
+def read_journal(
+    session: Session, *, actor: Participant, start: int = 0, stop: int | None = None
+) -> Iterator[bytes]:
+    """The journal (or records ``start`` to ``stop``) as bundle lines, for those who may read
+    everything."""
     authorize(actor, Action.READ_JOURNAL, Target())
-    return journal_lines(session)
+    return journal_lines(session, start=start, stop=stop)

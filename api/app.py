@@ -1,36 +1,37 @@
-"""The FastAPI application: a thin adapter over the ledger's services.
+"""The FastAPI application: a thin adapter over the ledger, accounts and market services.
 
-For now it serves health and the journal head; the workflows' routes arrive with the API issue.
+``create_app`` wires the engine and the registry's key into request dependencies, the
+routers, and the one error table; nothing here holds a rule.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from api import errors
+from api.deps import AppState
+from api.routes import ledger as ledger_routes
 from ledger.db import read_only
-from ledger.service import head_size, latest_checkpoint
+from ledger.service import Registry, head_size
 
 
-def create_app(engine: Engine) -> FastAPI:
-    app = FastAPI(title="ecoledger", version="0.1.0", summary="Environmental-rights registry")
-    reader = read_only(engine)
+def create_app(engine: Engine, registry: Registry) -> FastAPI:
+    app = FastAPI(
+        title="ecoledger",
+        version="0.1.0",
+        summary="Registry of discharge rights, VOCs quotas and blue-carbon credits",
+        description="Every write is a signed instruction; every committed one is a journal record.",
+    )
+    app.state.ecoledger = AppState(engine=engine, reader=read_only(engine), registry=registry)
+    errors.install(app)
+    app.include_router(ledger_routes.router)
 
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        """Liveness: the process answers and the database is reachable."""
-        with Session(reader) as s:
-            head_size(s)
-        return {"status": "ok"}
-
-    @app.get("/v1/journal/head")
-    def journal_head() -> dict[str, Any]:
-        """Size of the journal and its latest signed checkpoint."""
-        with Session(reader) as s:
-            cp = latest_checkpoint(s)
-            return {"size": head_size(s), "checkpoint": cp.to_json() if cp else None}
+    @app.get("/health", tags=["operations"])
+    def health() -> dict[str, object]:
+        """Liveness and the journal's size; 500 if the database does not answer."""
+        with Session(app.state.ecoledger.reader) as s:
+            return {"status": "ok", "journal_size": head_size(s)}
 
     return app

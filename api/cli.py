@@ -74,17 +74,17 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-def serve(engine: Engine, host: str, port: int) -> None:
+def serve(engine: Engine, registry: Registry, host: str, port: int) -> None:
     import uvicorn
 
     from api.app import create_app
 
-    uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(engine, registry), host=host, port=port, log_level="info")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    engine, _ = open_registry(args.db, args.key)
-    serve(engine, args.host, args.port)
+    engine, registry = open_registry(args.db, args.key)
+    serve(engine, registry, args.host, args.port)
     return 0
 
 
@@ -116,7 +116,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(" console       arrives with the API issue; logins will be listed here")
     print("=" * 72, flush=True)
     if not args.no_serve:
-        serve(engine, args.host, args.port)
+        serve(engine, registry, args.host, args.port)
     return 0
 
 

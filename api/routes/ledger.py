@@ -1,0 +1,108 @@
+"""Ledger routes: balances (live and as-of), signed instructions, journal pages and proofs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import PlainTextResponse
+
+from accounts.permissions import Action
+from accounts.service import account_balance_as_of, account_balances, read_journal, submit_as
+from api.deps import ActorDep, ReaderDep, RegistryDep, SessionDep
+from api.schemas import BalanceOut, ErrorOut, InstructionIn, ReceiptOut
+from ledger.errors import InvalidInput
+from ledger.model import Signature, TxBody, parse_body
+from ledger.service import Instruction, latest_checkpoint, prove_inclusion
+
+router = APIRouter(prefix="/v1", tags=["ledger"])
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
+GENERIC_ACTIONS = {"transfer": Action.TRANSFER_UNITS}
+
+
+@router.get("/accounts/{account}/balances", response_model=list[BalanceOut], responses=ERRORS)
+def get_balances(account: str, actor: ActorDep, session: ReaderDep) -> list[BalanceOut]:
+    """Live positions of an account the caller may see (its own, or as a supervisor)."""
+    return [
+        BalanceOut(
+            account=b.account,
+            instrument=b.instrument,
+            lot=b.lot,
+            total=b.total,
+            held=b.held,
+            available=b.available,
+        )
+        for b in account_balances(session, actor=actor, account=account)
+    ]
+
+
+@router.get("/accounts/{account}/balances/as-of", responses=ERRORS)
+def get_balances_as_of(
+    account: str,
+    actor: ActorDep,
+    session: ReaderDep,
+    seq: Annotated[int | None, Query(ge=0)] = None,
+    at: Annotated[datetime | None, Query(description="ISO 8601 with a UTC offset")] = None,
+) -> list[dict[str, Any]]:
+    """Totals of an account after journal record ``seq``, or as of instant ``at``."""
+    if at is not None and at.tzinfo is None:
+        raise InvalidInput("at must carry a time zone (e.g. Z)", field="at")
+    totals = account_balance_as_of(session, actor=actor, account=account, seq=seq, at=at)
+    return [{"instrument": i, "lot": lot, "total": t} for (i, lot), t in sorted(totals.items())]
+
+
+@router.post("/instructions", response_model=ReceiptOut, responses=ERRORS)
+def post_instruction(
+    payload: InstructionIn,
+    actor: ActorDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> ReceiptOut:
+    """Submit a signed transfer; workflows (auctions, pledges...) have their own routes."""
+    body = parse_body(payload.body)
+    if not isinstance(body, TxBody) or body.action not in GENERIC_ACTIONS:
+        raise InvalidInput(
+            f"this endpoint takes {sorted(GENERIC_ACTIONS)}; use the workflow routes for others",
+            field="body.action",
+        )
+    sigs = tuple(
+        Signature.parse(s.model_dump(exclude_defaults=True), f"signatures[{i}]")
+        for i, s in enumerate(payload.signatures)
+    )
+    receipt = submit_as(
+        session,
+        registry=registry,
+        actor=actor,
+        action=GENERIC_ACTIONS[body.action],
+        instruction=Instruction(body, sigs, idempotency_key, actor.party),
+    )
+    return ReceiptOut(seq=receipt.seq, hash=receipt.hash, time=receipt.time, replayed=receipt.replayed)
+
+
+@router.get("/journal", response_class=PlainTextResponse, responses=ERRORS)
+def get_journal(
+    actor: ActorDep,
+    session: ReaderDep,
+    start: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> str:
+    """A page of the journal as JSON Lines (auditors and the operator)."""
+    return "".join(
+        line.decode() + "\n" for line in read_journal(session, actor=actor, start=start, stop=start + limit)
+    )
+
+
+@router.get("/journal/{seq}/proof", responses=ERRORS)
+def get_proof(seq: int, actor: ActorDep, session: ReaderDep) -> dict[str, Any]:
+    """A record with its inclusion proof against the latest signed checkpoint covering it."""
+    list(read_journal(session, actor=actor, start=seq, stop=seq))  # authorizes READ_JOURNAL
+    return prove_inclusion(session, seq=seq).to_json()
+
+
+@router.get("/checkpoints/latest", responses=ERRORS)
+def get_latest_checkpoint(actor: ActorDep, session: ReaderDep) -> dict[str, Any] | None:
+    """The registry's latest signed tree head (any authenticated participant)."""
+    cp = latest_checkpoint(session)
+    return cp.to_json() if cp else None

@@ -1,0 +1,53 @@
+"""Request and response models of the API: inputs forbid extra fields (no mass assignment)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["BalanceOut", "ErrorOut", "InstructionIn", "ReceiptOut", "SignatureIn", "StrictIn"]
+
+
+class StrictIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SignatureIn(StrictIn):
+    party: str = Field(max_length=128)
+    key_id: str = Field(max_length=64)
+    sig: str = Field(max_length=128, description="unpadded base64url Ed25519 signature")
+    custody: bool = False
+
+
+class InstructionIn(StrictIn):
+    """A ledger body (see the record format in the README) and its parties' signatures."""
+
+    body: dict[str, Any]
+    signatures: list[SignatureIn] = Field(max_length=16)
+
+
+class ReceiptOut(BaseModel):
+    seq: int
+    hash: str
+    time: str
+    replayed: bool
+
+
+class BalanceOut(BaseModel):
+    account: str
+    instrument: str
+    lot: str
+    total: int = Field(description="minor units: kg, kg CO2e or fen")
+    held: int
+    available: int
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,202 @@
+"""The ledger through HTTP: authentication, object-level authorization, signed transfers."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+import accounts
+import ledger
+import market
+import methodologies
+from accounts.credentials import issue_credential
+from accounts.demo import DemoParticipant, register_demo
+from api.app import create_app
+from api.errors import status_for
+from ledger.errors import DomainError
+from ledger.model import Lot, Posting, TxBody
+from ledger.service import Instruction, Registry, head_size, init_ledger, new_nonce, sign_body, submit
+
+LOT = Lot(jurisdiction="330281", valid_until=date(2030, 12, 31))
+
+
+class Api:
+    def __init__(self, engine: Engine, registry: Registry) -> None:
+        with Session(engine) as s:
+            init_ledger(s, registry=registry, name="api test")
+            self.demo = register_demo(s, registry=registry)
+            self.tokens = {alias: issue_credential(s, party=p.party).token for alias, p in self.demo.items()}
+            s.commit()
+        self.engine, self.registry = engine, registry
+        self.client = TestClient(create_app(engine, registry), raise_server_exceptions=False)
+
+    def who(self, alias: str) -> DemoParticipant:
+        return self.demo[alias]
+
+    def headers(self, alias: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[alias]}"}
+
+    def holding(self, alias: str) -> str:
+        return f"{self.who(alias).party}.holding"
+
+    def allocate(self, alias: str, kg: int) -> None:
+        bureau = self.who("yuyao")
+        body = TxBody(
+            "allocation",
+            new_nonce(),
+            (Posting("bureau:330281.cap.COD", "COD", LOT, -kg), Posting(self.holding(alias), "COD", LOT, kg)),
+        )
+        with Session(self.engine) as s:
+            submit(s, Instruction.signed(body, (bureau.party, bureau.key)), registry=self.registry)
+            s.commit()
+
+    def transfer_payload(self, src: str, dst: str, kg: int) -> dict[str, object]:
+        body = TxBody(
+            "transfer",
+            new_nonce(),
+            (Posting(self.holding(src), "COD", LOT, -kg), Posting(self.holding(dst), "COD", LOT, kg)),
+        )
+        sig = sign_body(body, self.who(src).party, self.who(src).key)
+        return {"body": body.to_json(), "signatures": [sig.to_json()]}
+
+
+@pytest.fixture
+def api(engine: Engine, registry: Registry) -> Api:
+    return Api(engine, registry)
+
+
+def _all_subclasses(cls: type) -> set[type]:
+    out = set()
+    for sub in cls.__subclasses__():
+        out |= {sub} | _all_subclasses(sub)
+    return out
+
+
+def test_every_domain_error_maps_to_a_client_or_server_error_status() -> None:
+    for package in (ledger, accounts, market, methodologies):
+        for mod in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if mod.name.endswith("errors"):
+                importlib.import_module(mod.name)
+    errors = _all_subclasses(DomainError)
+    assert len(errors) > 30
+    for error in errors:
+        assert 400 <= status_for(error) < 600, error
+
+
+def test_a_request_without_a_valid_token_is_refused_with_401(api: Api) -> None:
+    account = api.holding("yuyao_chem")
+    for headers in ({}, {"Authorization": "Bearer ek_nope_nope"}, {"Authorization": "Basic abc"}):
+        r = api.client.get(f"/v1/accounts/{account}/balances", headers=headers)
+        assert r.status_code == 401
+        assert r.json()["error"]["code"] == "invalid_credentials"
+        assert r.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_an_enterprise_sees_its_own_balances_but_not_another_enterprises(api: Api) -> None:
+    api.allocate("yuyao_chem", 5_000)
+    own = api.client.get(
+        f"/v1/accounts/{api.holding('yuyao_chem')}/balances", headers=api.headers("yuyao_chem")
+    )
+    assert own.status_code == 200
+    assert [(b["instrument"], b["total"], b["available"]) for b in own.json()] == [("COD", 5_000, 5_000)]
+    other = api.client.get(
+        f"/v1/accounts/{api.holding('yuyao_chem')}/balances", headers=api.headers("yuyao_dye")
+    )
+    assert other.status_code == 403
+    assert other.json()["error"]["details"]["rule"] == "account_visibility"
+    supervisor = api.client.get(
+        f"/v1/accounts/{api.holding('yuyao_chem')}/balances", headers=api.headers("ningbo")
+    )
+    assert supervisor.status_code == 200  # Ningbo supervises Yuyao
+
+
+def test_a_signed_transfer_applies_once_per_idempotency_key(api: Api) -> None:
+    api.allocate("yuyao_chem", 5_000)
+    payload = api.transfer_payload("yuyao_chem", "yuyao_dye", 1_200)
+    headers = {**api.headers("yuyao_chem"), "Idempotency-Key": "t-1"}
+    first = api.client.post("/v1/instructions", json=payload, headers=headers)
+    assert first.status_code == 200, first.text
+    again = api.client.post("/v1/instructions", json=payload, headers=headers)
+    assert again.json() == {**first.json(), "replayed": True}
+    other = api.client.post(
+        "/v1/instructions", json=api.transfer_payload("yuyao_chem", "yuyao_dye", 1), headers=headers
+    )
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    dye = api.client.get(
+        f"/v1/accounts/{api.holding('yuyao_dye')}/balances", headers=api.headers("yuyao_dye")
+    )
+    assert dye.json()[0]["total"] == 1_200
+
+
+@pytest.mark.parametrize(
+    ("mutate", "status", "code"),
+    [
+        (lambda p: p["body"]["postings"][0].update(amount=-9_999_999), 422, "unbalanced_transaction"),
+        (lambda p: p["signatures"][0].update(sig="A" * 86), 422, "bad_signature"),
+        (lambda p: p["body"].update(action="issuance"), 422, "invalid_input"),
+        (lambda p: p.update(extra=1), 422, None),
+    ],
+)
+def test_bad_instructions_are_refused_with_a_stable_code_and_write_nothing(
+    api: Api, mutate, status, code
+) -> None:
+    api.allocate("yuyao_chem", 5_000)
+    with Session(api.engine) as s:
+        before = head_size(s)
+    payload = api.transfer_payload("yuyao_chem", "yuyao_dye", 100)
+    mutate(payload)
+    r = api.client.post("/v1/instructions", json=payload, headers=api.headers("yuyao_chem"))
+    assert r.status_code == status, r.text
+    if code:
+        assert r.json()["error"]["code"] == code
+    with Session(api.engine) as s:
+        assert head_size(s) == before
+
+
+def test_an_overdraft_is_a_409_naming_what_is_available(api: Api) -> None:
+    api.allocate("yuyao_chem", 500)
+    r = api.client.post(
+        "/v1/instructions",
+        json=api.transfer_payload("yuyao_chem", "yuyao_dye", 501),
+        headers=api.headers("yuyao_chem"),
+    )
+    assert r.status_code == 409
+    assert r.json()["error"]["details"]["available"] == 500
+
+
+def test_moving_another_enterprises_units_is_forbidden_even_with_their_signature(api: Api) -> None:
+    api.allocate("yuyao_chem", 500)
+    payload = api.transfer_payload("yuyao_chem", "yuyao_dye", 100)
+    r = api.client.post("/v1/instructions", json=payload, headers=api.headers("yuyao_dye"))
+    assert r.status_code == 403
+
+
+def test_a_commit_that_fails_is_never_answered_with_success(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.allocate("yuyao_chem", 500)
+
+    def broken_commit(self: Session) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Session, "commit", broken_commit)
+    r = api.client.post(
+        "/v1/instructions",
+        json=api.transfer_payload("yuyao_chem", "yuyao_dye", 100),
+        headers=api.headers("yuyao_chem"),
+    )
+    assert r.status_code == 500
+
+
+def test_auditors_page_through_the_journal_and_enterprises_cannot(api: Api) -> None:
+    r = api.client.get("/v1/journal?start=0&limit=5", headers=api.headers("auditor"))
+    assert r.status_code == 200
+    assert len(r.text.splitlines()) == 5
+    assert api.client.get("/v1/journal", headers=api.headers("yuyao_chem")).status_code == 403
