@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api import errors
+from api import errors, observability
 from api.deps import AppState
 from api.routes import ledger as ledger_routes
 from ledger.db import read_only
@@ -26,6 +26,7 @@ def create_app(engine: Engine, registry: Registry) -> FastAPI:
     )
     app.state.ecoledger = AppState(engine=engine, reader=read_only(engine), registry=registry)
     errors.install(app)
+    observability.install(app)
     app.include_router(ledger_routes.router)
 
     @app.get("/health", tags=["operations"])

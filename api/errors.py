@@ -38,7 +38,9 @@ def status_for(error: type[e.DomainError]) -> int:
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, e.DomainError)
     status = status_for(type(exc))
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"x-error-code": exc.code}  # read by the metrics middleware
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse({"error": exc.to_dict()}, status_code=status, headers=headers)
 
 

@@ -200,3 +200,12 @@ def test_auditors_page_through_the_journal_and_enterprises_cannot(api: Api) -> N
     assert r.status_code == 200
     assert len(r.text.splitlines()) == 5
     assert api.client.get("/v1/journal", headers=api.headers("yuyao_chem")).status_code == 403
+
+
+def test_metrics_count_requests_and_refusals_by_stable_code(api: Api) -> None:
+    api.client.get(f"/v1/accounts/{api.holding('yuyao_chem')}/balances", headers=api.headers("yuyao_dye"))
+    text = api.client.get("/metrics").text
+    assert 'ecoledger_refusals_total{code="permission_denied"}' in text
+    assert 'route="/v1/accounts/{account}/balances",status="403"' in text
+    assert "ecoledger_journal_records " in text
+    assert api.client.get("/health").json()["status"] == "ok"

@@ -1,0 +1,113 @@
+"""Operations: a JSON line per request, and Prometheus metrics in the text exposition format.
+
+No dependency: a few counters and a latency histogram kept in process, read by ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
+from sqlmodel import Session
+
+from ledger.service import head_size
+
+__all__ = ["METRICS", "install"]
+
+log = logging.getLogger("ecoledger.http")
+
+BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests: dict[tuple[str, str, int], int] = defaultdict(int)
+        self.latency: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * (len(BUCKETS_S) + 1))
+        self.latency_sum: dict[tuple[str, str], float] = defaultdict(float)
+        self.errors_by_code: dict[str, int] = defaultdict(int)
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        with self.lock:
+            self.requests[(method, route, status)] += 1
+            counts = self.latency[(method, route)]
+            for i, bound in enumerate(BUCKETS_S):
+                if seconds <= bound:
+                    counts[i] += 1
+            counts[-1] += 1
+            self.latency_sum[(method, route)] += seconds
+
+    def render(self, journal_size: int) -> str:
+        lines = [
+            "# HELP ecoledger_journal_records Committed journal records (commits = its rate).",
+            "# TYPE ecoledger_journal_records counter",
+            f"ecoledger_journal_records {journal_size}",
+            "# HELP ecoledger_http_requests_total HTTP requests by route and status.",
+            "# TYPE ecoledger_http_requests_total counter",
+        ]
+        with self.lock:
+            for (method, route, status), n in sorted(self.requests.items()):
+                lines.append(
+                    f'ecoledger_http_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}'
+                )
+            lines += [
+                "# HELP ecoledger_http_request_seconds Request latency.",
+                "# TYPE ecoledger_http_request_seconds histogram",
+            ]
+            for (method, route), counts in sorted(self.latency.items()):
+                labels = f'method="{method}",route="{route}"'
+                for bound, n in zip(BUCKETS_S, counts, strict=False):
+                    lines.append(f'ecoledger_http_request_seconds_bucket{{{labels},le="{bound}"}} {n}')
+                lines.append(f'ecoledger_http_request_seconds_bucket{{{labels},le="+Inf"}} {counts[-1]}')
+                lines.append(
+                    f"ecoledger_http_request_seconds_sum{{{labels}}} {self.latency_sum[(method, route)]:.6f}"
+                )
+                lines.append(f"ecoledger_http_request_seconds_count{{{labels}}} {counts[-1]}")
+            lines += [
+                "# HELP ecoledger_refusals_total Domain refusals by stable error code.",
+                "# TYPE ecoledger_refusals_total counter",
+            ]
+            for code, n in sorted(self.errors_by_code.items()):
+                lines.append(f'ecoledger_refusals_total{{code="{code}"}} {n}')
+        return "\n".join(lines) + "\n"
+
+
+METRICS = Metrics()
+
+
+def install(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        elapsed = time.perf_counter() - start
+        route = getattr(request.scope.get("route"), "path", "unmatched")  # a template, not the raw path
+        METRICS.observe(request.method, route, response.status_code, elapsed)
+        code = response.headers.get("x-error-code")
+        if code:
+            METRICS.errors_by_code[code] += 1
+        log.info(
+            json.dumps(
+                {
+                    "event": "http",
+                    "method": request.method,
+                    "route": route,
+                    "status": response.status_code,
+                    "ms": round(elapsed * 1000, 2),
+                    "error": code,
+                }
+            )
+        )
+        return response
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
+    def metrics() -> str:
+        """Prometheus metrics: journal records, requests, latency, refusals by code."""
+        with Session(app.state.ecoledger.reader) as s:
+            return METRICS.render(head_size(s))
