@@ -50,7 +50,7 @@ def setup(engine: Engine, registry: Registry) -> dict[str, SigningKey]:
     keys["bureau"] = SigningKey.from_seed(b"B" * 32)
     with Session(engine) as s:
         init_ledger(s, registry=registry, name="concurrency bench")
-        bodies = []
+        bodies: list[RegisterParty | RegisterKey | OpenAccount] = []
         for party, key in keys.items():
             kind = AccountKind.ISSUANCE if party == "bureau" else AccountKind.HOLDING
             bodies += [

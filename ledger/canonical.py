@@ -8,6 +8,7 @@ insignificant white space, and ECMAScript string escaping, which this module rep
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ledger.errors import MalformedRecord
@@ -15,6 +16,7 @@ from ledger.errors import MalformedRecord
 __all__ = ["MAX_SAFE_INTEGER", "canonical_bytes", "decode_canonical", "is_canonical"]
 
 MAX_SAFE_INTEGER = 2**53 - 1
+_ASTRAL = re.compile(rb"[\xf0-\xf4]")
 
 _dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode
 
@@ -71,7 +73,7 @@ def canonical_bytes(value: Any) -> bytes:
         data = text.encode("utf-8")
     except UnicodeEncodeError as exc:  # a lone surrogate has no UTF-8 form
         raise ValueError(f"string is not valid Unicode: {exc.reason}") from None
-    if max(data, default=0) >= 0xF0:  # four-byte UTF-8 = a character above U+FFFF
+    if not data.isascii() and _ASTRAL.search(data):  # four-byte UTF-8: a character above U+FFFF
         data = _ordered_dumps(_utf16_sorted(value)).encode("utf-8")
     return data
 

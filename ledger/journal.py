@@ -55,15 +55,27 @@ def seal(
     body: dict[str, Any],
     sigs: Sequence[Signature],
     registry: SigningKey,
+    body_bytes: bytes | None = None,
 ) -> SealedRecord:
-    core = canonical_bytes(
-        {
-            "seq": seq,
-            "prev": prev.hex(),
-            "time": format_utc(time),
-            "body": body,
-            "sigs": [s.to_json() for s in sigs],
-        }
+    """Seal a record. ``body_bytes``, when the caller already has ``canonical_bytes(body)``,
+    is spliced in rather than encoded again (the hot path; a test checks both agree)."""
+    if body_bytes is None:
+        body_bytes = canonical_bytes(body)
+    # RFC 8785 key order of the core: body, prev, seq, sigs, time.
+    core = b"".join(
+        (
+            b'{"body":',
+            body_bytes,
+            b',"prev":"',
+            prev.hex().encode(),
+            b'","seq":',
+            str(seq).encode(),
+            b',"sigs":',
+            canonical_bytes([s.to_json() for s in sigs]),
+            b',"time":"',
+            format_utc(time).encode(),
+            b'"}',
+        )
     )
     digest = record_hash(core)
     return SealedRecord(seq, time, core, digest, registry.sign(TAG_REGISTRY, digest))

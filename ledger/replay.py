@@ -3,25 +3,41 @@
 Needs nothing but the lines (and, optionally, published checkpoints): canonical form,
 sequence, hash links, the registry's and every party's signature under the keys valid at
 the record's time, and every ledger rule, by the same ``rules.apply`` the registry ran.
+
+Two seams keep replay exact at any length: ``prepare`` is the stateless half of a record
+(parse, seal candidates), which worker processes may compute ahead of the state; and the
+set of applied body digests and the closed holds may live on disk (``DigestSet``,
+``state.HoldArchive``), so memory does not grow with the journal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ledger.checkpoint import Checkpoint
 from ledger.crypto import TAG_REGISTRY, sha256, verify
 from ledger.errors import DomainError
 from ledger.journal import GENESIS_PREV, ParsedRecord, parse_line
 from ledger.merkle import Frontier, leaf_hash
-from ledger.model import REGISTRY, Genesis, parse_body
-from ledger.rules import KeyInfo, apply, check_signatures
-from ledger.state import LedgerState
+from ledger.model import REGISTRY, Body, Genesis, TxBody, parse_body
+from ledger.rules import Effect, KeyInfo, apply, check_signatures
+from ledger.state import HoldArchive, LedgerState
 
-__all__ = ["ReplayFailure", "ReplayReport", "Replayer", "replay_lines"]
+__all__ = [
+    "DigestSet",
+    "Prepared",
+    "RecordCheck",
+    "RecordObserver",
+    "ReplayError",
+    "ReplayFailure",
+    "ReplayReport",
+    "Replayer",
+    "prepare",
+    "replay_lines",
+]
 
 
 @dataclass(frozen=True)
@@ -57,37 +73,137 @@ class ReplayReport:
         return self.failure is None
 
 
+RecordCheck = Callable[[int, dict[str, Any], LedgerState], "ReplayFailure | None"]
+"""A plug-in rule run on every tx record after its signatures, before it is applied:
+``(seq, body_json, state before the record)`` -> ``None``, or the failure to report."""
+
+RecordObserver = Callable[[ParsedRecord, Body, Effect, LedgerState], None]
+"""Called after each record is applied (reports collect what they need through it)."""
+
+
+class DigestSet(Protocol):
+    """The digests of applied bodies: ``add`` is False when the digest was already there.
+
+    Must be exact: a structure that could answer "new" for a seen digest would let a
+    replayed (duplicated) instruction through.
+    """
+
+    def add(self, digest: bytes) -> bool: ...
+
+
+class _MemoryDigests:
+    def __init__(self) -> None:
+        self._seen: set[bytes] = set()
+
+    def add(self, digest: bytes) -> bool:
+        if digest in self._seen:
+            return False
+        self._seen.add(digest)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """The stateless half of replaying a line: the strict parse (or why it was refused) and
+    which candidate registry keys verify the record's seal. Pure, so any process may make it."""
+
+    record: ParsedRecord | None
+    error: str = ""
+    seal: Mapping[bytes, bool] = field(default_factory=dict)
+
+
+def prepare(line: bytes, seal_keys: Iterable[bytes] = ()) -> Prepared:
+    """Parse ``line`` and check its seal against each of ``seal_keys`` (a hint: keys not
+    among them are verified later, in order, by the replayer)."""
+    try:
+        rec = parse_line(line)
+    except DomainError as exc:
+        return Prepared(None, exc.message)
+    return Prepared(rec, "", {k: verify(k, TAG_REGISTRY, rec.hash, rec.registry_sig) for k in seal_keys})
+
+
+class _Checkpoints:
+    """Checkpoints by tree size, consumed in order: a mapping, or a stream sorted by size
+    (so a long journal's checkpoint file need not be held in memory)."""
+
+    def __init__(self, source: Mapping[int, Checkpoint] | Iterable[Checkpoint] | None) -> None:
+        pairs: Iterable[tuple[int, Checkpoint]]
+        if source is None:
+            pairs = ()
+        elif isinstance(source, Mapping):
+            pairs = sorted(source.items(), key=lambda kv: kv[0])
+        else:
+            pairs = ((cp.tree_size, cp) for cp in source)
+        self._pairs: Iterator[tuple[int, Checkpoint]] = iter(pairs)
+        self._next: tuple[int, Checkpoint] | None = next(self._pairs, None)
+        self.out_of_order: int | None = None
+
+    def due(self, size: int) -> list[Checkpoint]:
+        """Every checkpoint of exactly ``size`` leaves; those of smaller sizes are skipped."""
+        found: list[Checkpoint] = []
+        while self._next is not None and self._next[0] <= size:
+            at, cp = self._next
+            if at == size:
+                found.append(cp)
+            self._next = next(self._pairs, None)
+            if self._next is not None and self._next[0] < at:
+                self.out_of_order = self._next[0]
+        return found
+
+    def beyond(self, size: int) -> int | None:
+        """The largest size greater than ``size`` still unconsumed (drains the stream)."""
+        largest = None
+        while self._next is not None:
+            if self._next[0] > size:
+                largest = max(largest or 0, self._next[0])
+            self._next = next(self._pairs, None)
+        return largest
+
+
 class Replayer:
     """Feeds records one at a time; raises ``ReplayError`` at the first bad one."""
 
     def __init__(
         self,
-        checkpoints: Mapping[int, Checkpoint] | None = None,
+        checkpoints: Mapping[int, Checkpoint] | Iterable[Checkpoint] | None = None,
         *,
         registry_key: bytes | None = None,
+        digests: DigestSet | None = None,
+        hold_archive: HoldArchive | None = None,
+        checks: Sequence[RecordCheck] = (),
+        observers: Sequence[RecordObserver] = (),
     ) -> None:
         # Without ``registry_key`` (the registry's published public key, from a trusted
         # list), a journal fabricated from its own genesis would replay clean.
         self.trusted_key = registry_key
-        self.state = LedgerState()
+        self.state = LedgerState(archive=hold_archive)
         self.prev = GENESIS_PREV
         self.next_seq = 0
         self.last_time: datetime | None = None
         self.frontier = Frontier()
-        self.checkpoints = dict(checkpoints or {})
+        self._checkpoints = _Checkpoints(checkpoints)
         self.checkpoints_verified = 0
-        self._digests: set[bytes] = set()
+        self._digests: DigestSet = digests if digests is not None else _MemoryDigests()
         self._registry_keys: dict[str, KeyInfo] = {}  # scanned per record: keep it small
+        self._checks = tuple(checks)
+        self._observers = tuple(observers)
 
     def fail(self, seq: int, rule: str, message: str, **evidence: Any) -> ReplayError:
         return ReplayError(ReplayFailure(seq, rule, message, evidence))
 
+    def registry_public_keys(self) -> tuple[bytes, ...]:
+        """Every registry key seen so far: the candidates worth checking a seal against early."""
+        return tuple(k.public_key for k in self._registry_keys.values())
+
     def feed(self, line: bytes) -> None:
+        self.feed_prepared(prepare(line))
+
+    def feed_prepared(self, prep: Prepared) -> ParsedRecord:
+        """Apply one prepared line, exactly as ``feed`` would the line itself."""
         seq = self.next_seq
-        try:
-            rec = parse_line(line)
-        except DomainError as exc:
-            raise self.fail(seq, "canonical_form", exc.message) from None
+        rec = prep.record
+        if rec is None:
+            raise self.fail(seq, "canonical_form", prep.error)
         if rec.seq != seq:
             raise self.fail(seq, "sequence", f"expected record {seq}, found {rec.seq}", found=rec.seq)
         if rec.prev != self.prev:
@@ -100,18 +216,19 @@ class Replayer:
             )
         if self.last_time is not None and rec.time < self.last_time:
             raise self.fail(seq, "time_order", "record is older than its predecessor")
-        self._apply(rec)
+        self._apply(rec, prep.seal)
         self.prev = rec.hash
         self.last_time = rec.time
         self.next_seq += 1
         self.frontier.append(leaf_hash(rec.hash))
-        self._check_checkpoint()
+        self._check_checkpoints()
+        return rec
 
-    def _apply(self, rec: ParsedRecord) -> None:
+    def _apply(self, rec: ParsedRecord, seal: Mapping[bytes, bool]) -> None:
         seq = rec.seq
         # The seal first: a record the registry did not sign is reported as such, whatever
         # else is wrong with it. Record 0 carries the key that seals it.
-        if seq > 0 and not self._registry_signed(rec):
+        if seq > 0 and not self._registry_signed(rec, seal):
             raise self.fail(seq, "registry_signature", "the registry's signature does not verify")
         try:
             body = parse_body(rec.body)
@@ -127,31 +244,46 @@ class Replayer:
             body.public_key, TAG_REGISTRY, rec.hash, rec.registry_sig
         ):
             raise self.fail(seq, "registry_signature", "the genesis record is not self-signed")
-        digest = sha256(rec.body_bytes)[:16]
-        if digest in self._digests:
+        if not self._digests.add(sha256(rec.body_bytes)[:16]):
             raise self.fail(seq, "duplicate_instruction", "this signed body was already applied")
         try:
             effect = apply(body, self.state, rec.time)
             check_signatures(rec.body_bytes, rec.sigs, effect.required_signers, self.state, rec.time)
         except DomainError as exc:
             raise self.fail(seq, exc.code, exc.message, **exc.details) from None
-        self._digests.add(digest)
+        if isinstance(body, TxBody):
+            for check in self._checks:
+                failure = check(seq, rec.body, self.state)
+                if failure is not None:
+                    raise ReplayError(failure)
         self.state.commit(effect)
         if effect.key is not None and effect.key.party == REGISTRY:
             self._registry_keys[effect.key.key_id] = effect.key
+        for observe in self._observers:
+            observe(rec, body, effect, self.state)
 
-    def _registry_signed(self, rec: ParsedRecord) -> bool:
-        return any(
-            verify(k.public_key, TAG_REGISTRY, rec.hash, rec.registry_sig)
-            for k in self._registry_keys.values()
-            if k.valid_at(rec.time)
-        )
+    def _registry_signed(self, rec: ParsedRecord, seal: Mapping[bytes, bool]) -> bool:
+        for k in self._registry_keys.values():
+            if not k.valid_at(rec.time):
+                continue
+            known = seal.get(k.public_key)
+            if known if known is not None else verify(k.public_key, TAG_REGISTRY, rec.hash, rec.registry_sig):
+                return True
+        return False
 
-    def _check_checkpoint(self) -> None:
-        cp = self.checkpoints.get(self.frontier.size)
-        if cp is None:
-            return
-        seq = self.frontier.size - 1
+    def _check_checkpoints(self) -> None:
+        size = self.frontier.size
+        for cp in self._checkpoints.due(size):
+            self._check_checkpoint(cp, size - 1)
+        if self._checkpoints.out_of_order is not None:
+            raise self.fail(
+                size - 1,
+                "checkpoint_order",
+                "checkpoints are not in order of tree size",
+                found=self._checkpoints.out_of_order,
+            )
+
+    def _check_checkpoint(self, cp: Checkpoint, seq: int) -> None:
         key = self.state.keys.get(cp.key_id)
         if (
             key is None
@@ -174,6 +306,17 @@ class Replayer:
             )
         self.checkpoints_verified += 1
 
+    def finish(self) -> ReplayFailure | None:
+        """After the last line: a checkpoint beyond the journal means records were dropped."""
+        beyond = self._checkpoints.beyond(self.next_seq)
+        if beyond is None:
+            return None
+        return ReplayFailure(
+            self.next_seq,
+            "checkpoint_beyond_journal",
+            f"a checkpoint covers {beyond} records but the journal has {self.next_seq}",
+        )
+
     def report(self, failure: ReplayFailure | None = None) -> ReplayReport:
         return ReplayReport(
             self.next_seq, self.prev, self.state, self.frontier, self.checkpoints_verified, failure
@@ -182,7 +325,7 @@ class Replayer:
 
 def replay_lines(
     lines: Iterable[bytes],
-    checkpoints: Mapping[int, Checkpoint] | None = None,
+    checkpoints: Mapping[int, Checkpoint] | Iterable[Checkpoint] | None = None,
     *,
     registry_key: bytes | None = None,
 ) -> ReplayReport:
@@ -196,12 +339,4 @@ def replay_lines(
             replayer.feed(line)
     except ReplayError as exc:
         return replayer.report(exc.failure)
-    beyond = [size for size in replayer.checkpoints if size > replayer.next_seq]
-    if beyond:
-        failure = ReplayFailure(
-            replayer.next_seq,
-            "checkpoint_beyond_journal",
-            f"a checkpoint covers {max(beyond)} records but the journal has {replayer.next_seq}",
-        )
-        return replayer.report(failure)
-    return replayer.report()
+    return replayer.report(replayer.finish())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, update
@@ -46,6 +47,31 @@ A, PA, K, HD = table(AccountRow), table(PartyRow), table(KeyRow), table(HeadRow)
 CP, ID = table(CheckpointRow), table(IdempotencyRow)
 
 
+# Built once: constructing SQLAlchemy expressions per call cost more than executing them.
+_HEAD_FOR_UPDATE = select(HD).where(HD.c.id == 1).with_for_update()
+_ACCOUNT_BY_ID = select(A).where(A.c.id == bindparam("id"))
+_ACCOUNTS_IN = select(A).where(A.c.id.in_(bindparam("ids", expanding=True)))
+_POSITIONS_IN = select(B.c.account, B.c.instrument, B.c.lot, B.c.total, B.c.held).where(
+    tuple_(B.c.account, B.c.instrument, B.c.lot).in_(bindparam("keys", expanding=True))
+)
+_HOLD_BY_ID = select(H).where(H.c.id == bindparam("id"))
+_PARTY_BY_ID = select(PA.c.id).where(PA.c.id == bindparam("id"))
+_KEY_BY_ID = select(K).where(K.c.key_id == bindparam("id"))
+_DIGEST = select(J.c.seq).where(J.c.body_digest == bindparam("digest"))
+_DIGESTS_IN = select(J.c.body_digest).where(J.c.body_digest.in_(bindparam("digests", expanding=True)))
+_UPDATE_HEAD = update(HD).where(HD.c.id == 1)
+_UPDATE_BALANCE = (
+    update(B)
+    .where(
+        B.c.account == bindparam("b_account"),
+        B.c.instrument == bindparam("b_instrument"),
+        B.c.lot == bindparam("b_lot"),
+    )
+    .values(total=bindparam("total"), held=bindparam("held"))
+)
+_INSERT = {t.name: insert(t) for t in (J, P, B, H, A, PA, K, CP, ID)}
+
+
 def conn(session: Session) -> Connection:
     return session.connection()
 
@@ -57,15 +83,17 @@ class Head:
     time: str | None
     frontier: Frontier
     existed: bool = True
+    moment: datetime | None = None  # ``time`` parsed once per batch, not once per record
 
     @classmethod
     def lock(cls, session: Session) -> Head | None:
         """Take the sequencer lock (a no-op on SQLite, which already holds the write lock)."""
-        row = conn(session).execute(select(HD).where(HD.c.id == 1).with_for_update()).first()
+        row = conn(session).execute(_HEAD_FOR_UPDATE).first()
         if row is None:
             return None
         nodes = [row.frontier[i : i + 32] for i in range(0, len(row.frontier), 32)]
-        return cls(row.next_seq, row.hash, row.time, Frontier(row.next_seq, nodes))
+        moment = parse_utc(row.time) if row.time else None
+        return cls(row.next_seq, row.hash, row.time, Frontier(row.next_seq, nodes), moment=moment)
 
     def values(self) -> dict[str, Any]:
         return {
@@ -94,7 +122,7 @@ class DbView:
     # -- reads -----------------------------------------------------------------
     def find_account(self, account_id: str) -> AccountInfo | None:
         if account_id not in self.accounts:
-            row = conn(self.session).execute(select(A).where(A.c.id == account_id)).first()
+            row = conn(self.session).execute(_ACCOUNT_BY_ID, {"id": account_id}).first()
             self.accounts[account_id] = AccountInfo(row.id, row.owner, AccountKind(row.kind)) if row else None
         return self.accounts[account_id]
 
@@ -107,11 +135,7 @@ class DbView:
         wanted = [k for k in set(keys) if k not in self.positions]
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            rows = conn(self.session).execute(
-                select(B.c.account, B.c.instrument, B.c.lot, B.c.total, B.c.held).where(
-                    tuple_(B.c.account, B.c.instrument, B.c.lot).in_(chunk)
-                )
-            )
+            rows = conn(self.session).execute(_POSITIONS_IN, {"keys": chunk})
             for r in rows:
                 key = (r.account, r.instrument, r.lot)
                 self.positions[key] = Position(r.total, r.held)
@@ -123,7 +147,7 @@ class DbView:
         wanted = [i for i in set(ids) if i not in self.accounts]
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            for row in conn(self.session).execute(select(A).where(A.c.id.in_(chunk))):
+            for row in conn(self.session).execute(_ACCOUNTS_IN, {"ids": chunk}):
                 self.accounts[row.id] = AccountInfo(row.id, row.owner, AccountKind(row.kind))
             for i in chunk:
                 self.accounts.setdefault(i, None)
@@ -139,7 +163,7 @@ class DbView:
 
     def find_hold(self, hold_id: str) -> Hold | None:
         if hold_id not in self.holds:
-            row = conn(self.session).execute(select(H).where(H.c.id == hold_id)).first()
+            row = conn(self.session).execute(_HOLD_BY_ID, {"id": hold_id}).first()
             self.holds[hold_id] = (
                 Hold(
                     row.id,
@@ -160,13 +184,13 @@ class DbView:
 
     def has_party(self, party: str) -> bool:
         if party not in self.parties:
-            row = conn(self.session).execute(select(PA.c.id).where(PA.c.id == party)).first()
+            row = conn(self.session).execute(_PARTY_BY_ID, {"id": party}).first()
             self.parties[party] = row is not None
         return self.parties[party]
 
     def find_key(self, key_id: str) -> KeyInfo | None:
         if key_id not in self.keys:
-            row = conn(self.session).execute(select(K).where(K.c.key_id == key_id)).first()
+            row = conn(self.session).execute(_KEY_BY_ID, {"id": key_id}).first()
             self.keys[key_id] = (
                 KeyInfo(
                     row.party,
@@ -180,9 +204,17 @@ class DbView:
             )
         return self.keys[key_id]
 
+    def prefetch_digests(self, digests: Sequence[bytes]) -> None:
+        wanted = [d for d in set(digests) if d not in self.digests]
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            found = {r.body_digest for r in conn(self.session).execute(_DIGESTS_IN, {"digests": chunk})}
+            for d in chunk:
+                self.digests[d] = d in found
+
     def digest_seen(self, digest: bytes) -> bool:
         if digest not in self.digests:
-            row = conn(self.session).execute(select(J.c.seq).where(J.c.body_digest == digest)).first()
+            row = conn(self.session).execute(_DIGEST, {"digest": digest}).first()
             self.digests[digest] = row is not None
         return self.digests[digest]
 
@@ -214,12 +246,14 @@ class BatchWriter:
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     idempotency: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, view: DbView, record: SealedRecord, body: Any, effect: Effect, digest: bytes) -> None:
+    def add(
+        self, view: DbView, record: SealedRecord, body: Any, effect: Effect, digest: bytes, stamp: str
+    ) -> None:
         seq = record.seq
         self.journal.append(
             {
                 "seq": seq,
-                "time": format_utc(record.time),
+                "time": stamp,
                 "type": body.type,
                 "action": body.action if isinstance(body, TxBody) else None,
                 "core": record.core,
@@ -287,7 +321,7 @@ class BatchWriter:
         # Parties, accounts and keys first: the journal rows below may refer to them.
         for tbl, rows in ((PA, self.parties), (A, self.accounts), (K, self.new_keys)):
             if rows:
-                c.execute(insert(tbl), rows)
+                c.execute(_INSERT[tbl.name], rows)
         if self.revoked:
             c.execute(
                 update(K)
@@ -296,18 +330,18 @@ class BatchWriter:
                 self.revoked,
             )
         if self.journal:
-            c.execute(insert(J), self.journal)
+            c.execute(_INSERT[J.name], self.journal)
         if self.postings:
-            c.execute(insert(P), self.postings)
+            c.execute(_INSERT[P.name], self.postings)
         self._flush_positions(c, view)
         self._flush_holds(c, view)
         if self.checkpoints:
-            c.execute(insert(CP), self.checkpoints)
+            c.execute(_INSERT[CP.name], self.checkpoints)
         if self.idempotency:
-            c.execute(insert(ID), self.idempotency)
+            c.execute(_INSERT[ID.name], self.idempotency)
         values = head.values()
         if head.existed:
-            c.execute(update(HD).where(HD.c.id == 1).values(**values))
+            c.execute(_UPDATE_HEAD, values)
         else:
             c.execute(insert(HD).values(id=1, **values))
             head.existed = True
@@ -341,18 +375,9 @@ class BatchWriter:
                 )
                 view.stored_positions.add(key)
         if updates:
-            c.execute(
-                update(B)
-                .where(
-                    B.c.account == bindparam("b_account"),
-                    B.c.instrument == bindparam("b_instrument"),
-                    B.c.lot == bindparam("b_lot"),
-                )
-                .values(total=bindparam("total"), held=bindparam("held")),
-                updates,
-            )
+            c.execute(_UPDATE_BALANCE, updates)
         if inserts:
-            c.execute(insert(B), inserts)
+            c.execute(_INSERT[B.name], inserts)
 
     def _flush_holds(self, c: Connection, view: DbView) -> None:
         updates, inserts = [], []
@@ -390,7 +415,7 @@ class BatchWriter:
                 updates,
             )
         if inserts:
-            c.execute(insert(H), inserts)
+            c.execute(_INSERT[H.name], inserts)
 
     def add_checkpoint(self, cp: Checkpoint) -> None:
         self.checkpoints.append(

@@ -125,7 +125,7 @@ def init_ledger(session: Session, *, registry: Registry, name: str) -> Receipt:
     body = Genesis(name=name, key_id=registry.key.key_id, public_key=registry.key.public, nonce=new_nonce())
     head = Head(0, GENESIS_PREV, None, Frontier(), existed=False)
     view, writer = DbView(session), BatchWriter()
-    receipt = _commit(Instruction(body), view, writer, head, registry)
+    receipt = _commit(_Encoded.of(Instruction(body)), view, writer, head, registry)
     writer.flush(session, view, head)
     session.flush()
     return receipt
@@ -151,11 +151,10 @@ def submit_batch(
     if head is None:
         raise LedgerNotInitialized("run init first: the journal has no genesis record")
     view, writer = DbView(session), BatchWriter()
-    view.prefetch([i.body for i in instructions])
     results: list[Receipt | DomainError] = []
-    for ins in instructions:
+    for enc in _prepare(view, instructions):
         try:
-            results.append(_commit(ins, view, writer, head, registry))
+            results.append(_commit(enc, view, writer, head, registry))
         except DomainError as exc:
             results.append(exc)
     writer.flush(session, view, head)
@@ -172,16 +171,36 @@ def submit_all(session: Session, instructions: Sequence[Instruction], *, registr
     if head is None:
         raise LedgerNotInitialized("run init first: the journal has no genesis record")
     view, writer = DbView(session), BatchWriter()
-    view.prefetch([i.body for i in instructions])
-    receipts = [_commit(ins, view, writer, head, registry) for ins in instructions]
+    receipts = [_commit(enc, view, writer, head, registry) for enc in _prepare(view, instructions)]
     writer.flush(session, view, head)
     return receipts
 
 
-def _commit(ins: Instruction, view: DbView, writer: BatchWriter, head: Head, registry: Registry) -> Receipt:
-    body_json = ins.body.to_json()
-    body_bytes = canonical_bytes(body_json)
-    digest = hashlib.sha256(body_bytes).digest()
+@dataclass(frozen=True)
+class _Encoded:
+    """An instruction with its body encoded once: JSON, canonical bytes and their digest."""
+
+    ins: Instruction
+    body_json: dict[str, Any]
+    body_bytes: bytes
+    digest: bytes
+
+    @classmethod
+    def of(cls, ins: Instruction) -> _Encoded:
+        body_json = ins.body.to_json()
+        body_bytes = canonical_bytes(body_json)
+        return cls(ins, body_json, body_bytes, hashlib.sha256(body_bytes).digest())
+
+
+def _prepare(view: DbView, instructions: Sequence[Instruction]) -> list[_Encoded]:
+    encoded = [_Encoded.of(ins) for ins in instructions]
+    view.prefetch([i.body for i in instructions])
+    view.prefetch_digests([e.digest for e in encoded])
+    return encoded
+
+
+def _commit(enc: _Encoded, view: DbView, writer: BatchWriter, head: Head, registry: Registry) -> Receipt:
+    ins, digest = enc.ins, enc.digest
     if ins.idempotency_key is not None:
         stored = view.find_idempotent(ins.scope, ins.idempotency_key)
         if stored is not None:
@@ -197,20 +216,22 @@ def _commit(ins: Instruction, view: DbView, writer: BatchWriter, head: Head, reg
     if view.digest_seen(digest):
         raise DuplicateInstruction("this signed instruction was already applied", field="body.nonce")
     now = registry.clock()
-    if head.time is not None:
-        now = max(now, parse_utc(head.time))  # the journal's clock never runs backwards
+    if head.moment is not None:
+        now = max(now, head.moment)  # the journal's clock never runs backwards
     effect = apply(ins.body, view, now)
-    check_signatures(body_bytes, ins.signatures, effect.required_signers, view, now)
+    check_signatures(enc.body_bytes, ins.signatures, effect.required_signers, view, now)
     record = seal(
         seq=head.next_seq,
         prev=head.hash,
         time=now,
-        body=body_json,
+        body=enc.body_json,
+        body_bytes=enc.body_bytes,
         sigs=ins.signatures,
         registry=registry.key,
     )
-    writer.add(view, record, ins.body, effect, digest)
-    head.next_seq, head.hash, head.time = record.seq + 1, record.hash, format_utc(now)
+    stamp = format_utc(now)
+    writer.add(view, record, ins.body, effect, digest, stamp)
+    head.next_seq, head.hash, head.time, head.moment = record.seq + 1, record.hash, stamp, now
     head.frontier.append(record.leaf)
     if head.frontier.size % registry.checkpoint_every == 0:
         writer.add_checkpoint(
@@ -218,7 +239,7 @@ def _commit(ins: Instruction, view: DbView, writer: BatchWriter, head: Head, reg
                 tree_size=head.frontier.size, root=head.frontier.root(), time=now, key=registry.key
             )
         )
-    receipt = Receipt(record.seq, record.hash.hex(), head.time)
+    receipt = Receipt(record.seq, record.hash.hex(), stamp)
     if ins.idempotency_key is not None:
         writer.add_idempotency(view, ins.scope, ins.idempotency_key, digest, record.seq, receipt.to_json())
     return receipt

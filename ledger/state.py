@@ -1,17 +1,26 @@
 """The whole ledger state in memory: what replay rebuilds and property tests compare to.
 
 It is a ``LedgerView`` for the rules and applies their ``Effect``s; it holds no journal.
+Closed holds may move to a ``HoldArchive`` (on disk) so a long replay's memory stays flat.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ledger.model import BalanceKey
 from ledger.rules import AccountInfo, Effect, Hold, KeyInfo, Position
 
-__all__ = ["LedgerState"]
+__all__ = ["HoldArchive", "LedgerState"]
+
+
+class HoldArchive(Protocol):
+    """Where closed (released or captured) holds go: they never change again, but their ids
+    stay taken and settling one again must still be refused as ``HoldNotOpen``."""
+
+    def put(self, hold: Hold) -> None: ...
+    def get(self, hold_id: str) -> Hold | None: ...
 
 
 @dataclass
@@ -21,6 +30,7 @@ class LedgerState:
     holds: dict[str, Hold] = field(default_factory=dict)
     parties: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys: dict[str, KeyInfo] = field(default_factory=dict)
+    archive: HoldArchive | None = field(default=None, compare=False, repr=False)
 
     def find_account(self, account_id: str) -> AccountInfo | None:
         return self.accounts.get(account_id)
@@ -29,7 +39,10 @@ class LedgerState:
         return self.positions.get(key, _ZERO)
 
     def find_hold(self, hold_id: str) -> Hold | None:
-        return self.holds.get(hold_id)
+        found = self.holds.get(hold_id)
+        if found is None and self.archive is not None:
+            return self.archive.get(hold_id)
+        return found
 
     def has_party(self, party: str) -> bool:
         return party in self.parties
@@ -43,7 +56,12 @@ class LedgerState:
                 self.positions.pop(key, None)
             else:
                 self.positions[key] = pos
-        self.holds.update(effect.holds)
+        for hold_id, hold in effect.holds.items():
+            if self.archive is not None and hold.status != "open":
+                self.holds.pop(hold_id, None)
+                self.archive.put(hold)
+            else:
+                self.holds[hold_id] = hold
         if effect.account is not None:
             self.accounts[effect.account.id] = effect.account
         if effect.party is not None:

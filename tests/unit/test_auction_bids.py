@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ledger.errors import (
+from ledger.errors import (, NotFound
     Conflict,
     DomainError,
     InvalidInput,
@@ -181,7 +181,7 @@ def test_every_market_error_has_its_own_code_under_a_ledger_family() -> None:
     classes = [getattr(errors, name) for name in errors.__all__]
     assert len({c.code for c in classes}) == len(classes)
     for cls in classes:
-        assert issubclass(cls, InvalidInput | Conflict | RuleViolation)
+        assert issubclass(cls, InvalidInput | Conflict | RuleViolation | NotFound)
 
 
 def test_clearing_and_check_bid_agree_on_the_rule_a_bid_breaks() -> None:

@@ -81,3 +81,23 @@ def test_an_expiry_run_cannot_move_live_units_or_send_them_anywhere_but_retireme
     )
     with pytest.raises(InvalidInput, match="retirement account only"):
         apply(elsewhere, state, T0)
+
+
+def test_a_sealed_core_spliced_from_body_bytes_is_exactly_the_canonical_record() -> None:
+    from ledger.canonical import canonical_bytes
+    from ledger.journal import seal
+    from ledger.timeutil import format_utc
+
+    for body, sigs in standard_entries():
+        raw = body.to_json()
+        sealed = seal(seq=7, prev=bytes(range(32)), time=T0, body=raw, sigs=sigs, registry=REGISTRY)
+        expected = canonical_bytes(
+            {
+                "seq": 7,
+                "prev": bytes(range(32)).hex(),
+                "time": format_utc(T0),
+                "body": raw,
+                "sigs": [s.to_json() for s in sigs],
+            }
+        )
+        assert sealed.core == expected
