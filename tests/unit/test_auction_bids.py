@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from ledger.errors import (, NotFound
+from ledger.errors import (
     Conflict,
     DomainError,
     InvalidInput,
     InvalidQuantity,
+    NotFound,
     RuleViolation,
     UnknownInstrument,
 )
