@@ -2,3 +2,4 @@
 pledges, retirement and expiry. Importing the package registers its tables on the metadata."""
 
 # Each workflow area keeps its rows in its own module; list them here so create_schema sees them.
+from market import issuance_tables as _issuance_tables  # noqa: F401

@@ -91,3 +91,279 @@ class BidExceedsNeed(BidRefused):
 
 class TooManyBids(BidRefused):
     code = "too_many_bids"
+
+
+# --- issuance, reserve, expiry, blue carbon ---
+# Added to the tree above (market.issuance, market.reserve, market.expiry, market.bluecarbon,
+# market.serials)::
+#
+#   InvalidInput ── WholeTonnesOnly          blue carbon moves in whole tonnes (one serial each)
+#   NotFound ── UnknownProject, UnknownMonitoringReport, UnknownBatch
+#   Conflict ── DuplicateProject, OverlappingMonitoringPeriod, ReportAlreadyIssued
+#   RuleViolation
+#   ├── CapExceeded                          an allocation beyond the reserve under the cap (总量控制)
+#   ├── NotInJurisdiction                    units allocated to a participant of another jurisdiction
+#   ├── PermitRequired                       initial allocation needs a discharge permit (排污许可证)
+#   ├── NothingToIssue                       a verified report worth less than one whole tonne
+#   └── SerialError                          the serial book's rules (serials.SerialBook)
+#       ├── SerialsNotHeld                   a debit of serials the account does not hold
+#       ├── SerialRangeConflict              a batch range that overlaps or skips (double issuance)
+#       └── RetiredSerialsImmovable          a retired serial never moves again
+
+from ledger.errors import NotFound  # noqa: E402  (appended block: the imports above are not ours)
+
+__all__ += [
+    "CapExceeded",
+    "DuplicateProject",
+    "NotInJurisdiction",
+    "NothingToIssue",
+    "OverlappingMonitoringPeriod",
+    "PermitRequired",
+    "ReportAlreadyIssued",
+    "RetiredSerialsImmovable",
+    "SerialError",
+    "SerialRangeConflict",
+    "SerialsNotHeld",
+    "UnknownBatch",
+    "UnknownMonitoringReport",
+    "UnknownProject",
+    "WholeTonnesOnly",
+]
+
+
+class WholeTonnesOnly(InvalidInput):
+    code = "whole_tonnes_only"
+
+
+class UnknownProject(NotFound):
+    code = "unknown_project"
+
+
+class UnknownMonitoringReport(NotFound):
+    code = "unknown_monitoring_report"
+
+
+class UnknownBatch(NotFound):
+    code = "unknown_batch"
+
+
+class DuplicateProject(Conflict):
+    code = "duplicate_project"
+
+
+class OverlappingMonitoringPeriod(Conflict):
+    """A monitoring period overlapping an earlier report of the project would count a harvest twice."""
+
+    code = "overlapping_monitoring_period"
+
+
+class ReportAlreadyIssued(Conflict):
+    code = "report_already_issued"
+
+
+class CapExceeded(RuleViolation):
+    """An allocation beyond what the reserve holds under the cap in force (总量控制); ``details``
+    carry ``cap``, ``allocated`` (cap minus reserve), ``available`` and ``requested`` in kg/a."""
+
+    code = "cap_exceeded"
+
+    def __init__(self, message: str, *, cap: int, allocated: int, requested: int, **details: Any) -> None:
+        super().__init__(message, cap=cap, allocated=allocated, requested=requested, **details)
+        self.cap, self.allocated, self.requested = cap, allocated, requested
+
+
+class NotInJurisdiction(RuleViolation):
+    code = "not_in_jurisdiction"
+
+
+class PermitRequired(RuleViolation):
+    code = "permit_required"
+
+
+class NothingToIssue(RuleViolation):
+    code = "nothing_to_issue"
+
+
+class SerialError(RuleViolation):
+    code = "serial_error"
+
+
+class SerialsNotHeld(SerialError):
+    code = "serials_not_held"
+
+
+class SerialRangeConflict(SerialError):
+    code = "serial_range_conflict"
+
+
+class RetiredSerialsImmovable(SerialError):
+    code = "retired_serials_immovable"
+
+
+# --- auction workflow and trades ---
+# Added to the tree above (market.auctions, market.trades)::
+#
+#   InvalidInput ── InvalidProjectNeed       a need (项目需求) that cannot be approved (field named)
+#                ── InvalidTrade             a trade that cannot be priced or is not between enterprises
+#   NotFound ── UnknownAuction, UnknownAward
+#   Conflict
+#   ├── DuplicateAuction                     an auction id already used
+#   ├── AuctionClosed                        bidding on or closing an auction whose result is recorded
+#   └── AwardNotPending                      settling or forfeiting an award already settled or forfeited
+#   RuleViolation
+#   ├── AuctionStillOpen                     closing before the (possibly extended) close
+#   ├── PaymentOverdue                       settling after the payment deadline: the deposit is forfeit
+#   ├── PaymentWindowOpen                    forfeiting before the payment deadline
+#   └── CrossJurisdictionTrade               a bilateral trade across jurisdictions (that is 跨地市交易)
+
+from ledger import errors as _ledger_errors  # noqa: E402  (appended block)
+
+__all__ += [
+    "AuctionClosed",
+    "AuctionStillOpen",
+    "AwardNotPending",
+    "CrossJurisdictionTrade",
+    "DuplicateAuction",
+    "InvalidProjectNeed",
+    "InvalidTrade",
+    "PaymentOverdue",
+    "PaymentWindowOpen",
+    "UnknownAuction",
+    "UnknownAward",
+]
+
+
+class InvalidProjectNeed(_ledger_errors.InvalidInput):
+    code = "invalid_project_need"
+
+
+class InvalidTrade(_ledger_errors.InvalidInput):
+    code = "invalid_trade"
+
+
+class UnknownAuction(_ledger_errors.NotFound):
+    code = "unknown_auction"
+
+
+class UnknownAward(_ledger_errors.NotFound):
+    code = "unknown_award"
+
+
+class DuplicateAuction(_ledger_errors.Conflict):
+    code = "duplicate_auction"
+
+
+class AuctionClosed(_ledger_errors.Conflict):
+    code = "auction_closed"
+
+
+class AwardNotPending(_ledger_errors.Conflict):
+    code = "award_not_pending"
+
+
+class AuctionStillOpen(_ledger_errors.RuleViolation):
+    code = "auction_still_open"
+
+
+class PaymentOverdue(_ledger_errors.RuleViolation):
+    code = "payment_overdue"
+
+
+class PaymentWindowOpen(_ledger_errors.RuleViolation):
+    code = "payment_window_open"
+
+
+class CrossJurisdictionTrade(_ledger_errors.RuleViolation):
+    code = "cross_jurisdiction_trade"
+
+
+# --- cross-city transfer and pledges ---
+# Added to the tree above (market.crosscity, market.pledge, market.valuation, market.certificate)::
+#
+#   InvalidInput
+#   ├── InvalidTransferTerms          a cross-city request that cannot run (same city, nothing delivered)
+#   ├── InvalidLoanTerms              a loan that cannot be recorded (rate, term or amount out of range)
+#   └── MalformedCertificate          a pledge certificate that does not parse
+#   NotFound ── UnknownDemand, UnknownTransferRequest, UnknownPledge
+#   Conflict
+#   ├── TransferStateConflict         a step the request's state does not allow (e.g. approving twice)
+#   └── PledgeStateConflict           a step the pledge's state does not allow (e.g. confirming unapproved)
+#   RuleViolation
+#   ├── DemandNotMet                  an offer that does not fit the need (项目需求库): price, quantity
+#   ├── TransferExpired               a step on a request past its expiry; the expiry sweep releases the hold
+#   ├── CollateralUnavailable         units already pledged (to this or another bank) or not held free
+#   ├── LoanExceedsValue              a loan above the loan-to-value cap (80% of the appraised value)
+#   └── LoanTermBeyondValidity        a loan maturing after the pledged right's validity ends
+
+from ledger import errors as _collateral_base  # noqa: E402  (appended block)
+
+__all__ += [
+    "CollateralUnavailable",
+    "DemandNotMet",
+    "InvalidLoanTerms",
+    "InvalidTransferTerms",
+    "LoanExceedsValue",
+    "LoanTermBeyondValidity",
+    "MalformedCertificate",
+    "PledgeStateConflict",
+    "TransferExpired",
+    "TransferStateConflict",
+    "UnknownDemand",
+    "UnknownPledge",
+    "UnknownTransferRequest",
+]
+
+
+class InvalidTransferTerms(_collateral_base.InvalidInput):
+    code = "invalid_transfer_terms"
+
+
+class InvalidLoanTerms(_collateral_base.InvalidInput):
+    code = "invalid_loan_terms"
+
+
+class MalformedCertificate(_collateral_base.InvalidInput):
+    code = "malformed_certificate"
+
+
+class UnknownDemand(_collateral_base.NotFound):
+    code = "unknown_demand"
+
+
+class UnknownTransferRequest(_collateral_base.NotFound):
+    code = "unknown_transfer_request"
+
+
+class UnknownPledge(_collateral_base.NotFound):
+    code = "unknown_pledge"
+
+
+class TransferStateConflict(_collateral_base.Conflict):
+    code = "transfer_state_conflict"
+
+
+class PledgeStateConflict(_collateral_base.Conflict):
+    code = "pledge_state_conflict"
+
+
+class DemandNotMet(_collateral_base.RuleViolation):
+    code = "demand_not_met"
+
+
+class TransferExpired(_collateral_base.RuleViolation):
+    code = "transfer_expired"
+
+
+class CollateralUnavailable(_collateral_base.RuleViolation):
+    """Units that cannot be pledged: ``details`` carry ``available_kg``, ``requested_kg`` and the
+    ``pledged_to`` banks already holding (or applying for) the same units."""
+
+    code = "collateral_unavailable"
+
+
+class LoanExceedsValue(_collateral_base.RuleViolation):
+    code = "loan_exceeds_value"
+
+
+class LoanTermBeyondValidity(_collateral_base.RuleViolation):
+    code = "loan_term_beyond_validity"

@@ -7,6 +7,7 @@ PostgreSQL cases skip with a one-line reason.
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Iterator
 from functools import cache
@@ -38,7 +39,8 @@ def _pg_unreachable() -> str | None:
 
 
 def _pg_schema() -> str:
-    return "ecoledger_test_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
+    # Per process, so concurrent runs on one server never drop each other's tables.
+    return f"ecoledger_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
 @cache
@@ -51,7 +53,16 @@ def _pg_engine() -> Engine:
     admin.dispose()
     engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
     create_schema(engine)
+    atexit.register(_drop_pg_schema, engine, schema)
     return engine
+
+
+def _drop_pg_schema(engine: Engine, schema: str) -> None:
+    engine.dispose()
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
 
 
 def _truncate(engine: Engine) -> None:
