@@ -327,6 +327,9 @@ class TxBody:
     type: ClassVar[str] = "tx"
 
     def __post_init__(self) -> None:
+        if not self.postings and not self.holds:
+            # The parser refuses it too: live and replay must agree on what a record may be.
+            raise InvalidInput("a transaction needs postings or hold operations", field="body.postings")
         check_balanced(self.postings)
         json_object(self.meta, "body.meta")
 

@@ -101,3 +101,10 @@ def test_a_sealed_core_spliced_from_body_bytes_is_exactly_the_canonical_record()
             }
         )
         assert sealed.core == expected
+
+
+def test_an_empty_transaction_is_refused_when_built_in_code_as_when_parsed() -> None:
+    with pytest.raises(InvalidInput, match="postings or hold operations"):
+        TxBody("nothing", "n-empty")
+    with pytest.raises(InvalidInput, match="postings or hold operations"):
+        parse_body({"type": "tx", "action": "nothing", "nonce": "n", "postings": [], "holds": []})

@@ -1,0 +1,412 @@
+"""After the bidding (排污权竞价): the signed result, delivery-versus-payment settlement (钱货两清) of each
+winner in one ledger record, and forfeiture of the deposit (保证金) of a winner who does not pay in time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from sqlmodel import Session
+
+from accounts.identifiers import account_id
+from accounts.model import Participant
+from accounts.permissions import Action, authorize, party_target
+from accounts.service import SessionDirectory
+from ledger.errors import DomainError
+from ledger.model import HoldPlace, HoldSettle, Lot, Posting, TxBody
+from ledger.service import Registry, lock_head_time, new_nonce
+from ledger.timeutil import format_utc
+from market.auction import Allocation, ClearingResult, clear, effective_close
+from market.auction_state import (
+    AcceptedBid,
+    Auction,
+    AuctionStatus,
+    Award,
+    AwardStatus,
+    Keys,
+    auction_bid_list,
+    authorize_bureau,
+    aware,
+    get_auction,
+    held_amount,
+    open_needs,
+    submit_signed,
+)
+from market.auction_tables import AuctionAllocationRow, AuctionAwardRow, AuctionRow
+from market.errors import (
+    AuctionClosed,
+    AuctionStillOpen,
+    AwardNotPending,
+    PaymentOverdue,
+    PaymentWindowOpen,
+    UnknownAward,
+)
+
+__all__ = ["average_price", "award_hold", "close_auction", "forfeit_award", "settle_auction", "settle_award"]
+
+
+def close_auction(
+    session: Session, *, registry: Registry, actor: Participant, keys: Keys, auction_id: str, now: datetime
+) -> Auction:
+    """The bureau closes bidding, clears the auction and records the signed result (``auction.result``).
+
+    Rules: not before the (extended) close; clearing by the auction's design (``market.auction.clear``:
+    price then arrival order, so at equal prices the earlier bid wins; the uniform design's clearing
+    price, 成交价, is the lowest accepted bid, or the reserve if undersold). The same record, signed by
+    the bureau, releases the auction's hold on the reserve and holds each winner's rights under an
+    award hold (reason ``auction_award``), so the unsold part is free again; it releases the losers'
+    deposits (保证金), while winners' stay in escrow toward payment. Winners pay before
+    ``now + payment_window``.
+    """
+    now = aware(now)
+    lock_head_time(session)
+    auction = get_auction(session, auction_id=auction_id)
+    authorize_bureau(actor, auction)
+    if auction.status is not AuctionStatus.OPEN:
+        raise AuctionClosed(f"auction {auction_id} is already {auction.status.value}", auction_id=auction_id)
+    accepted = auction_bid_list(session, auction_id)
+    bids = [b.bid for b in accepted]
+    close = effective_close(auction.terms, bids)
+    if now < close:
+        raise AuctionStillOpen(
+            f"bidding runs until {close.isoformat()}", auction_id=auction_id, closes_at=format_utc(close)
+        )
+    result = clear(auction.terms, bids, open_needs(session, auction))
+    body = _result_body(session, auction, accepted, result)
+    with session.begin_nested():
+        receipt = submit_signed(session, registry=registry, actor=actor, keys=keys, body=body, signers=())
+        _store_result(session, auction, accepted, result, receipt.seq, now + auction.payment_window)
+    return get_auction(session, auction_id=auction_id)
+
+
+def award_hold(auction: Auction, bidder: str) -> str:
+    """The hold on the reserve that keeps a winner's rights from the close until it settles or forfeits."""
+    return f"{auction.hold}:award:{bidder}"
+
+
+def _result_body(
+    session: Session, auction: Auction, accepted: list[AcceptedBid], result: ClearingResult
+) -> TxBody:
+    winners = result.winners()
+    reserve = account_id(auction.bureau, "reserve")
+    ops: list[HoldSettle | HoldPlace] = [
+        HoldSettle("release", auction.hold, held_amount(session, auction.hold))
+    ]
+    ops += [
+        HoldPlace(
+            award_hold(auction, bidder),
+            reserve,
+            auction.terms.instrument,
+            auction.lot,
+            result.awarded_kg(bidder),
+            "auction_award",
+            auction.bureau,
+        )
+        for bidder in winners
+    ]
+    ops += [
+        HoldSettle("release", b.deposit_hold, held_amount(session, b.deposit_hold))
+        for b in accepted
+        if b.deposit_hold is not None and b.bid.bidder not in winners
+    ]
+    meta = {
+        "auction_id": auction.auction_id,
+        "design": auction.terms.design.value,
+        "clearing_price_fen_per_t": result.clearing_price_fen_per_t,
+        "allocations": [
+            {
+                "bidder": a.bidder,
+                "quantity_kg": a.quantity_kg,
+                "price_fen_per_t": a.price_fen_per_t,
+                "amount_fen": a.amount_fen,
+            }
+            for a in result.allocations
+        ],
+        "revenue_fen": result.revenue_fen,
+        "unsold_kg": result.unsold_kg,
+    }
+    return TxBody("auction.result", new_nonce(), holds=tuple(ops), signers=(auction.bureau,), meta=meta)
+
+
+def _store_result(
+    session: Session,
+    auction: Auction,
+    accepted: list[AcceptedBid],
+    result: ClearingResult,
+    seq: int,
+    payment_due: datetime,
+) -> None:
+    row = session.get(AuctionRow, auction.auction_id)
+    assert row is not None  # read above under the sequencer lock
+    row.status = (AuctionStatus.CLOSED if result.allocations else AuctionStatus.SETTLED).value
+    row.result_seq = seq
+    row.closed_at = format_utc(result.closed_at)
+    row.payment_due = format_utc(payment_due)
+    row.clearing_price_fen_per_t = result.clearing_price_fen_per_t
+    row.winning_share = result.winning_share
+    row.sold_kg, row.unsold_kg, row.revenue_fen = result.sold_kg, result.unsold_kg, result.revenue_fen
+    session.add(row)
+    for idx, a in enumerate(result.allocations):
+        session.add(
+            AuctionAllocationRow(
+                auction_id=auction.auction_id,
+                idx=idx,
+                bidder=a.bidder,
+                quantity_kg=a.quantity_kg,
+                price_fen_per_t=a.price_fen_per_t,
+                amount_fen=a.amount_fen,
+                bid_seqs=",".join(map(str, a.bid_seqs)),
+            )
+        )
+    deposits: dict[str, int] = defaultdict(int)
+    for b in accepted:
+        deposits[b.bid.bidder] += b.deposit_fen
+    for bidder, due in result.amounts_due_fen().items():
+        session.add(
+            AuctionAwardRow(
+                auction_id=auction.auction_id,
+                bidder=bidder,
+                quantity_kg=result.awarded_kg(bidder),
+                amount_fen=due,
+                deposit_fen=deposits[bidder],
+                hold=award_hold(auction, bidder),
+                status=AwardStatus.PENDING.value,
+            )
+        )
+    session.flush()
+
+
+# -- settlement: delivery versus payment, one record per winner ---------------------------------
+
+
+def settle_award(
+    session: Session,
+    *,
+    registry: Registry,
+    actor: Participant,
+    keys: Keys,
+    auction_id: str,
+    bidder: str,
+    now: datetime,
+) -> Award:
+    """Delivery versus payment (钱货两清) for one winner, in one ledger record (``auction.settle``).
+
+    The rights leave the reserve by capturing the winner's award hold (placed at the close) and enter its
+    holding account; the price (成交价 x quantity) leaves its cash, first by capturing its deposit
+    (保证金) and then from free cash, into the bureau's cash; any deposit beyond the price is
+    released. Both the bureau (the holds' controller) and the winner sign: all of it moves, or
+    nothing. Rules: a pending award, before the payment deadline (afterwards the deposit is forfeit).
+    One record per winner, so one winner who cannot pay blocks nobody else. Either party may submit.
+    """
+    now = aware(now)
+    lock_head_time(session)
+    auction, award = _pending(session, auction_id, bidder)
+    if actor.party == bidder:
+        authorize(actor, Action.BID, party_target(bidder, SessionDirectory(session)))
+    else:
+        authorize_bureau(actor, auction)
+    assert auction.result is not None  # an award exists only once the result is recorded
+    if now >= auction.result.payment_due:
+        raise PaymentOverdue(
+            f"payment was due before {format_utc(auction.result.payment_due)}; the deposit is forfeit",
+            auction_id=auction_id,
+            bidder=bidder,
+        )
+    terms, lot = auction.terms, auction.lot
+    ops = [HoldSettle("capture", award.hold, award.quantity_kg)]
+    ops += _deposit_ops(session, auction_id, bidder, capture_fen=award.amount_fen)
+    postings = [
+        Posting(account_id(auction.bureau, "reserve"), terms.instrument, lot, -award.quantity_kg),
+        Posting(account_id(bidder, "holding"), terms.instrument, lot, award.quantity_kg),
+    ]
+    if award.amount_fen:
+        postings += [
+            Posting(account_id(bidder, "cash"), "CNY", Lot(), -award.amount_fen),
+            Posting(account_id(auction.bureau, "cash"), "CNY", Lot(), award.amount_fen),
+        ]
+    meta = {
+        "auction_id": auction_id,
+        "bidder": bidder,
+        "quantity_kg": award.quantity_kg,
+        "price_fen_per_t": average_price(auction.result.allocations, bidder),
+        "amount_fen": award.amount_fen,
+    }
+    body = TxBody(
+        "auction.settle",
+        new_nonce(),
+        tuple(postings),
+        holds=tuple(ops),
+        signers=(auction.bureau, bidder),
+        meta=meta,
+    )
+    return _record(session, registry, actor, keys, auction, bidder, body, AwardStatus.SETTLED)
+
+
+def settle_auction(
+    session: Session, *, registry: Registry, actor: Participant, keys: Keys, auction_id: str, now: datetime
+) -> dict[str, Award | DomainError]:
+    """The bureau settles every pending award, each in its own record and savepoint.
+
+    A winner whose settlement is refused (it cannot pay the balance, or its key is not in ``keys``)
+    is reported with the refusal and stays pending, to pay later or to forfeit after the deadline;
+    the others settle regardless.
+    """
+    auction = get_auction(session, auction_id=auction_id)
+    authorize_bureau(actor, auction)
+    pending = [] if auction.result is None else auction.result.awards
+    out: dict[str, Award | DomainError] = {}
+    for award in pending:
+        if award.status is not AwardStatus.PENDING:
+            continue
+        try:
+            out[award.bidder] = settle_award(
+                session,
+                registry=registry,
+                actor=actor,
+                keys=keys,
+                auction_id=auction_id,
+                bidder=award.bidder,
+                now=now,
+            )
+        except DomainError as exc:
+            out[award.bidder] = exc
+    return out
+
+
+def forfeit_award(
+    session: Session,
+    *,
+    registry: Registry,
+    actor: Participant,
+    keys: Keys,
+    auction_id: str,
+    bidder: str,
+    now: datetime,
+) -> Award:
+    """A winner who did not pay by the deadline forfeits its whole deposit (保证金没收) to the bureau.
+
+    One record (``auction.forfeit``, signed by the bureau, the controller of both holds): the
+    deposit holds are captured into the bureau's cash and the award hold on its rights is
+    released, so those rights stay in the reserve, free for another sale. Rules: the bureau running
+    the auction; a pending award; on or after the payment deadline.
+    """
+    now = aware(now)
+    lock_head_time(session)
+    auction, award = _pending(session, auction_id, bidder)
+    authorize_bureau(actor, auction)
+    assert auction.result is not None
+    if now < auction.result.payment_due:
+        raise PaymentWindowOpen(
+            f"{bidder} may pay until {format_utc(auction.result.payment_due)}",
+            auction_id=auction_id,
+            bidder=bidder,
+        )
+    ops = [HoldSettle("release", award.hold, award.quantity_kg)]
+    deposit_ops = _deposit_ops(session, auction_id, bidder, capture_fen=None)
+    forfeited = sum(op.amount for op in deposit_ops)
+    postings: tuple[Posting, ...] = ()
+    if forfeited:
+        postings = (
+            Posting(account_id(bidder, "cash"), "CNY", Lot(), -forfeited),
+            Posting(account_id(auction.bureau, "cash"), "CNY", Lot(), forfeited),
+        )
+    meta = {
+        "auction_id": auction_id,
+        "bidder": bidder,
+        "quantity_kg": award.quantity_kg,
+        "forfeited_fen": forfeited,
+    }
+    body = TxBody(
+        "auction.forfeit",
+        new_nonce(),
+        postings,
+        holds=(*ops, *deposit_ops),
+        signers=(auction.bureau,),
+        meta=meta,
+    )
+    return _record(session, registry, actor, keys, auction, bidder, body, AwardStatus.FORFEITED)
+
+
+def average_price(allocations: tuple[Allocation, ...], bidder: str) -> int:
+    """The winner's price in fen/t: its one price, or the quantity-weighted mean of several (pay-as-bid
+    and 网络竞价 fill each bid at its own price), rounded half up. The amount stays the exact sum."""
+    mine = [a for a in allocations if a.bidder == bidder]
+    kg = sum(a.quantity_kg for a in mine)
+    return (sum(a.quantity_kg * a.price_fen_per_t for a in mine) + kg // 2) // kg
+
+
+def _pending(session: Session, auction_id: str, bidder: str) -> tuple[Auction, Award]:
+    auction = get_auction(session, auction_id=auction_id)
+    award = None if auction.result is None else auction.result.award(bidder)
+    if award is None:
+        raise UnknownAward(
+            f"{bidder} won nothing in auction {auction_id}", auction_id=auction_id, field="bidder"
+        )
+    if award.status is not AwardStatus.PENDING:
+        raise AwardNotPending(
+            f"{bidder}'s award in auction {auction_id} is already {award.status.value}",
+            auction_id=auction_id,
+            bidder=bidder,
+        )
+    return auction, award
+
+
+def _deposit_ops(
+    session: Session, auction_id: str, bidder: str, *, capture_fen: int | None
+) -> list[HoldSettle]:
+    """Capture up to ``capture_fen`` of the bidder's deposit holds, in bid order, and release the rest;
+    ``None`` captures them whole (forfeiture)."""
+    ops: list[HoldSettle] = []
+    left_to_capture = capture_fen
+    deposits: list[AcceptedBid] = [
+        b for b in auction_bid_list(session, auction_id) if b.bid.bidder == bidder and b.deposit_hold
+    ]
+    for b in deposits:
+        assert b.deposit_hold is not None
+        held = held_amount(session, b.deposit_hold)
+        take = held if left_to_capture is None else min(held, left_to_capture)
+        if take:
+            ops.append(HoldSettle("capture", b.deposit_hold, take))
+        if held - take:
+            ops.append(HoldSettle("release", b.deposit_hold, held - take))
+        if left_to_capture is not None:
+            left_to_capture -= take
+    return ops
+
+
+def _record(
+    session: Session,
+    registry: Registry,
+    actor: Participant,
+    keys: Keys,
+    auction: Auction,
+    bidder: str,
+    body: TxBody,
+    status: AwardStatus,
+) -> Award:
+    """Submit an award's record and mark the award done; the auction is settled with its last award."""
+    with session.begin_nested():
+        receipt = submit_signed(
+            session, registry=registry, actor=actor, keys=keys, body=body, signers=body.signers
+        )
+        row = session.get(AuctionAwardRow, (auction.auction_id, bidder))
+        assert row is not None
+        row.status, row.done_seq = status.value, receipt.seq
+        session.add(row)
+        assert auction.result is not None
+        if all(a.status is not AwardStatus.PENDING for a in auction.result.awards if a.bidder != bidder):
+            auction_row = session.get(AuctionRow, auction.auction_id)
+            assert auction_row is not None
+            auction_row.status = AuctionStatus.SETTLED.value
+            session.add(auction_row)
+        session.flush()
+    return Award(
+        bidder,
+        row.quantity_kg,
+        row.amount_fen,
+        row.deposit_fen,
+        row.hold,
+        AwardStatus(row.status),
+        row.done_seq,
+    )
