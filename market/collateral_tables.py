@@ -1,0 +1,98 @@
+"""Rows of the cross-city and pledge workflows: the project-demand list, transfer requests, pledges.
+Dumb storage: the rules live in ``market.crosscity`` and ``market.pledge``; the journal is the truth.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column
+from sqlmodel import Field, SQLModel
+
+__all__ = ["CrossCityTransferRow", "DemandRow", "PledgeRow"]
+
+
+def _bigint(*, nullable: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(BigInteger, nullable=nullable, autoincrement=False)
+
+
+class DemandRow(SQLModel, table=True):
+    """A need on the project-demand list (项目需求库); dates YYYY-MM-DD, instants the ledger's UTC text."""
+
+    __tablename__ = "crosscity_demand"
+    id: str = Field(primary_key=True)
+    buyer: str = Field(index=True)
+    jurisdiction: str = Field(index=True)
+    instrument: str
+    quantity_kg: int = Field(sa_column=_bigint())
+    filled_kg: int = Field(sa_column=_bigint())
+    max_price_fen_per_tonne: int = Field(sa_column=_bigint())
+    valid_until: str
+    project: str
+    status: str = Field(index=True)
+    posted_at: str
+
+
+class CrossCityTransferRow(SQLModel, table=True):
+    """A cross-city transfer request; ``signatures`` is canonical JSON {party: signature} over the
+    settlement body, ``status`` one of ``market.crosscity.TransferStatus``."""
+
+    __tablename__ = "crosscity_transfer"
+    id: str = Field(primary_key=True)
+    demand_id: str = Field(index=True)
+    seller: str = Field(index=True)
+    buyer: str = Field(index=True)
+    from_account: str
+    instrument: str
+    source: str = Field(index=True)
+    destination: str = Field(index=True)
+    valid_until: str
+    quantity_kg: int = Field(sa_column=_bigint())
+    ratio_bp: int
+    price_fen_per_tonne: int = Field(sa_column=_bigint())
+    fee_bp: int
+    expires_at: str = Field(index=True)
+    status: str = Field(index=True)
+    signatures: str
+    created_at: str
+    hold_seq: int | None = Field(default=None, sa_column=_bigint(nullable=True))
+    settled_seq: int | None = Field(default=None, sa_column=_bigint(nullable=True))
+    closed_seq: int | None = Field(default=None, sa_column=_bigint(nullable=True))
+    closed_by: str | None = None
+    reason: str | None = None
+
+
+class PledgeRow(SQLModel, table=True):
+    """A pledge (排污权抵质押) through its four steps and after; money in fen, rates in basis points;
+    ``signatures`` is canonical JSON {party: signature} over the registration body."""
+
+    __tablename__ = "pledge"
+    id: str = Field(primary_key=True)
+    enterprise: str = Field(index=True)
+    bank: str = Field(index=True)
+    bureau: str = Field(index=True)
+    account: str = Field(index=True)
+    instrument: str
+    lot: str  # the ledger's lot key
+    applied_kg: int = Field(sa_column=_bigint())
+    approved_kg: int | None = Field(default=None, sa_column=_bigint(nullable=True))
+    certificate_no: str | None = None
+    status: str = Field(index=True)
+    signatures: str
+    applied_at: str
+    loan_id: str | None = None
+    loan_amount_fen: int | None = Field(default=None, sa_column=_bigint(nullable=True))
+    rate_bp: int | None = None
+    term_months: int | None = None
+    loan_start: str | None = None
+    price_fen_per_tonne: int | None = Field(default=None, sa_column=_bigint(nullable=True))
+    price_source: str | None = None
+    appraised_fen: int | None = Field(default=None, sa_column=_bigint(nullable=True))
+    max_ltv_bp: int | None = None
+    held_kg: int = Field(sa_column=_bigint())
+    released_kg: int = Field(sa_column=_bigint())
+    enforced_kg: int = Field(sa_column=_bigint())
+    settlements: int
+    record_seq: int | None = Field(default=None, sa_column=_bigint(nullable=True))
+    last_seq: int | None = Field(default=None, sa_column=_bigint(nullable=True))
+    claim_fen: int | None = Field(default=None, sa_column=_bigint(nullable=True))
+    closed_by: str | None = None
+    reason: str | None = None

@@ -1,0 +1,726 @@
+"""Pledge loans on discharge rights (排污权抵质押, 杭银发〔2022〕21号): apply, approve, record the loan,
+confirm; then release on repayment or enforce on default. One ledger hold per pledge, the bank its controller.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sqlalchemy import desc
+from sqlmodel import Session, col, select
+
+from accounts.errors import PermissionDenied
+from accounts.identifiers import account_id
+from accounts.keys import valid_keys
+from accounts.model import Participant, Role
+from accounts.permissions import Action, authorize, target_of
+from accounts.service import SessionDirectory, get_participant, submit_as, target_for_account
+from ledger.canonical import canonical_bytes
+from ledger.crypto import TAG_BODY, SigningKey, verify
+from ledger.errors import (
+    BadSignature,
+    ExpiredUnits,
+    InvalidInput,
+    InvalidLot,
+    InvalidQuantity,
+    KeyNotValid,
+    MissingSignature,
+)
+from ledger.model import HoldPlace, HoldSettle, Lot, Posting, Signature, TxBody, check_id
+from ledger.service import Instruction, Registry, balances, lock_head_time, sign_body
+from ledger.timeutil import format_utc
+from ledger.units import check_amount, instrument
+from market.auction_tables import AuctionRow
+from market.collateral_tables import PledgeRow
+from market.errors import CollateralUnavailable, PledgeStateConflict, UnknownPledge
+from market.valuation import Appraisal, LoanTerms, PriceSource, ValuationPolicy, appraise, check_loan
+
+__all__ = [
+    "PLEDGE_REASON",
+    "ClearingPrices",
+    "Consent",
+    "Pledge",
+    "PledgeStatus",
+    "apply_for_pledge",
+    "approve_pledge",
+    "cancel_pledge",
+    "confirm_pledge",
+    "consent",
+    "dump_signatures",
+    "enforce_pledge",
+    "enforcement_body",
+    "get_pledge",
+    "latest_clearing_price",
+    "load_signatures",
+    "pledges_on",
+    "record_loan",
+    "registration_body",
+    "release_body",
+    "release_pledge",
+    "request_forced_auction",
+]
+
+# The four steps and what each signs. The registration body (one hold, reason ``pledge``, controller
+# the bank) is fixed when the bureau approves the quantity, so each party signs the same bytes:
+#   1. the enterprise applies (quantity, lot, bank): nothing is signed or held yet;
+#   2. the bureau approves the quantity on its electronic certificate (电子证书) and signs the body;
+#   3. the bank records the loan (id, amount, rate, term), checked against the appraisal, and signs;
+#   4. the enterprise confirms and signs; ONE ledger record places the hold, signed by all three.
+# The loan's terms are the bank's and the enterprise's contract: the registry keeps them in its pledge
+# table and the certificate, but the sealed record carries the encumbrance, not the loan (the body is
+# fixed at step 2, before the bank has recorded the loan).
+
+PLEDGE_REASON = "pledge"
+
+Consent = SigningKey | Sequence[Signature]
+"""A party's consent to the bodies a step names: its key (held in custody, or a test's demo key),
+with which the step signs them; or its signatures over them, made by the client, in that order."""
+
+
+class PledgeStatus(StrEnum):
+    APPLIED = "applied"  # step 1: the enterprise applied
+    APPROVED = "approved"  # step 2: the bureau approved the quantity on its electronic certificate
+    LOAN_RECORDED = "loan_recorded"  # step 3: the bank recorded the loan
+    ACTIVE = "active"  # step 4: confirmed; the units are held for the bank
+    RELEASED = "released"  # repaid: every unit released to the owner
+    ENFORCED = "enforced"  # default: the units captured to the bank's holding
+    FORCED_AUCTION = "forced_auction"  # default: marked for a forced auction, proceeds to the bank first
+    CANCELLED = "cancelled"  # withdrawn or refused before confirmation; nothing was ever held
+
+
+_IN_PROGRESS = (PledgeStatus.APPLIED, PledgeStatus.APPROVED, PledgeStatus.LOAN_RECORDED)
+_HOLDING = (PledgeStatus.ACTIVE, PledgeStatus.FORCED_AUCTION)
+
+
+@dataclass(frozen=True, slots=True)
+class Pledge:
+    """A pledge as the registry records it; ``held_kg`` is what its hold still encumbers."""
+
+    id: str
+    enterprise: str
+    bank: str
+    bureau: str
+    account: str
+    instrument: str
+    lot: Lot
+    applied_kg: int
+    status: PledgeStatus
+    approved_kg: int | None = None
+    certificate_no: str | None = None
+    signatures: tuple[Signature, ...] = ()
+    loan: LoanTerms | None = None
+    appraisal: Appraisal | None = None
+    held_kg: int = 0
+    released_kg: int = 0
+    enforced_kg: int = 0
+    settlements: int = 0
+    record_seq: int | None = None
+    claim_fen: int | None = None
+    closed_by: str | None = None
+    reason: str | None = None
+
+    @property
+    def hold_id(self) -> str:
+        return f"pledge.{self.id}"
+
+    @property
+    def parties(self) -> tuple[str, str, str]:
+        return (self.enterprise, self.bank, self.bureau)
+
+
+# -- bodies: pure, so a client holding its own key can build and sign exactly what a step needs ------
+
+
+def registration_body(pledge: Pledge) -> TxBody:
+    """The record that registers the pledge: one hold on the approved quantity, reason ``pledge``,
+    controller the bank; signers the enterprise (the owner, whom the ledger requires), bank, bureau."""
+    if pledge.approved_kg is None or pledge.certificate_no is None:
+        raise PledgeStateConflict(f"pledge {pledge.id} has no approved quantity yet", pledge=pledge.id)
+    hold = HoldPlace(
+        pledge.hold_id,
+        pledge.account,
+        pledge.instrument,
+        pledge.lot,
+        pledge.approved_kg,
+        PLEDGE_REASON,
+        pledge.bank,
+    )
+    meta = {
+        "pledge": pledge.id,
+        "certificate_no": pledge.certificate_no,
+        "enterprise": pledge.enterprise,
+        "bank": pledge.bank,
+        "bureau": pledge.bureau,
+        "quantity_kg": pledge.approved_kg,
+        "basis": "杭银发〔2022〕21号",
+    }
+    signers = tuple(sorted(set(pledge.parties)))
+    return TxBody("pledge.register", f"{pledge.id}.register", holds=(hold,), signers=signers, meta=meta)
+
+
+def release_body(pledge: Pledge, *, quantity_kg: int | None = None) -> TxBody:
+    """Release on repayment: ``quantity_kg`` of the held units (default all) go back to the owner;
+    the bank signs as the hold's controller."""
+    quantity = _settle_quantity(pledge, quantity_kg)
+    meta = {"pledge": pledge.id, "quantity_kg": quantity, "remaining_kg": pledge.held_kg - quantity}
+    return TxBody(
+        "pledge.release",
+        f"{pledge.id}.s{pledge.settlements}",
+        holds=(HoldSettle("release", pledge.hold_id, quantity),),
+        signers=(pledge.bank,),
+        meta=meta,
+    )
+
+
+def enforcement_body(pledge: Pledge) -> TxBody:
+    """Enforcement on default: capture every held unit into the bank's holding, in one record; the
+    owner's signature is not needed (the ledger lets a hold's controller capture what it holds)."""
+    quantity = _settle_quantity(pledge, None)
+    return TxBody(
+        "pledge.enforce",
+        f"{pledge.id}.s{pledge.settlements}",
+        postings=(
+            Posting(pledge.account, pledge.instrument, pledge.lot, -quantity),
+            Posting(account_id(pledge.bank, "holding"), pledge.instrument, pledge.lot, quantity),
+        ),
+        holds=(HoldSettle("capture", pledge.hold_id, quantity),),
+        signers=(pledge.bank,),
+        meta={"pledge": pledge.id, "quantity_kg": quantity},
+    )
+
+
+def _settle_quantity(pledge: Pledge, quantity_kg: int | None) -> int:
+    if pledge.status not in _HOLDING or pledge.held_kg <= 0:
+        raise PledgeStateConflict(
+            f"pledge {pledge.id} is {pledge.status.value}: it holds nothing to settle", pledge=pledge.id
+        )
+    if quantity_kg is None:
+        return pledge.held_kg
+    check_amount(quantity_kg, field="quantity_kg")
+    if quantity_kg > pledge.held_kg:
+        raise InvalidQuantity(
+            f"pledge {pledge.id} holds {pledge.held_kg} kg, cannot release {quantity_kg}",
+            field="quantity_kg",
+        )
+    return quantity_kg
+
+
+# -- consent: a party's signatures, checked when given (the ledger checks them again) ---------------
+
+
+def consent(
+    session: Session, *, bodies: Sequence[TxBody], party: str, signed_by: Consent, at: datetime
+) -> tuple[Signature, ...]:
+    """``party``'s signatures over ``bodies``, made with its key or given, each verified under one of
+    its keys valid at ``at``: a wrong key is refused at the step, not later at settlement."""
+    if isinstance(signed_by, SigningKey):
+        sigs = tuple(sign_body(b, party, signed_by) for b in bodies)
+    else:
+        sigs = tuple(signed_by)
+        if len(sigs) != len(bodies):
+            raise InvalidInput(f"this step needs {len(bodies)} signature(s) of {party}", field="signed_by")
+    keys = {k.key_id: k for k in valid_keys(session, party=party, at=at)}
+    for i, (body, sig) in enumerate(zip(bodies, sigs, strict=True)):
+        if sig.party != party:
+            raise MissingSignature(f"needs the signature of {party}", field="signed_by", missing=[party])
+        key = keys.get(sig.key_id)
+        if key is None:
+            raise KeyNotValid(
+                f"{party} has no key {sig.key_id} valid now", key_id=sig.key_id, field=f"signed_by[{i}]"
+            )
+        if not verify(key.public_key, TAG_BODY, canonical_bytes(body.to_json()), sig.sig):
+            raise BadSignature(f"signature of {party} does not verify", party=party, field=f"signed_by[{i}]")
+    return sigs
+
+
+def dump_signatures(sigs: dict[str, Signature]) -> str:
+    """Signatures by party as canonical JSON text, the form the workflow rows keep them in."""
+    return canonical_bytes({party: s.to_json() for party, s in sigs.items()}).decode()
+
+
+def load_signatures(text: str) -> dict[str, Signature]:
+    raw: dict[str, Any] = json.loads(text)
+    return {party: Signature.parse(value, f"signatures.{party}") for party, value in raw.items()}
+
+
+# -- valuation seam -------------------------------------------------------------------------------
+
+
+class ClearingPrices(Protocol):
+    """Where the latest auction clearing price per tonne comes from (a test passes a double)."""
+
+    def __call__(self, session: Session, *, instrument: str, jurisdiction: str) -> int | None: ...
+
+
+def latest_clearing_price(session: Session, *, instrument: str, jurisdiction: str) -> int | None:
+    """The clearing price (fen per tonne) of the latest closed bureau auction of ``instrument`` in
+    ``jurisdiction``, or None when none has cleared."""
+    stmt = (
+        select(AuctionRow.clearing_price_fen_per_t)
+        .where(AuctionRow.instrument == instrument, AuctionRow.jurisdiction == jurisdiction)
+        .where(col(AuctionRow.clearing_price_fen_per_t).is_not(None), col(AuctionRow.closed_at).is_not(None))
+        .order_by(desc(col(AuctionRow.closed_at)))
+        .limit(1)
+    )
+    return session.exec(stmt).first()
+
+
+# -- rows -----------------------------------------------------------------------------------------
+
+
+def _to_pledge(row: PledgeRow) -> Pledge:
+    loan = appraisal = None
+    if row.loan_id is not None:
+        assert row.loan_amount_fen is not None
+        assert row.rate_bp is not None
+        assert row.term_months is not None
+        assert row.loan_start is not None
+        loan = LoanTerms(row.loan_id, row.loan_amount_fen, row.rate_bp, row.term_months, _day(row.loan_start))
+    if row.appraised_fen is not None:
+        assert row.price_fen_per_tonne is not None
+        assert row.price_source is not None
+        assert row.max_ltv_bp is not None
+        appraisal = Appraisal(
+            row.instrument,
+            Lot.from_key(row.lot).jurisdiction or "",
+            row.approved_kg or 0,
+            row.price_fen_per_tonne,
+            PriceSource(row.price_source),
+            row.appraised_fen,
+            row.max_ltv_bp,
+        )
+    return Pledge(
+        id=row.id,
+        enterprise=row.enterprise,
+        bank=row.bank,
+        bureau=row.bureau,
+        account=row.account,
+        instrument=row.instrument,
+        lot=Lot.from_key(row.lot),
+        applied_kg=row.applied_kg,
+        status=PledgeStatus(row.status),
+        approved_kg=row.approved_kg,
+        certificate_no=row.certificate_no,
+        signatures=tuple(load_signatures(row.signatures).values()),
+        loan=loan,
+        appraisal=appraisal,
+        held_kg=row.held_kg,
+        released_kg=row.released_kg,
+        enforced_kg=row.enforced_kg,
+        settlements=row.settlements,
+        record_seq=row.record_seq,
+        claim_fen=row.claim_fen,
+        closed_by=row.closed_by,
+        reason=row.reason,
+    )
+
+
+def _day(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def _row(session: Session, pledge_id: str) -> PledgeRow:
+    """The pledge's row, locked for the rest of the transaction (one step at a time per pledge)."""
+    row = session.get(PledgeRow, pledge_id, with_for_update=True, populate_existing=True)
+    if row is None:
+        raise UnknownPledge(f"no pledge {pledge_id}", pledge=pledge_id, field="pledge_id")
+    return row
+
+
+def _expect(row: PledgeRow, *statuses: PledgeStatus) -> None:
+    if row.status not in statuses:
+        wanted = " or ".join(s.value for s in statuses)
+        raise PledgeStateConflict(
+            f"pledge {row.id} is {row.status}; this step needs it {wanted}", pledge=row.id, status=row.status
+        )
+
+
+def _denied(actor: Participant, action: Action, rule: str, why: str) -> PermissionDenied:
+    return PermissionDenied(
+        f"{actor.party} may not {action.value}: {why} (rule {rule})",
+        rule=rule,
+        action=action.value,
+        actor=actor.party,
+    )
+
+
+def _save(session: Session, row: PledgeRow) -> Pledge:
+    session.add(row)
+    session.flush()
+    return _to_pledge(row)
+
+
+def get_pledge(session: Session, *, actor: Participant, pledge_id: str) -> Pledge:
+    """The pledge, for its enterprise, bank and bureau, and whoever may read the pledged account
+    (supervising bureaus, auditors, the operator); ``UnknownPledge`` if there is none."""
+    row = session.get(PledgeRow, pledge_id)
+    if row is None:
+        raise UnknownPledge(f"no pledge {pledge_id}", pledge=pledge_id, field="pledge_id")
+    if actor.party not in (row.enterprise, row.bank, row.bureau):
+        authorize(actor, Action.READ_ACCOUNT, target_for_account(session, account=row.account))
+    return _to_pledge(row)
+
+
+def pledges_on(
+    session: Session, *, account: str, instrument: str, lot: Lot, statuses: Sequence[PledgeStatus] = ()
+) -> list[Pledge]:
+    """Pledges on one position (account, instrument, lot), oldest first; optionally of some statuses."""
+    stmt = select(PledgeRow).where(
+        PledgeRow.account == account, PledgeRow.instrument == instrument, PledgeRow.lot == lot.key()
+    )
+    if statuses:
+        stmt = stmt.where(col(PledgeRow.status).in_([s.value for s in statuses]))
+    return [_to_pledge(r) for r in session.exec(stmt.order_by(col(PledgeRow.applied_at), col(PledgeRow.id)))]
+
+
+def _free_kg(session: Session, *, account: str, instrument_code: str, lot: Lot) -> int:
+    for b in balances(session, account=account):
+        if b.instrument == instrument_code and b.lot == lot.key():
+            return b.available
+    return 0
+
+
+def _check_collateral(session: Session, *, pledge: Pledge, quantity_kg: int, count_in_progress: bool) -> None:
+    """A bank cannot take the same units twice, nor two banks the same units: the units asked for
+    must be free of holds (and, when applying, of other pledges still in progress)."""
+    others = [
+        p
+        for p in pledges_on(
+            session,
+            account=pledge.account,
+            instrument=pledge.instrument,
+            lot=pledge.lot,
+            statuses=(*_HOLDING, *_IN_PROGRESS),
+        )
+        if p.id != pledge.id
+    ]
+    free = _free_kg(session, account=pledge.account, instrument_code=pledge.instrument, lot=pledge.lot)
+    reserved = sum(p.approved_kg or p.applied_kg for p in others if p.status in _IN_PROGRESS)
+    available = free - reserved if count_in_progress else free
+    if quantity_kg > available:
+        pledged_to = sorted({p.bank for p in others})
+        raise CollateralUnavailable(
+            f"{pledge.account} has {max(available, 0)} kg of {pledge.instrument} ({pledge.lot.key()}) free "
+            f"to pledge, {quantity_kg} asked"
+            + (f"; already pledged or being pledged to {', '.join(pledged_to)}" if pledged_to else ""),
+            account=pledge.account,
+            available_kg=max(available, 0),
+            requested_kg=quantity_kg,
+            pledged_to=pledged_to,
+        )
+
+
+# -- the four steps -------------------------------------------------------------------------------
+
+
+def apply_for_pledge(
+    session: Session,
+    *,
+    registry: Registry,
+    actor: Participant,
+    bank: str,
+    instrument_code: str,
+    lot: Lot,
+    quantity_kg: int,
+) -> Pledge:
+    """Step 1 (企业申请): an enterprise applies to pledge ``quantity_kg`` of its rights of one lot to
+    ``bank``. The units must be its own, unexpired, and free of holds and of other pledges in progress."""
+    if actor.role is not Role.ENTERPRISE:
+        raise _denied(
+            actor, Action.TRANSFER_UNITS, "pledgor_enterprise_only", "only an enterprise pledges its rights"
+        )
+    inst = instrument(instrument_code, field="instrument_code")
+    if not inst.scoped_to_jurisdiction:
+        raise InvalidInput(f"{inst.code} is not a discharge right or VOCs quota", field="instrument_code")
+    lot.check_for(inst.code, path="lot")
+    if lot.valid_until is None:
+        raise InvalidLot("pledged rights need a validity end (lot.valid_until)", field="lot.valid_until")
+    check_amount(quantity_kg, field="quantity_kg")
+    now = registry.clock()
+    if lot.valid_until < now.date():
+        raise ExpiredUnits(
+            f"rights valid until {lot.valid_until} have expired",
+            field="lot",
+            valid_until=str(lot.valid_until),
+        )
+    lender = get_participant(session, party=bank)
+    if lender.role is not Role.BANK:
+        raise InvalidInput(f"{bank} is not a bank", field="bank")
+    bureau = get_participant(session, party=f"bureau:{lot.jurisdiction}").party
+    account = account_id(actor.party, "holding")
+    authorize(actor, Action.TRANSFER_UNITS, target_for_account(session, account=account))
+    pledge = Pledge(
+        id=f"pl-{secrets.token_hex(8)}",
+        enterprise=actor.party,
+        bank=bank,
+        bureau=bureau,
+        account=account,
+        instrument=inst.code,
+        lot=lot,
+        applied_kg=quantity_kg,
+        status=PledgeStatus.APPLIED,
+    )
+    lock_head_time(session)  # the sequencer lock: applications on one position are checked one at a time
+    _check_collateral(session, pledge=pledge, quantity_kg=quantity_kg, count_in_progress=True)
+    row = PledgeRow(
+        id=pledge.id,
+        enterprise=pledge.enterprise,
+        bank=bank,
+        bureau=bureau,
+        account=account,
+        instrument=inst.code,
+        lot=lot.key(),
+        applied_kg=quantity_kg,
+        status=PledgeStatus.APPLIED.value,
+        signatures="{}",
+        applied_at=format_utc(now),
+        held_kg=0,
+        released_kg=0,
+        enforced_kg=0,
+        settlements=0,
+    )
+    return _save(session, row)
+
+
+def _owner_consented_target(session: Session, actor: Participant, action: Action, pledge: Pledge) -> None:
+    """Authorize a step before the owner's signature: its application (made as an authenticated
+    actor) is its consent so far; its signature comes at confirmation, where the ledger checks it."""
+    target = target_of(registration_body(pledge), pledge.signatures, SessionDirectory(session))
+    authorize(actor, action, replace(target, consents=target.consents | {pledge.enterprise}))
+
+
+def approve_pledge(
+    session: Session,
+    *,
+    registry: Registry,
+    actor: Participant,
+    pledge_id: str,
+    approved_kg: int,
+    certificate_no: str,
+    signed_by: Consent,
+) -> Pledge:
+    """Step 2 (生态环境部门审核): the bureau of the rights' jurisdiction approves a quantity (at most the
+    one applied for) on its electronic certificate ``certificate_no``, and signs the registration body."""
+    row = _row(session, pledge_id)
+    _expect(row, PledgeStatus.APPLIED)
+    if actor.role is not Role.BUREAU:
+        raise _denied(
+            actor, Action.REGISTER_PLEDGE, "bureau_approves_quantity", "only the bureau approves the quantity"
+        )
+    check_amount(approved_kg, field="approved_kg")
+    if approved_kg > row.applied_kg:
+        raise InvalidQuantity(
+            f"approved {approved_kg} kg exceeds the {row.applied_kg} kg applied for", field="approved_kg"
+        )
+    check_id(certificate_no, field="certificate_no")
+    pledge = replace(_to_pledge(row), approved_kg=approved_kg, certificate_no=certificate_no)
+    _owner_consented_target(session, actor, Action.REGISTER_PLEDGE, pledge)
+    (sig,) = consent(
+        session,
+        bodies=[registration_body(pledge)],
+        party=actor.party,
+        signed_by=signed_by,
+        at=registry.clock(),
+    )
+    row.approved_kg, row.certificate_no, row.status = approved_kg, certificate_no, PledgeStatus.APPROVED.value
+    row.signatures = dump_signatures({actor.party: sig})
+    return _save(session, row)
+
+
+def record_loan(
+    session: Session,
+    *,
+    registry: Registry,
+    actor: Participant,
+    pledge_id: str,
+    loan_id: str,
+    amount_fen: int,
+    rate_bp: int,
+    term_months: int,
+    signed_by: Consent,
+    policy: ValuationPolicy | None = None,
+    clearing_prices: ClearingPrices = latest_clearing_price,
+) -> Pledge:
+    """Step 3 (银行录入贷款信息): the pledgee bank records the loan and signs the registration body.
+
+    The approved quantity is appraised at the latest auction clearing price, else the reference
+    price; the loan is at most ``policy.max_ltv_bp`` (80%) of that value and matures no later than
+    the rights' validity end (``valuation.check_loan``)."""
+    row = _row(session, pledge_id)
+    _expect(row, PledgeStatus.APPROVED)
+    pledge = _to_pledge(row)
+    if actor.role is not Role.BANK:
+        raise _denied(
+            actor,
+            Action.REGISTER_PLEDGE,
+            "pledge_under_own_control",
+            "only the pledgee bank records the loan",
+        )
+    _owner_consented_target(session, actor, Action.REGISTER_PLEDGE, pledge)
+    assert pledge.approved_kg is not None
+    assert pledge.lot.jurisdiction is not None
+    assert pledge.lot.valid_until is not None
+    now = registry.clock()
+    terms = LoanTerms(loan_id, amount_fen, rate_bp, term_months, now.date())
+    price = clearing_prices(session, instrument=pledge.instrument, jurisdiction=pledge.lot.jurisdiction)
+    valued = appraise(
+        instrument_code=pledge.instrument,
+        jurisdiction=pledge.lot.jurisdiction,
+        quantity_kg=pledge.approved_kg,
+        clearing_price_fen_per_tonne=price,
+        policy=policy or ValuationPolicy(),
+    )
+    check_loan(terms, appraisal=valued, valid_until=pledge.lot.valid_until)
+    (sig,) = consent(
+        session, bodies=[registration_body(pledge)], party=actor.party, signed_by=signed_by, at=now
+    )
+    row.loan_id, row.loan_amount_fen, row.rate_bp, row.term_months = loan_id, amount_fen, rate_bp, term_months
+    row.loan_start = terms.start.isoformat()
+    row.price_fen_per_tonne, row.price_source = valued.price_fen_per_tonne, valued.source.value
+    row.appraised_fen, row.max_ltv_bp = valued.value_fen, valued.max_ltv_bp
+    row.signatures = dump_signatures({**load_signatures(row.signatures), actor.party: sig})
+    row.status = PledgeStatus.LOAN_RECORDED.value
+    return _save(session, row)
+
+
+def confirm_pledge(
+    session: Session, *, registry: Registry, actor: Participant, pledge_id: str, signed_by: Consent
+) -> Pledge:
+    """Step 4 (企业确认): the enterprise confirms the loan and signs; ONE ledger record places the
+    hold (reason ``pledge``, controller the bank) signed by enterprise, bank and bureau. From then
+    on the owner cannot sell, transfer or retire the units (the ledger refuses: UnitsEncumbered)."""
+    row = _row(session, pledge_id)
+    _expect(row, PledgeStatus.LOAN_RECORDED)
+    pledge = _to_pledge(row)
+    if actor.party != pledge.enterprise:
+        authorize(actor, Action.TRANSFER_UNITS, target_for_account(session, account=pledge.account))
+        raise _denied(actor, Action.TRANSFER_UNITS, "own_units_only", "only the owner confirms its pledge")
+    body = registration_body(pledge)
+    (sig,) = consent(session, bodies=[body], party=actor.party, signed_by=signed_by, at=registry.clock())
+    assert pledge.approved_kg is not None
+    _check_collateral(session, pledge=pledge, quantity_kg=pledge.approved_kg, count_in_progress=False)
+    sigs = {**load_signatures(row.signatures), actor.party: sig}
+    receipt = submit_as(
+        session,
+        registry=registry,
+        actor=actor,
+        action=Action.TRANSFER_UNITS,
+        instruction=Instruction(body, tuple(sigs[p] for p in sorted(sigs))),
+    )
+    row.signatures = dump_signatures(sigs)
+    row.status, row.held_kg = PledgeStatus.ACTIVE.value, pledge.approved_kg
+    row.record_seq = row.last_seq = receipt.seq
+    return _save(session, row)
+
+
+# -- after registration ---------------------------------------------------------------------------
+
+
+def _settle(
+    session: Session,
+    *,
+    registry: Registry,
+    actor: Participant,
+    action: Action,
+    body: TxBody,
+    signed_by: Consent,
+) -> int:
+    authorize(actor, action, target_of(body, (), SessionDirectory(session)))
+    sigs = consent(session, bodies=[body], party=actor.party, signed_by=signed_by, at=registry.clock())
+    receipt = submit_as(
+        session, registry=registry, actor=actor, action=action, instruction=Instruction(body, sigs)
+    )
+    return receipt.seq
+
+
+def release_pledge(
+    session: Session,
+    *,
+    registry: Registry,
+    actor: Participant,
+    pledge_id: str,
+    signed_by: Consent,
+    quantity_kg: int | None = None,
+) -> Pledge:
+    """Release on repayment (解押): the pledgee bank releases ``quantity_kg`` (default all) of the held
+    units to the owner. Only the bank controlling the hold may (rule ``pledge_controller_only``)."""
+    row = _row(session, pledge_id)
+    pledge = _to_pledge(row)
+    body = release_body(pledge, quantity_kg=quantity_kg)
+    released = body.holds[0].amount
+    row.last_seq = _settle(
+        session, registry=registry, actor=actor, action=Action.RELEASE_PLEDGE, body=body, signed_by=signed_by
+    )
+    row.held_kg -= released
+    row.released_kg += released
+    row.settlements += 1
+    if row.held_kg == 0:
+        row.status, row.closed_by = PledgeStatus.RELEASED.value, actor.party
+    return _save(session, row)
+
+
+def enforce_pledge(
+    session: Session, *, registry: Registry, actor: Participant, pledge_id: str, signed_by: Consent
+) -> Pledge:
+    """Enforcement on default (处置): the pledgee bank captures every held unit into its own holding
+    in one record; only the controlling bank may."""
+    row = _row(session, pledge_id)
+    pledge = _to_pledge(row)
+    body = enforcement_body(pledge)
+    row.last_seq = _settle(
+        session, registry=registry, actor=actor, action=Action.ENFORCE_PLEDGE, body=body, signed_by=signed_by
+    )
+    row.enforced_kg += row.held_kg
+    row.held_kg = 0
+    row.settlements += 1
+    row.status, row.closed_by = PledgeStatus.ENFORCED.value, actor.party
+    return _save(session, row)
+
+
+def request_forced_auction(
+    session: Session, *, actor: Participant, pledge_id: str, claim_fen: int, reason: str
+) -> Pledge:
+    """Enforcement on default by forced auction (拍卖处置): the controlling bank marks the pledge for
+    sale with its claim; the units stay held for it, and the auction pays it first, up to the claim
+    (``valuation.forced_sale_split``). Records the intent only: the auction workflow sells."""
+    row = _row(session, pledge_id)
+    _expect(row, PledgeStatus.ACTIVE)
+    pledge = _to_pledge(row)
+    authorize(
+        actor, Action.ENFORCE_PLEDGE, target_of(enforcement_body(pledge), (), SessionDirectory(session))
+    )
+    check_amount(claim_fen, field="claim_fen")
+    _reason(reason)
+    row.status, row.claim_fen, row.closed_by, row.reason = (
+        PledgeStatus.FORCED_AUCTION.value,
+        claim_fen,
+        actor.party,
+        reason,
+    )
+    return _save(session, row)  # the hold stays open: the auction workflow captures it
+
+
+def cancel_pledge(session: Session, *, actor: Participant, pledge_id: str, reason: str) -> Pledge:
+    """Before confirmation any of the three parties may end a pledge: the enterprise withdraws, the
+    bureau refuses the quantity, the bank declines the loan. Nothing was held, so nothing is released."""
+    row = _row(session, pledge_id)
+    _expect(row, *_IN_PROGRESS)
+    if actor.party not in (row.enterprise, row.bank, row.bureau):
+        raise _denied(
+            actor, Action.REGISTER_PLEDGE, "pledge_parties_only", "only a party to the pledge ends it"
+        )
+    _reason(reason)
+    row.status, row.closed_by, row.reason = PledgeStatus.CANCELLED.value, actor.party, reason
+    return _save(session, row)
+
+
+def _reason(reason: object) -> str:
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+        raise InvalidInput("reason must be 1-500 characters", field="reason")
+    return reason
