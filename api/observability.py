@@ -53,9 +53,8 @@ class Metrics:
         ]
         with self.lock:
             for (method, route, status), n in sorted(self.requests.items()):
-                lines.append(
-                    f'ecoledger_http_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}'
-                )
+                labels = f'method="{method}",route="{route}",status="{status}"'
+                lines.append(f"ecoledger_http_requests_total{{{labels}}} {n}")
             lines += [
                 "# HELP ecoledger_http_request_seconds Request latency.",
                 "# TYPE ecoledger_http_request_seconds histogram",
