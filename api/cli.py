@@ -1,4 +1,4 @@
-"""The ``ecoledger`` command: init, demo, serve, verify and key generation.
+"""The ``ecoledger`` command: init, demo, serve, verify, key generation, export and audit.
 
 Configuration comes from the environment (ECOLEDGER_DATABASE_URL, ECOLEDGER_REGISTRY_KEY)
 or flags; each command opens its own session and commits what it wrote.
@@ -7,18 +7,24 @@ or flags; each command opens its own session and commits what it wrote.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 import accounts.tables  # noqa: F401  (registers the participant tables before create_schema)
 import market  # noqa: F401  (registers the workflow tables before create_schema)
-from ledger.crypto import SigningKey, b64e
+from ledger.crypto import SigningKey, b64d, b64e
 from ledger.db import create_schema, make_engine
+from ledger.errors import DomainError
+from ledger.replay import ReplayFailure
 from ledger.service import Registry, head_size, init_ledger, make_checkpoint, replay_database
+from ledger.state import LedgerState
+from methodologies.registry import recompute
 
 DEFAULT_KEY = "var/registry-key.pem"
 
@@ -120,6 +126,186 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from ledger.bundle import export_bundle
+
+    engine = make_engine(args.db)
+    with Session(engine) as s:
+        manifest = export_bundle(s, Path(args.out), tar=args.tar)
+    m = manifest.data
+    print(f"exported {m['records']:,} records and {m['checkpoints']:,} checkpoints to {args.out}")
+    print(f"head hash {m['head_hash']}, registry key {m['registry_key_id']}")
+    if args.tar:
+        print(f"packed as {Path(args.out).with_name(Path(args.out).name + '.tar')}")
+    return 0
+
+
+def cmd_prove(args: argparse.Namespace) -> int:
+    from ledger.bundle import certificate_json
+    from ledger.service import prove_inclusion
+
+    engine, registry = open_registry(args.db, args.key)
+    with Session(engine) as s:
+        try:
+            proof = prove_inclusion(s, seq=args.seq, registry=registry)
+        except DomainError as exc:
+            print(f"FAILED: {exc.message}")
+            return 1
+        s.commit()  # a checkpoint signed to cover the record is kept
+    Path(args.out).write_text(json.dumps(certificate_json(proof, registry.key.public), indent=2) + "\n")
+    print(f"certificate for record {args.seq} under checkpoint {proof.checkpoint.tree_size} -> {args.out}")
+    return 0
+
+
+def methodology_check(seq: int, body: dict[str, Any], state: LedgerState) -> ReplayFailure | None:
+    """A recorded issuance with a methodology result recomputes to that result, and the record
+    credits no more than it (the auditor's replay of the methodology, as a replay plug-in)."""
+    meta = body.get("meta")
+    if not isinstance(meta, dict) or "methodology" not in meta:
+        return None
+    try:
+        result = recompute(meta)
+    except DomainError as exc:
+        return ReplayFailure(
+            seq, exc.code, exc.message, {"methodology": meta.get("methodology"), **exc.details}
+        )
+    credited = sum(
+        p.get("amount", 0)
+        for p in body.get("postings", ())
+        if p.get("instrument") == "BC" and isinstance(p.get("amount"), int) and p["amount"] > 0
+    )
+    if credited > result.sink_kg_co2e:
+        return ReplayFailure(
+            seq,
+            "methodology_overissued",
+            f"credits {credited} kg CO2e but the methodology gives {result.sink_kg_co2e}",
+            {"credited": credited, "recomputed": result.sink_kg_co2e},
+        )
+    return None
+
+
+def _registry_key(text: str | None) -> bytes | None:
+    if text is None:
+        return None
+    try:
+        return b64d(text, length=32)
+    except ValueError as exc:
+        raise SystemExit(f"--registry-key: {exc} (give the key as `keygen` prints it)") from None
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from ledger.audit import verify_bundle
+    from ledger.checkpoint import Checkpoint
+
+    kept = []
+    if args.checkpoints:
+        try:
+            lines = Path(args.checkpoints).read_bytes().splitlines()
+            kept = [Checkpoint.from_line(line) for line in lines if line.strip()]
+        except (OSError, DomainError) as exc:
+            raise SystemExit(f"--checkpoints: {exc}") from None
+    summary = verify_bundle(
+        Path(args.bundle),
+        registry_key=_registry_key(args.registry_key),
+        workers=args.workers,
+        progress=args.progress or sys.stderr.isatty(),
+        checks=[methodology_check],
+        extra_checkpoints=kept,
+    )
+    print(summary.render())
+    return 0 if summary.ok else 1
+
+
+def cmd_audit_report(args: argparse.Namespace) -> int:
+    from ledger.reports import ReportError, build_reports, parse_as_of
+
+    try:
+        as_of = parse_as_of(args.as_of)
+    except ValueError as exc:
+        raise SystemExit(f"--as-of: {exc}") from None
+    try:
+        reports = build_reports(
+            Path(args.bundle),
+            as_of=as_of,
+            registry_key=_registry_key(args.registry_key),
+            workers=args.workers or 1,
+            checks=[methodology_check],
+            label=f"end of {args.as_of} (UTC+8)" if len(args.as_of) == 10 else args.as_of,
+        )
+    except ReportError as exc:
+        print(f"FAILED: {exc}")
+        return 1
+    written = reports.write(Path(args.out))
+    print(f"as of {args.as_of} ({reports.records:,} records, head {reports.head_hash[:16]}...):")
+    for path in written:
+        print(f"  {path}")
+    return 0
+
+
+def cmd_audit_certificate(args: argparse.Namespace) -> int:
+    from ledger.audit import verify_certificate_json
+
+    try:
+        obj = json.loads(Path(args.file).read_text())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"{args.file}: {exc}") from None
+    pinned = _registry_key(args.registry_key)
+    key = pinned
+    if key is None:
+        key = _registry_key(obj.get("registry_public_key") if isinstance(obj, dict) else None)
+    if key is None:
+        raise SystemExit("the certificate names no registry key: pass --registry-key")
+    result = verify_certificate_json(obj, key)
+    where = "pinned by --registry-key" if pinned else "from the certificate: NOT independently pinned"
+    print(f"registry key {b64e(key)} ({where})")
+    if not result.ok:
+        print(f"FAILED: {result.rule}: {result.message}")
+        return 1
+    rec = result.record
+    assert rec is not None
+    print(f"OK: {result.message}")
+    print(f"  record {rec.seq} at {rec.time.isoformat()}: {rec.body.get('action') or rec.body.get('type')}")
+    print("  (party signatures need the journal's key history: verify the bundle for those)")
+    return 0
+
+
+def add_audit_commands(sub: Any) -> None:
+    p = sub.add_parser("export", help="write the journal as an auditor's bundle (directory, optionally .tar)")
+    p.add_argument("out", help="bundle directory to create")
+    p.add_argument("--tar", action="store_true", help="also pack it as OUT.tar")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("prove", help="write an inclusion certificate for one record")
+    p.add_argument("seq", type=int)
+    p.add_argument("out", help="certificate JSON file to write")
+    p.set_defaults(func=cmd_prove)
+    audit = sub.add_parser("audit", help="verify a bundle offline, report from it, check a certificate")
+    asub = audit.add_subparsers(dest="audit_command", required=True)
+    p = asub.add_parser("verify", help="verify every record, signature, checkpoint and rule of a bundle")
+    p.add_argument("bundle", help="bundle directory or .tar")
+    p.add_argument("--registry-key", help="the registry's public key (base64url), from a trusted source")
+    p.add_argument(
+        "--workers", type=int, help="processes parsing ahead (default: 1 for small bundles, else 2)"
+    )
+    p.add_argument(
+        "--progress", action="store_true", help="show the progress bar even when not on a terminal"
+    )
+    p.add_argument("--checkpoints", help="checkpoints you kept yourself (JSON lines), verified as well")
+    p.set_defaults(func=cmd_audit_verify)
+    p = asub.add_parser("report", help="as-of reports (CSV, PNG) rebuilt from a bundle")
+    p.add_argument("bundle")
+    p.add_argument("--as-of", required=True, help="YYYY-MM-DD (end of day, UTC+8) or an ISO instant")
+    p.add_argument("--out", required=True, help="directory for the CSV and PNG files")
+    p.add_argument("--registry-key")
+    p.add_argument("--workers", type=int)
+    p.set_defaults(func=cmd_audit_report)
+    p = asub.add_parser(
+        "certificate", help="verify one record from a certificate (record, proof, checkpoint)"
+    )
+    p.add_argument("file")
+    p.add_argument("--registry-key")
+    p.set_defaults(func=cmd_audit_certificate)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ecoledger", description=__doc__)
     parser.add_argument("--db", help="database URL (default $ECOLEDGER_DATABASE_URL or sqlite)")
@@ -140,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         p.set_defaults(func=func)
     sub.choices["demo"].add_argument("--dir", default="var/demo")
     sub.choices["demo"].add_argument("--no-serve", action="store_true", help="load, verify, exit")
+    add_audit_commands(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -7,18 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import json
-import multiprocessing
-import sqlite3
 import sys
-import tempfile
 import time
-from collections import deque
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
-from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,7 +22,7 @@ from ledger.crypto import TAG_REGISTRY, b64d, b64e, key_id_for, verify
 from ledger.errors import DomainError
 from ledger.journal import ParsedRecord, parse_line
 from ledger.merkle import leaf_hash, verify_inclusion
-from ledger.model import Body, Signature
+from ledger.model import Body
 from ledger.replay import (
     Prepared,
     RecordCheck,
@@ -38,183 +31,23 @@ from ledger.replay import (
     ReplayError,
     ReplayFailure,
     ReplayReport,
-    prepare,
 )
-from ledger.rules import Effect, Hold
+from ledger.replay_scale import DiskStore, prepared_stream
+from ledger.rules import Effect
 from ledger.state import LedgerState
 from ledger.timeutil import format_utc
 
 __all__ = [
     "AuditSummary",
     "CertificateResult",
-    "DiskStore",
     "ProgressBar",
     "ReplayRun",
-    "prepared_stream",
     "replay_bundle",
     "verify_bundle",
     "verify_certificate_json",
 ]
 
 AUTO_PARALLEL_RECORDS = 20_000  # below this, starting worker processes costs more than it saves
-
-
-# -- bounded memory: applied digests and closed holds on disk ---------------------------------
-
-
-class DiskStore:
-    """Exact sets kept in memory up to ``memory_limit`` entries, then in a temporary SQLite file.
-
-    Serves as the replay's ``DigestSet`` (``.digests``) and ``HoldArchive`` (``.holds``).
-    Exact by construction (a primary-key lookup), never probabilistic.
-    """
-
-    def __init__(self, directory: Path | None = None, *, memory_limit: int = 50_000) -> None:
-        self._dir = directory
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._db: sqlite3.Connection | None = None
-        self.memory_limit = memory_limit
-        self.digests = _Digests(self)
-        self.holds = _Holds(self)
-
-    def db(self) -> sqlite3.Connection:
-        if self._db is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="ecoledger-audit-", dir=self._dir)
-            db = sqlite3.connect(Path(self._tmp.name) / "spill.db", isolation_level=None)
-            for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-16000", "temp_store=FILE"):
-                db.execute(f"PRAGMA {pragma}")
-            db.execute("CREATE TABLE digest (d BLOB PRIMARY KEY) WITHOUT ROWID")
-            db.execute("CREATE TABLE hold (id TEXT PRIMARY KEY, row TEXT NOT NULL) WITHOUT ROWID")
-            db.execute("BEGIN")
-            self._db = db
-        return self._db
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-
-
-class _Digests:
-    def __init__(self, store: DiskStore) -> None:
-        self._store = store
-        self._memory: set[bytes] | None = set()
-
-    def add(self, digest: bytes) -> bool:
-        if self._memory is not None:
-            if digest in self._memory:
-                return False
-            self._memory.add(digest)
-            if len(self._memory) > self._store.memory_limit:
-                self._store.db().executemany("INSERT INTO digest VALUES (?)", ((d,) for d in self._memory))
-                self._memory = None
-            return True
-        try:
-            self._store.db().execute("INSERT INTO digest VALUES (?)", (digest,))
-        except sqlite3.IntegrityError:
-            return False
-        return True
-
-
-class _Holds:
-    def __init__(self, store: DiskStore) -> None:
-        self._store = store
-        self._memory: dict[str, Hold] | None = {}
-
-    def put(self, hold: Hold) -> None:
-        if self._memory is not None:
-            self._memory[hold.id] = hold
-            if len(self._memory) > self._store.memory_limit:
-                rows = ((h.id, _hold_row(h)) for h in self._memory.values())
-                self._store.db().executemany("INSERT OR REPLACE INTO hold VALUES (?, ?)", rows)
-                self._memory = None
-            return
-        self._store.db().execute("INSERT OR REPLACE INTO hold VALUES (?, ?)", (hold.id, _hold_row(hold)))
-
-    def get(self, hold_id: str) -> Hold | None:
-        if self._memory is not None:
-            return self._memory.get(hold_id)
-        row = self._store.db().execute("SELECT row FROM hold WHERE id = ?", (hold_id,)).fetchone()
-        return None if row is None else Hold(*json.loads(row[0]))
-
-
-def _hold_row(h: Hold) -> str:
-    return canonical_bytes(
-        [h.id, h.account, h.instrument, h.lot_key, h.amount, h.reason, h.controller, h.status]
-    ).decode()
-
-
-# -- parallel preparation -----------------------------------------------------------------------
-
-_Wire = tuple[Any, ...]
-
-
-def _prepare_batch(lines: list[bytes], keys: tuple[bytes, ...]) -> list[_Wire]:
-    """Worker side: parse and check seals. Plain tuples of bytes travel far faster than
-    dataclasses or nested dicts, so the body goes back as its (verified canonical) bytes."""
-    out: list[_Wire] = []
-    for line in lines:
-        prep = prepare(line, keys)
-        rec = prep.record
-        if rec is None:
-            out.append((prep.error,))
-            continue
-        sigs = tuple((s.party, s.key_id, s.sig, s.custody) for s in rec.sigs)
-        ok = tuple(k for k, good in prep.seal.items() if good)
-        out.append((rec.seq, rec.prev, rec.time, rec.body_bytes, sigs, rec.hash, rec.registry_sig, ok))
-    return out
-
-
-def _unwire(item: _Wire, keys: tuple[bytes, ...]) -> Prepared:
-    if len(item) == 1:
-        return Prepared(None, item[0])
-    seq, prev, moment, body_bytes, sigs, digest, registry_sig, ok = item
-    # The worker proved these bytes canonical, so the plain decoder reads them exactly as
-    # the strict one did (no floats, no big integers, no duplicate keys can be in them).
-    body = json.loads(body_bytes)
-    rec = ParsedRecord(
-        seq, prev, moment, body, body_bytes, tuple(Signature(*s) for s in sigs), digest, registry_sig
-    )
-    return Prepared(rec, "", {k: k in ok for k in keys})
-
-
-def _pool(workers: int) -> Pool:
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    return multiprocessing.get_context(method).Pool(workers)
-
-
-def prepared_stream(
-    lines: Iterable[bytes],
-    replayer: Replayer,
-    *,
-    workers: int = 1,
-    batch: int = 500,
-    hint_keys: Sequence[bytes] = (),
-) -> Generator[Prepared, None, None]:
-    """Lines prepared in order. With ``workers`` > 1 a process pool parses and checks seals
-    a few batches ahead of the replayer; every stateful check still runs in order, in this
-    process, so the first failure named is the one a single process would name."""
-    if workers <= 1:
-        for line in lines:
-            yield prepare(line)
-        return
-    it = iter(lines)
-    window: deque[tuple[AsyncResult[list[_Wire]], tuple[bytes, ...]]] = deque()
-    with _pool(workers) as pool:
-        while True:
-            chunk = list(islice(it, batch))
-            if chunk:
-                keys = tuple(dict.fromkeys((*hint_keys, *replayer.registry_public_keys())))
-                window.append((pool.apply_async(_prepare_batch, (chunk, keys)), keys))
-            if window and (not chunk or len(window) > 2 * workers):
-                result, keys = window.popleft()
-                for item in result.get():
-                    yield _unwire(item, keys)
-            elif not chunk:
-                return
 
 
 # -- progress -----------------------------------------------------------------------------------
@@ -273,17 +106,58 @@ class ReplayRun:
     key_events_sha256: str | None = None
 
 
-class _KeyEvents:
-    """Hashes the key events as export derives them, to compare with keys.jsonl."""
+class _Hashes:
+    """SHA-256 of the files as they stream by, and of the key events the journal implies
+    (exactly as export derives keys.jsonl), to hold against the manifest afterwards."""
 
     def __init__(self) -> None:
-        self.digest = hashlib.sha256()
+        self.journal, self.checkpoints, self.key_events = hashlib.sha256(), hashlib.sha256(), hashlib.sha256()
 
     def __call__(self, rec: ParsedRecord, body: Body, effect: Effect, state: LedgerState) -> None:
         if effect.key is not None:
             event = key_event(rec.seq, format_utc(rec.time), rec.body)
             if event is not None:
-                self.digest.update(canonical_bytes(event) + b"\n")
+                self.key_events.update(canonical_bytes(event) + b"\n")
+
+
+@dataclass
+class _Fed:
+    """Where feeding stopped: the failure, the line not applied, the last record applied."""
+
+    failure: ReplayFailure | None = None
+    pending: Prepared | None = None
+    last: ParsedRecord | None = None
+    signatures: int = 0
+
+    def named(self, next_seq: int) -> ParsedRecord | None:
+        """The record the failure names: the line found in its place, or the record a
+        checkpoint failed over."""
+        if self.failure is None:
+            return None
+        if self.pending is not None and next_seq == self.failure.seq:
+            return self.pending.record
+        return self.last if self.last is not None and self.last.seq == self.failure.seq else None
+
+
+def _feed(
+    replayer: Replayer, stream: Iterable[Prepared], until: datetime | None, progress: ProgressBar | None
+) -> _Fed:
+    fed = _Fed()
+    try:
+        for fed.pending in stream:
+            rec = fed.pending.record
+            if until is not None and rec is not None and rec.time >= until:
+                return fed
+            fed.last = replayer.feed_prepared(fed.pending)
+            fed.pending = None
+            fed.signatures += 1 + len(fed.last.sigs)
+            if progress is not None and replayer.next_seq % 1000 == 0:
+                progress.update(replayer.next_seq)
+    except ReplayError as exc:
+        fed.failure = exc.failure
+        return fed
+    fed.failure = replayer.finish() if until is None else None
+    return fed
 
 
 def replay_bundle(
@@ -300,66 +174,40 @@ def replay_bundle(
 ) -> ReplayRun:
     """Replay the bundle's journal (up to, not including, the first record at or after
     ``until``), verifying it against its checkpoints and any the auditor kept."""
-    store = DiskStore(spill_dir)
-    journal_digest, cp_digest, keys = hashlib.sha256(), hashlib.sha256(), _KeyEvents()
-    cps = heapq.merge(
-        bundle.checkpoints(cp_digest),
-        sorted(extra_checkpoints, key=lambda c: c.tree_size),
-        key=lambda c: c.tree_size,
-    )
+    store, hashes = DiskStore(spill_dir), _Hashes()
+    by_size = sorted(extra_checkpoints, key=lambda c: c.tree_size)
+    cps = heapq.merge(bundle.checkpoints(hashes.checkpoints), by_size, key=lambda c: c.tree_size)
     replayer = Replayer(
         cps,
         registry_key=registry_key,
         digests=store.digests,
         hold_archive=store.holds,
         checks=checks,
-        observers=(*observers, keys),
+        observers=(*observers, hashes),
     )
-    started, signatures, complete = time.perf_counter(), 0, until is None
-    pending: Prepared | None = None  # prepared but not yet applied
-    last: ParsedRecord | None = None
+    hints = () if registry_key is None else (registry_key,)
     stream = prepared_stream(
-        bundle.lines(JOURNAL, journal_digest),
-        replayer,
-        workers=workers,
-        hint_keys=() if registry_key is None else (registry_key,),
+        bundle.lines(JOURNAL, hashes.journal), replayer, workers=workers, hint_keys=hints
     )
-    failure: ReplayFailure | None = None
+    started = time.perf_counter()
     try:
-        for pending in stream:
-            rec = pending.record
-            if until is not None and rec is not None and rec.time >= until:
-                break
-            last = replayer.feed_prepared(pending)
-            pending = None
-            signatures += 1 + len(last.sigs)
-            if progress is not None and replayer.next_seq % 1000 == 0:
-                progress.update(replayer.next_seq)
-        else:
-            failure = replayer.finish() if complete else None
-    except ReplayError as exc:
-        failure = exc.failure
+        fed = _feed(replayer, stream, until, progress)
     finally:
         stream.close()  # stops the workers at once on a failure
         store.close()
     if progress is not None:
         progress.update(replayer.next_seq)
         progress.finish()
-    named = None
-    if failure is not None and pending is not None and replayer.next_seq == failure.seq:
-        named = pending.record  # the line found where record ``failure.seq`` should be
-    elif failure is not None and last is not None and last.seq == failure.seq:
-        named = last  # applied, then a checkpoint over it failed
-    whole = complete and failure is None
+    whole = until is None and fed.failure is None
     return ReplayRun(
-        replayer.report(failure),
-        signatures + replayer.checkpoints_verified,
+        replayer.report(fed.failure),
+        fed.signatures + replayer.checkpoints_verified,
         time.perf_counter() - started,
         workers,
-        named,
-        journal_digest.hexdigest() if whole else None,
-        cp_digest.hexdigest() if whole else None,
-        keys.digest.hexdigest() if whole else None,
+        fed.named(replayer.next_seq),
+        hashes.journal.hexdigest() if whole else None,
+        hashes.checkpoints.hexdigest() if whole else None,
+        hashes.key_events.hexdigest() if whole else None,
     )
 
 

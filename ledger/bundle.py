@@ -1,16 +1,6 @@
 """The auditor's bundle: the journal, its checkpoints and key events, written and read back.
 
 Streams both ways (chunks in, lines out) so millions of records fit in bounded memory.
-
-Layout (a directory, optionally also packed as ``<dir>.tar``)::
-
-    manifest.json          format, registry name and key, record count, head hash, sha256 per file
-    journal.jsonl          the exact ``SealedRecord.line()`` bytes, one per line (what is signed)
-    checkpoints.jsonl      ``Checkpoint.line()`` per line, by tree size
-    keys.jsonl             key events taken from the journal (a convenience: never trusted)
-    analysis/*.parquet     records, postings and hold operations as tables, for pandas
-
-Only journal.jsonl and checkpoints.jsonl are evidence; everything else is derived from them.
 """
 
 from __future__ import annotations
@@ -50,6 +40,13 @@ __all__ = [
     "write_bundle",
 ]
 
+# Layout: a directory, optionally also packed as <dir>.tar. Only journal.jsonl and
+# checkpoints.jsonl are evidence; everything else is derived from them.
+#   manifest.json       format, registry name and key, record count, head hash, sha256 per file
+#   journal.jsonl       the exact SealedRecord.line() bytes, one per line (what is signed)
+#   checkpoints.jsonl   Checkpoint.line() per line, by tree size
+#   keys.jsonl          key events taken from the journal (a convenience: the verifier never trusts it)
+#   analysis/*.parquet  records, postings and hold operations as tables, for pandas
 FORMAT = "ecoledger-bundle-v1"
 CERTIFICATE_FORMAT = "ecoledger-certificate-v1"
 MANIFEST, JOURNAL, CHECKPOINTS, KEYS = "manifest.json", "journal.jsonl", "checkpoints.jsonl", "keys.jsonl"
@@ -58,48 +55,28 @@ _LINE_HEAD = b'{"record":'
 _LINE_TAIL = b',"registry_sig":"'
 
 
+_COLUMNS = {  # the analysis tables: (column, type) with types as pyarrow names them
+    "records": "seq:int64 time:timestamp signers:list type:string action:string hash:string",
+    "postings": "seq:int64 idx:int32 account:string instrument:string lot:string jurisdiction:string "
+    "valid_until:string vintage:int32 batch:string amount:int64",
+    "holds": "seq:int64 idx:int32 op:string hold:string account:string instrument:string lot:string "
+    "amount:int64 reason:string controller:string",
+}
+
+
 def _schemas() -> dict[str, pa.Schema]:
     import pyarrow as pa
 
+    kinds = {
+        "int64": pa.int64(),
+        "int32": pa.int32(),
+        "string": pa.string(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "list": pa.list_(pa.string()),
+    }
     return {
-        "records": pa.schema(
-            [
-                ("seq", pa.int64()),
-                ("time", pa.timestamp("us", tz="UTC")),
-                ("type", pa.string()),
-                ("action", pa.string()),
-                ("signers", pa.list_(pa.string())),
-                ("hash", pa.string()),
-            ]
-        ),
-        "postings": pa.schema(
-            [
-                ("seq", pa.int64()),
-                ("idx", pa.int32()),
-                ("account", pa.string()),
-                ("instrument", pa.string()),
-                ("lot", pa.string()),
-                ("jurisdiction", pa.string()),
-                ("valid_until", pa.string()),
-                ("vintage", pa.int32()),
-                ("batch", pa.string()),
-                ("amount", pa.int64()),
-            ]
-        ),
-        "holds": pa.schema(
-            [
-                ("seq", pa.int64()),
-                ("idx", pa.int32()),
-                ("op", pa.string()),
-                ("hold", pa.string()),
-                ("account", pa.string()),
-                ("instrument", pa.string()),
-                ("lot", pa.string()),
-                ("amount", pa.int64()),
-                ("reason", pa.string()),
-                ("controller", pa.string()),
-            ]
-        ),
+        name: pa.schema([(col, kinds[kind]) for col, kind in (c.split(":") for c in spec.split())])
+        for name, spec in _COLUMNS.items()
     }
 
 
@@ -248,7 +225,7 @@ class BundleWriter:
         if event is not None:
             self._keys.write(canonical_bytes(event) + b"\n")
         signers = [s["party"] for s in record["sigs"]]
-        self._tables["records"].add(seq, time, body.get("type"), body.get("action"), signers, self.head_hash)
+        self._tables["records"].add(seq, time, signers, body.get("type"), body.get("action"), self.head_hash)
         for i, p in enumerate(body.get("postings", ())):
             lot = p.get("lot", {})
             self._tables["postings"].add(

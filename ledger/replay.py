@@ -3,11 +3,6 @@
 Needs nothing but the lines (and, optionally, published checkpoints): canonical form,
 sequence, hash links, the registry's and every party's signature under the keys valid at
 the record's time, and every ledger rule, by the same ``rules.apply`` the registry ran.
-
-Two seams keep replay exact at any length: ``prepare`` is the stateless half of a record
-(parse, seal candidates), which worker processes may compute ahead of the state; and the
-set of applied body digests and the closed holds may live on disk (``DigestSet``,
-``state.HoldArchive``), so memory does not grow with the journal.
 """
 
 from __future__ import annotations
@@ -18,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ledger.checkpoint import Checkpoint
-from ledger.crypto import TAG_REGISTRY, sha256, verify
+from ledger.crypto import TAG_BODY, TAG_REGISTRY, sha256, verify
 from ledger.errors import DomainError
 from ledger.journal import GENESIS_PREV, ParsedRecord, parse_line
 from ledger.merkle import Frontier, leaf_hash
@@ -104,22 +99,36 @@ class _MemoryDigests:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """The stateless half of replaying a line: the strict parse (or why it was refused) and
-    which candidate registry keys verify the record's seal. Pure, so any process may make it."""
+    """The stateless half of replaying a line: the strict parse (or why it was refused), which
+    candidate registry keys verify the seal, and, per party signature, the public key it was
+    found to verify under (None: not checked, or failed). Pure, so any process may make it."""
 
     record: ParsedRecord | None
     error: str = ""
     seal: Mapping[bytes, bool] = field(default_factory=dict)
+    signed_with: tuple[bytes | None, ...] = ()
 
 
-def prepare(line: bytes, seal_keys: Iterable[bytes] = ()) -> Prepared:
-    """Parse ``line`` and check its seal against each of ``seal_keys`` (a hint: keys not
-    among them are verified later, in order, by the replayer)."""
+def prepare(
+    line: bytes, seal_keys: Iterable[bytes] = (), party_keys: Mapping[str, bytes] | None = None
+) -> Prepared:
+    """Parse ``line``; check its seal against each of ``seal_keys`` and each party signature
+    against the key ``party_keys`` has under its key id. Both are hints: whether a key was
+    valid, and for whom, is decided later, in order, by the replayer, which verifies
+    anything not settled here itself."""
     try:
         rec = parse_line(line)
     except DomainError as exc:
         return Prepared(None, exc.message)
-    return Prepared(rec, "", {k: verify(k, TAG_REGISTRY, rec.hash, rec.registry_sig) for k in seal_keys})
+    seal = {k: verify(k, TAG_REGISTRY, rec.hash, rec.registry_sig) for k in seal_keys}
+    signed_with: tuple[bytes | None, ...] = ()
+    if party_keys:
+        found = (party_keys.get(s.key_id) for s in rec.sigs)
+        signed_with = tuple(
+            k if k is not None and verify(k, TAG_BODY, rec.body_bytes, s.sig) else None
+            for k, s in zip(found, rec.sigs, strict=True)
+        )
+    return Prepared(rec, "", seal, signed_with)
 
 
 class _Checkpoints:
@@ -161,7 +170,12 @@ class _Checkpoints:
 
 
 class Replayer:
-    """Feeds records one at a time; raises ``ReplayError`` at the first bad one."""
+    """Feeds records one at a time; raises ``ReplayError`` at the first bad one.
+
+    Two seams keep it exact at any length: ``feed_prepared`` takes lines whose stateless half
+    (``prepare``) worker processes computed ahead; and the applied body digests and the closed
+    holds may live on disk (``digests``, ``hold_archive``), so memory stays flat.
+    """
 
     def __init__(
         self,
@@ -185,6 +199,7 @@ class Replayer:
         self.checkpoints_verified = 0
         self._digests: DigestSet = digests if digests is not None else _MemoryDigests()
         self._registry_keys: dict[str, KeyInfo] = {}  # scanned per record: keep it small
+        self._party_keys: dict[str, bytes] = {}
         self._checks = tuple(checks)
         self._observers = tuple(observers)
 
@@ -216,7 +231,7 @@ class Replayer:
             )
         if self.last_time is not None and rec.time < self.last_time:
             raise self.fail(seq, "time_order", "record is older than its predecessor")
-        self._apply(rec, prep.seal)
+        self._apply(rec, prep)
         self.prev = rec.hash
         self.last_time = rec.time
         self.next_seq += 1
@@ -224,11 +239,11 @@ class Replayer:
         self._check_checkpoints()
         return rec
 
-    def _apply(self, rec: ParsedRecord, seal: Mapping[bytes, bool]) -> None:
+    def _apply(self, rec: ParsedRecord, prep: Prepared) -> None:
         seq = rec.seq
         # The seal first: a record the registry did not sign is reported as such, whatever
         # else is wrong with it. Record 0 carries the key that seals it.
-        if seq > 0 and not self._registry_signed(rec, seal):
+        if seq > 0 and not self._registry_signed(rec, prep.seal):
             raise self.fail(seq, "registry_signature", "the registry's signature does not verify")
         try:
             body = parse_body(rec.body)
@@ -248,7 +263,8 @@ class Replayer:
             raise self.fail(seq, "duplicate_instruction", "this signed body was already applied")
         try:
             effect = apply(body, self.state, rec.time)
-            check_signatures(rec.body_bytes, rec.sigs, effect.required_signers, self.state, rec.time)
+            if not self._consent_proven(rec, effect.required_signers, prep.signed_with):
+                check_signatures(rec.body_bytes, rec.sigs, effect.required_signers, self.state, rec.time)
         except DomainError as exc:
             raise self.fail(seq, exc.code, exc.message, **exc.details) from None
         if isinstance(body, TxBody):
@@ -262,12 +278,39 @@ class Replayer:
         for observe in self._observers:
             observe(rec, body, effect, self.state)
 
+    def party_keys(self) -> dict[str, bytes]:
+        """Every party key by id: what a worker needs to check party signatures early."""
+        if len(self._party_keys) != len(self.state.keys):
+            self._party_keys = {k.key_id: k.public_key for k in self.state.keys.values()}
+        return self._party_keys
+
+    def _consent_proven(
+        self, rec: ParsedRecord, required: set[str], signed_with: tuple[bytes | None, ...]
+    ) -> bool:
+        """True when a worker's checks already prove what ``check_signatures`` would accept:
+        every signature verified under the key its id names now, that key is the signer's
+        and valid at the record's time, and every required party signed. Anything less is
+        left to ``check_signatures`` itself, which then names the exact refusal."""
+        if len(signed_with) != len(rec.sigs):
+            return False
+        signed = set()
+        for s, used in zip(rec.sigs, signed_with, strict=True):
+            key = self.state.find_key(s.key_id)
+            if used is None or key is None or key.public_key != used:
+                return False
+            if key.party != s.party or not key.valid_at(rec.time):
+                return False
+            signed.add(s.party)
+        return required <= signed
+
     def _registry_signed(self, rec: ParsedRecord, seal: Mapping[bytes, bool]) -> bool:
         for k in self._registry_keys.values():
             if not k.valid_at(rec.time):
                 continue
-            known = seal.get(k.public_key)
-            if known if known is not None else verify(k.public_key, TAG_REGISTRY, rec.hash, rec.registry_sig):
+            known = seal.get(k.public_key)  # settled by a worker, or not yet
+            if known is None:
+                known = verify(k.public_key, TAG_REGISTRY, rec.hash, rec.registry_sig)
+            if known:
                 return True
         return False
 

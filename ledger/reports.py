@@ -1,16 +1,6 @@
 """As-of reports from a bundle with pandas: holdings, auctions, pledges, cap use and blue carbon.
 
-Rebuilt from the journal itself (verified on the way) and written as Excel-friendly CSV and PNG charts.
-
-Conventions read (the workflows write them; every one is optional unless said otherwise):
-- accounts by kind: ISSUANCE is a cap (``bureau:<division>.cap.<INST>``, cap in force = -balance),
-  RESERVE a bureau reserve, RETIREMENT a sink (``*.retirement``), BUFFER the blue-carbon pool.
-- auctions: tx records whose action starts with ``auction.`` and whose meta carries a price:
-  ``auction_id``, ``design``, ``instrument``, ``jurisdiction``, ``offered_kg``, ``sold_kg``,
-  ``revenue_fen``, ``clearing_price_fen_per_t`` (uniform price), or ``allocations`` (a list of
-  ``{bidder, quantity_kg, price_fen_per_t, amount_fen}``, for pay-as-bid designs); without either,
-  the price implied by the record's own CNY and rights postings is used.
-- pledges: open holds with reason ``pledge``; the placing record's meta may carry ``loan_amount_fen``.
+Rebuilt from the journal itself (verified on the way), written as Excel-friendly CSV and PNG charts.
 """
 
 from __future__ import annotations
@@ -33,6 +23,7 @@ from ledger.crypto import b64d
 from ledger.journal import ParsedRecord
 from ledger.model import AccountKind, Body, HoldPlace, Lot, TxBody
 from ledger.replay import RecordCheck
+from ledger.report_charts import charts
 from ledger.rules import Effect
 from ledger.state import LedgerState
 from ledger.timeutil import format_utc, parse_date
@@ -40,6 +31,16 @@ from ledger.units import INSTRUMENTS, InstrumentKind
 
 __all__ = ["CHINA_STANDARD_TIME", "ReportError", "Reports", "build_reports", "escape_cell", "parse_as_of"]
 
+# What the reports read from the journal (the workflows write it; all optional unless said):
+# - accounts by kind: ISSUANCE is a cap (bureau:<division>.cap.<INST>, cap in force = -balance),
+#   RESERVE a bureau reserve, RETIREMENT a sink (*.retirement), BUFFER the blue-carbon pool;
+#   a lot's jurisdiction is the city, its vintage the blue-carbon vintage.
+# - auctions: tx records whose action starts with "auction." and whose meta carries a price:
+#   auction_id, design, instrument, jurisdiction, offered_kg, sold_kg, revenue_fen, and either
+#   clearing_price_fen_per_t (uniform price) or allocations, a list of {bidder, quantity_kg,
+#   price_fen_per_t, amount_fen} (pay-as-bid designs); with neither, the price implied by the
+#   record's own CNY and rights postings.
+# - pledges: open holds with reason "pledge"; the placing record's meta may carry loan_amount_fen.
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -79,6 +80,16 @@ def display(amount: int, code: str) -> Decimal:
     return (Decimal(amount) / inst.minor_per_display).quantize(Decimal(1).scaleb(-inst.display_places))
 
 
+def frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """A table whose whole-number columns stay exact integers (nullable), never floats."""
+    out = pd.DataFrame(rows, columns=list(columns), dtype=object)
+    for name in out.columns:
+        values = [v for v in out[name] if v is not None]
+        if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            out[name] = out[name].astype("Int64")
+    return out
+
+
 def _pct(part: int, whole: int) -> Decimal | None:
     return None if whole <= 0 else (Decimal(100 * part) / whole).quantize(Decimal("0.1"))
 
@@ -106,19 +117,18 @@ class _Collector:
                     self.issued[p.lot.vintage] += -p.amount
                 elif kind is AccountKind.RETIREMENT and p.amount > 0:
                     self.retired[p.lot.vintage] += p.amount
-        loan = body.meta.get("loan_amount_fen")
         for op in body.holds:
             if isinstance(op, HoldPlace) and op.reason == "pledge":
                 self.pledges[op.hold] = {
                     "placed_seq": rec.seq,
                     "placed_at": format_utc(rec.time),
-                    "loan_amount_fen": loan if isinstance(loan, int) else None,
+                    "loan_amount_fen": _int(body.meta, "loan_amount_fen"),
                 }
         for hold_id, hold in effect.holds.items():
             if hold.status != "open":
                 self.pledges.pop(hold_id, None)
         if body.action.startswith("auction."):
-            row = _auction_row(rec, body, state)
+            row = _auction_row(rec, body)
             if row is not None:
                 self.auctions.append(row)
 
@@ -128,7 +138,9 @@ def _int(meta: dict[str, Any], key: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _auction_row(rec: ParsedRecord, body: TxBody, state: LedgerState) -> dict[str, Any] | None:
+def _auction_row(rec: ParsedRecord, body: TxBody) -> dict[str, Any] | None:
+    """One row per priced auction record: the clearing price, else the allocations' prices,
+    else the price its own postings imply (CNY paid per tonne delivered)."""
     meta = body.meta
     rights = [p for p in body.postings if INSTRUMENTS[p.instrument].kind is not InstrumentKind.MONEY]
     instrument = meta.get("instrument") or (rights[0].instrument if rights else None)
@@ -179,6 +191,7 @@ class Reports:
     head_hash: str
     checkpoints_verified: int
     tables: dict[str, pd.DataFrame]
+    label: str  # the as-of as the user gave it
 
     def write(self, out_dir: Path) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -187,8 +200,9 @@ class Reports:
             path = out_dir / f"{name}.csv"
             frame.map(escape_cell).to_csv(path, index=False, encoding="utf-8-sig")
             written.append(path)
-        written += _charts(self.tables, out_dir, self.as_of)
+        written += charts(self.tables, out_dir, self.label)
         meta = {
+            "as_of": self.label,
             "as_of_exclusive": format_utc(self.as_of),
             "records_included": self.records,
             "head_hash_at_cut": self.head_hash,
@@ -206,6 +220,7 @@ def build_reports(
     registry_key: bytes | None = None,
     workers: int = 1,
     checks: Sequence[RecordCheck] = (),
+    label: str | None = None,
 ) -> Reports:
     """Replay the bundle's records before ``as_of`` (verifying each) and tabulate the state."""
     collector = _Collector()
@@ -222,13 +237,20 @@ def build_reports(
     tables = {
         "holdings": _holdings(detail),
         "holdings_detail": detail,
-        "auctions": pd.DataFrame(collector.auctions, columns=_AUCTION_COLUMNS),
+        "auctions": frame(collector.auctions, _AUCTION_COLUMNS),
         "pledges": _pledges(state, collector),
         "cap_usage": _cap_usage(state),
         "blue_carbon_vintages": _blue_carbon(state, collector),
     }
     tables["pledges_by_bank"] = _pledges_by_bank(tables["pledges"])
-    return Reports(as_of, report.records, report.head_hash.hex(), report.checkpoints_verified, tables)
+    return Reports(
+        as_of,
+        report.records,
+        report.head_hash.hex(),
+        report.checkpoints_verified,
+        tables,
+        label or f"{format_utc(as_of)} (exclusive)",
+    )
 
 
 _AUCTION_COLUMNS = [
@@ -266,7 +288,7 @@ def _holdings_detail(state: LedgerState) -> pd.DataFrame:
                 "unit": INSTRUMENTS[code].display_unit,
             }
         )
-    return pd.DataFrame(rows, columns=_DETAIL_COLUMNS)
+    return frame(rows, _DETAIL_COLUMNS)
 
 
 _DETAIL_COLUMNS = [
@@ -280,7 +302,7 @@ def _holdings(detail: pd.DataFrame) -> pd.DataFrame:
     columns = ["participant", "name", "role", "instrument", "total_minor", "held_minor", "available_minor"]
     kept = detail[~detail["account_kind"].isin([k.value for k in _NOT_HOLDINGS])]
     if kept.empty:
-        return pd.DataFrame(columns=[*columns, "total", "available", "unit"])
+        return frame([], [*columns, "total", "available", "unit"])
     out = kept.groupby(columns[:4], as_index=False, sort=True)[columns[4:]].sum()
     out["total"] = [display(int(t), c) for t, c in zip(out["total_minor"], out["instrument"], strict=True)]
     out["available"] = [
@@ -335,7 +357,7 @@ def _cap_usage(state: LedgerState) -> pd.DataFrame:
         "jurisdiction", "bureau", "bureau_name", "instrument", "cap_in_force_kg", "reserve_kg", "held_kg",
         "retired_kg", "used_kg", "used_pct", "cap_in_force_t", "used_t",
     ]  # fmt: skip
-    return pd.DataFrame(rows, columns=columns)
+    return frame(rows, columns)
 
 
 def _pledges(state: LedgerState, collector: _Collector) -> pd.DataFrame:
@@ -371,13 +393,13 @@ def _pledges(state: LedgerState, collector: _Collector) -> pd.DataFrame:
         "valid_until", "amount_kg", "amount_t", "placed_seq", "placed_at", "loan_amount_fen",
         "loan_amount_cny",
     ]  # fmt: skip
-    return pd.DataFrame(rows, columns=columns)
+    return frame(rows, columns)
 
 
 def _pledges_by_bank(pledges: pd.DataFrame) -> pd.DataFrame:
     columns = ["bank", "bank_name", "instrument", "pledges", "amount_kg", "amount_t", "loan_amount_fen"]
     if pledges.empty:
-        return pd.DataFrame(columns=columns)
+        return frame([], columns)
     rows = []
     for (bank, name, code), group in pledges.groupby(["bank", "bank_name", "instrument"], sort=True):
         kg = int(group["amount_kg"].sum())
@@ -393,7 +415,7 @@ def _pledges_by_bank(pledges: pd.DataFrame) -> pd.DataFrame:
                 "loan_amount_fen": sum(loans) if loans else None,
             }
         )
-    return pd.DataFrame(rows, columns=columns)
+    return frame(rows, columns)
 
 
 def _blue_carbon(state: LedgerState, collector: _Collector) -> pd.DataFrame:
@@ -421,50 +443,4 @@ def _blue_carbon(state: LedgerState, collector: _Collector) -> pd.DataFrame:
         "vintage", "issued_kg_co2e", "retired_kg_co2e", "buffer_kg_co2e", "outstanding_kg_co2e",
         "issued_t_co2e", "retired_t_co2e", "retired_pct",
     ]  # fmt: skip
-    return pd.DataFrame(rows, columns=columns)
-
-
-# -- charts (floats appear here only: a plotted point is a picture, not an amount) --------------
-
-
-def _charts(tables: dict[str, pd.DataFrame], out_dir: Path, as_of: datetime) -> list[Path]:
-    from matplotlib.figure import Figure
-
-    until = f"before {format_utc(as_of)}"
-    paths = []
-    fig = Figure(figsize=(9, 4.5), layout="constrained")
-    ax = fig.add_subplot()
-    auctions = tables["auctions"]
-    for code, group in auctions.groupby("instrument", sort=True) if not auctions.empty else ():
-        when = pd.to_datetime(group["time"], utc=True)
-        ax.plot(when, [float(p) / 100 for p in group["average_price_fen_per_t"]], marker="o", label=str(code))
-    if auctions.empty:
-        ax.text(0.5, 0.5, "no auction results", ha="center", va="center", transform=ax.transAxes)
-    else:
-        ax.legend(title="instrument")
-    ax.set(title=f"Auction prices {until}", ylabel="CNY per tonne", xlabel="record time (UTC)")
-    paths.append(_save(fig, out_dir / "price_history.png"))
-
-    fig = Figure(figsize=(9, 4.5), layout="constrained")
-    ax = fig.add_subplot()
-    caps = tables["cap_usage"]
-    labels = [f"{j} {c}" for j, c in zip(caps["jurisdiction"], caps["instrument"], strict=True)]
-    used = [float(v) / 1000 for v in caps["used_kg"]]
-    reserve = [float(v) / 1000 for v in caps["reserve_kg"]]
-    ax.barh(labels, used, label="held or retired")
-    ax.barh(labels, reserve, left=used, label="bureau reserve")
-    for y, pct in enumerate(caps["used_pct"]):
-        if pct is not None:
-            ax.annotate(f"{pct}%", (used[y], y), xytext=(3, 0), textcoords="offset points", va="center")
-    if caps.empty:
-        ax.text(0.5, 0.5, "no capped instruments", ha="center", va="center", transform=ax.transAxes)
-    else:
-        ax.legend()
-    ax.set(title=f"Cap use by jurisdiction {until}", xlabel="tonnes per year")
-    paths.append(_save(fig, out_dir / "cap_use.png"))
-    return paths
-
-
-def _save(fig: Any, path: Path) -> Path:
-    fig.savefig(path, dpi=110)
-    return path
+    return frame(rows, columns)

@@ -1,7 +1,6 @@
 """The whole ledger state in memory: what replay rebuilds and property tests compare to.
 
 It is a ``LedgerView`` for the rules and applies their ``Effect``s; it holds no journal.
-Closed holds may move to a ``HoldArchive`` (on disk) so a long replay's memory stays flat.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ class LedgerState:
     holds: dict[str, Hold] = field(default_factory=dict)
     parties: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys: dict[str, KeyInfo] = field(default_factory=dict)
+    # With an archive, closed holds leave memory for it (a long replay's memory stays flat).
     archive: HoldArchive | None = field(default=None, compare=False, repr=False)
 
     def find_account(self, account_id: str) -> AccountInfo | None:
