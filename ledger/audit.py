@@ -222,6 +222,7 @@ class AuditSummary:
     run: ReplayRun | None = None
     problems: list[str] = field(default_factory=list)  # bundle-level: manifest, derived files
     bundle_error: str | None = None
+    key_id: str | None = None  # of the registry key replay pinned
 
     @property
     def failure(self) -> ReplayFailure | None:
@@ -234,7 +235,7 @@ class AuditSummary:
     def render(self) -> str:
         m, lines = self.manifest, []
         lines.append(f"ecoledger audit — {self.bundle}")
-        key = m.get("registry_key_id", "?")
+        key = self.key_id or m.get("registry_key_id", "?")
         pin = "pinned by --registry-key" if self.pinned else "from the manifest: NOT independently pinned"
         lines.append(f"  registry      {m.get('registry', '?')} (key {key}, {pin})")
         if self.run is not None:
@@ -248,7 +249,8 @@ class AuditSummary:
                 f"  positions     {len(st.positions):,} non-zero   open holds {open_holds:,}",
                 f"  head hash     {r.head_hash.hex()}",
                 f"  time          {self.run.seconds:,.1f} s, {r.records / max(self.run.seconds, 1e-9):,.0f} "
-                f"records/s, {self.run.workers} process(es) parsing",
+                f"records/s, "
+                + ("one process" if self.run.workers <= 1 else f"{self.run.workers} worker processes ahead"),
             ]
         if self.ok:
             lines.append("  RESULT        VERIFIED: every encoding, link, signature, checkpoint and rule")
@@ -313,6 +315,7 @@ def verify_bundle(
             except ValueError:
                 summary.bundle_error = "the manifest names no valid registry key; pass --registry-key"
                 return summary
+        summary.key_id = key_id_for(pin)
         total = m.get("records") if isinstance(m.get("records"), int) else None
         if workers is None:
             workers = 1 if (total or 0) < AUTO_PARALLEL_RECORDS else 2

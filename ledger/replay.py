@@ -244,7 +244,14 @@ class Replayer:
         # The seal first: a record the registry did not sign is reported as such, whatever
         # else is wrong with it. Record 0 carries the key that seals it.
         if seq > 0 and not self._registry_signed(rec, prep.seal):
-            raise self.fail(seq, "registry_signature", "the registry's signature does not verify")
+            tried = sorted(k.key_id for k in self._registry_keys.values() if k.valid_at(rec.time))
+            raise self.fail(
+                seq,
+                "registry_signature",
+                "the registry's signature does not verify",
+                record_hash=rec.hash.hex(),
+                registry_keys_valid=tried,
+            )
         try:
             body = parse_body(rec.body)
         except DomainError as exc:

@@ -29,7 +29,8 @@ __all__ = ["DiskStore", "prepared_stream"]
 
 
 class DiskStore:
-    """Exact sets kept in memory up to ``memory_limit`` entries, then in a temporary SQLite file.
+    """Exact sets kept in memory up to ``memory_limit`` entries (digests: ~100 bytes each; closed
+    holds, larger, up to a fifth as many), then in a temporary SQLite file with a 2 MB cache.
 
     Serves as the replay's ``DigestSet`` (``.digests``) and ``HoldArchive`` (``.holds``).
     Exact by construction (a primary-key lookup), never probabilistic.
@@ -93,7 +94,7 @@ class _Holds:
     def put(self, hold: Hold) -> None:
         if self._memory is not None:
             self._memory[hold.id] = hold
-            if len(self._memory) > self._store.memory_limit:
+            if len(self._memory) > self._store.memory_limit // 5:
                 rows = ((h.id, _hold_row(h)) for h in self._memory.values())
                 self._store.db().executemany("INSERT OR REPLACE INTO hold VALUES (?, ?)", rows)
                 self._memory = None
