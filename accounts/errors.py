@@ -8,7 +8,8 @@ a ``DomainError`` with a stable code that ``api/errors.py`` maps once. Added to 
     │   └── InvalidPermitNumber    discharge permit number not of the HJ 608-2017 form
     ├── NotFound
     │   ├── UnknownParticipant
-    │   └── UnknownCredential
+    │   ├── UnknownCredential
+    │   └── NoCustodyKey           the registry holds no valid key of this party: it signs itself
     ├── PermissionDenied           the actor may not do this: ``details["rule"]`` names the rule
     └── InvalidCredentials         API token unknown, wrong or revoked (never says which)
 """
@@ -23,6 +24,7 @@ __all__ = [
     "InvalidCredentials",
     "InvalidCreditCode",
     "InvalidPermitNumber",
+    "NoCustodyKey",
     "PermissionDenied",
     "UnknownCredential",
     "UnknownDivision",
@@ -48,6 +50,13 @@ class UnknownParticipant(NotFound):
 
 class UnknownCredential(NotFound):
     code = "unknown_credential"
+
+
+class NoCustodyKey(NotFound):
+    """The registry holds no currently valid key of the party, so it cannot sign for it: the
+    party signs with its own key (the Python client) where the route takes signatures."""
+
+    code = "no_custody_key"
 
 
 class PermissionDenied(DomainError):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-__all__ = ["CredentialRow", "ParticipantRow"]
+__all__ = ["CredentialRow", "CustodyKeyRow", "ParticipantRow"]
 
 
 class ParticipantRow(SQLModel, table=True):
@@ -37,3 +37,16 @@ class CredentialRow(SQLModel, table=True):
     scrypt_p: int
     created_at: str  # the ledger's UTC text form
     revoked_at: str | None = None
+
+
+class CustodyKeyRow(SQLModel, table=True):
+    """A participant's signing key held by the registry (托管密钥), sealed with AES-256-GCM under the
+    custody secret; the party and key id are the associated data, so a sealed key moved to another
+    row does not open."""
+
+    __tablename__ = "custody_key"
+    key_id: str = Field(primary_key=True)
+    party: str = Field(sa_column=Column(String, ForeignKey("participant.party"), nullable=False, index=True))
+    nonce: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: str  # the ledger's UTC text form

@@ -10,24 +10,29 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from accounts.custody import Vault
 from api import errors, observability
+from api import tables as _tables  # noqa: F401  (registers the idempotency table)
 from api.deps import AppState
+from api.routes import auctions, bluecarbon, crosscity, exports, issuance, participants, pledges, trades
 from api.routes import ledger as ledger_routes
 from ledger.db import read_only
 from ledger.service import Registry, head_size
 
 
-def create_app(engine: Engine, registry: Registry) -> FastAPI:
+def create_app(engine: Engine, registry: Registry, vault: Vault | None = None) -> FastAPI:
     app = FastAPI(
         title="ecoledger",
         version="0.1.0",
         summary="Registry of discharge rights, VOCs quotas and blue-carbon credits",
         description="Every write is a signed instruction; every committed one is a journal record.",
     )
-    app.state.ecoledger = AppState(engine=engine, reader=read_only(engine), registry=registry)
+    app.state.ecoledger = AppState(engine=engine, reader=read_only(engine), registry=registry, vault=vault)
     errors.install(app)
     observability.install(app)
     app.include_router(ledger_routes.router)
+    for module in (participants, issuance, auctions, trades, crosscity, pledges, bluecarbon, exports):
+        app.include_router(module.router)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, object]:

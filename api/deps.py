@@ -11,20 +11,31 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from accounts.credentials import authenticate
-from accounts.errors import InvalidCredentials
+from accounts.custody import Vault, custody_key
+from accounts.errors import InvalidCredentials, NoCustodyKey
 from accounts.model import Participant
+from ledger.crypto import SigningKey
 from ledger.service import Registry
 
-__all__ = ["ActorDep", "ReaderDep", "RegistryDep", "SessionDep"]
+__all__ = [
+    "ActorDep",
+    "CustodyKeyDep",
+    "IdempotencyKeyDep",
+    "PageDep",
+    "ReaderDep",
+    "RegistryDep",
+    "SessionDep",
+]
 
+T = TypeVar("T")
 _bearer = HTTPBearer(auto_error=False)  # a missing token is our 401, not FastAPI's 403/422
 
 
@@ -33,6 +44,7 @@ class AppState:
     engine: Engine
     reader: Engine
     registry: Registry
+    vault: Vault | None = None  # None: the registry holds no keys; every party signs for itself
 
 
 def state(request: Request) -> AppState:
@@ -97,7 +109,48 @@ def get_actor(
     return who
 
 
+def get_custody_key(
+    actor: Annotated[Participant, Depends(get_actor)],
+    session: Annotated[Session, Depends(get_reader)],
+    request: Request,
+) -> SigningKey:
+    """The actor's key held in custody, to sign a workflow step for it (the record says custody)."""
+    app = state(request)
+    if app.vault is None:
+        raise NoCustodyKey("this registry holds no keys in custody", party=actor.party)
+    return custody_key(session, vault=app.vault, party=actor.party, at=app.registry.clock())
+
+
+@dataclass(frozen=True)
+class Page:
+    """Offset pagination of a list: ``offset`` items skipped, at most ``limit`` returned."""
+
+    offset: int
+    limit: int
+
+    def of(self, items: list[T]) -> list[T]:
+        return items[self.offset : self.offset + self.limit]
+
+
+def get_page(
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Page:
+    return Page(offset, limit)
+
+
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ReaderDep = Annotated[Session, Depends(get_reader)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 ActorDep = Annotated[Participant, Depends(get_actor)]
+CustodyKeyDep = Annotated[SigningKey, Depends(get_custody_key)]
+PageDep = Annotated[Page, Depends(get_page)]
+IdempotencyKeyDep = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        description="a retried write with the same key returns the first answer instead of acting twice",
+    ),
+]

@@ -72,9 +72,11 @@ def key_id_for(public_key: bytes) -> str:
 
 @dataclass(frozen=True)
 class SigningKey:
-    """A private Ed25519 key; ``public`` is the raw 32-byte public key."""
+    """A private Ed25519 key; ``public`` is the raw 32-byte public key. ``custody`` marks a key the
+    registry holds for its party (web console): every signature made with it says so."""
 
     private: Ed25519PrivateKey
+    custody: bool = False
 
     @classmethod
     def generate(cls) -> SigningKey:
@@ -97,6 +99,17 @@ class SigningKey:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
+
+    @property
+    def seed(self) -> bytes:
+        """The raw 32-byte private seed (to seal it in custody; never logged, never sent)."""
+        return self.private.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+
+    def in_custody(self) -> SigningKey:
+        """The same key, marked as held by the registry for its party."""
+        return SigningKey(self.private, custody=True)
 
     @property
     def public(self) -> bytes:

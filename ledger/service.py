@@ -71,8 +71,10 @@ def new_nonce() -> str:
 
 
 def sign_body(body: Body, party: str, key: SigningKey, *, custody: bool = False) -> Signature:
-    """A party's consent: its Ed25519 signature over the canonical body."""
-    return Signature(party, key.key_id, key.sign(TAG_BODY, canonical_bytes(body.to_json())), custody)
+    """A party's consent: its Ed25519 signature over the canonical body (marked when the registry
+    signed with a key it holds in custody for the party)."""
+    sig = key.sign(TAG_BODY, canonical_bytes(body.to_json()))
+    return Signature(party, key.key_id, sig, custody or key.custody)
 
 
 @dataclass(frozen=True)

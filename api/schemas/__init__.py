@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["BalanceOut", "ErrorOut", "InstructionIn", "ReceiptOut", "SignatureIn", "StrictIn"]
+__all__ = ["BalanceOut", "ErrorOut", "InstructionIn", "Page", "ReceiptOut", "SignatureIn", "StrictIn"]
+
+Item = TypeVar("Item")
 
 
 class StrictIn(BaseModel):
@@ -51,3 +53,12 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorDetail
+
+
+class Page(BaseModel, Generic[Item]):
+    """A page of a list: ``items`` from ``offset``, at most ``limit`` of them, ``total`` in all."""
+
+    items: list[Item]
+    offset: int
+    limit: int
+    total: int

@@ -1,0 +1,93 @@
+"""Keys the registry holds for participants who act through the web console (托管密钥): sealed at
+rest, opened only to sign, and every signature made with one carries ``custody: true``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlmodel import Session, select
+
+from accounts.errors import NoCustodyKey
+from accounts.keys import valid_keys
+from accounts.tables import CustodyKeyRow
+from ledger.crypto import SigningKey, b64d, b64e
+from ledger.timeutil import format_utc
+
+__all__ = ["CUSTODY_SECRET_ENV", "Vault", "custody_key", "take_into_custody"]
+
+CUSTODY_SECRET_ENV = "ECOLEDGER_CUSTODY_SECRET"
+
+
+@dataclass(frozen=True)
+class Vault:
+    """The custody secret: a 256-bit AES-GCM key kept outside the database (environment or a file
+    beside the registry's key), so a copy of the database alone opens no key."""
+
+    secret: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.secret) != 32:
+            raise ValueError("the custody secret is 32 bytes")
+
+    @classmethod
+    def generate(cls) -> Vault:
+        return cls(secrets.token_bytes(32))
+
+    @classmethod
+    def from_text(cls, text: str) -> Vault:
+        """From unpadded base64url text (the form ``to_text`` writes and the environment holds)."""
+        return cls(b64d(text.strip(), length=32))
+
+    @classmethod
+    def from_env(cls) -> Vault | None:
+        text = os.environ.get(CUSTODY_SECRET_ENV)
+        return cls.from_text(text) if text else None
+
+    def to_text(self) -> str:
+        return b64e(self.secret)
+
+    def seal(self, party: str, key: SigningKey) -> tuple[bytes, bytes]:
+        nonce = secrets.token_bytes(12)
+        return nonce, AESGCM(self.secret).encrypt(nonce, key.seed, _aad(party, key.key_id))
+
+    def open(self, row: CustodyKeyRow) -> SigningKey:
+        seed = AESGCM(self.secret).decrypt(row.nonce, row.sealed, _aad(row.party, row.key_id))
+        key = SigningKey.from_seed(seed).in_custody()
+        if key.key_id != row.key_id:  # the associated data already binds it; a second line
+            raise ValueError(f"custody row {row.key_id} holds another key")
+        return key
+
+
+def _aad(party: str, key_id: str) -> bytes:
+    return f"ecoledger-custody\x00{party}\x00{key_id}".encode()
+
+
+def take_into_custody(session: Session, *, vault: Vault, party: str, key: SigningKey, at: datetime) -> None:
+    """Keep ``key`` sealed for ``party``; the key must already be registered to it in the journal."""
+    if key.key_id not in {k.key_id for k in valid_keys(session, party=party, at=at)}:
+        raise NoCustodyKey(f"{party} has no registered key {key.key_id} valid now", party=party)
+    nonce, sealed = vault.seal(party, key)
+    session.add(
+        CustodyKeyRow(key_id=key.key_id, party=party, nonce=nonce, sealed=sealed, created_at=format_utc(at))
+    )
+    session.flush()
+
+
+def custody_key(session: Session, *, vault: Vault, party: str, at: datetime) -> SigningKey:
+    """The key the registry signs with for ``party`` now: the newest held key still valid at ``at``.
+    A key revoked in the journal stops signing here at once, whatever the custody table says."""
+    valid = {k.key_id for k in valid_keys(session, party=party, at=at)}
+    rows = session.exec(
+        select(CustodyKeyRow).where(CustodyKeyRow.party == party).order_by(CustodyKeyRow.created_at.desc())  # type: ignore[attr-defined]
+    ).all()
+    for row in rows:
+        if row.key_id in valid:
+            return vault.open(row)
+    raise NoCustodyKey(
+        f"the registry holds no valid key of {party}: it signs its own instructions", party=party
+    )

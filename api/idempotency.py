@@ -1,0 +1,78 @@
+"""Idempotent writes: a retried request with the same ``Idempotency-Key`` gets the first answer
+again instead of acting twice; the key is stored in the same transaction as the write it guards."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from accounts.model import Participant
+from api.tables import IdempotentResponseRow
+from ledger.canonical import canonical_bytes
+from ledger.errors import Conflict
+from ledger.timeutil import format_utc, utc_now
+
+__all__ = ["IdempotencyKeyReused", "once"]
+
+Out = TypeVar("Out", bound=BaseModel)
+
+
+class IdempotencyKeyReused(Conflict):
+    """The key was used before for a different request (another path or body)."""
+
+    code = "idempotency_key_reused"
+
+
+def _digest(method: str, path: str, payload: Any) -> str:
+    body = json.loads(json.dumps(payload, default=str))  # Decimal, dates: their JSON text form
+    return hashlib.sha256(canonical_bytes({"method": method, "path": path, "body": body})).hexdigest()
+
+
+def once(
+    session: Session,
+    *,
+    actor: Participant,
+    key: str | None,
+    method: str,
+    path: str,
+    payload: Any,
+    out: type[Out],
+    run: Callable[[], Out],
+) -> Out:
+    """``run()`` once per (actor, key): a repeat of the same request returns the stored answer; the same
+    key with another request is ``IdempotencyKeyReused``. Without a key, ``run()`` simply runs."""
+    if key is None:
+        return run()
+    digest = _digest(method, path, payload)
+    row = session.get(IdempotentResponseRow, (actor.party, key))
+    if row is not None:
+        if row.request_digest != digest:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used for a different request", field="Idempotency-Key"
+            )
+        return out.model_validate_json(row.response)
+    result = run()
+    session.add(
+        IdempotentResponseRow(
+            party=actor.party,
+            key=key,
+            request_digest=digest,
+            status_code=200,
+            response=result.model_dump_json(),
+            created_at=format_utc(utc_now()),
+        )
+    )
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent twin committed first: this one rolls back whole
+        raise IdempotencyKeyReused(
+            "a request with this Idempotency-Key is being or was processed; retry to read its answer",
+            field="Idempotency-Key",
+        ) from None
+    return result
