@@ -13,12 +13,22 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlmodel import Session, select
 
 from accounts.errors import NoCustodyKey
-from accounts.keys import valid_keys
+from accounts.keys import KeyEvent, add_key, rotate_key, valid_keys
+from accounts.model import Participant, ParticipantSpec
+from accounts.service import register_in_custody
 from accounts.tables import CustodyKeyRow
 from ledger.crypto import SigningKey, b64d, b64e
+from ledger.service import Registry
 from ledger.timeutil import format_utc
 
-__all__ = ["CUSTODY_SECRET_ENV", "Vault", "custody_key", "take_into_custody"]
+__all__ = [
+    "CUSTODY_SECRET_ENV",
+    "Vault",
+    "custody_key",
+    "new_custody_key",
+    "register_with_custody",
+    "take_into_custody",
+]
 
 CUSTODY_SECRET_ENV = "ECOLEDGER_CUSTODY_SECRET"
 
@@ -91,3 +101,52 @@ def custody_key(session: Session, *, vault: Vault, party: str, at: datetime) -> 
     raise NoCustodyKey(
         f"the registry holds no valid key of {party}: it signs its own instructions", party=party
     )
+
+
+def register_with_custody(
+    session: Session, *, registry: Registry, vault: Vault, spec: ParticipantSpec, actor: Participant
+) -> Participant:
+    """Register a participant whose first key the registry generates and keeps sealed (web console
+    users who hold no key of their own); ``actor`` is checked as in ``register_participant``."""
+    participant, key = register_in_custody(session, registry=registry, spec=spec, actor=actor)
+    take_into_custody(session, vault=vault, party=participant.party, key=key, at=registry.clock())
+    return participant
+
+
+def new_custody_key(
+    session: Session,
+    *,
+    registry: Registry,
+    vault: Vault,
+    actor: Participant,
+    party: str,
+    replaces: str | None,
+    signed_by: SigningKey | None,
+) -> KeyEvent:
+    """A new key for ``party`` that the registry generates and holds: beside its others, or in place
+    of ``replaces`` (rotation). Signed with ``signed_by`` as ``accounts.keys`` demands."""
+    key = SigningKey.generate()
+    custody = signed_by is not None and signed_by.custody
+    if replaces is None:
+        event = add_key(
+            session,
+            registry=registry,
+            actor=actor,
+            party=party,
+            public_key=key.public,
+            signed_by=signed_by,
+            custody=custody,
+        )
+    else:
+        event = rotate_key(
+            session,
+            registry=registry,
+            actor=actor,
+            party=party,
+            old_key_id=replaces,
+            new_public_key=key.public,
+            signed_by=signed_by,
+            custody=custody,
+        )
+    take_into_custody(session, vault=vault, party=party, key=key, at=event.effective_at)
+    return event

@@ -24,16 +24,22 @@ from accounts.service import register_participant
 from ledger.crypto import SigningKey
 from ledger.service import Registry
 
-__all__ = ["DEMO_SPECS", "DemoParticipant", "demo_key", "register_demo"]
+__all__ = ["DEMO_SPECS", "SCENARIO_SPECS", "DemoParticipant", "demo_key", "register_demo"]
 
 
 # Enterprises, banks and the cooperative are fictional (名称含“示例”); their credit codes are
-# well-formed but synthetic (organization code body EXAMPLE<n>), and every signing key comes from
-# a public seed, so nothing here may be used outside a demo or a test.
+# well-formed but synthetic (organization code body EXAMPLE<n> or EXAMPL<nn>), and every signing key
+# ``demo_key`` gives comes from a public seed, so nothing here may be used outside a demo or a test.
 
 
 def _code(division: str, n: int, prefix: str = "91") -> str:
-    return complete_credit_code(prefix, division, f"EXAMPLE{n}")
+    # The organization code body is 8 characters: EXAMPLE1..EXAMPLE9, then EXAMPL10, EXAMPL11...
+    return complete_credit_code(prefix, division, f"EXAMPLE{n}" if n < 10 else f"EXAMPL{n}")
+
+
+def _enterprise(n: int, division: str, name: str, *, permit: bool = True) -> EnterpriseSpec:
+    code = _code(division, n)
+    return EnterpriseSpec(code, name, division, code + "001P" if permit else None)
 
 
 _YUYAO_CHEM = _code("330281", 1)
@@ -55,6 +61,20 @@ DEMO_SPECS: dict[str, ParticipantSpec] = {
     "shengsi_coop": CooperativeSpec(
         "嵊泗示例贻贝养殖专业合作社", "330922", credit_code=_code("330922", 7, "93")
     ),
+}
+
+
+# The further enterprises the ``make demo`` scenario (api/demo) needs on top of DEMO_SPECS: holders with
+# permits in each city, Zhoushan's VOCs pilot firms and Yuyao bidders. Kept apart from DEMO_SPECS so
+# the tests that register the whole demo keep their small world.
+SCENARIO_SPECS: dict[str, ParticipantSpec] = {
+    "yuyao_paper": _enterprise(10, "330281", "余姚示例造纸有限公司"),
+    "yuyao_mould": _enterprise(11, "330281", "余姚示例模具有限公司", permit=False),
+    "ningbo_textile": _enterprise(12, "330200", "宁波示例纺织有限公司"),
+    "zhoushan_seafood": _enterprise(13, "330900", "舟山示例水产加工有限公司"),
+    "zhoushan_tank": _enterprise(14, "330900", "舟山示例石化储运有限公司"),
+    "zhoushan_coating": _enterprise(15, "330900", "舟山示例涂装有限公司"),
+    "wenzhou_leather": _enterprise(16, "330300", "温州示例合成革有限公司"),
 }
 
 

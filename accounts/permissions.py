@@ -33,6 +33,7 @@ __all__ = [
     "Rule",
     "Target",
     "authorize",
+    "participant_visible",
     "party_target",
     "rules_for",
     "target_of",
@@ -57,6 +58,10 @@ class Action(StrEnum):
     REVOKE_KEY = "revoke_key"
     REGISTER_PARTICIPANT = "register_participant"
     MANAGE_CREDENTIALS = "manage_credentials"
+    RUN_EXPIRY = "run_expiry"
+    POST_NEED = "post_need"
+    REGISTER_PROJECT = "register_project"
+    SUBMIT_MONITORING = "submit_monitoring"
 
     @property
     def writes(self) -> bool:
@@ -165,6 +170,14 @@ ACCOUNT_VISIBILITY = Rule(
     "an account is visible to its owner, auditors, the operator and the bureaus over its jurisdiction",
     _visible,
 )
+OWN_NEEDS_ONLY = Rule(
+    "own_needs_only", "an enterprise posts needs on the demand list only for itself", _only_own
+)
+OWN_PROJECT_ONLY = Rule(
+    "own_project_only",
+    "a participant registers projects and reports monitoring data only as the project's owner",
+    _only_own,
+)
 AUDITOR_WRITES_NOTHING = Rule(
     "auditor_writes_nothing", "an auditor reads everything and writes nothing", _never
 )
@@ -181,6 +194,7 @@ _SELF_SERVICE = {
     _A.MANAGE_CREDENTIALS: (OWN_CREDENTIALS_ONLY,),
     _A.READ_ACCOUNT: (ACCOUNT_VISIBILITY,),
 }
+_PROJECT_OWNER = {_A.REGISTER_PROJECT: (OWN_PROJECT_ONLY,), _A.SUBMIT_MONITORING: (OWN_PROJECT_ONLY,)}
 
 # Decisions recorded here:
 # - A bureau *writes* only in exactly its own jurisdiction: the province (330000) and a city do not
@@ -192,6 +206,13 @@ _SELF_SERVICE = {
 #   a participant proves its own records with inclusion proofs.
 # - The operator registers participants, keys and credentials; it moves no one's units.
 # - An auditor holds no keys of its own to manage: the operator registers them.
+# - A bureau registers participants of exactly its own jurisdiction (enterprises and cooperatives:
+#   ``accounts.service.register_participant`` refuses other roles); the operator registers anyone.
+# - Only the operator starts an expiry run (the registry's own scheduled job needs no actor).
+# - Only an enterprise posts a need on the cross-city demand list (项目需求库), for itself (the target
+#   is its own cash account: it pays for what it receives).
+# - Blue-carbon projects are registered, and their monitoring data reported, by their owners: a
+#   cooperative or an enterprise (the target is the project's owner); bureaus verify and issue.
 # - The target is built from the registry's records (``target_of``), never from what a caller
 #   says it is acting on, so a forged account id cannot widen what an actor may touch.
 #
@@ -205,9 +226,17 @@ _GRANTS: dict[Role, dict[Action, tuple[Rule, ...]]] = {
         _A.APPROVE_CROSS_CITY: (BUREAU_PARTY_TO_CROSS_CITY,),
         _A.REGISTER_PLEDGE: (BUREAU_OWN_JURISDICTION, PLEDGE_NEEDS_OWNER_CONSENT),
         _A.TRANSFER_UNITS: (OWN_UNITS_ONLY, BUREAU_OWN_JURISDICTION),
+        _A.REGISTER_PARTICIPANT: (BUREAU_OWN_JURISDICTION,),
         **_SELF_SERVICE,
     },
-    Role.ENTERPRISE: {_A.TRANSFER_UNITS: _OWN, _A.RETIRE_UNITS: _OWN, _A.BID: _OWN, **_SELF_SERVICE},
+    Role.ENTERPRISE: {
+        _A.TRANSFER_UNITS: _OWN,
+        _A.RETIRE_UNITS: _OWN,
+        _A.BID: _OWN,
+        _A.POST_NEED: (OWN_NEEDS_ONLY,),
+        **_PROJECT_OWNER,
+        **_SELF_SERVICE,
+    },
     Role.BANK: {
         _A.REGISTER_PLEDGE: (PLEDGE_NEEDS_OWNER_CONSENT, PLEDGE_UNDER_OWN_CONTROL),
         _A.RELEASE_PLEDGE: (PLEDGE_CONTROLLER_ONLY,),
@@ -215,7 +244,7 @@ _GRANTS: dict[Role, dict[Action, tuple[Rule, ...]]] = {
         _A.TRANSFER_UNITS: _OWN,
         **_SELF_SERVICE,
     },
-    Role.COOPERATIVE: {_A.TRANSFER_UNITS: _OWN, _A.RETIRE_UNITS: _OWN, **_SELF_SERVICE},
+    Role.COOPERATIVE: {_A.TRANSFER_UNITS: _OWN, _A.RETIRE_UNITS: _OWN, **_PROJECT_OWNER, **_SELF_SERVICE},
     Role.AUDITOR: {_A.READ_JOURNAL: (), _A.READ_ACCOUNT: ()},
     Role.OPERATOR: {
         _A.READ_JOURNAL: (),
@@ -224,6 +253,7 @@ _GRANTS: dict[Role, dict[Action, tuple[Rule, ...]]] = {
         _A.REGISTER_KEY: (),
         _A.REVOKE_KEY: (),
         _A.MANAGE_CREDENTIALS: (),
+        _A.RUN_EXPIRY: (),
     },
 }
 
@@ -267,6 +297,25 @@ def authorize(actor: Participant, action: Action, target: Target) -> None:
                 action=action.value,
                 actor=actor.party,
             )
+
+
+_PUBLIC_ROLES = (Role.BUREAU, Role.BANK, Role.OPERATOR)
+
+
+def participant_visible(actor: Participant, other: Participant) -> bool:
+    """Who sees whom in the participant directory: the operator and auditors see everyone; a bureau
+    sees the participants of its jurisdiction and the divisions below it; everyone sees itself and
+    the public institutions (bureaus, banks, the operator), whose names are published anyway."""
+    if actor.role in (Role.OPERATOR, Role.AUDITOR) or other.party == actor.party:
+        return True
+    if other.role in _PUBLIC_ROLES:
+        return True
+    return (
+        actor.role is Role.BUREAU
+        and actor.jurisdiction is not None
+        and other.jurisdiction is not None
+        and covers(actor.jurisdiction, other.jurisdiction)
+    )
 
 
 class Directory(Protocol):

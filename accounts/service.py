@@ -7,14 +7,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 from sqlmodel import Session
 from sqlmodel import select as sm_select
 
-from accounts.errors import UnknownParticipant
+from accounts.errors import PermissionDenied, UnknownParticipant
 from accounts.model import AccountRef, Participant, ParticipantSpec, Role, account_plan
-from accounts.permissions import Action, Target, authorize, party_target, target_of
+from accounts.permissions import Action, Target, authorize, participant_visible, party_target, target_of
 from accounts.tables import ParticipantRow
+from ledger.bundle import Manifest, export_bundle
 from ledger.crypto import SigningKey, key_id_for
 from ledger.errors import DuplicateParty, InvalidInput, MissingSignature
 from ledger.model import Body, OpenAccount, RegisterKey, RegisterParty
@@ -40,6 +42,7 @@ __all__ = [
     "account_balance_as_of",
     "account_balances",
     "accounts_of",
+    "export_journal",
     "find_participant",
     "get_participant",
     "participants",
@@ -51,6 +54,8 @@ __all__ = [
     "submit_as",
     "target_for_account",
     "target_for_party",
+    "visible_participant",
+    "visible_participants",
 ]
 
 
@@ -129,6 +134,26 @@ def participants(
     return [_row_to_participant(r) for r in session.exec(stmt.order_by(ParticipantRow.party))]
 
 
+def visible_participants(
+    session: Session, *, actor: Participant, role: Role | None = None, jurisdiction: str | None = None
+) -> list[Participant]:
+    """The participants ``actor`` may see in the directory (``participant_visible``), filtered."""
+    return [
+        p
+        for p in participants(session, role=role, jurisdiction=jurisdiction)
+        if participant_visible(actor, p)
+    ]
+
+
+def visible_participant(session: Session, *, actor: Participant, party: str) -> Participant:
+    """The participant ``party`` if ``actor`` may see it; ``UnknownParticipant`` otherwise, so a
+    guessed id tells nothing about who is registered."""
+    found = find_participant(session, party=party)
+    if found is None or not participant_visible(actor, found):
+        raise UnknownParticipant(f"no participant {party}", party=party, field="party")
+    return found
+
+
 def accounts_of(session: Session, *, party: str) -> list[AccountRef]:
     """Every ledger account ``party`` owns, including any opened after registration."""
     get_participant(session, party=party)
@@ -157,7 +182,7 @@ def register_participant(
     """
     participant = spec.participant()
     if actor is not None:
-        authorize(actor, Action.REGISTER_PARTICIPANT, Target(owners=frozenset({participant.party})))
+        _authorize_registration(actor, participant)
     _check_public_key(public_key)
     if find_participant(session, party=participant.party) is not None:
         raise DuplicateParty(f"party {participant.party} is already registered", party=participant.party)
@@ -176,6 +201,25 @@ def register_participant(
         session.add(_participant_row(registered, receipts[0].seq))
         session.flush()
     return registered
+
+
+def _authorize_registration(actor: Participant, participant: Participant) -> None:
+    """The operator registers anyone; a bureau only enterprises and cooperatives of its jurisdiction."""
+    where = participant.jurisdiction
+    target = Target(
+        owners=frozenset({participant.party}),
+        jurisdictions=frozenset({where}) if where else frozenset(),
+        placeless=frozenset() if where else frozenset({participant.party}),
+    )
+    authorize(actor, Action.REGISTER_PARTICIPANT, target)
+    if actor.role is Role.BUREAU and participant.role not in (Role.ENTERPRISE, Role.COOPERATIVE):
+        raise PermissionDenied(
+            f"{actor.party} may not {Action.REGISTER_PARTICIPANT.value}: a bureau registers enterprises "
+            "and cooperatives of its jurisdiction (rule bureau_registers_its_enterprises)",
+            rule="bureau_registers_its_enterprises",
+            action=Action.REGISTER_PARTICIPANT.value,
+            actor=actor.party,
+        )
 
 
 def _participant_row(p: Participant, seq: int) -> ParticipantRow:
@@ -257,3 +301,10 @@ def read_journal(
     everything."""
     authorize(actor, Action.READ_JOURNAL, Target())
     return journal_lines(session, start=start, stop=stop)
+
+
+def export_journal(session: Session, *, actor: Participant, out_dir: Path, tar: bool = False) -> Manifest:
+    """The journal as it stands now written to ``out_dir`` as an audit bundle (and packed as
+    ``<out_dir>.tar`` with ``tar``), for those who may read everything (auditors, the operator)."""
+    authorize(actor, Action.READ_JOURNAL, Target())
+    return export_bundle(session, out_dir, tar=tar)

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from accounts.custody import Vault
-from api import errors, observability
+from api import console, errors, observability
 from api import tables as _tables  # noqa: F401  (registers the idempotency table)
 from api.deps import AppState
 from api.routes import auctions, bluecarbon, crosscity, exports, issuance, participants, pledges, trades
@@ -33,6 +33,7 @@ def create_app(engine: Engine, registry: Registry, vault: Vault | None = None) -
     app.include_router(ledger_routes.router)
     for module in (participants, issuance, auctions, trades, crosscity, pledges, bluecarbon, exports):
         app.include_router(module.router)
+    console.install(app)  # the web console at /console (server-rendered; same services)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""The ``ecoledger`` command: init, demo, serve, verify, key generation, export and audit.
+"""The ``ecoledger`` command: init, demo, serve, verify, key generation, export, audit and db.
 
 Configuration comes from the environment (ECOLEDGER_DATABASE_URL, ECOLEDGER_REGISTRY_KEY)
 or flags; each command opens its own session and commits what it wrote.
@@ -18,8 +18,10 @@ from sqlmodel import Session
 
 import accounts.tables  # noqa: F401  (registers the participant tables before create_schema)
 import market  # noqa: F401  (registers the workflow tables before create_schema)
+from accounts.custody import Vault
+from api import migrations
 from ledger.crypto import SigningKey, b64d, b64e
-from ledger.db import create_schema, make_engine
+from ledger.db import make_engine, read_only
 from ledger.errors import DomainError
 from ledger.replay import ReplayFailure
 from ledger.service import Registry, head_size, init_ledger, make_checkpoint, replay_database
@@ -41,7 +43,8 @@ def load_or_create_key(path: Path) -> SigningKey:
 
 def open_registry(url: str | None, key_path: str | None) -> tuple[Engine, Registry]:
     engine = make_engine(url)
-    create_schema(engine)
+    # Through the migrations, so a database the registry writes to is always stamped.
+    migrations.upgrade(engine)
     key = load_or_create_key(Path(key_path or os.environ.get("ECOLEDGER_REGISTRY_KEY", DEFAULT_KEY)))
     return engine, Registry(key)
 
@@ -80,32 +83,44 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-def serve(engine: Engine, registry: Registry, host: str, port: int) -> None:
+def serve(engine: Engine, registry: Registry, host: str, port: int, vault: Vault | None = None) -> None:
     import uvicorn
 
     from api.app import create_app
 
-    uvicorn.run(create_app(engine, registry), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(engine, registry, vault), host=host, port=port, log_level="info")
+
+
+def load_vault(path: str | None) -> Vault | None:
+    """The custody vault from ``--custody-secret FILE``, else $ECOLEDGER_CUSTODY_SECRET, else none
+    (then the registry signs for no one: every participant signs its own instructions)."""
+    if path is None:
+        return Vault.from_env()
+    try:
+        return Vault.from_text(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"--custody-secret: {exc}") from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     engine, registry = open_registry(args.db, args.key)
-    serve(engine, registry, args.host, args.port)
+    serve(engine, registry, args.host, args.port, load_vault(args.custody_secret))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from api import demo
 
-    db = Path(args.dir) / "demo.db"
-    db.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(args.dir)
+    db = folder / "demo.db"
+    folder.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    engine, registry = open_registry(f"sqlite:///{db}", str(Path(args.dir) / "registry-key.pem"))
-    with Session(engine) as s:
-        init_ledger(s, registry=registry, name="ecoledger demo registry (Zhejiang)")
-        s.commit()
-    loaded = demo.load(engine, registry)
+    engine, registry = open_registry(f"sqlite:///{db}", str(folder / "registry-key.pem"))
+    vault = Vault.generate()
+    demo.write_private(folder / "custody-secret", vault.to_text() + "\n")
+    facts = demo.load(engine, registry, vault)
+    demo.write_private(folder / "logins.txt", demo.logins_text(facts.logins))
     with Session(engine) as s:
         make_checkpoint(s, registry=registry)
         s.commit()
@@ -113,16 +128,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
         report, diff = replay_database(s)
         size = head_size(s)
     status = "verified" if report.ok and not diff else f"NOT verified: {report.failure}"
-    print("=" * 72)
-    print(" ecoledger demo — Zhejiang discharge-rights registry (SQLite, embedded)")
-    print(f" database      {db}")
-    print(f" journal       {size} signed records, replay {status}")
-    print(f" participants  {loaded['participants']} (Yuyao bureau, two enterprises, a bank)")
-    print(f" API           http://{args.host}:{args.port}/docs")
-    print(" console       arrives with the API issue; logins will be listed here")
-    print("=" * 72, flush=True)
+    base = f"http://{args.host}:{args.port}"
+    print("=" * 100)
+    print(" ecoledger demo — Zhejiang discharge rights, VOCs quotas and blue carbon (SQLite, embedded)")
+    print(f" database  {db}  (scenario loaded in {facts.seconds:.1f} s)")
+    print(f" journal   {size} signed records, checkpoint at {size}, replay {status}")
+    print(f" scenario  {facts.participants} participants with keys in custody and a login each")
+    for line in facts.summary:
+        print(f"   · {line}")
+    print(f" console   {base}/console")
+    print(f" API docs  {base}/docs   (Authorization: Bearer <access key>)")
+    print(f" logins    also in {folder / 'logins.txt'} (0600); custody secret in {folder / 'custody-secret'}")
+    for line in demo.logins_text(facts.logins).splitlines():
+        print(f"   {line}")
+    print(
+        f" again     ecoledger --db sqlite:///{db} --key {folder / 'registry-key.pem'} serve "
+        f"--custody-secret {folder / 'custody-secret'}"
+    )
+    print("=" * 100, flush=True)
     if not args.no_serve:
-        serve(engine, registry, args.host, args.port)
+        serve(engine, registry, args.host, args.port, vault)
     return 0
 
 
@@ -269,6 +294,84 @@ def cmd_audit_certificate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_url(args: argparse.Namespace) -> str | None:
+    return str(args.url) if args.url else args.db
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    engine = make_engine(_db_url(args))
+    try:
+        at = migrations.upgrade(engine, args.revision)
+    except migrations.MigrationError as exc:
+        print(f"FAILED: {exc}")
+        return 1
+    finally:
+        engine.dispose()
+    print(f"database at revision {at}{' (head)' if at == migrations.head() else ''}")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    engine = make_engine(_db_url(args))
+    try:
+        at, head = migrations.current(engine), migrations.head()
+    finally:
+        engine.dispose()
+    if at is None:
+        print(f"no revision: the database is empty or was created without migrations (head is {head})")
+        return 1
+    print(f"{at} (head)" if at == head else f"{at} (behind head {head}: run `ecoledger db upgrade`)")
+    return 0 if at == head else 1
+
+
+def cmd_db_check_checkpoint(args: argparse.Namespace) -> int:
+    from api.restore import check_kept_checkpoint, read_kept_checkpoints
+
+    try:
+        kept = read_kept_checkpoints(Path(args.file))
+    except (OSError, ValueError, DomainError) as exc:
+        raise SystemExit(f"{args.file}: {exc}") from None
+    if not kept:
+        raise SystemExit(f"{args.file}: no checkpoint in it")
+    engine = make_engine(_db_url(args))
+    try:
+        with Session(read_only(engine)) as s:
+            result = check_kept_checkpoint(s, kept[-1], registry_key=_registry_key(args.registry_key))
+    finally:
+        engine.dispose()
+    print(f"{'OK' if result.ok else 'FAILED'}: {result.message}")
+    return 0 if result.ok else 1
+
+
+def cmd_db_revision(args: argparse.Namespace) -> int:
+    path = migrations.draft_revision(args.message)
+    print(f"draft revision written to {path}: review it, write it out by hand, then commit it")
+    return 0
+
+
+def add_db_commands(sub: Any) -> None:
+    db = sub.add_parser("db", help="schema migrations, and the checks after a restore")
+    dsub = db.add_subparsers(dest="db_command", required=True)
+    url_help = "database URL (default --db, $ECOLEDGER_DATABASE_URL or sqlite)"
+    p = dsub.add_parser("upgrade", help="create or upgrade the schema (one transaction; forward only)")
+    p.add_argument("--url", help=url_help)
+    p.add_argument("--revision", default="head", help="target revision (default head)")
+    p.set_defaults(func=cmd_db_upgrade)
+    p = dsub.add_parser("current", help="print the database's revision (exit 1 unless at head)")
+    p.add_argument("--url", help=url_help)
+    p.set_defaults(func=cmd_db_current)
+    p = dsub.add_parser(
+        "check-checkpoint", help="is the latest checkpoint kept in FILE a prefix of this journal?"
+    )
+    p.add_argument("file", help="checkpoint JSON (GET /checkpoints/latest) or JSON lines")
+    p.add_argument("--url", help=url_help)
+    p.add_argument("--registry-key", help="the registry's public key (base64url), from a trusted source")
+    p.set_defaults(func=cmd_db_check_checkpoint)
+    p = dsub.add_parser("revision", help="draft the next revision from the models (for developers)")
+    p.add_argument("message")
+    p.set_defaults(func=cmd_db_revision)
+
+
 def add_audit_commands(sub: Any) -> None:
     p = sub.add_parser("export", help="write the journal as an auditor's bundle (directory, optionally .tar)")
     p.add_argument("out", help="bundle directory to create")
@@ -326,7 +429,11 @@ def main(argv: list[str] | None = None) -> int:
         p.set_defaults(func=func)
     sub.choices["demo"].add_argument("--dir", default="var/demo")
     sub.choices["demo"].add_argument("--no-serve", action="store_true", help="load, verify, exit")
+    sub.choices["serve"].add_argument(
+        "--custody-secret", help="file holding the custody secret (default $ECOLEDGER_CUSTODY_SECRET)"
+    )
     add_audit_commands(sub)
+    add_db_commands(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -14,7 +14,6 @@ from sqlmodel import Session
 
 from accounts.model import Participant
 from api.tables import IdempotentResponseRow
-from ledger.canonical import canonical_bytes
 from ledger.errors import Conflict
 from ledger.timeutil import format_utc, utc_now
 
@@ -30,8 +29,16 @@ class IdempotencyKeyReused(Conflict):
 
 
 def _digest(method: str, path: str, payload: Any) -> str:
-    body = json.loads(json.dumps(payload, default=str))  # Decimal, dates: their JSON text form
-    return hashlib.sha256(canonical_bytes({"method": method, "path": path, "body": body})).hexdigest()
+    # A fingerprint, not a signed record: plain sorted JSON takes what the ledger's canonical form
+    # refuses (floats, integers past 2**53) so that the route, not this digest, judges the input.
+    text = json.dumps(
+        {"method": method, "path": path, "body": payload},
+        default=str,  # Decimal, dates: their JSON text form
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def once(

@@ -9,6 +9,7 @@ sequence numbers are gapless and the chain cannot fork; batching gives group com
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -16,7 +17,15 @@ from sqlmodel import SQLModel
 
 from ledger import tables as _tables  # noqa: F401  (registers the tables on the metadata)
 
-__all__ = ["DEFAULT_URL", "create_schema", "drop_schema", "make_engine", "read_only"]
+__all__ = [
+    "APPEND_ONLY_TABLES",
+    "DEFAULT_URL",
+    "append_only_statements",
+    "create_schema",
+    "drop_schema",
+    "make_engine",
+    "read_only",
+]
 
 DEFAULT_URL = "sqlite:///ecoledger.db"
 READ_ONLY = "ecoledger_read_only"
@@ -57,30 +66,36 @@ def _configure_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-_SQLITE_IMMUTABLE = [
-    f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table}
-        BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"""
-    for table in ("journal", "posting", "checkpoint")
-    for op in ("UPDATE", "DELETE")
-]
+APPEND_ONLY_TABLES = ("journal", "posting", "checkpoint")
 
-_PG_IMMUTABLE = [
-    """CREATE OR REPLACE FUNCTION ecoledger_append_only() RETURNS trigger AS $$
+
+def append_only_statements(dialect: str, tables: Sequence[str] = APPEND_ONLY_TABLES) -> list[str]:
+    """The DDL that makes ``tables`` refuse UPDATE and DELETE on ``dialect`` (``sqlite`` or
+    ``postgresql``); idempotent. The schema migrations run these same statements."""
+    if dialect == "sqlite":
+        return [
+            f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table}
+        BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"""
+            for table in tables
+            for op in ("UPDATE", "DELETE")
+        ]
+    return [
+        """CREATE OR REPLACE FUNCTION ecoledger_append_only() RETURNS trigger AS $$
        BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$ LANGUAGE plpgsql""",
-    *[
-        f"""CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
+        *[
+            f"""CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
             FOR EACH ROW EXECUTE FUNCTION ecoledger_append_only()"""
-        for table in ("journal", "posting", "checkpoint")
-    ],
-]
+            for table in tables
+        ],
+    ]
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the tables and the append-only triggers (idempotent)."""
+    """Create the tables and the append-only triggers (idempotent), without migrations: for
+    tests and throwaway databases. Real databases are created by ``ecoledger db upgrade``."""
     SQLModel.metadata.create_all(engine)
-    statements = _SQLITE_IMMUTABLE if engine.dialect.name == "sqlite" else _PG_IMMUTABLE
     with engine.begin() as conn:
-        for statement in statements:
+        for statement in append_only_statements(engine.dialect.name):
             conn.execute(text(statement))
 
 

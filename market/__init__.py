@@ -5,3 +5,4 @@ pledges, retirement and expiry. Importing the package registers its tables on th
 from market import auction_tables as _auction_tables  # noqa: F401
 from market import collateral_tables as _collateral_tables  # noqa: F401
 from market import issuance_tables as _issuance_tables  # noqa: F401
+from market import trade_tables as _trade_tables  # noqa: F401

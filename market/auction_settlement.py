@@ -4,7 +4,9 @@ winner in one ledger record, and forfeiture of the deposit (保证金) of a winn
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session
@@ -14,7 +16,7 @@ from accounts.model import Participant
 from accounts.permissions import Action, authorize, party_target
 from accounts.service import SessionDirectory
 from ledger.errors import DomainError
-from ledger.model import HoldPlace, HoldSettle, Lot, Posting, TxBody
+from ledger.model import HoldPlace, HoldSettle, Lot, Posting, Signature, TxBody
 from ledger.service import Registry, lock_head_time, new_nonce
 from ledger.timeutil import format_utc
 from market.auction import Allocation, ClearingResult, clear, effective_close
@@ -43,7 +45,15 @@ from market.errors import (
     UnknownAward,
 )
 
-__all__ = ["average_price", "award_hold", "close_auction", "forfeit_award", "settle_auction", "settle_award"]
+__all__ = [
+    "average_price",
+    "award_hold",
+    "close_auction",
+    "forfeit_award",
+    "settle_auction",
+    "settle_award",
+    "settlement_draft",
+]
 
 
 def close_auction(
@@ -189,6 +199,7 @@ def settle_award(
     auction_id: str,
     bidder: str,
     now: datetime,
+    signatures: Sequence[Signature] = (),
 ) -> Award:
     """Delivery versus payment (钱货两清) for one winner, in one ledger record (``auction.settle``).
 
@@ -197,7 +208,9 @@ def settle_award(
     (保证金) and then from free cash, into the bureau's cash; any deposit beyond the price is
     released. Both the bureau (the holds' controller) and the winner sign: all of it moves, or
     nothing. Rules: a pending award, before the payment deadline (afterwards the deposit is forfeit).
-    One record per winner, so one winner who cannot pay blocks nobody else. Either party may submit.
+    One record per winner, so one winner who cannot pay blocks nobody else. Either party may submit;
+    the other's consent may be its ``signatures`` over the body ``settlement_draft`` shows (the body
+    is fixed by the result, its nonce derived from the auction and the winner).
     """
     now = aware(now)
     lock_head_time(session)
@@ -213,6 +226,22 @@ def settle_award(
             auction_id=auction_id,
             bidder=bidder,
         )
+    body = _settlement_body(session, auction, award)
+    return _record(session, registry, actor, keys, auction, bidder, body, AwardStatus.SETTLED, signatures)
+
+
+def settlement_draft(session: Session, *, actor: Participant, auction_id: str, bidder: str) -> TxBody:
+    """The record that would settle ``bidder``'s pending award, for the winner or the bureau to sign
+    (self-custody clients). Shown to those two only; writes nothing."""
+    auction, award = _pending(session, auction_id, bidder)
+    if actor.party != bidder:
+        authorize_bureau(actor, auction)
+    return _settlement_body(session, auction, award)
+
+
+def _settlement_body(session: Session, auction: Auction, award: Award) -> TxBody:
+    assert auction.result is not None
+    auction_id, bidder = auction.auction_id, award.bidder
     terms, lot = auction.terms, auction.lot
     ops = [HoldSettle("capture", award.hold, award.quantity_kg)]
     ops += _deposit_ops(session, auction_id, bidder, capture_fen=award.amount_fen)
@@ -232,15 +261,17 @@ def settle_award(
         "price_fen_per_t": average_price(auction.result.allocations, bidder),
         "amount_fen": award.amount_fen,
     }
-    body = TxBody(
+    # A nonce derived from the auction and the winner, so both parties can sign the same body apart;
+    # the award settles once, so the body is applied at most once.
+    nonce = "settle." + hashlib.sha256(f"{auction_id}\x00{bidder}".encode()).hexdigest()[:40]
+    return TxBody(
         "auction.settle",
-        new_nonce(),
+        nonce,
         tuple(postings),
         holds=tuple(ops),
         signers=(auction.bureau, bidder),
         meta=meta,
     )
-    return _record(session, registry, actor, keys, auction, bidder, body, AwardStatus.SETTLED)
 
 
 def settle_auction(
@@ -384,11 +415,12 @@ def _record(
     bidder: str,
     body: TxBody,
     status: AwardStatus,
+    given: Sequence[Signature] = (),
 ) -> Award:
     """Submit an award's record and mark the award done; the auction is settled with its last award."""
     with session.begin_nested():
         receipt = submit_signed(
-            session, registry=registry, actor=actor, keys=keys, body=body, signers=body.signers
+            session, registry=registry, actor=actor, keys=keys, body=body, signers=body.signers, given=given
         )
         row = session.get(AuctionAwardRow, (auction.auction_id, bidder))
         assert row is not None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Final, TypeVar
@@ -19,7 +19,7 @@ from accounts.model import Participant
 from accounts.permissions import Action, Target, authorize
 from ledger.crypto import SigningKey
 from ledger.errors import InvalidInput, MissingSignature
-from ledger.model import Body, Lot
+from ledger.model import Body, Lot, Signature
 from ledger.service import Instruction, Receipt, Registry, balances, find_hold, submit
 from ledger.timeutil import format_date, format_utc, parse_date, parse_utc
 from market.auction import (
@@ -185,17 +185,22 @@ def submit_signed(
     keys: Keys,
     body: Body,
     signers: Sequence[str],
+    given: Sequence[Signature] = (),
 ) -> Receipt:
-    """``body`` signed by each of ``signers`` with a key in ``keys``, submitted in ``actor``'s name.
+    """``body`` signed by each of ``signers`` with a key in ``keys``, submitted in ``actor``'s name;
+    ``given`` adds signatures made elsewhere (a counterparty's client), verified by the ledger.
 
     The actor must sign what it submits; a missing consent is the ledger's ``MissingSignature``.
     """
-    if actor.party not in keys:
+    if actor.party not in keys and actor.party not in {s.party for s in given}:
         raise MissingSignature(
             f"{actor.party} must sign what it submits", field="signatures", missing=[actor.party]
         )
     pairs = [(party, keys[party]) for party in dict.fromkeys([actor.party, *signers]) if party in keys]
-    return submit(session, Instruction.signed(body, *pairs, scope=actor.party), registry=registry)
+    signed = replace(Instruction.signed(body, *pairs), scope=actor.party)
+    made = {s.party for s in signed.signatures}
+    extra = tuple(s for s in given if s.party not in made)
+    return submit(session, replace(signed, signatures=signed.signatures + extra), registry=registry)
 
 
 def authorize_bureau(actor: Participant, auction: Auction) -> None:

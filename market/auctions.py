@@ -4,6 +4,7 @@ on hold, and bids with deposits (保证金) in escrow; ``market.auction_settleme
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from market.auction import (
     Bid,
     FixedDeposit,
     check_bid,
+    effective_close,
     eligible_needs,
     required_deposit,
 )
@@ -55,6 +57,7 @@ __all__ = [  # values and lookups re-exported from market.auction_state: callers
     "DEFAULT_PAYMENT_WINDOW",
     "AcceptedBid",
     "Auction",
+    "AuctionLive",
     "AuctionResult",
     "AuctionStatus",
     "Award",
@@ -62,8 +65,11 @@ __all__ = [  # values and lookups re-exported from market.auction_state: callers
     "Keys",
     "ProjectNeed",
     "auction_bids",
+    "auction_live",
+    "bidder_need",
     "find_auction",
     "get_auction",
+    "list_auctions",
     "needs_of",
     "open_auction",
     "place_bid",
@@ -319,3 +325,65 @@ def auction_bids(session: Session, *, actor: Participant, auction_id: str) -> li
         return bids
     authorize(actor, Action.READ_ACCOUNT, party_target(actor.party, SessionDirectory(session)))
     return [b for b in bids if b.bid.bidder == actor.party]
+
+
+# -- reads for lists and live views ------------------------------------------------------------
+
+
+def list_auctions(
+    session: Session,
+    *,
+    actor: Participant,
+    jurisdiction: str | None = None,
+    status: AuctionStatus | None = None,
+) -> list[Auction]:
+    """Auctions, newest first, optionally of one jurisdiction or status. Terms and results are public
+    (竞价公告, 成交公示), so every registered participant may list them; bids stay sealed
+    (``auction_bids``)."""
+    get_participant(session, party=actor.party)  # a registered participant, nothing more
+    stmt = select(AuctionRow)
+    if jurisdiction is not None:
+        stmt = stmt.where(AuctionRow.jurisdiction == jurisdiction)
+    if status is not None:
+        stmt = stmt.where(AuctionRow.status == status.value)
+    rows = session.exec(stmt.order_by(col(AuctionRow.opened_seq).desc()))
+    return [get_auction(session, auction_id=r.auction_id) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionLive:
+    """What any participant may watch of an auction while it runs: its (possibly extended) close and,
+    in an ascending auction only, the standing price, the next acceptable one and the bid count."""
+
+    auction_id: str
+    status: AuctionStatus
+    closes_at: datetime
+    standing_fen_per_t: int | None
+    next_fen_per_t: int | None
+    bids: int | None
+
+
+def auction_live(session: Session, *, actor: Participant, auction_id: str) -> AuctionLive:
+    """The live state of an auction. An ascending auction (增价竞价) is an open outcry: its standing
+    price is public, and each bid in the timed stage extends the close (anti-sniping). Sealed designs
+    reveal neither prices nor how many bids arrived until the result is recorded."""
+    get_participant(session, party=actor.party)
+    auction = get_auction(session, auction_id=auction_id)
+    bids = [b.bid for b in auction_bid_list(session, auction_id)]
+    terms = auction.terms
+    if terms.design is not AuctionDesign.ASCENDING:
+        return AuctionLive(auction_id, auction.status, terms.closes_at, None, None, None)
+    assert terms.increment_fen_per_t is not None  # AuctionTerms guarantees it for ascending
+    standing = max((b.price_fen_per_t for b in bids), default=None)
+    following = terms.start_fen_per_t if standing is None else standing + terms.increment_fen_per_t
+    return AuctionLive(
+        auction_id, auction.status, effective_close(terms, bids), standing, following, len(bids)
+    )
+
+
+def bidder_need(session: Session, *, actor: Participant, auction_id: str) -> int:
+    """What the actor may still bid for in this auction (kg): its approved needs (项目需求) for the
+    right in the auction's jurisdiction, less what other auctions awarded it; 0 if none."""
+    authorize(actor, Action.BID, party_target(actor.party, SessionDirectory(session)))
+    auction = get_auction(session, auction_id=auction_id)
+    return eligible_needs(auction.terms, open_needs(session, auction)).get(actor.party, 0)

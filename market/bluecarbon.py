@@ -15,11 +15,10 @@ from typing import Any, Final
 from sqlalchemy import delete, func, insert
 from sqlmodel import Session, col, select
 
-from accounts.errors import PermissionDenied
 from accounts.identifiers import account_id, ancestors, check_division
 from accounts.model import Participant, Role
 from accounts.permissions import Action, authorize, party_target
-from accounts.service import SessionDirectory, find_participant
+from accounts.service import SessionDirectory, find_participant, target_for_account
 from ledger.errors import InvalidInput, UnknownAccount
 from ledger.model import AccountKind, Lot, OpenAccount, Posting, TxBody
 from ledger.service import Instruction, Receipt, Registry, find_account, lock_head_time, new_nonce, submit_all
@@ -60,6 +59,7 @@ __all__ = [
     "Issuance",
     "MonitoringReport",
     "ProjectSpec",
+    "account_serials",
     "get_batch",
     "get_project",
     "get_report",
@@ -192,14 +192,7 @@ def register_project(session: Session, *, actor: Participant, spec: ProjectSpec)
     """Register a project owned by ``actor`` (a cooperative or enterprise). Its reports are
     verified by the nearest registered bureau whose jurisdiction covers the farm's division
     (Shengsi 330922 -> Zhoushan 330900), whose cap the credits are issued from."""
-    if actor.role not in (Role.COOPERATIVE, Role.ENTERPRISE):
-        raise PermissionDenied(
-            f"{actor.party} may not register a project: project owners are cooperatives or enterprises "
-            "(rule project_owner_role)",
-            rule="project_owner_role",
-            action="register_project",
-            actor=actor.party,
-        )
+    authorize(actor, Action.REGISTER_PROJECT, party_target(actor.party, SessionDirectory(session)))
     division = spec.division or actor.jurisdiction
     if division is None:
         raise InvalidInput("give the division the farm lies in", field="division")
@@ -256,13 +249,7 @@ def submit_report(
     twice. The result, with every intermediate figure, is stored with the report.
     """
     row = get_project(session, project=project)
-    if actor.party != row.owner:
-        raise PermissionDenied(
-            f"{actor.party} may not report on {project}: only its owner does (rule own_project_only)",
-            rule="own_project_only",
-            action="submit_report",
-            actor=actor.party,
-        )
+    authorize(actor, Action.SUBMIT_MONITORING, party_target(row.owner, SessionDirectory(session)))
     lock_head_time(session)  # one writer at a time: two overlapping reports cannot both pass the check
     problems: list[FieldProblem] = []
     try:
@@ -527,9 +514,11 @@ def _move_credits(
 ) -> CreditMove:
     if isinstance(tonnes, bool) or not isinstance(tonnes, int) or tonnes < 1:
         raise InvalidInput("tonnes must be a positive whole number (one serial per tonne)", field="tonnes")
+    source = account_id(actor.party, "holding")
+    # who may move credits at all is asked first, so a refusal names its rule, not the serials held
+    authorize(actor, action, target_for_account(session, account=source))
     row = get_batch(session, batch=batch)
     lot = Lot(jurisdiction=row.jurisdiction, vintage=row.vintage, batch=row.batch)
-    source = account_id(actor.party, "holding")
     postings = (
         Posting(source, BC, lot, -tonnes * SERIAL_KG),
         Posting(to_account, BC, lot, tonnes * SERIAL_KG),
@@ -618,3 +607,10 @@ def serials_of(session: Session, *, account: str) -> list[SerialBlock]:
         .order_by(col(SerialBlockRow.batch), col(SerialBlockRow.start))
     )
     return [SerialBlock(r.batch, r.start, r.end, r.account) for r in rows]
+
+
+def account_serials(session: Session, *, actor: Participant, account: str) -> list[SerialBlock]:
+    """The live serial blocks of ``account``, for those who may read it (its owner, the bureaus over
+    its jurisdiction, auditors, the operator); ``PermissionDenied`` otherwise."""
+    authorize(actor, Action.READ_ACCOUNT, target_for_account(session, account=account))
+    return serials_of(session, account=account)

@@ -44,12 +44,15 @@ __all__ = [
     "DemandStatus",
     "TransferRequest",
     "TransferStatus",
+    "TransferStep",
     "accept_transfer",
     "approve_transfer",
+    "bodies_to_sign",
     "city_report",
     "expire_transfers",
     "get_transfer",
     "hold_body",
+    "list_transfers",
     "offer_transfer",
     "open_demands",
     "open_transfer",
@@ -373,13 +376,9 @@ def post_demand(
 ) -> Demand:
     """An enterprise posts a project's need on the demand list (项目需求库): a quantity of one right
     for its own jurisdiction, a price ceiling per tonne, a date after which offers are refused."""
-    if actor.role is not Role.ENTERPRISE or actor.jurisdiction is None:
-        raise _denied(
-            actor, Action.TRANSFER_UNITS, "demand_list_enterprises_only", "only an enterprise posts a need"
-        )
-    authorize(
-        actor, Action.TRANSFER_UNITS, target_for_account(session, account=account_id(actor.party, "cash"))
-    )
+    authorize(actor, Action.POST_NEED, target_for_account(session, account=account_id(actor.party, "cash")))
+    if actor.jurisdiction is None:  # an enterprise always has one; the table grants no one else
+        raise _denied(actor, Action.POST_NEED, "own_needs_only", "a need belongs to a city")
     inst = instrument(instrument_code, field="instrument_code")
     if not inst.scoped_to_jurisdiction:
         raise InvalidInput(f"{inst.code} is not a discharge right or VOCs quota", field="instrument_code")
@@ -679,6 +678,45 @@ def get_transfer(session: Session, *, actor: Participant, request_id: str) -> Tr
     if actor.party not in (req.seller, req.buyer, req.source_bureau, req.destination_bureau):
         authorize(actor, Action.READ_ACCOUNT, target_for_account(session, account=req.from_account))
     return req
+
+
+def list_transfers(
+    session: Session, *, actor: Participant, status: TransferStatus | None = None
+) -> list[TransferRequest]:
+    """Requests the actor may see, newest first, optionally of one status: those it is the seller,
+    buyer or a bureau of, and others whose seller's account it may read (as ``get_transfer``)."""
+    stmt = select(CrossCityTransferRow)
+    if status is not None:
+        stmt = stmt.where(CrossCityTransferRow.status == status.value)
+    out = []
+    for row in session.exec(stmt.order_by(col(CrossCityTransferRow.created_at).desc())):
+        req = _to_request(row)
+        if actor.party not in (req.seller, req.buyer, req.source_bureau, req.destination_bureau):
+            try:
+                authorize(actor, Action.READ_ACCOUNT, target_for_account(session, account=req.from_account))
+            except PermissionDenied:
+                continue
+        out.append(req)
+    return out
+
+
+class TransferStep(StrEnum):
+    """The steps a party signs: the seller offers, the buyer accepts, each bureau approves."""
+
+    OFFER = "offer"  # the seller: hold_body, then settlement_body
+    ACCEPT = "accept"  # the buyer: settlement_body
+    APPROVE = "approve"  # each bureau: settlement_body
+
+
+def bodies_to_sign(
+    session: Session, *, actor: Participant, request_id: str, step: TransferStep
+) -> tuple[TxBody, ...]:
+    """The exact bodies ``step`` signs, in order, for a client that signs with its own key
+    (self-custody); readable by whoever may read the request (``get_transfer``)."""
+    req = get_transfer(session, actor=actor, request_id=request_id)
+    if step is TransferStep.OFFER:
+        return (hold_body(req), settlement_body(req))
+    return (settlement_body(req),)
 
 
 # -- the per-city report --------------------------------------------------------------------------

@@ -10,9 +10,9 @@ from datetime import date
 
 from sqlmodel import Session
 
-from accounts.errors import PermissionDenied
 from accounts.identifiers import account_id
-from accounts.model import Participant, Role
+from accounts.model import Participant
+from accounts.permissions import Action, Target, authorize
 from accounts.service import pinned_registry
 from ledger.errors import InvalidInput
 from ledger.model import Lot, Posting, TxBody
@@ -109,14 +109,8 @@ def run_expiry(
     scheduled job; a participant may start a run only as the operator. Running twice sweeps
     nothing the second time.
     """
-    if actor is not None and actor.role is not Role.OPERATOR:
-        raise PermissionDenied(
-            f"{actor.party} may not run expiry: only the registry operator runs it "
-            "(rule expiry_run_by_operator)",
-            rule="expiry_run_by_operator",
-            action="run_expiry",
-            actor=actor.party,
-        )
+    if actor is not None:
+        authorize(actor, Action.RUN_EXPIRY, Target())  # the permission table: the operator only
     pinned, now = pinned_registry(session, registry=registry)  # lock first: the read is what gets swept
     as_of = now.date() if today is None else today
     if as_of > now.date():

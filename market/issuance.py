@@ -10,7 +10,7 @@ government reserve (政府储备), and allocating from it with the paid-use fee 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Final, Literal
 
@@ -19,11 +19,11 @@ from sqlmodel import Session
 from accounts.errors import PermissionDenied
 from accounts.identifiers import account_id
 from accounts.model import Participant, Role
-from accounts.permissions import Action, Target, authorize, target_of
+from accounts.permissions import Action, Target, authorize, party_target, target_of
 from accounts.service import SessionDirectory, get_participant
 from ledger.crypto import SigningKey
 from ledger.errors import InvalidInput, MissingSignature
-from ledger.model import Lot, Posting, TxBody
+from ledger.model import Lot, Posting, Signature, TxBody
 from ledger.service import Instruction, Receipt, Registry, balances, lock_head_time, new_nonce, submit_all
 from ledger.units import check_amount, instrument
 from market.errors import CapExceeded, NotInJurisdiction, PermitRequired
@@ -36,6 +36,7 @@ __all__ = [
     "Keys",
     "allocate",
     "allocate_initial",
+    "allocation_draft",
     "authorized_instruction",
     "bureau_of",
     "cap_position",
@@ -112,15 +113,19 @@ def authorized_instruction(
     keys: Keys,
     signers: Sequence[str],
     opening: Mapping[str, str] | None = None,
+    given: Sequence[Signature] = (),
 ) -> Instruction:
     """``body`` signed by each of ``signers`` whose key is in ``keys``, after checking that
     ``actor`` may do ``action`` on it (target resolved from the registry's records) and signed it.
-    ``opening`` maps accounts the same batch opens first to their owners.
+    ``opening`` maps accounts the same batch opens first to their owners; ``given`` are signatures
+    over ``body`` made elsewhere (a counterparty's client), which the ledger verifies like the rest.
 
     Writes nothing: refusals (``PermissionDenied`` naming the rule) come before any record.
     """
     pairs = [(party, keys[party]) for party in dict.fromkeys(signers) if party in keys]
-    ins = Instruction.signed(body, *pairs, scope=actor.party)
+    signed = Instruction.signed(body, *pairs, scope=actor.party)
+    made = {s.party for s in signed.signatures}
+    ins = replace(signed, signatures=signed.signatures + tuple(s for s in given if s.party not in made))
     authorize(actor, action, target_of(body, ins.signatures, _Directory(session, opening or {})))
     if actor.party not in {s.party for s in ins.signatures}:
         raise MissingSignature(
@@ -315,6 +320,8 @@ def allocate(
     paid_use: bool = True,
     years: int = DEFAULT_TERM_YEARS,
     price_fen_per_tonne_year: int | None = None,
+    nonce: str | None = None,
+    signatures: Sequence[Signature] = (),
 ) -> Allocation:
     """Allocate rights from the bureau's reserve to an enterprise of its jurisdiction.
 
@@ -323,10 +330,95 @@ def allocate(
     (``CapExceeded``; the ledger's no-negative rule is the second line). With paid use the fee
     (quantity x price x years; the base price unless one is given) moves enterprise cash ->
     bureau cash in the same record, so rights and money move together or not at all; both sign.
+    The enterprise's consent may come as its own ``signatures`` over the body that
+    ``allocation_draft`` returns for the same terms and ``nonce``.
     """
+    jurisdiction = bureau_of(actor, Action.ISSUE_RIGHTS)
+    terms = _allocation_terms(
+        session,
+        bureau=actor.party,
+        jurisdiction=jurisdiction,
+        enterprise=enterprise,
+        instrument=instrument,
+        quantity_kg=quantity_kg,
+        valid_until=valid_until,
+        purpose=purpose,
+        project=project,
+        paid_use=paid_use,
+        years=years,
+        price_fen_per_tonne_year=price_fen_per_tonne_year,
+    )
+    body = _allocation_body(terms, nonce or new_nonce())
+    ins = authorized_instruction(
+        session,
+        actor=actor,
+        action=Action.ISSUE_RIGHTS,
+        body=body,
+        keys=keys,
+        signers=body.signers,
+        given=signatures,
+    )
+    lock_head_time(session)  # the sequencer lock first, so the reserve read is the one written against
+    _check_cap(session, terms, valid_until)
+    receipt = submit_all(session, [ins], registry=registry)[0]
+    return Allocation(receipt, terms.lot, quantity_kg, terms.fee_fen)
+
+
+def allocation_draft(
+    session: Session,
+    *,
+    actor: Participant,
+    enterprise: str,
+    instrument: str,
+    quantity_kg: int,
+    valid_until: date,
+    purpose: Literal["initial", "major_project"],
+    nonce: str,
+    project: str | None = None,
+    paid_use: bool = True,
+    years: int = DEFAULT_TERM_YEARS,
+    price_fen_per_tonne_year: int | None = None,
+) -> TxBody:
+    """The body ``allocate`` would record for these terms and ``nonce``, for the enterprise to sign
+    its consent to the paid-use fee; shown to the enterprise and the bureaus over it. Writes nothing."""
+    authorize(actor, Action.READ_ACCOUNT, party_target(enterprise, SessionDirectory(session)))
+    jurisdiction = get_participant(session, party=enterprise).jurisdiction
+    if jurisdiction is None:
+        raise InvalidInput(f"{enterprise} is not an enterprise", field="enterprise")
+    terms = _allocation_terms(
+        session,
+        bureau=f"bureau:{jurisdiction}",
+        jurisdiction=jurisdiction,
+        enterprise=enterprise,
+        instrument=instrument,
+        quantity_kg=quantity_kg,
+        valid_until=valid_until,
+        purpose=purpose,
+        project=project,
+        paid_use=paid_use,
+        years=years,
+        price_fen_per_tonne_year=price_fen_per_tonne_year,
+    )
+    return _allocation_body(terms, nonce)
+
+
+def _allocation_terms(
+    session: Session,
+    *,
+    bureau: str,
+    jurisdiction: str,
+    enterprise: str,
+    instrument: str,
+    quantity_kg: int,
+    valid_until: date,
+    purpose: Literal["initial", "major_project"],
+    project: str | None,
+    paid_use: bool,
+    years: int,
+    price_fen_per_tonne_year: int | None,
+) -> _Terms:
     code = rights_instrument(instrument)
     check_amount(quantity_kg, field="quantity_kg")
-    jurisdiction = bureau_of(actor, Action.ISSUE_RIGHTS)
     ent = _recipient(
         session, enterprise=enterprise, jurisdiction=jurisdiction, purpose=purpose, project=project
     )
@@ -339,8 +431,8 @@ def allocate(
         )
         if price is None:
             raise InvalidInput(f"{code} has no base price: give price_fen_per_tonne_year", field="price")
-    terms = _Terms(
-        actor.party,
+    return _Terms(
+        bureau,
         ent,
         code,
         rights_lot(jurisdiction, valid_until),
@@ -351,17 +443,9 @@ def allocate(
         price,
         price_is_base=price_fen_per_tonne_year is None,
     )
-    body = _allocation_body(terms)
-    ins = authorized_instruction(
-        session, actor=actor, action=Action.ISSUE_RIGHTS, body=body, keys=keys, signers=body.signers
-    )
-    lock_head_time(session)  # the sequencer lock first, so the reserve read is the one written against
-    _check_cap(session, terms, valid_until)
-    receipt = submit_all(session, [ins], registry=registry)[0]
-    return Allocation(receipt, terms.lot, quantity_kg, terms.fee_fen)
 
 
-def _allocation_body(terms: _Terms) -> TxBody:
+def _allocation_body(terms: _Terms, nonce: str) -> TxBody:
     ent, code, lot, fee = terms.enterprise, terms.instrument, terms.lot, terms.fee_fen
     postings = [
         Posting(account_id(terms.bureau, "reserve"), code, lot, -terms.quantity_kg),
@@ -390,7 +474,7 @@ def _allocation_body(terms: _Terms) -> TxBody:
         ]
     signers = (terms.bureau, ent.party) if fee else (terms.bureau,)
     action = "allocation.initial" if terms.purpose == "initial" else "allocation.major_project"
-    return TxBody(action, new_nonce(), tuple(postings), signers=signers, meta=meta)
+    return TxBody(action, nonce, tuple(postings), signers=signers, meta=meta)
 
 
 def allocate_initial(
@@ -406,6 +490,8 @@ def allocate_initial(
     paid_use: bool = True,
     years: int = DEFAULT_TERM_YEARS,
     price_fen_per_tonne_year: int | None = None,
+    nonce: str | None = None,
+    signatures: Sequence[Signature] = (),
 ) -> Allocation:
     """Initial allocation (初始排污权) to an enterprise under its permit: see ``allocate``."""
     return allocate(
@@ -421,4 +507,6 @@ def allocate_initial(
         paid_use=paid_use,
         years=years,
         price_fen_per_tonne_year=price_fen_per_tonne_year,
+        nonce=nonce,
+        signatures=signatures,
     )

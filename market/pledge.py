@@ -47,8 +47,10 @@ __all__ = [
     "Consent",
     "Pledge",
     "PledgeStatus",
+    "PledgeStep",
     "apply_for_pledge",
     "approve_pledge",
+    "bodies_to_sign",
     "cancel_pledge",
     "confirm_pledge",
     "consent",
@@ -57,6 +59,7 @@ __all__ = [
     "enforcement_body",
     "get_pledge",
     "latest_clearing_price",
+    "list_pledges",
     "load_signatures",
     "pledges_on",
     "record_loan",
@@ -209,6 +212,45 @@ def _settle_quantity(pledge: Pledge, quantity_kg: int | None) -> int:
             field="quantity_kg",
         )
     return quantity_kg
+
+
+class PledgeStep(StrEnum):
+    """The steps that need a party's signature, and so have bodies to sign."""
+
+    APPROVE = "approve"  # the bureau: the registration body with the quantity it approves
+    LOAN = "loan"  # the bank: the registration body
+    CONFIRM = "confirm"  # the enterprise: the registration body
+    RELEASE = "release"  # the bank: the release of all or part of the held units
+    ENFORCE = "enforce"  # the bank: the capture of every held unit
+
+
+def bodies_to_sign(
+    session: Session,
+    *,
+    actor: Participant,
+    pledge_id: str,
+    step: PledgeStep,
+    approved_kg: int | None = None,
+    certificate_no: str | None = None,
+    quantity_kg: int | None = None,
+) -> tuple[TxBody, ...]:
+    """The exact bodies ``step`` signs, for a client that signs with its own key (self-custody): for
+    ``approve`` the registration body with the quantity and certificate number the bureau will give;
+    for ``release`` the release of ``quantity_kg`` (default all). Readable by whoever reads the pledge."""
+    pledge = get_pledge(session, actor=actor, pledge_id=pledge_id)
+    if step is PledgeStep.APPROVE:
+        if pledge.status is not PledgeStatus.APPLIED:
+            raise PledgeStateConflict(f"pledge {pledge.id} is {pledge.status.value}", pledge=pledge.id)
+        if approved_kg is None or certificate_no is None:
+            raise InvalidInput("the approval body needs approved_kg and certificate_no", field="approved_kg")
+        check_amount(approved_kg, field="approved_kg")
+        check_id(certificate_no, field="certificate_no")
+        return (registration_body(replace(pledge, approved_kg=approved_kg, certificate_no=certificate_no)),)
+    if step in (PledgeStep.LOAN, PledgeStep.CONFIRM):
+        return (registration_body(pledge),)
+    if step is PledgeStep.RELEASE:
+        return (release_body(pledge, quantity_kg=quantity_kg),)
+    return (enforcement_body(pledge),)
 
 
 # -- consent: a party's signatures, checked when given (the ledger checks them again) ---------------
@@ -377,6 +419,31 @@ def pledges_on(
     if statuses:
         stmt = stmt.where(col(PledgeRow.status).in_([s.value for s in statuses]))
     return [_to_pledge(r) for r in session.exec(stmt.order_by(col(PledgeRow.applied_at), col(PledgeRow.id)))]
+
+
+def list_pledges(session: Session, *, actor: Participant, status: PledgeStatus | None = None) -> list[Pledge]:
+    """Pledges the actor may see, newest first, optionally of one status: those it is a party to
+    (enterprise, bank, bureau), and, for supervisors, auditors and the operator, those whose pledged
+    account it may read (the same rule as ``get_pledge``)."""
+    stmt = select(PledgeRow)
+    if status is not None:
+        stmt = stmt.where(PledgeRow.status == status.value)
+    mine = (
+        (col(PledgeRow.enterprise) == actor.party)
+        | (col(PledgeRow.bank) == actor.party)
+        | (col(PledgeRow.bureau) == actor.party)
+    )
+    if actor.role in (Role.ENTERPRISE, Role.BANK, Role.COOPERATIVE):
+        stmt = stmt.where(mine)  # they read no one else's accounts: skip the per-row checks
+    out = []
+    for row in session.exec(stmt.order_by(col(PledgeRow.applied_at).desc(), col(PledgeRow.id))):
+        if actor.party not in (row.enterprise, row.bank, row.bureau):
+            try:
+                authorize(actor, Action.READ_ACCOUNT, target_for_account(session, account=row.account))
+            except PermissionDenied:
+                continue
+        out.append(_to_pledge(row))
+    return out
 
 
 def _free_kg(session: Session, *, account: str, instrument_code: str, lot: Lot) -> int:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -14,7 +15,7 @@ from accounts.identifiers import account_id
 from accounts.model import Participant, Role
 from accounts.permissions import Action, authorize, target_of
 from accounts.service import SessionDirectory, get_participant
-from ledger.model import Lot, Posting, TxBody
+from ledger.model import Lot, Posting, Signature, TxBody
 from ledger.service import Registry, new_nonce
 from ledger.timeutil import format_date
 from ledger.units import check_amount, instrument
@@ -22,7 +23,7 @@ from market.auction import payment_fen
 from market.auction_state import Keys, submit_signed
 from market.errors import CrossJurisdictionTrade, InvalidTrade
 
-__all__ = ["Trade", "trade", "trade_body"]
+__all__ = ["Trade", "instrument_code", "trade", "trade_body", "trade_draft"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,14 @@ class Trade:
 
 
 def trade_body(
-    *, seller: str, buyer: str, instrument: str, lot: Lot, quantity_kg: int, price_fen_per_t: int
+    *,
+    seller: str,
+    buyer: str,
+    instrument: str,
+    lot: Lot,
+    quantity_kg: int,
+    price_fen_per_t: int,
+    nonce: str | None = None,
 ) -> TxBody:
     """The trade's record: units seller -> buyer and ``payment_fen(quantity, price)`` buyer -> seller.
 
@@ -64,7 +72,7 @@ def trade_body(
         "price_fen_per_t": price_fen_per_t,
         "amount_fen": amount,
     }
-    return TxBody("trade", new_nonce(), postings, signers=(seller, buyer), meta=meta)
+    return TxBody("trade", nonce or new_nonce(), postings, signers=(seller, buyer), meta=meta)
 
 
 def trade(
@@ -79,6 +87,8 @@ def trade(
     valid_until: date,
     quantity_kg: int,
     price_fen_per_t: int,
+    nonce: str | None = None,
+    signatures: Sequence[Signature] = (),
 ) -> Trade:
     """Two enterprises trade rights of their jurisdiction, delivery versus payment, in one record.
 
@@ -87,8 +97,69 @@ def trade(
     its serials); the price is at least one fen in total. Each party may move only its own side
     (permission table: the seller the units, the buyer the cash), and both sign; either submits.
     The ledger refuses units the seller does not hold free (pledged or in escrow) and cash the
-    buyer does not have, and then nothing moves.
+    buyer does not have, and then nothing moves. A party's consent may be its ``signatures`` over the
+    body ``trade_draft`` shows for the same terms and ``nonce`` (a self-custody client, a trade offer).
     """
+    body = _checked_body(
+        session,
+        actor=actor,
+        seller=seller,
+        buyer=buyer,
+        instrument=instrument,
+        valid_until=valid_until,
+        quantity_kg=quantity_kg,
+        price_fen_per_t=price_fen_per_t,
+        nonce=nonce,
+    )
+    receipt = submit_signed(
+        session, registry=registry, actor=actor, keys=keys, body=body, signers=body.signers, given=signatures
+    )
+    units = body.postings[0]
+    amount = body.postings[3].amount
+    return Trade(
+        receipt.seq, seller, buyer, units.instrument, units.lot, quantity_kg, price_fen_per_t, amount
+    )
+
+
+def trade_draft(
+    session: Session,
+    *,
+    actor: Participant,
+    seller: str,
+    buyer: str,
+    instrument: str,
+    valid_until: date,
+    quantity_kg: int,
+    price_fen_per_t: int,
+    nonce: str,
+) -> TxBody:
+    """The body ``trade`` records for these terms and ``nonce``, for seller and buyer to sign apart
+    (the same checks as ``trade``, so a draft that would be refused is refused here). Writes nothing."""
+    return _checked_body(
+        session,
+        actor=actor,
+        seller=seller,
+        buyer=buyer,
+        instrument=instrument,
+        valid_until=valid_until,
+        quantity_kg=quantity_kg,
+        price_fen_per_t=price_fen_per_t,
+        nonce=nonce,
+    )
+
+
+def _checked_body(
+    session: Session,
+    *,
+    actor: Participant,
+    seller: str,
+    buyer: str,
+    instrument: str,
+    valid_until: date,
+    quantity_kg: int,
+    price_fen_per_t: int,
+    nonce: str | None,
+) -> TxBody:
     code = instrument_code(instrument)
     check_amount(quantity_kg, field="quantity_kg")
     check_amount(price_fen_per_t, field="price_fen_per_t")
@@ -121,15 +192,13 @@ def trade(
         lot=lot,
         quantity_kg=quantity_kg,
         price_fen_per_t=price_fen_per_t,
+        nonce=nonce,
     )
     directory = SessionDirectory(session)
     units, cash = body.postings[:2], body.postings[2:]
     authorize(sells, Action.TRANSFER_UNITS, target_of(TxBody("trade", body.nonce, units), (), directory))
     authorize(buys, Action.TRANSFER_UNITS, target_of(TxBody("trade", body.nonce, cash), (), directory))
-    receipt = submit_signed(
-        session, registry=registry, actor=actor, keys=keys, body=body, signers=body.signers
-    )
-    return Trade(receipt.seq, seller, buyer, code, lot, quantity_kg, price_fen_per_t, cash[1].amount)
+    return body
 
 
 def instrument_code(code: object) -> str:

@@ -17,7 +17,7 @@ from methodologies.errors import (
     UnknownMethodology,
 )
 
-__all__ = ["available", "get", "recompute"]
+__all__ = ["available", "get", "latest", "recompute"]
 
 _METHODOLOGIES: Final[dict[tuple[str, str], Methodology[Any]]] = {
     (m.id, m.version): m for m in (bivalve_hyt0305.METHODOLOGY, seaweed_hyt0305.METHODOLOGY)
@@ -39,6 +39,19 @@ def get(methodology_id: str, version: str) -> Methodology[Any]:
         return _METHODOLOGIES[(methodology_id, version)]
     except KeyError:
         raise UnknownMethodology(methodology_id, version, available()) from None
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) if part.isdigit() else -1 for part in version.split("."))
+
+
+def latest(methodology_id: str) -> Methodology[Any]:
+    """The newest registered version of ``methodology_id`` (versions compare as dotted numbers);
+    raises ``UnknownMethodology`` when no version is registered."""
+    versions = [version for mid, version in _METHODOLOGIES if mid == methodology_id]
+    if not versions:
+        raise UnknownMethodology(methodology_id, "(any)", available())
+    return _METHODOLOGIES[(methodology_id, max(versions, key=_version_key))]
 
 
 def _field(record: Mapping[str, Any], key: str, kind: type[Any]) -> Any:

@@ -5,6 +5,295 @@ Each route parses, calls one service function and returns its result; rules live
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from api.deps import (
+    ActorDep,
+    CustodyKeyDep,
+    IdempotencyKeyDep,
+    PageDep,
+    ReaderDep,
+    RegistryDep,
+    SessionDep,
+)
+from api.routes.issuance import write
+from api.schemas import ErrorOut, Page
+from api.schemas.auctions import (
+    AuctionIn,
+    AuctionOut,
+    AwardOut,
+    BidIn,
+    BidOut,
+    NeedIn,
+    NeedOut,
+    ResultOut,
+    SettlementIn,
+    WinnerIn,
+)
+from api.schemas.issuance import BodyOut, client_signatures
+from market.auction_settlement import close_auction, forfeit_award, settle_award, settlement_draft
+from market.auctions import (
+    AuctionStatus,
+    auction_bids,
+    auction_live,
+    get_auction,
+    list_auctions,
+    needs_of,
+    open_auction,
+    place_bid,
+    register_need,
+)
+from market.errors import AuctionStillOpen
 
 router = APIRouter(prefix="/v1", tags=["auctions"])
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
+
+
+@router.post("/needs", response_model=NeedOut, responses=ERRORS)
+def post_need(
+    payload: NeedIn,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> NeedOut:
+    """A bureau approves an enterprise's project need (项目需求): what it may bid for."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        NeedOut,
+        lambda: NeedOut.of(
+            register_need(
+                session,
+                actor=actor,
+                enterprise=payload.enterprise,
+                instrument=payload.instrument,
+                approved_kg=payload.approved_kg,
+                project=payload.project,
+                now=registry.clock(),
+            )
+        ),
+    )
+
+
+@router.get("/enterprises/{party}/needs", response_model=list[NeedOut], responses=ERRORS)
+def get_needs(party: str, actor: ActorDep, session: ReaderDep) -> list[NeedOut]:
+    """An enterprise's approved needs (itself and the bureaus over it)."""
+    return [NeedOut.of(n) for n in needs_of(session, actor=actor, enterprise=party)]
+
+
+@router.post("/auctions", response_model=AuctionOut, responses=ERRORS)
+def post_auction(
+    payload: AuctionIn,
+    request: Request,
+    actor: ActorDep,
+    key: CustodyKeyDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> AuctionOut:
+    """A bureau opens an auction of reserve rights; the offered quantity goes on hold."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        AuctionOut,
+        lambda: AuctionOut.of(
+            open_auction(
+                session,
+                registry=registry,
+                actor=actor,
+                keys={actor.party: key},
+                terms=payload.terms(),
+                valid_until=payload.valid_until,
+                now=registry.clock(),
+                payment_window=payload.payment_window,
+            )
+        ),
+    )
+
+
+@router.get("/auctions", response_model=Page[AuctionOut], responses=ERRORS)
+def get_auctions(
+    actor: ActorDep,
+    session: ReaderDep,
+    page: PageDep,
+    status: Annotated[AuctionStatus | None, Query()] = None,
+    jurisdiction: Annotated[str | None, Query(max_length=6)] = None,
+) -> Page[AuctionOut]:
+    """Auctions, newest first (terms and results are public: 竞价公告, 成交公示)."""
+    found = list_auctions(session, actor=actor, jurisdiction=jurisdiction, status=status)
+    return Page[AuctionOut](
+        items=[AuctionOut.of(a) for a in page.of(found)],
+        offset=page.offset,
+        limit=page.limit,
+        total=len(found),
+    )
+
+
+@router.get("/auctions/{auction_id}", response_model=AuctionOut, responses=ERRORS)
+def get_auction_route(auction_id: str, actor: ActorDep, session: ReaderDep) -> AuctionOut:
+    """An auction's terms, status, live state (ascending: standing price, extended close) and result."""
+    live = auction_live(session, actor=actor, auction_id=auction_id)
+    return AuctionOut.of(get_auction(session, auction_id=auction_id), live)
+
+
+@router.post("/auctions/{auction_id}/bids", response_model=BidOut, responses=ERRORS)
+def post_bid(
+    auction_id: str,
+    payload: BidIn,
+    request: Request,
+    actor: ActorDep,
+    key: CustodyKeyDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> BidOut:
+    """An enterprise bids; its first bid places the deposit (保证金) in escrow."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        BidOut,
+        lambda: BidOut.of(
+            place_bid(
+                session,
+                registry=registry,
+                actor=actor,
+                keys={actor.party: key},
+                auction_id=auction_id,
+                price_fen_per_t=payload.price_fen_per_t,
+                quantity_kg=payload.quantity_kg,
+                now=registry.clock(),
+            )
+        ),
+    )
+
+
+@router.get("/auctions/{auction_id}/bids", response_model=list[BidOut], responses=ERRORS)
+def get_bids(auction_id: str, actor: ActorDep, session: ReaderDep) -> list[BidOut]:
+    """The bids: all of them for the bureau running the auction, a bidder's own otherwise."""
+    return [BidOut.of(b) for b in auction_bids(session, actor=actor, auction_id=auction_id)]
+
+
+@router.post("/auctions/{auction_id}/close", response_model=AuctionOut, responses=ERRORS)
+def post_close(
+    auction_id: str,
+    request: Request,
+    actor: ActorDep,
+    key: CustodyKeyDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> AuctionOut:
+    """The bureau closes bidding and records the signed result (not before the extended close)."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        None,
+        AuctionOut,
+        lambda: AuctionOut.of(
+            close_auction(
+                session,
+                registry=registry,
+                actor=actor,
+                keys={actor.party: key},
+                auction_id=auction_id,
+                now=registry.clock(),
+            )
+        ),
+    )
+
+
+@router.get("/auctions/{auction_id}/result", response_model=ResultOut, responses=ERRORS)
+def get_result(auction_id: str, actor: ActorDep, session: ReaderDep) -> ResultOut:
+    """The recorded result: clearing price, allocations and each winner's award (成交公示)."""
+    result = ResultOut.of(get_auction(session, auction_id=auction_id))
+    if result is None:
+        raise AuctionStillOpen(f"auction {auction_id} has no result yet", auction_id=auction_id)
+    return result
+
+
+@router.get("/auctions/{auction_id}/settlements/{bidder}/draft", response_model=BodyOut, responses=ERRORS)
+def get_settlement_draft(auction_id: str, bidder: str, actor: ActorDep, session: ReaderDep) -> BodyOut:
+    """The settlement record of one winner, for the winner or the bureau to sign (self-custody)."""
+    return BodyOut.of(settlement_draft(session, actor=actor, auction_id=auction_id, bidder=bidder))
+
+
+@router.post("/auctions/{auction_id}/settlements", response_model=AwardOut, responses=ERRORS)
+def post_settlement(
+    auction_id: str,
+    payload: SettlementIn,
+    request: Request,
+    actor: ActorDep,
+    key: CustodyKeyDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> AwardOut:
+    """Settle one winner, delivery versus payment (钱货两清): the bureau's and the winner's signatures."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        AwardOut,
+        lambda: AwardOut.of(
+            settle_award(
+                session,
+                registry=registry,
+                actor=actor,
+                keys={actor.party: key},
+                auction_id=auction_id,
+                bidder=payload.bidder,
+                now=registry.clock(),
+                signatures=client_signatures(payload.signatures),
+            )
+        ),
+    )
+
+
+@router.post("/auctions/{auction_id}/forfeitures", response_model=AwardOut, responses=ERRORS)
+def post_forfeiture(
+    auction_id: str,
+    payload: WinnerIn,
+    request: Request,
+    actor: ActorDep,
+    key: CustodyKeyDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> AwardOut:
+    """A winner who did not pay by the deadline forfeits its deposit (保证金没收) to the bureau."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        AwardOut,
+        lambda: AwardOut.of(
+            forfeit_award(
+                session,
+                registry=registry,
+                actor=actor,
+                keys={actor.party: key},
+                auction_id=auction_id,
+                bidder=payload.bidder,
+                now=registry.clock(),
+            )
+        ),
+    )

@@ -5,6 +5,242 @@ Each route parses, calls one service function and returns its result; rules live
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from api.deps import (
+    ActorDep,
+    CustodyKeyDep,
+    IdempotencyKeyDep,
+    PageDep,
+    ReaderDep,
+    RegistryDep,
+    SessionDep,
+)
+from api.idempotency import once
+from api.schemas import ErrorOut, Page
+from api.schemas.bluecarbon import (
+    CreditMoveOut,
+    IssuanceOut,
+    IssueIn,
+    MethodologyOut,
+    ProjectIn,
+    ProjectOut,
+    ReportIn,
+    ReportOut,
+    RetireIn,
+    SerialBlockOut,
+    TransferCreditsIn,
+)
+from market.bluecarbon import (
+    account_serials,
+    get_project,
+    get_report,
+    issue_credits,
+    register_project,
+    retire_credits,
+    submit_report,
+    transfer_credits,
+)
+from methodologies.registry import available, get, latest
 
 router = APIRouter(prefix="/v1", tags=["bluecarbon"])
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
+READ_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404)}
+LIST_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 422)}
+
+
+@router.post("/bc/projects", response_model=ProjectOut, responses=ERRORS)
+def post_project(
+    payload: ProjectIn,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> ProjectOut:
+    """Register a mussel-farm project (贻贝养殖碳汇项目) owned by the caller (a cooperative or enterprise)."""
+    return once(
+        session,
+        actor=actor,
+        key=idempotency_key,
+        method="POST",
+        path=request.url.path,
+        payload=payload.model_dump(mode="json"),
+        out=ProjectOut,
+        run=lambda: ProjectOut.of(register_project(session, actor=actor, spec=payload.spec())),
+    )
+
+
+@router.get("/bc/projects/{project}", response_model=ProjectOut, responses=READ_ERRORS)
+def get_project_route(project: str, actor: ActorDep, session: ReaderDep) -> ProjectOut:
+    """One project: who owns it, where the farm is, which bureau verifies it, its methodology
+    (public, as registries publish their projects)."""
+    return ProjectOut.of(get_project(session, project=project))
+
+
+@router.post("/bc/projects/{project}/reports", response_model=ReportOut, responses=ERRORS)
+def post_report(
+    project: str,
+    payload: ReportIn,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> ReportOut:
+    """Submit monitoring data for a period (the owner only): the methodology computes the sink and
+    every figure; every problem in the data is refused at once, one per field."""
+    return once(
+        session,
+        actor=actor,
+        key=idempotency_key,
+        method="POST",
+        path=request.url.path,
+        payload=payload.model_dump(mode="json"),
+        out=ReportOut,
+        run=lambda: ReportOut.of(submit_report(session, actor=actor, project=project, data=payload.data)),
+    )
+
+
+@router.get("/bc/reports/{report}", response_model=ReportOut, responses=READ_ERRORS)
+def get_report_route(report: str, actor: ActorDep, session: ReaderDep) -> ReportOut:
+    """One monitoring report with the methodology's result (public, like the issuance it backs)."""
+    return ReportOut.of(get_report(session, report=report))
+
+
+@router.post("/bc/reports/{report}/issue", response_model=IssuanceOut, responses=ERRORS)
+def post_issuance(
+    report: str,
+    payload: IssueIn,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    key: CustodyKeyDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> IssuanceOut:
+    """Verify a report and issue its vintage batch (核证签发), the project's bureau only: the inputs
+    are recomputed, whole tonnes issued with serials, the buffer share set aside."""
+    return once(
+        session,
+        actor=actor,
+        key=idempotency_key,
+        method="POST",
+        path=request.url.path,
+        payload=payload.model_dump(mode="json"),
+        out=IssuanceOut,
+        run=lambda: IssuanceOut.of(
+            issue_credits(
+                session,
+                registry=registry,
+                actor=actor,
+                keys={actor.party: key},
+                report=report,
+                buffer_bps=payload.buffer_bps,
+            )
+        ),
+    )
+
+
+@router.post("/bc/transfers", response_model=CreditMoveOut, responses=ERRORS)
+def post_credit_transfer(
+    payload: TransferCreditsIn,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    key: CustodyKeyDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> CreditMoveOut:
+    """Transfer whole tonnes of a batch from the caller's holding; its lowest serials move."""
+    return once(
+        session,
+        actor=actor,
+        key=idempotency_key,
+        method="POST",
+        path=request.url.path,
+        payload=payload.model_dump(mode="json"),
+        out=CreditMoveOut,
+        run=lambda: CreditMoveOut.of(
+            transfer_credits(
+                session,
+                registry=registry,
+                actor=actor,
+                keys={actor.party: key},
+                batch=payload.batch,
+                tonnes=payload.tonnes,
+                to_account=payload.to_account,
+            )
+        ),
+    )
+
+
+@router.post("/bc/retirements", response_model=CreditMoveOut, responses=ERRORS)
+def post_retirement(
+    payload: RetireIn,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    key: CustodyKeyDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> CreditMoveOut:
+    """Retire (注销) whole tonnes for a beneficiary: the serials never move again."""
+    return once(
+        session,
+        actor=actor,
+        key=idempotency_key,
+        method="POST",
+        path=request.url.path,
+        payload=payload.model_dump(mode="json"),
+        out=CreditMoveOut,
+        run=lambda: CreditMoveOut.of(
+            retire_credits(
+                session,
+                registry=registry,
+                actor=actor,
+                keys={actor.party: key},
+                batch=payload.batch,
+                tonnes=payload.tonnes,
+                beneficiary=payload.beneficiary,
+                reason=payload.reason,
+            )
+        ),
+    )
+
+
+@router.get("/accounts/{account}/serials", response_model=Page[SerialBlockOut], responses=READ_ERRORS)
+def get_serials(account: str, actor: ActorDep, session: ReaderDep, page: PageDep) -> Page[SerialBlockOut]:
+    """The serial blocks an account holds, by batch and serial (for those who may read it)."""
+    blocks = account_serials(session, actor=actor, account=account)
+    return Page[SerialBlockOut](
+        items=[SerialBlockOut.of(b) for b in page.of(blocks)],
+        offset=page.offset,
+        limit=page.limit,
+        total=len(blocks),
+    )
+
+
+@router.get("/methodologies", response_model=Page[MethodologyOut], responses=LIST_ERRORS)
+def get_methodologies(actor: ActorDep, page: PageDep) -> Page[MethodologyOut]:
+    """Every registered methodology version (碳汇计量方法), with the JSON Schema of its inputs."""
+    found = [get(mid, version) for mid, version in available()]
+    return Page[MethodologyOut](
+        items=[MethodologyOut.of(m) for m in page.of(found)],
+        offset=page.offset,
+        limit=page.limit,
+        total=len(found),
+    )
+
+
+@router.get(
+    "/methodologies/{methodology_id}", response_model=MethodologyOut, responses={**READ_ERRORS, **LIST_ERRORS}
+)
+def get_methodology(
+    methodology_id: str,
+    actor: ActorDep,
+    version: Annotated[str | None, Query(max_length=16, description="default: the latest")] = None,
+) -> MethodologyOut:
+    """One methodology version: what it computes and the JSON Schema of its monitoring data."""
+    found = get(methodology_id, version) if version is not None else latest(methodology_id)
+    return MethodologyOut.of(found)

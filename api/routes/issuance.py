@@ -5,6 +5,284 @@ Each route parses, calls one service function and returns its result; rules live
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from accounts.model import Participant
+from api.deps import ActorDep, CustodyKeyDep, IdempotencyKeyDep, ReaderDep, RegistryDep, SessionDep
+from api.idempotency import once
+from api.schemas import ErrorOut
+from api.schemas.issuance import (
+    AllocationDraftQuery,
+    AllocationIn,
+    AllocationOut,
+    BodyOut,
+    BuyBackDraftQuery,
+    BuyBackIn,
+    CapIn,
+    CapPositionOut,
+    ExpiryIn,
+    ExpiryReportOut,
+    MajorProjectIn,
+    RecordOut,
+    client_signatures,
+)
+from market.expiry import run_expiry
+from market.issuance import allocate_initial, allocation_draft, cap_position, set_cap
+from market.reserve import allocate_to_major_project, buy_back, buy_back_draft
 
 router = APIRouter(prefix="/v1", tags=["issuance"])
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
+Out = TypeVar("Out", bound=BaseModel)
+
+
+def write(
+    session: Session,
+    request: Request,
+    actor: Participant,
+    key: str | None,
+    payload: BaseModel | None,
+    out: type[Out],
+    run: Callable[[], Out],
+) -> Out:
+    """``run`` at most once per Idempotency-Key (``api.idempotency.once`` on this request)."""
+    return once(
+        session,
+        actor=actor,
+        key=key,
+        method="POST",
+        path=request.url.path,
+        payload={} if payload is None else payload.model_dump(mode="json"),
+        out=out,
+        run=run,
+    )
+
+
+@router.post("/caps", response_model=RecordOut, responses=ERRORS)
+def post_cap(
+    payload: CapIn,
+    request: Request,
+    actor: ActorDep,
+    key: CustodyKeyDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> RecordOut:
+    """A bureau raises its cap (总量控制) into its government reserve (政府储备)."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        RecordOut,
+        lambda: RecordOut.of(
+            set_cap(
+                session,
+                registry=registry,
+                actor=actor,
+                keys={actor.party: key},
+                instrument=payload.instrument,
+                quantity_kg=payload.quantity_kg,
+                valid_until=payload.valid_until,
+                basis=payload.basis,
+            )
+        ),
+    )
+
+
+@router.get("/caps/{jurisdiction}/{instrument}", response_model=CapPositionOut, responses=ERRORS)
+def get_cap(
+    jurisdiction: str,
+    instrument: str,
+    valid_until: Annotated[date, Query(description="the lot's last valid day")],
+    actor: ActorDep,
+    session: ReaderDep,
+) -> CapPositionOut:
+    """A jurisdiction's cap, reserve and allocated quantity for one lot (public: 总量控制 is published)."""
+    return CapPositionOut.of(
+        cap_position(session, jurisdiction=jurisdiction, instrument=instrument, valid_until=valid_until)
+    )
+
+
+@router.get("/allocations/draft", response_model=BodyOut, responses=ERRORS)
+def get_allocation_draft(
+    query: Annotated[AllocationDraftQuery, Query()], actor: ActorDep, session: ReaderDep
+) -> BodyOut:
+    """The allocation body the enterprise signs to consent to its paid-use fee (self-custody clients)."""
+    return BodyOut.of(
+        allocation_draft(
+            session,
+            actor=actor,
+            enterprise=query.enterprise,
+            instrument=query.instrument,
+            quantity_kg=query.quantity_kg,
+            valid_until=query.valid_until,
+            purpose=query.purpose,
+            project=query.project,
+            paid_use=query.paid_use,
+            years=query.years,
+            price_fen_per_tonne_year=query.price_fen_per_tonne_year,
+            nonce=query.nonce,
+        )
+    )
+
+
+@router.post("/allocations", response_model=AllocationOut, responses=ERRORS)
+def post_allocation(
+    payload: AllocationIn,
+    request: Request,
+    actor: ActorDep,
+    key: CustodyKeyDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> AllocationOut:
+    """Initial allocation (初始排污权) from the reserve, with the paid-use fee in the same record."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        AllocationOut,
+        lambda: AllocationOut.of(
+            allocate_initial(
+                session,
+                registry=registry,
+                actor=actor,
+                keys={actor.party: key},
+                enterprise=payload.enterprise,
+                instrument=payload.instrument,
+                quantity_kg=payload.quantity_kg,
+                valid_until=payload.valid_until,
+                paid_use=payload.paid_use,
+                years=payload.years,
+                price_fen_per_tonne_year=payload.price_fen_per_tonne_year,
+                nonce=payload.nonce,
+                signatures=client_signatures(payload.signatures),
+            )
+        ),
+    )
+
+
+@router.post("/reserve/major-project-allocations", response_model=AllocationOut, responses=ERRORS)
+def post_major_project_allocation(
+    payload: MajorProjectIn,
+    request: Request,
+    actor: ActorDep,
+    key: CustodyKeyDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> AllocationOut:
+    """Reserved quota (预留指标) to an enterprise's major project (重大项目)."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        AllocationOut,
+        lambda: AllocationOut.of(
+            allocate_to_major_project(
+                session,
+                registry=registry,
+                actor=actor,
+                keys={actor.party: key},
+                enterprise=payload.enterprise,
+                project=payload.project,
+                instrument=payload.instrument,
+                quantity_kg=payload.quantity_kg,
+                valid_until=payload.valid_until,
+                paid_use=payload.paid_use,
+                years=payload.years,
+                price_fen_per_tonne_year=payload.price_fen_per_tonne_year,
+                nonce=payload.nonce,
+                signatures=client_signatures(payload.signatures),
+            )
+        ),
+    )
+
+
+@router.get("/reserve/buy-backs/draft", response_model=BodyOut, responses=ERRORS)
+def get_buy_back_draft(
+    query: Annotated[BuyBackDraftQuery, Query()], actor: ActorDep, session: ReaderDep
+) -> BodyOut:
+    """The buy-back body the enterprise signs to sell its rights into the reserve (self-custody)."""
+    return BodyOut.of(
+        buy_back_draft(
+            session,
+            actor=actor,
+            enterprise=query.enterprise,
+            instrument=query.instrument,
+            quantity_kg=query.quantity_kg,
+            valid_until=query.valid_until,
+            amount_fen=query.amount_fen,
+            basis=query.basis,
+            nonce=query.nonce,
+        )
+    )
+
+
+@router.post("/reserve/buy-backs", response_model=RecordOut, responses=ERRORS)
+def post_buy_back(
+    payload: BuyBackIn,
+    request: Request,
+    actor: ActorDep,
+    key: CustodyKeyDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> RecordOut:
+    """Buy rights back into the reserve (收储), delivery versus payment in one record."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        RecordOut,
+        lambda: RecordOut.of(
+            buy_back(
+                session,
+                registry=registry,
+                actor=actor,
+                keys={actor.party: key},
+                enterprise=payload.enterprise,
+                instrument=payload.instrument,
+                quantity_kg=payload.quantity_kg,
+                valid_until=payload.valid_until,
+                amount_fen=payload.amount_fen,
+                basis=payload.basis,
+                nonce=payload.nonce,
+                signatures=client_signatures(payload.signatures),
+            )
+        ),
+    )
+
+
+@router.post("/expiry-runs", response_model=ExpiryReportOut, responses=ERRORS)
+def post_expiry_run(
+    payload: ExpiryIn,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> ExpiryReportOut:
+    """Sweep expired rights into their bureau's retirement account (有效期届满; the operator only)."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        ExpiryReportOut,
+        lambda: ExpiryReportOut.of(run_expiry(session, registry=registry, today=payload.today, actor=actor)),
+    )

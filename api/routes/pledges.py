@@ -5,6 +5,378 @@ Each route parses, calls one service function and returns its result; rules live
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from accounts.model import Participant
+from api.deps import (
+    ActorDep,
+    IdempotencyKeyDep,
+    MaybeCustodyKeyDep,
+    PageDep,
+    ReaderDep,
+    RegistryDep,
+    SessionDep,
+)
+from api.idempotency import once
+from api.schemas import ErrorOut, Page
+from api.schemas.participants import raw_public_key
+from api.schemas.pledges import (
+    ApplyIn,
+    ApproveIn,
+    BodiesOut,
+    CancelIn,
+    CertificateCheckOut,
+    CertificateOut,
+    ConsentIn,
+    ForcedAuctionIn,
+    LoanIn,
+    PledgeOut,
+    ReleaseIn,
+    VerifyCertificateIn,
+    consent_of,
+)
+from ledger.crypto import b64e, key_id_for
+from market.certificate import PledgeCertificate, build_certificate, verify_certificate
+from market.pledge import (
+    Pledge,
+    PledgeStatus,
+    PledgeStep,
+    apply_for_pledge,
+    approve_pledge,
+    bodies_to_sign,
+    cancel_pledge,
+    confirm_pledge,
+    enforce_pledge,
+    get_pledge,
+    list_pledges,
+    record_loan,
+    release_pledge,
+    request_forced_auction,
+)
 
 router = APIRouter(prefix="/v1", tags=["pledges"])
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
+READ_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 422)}
+CHECK_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 422)}
+
+
+def _write(
+    session: Session,
+    request: Request,
+    actor: Participant,
+    key: str | None,
+    payload: BaseModel | None,
+    run: Callable[[], Pledge],
+) -> PledgeOut:
+    """One pledge step, applied at most once per Idempotency-Key."""
+    return once(
+        session,
+        actor=actor,
+        key=key,
+        method="POST",
+        path=request.url.path,
+        payload=payload.model_dump(mode="json") if payload is not None else {},
+        out=PledgeOut,
+        run=lambda: PledgeOut.of(run()),
+    )
+
+
+@router.post("/pledges", response_model=PledgeOut, responses=ERRORS)
+def post_pledge(
+    payload: ApplyIn,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> PledgeOut:
+    """Step 1 (企业申请): an enterprise applies to pledge its rights of one lot to a bank."""
+    return _write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        lambda: apply_for_pledge(
+            session,
+            registry=registry,
+            actor=actor,
+            bank=payload.bank,
+            instrument_code=payload.instrument,
+            lot=payload.lot.lot(payload.instrument),
+            quantity_kg=payload.quantity_kg,
+        ),
+    )
+
+
+@router.get("/pledges", response_model=Page[PledgeOut], responses=READ_ERRORS)
+def get_pledges(
+    actor: ActorDep,
+    session: ReaderDep,
+    page: PageDep,
+    status: Annotated[PledgeStatus | None, Query(description="only pledges in this status")] = None,
+) -> Page[PledgeOut]:
+    """Pledges the caller may see, newest first: a bank its own, an enterprise its own, a bureau its
+    jurisdiction's (and below), auditors and the operator all."""
+    found = list_pledges(session, actor=actor, status=status)
+    return Page[PledgeOut](
+        items=[PledgeOut.of(p) for p in page.of(found)],
+        offset=page.offset,
+        limit=page.limit,
+        total=len(found),
+    )
+
+
+@router.get("/pledges/{pledge_id}", response_model=PledgeOut, responses=READ_ERRORS)
+def get_pledge_route(pledge_id: str, actor: ActorDep, session: ReaderDep) -> PledgeOut:
+    """One pledge, for its parties and those who may read the pledged account."""
+    return PledgeOut.of(get_pledge(session, actor=actor, pledge_id=pledge_id))
+
+
+@router.get("/pledges/{pledge_id}/bodies", response_model=BodiesOut, responses=ERRORS)
+def get_pledge_bodies(
+    pledge_id: str,
+    actor: ActorDep,
+    session: ReaderDep,
+    step: Annotated[PledgeStep, Query(description="the step to sign")],
+    approved_kg: Annotated[int | None, Query(description="approve: the quantity approved, kg")] = None,
+    certificate_no: Annotated[str | None, Query(max_length=128, description="approve: 电子证书编号")] = None,
+    quantity_kg: Annotated[int | None, Query(description="release: kg released (omitted: all)")] = None,
+) -> BodiesOut:
+    """The exact bodies a step signs, for a client signing with its own key (self-custody)."""
+    bodies = bodies_to_sign(
+        session,
+        actor=actor,
+        pledge_id=pledge_id,
+        step=step,
+        approved_kg=approved_kg,
+        certificate_no=certificate_no,
+        quantity_kg=quantity_kg,
+    )
+    return BodiesOut.of(step.value, actor.party, bodies)
+
+
+@router.post("/pledges/{pledge_id}/approve", response_model=PledgeOut, responses=ERRORS)
+def post_approve(
+    pledge_id: str,
+    payload: ApproveIn,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    key: MaybeCustodyKeyDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> PledgeOut:
+    """Step 2 (生态环境部门审核): the rights' bureau approves a quantity on its electronic certificate."""
+    return _write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        lambda: approve_pledge(
+            session,
+            registry=registry,
+            actor=actor,
+            pledge_id=pledge_id,
+            approved_kg=payload.approved_kg,
+            certificate_no=payload.certificate_no,
+            signed_by=consent_of(payload.signatures, key, actor.party),
+        ),
+    )
+
+
+@router.post("/pledges/{pledge_id}/loan", response_model=PledgeOut, responses=ERRORS)
+def post_loan(
+    pledge_id: str,
+    payload: LoanIn,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    key: MaybeCustodyKeyDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> PledgeOut:
+    """Step 3 (银行录入贷款信息): the pledgee bank records the loan, checked against the appraisal
+    (at most 80% of the value; maturing no later than the rights' validity end)."""
+    return _write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        lambda: record_loan(
+            session,
+            registry=registry,
+            actor=actor,
+            pledge_id=pledge_id,
+            loan_id=payload.loan_id,
+            amount_fen=payload.amount_fen,
+            rate_bp=payload.rate_bp,
+            term_months=payload.term_months,
+            signed_by=consent_of(payload.signatures, key, actor.party),
+        ),
+    )
+
+
+@router.post("/pledges/{pledge_id}/confirm", response_model=PledgeOut, responses=ERRORS)
+def post_confirm(
+    pledge_id: str,
+    payload: ConsentIn,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    key: MaybeCustodyKeyDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> PledgeOut:
+    """Step 4 (企业确认): the enterprise confirms; one record holds the units for the bank."""
+    return _write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        lambda: confirm_pledge(
+            session,
+            registry=registry,
+            actor=actor,
+            pledge_id=pledge_id,
+            signed_by=consent_of(payload.signatures, key, actor.party),
+        ),
+    )
+
+
+@router.post("/pledges/{pledge_id}/release", response_model=PledgeOut, responses=ERRORS)
+def post_release(
+    pledge_id: str,
+    payload: ReleaseIn,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    key: MaybeCustodyKeyDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> PledgeOut:
+    """Release on repayment (解押): the pledgee bank releases all or part of the held units."""
+    return _write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        lambda: release_pledge(
+            session,
+            registry=registry,
+            actor=actor,
+            pledge_id=pledge_id,
+            quantity_kg=payload.quantity_kg,
+            signed_by=consent_of(payload.signatures, key, actor.party),
+        ),
+    )
+
+
+@router.post("/pledges/{pledge_id}/enforce", response_model=PledgeOut, responses=ERRORS)
+def post_enforce(
+    pledge_id: str,
+    payload: ConsentIn,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    key: MaybeCustodyKeyDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> PledgeOut:
+    """Enforcement on default (处置): the pledgee bank captures every held unit into its holding."""
+    return _write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        lambda: enforce_pledge(
+            session,
+            registry=registry,
+            actor=actor,
+            pledge_id=pledge_id,
+            signed_by=consent_of(payload.signatures, key, actor.party),
+        ),
+    )
+
+
+@router.post("/pledges/{pledge_id}/forced-auction", response_model=PledgeOut, responses=ERRORS)
+def post_forced_auction(
+    pledge_id: str,
+    payload: ForcedAuctionIn,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> PledgeOut:
+    """Enforcement by forced auction (拍卖处置): the bank marks the pledge for sale with its claim."""
+    return _write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        lambda: request_forced_auction(
+            session, actor=actor, pledge_id=pledge_id, claim_fen=payload.claim_fen, reason=payload.reason
+        ),
+    )
+
+
+@router.post("/pledges/{pledge_id}/cancel", response_model=PledgeOut, responses=ERRORS)
+def post_cancel(
+    pledge_id: str,
+    payload: CancelIn,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> PledgeOut:
+    """Before confirmation, a party ends the pledge: withdrawn, refused or declined."""
+    return _write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        lambda: cancel_pledge(session, actor=actor, pledge_id=pledge_id, reason=payload.reason),
+    )
+
+
+@router.get("/pledges/{pledge_id}/certificate", response_model=CertificateOut, responses=ERRORS)
+def get_certificate(
+    pledge_id: str, actor: ActorDep, session: SessionDep, registry: RegistryDep
+) -> CertificateOut:
+    """The pledge certificate (抵质押登记证明): the registration record, its signatures and an inclusion
+    proof under a signed checkpoint, verifiable offline with the registry key alone."""
+    # A write session: the certificate signs a new checkpoint when none covers the record yet.
+    cert = build_certificate(session, registry=registry, actor=actor, pledge_id=pledge_id)
+    return CertificateOut(
+        certificate=cert.to_json(),
+        registry_key_id=registry.key.key_id,
+        registry_public_key=b64e(registry.key.public),
+    )
+
+
+@router.post("/certificates/verify", response_model=CertificateCheckOut, responses=CHECK_ERRORS)
+def post_certificate_check(
+    payload: VerifyCertificateIn, actor: ActorDep, registry: RegistryDep
+) -> CertificateCheckOut:
+    """Verify a pledge certificate a bank was handed: valid or invalid, with every problem found.
+    Reads no database: only the certificate and the registry key (the caller's pinned one if given)."""
+    pinned = payload.registry_public_key
+    public = raw_public_key(pinned, field="registry_public_key") if pinned else registry.key.public
+    check = verify_certificate(
+        PledgeCertificate.from_json(payload.certificate),
+        public,
+        expected_quantity_kg=payload.expected_quantity_kg,
+    )
+    return CertificateCheckOut.of(check, key_id=key_id_for(public), public_key=b64e(public))

@@ -1,10 +1,216 @@
 """Bilateral trades between enterprises of one jurisdiction, delivery versus payment, both parties'
 signatures.
 
+Two ways to gather both consents: a client collects both signatures over ``GET /v1/trades/draft`` and
+posts ``/v1/trades``; or the seller posts a trade offer (signed now, kept pending) and the buyer
+accepts it, each with its key in custody or its own signature.
+
 Each route parses, calls one service function and returns its result; rules live in the services."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from accounts.errors import NoCustodyKey
+from accounts.model import Participant
+from api.deps import (
+    ActorDep,
+    IdempotencyKeyDep,
+    MaybeCustodyKeyDep,
+    PageDep,
+    ReaderDep,
+    RegistryDep,
+    SessionDep,
+)
+from api.routes.issuance import write
+from api.schemas import ErrorOut, Page, SignatureIn
+from api.schemas.issuance import BodyOut, client_signatures
+from api.schemas.trades import AcceptIn, OfferIn, TradeDraftQuery, TradeIn, TradeOfferOut, TradeOut
+from ledger.crypto import SigningKey
+from market.pledge import Consent
+from market.trade_offers import OfferStatus, accept_offer, get_offer, offer_trade, offers_of, withdraw_offer
+from market.trades import trade, trade_draft
 
 router = APIRouter(prefix="/v1", tags=["trades"])
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
+
+
+def _consent(actor: Participant, signatures: list[SignatureIn], key: SigningKey | None) -> Consent:
+    """The caller's own signatures when it gives them, else its key in custody."""
+    if signatures:
+        return client_signatures(signatures)
+    if key is None:
+        raise NoCustodyKey(f"the registry holds no key of {actor.party}: give signatures", party=actor.party)
+    return key
+
+
+@router.get("/trades/draft", response_model=BodyOut, responses=ERRORS)
+def get_trade_draft(
+    query: Annotated[TradeDraftQuery, Query()], actor: ActorDep, session: ReaderDep
+) -> BodyOut:
+    """The trade body seller and buyer sign (either of them may ask; the same checks as a trade)."""
+    return BodyOut.of(
+        trade_draft(
+            session,
+            actor=actor,
+            seller=query.seller,
+            buyer=query.buyer,
+            instrument=query.instrument,
+            valid_until=query.valid_until,
+            quantity_kg=query.quantity_kg,
+            price_fen_per_t=query.price_fen_per_t,
+            nonce=query.nonce,
+        )
+    )
+
+
+@router.post("/trades", response_model=TradeOut, responses=ERRORS)
+def post_trade(
+    payload: TradeIn,
+    request: Request,
+    actor: ActorDep,
+    key: MaybeCustodyKeyDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> TradeOut:
+    """Record a trade both parties signed, delivery versus payment (钱货两清) in one record."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        TradeOut,
+        lambda: TradeOut.of(
+            trade(
+                session,
+                registry=registry,
+                actor=actor,
+                keys={actor.party: key} if key is not None else {},
+                seller=payload.seller,
+                buyer=payload.buyer,
+                instrument=payload.instrument,
+                valid_until=payload.valid_until,
+                quantity_kg=payload.quantity_kg,
+                price_fen_per_t=payload.price_fen_per_t,
+                nonce=payload.nonce,
+                signatures=client_signatures(payload.signatures),
+            )
+        ),
+    )
+
+
+@router.post("/trade-offers", response_model=TradeOfferOut, responses=ERRORS)
+def post_offer(
+    payload: OfferIn,
+    request: Request,
+    actor: ActorDep,
+    key: MaybeCustodyKeyDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> TradeOfferOut:
+    """The seller offers a trade to a buyer, signed now; nothing moves until the buyer accepts."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        TradeOfferOut,
+        lambda: TradeOfferOut.of(
+            offer_trade(
+                session,
+                actor=actor,
+                buyer=payload.buyer,
+                instrument=payload.instrument,
+                valid_until=payload.valid_until,
+                quantity_kg=payload.quantity_kg,
+                price_fen_per_t=payload.price_fen_per_t,
+                signed_by=_consent(actor, payload.signatures, key),
+                now=registry.clock(),
+                nonce=payload.nonce,
+            )
+        ),
+    )
+
+
+@router.get("/trade-offers", response_model=Page[TradeOfferOut], responses=ERRORS)
+def get_offers(
+    actor: ActorDep,
+    session: ReaderDep,
+    page: PageDep,
+    status: Annotated[OfferStatus | None, Query()] = None,
+) -> Page[TradeOfferOut]:
+    """The offers the caller made or received, newest first."""
+    found = offers_of(session, actor=actor, status=status)
+    return Page[TradeOfferOut](
+        items=[TradeOfferOut.of(o) for o in page.of(found)],
+        offset=page.offset,
+        limit=page.limit,
+        total=len(found),
+    )
+
+
+@router.get("/trade-offers/{offer_id}", response_model=TradeOfferOut, responses=ERRORS)
+def get_offer_route(offer_id: str, actor: ActorDep, session: ReaderDep) -> TradeOfferOut:
+    """One offer with the body to sign (its seller and buyer only)."""
+    return TradeOfferOut.of(get_offer(session, actor=actor, offer_id=offer_id))
+
+
+@router.post("/trade-offers/{offer_id}/accept", response_model=TradeOut, responses=ERRORS)
+def post_accept(
+    offer_id: str,
+    payload: AcceptIn,
+    request: Request,
+    actor: ActorDep,
+    key: MaybeCustodyKeyDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> TradeOut:
+    """The buyer accepts: the trade is recorded with both signatures, DvP."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        TradeOut,
+        lambda: TradeOut.of(
+            accept_offer(
+                session,
+                registry=registry,
+                actor=actor,
+                offer_id=offer_id,
+                signed_by=_consent(actor, payload.signatures, key),
+                now=registry.clock(),
+            )
+        ),
+    )
+
+
+@router.post("/trade-offers/{offer_id}/withdraw", response_model=TradeOfferOut, responses=ERRORS)
+def post_withdraw(
+    offer_id: str,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> TradeOfferOut:
+    """The seller withdraws a pending offer, or the buyer declines it."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        None,
+        TradeOfferOut,
+        lambda: TradeOfferOut.of(
+            withdraw_offer(session, actor=actor, offer_id=offer_id, now=registry.clock())
+        ),
+    )

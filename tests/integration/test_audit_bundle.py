@@ -20,7 +20,6 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api import demo
 from ledger.audit import verify_bundle
 from ledger.bundle import CHECKPOINTS, JOURNAL, KEYS, MANIFEST, export_bundle, record_core, write_bundle
 from ledger.checkpoint import Checkpoint
@@ -29,6 +28,7 @@ from ledger.journal import SealedRecord, parse_line, seal
 from ledger.merkle import root_of
 from ledger.model import Posting, RevokeKey, Signature, TxBody
 from ledger.service import Registry, init_ledger, make_checkpoint, positions
+from tests import audit_demo as demo
 from tests.support import World, transfer
 
 ISSUE_PLASTICS, TRANSFER, PLEDGE = 16, 18, 19  # the demo's records

@@ -18,6 +18,7 @@ from ledger.crypto import SigningKey, b64e
 from ledger.model import Posting, TxBody
 from ledger.state import LedgerState
 from methodologies import evaluate, get
+from tests.audit_demo import build_demo_dir
 from tests.integration.test_audit_reports import BC23, ZHOUSHAN, at, scenario, tx
 from tests.unit.test_methodologies_registry import MUSSELS
 
@@ -26,9 +27,8 @@ TRANSFER = 18
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("cli")
-    assert main(["demo", "--no-serve", "--dir", str(root)]) == 0
-    return root
+    """The small fixed journal of ``tests.audit_demo`` (20 records), where the full demo's would move."""
+    return build_demo_dir(tmp_path_factory.mktemp("cli"))
 
 
 def db(root: Path) -> list[str]:

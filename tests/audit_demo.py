@@ -1,18 +1,21 @@
-"""The demo scenario loaded by ``make demo``: Zhejiang bureaus, enterprises and a bank.
+"""A tiny, fixed journal for the auditor's tests: a Yuyao bureau, two enterprises and a bank, an
+issuance, a trade and a pledge in 20 records, built through the ledger alone.
 
-A first slice through the ledger alone; the workflow issues extend it with auctions,
-cross-city transfers, pledges and the mussel blue-carbon project.
+It was the first ``make demo`` scenario; the audit tests name its records by number (16, 18, 19), so
+it stays here, fixed, while ``api.demo`` grew into the full Zhejiang scenario.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from ledger.crypto import SigningKey
+from ledger.db import make_engine
 from ledger.errors import DomainError
 from ledger.model import (
     AccountKind,
@@ -24,7 +27,15 @@ from ledger.model import (
     RegisterParty,
     TxBody,
 )
-from ledger.service import Instruction, Receipt, Registry, new_nonce, submit_batch
+from ledger.service import (
+    Instruction,
+    Receipt,
+    Registry,
+    init_ledger,
+    make_checkpoint,
+    new_nonce,
+    submit_batch,
+)
 from ledger.timeutil import utc_now
 
 YUYAO = "330281"
@@ -65,26 +76,17 @@ class Scenario:
 
 
 def load(engine: Engine, registry: Registry) -> dict[str, int]:
-    """Register the participants and post a first issuance, trade and pledge."""
+    """Register the participants and post a first issuance, trade and pledge (after the genesis)."""
     sc = Scenario(engine, registry)
+    holder = [AccountKind.HOLDING, AccountKind.CASH]
     sc.party(
         f"bureau:{YUYAO}",
         "bureau",
         {"name": "余姚市生态环境局", "division": YUYAO},
         [AccountKind.ISSUANCE, AccountKind.RESERVE],
     )
-    sc.party(
-        "ent:yuyao-plastics",
-        "enterprise",
-        {"name": "余姚 demo plastics"},
-        [AccountKind.HOLDING, AccountKind.CASH],
-    )
-    sc.party(
-        "ent:yuyao-dyeing",
-        "enterprise",
-        {"name": "余姚 demo dyeing"},
-        [AccountKind.HOLDING, AccountKind.CASH],
-    )
+    sc.party("ent:yuyao-plastics", "enterprise", {"name": "余姚 demo plastics"}, holder)
+    sc.party("ent:yuyao-dyeing", "enterprise", {"name": "余姚 demo dyeing"}, holder)
     sc.party("bank:demo", "bank", {"name": "demo bank, Yuyao branch"}, [AccountKind.HOLDING])
     cap, bureau = f"bureau:{YUYAO}.issuance", f"bureau:{YUYAO}"
     issued = [
@@ -92,10 +94,7 @@ def load(engine: Engine, registry: Registry) -> dict[str, int]:
             TxBody(
                 "issuance.initial",
                 new_nonce(),
-                (
-                    Posting(cap, "COD", RIGHTS_2030, -kg),
-                    Posting(f"{ent}.holding", "COD", RIGHTS_2030, kg),
-                ),
+                (Posting(cap, "COD", RIGHTS_2030, -kg), Posting(f"{ent}.holding", "COD", RIGHTS_2030, kg)),
             ),
             bureau,
         )
@@ -112,23 +111,30 @@ def load(engine: Engine, registry: Registry) -> dict[str, int]:
         ),
         "ent:yuyao-dyeing",
     )
-    pledge = sc.signed(
-        TxBody(
-            "pledge.register",
-            new_nonce(),
-            holds=(
-                HoldPlace(
-                    "pledge:demo-1",
-                    "ent:yuyao-dyeing.holding",
-                    "COD",
-                    RIGHTS_2030,
-                    20_000,
-                    "pledge",
-                    "bank:demo",
-                ),
-            ),
-        ),
-        "ent:yuyao-dyeing",
+    hold = HoldPlace(
+        "pledge:demo-1", "ent:yuyao-dyeing.holding", "COD", RIGHTS_2030, 20_000, "pledge", "bank:demo"
     )
+    pledge = sc.signed(TxBody("pledge.register", new_nonce(), holds=(hold,)), "ent:yuyao-dyeing")
     receipts = sc.run([*issued, trade, pledge])
     return {"records": receipts[-1].seq + 1, "participants": len(sc.keys)}
+
+
+def build_demo_dir(root: Path) -> Path:
+    """``root`` holding demo.db (genesis, the scenario, one checkpoint: 20 records) and registry-key.pem,
+    the layout the ``ecoledger`` commands take with ``--db`` and ``--key``."""
+    from api import migrations
+
+    key = SigningKey.generate()
+    (root / "registry-key.pem").write_bytes(key.to_pem())
+    engine = make_engine(f"sqlite:///{root / 'demo.db'}")
+    migrations.upgrade(engine)
+    registry = Registry(key)
+    with Session(engine) as s:
+        init_ledger(s, registry=registry, name="ecoledger demo registry (Zhejiang)")
+        s.commit()
+    load(engine, registry)
+    with Session(engine) as s:
+        make_checkpoint(s, registry=registry)
+        s.commit()
+    engine.dispose()
+    return root

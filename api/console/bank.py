@@ -1,0 +1,137 @@
+"""The bank's view: pledges by status, recording the loan (银行录入贷款信息), release on repayment
+(解押, full or partial), the certificate of a registered pledge and an offline check of one."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.responses import Response
+
+from accounts.model import Role
+from api.console import forms
+from api.console.web import (
+    PREFIX,
+    Console,
+    ConsoleRoute,
+    Done,
+    FormDep,
+    ReadConsole,
+    WriteConsole,
+    act,
+    page,
+)
+from ledger.errors import DomainError, InvalidInput
+from market import certificate, pledge
+from market.pledge import PledgeStatus
+
+router = APIRouter(prefix=PREFIX + "/bank", route_class=ConsoleRoute, include_in_schema=False)
+
+
+def _pledges_page(c: Console, **extra: object) -> HTMLResponse:
+    found = pledge.list_pledges(c.session, actor=c.me)
+    by_status = {s.value: [p for p in found if p.status is s] for s in PledgeStatus}
+    return page(c, "bank_pledges.html", by_status=by_status, **extra)
+
+
+@router.get("", response_class=HTMLResponse)
+def pledges(c: ReadConsole) -> HTMLResponse:
+    """The bank's pledges grouped by status, with the step each one waits for."""
+    c.need(Role.BANK)
+    return _pledges_page(c)
+
+
+def _rate_bp(form: dict[str, str]) -> int:
+    """An annual rate typed in percent (``3.85``) -> basis points (385), exactly."""
+    raw = forms.text(form, "rate")
+    try:
+        value = Decimal(raw) * 100
+    except ArithmeticError:
+        raise InvalidInput("rate must be a percentage such as 3.85", field="rate") from None
+    if not value.is_finite() or value != value.to_integral_value() or not 0 <= value <= 10_000:
+        raise InvalidInput("rate must be 0 to 100 percent with at most 2 decimals", field="rate")
+    return int(value)
+
+
+@router.post("/pledges/{pledge_id}/loan")
+def record_loan(pledge_id: str, c: WriteConsole, form: FormDep) -> Response:
+    """Step 3: record the loan (amount, rate, term), checked against the appraisal, and sign."""
+    c.need(Role.BANK)
+
+    def run() -> Done:
+        pledge.record_loan(
+            c.session,
+            registry=c.app.registry,
+            actor=c.me,
+            pledge_id=pledge_id,
+            loan_id=forms.text(form, "loan_id"),
+            amount_fen=forms.yuan_fen(form, "amount"),
+            rate_bp=_rate_bp(form),
+            term_months=forms.whole(form, "term_months", low=1, high=600),
+            signed_by=c.key(),
+        )
+        return Done(to=PREFIX + "/bank", message="flash.loan_recorded", args={"id": pledge_id})
+
+    return act(c, form, run, lambda exc: _pledges_page(c, error=exc, values=form, failed=pledge_id))
+
+
+@router.post("/pledges/{pledge_id}/release")
+def release(pledge_id: str, c: WriteConsole, form: FormDep) -> Response:
+    """Release on repayment: a quantity of the held units, or (left empty) all of them."""
+    c.need(Role.BANK)
+
+    def run() -> Done:
+        current = pledge.get_pledge(c.session, actor=c.me, pledge_id=pledge_id)
+        partial = forms.text(form, "quantity", optional=True)
+        done = pledge.release_pledge(
+            c.session,
+            registry=c.app.registry,
+            actor=c.me,
+            pledge_id=pledge_id,
+            signed_by=c.key(),
+            quantity_kg=forms.kg(form, "quantity", current.instrument) if partial else None,
+        )
+        return Done(
+            to=PREFIX + "/bank",
+            message="flash.pledge_released" if done.held_kg == 0 else "flash.pledge_partly_released",
+            args={"id": pledge_id},
+        )
+
+    return act(c, form, run, lambda exc: _pledges_page(c, error=exc, values=form, failed=pledge_id))
+
+
+@router.get("/pledges/{pledge_id}/certificate.json")
+def certificate_json(pledge_id: str, c: WriteConsole) -> JSONResponse:
+    """The pledge's certificate (抵质押登记证明) as JSON; may sign a new checkpoint to cover it."""
+    c.need(Role.BANK, Role.ENTERPRISE, Role.BUREAU)
+    cert = certificate.build_certificate(c.session, registry=c.app.registry, actor=c.me, pledge_id=pledge_id)
+    return JSONResponse(
+        cert.to_json(),
+        headers={"Content-Disposition": f'attachment; filename="pledge-{pledge_id}-certificate.json"'},
+    )
+
+
+@router.get("/certificate", response_class=HTMLResponse)
+def certificate_form(c: ReadConsole) -> HTMLResponse:
+    """Paste a certificate to check it offline against the registry's public key."""
+    c.need(Role.BANK)
+    return page(c, "bank_certificate.html", check=None)
+
+
+@router.post("/certificate", response_class=HTMLResponse)
+def check_certificate(c: ReadConsole, form: FormDep) -> HTMLResponse:
+    """Check a pasted certificate: checkpoint signature, inclusion proof, seal, parties, the hold."""
+    c.need(Role.BANK)
+    raw = form.get("certificate", "")
+    try:
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            raise InvalidInput("the certificate is not JSON", field="certificate") from None
+        cert = certificate.PledgeCertificate.from_json(parsed)
+    except DomainError as exc:
+        return page(c, "bank_certificate.html", check=None, error=exc, values=form, status=422)
+    check = certificate.verify_certificate(cert, c.app.registry.key.public)
+    return page(c, "bank_certificate.html", check=check, cert=cert, values=form)

@@ -1,0 +1,133 @@
+"""A tiny server-side SVG chart helper for the console: bar and line charts with axes and labels,
+drawn as inline markup (no JavaScript chart library, nothing fetched from the network)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from html import escape
+
+__all__ = ["Bar", "Point", "bars", "line"]
+
+_W, _H = 640, 240  # viewBox; the CSS lets it scale to the column's width
+_LEFT, _RIGHT, _TOP, _BOTTOM = 72, 16, 16, 48
+_COLOURS = ("#2f6f6a", "#c98b2b", "#8aa8c8", "#b5564e")
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One bar of stacked segments: ``parts`` are (value, legend label); values share one unit."""
+
+    label: str
+    parts: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    label: str
+    value: int
+
+
+def _nice_max(top: int) -> int:
+    """The smallest 1-2-5 x 10^n at or above ``top``: round axis ends a person reads at a glance."""
+    if top <= 0:
+        return 1
+    step = 1
+    while True:
+        for m in (1, 2, 5):
+            if m * step >= top:
+                return m * step
+        step *= 10
+
+
+def _frame(title: str, y_max: int, unit: str, scale: Decimal) -> list[str]:
+    plot_h = _H - _TOP - _BOTTOM
+    out = [
+        f'<svg class="chart" viewBox="0 0 {_W} {_H}" role="img" aria-label="{escape(title)}" '
+        'xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for i in range(5):
+        value = y_max * i // 4
+        y = _TOP + plot_h - plot_h * i / 4
+        out.append(f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        shown = Decimal(value) / scale
+        text = f"{shown:,.0f}" if shown == shown.to_integral_value() else f"{shown:,.2f}"
+        out.append(f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{text}</text>')
+    out.append(f'<text x="4" y="{_TOP + 2}" class="unit">{escape(unit)}</text>')
+    out.append(
+        f'<line x1="{_LEFT}" x2="{_LEFT}" y1="{_TOP}" y2="{_TOP + plot_h}" class="axis"/>'
+        f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{_TOP + plot_h}" y2="{_TOP + plot_h}" class="axis"/>'
+    )
+    return out
+
+
+def _legend(labels: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    x = float(_LEFT)
+    for i, label in enumerate(labels):
+        colour = _COLOURS[i % len(_COLOURS)]
+        out.append(f'<rect x="{x}" y="{_H - 14}" width="10" height="10" fill="{colour}"/>')
+        out.append(f'<text x="{x + 14}" y="{_H - 5}" class="legend">{escape(label)}</text>')
+        x += 24 + 7 * len(label.encode())  # wide enough for CJK, which is 3 bytes a character
+    return out
+
+
+def bars(title: str, items: Sequence[Bar], *, unit: str, scale: int = 1) -> str:
+    """Stacked bars, one per item; the y axis shows values divided by ``scale`` (e.g. 1000: kg as t)."""
+    if not items:
+        return ""
+    y_max = _nice_max(max(sum(v for v, _ in b.parts) for b in items))
+    out = _frame(title, y_max, unit, Decimal(scale))
+    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+    slot = plot_w / len(items)
+    width = min(56.0, slot * 0.6)
+    for i, item in enumerate(items):
+        x = _LEFT + slot * i + (slot - width) / 2
+        base = float(_TOP + plot_h)
+        for j, (value, legend) in enumerate(item.parts):
+            h = plot_h * value / y_max
+            base -= h
+            out.append(
+                f'<rect x="{x:.1f}" y="{base:.1f}" width="{width:.1f}" height="{h:.1f}" '
+                f'fill="{_COLOURS[j % len(_COLOURS)]}"><title>{escape(legend)}: {value:,}</title></rect>'
+            )
+        centre = _LEFT + slot * i + slot / 2
+        out.append(
+            f'<text x="{centre:.1f}" y="{_TOP + plot_h + 16}" class="label" text-anchor="middle">'
+            f"{escape(item.label)}</text>"
+        )
+    out += _legend([legend for _, legend in items[0].parts])
+    out.append("</svg>")
+    return "".join(out)
+
+
+def line(title: str, points: Sequence[Point], *, unit: str, scale: int = 1) -> str:
+    """A line with a dot per point, in order (e.g. clearing prices per auction over time)."""
+    if not points:
+        return ""
+    y_max = _nice_max(max(p.value for p in points))
+    out = _frame(title, y_max, unit, Decimal(scale))
+    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+    step = plot_w / len(points)
+    coords = [
+        (_LEFT + step * i + step / 2, _TOP + plot_h - plot_h * p.value / y_max) for i, p in enumerate(points)
+    ]
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+    out.append(f'<polyline points="{path}" fill="none" stroke="{_COLOURS[0]}" stroke-width="2"/>')
+    for (x, y), p in zip(coords, points, strict=True):
+        shown = Decimal(p.value) / scale
+        out.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{_COLOURS[0]}"><title>{escape(p.label)}: '
+            f"{shown:,.2f}</title></circle>"
+        )
+        out.append(
+            f'<text x="{x:.1f}" y="{y - 8:.1f}" class="value" text-anchor="middle">{shown:,.2f}</text>'
+        )
+        out.append(
+            f'<text x="{x:.1f}" y="{_TOP + plot_h + 16}" class="label" text-anchor="middle">'
+            f"{escape(p.label)}</text>"
+        )
+    out.append("</svg>")
+    return "".join(out)

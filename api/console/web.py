@@ -1,0 +1,320 @@
+"""The console's plumbing: login by cookie, language, flash messages, per-form idempotency tokens,
+rendering with exact unit formatting, and HTML error pages; the views live in the sibling modules.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, unquote
+
+from fastapi import Depends, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from jinja2 import StrictUndefined
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from accounts.custody import custody_key
+from accounts.errors import InvalidCredentials, NoCustodyKey
+from accounts.model import Participant, Role
+from accounts.service import participants
+from api.console.i18n import LANGS, field_input, field_label, translate
+from api.deps import AppState, ReaderDep, SessionDep, actor_for_token, state
+from api.errors import status_for
+from api.idempotency import once
+from ledger.crypto import SigningKey
+from ledger.errors import DomainError
+from ledger.units import INSTRUMENTS, format_amount
+
+__all__ = [
+    "PREFIX",
+    "SESSION_COOKIE",
+    "Console",
+    "ConsoleRoute",
+    "Done",
+    "FormDep",
+    "LoginRequired",
+    "ReadConsole",
+    "WriteConsole",
+    "WrongRole",
+    "home_of",
+    "render",
+]
+
+PREFIX = "/console"
+SESSION_COOKIE = "ecoledger_console"
+LANG_COOKIE = "ecoledger_lang"
+FLASH_COOKIE = "ecoledger_flash"
+CST = timezone(timedelta(hours=8), "UTC+8")  # China Standard Time: what a bureau's clock says
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES.env.undefined = StrictUndefined  # a missing value is a bug to see, not a blank to ship
+
+_HOMES = {
+    Role.BUREAU: "/bureau",
+    Role.ENTERPRISE: "/enterprise",
+    Role.COOPERATIVE: "/enterprise",
+    Role.BANK: "/bank",
+    Role.AUDITOR: "/auditor",
+    Role.OPERATOR: "/auditor",
+}
+
+
+class LoginRequired(Exception):
+    """No valid login cookie: the console sends the person to the login page."""
+
+
+class WrongRole(Exception):
+    """A page of another role's view: the console answers with its 403 page."""
+
+
+def home_of(who: Participant) -> str:
+    return PREFIX + _HOMES[who.role]
+
+
+def lang_of(request: Request) -> str:
+    asked = request.query_params.get("lang")
+    if asked in LANGS:
+        return asked
+    kept = request.cookies.get(LANG_COOKIE)
+    return kept if kept in LANGS else "zh"
+
+
+# -- formatting: exact, from integer minor units; never float ---------------------------------------
+
+
+def qty(kg: int, code: str) -> str:
+    """``1500, "COD"`` -> ``1.500 t/a``: the ledger's own conversion (ledger.units)."""
+    return format_amount(kg, INSTRUMENTS[code])
+
+
+def yuan(fen: int, lang: str) -> str:
+    number = format_amount(fen, INSTRUMENTS["CNY"]).rsplit(" ", 1)[0]
+    return f"{number} {translate(lang, 'unit.yuan')}"
+
+
+def per_tonne(fen_per_t: int, lang: str) -> str:
+    return f"{yuan(fen_per_t, lang)}/t"
+
+
+def when(moment: datetime | None) -> str:
+    return "" if moment is None else moment.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# -- the request's console ----------------------------------------------------------------------------
+
+
+@dataclass
+class Console:
+    """One request of a logged-in person: who, in which language, with which session."""
+
+    request: Request
+    session: Session
+    me: Participant
+    lang: str
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def app(self) -> AppState:
+        return state(self.request)
+
+    @property
+    def now(self) -> datetime:
+        return self.app.registry.clock()
+
+    def t(self, key: str, **args: object) -> str:
+        return translate(self.lang, key, **args)
+
+    def need(self, *roles: Role) -> None:
+        if self.me.role not in roles:
+            raise WrongRole(self.me.role.value)
+
+    def key(self) -> SigningKey:
+        """The participant's key in the registry's custody: the console signs with it."""
+        if self.app.vault is None:
+            raise NoCustodyKey("this registry holds no keys in custody", party=self.me.party)
+        return custody_key(self.session, vault=self.app.vault, party=self.me.party, at=self.now)
+
+    def keys(self) -> dict[str, SigningKey]:
+        return {self.me.party: self.key()}
+
+    @cached_property
+    def names(self) -> dict[str, str]:
+        return {p.party: p.name for p in participants(self.session)}
+
+
+def _console(request: Request, session: Session) -> Console:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise LoginRequired
+    try:
+        me = actor_for_token(session, token)
+    except InvalidCredentials:
+        raise LoginRequired from None
+    request.state.console_me = me
+    return Console(request, session, me, lang_of(request))
+
+
+def _read_console(request: Request, session: ReaderDep) -> Console:
+    return _console(request, session)
+
+
+def _write_console(request: Request, session: SessionDep) -> Console:
+    return _console(request, session)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {k: v for k, v in form.multi_items() if isinstance(v, str)}
+
+
+ReadConsole = Annotated[Console, Depends(_read_console)]
+WriteConsole = Annotated[Console, Depends(_write_console)]
+FormDep = Annotated[dict[str, str], Depends(_form)]
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+
+def _error_view(lang: str, exc: DomainError) -> dict[str, Any]:
+    """A refusal as a person reads it: a sentence in their language, the field, and the stable code."""
+    name = exc.details.get("field")
+    code_key = f"err.{exc.code}"
+    sentence = translate(lang, code_key) if translate(lang, code_key) != code_key else ""
+    return {
+        "code": exc.code,
+        "field": name,
+        "input": field_input(name) if isinstance(name, str) else None,
+        "field_label": field_label(lang, name) if isinstance(name, str) else None,
+        "sentence": sentence or translate(lang, "err.generic"),
+        "message": exc.message,
+    }
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    lang: str,
+    me: Participant | None = None,
+    status: int = 200,
+    error: DomainError | None = None,
+    values: Mapping[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """A page in ``lang``; pops the flash message and keeps a ``?lang=`` choice in a cookie."""
+    flash = None
+    raw = request.cookies.get(FLASH_COOKIE)
+    if raw:
+        try:
+            data = json.loads(unquote(raw))
+            flash = translate(lang, str(data["k"]), **{str(k): str(v) for k, v in data.get("a", {}).items()})
+        except (ValueError, KeyError, TypeError, AttributeError):
+            flash = None
+    err = _error_view(lang, error) if error is not None else None
+    ctx: dict[str, Any] = {
+        "lang": lang,
+        "me": me,
+        "home": home_of(me) if me is not None else PREFIX + "/login",
+        "P": PREFIX,
+        "flash": flash,
+        "error": err,
+        "values": dict(values or {}),
+        "t": lambda key, **a: translate(lang, key, **a),
+        "qty": qty,
+        "yuan": lambda fen: yuan(fen, lang),
+        "per_t": lambda fen: per_tonne(fen, lang),
+        "when": when,
+        "form_token": lambda: secrets.token_urlsafe(18),
+        "path": request.url.path,
+        **context,
+    }
+    response = TEMPLATES.TemplateResponse(request, template, ctx, status_code=status)
+    if raw:
+        response.delete_cookie(FLASH_COOKIE, path=PREFIX)
+    if request.query_params.get("lang") in LANGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86_400, path="/", samesite="strict")
+    return response
+
+
+def page(c: Console, template: str, **context: Any) -> HTMLResponse:
+    return render(c.request, template, lang=c.lang, me=c.me, names=c.names, **context)
+
+
+def redirect(to: str, message: str | None = None, **args: str) -> RedirectResponse:
+    """POST-redirect-GET, with a flash message shown once on the next page."""
+    response = RedirectResponse(to, status_code=303)
+    if message is not None:
+        payload = quote(json.dumps({"k": message, "a": args}, ensure_ascii=False))
+        response.set_cookie(FLASH_COOKIE, payload, path=PREFIX, httponly=True, samesite="strict")
+    return response
+
+
+class Done(BaseModel):
+    """What a console action answers: where to go and what to say; stored per form token, so a
+    double submit replays this answer instead of acting twice."""
+
+    to: str
+    message: str
+    args: dict[str, str] = {}
+
+
+def act(
+    c: Console,
+    form: Mapping[str, str],
+    run: Callable[[], Done],
+    on_error: Callable[[DomainError], HTMLResponse],
+) -> Response:
+    """Run one service call at most once per form token (``api.idempotency.once``); on a refusal,
+    undo everything and show the form again with the error beside its field."""
+    payload = {k: v for k, v in sorted(form.items()) if k != "form_token"}
+    try:
+        done = once(
+            c.session,
+            actor=c.me,
+            key=form.get("form_token") or None,
+            method="POST",
+            path=c.request.url.path,
+            payload=payload,
+            out=Done,
+            run=run,
+        )
+    except DomainError as exc:
+        c.session.rollback()
+        response = on_error(exc)
+        response.status_code = status_for(type(exc))
+        return response
+    return redirect(done.to, done.message, **done.args)
+
+
+def error_page(request: Request, status: int, exc: DomainError | None = None) -> HTMLResponse:
+    me = getattr(request.state, "console_me", None)
+    return render(request, "error.html", lang=lang_of(request), me=me, status=status, error=exc)
+
+
+class ConsoleRoute(APIRoute):
+    """Console routes answer in HTML: the login page when logged out, error pages for refusals."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def console_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired:
+                response = RedirectResponse(PREFIX + "/login", status_code=303)
+                response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+                return response
+            except WrongRole:
+                return error_page(request, 403)
+            except DomainError as exc:
+                return error_page(request, status_for(type(exc)), exc)
+
+        return console_handler
