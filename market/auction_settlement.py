@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
 from accounts.identifiers import account_id
 from accounts.model import Participant
@@ -215,6 +215,20 @@ def settle_award(
     now = aware(now)
     lock_head_time(session)
     auction, award = _pending(session, auction_id, bidder)
+    return _settle(session, registry, actor, keys, auction, award, now, signatures)
+
+
+def _settle(
+    session: Session,
+    registry: Registry,
+    actor: Participant,
+    keys: Keys,
+    auction: Auction,
+    award: Award,
+    now: datetime,
+    signatures: Sequence[Signature] = (),
+) -> Award:
+    auction_id, bidder = auction.auction_id, award.bidder
     if actor.party == bidder:
         authorize(actor, Action.BID, party_target(bidder, SessionDirectory(session)))
     else:
@@ -283,6 +297,10 @@ def settle_auction(
     is reported with the refusal and stays pending, to pay later or to forfeit after the deadline;
     the others settle regardless.
     """
+    now = aware(now)
+    lock_head_time(session)
+    # One read of the auction for the whole run: each award is settled once, so the snapshot's
+    # pending awards stay the ones to settle (re-reading it per winner made the run quadratic).
     auction = get_auction(session, auction_id=auction_id)
     authorize_bureau(actor, auction)
     pending = [] if auction.result is None else auction.result.awards
@@ -291,15 +309,7 @@ def settle_auction(
         if award.status is not AwardStatus.PENDING:
             continue
         try:
-            out[award.bidder] = settle_award(
-                session,
-                registry=registry,
-                actor=actor,
-                keys=keys,
-                auction_id=auction_id,
-                bidder=award.bidder,
-                now=now,
-            )
+            out[award.bidder] = _settle(session, registry, actor, keys, auction, award, now)
         except DomainError as exc:
             out[award.bidder] = exc
     return out
@@ -391,7 +401,7 @@ def _deposit_ops(
     ops: list[HoldSettle] = []
     left_to_capture = capture_fen
     deposits: list[AcceptedBid] = [
-        b for b in auction_bid_list(session, auction_id) if b.bid.bidder == bidder and b.deposit_hold
+        b for b in auction_bid_list(session, auction_id, bidder=bidder) if b.deposit_hold
     ]
     for b in deposits:
         assert b.deposit_hold is not None
@@ -426,8 +436,16 @@ def _record(
         assert row is not None
         row.status, row.done_seq = status.value, receipt.seq
         session.add(row)
-        assert auction.result is not None
-        if all(a.status is not AwardStatus.PENDING for a in auction.result.awards if a.bidder != bidder):
+        others_pending = session.exec(
+            select(func.count())
+            .select_from(AuctionAwardRow)
+            .where(
+                col(AuctionAwardRow.auction_id) == auction.auction_id,
+                col(AuctionAwardRow.bidder) != bidder,
+                col(AuctionAwardRow.status) == AwardStatus.PENDING.value,
+            )
+        ).one()
+        if others_pending == 0:
             auction_row = session.get(AuctionRow, auction.auction_id)
             assert auction_row is not None
             auction_row.status = AuctionStatus.SETTLED.value

@@ -307,11 +307,13 @@ def _micros(delta: timedelta) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def auction_bid_list(session: Session, auction_id: str) -> list[AcceptedBid]:
-    """Every accepted bid of an auction, in arrival order (no authorization: for workflows)."""
-    stmt = (
-        select(AuctionBidRow).where(AuctionBidRow.auction_id == auction_id).order_by(col(AuctionBidRow.seq))
-    )
+def auction_bid_list(session: Session, auction_id: str, *, bidder: str | None = None) -> list[AcceptedBid]:
+    """Every accepted bid of an auction (or of one ``bidder`` in it), in arrival order (no
+    authorization: for workflows)."""
+    stmt = select(AuctionBidRow).where(AuctionBidRow.auction_id == auction_id)
+    if bidder is not None:  # settlement reads one winner's deposits, not the whole book each time
+        stmt = stmt.where(AuctionBidRow.bidder == bidder)
+    stmt = stmt.order_by(col(AuctionBidRow.seq))
     return [
         AcceptedBid(
             Bid(r.bidder, r.price_fen_per_t, r.quantity_kg, r.seq, parse_utc(r.at)),
