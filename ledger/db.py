@@ -9,6 +9,9 @@ sequence numbers are gapless and the chain cannot fork; batching gives group com
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,22 +51,96 @@ def read_only(engine: Engine) -> Engine:
     return engine.execution_options(**{READ_ONLY: True})
 
 
+class _WriterQueue:
+    """First come, first served for one process's SQLite writers.
+
+    SQLite's busy handler polls (sleeps up to 100 ms between tries) while a committing writer's
+    successor takes the lock within microseconds, so under 50 writers one request could wait out the
+    whole busy timeout. Tickets served in order bound each wait by the queue ahead of it. A waiter
+    that gives up leaves its ticket abandoned, and the queue skips it.
+    """
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._cv = threading.Condition()
+        self._next = 0
+        self._serving = 0
+        self._abandoned: set[int] = set()
+
+    def acquire(self) -> None:
+        deadline = time.monotonic() + self.timeout_s
+        with self._cv:
+            ticket, self._next = self._next, self._next + 1
+            while ticket != self._serving:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._cv.wait(left):
+                    if ticket == self._serving:
+                        break
+                    self._abandoned.add(ticket)
+                    raise sqlite3.OperationalError("database is locked (waited for the writer queue)")
+
+    def release(self) -> None:
+        with self._cv:
+            self._serving += 1
+            while self._serving in self._abandoned:
+                self._abandoned.discard(self._serving)
+                self._serving += 1
+            self._cv.notify_all()
+
+
+BUSY_TIMEOUT_MS = 30_000
+
+
 def _configure_sqlite(engine: Engine) -> None:
     # synchronous=FULL: a commit is on disk before it is acknowledged (no write lost on power
     # loss); BEGIN IMMEDIATE: the write lock is taken before the first read, so a balance
     # checked is the balance written (without it, threads lost updates here).
+    queue = _WriterQueue(BUSY_TIMEOUT_MS / 1000)
+    holders: set[int] = set()  # DBAPI connections whose transaction holds a ticket
+    holders_lock = threading.Lock()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000"):
+        pragmas = (
+            "journal_mode=WAL",
+            "synchronous=FULL",
+            "foreign_keys=ON",
+            f"busy_timeout={BUSY_TIMEOUT_MS}",
+        )
+        for pragma in pragmas:
             dbapi_conn.execute(f"PRAGMA {pragma}")
+
+    def _release(dbapi_conn: Any) -> None:
+        with holders_lock:
+            held = id(dbapi_conn) in holders
+            holders.discard(id(dbapi_conn))
+        if held:
+            queue.release()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         if conn.get_execution_options().get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")
-        else:
+            return
+        dbapi_conn = conn.connection.dbapi_connection
+        queue.acquire()
+        with holders_lock:
+            holders.add(id(dbapi_conn))
+        try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(dbapi_conn)
+            raise
+
+    def _on_end(conn: Any) -> None:
+        _release(conn.connection.dbapi_connection)
+
+    event.listen(engine, "commit", _on_end)
+    event.listen(engine, "rollback", _on_end)
+    # A connection returned or invalidated mid-transaction must not keep its ticket.
+    event.listen(engine.pool, "reset", lambda dbapi_conn, *_: _release(dbapi_conn))
+    event.listen(engine.pool, "invalidate", lambda dbapi_conn, *_: _release(dbapi_conn))
 
 
 APPEND_ONLY_TABLES = ("journal", "posting", "checkpoint")
