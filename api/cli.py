@@ -54,6 +54,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     with Session(engine) as s:
         receipt = init_ledger(s, registry=registry, name=args.name)
         s.commit()
+    engine.dispose()  # a CLI command leaves no connection behind (PostgreSQL counts them)
     print(f"journal created: genesis {receipt.hash[:16]}..., registry key {registry.key.key_id}")
     return 0
 
@@ -62,6 +63,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     engine = make_engine(args.db)
     with Session(engine) as s:
         report, diff = replay_database(s)
+    engine.dispose()
     if not report.ok:
         print(f"FAILED at {report.failure}")
         return 1
