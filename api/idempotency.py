@@ -29,14 +29,10 @@ class IdempotencyKeyReused(Conflict):
 
 
 def _digest(method: str, path: str, payload: Any) -> str:
-    # A fingerprint, not a signed record: plain sorted JSON takes what the ledger's canonical form
-    # refuses (floats, integers past 2**53) so that the route, not this digest, judges the input.
+    # Sorted-key JSON, not the ledger's canonical form: a request may hold what a record may not
+    # (floats, integers past 2**53) and must be refused by its route, not by this digest.
     text = json.dumps(
-        {"method": method, "path": path, "body": payload},
-        default=str,  # Decimal, dates: their JSON text form
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
+        {"method": method, "path": path, "body": payload}, sort_keys=True, default=str, ensure_ascii=False
     )
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import PlainTextResponse
 
 from accounts.permissions import Action
@@ -19,6 +19,8 @@ from ledger.service import Instruction, latest_checkpoint, prove_inclusion
 router = APIRouter(prefix="/v1", tags=["ledger"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
 GENERIC_ACTIONS = {"transfer": Action.TRANSFER_UNITS}
+MAX_SEQ = 2**53 - 1  # journal positions stay within JSON's exact integers (and the databases' BIGINT)
+Seq = Annotated[int, Path(ge=0, le=MAX_SEQ, description="journal position")]
 
 
 @router.get("/accounts/{account}/balances", response_model=list[BalanceOut], responses=ERRORS)
@@ -42,7 +44,7 @@ def get_balances_as_of(
     account: str,
     actor: ActorDep,
     session: ReaderDep,
-    seq: Annotated[int | None, Query(ge=0)] = None,
+    seq: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
     at: Annotated[datetime | None, Query(description="ISO 8601 with a UTC offset")] = None,
 ) -> list[dict[str, Any]]:
     """Totals of an account after journal record ``seq``, or as of instant ``at``."""
@@ -85,7 +87,7 @@ def post_instruction(
 def get_journal(
     actor: ActorDep,
     session: ReaderDep,
-    start: Annotated[int, Query(ge=0)] = 0,
+    start: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> str:
     """A page of the journal as JSON Lines (auditors and the operator)."""
@@ -95,7 +97,7 @@ def get_journal(
 
 
 @router.get("/journal/{seq}/proof", responses=ERRORS)
-def get_proof(seq: int, actor: ActorDep, session: ReaderDep) -> dict[str, Any]:
+def get_proof(seq: Seq, actor: ActorDep, session: ReaderDep) -> dict[str, Any]:
     """A record with its inclusion proof against the latest signed checkpoint covering it."""
     list(read_journal(session, actor=actor, start=seq, stop=seq))  # authorizes READ_JOURNAL
     return prove_inclusion(session, seq=seq).to_json()

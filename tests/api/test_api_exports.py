@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from ledger.audit import verify_bundle
+from ledger.db import create_schema
 from tests.api.conftest import HttpWorld, error_of
 from tests.api.module_world import grant, module_http
 
@@ -75,15 +76,20 @@ def test_a_rewritten_record_is_named_by_the_verification(http: HttpWorld) -> Non
         pytest.skip("rewriting the journal drops its append-only trigger: done on the test's own SQLite file")
     grant(http, "yuyao", "yuyao_chem", 1_234, until=date(2030, 7, 1))
     seq = http.head() - 1  # the allocation of 1,234 kg, rewritten below as 9,234 kg
+    rewrite = "UPDATE journal SET core = :core WHERE seq = :seq"
     with http.engine.begin() as conn:
+        core = conn.execute(text("SELECT core FROM journal WHERE seq = :seq"), {"seq": seq}).scalar_one()
+        assert b"1234" in core
         conn.execute(text("DROP TRIGGER journal_no_update"))
-        rewritten = conn.execute(
-            text("UPDATE journal SET core = CAST(replace(core, '1234', '9234') AS BLOB) WHERE seq = :seq"),
-            {"seq": seq},
-        )
-        assert rewritten.rowcount == 1
-    out = http.get("auditor", "/v1/exports/verification").json()
+        conn.execute(text(rewrite), {"core": core.replace(b"1234", b"9234"), "seq": seq})
+    try:
+        out = http.get("auditor", "/v1/exports/verification").json()
+    finally:  # the module's other tests share this journal: put the record and the trigger back
+        with http.engine.begin() as conn:
+            conn.execute(text(rewrite), {"core": core, "seq": seq})
+        create_schema(http.engine)
     assert out["ok"] is False
     assert out["failure"]["seq"] == seq
     assert f"record        {seq}" in out["summary"]
     assert "FAILED" in out["summary"]
+    assert http.get("auditor", "/v1/exports/verification").json()["ok"] is True

@@ -23,6 +23,8 @@ from tests.api.conftest import HttpWorld
 from tests.browser.world import fund
 from tests.conftest import engine_for
 
+pytestmark = pytest.mark.xdist_group("api_console")  # one world per engine for the module
+
 TEMPLATES = Path(__file__).parents[2] / "api" / "console" / "templates"
 CONSOLE = Path(__file__).parents[2] / "api" / "console"
 
