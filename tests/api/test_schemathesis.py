@@ -39,7 +39,7 @@ CHECKS: list[Callable[..., Any]] = [
     response_schema_conformance,
 ]
 BOUNDED = settings(
-    max_examples=4,
+    max_examples=3,
     derandomize=True,
     deadline=None,
     database=None,
@@ -78,7 +78,7 @@ def test_as_the_operator(case: schemathesis.Case, world: HttpWorld) -> None:
 
 
 @schema.parametrize()
-@settings(BOUNDED, max_examples=3)
+@settings(BOUNDED, max_examples=2)
 def test_as_an_enterprise(case: schemathesis.Case, world: HttpWorld) -> None:
     _call(case, world.headers("yuyao_chem"))
 
