@@ -129,6 +129,17 @@ def server(url: str, workdir: Path, mode: str) -> Iterator[str]:
     key = str(workdir / "registry-key.pem")
     if mode == "serve":
         cmd = [sys.executable, "-m", "api.cli", "--db", url, "--key", key, "serve", "--port", str(port)]
+    elif mode == "ceiling":
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "bench.api_bench:ceiling_app",
+            "--port",
+            str(port),
+        ]
+        cmd += ["--host", "127.0.0.1", "--no-access-log", "--log-level=warning"]
     else:
         cmd = [
             sys.executable,
@@ -187,6 +198,24 @@ def app_from_env() -> object:
 
     engine, registry = open_registry(None, None)
     return create_app(engine, registry)
+
+
+def ceiling_app() -> object:
+    """A FastAPI app whose balance route does nothing (no auth, no database): the same load against
+    it measures what this machine, this stack and this load generator allow at best."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/accounts/{account}/balances")
+    def balances(account: str) -> list[dict[str, object]]:
+        return []
+
+    return app
 
 
 Operation = Callable[[Client, Enterprise, random.Random], object]
@@ -274,6 +303,12 @@ def run_engine(engine: str, url: str | None, args: argparse.Namespace) -> bool:
         clients = [everyone[i % len(everyone)] for i in range(args.clients)]
         ok = True
         for mode in args.modes:
+            if mode == "ceiling":
+                with server(url, workdir, mode) as base:
+                    report(
+                        engine, mode, "no-op", load(base, clients, read_balances, args.duration, args.warmup)
+                    )
+                continue
             with server(url, workdir, mode) as base:
                 reads = load(base, clients, read_balances, args.duration, args.warmup)
                 ok &= report(engine, mode, "reads", reads)
@@ -319,8 +354,8 @@ def main() -> int:
     parser.add_argument(
         "--modes",
         nargs="+",
-        default=["serve", "workers=2"],
-        help="'serve' (ecoledger serve) and/or 'workers=N'",
+        default=["ceiling", "serve", "workers=2"],
+        help="'ceiling' (a no-op app: the machine's bound), 'serve' (ecoledger serve), 'workers=N'",
     )
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--log-lines", type=int, default=15, help="server log lines shown after errors")
