@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from fastapi import Request
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -17,7 +18,7 @@ from api.tables import IdempotentResponseRow
 from ledger.errors import Conflict
 from ledger.timeutil import format_utc, utc_now
 
-__all__ = ["IdempotencyKeyReused", "once"]
+__all__ = ["IdempotencyKeyReused", "once", "write"]
 
 Out = TypeVar("Out", bound=BaseModel)
 
@@ -79,3 +80,26 @@ def once(
             field="Idempotency-Key",
         ) from None
     return result
+
+
+def write(
+    session: Session,
+    request: Request,
+    actor: Participant,
+    key: str | None,
+    payload: BaseModel | None,
+    out: type[Out],
+    run: Callable[[], Out],
+) -> Out:
+    """A POST route's write: ``run`` at most once per Idempotency-Key, keyed on this request's path
+    and parsed body (``once``)."""
+    return once(
+        session,
+        actor=actor,
+        key=key,
+        method="POST",
+        path=request.url.path,
+        payload={} if payload is None else payload.model_dump(mode="json"),
+        out=out,
+        run=run,
+    )

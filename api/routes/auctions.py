@@ -18,7 +18,7 @@ from api.deps import (
     RegistryDep,
     SessionDep,
 )
-from api.routes.issuance import write
+from api.idempotency import write
 from api.schemas import ErrorOut, Page
 from api.schemas.auctions import (
     AuctionIn,

@@ -21,7 +21,7 @@ from api.deps import (
     RegistryDep,
     SessionDep,
 )
-from api.idempotency import once
+from api.idempotency import once, write
 from api.schemas import ErrorOut, Page
 from api.schemas.crosscity import (
     CityReportOut,
@@ -63,20 +63,11 @@ def _write(
     request: Request,
     actor: Participant,
     key: str | None,
-    payload: BaseModel,
+    payload: BaseModel | None,
     run: Callable[[], TransferRequest],
 ) -> TransferOut:
     """One step of a request, applied at most once per Idempotency-Key."""
-    return once(
-        session,
-        actor=actor,
-        key=key,
-        method="POST",
-        path=request.url.path,
-        payload=payload.model_dump(mode="json"),
-        out=TransferOut,
-        run=lambda: TransferOut.of(run()),
-    )
+    return write(session, request, actor, key, payload, TransferOut, lambda: TransferOut.of(run()))
 
 
 @router.post("/demands", response_model=DemandOut, responses=ERRORS)

@@ -5,17 +5,13 @@ Each route parses, calls one service function and returns its result; rules live
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
-from sqlmodel import Session
 
-from accounts.model import Participant
 from api.deps import ActorDep, CustodyKeyDep, IdempotencyKeyDep, ReaderDep, RegistryDep, SessionDep
-from api.idempotency import once
+from api.idempotency import write
 from api.schemas import ErrorOut
 from api.schemas.issuance import (
     AllocationDraftQuery,
@@ -38,29 +34,6 @@ from market.reserve import allocate_to_major_project, buy_back, buy_back_draft
 
 router = APIRouter(prefix="/v1", tags=["issuance"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
-Out = TypeVar("Out", bound=BaseModel)
-
-
-def write(
-    session: Session,
-    request: Request,
-    actor: Participant,
-    key: str | None,
-    payload: BaseModel | None,
-    out: type[Out],
-    run: Callable[[], Out],
-) -> Out:
-    """``run`` at most once per Idempotency-Key (``api.idempotency.once`` on this request)."""
-    return once(
-        session,
-        actor=actor,
-        key=key,
-        method="POST",
-        path=request.url.path,
-        payload={} if payload is None else payload.model_dump(mode="json"),
-        out=out,
-        run=run,
-    )
 
 
 @router.post("/caps", response_model=RecordOut, responses=ERRORS)

@@ -22,7 +22,7 @@ from api.deps import (
     RegistryDep,
     SessionDep,
 )
-from api.idempotency import once
+from api.idempotency import write
 from api.schemas import ErrorOut, Page
 from api.schemas.participants import raw_public_key
 from api.schemas.pledges import (
@@ -74,16 +74,7 @@ def _write(
     run: Callable[[], Pledge],
 ) -> PledgeOut:
     """One pledge step, applied at most once per Idempotency-Key."""
-    return once(
-        session,
-        actor=actor,
-        key=key,
-        method="POST",
-        path=request.url.path,
-        payload=payload.model_dump(mode="json") if payload is not None else {},
-        out=PledgeOut,
-        run=lambda: PledgeOut.of(run()),
-    )
+    return write(session, request, actor, key, payload, PledgeOut, lambda: PledgeOut.of(run()))
 
 
 @router.post("/pledges", response_model=PledgeOut, responses=ERRORS)

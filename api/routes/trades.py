@@ -24,7 +24,7 @@ from api.deps import (
     RegistryDep,
     SessionDep,
 )
-from api.routes.issuance import write
+from api.idempotency import write
 from api.schemas import ErrorOut, Page, SignatureIn
 from api.schemas.issuance import BodyOut, client_signatures
 from api.schemas.trades import AcceptIn, OfferIn, TradeDraftQuery, TradeIn, TradeOfferOut, TradeOut
