@@ -16,7 +16,7 @@ from ledger.service import balances
 from tests.browser.conftest import Served
 from tests.browser.world import VALID_UNTIL
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one world, in order
 
 LOT = f"j=330281;u={VALID_UNTIL.isoformat()}"
 
@@ -190,6 +190,12 @@ def test_an_ascending_auction_page_follows_the_best_price_live(
     bureau.page.select_option("select[name=enterprise]", world.party("yuyao_chem"))
     bureau.page.fill("input[name=quantity]", "1")
     bureau.page.fill("input[name=project]", "二期项目")
+    bureau.submit("/bureau/needs")
+    # B gets its own new need, so this test does not depend on the first one having run before it
+    bureau.go("/console/bureau/needs")
+    bureau.page.select_option("select[name=enterprise]", world.party("yuyao_dye"))
+    bureau.page.fill("input[name=quantity]", "1")
+    bureau.page.fill("input[name=project]", "技改项目")
     bureau.submit("/bureau/needs")
     bureau.go("/console/bureau/auctions/new")
     bureau.page.fill("input[name=auction_id]", "YY-ASC-1")
