@@ -5,7 +5,9 @@ Terms, bids, deposits (保证金), bid-time checks and the clearing itself; no I
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import gc
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import attrgetter
@@ -321,6 +323,20 @@ class ClearingResult:
         return dues
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    # Clearing allocates many small acyclic objects; with the cyclic collector on, its generation
+    # scans over every live bid cost about a quarter of a 100,000-bid clearing (bench/auction_bench.py).
+    # Nothing here makes a cycle, so pausing it frees nothing late.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def clear(terms: AuctionTerms, bids: Iterable[Bid], needs: Iterable[Need]) -> ClearingResult:
     """Clears an auction by its design; refuses no bid by raising, but reports each with a reason.
 
@@ -330,6 +346,11 @@ def clear(terms: AuctionTerms, bids: Iterable[Bid], needs: Iterable[Need]) -> Cl
     ``BidSequenceConflict`` if two bids share a ``seq``. O(n log n); the result does not depend on
     the order ``bids`` come in.
     """
+    with _collector_paused():
+        return _clear(terms, bids, needs)
+
+
+def _clear(terms: AuctionTerms, bids: Iterable[Bid], needs: Iterable[Need]) -> ClearingResult:
     bids = tuple(bids)
     if len(set(map(attrgetter("seq"), bids))) != len(bids):
         raise BidSequenceConflict("two bids share a seq: arrival order must be unique", field="seq")
