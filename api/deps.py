@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import anyio
 from fastapi import Depends, Header, Query, Request
@@ -38,7 +38,6 @@ __all__ = [
     "actor_for_token",
 ]
 
-T = TypeVar("T")
 _bearer = HTTPBearer(auto_error=False)  # a missing token is our 401, not FastAPI's 403/422
 
 
@@ -188,9 +187,6 @@ class Page:
 
     offset: int
     limit: int
-
-    def of(self, items: list[T]) -> list[T]:
-        return items[self.offset : self.offset + self.limit]
 
 
 def get_page(

@@ -131,12 +131,7 @@ def get_auctions(
 ) -> Page[AuctionOut]:
     """Auctions, newest first (terms and results are public: 竞价公告, 成交公示)."""
     found = list_auctions(session, actor=actor, jurisdiction=jurisdiction, status=status)
-    return Page[AuctionOut](
-        items=[AuctionOut.of(a) for a in page.of(found)],
-        offset=page.offset,
-        limit=page.limit,
-        total=len(found),
-    )
+    return Page[AuctionOut].cut(found, page, AuctionOut.of)
 
 
 @router.get("/auctions/{auction_id}", response_model=AuctionOut, responses=ERRORS)

@@ -213,24 +213,14 @@ def post_retirement(
 def get_serials(account: str, actor: ActorDep, session: ReaderDep, page: PageDep) -> Page[SerialBlockOut]:
     """The serial blocks an account holds, by batch and serial (for those who may read it)."""
     blocks = account_serials(session, actor=actor, account=account)
-    return Page[SerialBlockOut](
-        items=[SerialBlockOut.of(b) for b in page.of(blocks)],
-        offset=page.offset,
-        limit=page.limit,
-        total=len(blocks),
-    )
+    return Page[SerialBlockOut].cut(blocks, page, SerialBlockOut.of)
 
 
 @router.get("/methodologies", response_model=Page[MethodologyOut], responses=LIST_ERRORS)
 def get_methodologies(actor: ActorDep, page: PageDep) -> Page[MethodologyOut]:
     """Every registered methodology version (碳汇计量方法), with the JSON Schema of its inputs."""
     found = [get(mid, version) for mid, version in available()]
-    return Page[MethodologyOut](
-        items=[MethodologyOut.of(m) for m in page.of(found)],
-        offset=page.offset,
-        limit=page.limit,
-        total=len(found),
-    )
+    return Page[MethodologyOut].cut(found, page, MethodologyOut.of)
 
 
 @router.get(

@@ -117,12 +117,7 @@ def get_demands(
     found = open_demands(
         session, on=registry.clock().date(), instrument_code=instrument, jurisdiction=jurisdiction
     )
-    return Page[DemandOut](
-        items=[DemandOut.of(d) for d in page.of(found)],
-        offset=page.offset,
-        limit=page.limit,
-        total=len(found),
-    )
+    return Page[DemandOut].cut(found, page, DemandOut.of)
 
 
 @router.post("/cross-city-transfers", response_model=TransferOut, responses=ERRORS)
@@ -164,12 +159,7 @@ def get_transfers(
 ) -> Page[TransferOut]:
     """Requests the caller may see, newest first: its own, and for bureaus those of their cities."""
     found = list_transfers(session, actor=actor, status=status)
-    return Page[TransferOut](
-        items=[TransferOut.of(r) for r in page.of(found)],
-        offset=page.offset,
-        limit=page.limit,
-        total=len(found),
-    )
+    return Page[TransferOut].cut(found, page, TransferOut.of)
 
 
 @router.get("/cross-city-transfers/{request_id}", response_model=TransferOut, responses=READ_ERRORS)

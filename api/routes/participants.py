@@ -67,12 +67,7 @@ def list_participants(
 ) -> Page[ParticipantOut]:
     """The participant directory as the caller may see it (the operator and auditors: everyone)."""
     found = visible_participants(session, actor=actor, role=role, jurisdiction=jurisdiction)
-    return Page[ParticipantOut](
-        items=[ParticipantOut.of(p) for p in page.of(found)],
-        offset=page.offset,
-        limit=page.limit,
-        total=len(found),
-    )
+    return Page[ParticipantOut].cut(found, page, ParticipantOut.of)
 
 
 @router.get("/participants/{party}", response_model=ParticipantOut, responses=ERRORS)

@@ -115,12 +115,7 @@ def get_pledges(
     """Pledges the caller may see, newest first: a bank its own, an enterprise its own, a bureau its
     jurisdiction's (and below), auditors and the operator all."""
     found = list_pledges(session, actor=actor, status=status)
-    return Page[PledgeOut](
-        items=[PledgeOut.of(p) for p in page.of(found)],
-        offset=page.offset,
-        limit=page.limit,
-        total=len(found),
-    )
+    return Page[PledgeOut].cut(found, page, PledgeOut.of)
 
 
 @router.get("/pledges/{pledge_id}", response_model=PledgeOut, responses=READ_ERRORS)

@@ -147,12 +147,7 @@ def get_offers(
 ) -> Page[TradeOfferOut]:
     """The offers the caller made or received, newest first."""
     found = offers_of(session, actor=actor, status=status)
-    return Page[TradeOfferOut](
-        items=[TradeOfferOut.of(o) for o in page.of(found)],
-        offset=page.offset,
-        limit=page.limit,
-        total=len(found),
-    )
+    return Page[TradeOfferOut].cut(found, page, TradeOfferOut.of)
 
 
 @router.get("/trade-offers/{offer_id}", response_model=TradeOfferOut, responses=ERRORS)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["BalanceOut", "ErrorOut", "InstructionIn", "Page", "ReceiptOut", "SignatureIn", "StrictIn"]
 
 Item = TypeVar("Item")
+
+
+class Window(Protocol):
+    """Where a page starts and how long it is (``api.deps.Page``)."""
+
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def limit(self) -> int: ...
 
 
 class StrictIn(BaseModel):
@@ -62,3 +73,14 @@ class Page(BaseModel, Generic[Item]):
     offset: int
     limit: int
     total: int
+
+    @classmethod
+    def cut(cls, found: Sequence[Any], window: Window, convert: Callable[[Any], Item]) -> Self:
+        """The page ``window`` of the whole list ``found``, each item shown by ``convert``."""
+        start, stop = window.offset, window.offset + window.limit
+        return cls(
+            items=[convert(x) for x in found[start:stop]],
+            offset=window.offset,
+            limit=window.limit,
+            total=len(found),
+        )
