@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 from sqlmodel import select as sm_select
 
@@ -59,6 +60,10 @@ __all__ = [
 ]
 
 
+_PARTICIPANTS = ParticipantRow.__table__  # type: ignore[attr-defined]
+_JURISDICTION = select(_PARTICIPANTS.c.jurisdiction).where(_PARTICIPANTS.c.party == bindparam("party"))
+
+
 class SessionDirectory:
     """The ``Directory`` permissions resolve targets through: ledger accounts and holds, and
     participants' jurisdictions, read in the caller's session."""
@@ -73,8 +78,8 @@ class SessionDirectory:
 
     def jurisdiction_of(self, party: str) -> str | None:
         if party not in self.jurisdictions:
-            found = find_participant(self.session, party=party)
-            self.jurisdictions[party] = found.jurisdiction if found is not None else None
+            row = self.session.connection().execute(_JURISDICTION, {"party": party}).first()
+            self.jurisdictions[party] = row.jurisdiction if row is not None else None
         return self.jurisdictions[party]
 
     def hold_of(self, hold: str) -> tuple[str, str] | None:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from accounts.custody import Vault
 from api import console, errors, observability
 from api import tables as _tables  # noqa: F401  (registers the idempotency table)
-from api.deps import AppState
+from api.deps import AppState, ReaderDep
 from api.routes import auctions, bluecarbon, crosscity, exports, issuance, participants, pledges, trades
 from api.routes import ledger as ledger_routes
-from ledger.db import read_only
+from ledger.db import read_only, statement_reader
 from ledger.service import Registry, head_size
 
 
@@ -27,7 +26,14 @@ def create_app(engine: Engine, registry: Registry, vault: Vault | None = None) -
         summary="Registry of discharge rights, VOCs quotas and blue-carbon credits",
         description="Every write is a signed instruction; every committed one is a journal record.",
     )
-    app.state.ecoledger = AppState(engine=engine, reader=read_only(engine), registry=registry, vault=vault)
+    app.state.ecoledger = AppState(
+        engine=engine,
+        reader=read_only(engine),
+        quick_reader=statement_reader(engine),
+        registry=registry,
+        vault=vault,
+        reads_inline=engine.dialect.name == "sqlite",
+    )
     errors.install(app)
     observability.install(app)
     app.include_router(ledger_routes.router)
@@ -36,9 +42,8 @@ def create_app(engine: Engine, registry: Registry, vault: Vault | None = None) -
     console.install(app)  # the web console at /console (server-rendered; same services)
 
     @app.get("/health", tags=["operations"])
-    def health() -> dict[str, object]:
+    def health(session: ReaderDep) -> dict[str, object]:
         """Liveness and the journal's size; 500 if the database does not answer."""
-        with Session(app.state.ecoledger.reader) as s:
-            return {"status": "ok", "journal_size": head_size(s)}
+        return {"status": "ok", "journal_size": head_size(session)}
 
     return app

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -85,12 +86,13 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-def serve(engine: Engine, registry: Registry, host: str, port: int, vault: Vault | None = None) -> None:
-    import uvicorn
-
+def build_app(url: str | None, key_path: str | None, custody_secret: str | None) -> Any:
+    """The API over an upgraded database: what each ``serve --workers`` process runs."""
     from api.app import create_app
 
-    uvicorn.run(create_app(engine, registry, vault), host=host, port=port, log_level="info")
+    pem = Path(key_path or os.environ.get("ECOLEDGER_REGISTRY_KEY", DEFAULT_KEY)).read_bytes()
+    key = SigningKey.from_pem(pem)
+    return create_app(make_engine(url), Registry(key), load_vault(custody_secret))
 
 
 def load_vault(path: str | None) -> Vault | None:
@@ -105,9 +107,18 @@ def load_vault(path: str | None) -> Vault | None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    engine, registry = open_registry(args.db, args.key)
-    serve(engine, registry, args.host, args.port, load_vault(args.custody_secret))
-    return 0
+    from api.server import serve
+
+    engine, _ = open_registry(args.db, args.key)  # upgraded once, here, and the key made if new
+    engine.dispose()
+    load_vault(args.custody_secret)  # a bad secret stops here, not in every worker
+    return serve(
+        partial(build_app, args.db, args.key, args.custody_secret),
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=not args.no_access_log,
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -149,7 +160,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print("=" * 100, flush=True)
     if not args.no_serve:
-        serve(engine, registry, args.host, args.port, vault)
+        from api.app import create_app
+        from api.server import serve
+
+        return serve(lambda: create_app(engine, registry, vault), host=args.host, port=args.port)
     return 0
 
 
@@ -434,6 +448,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.choices["serve"].add_argument(
         "--custody-secret", help="file holding the custody secret (default $ECOLEDGER_CUSTODY_SECRET)"
     )
+    sub.choices["serve"].add_argument(
+        "--workers", type=int, default=1, help="server processes sharing the port (reads scale with them)"
+    )
+    sub.choices["serve"].add_argument("--no-access-log", action="store_true", help="no line per request")
     add_audit_commands(sub)
     add_db_commands(sub)
     args = parser.parse_args(argv)

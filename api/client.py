@@ -39,7 +39,7 @@ from ledger.crypto import SigningKey
 from ledger.model import Body, Lot, Posting, Signature, TxBody, parse_body
 from ledger.service import new_nonce, sign_body
 
-__all__ = ["ApiError", "Client"]
+__all__ = ["ApiError", "Client", "transfer_body"]
 
 Json = dict[str, Any]
 
@@ -194,24 +194,22 @@ class Client:
     ) -> ReceiptOut:
         """Move ``quantity_kg`` minor units (kg, kg CO2e or fen) of ``instrument``/``lot`` from the
         party's ``src_account`` to ``dst_account``: built and signed here, committed by the registry."""
-        body = TxBody(
-            "transfer",
-            new_nonce(),
-            (
-                Posting(src_account, instrument, lot, -quantity_kg),
-                Posting(dst_account, instrument, lot, quantity_kg),
-            ),
-        )
+        body = transfer_body(src_account, dst_account, instrument, lot, quantity_kg)
         return self.submit(body, idempotency_key=idempotency_key)
 
     def submit(
         self, body: Body, extra_signatures: Iterable[Signature] = (), *, idempotency_key: str | None = None
     ) -> ReceiptOut:
         """Sign ``body`` with the party's key and submit it with the other parties' signatures."""
-        sigs = [self.sign_body(body), *extra_signatures]
-        payload = {"body": body.to_json(), "signatures": [s.to_json() for s in sigs]}
-        answer = self.post("/v1/instructions", payload, idempotency_key=idempotency_key)
+        answer = self.post(
+            "/v1/instructions", self.instruction(body, extra_signatures), idempotency_key=idempotency_key
+        )
         return ReceiptOut.model_validate(answer)
+
+    def instruction(self, body: Body, extra_signatures: Iterable[Signature] = ()) -> Json:
+        """What ``submit`` posts to /v1/instructions: ``body`` signed by the party, with the others'."""
+        sigs = [self.sign_body(body), *extra_signatures]
+        return {"body": body.to_json(), "signatures": [s.to_json() for s in sigs]}
 
     def journal(self, start: int = 0, limit: int = 100) -> list[Json]:
         """Journal records ``start`` to ``start + limit - 1`` (auditors and the operator)."""
@@ -227,6 +225,18 @@ class Client:
         """The registry's latest signed tree head, or None before the first checkpoint."""
         out: Json | None = self.get("/v1/checkpoints/latest")
         return out
+
+
+def transfer_body(src_account: str, dst_account: str, instrument: str, lot: Lot, quantity_kg: int) -> TxBody:
+    """A transfer of ``quantity_kg`` minor units from ``src_account`` to ``dst_account``, unsigned."""
+    return TxBody(
+        "transfer",
+        new_nonce(),
+        (
+            Posting(src_account, instrument, lot, -quantity_kg),
+            Posting(dst_account, instrument, lot, quantity_kg),
+        ),
+    )
 
 
 def new_idempotency_key() -> str:

@@ -10,12 +10,12 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
-from sqlmodel import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.deps import ReaderDep
 from ledger.service import head_size
 
 __all__ = ["METRICS", "install"]
@@ -80,33 +80,58 @@ class Metrics:
 METRICS = Metrics()
 
 
-def install(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+class Observe:
+    """Pure ASGI middleware: times each HTTP request and logs it as one JSON line.
+
+    Not ``@app.middleware``: Starlette's BaseHTTPMiddleware adds a task and two streams per request
+    and cancels the route when the client goes away, mid-transaction."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - start
-        route = getattr(request.scope.get("route"), "path", "unmatched")  # a template, not the raw path
-        METRICS.observe(request.method, route, response.status_code, elapsed)
-        code = response.headers.get("x-error-code")
-        if code:
-            METRICS.errors_by_code[code] += 1
-        log.info(
-            json.dumps(
-                {
-                    "event": "http",
-                    "method": request.method,
-                    "route": route,
-                    "status": response.status_code,
-                    "ms": round(elapsed * 1000, 2),
-                    "error": code,
-                }
-            )
-        )
-        return response
+        status, code = 500, None
+
+        async def sending(message: Message) -> None:
+            nonlocal status, code
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for name, value in message.get("headers", ()):
+                    if name == b"x-error-code":
+                        code = value.decode("latin-1")
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = getattr(scope.get("route"), "path", "unmatched")  # a template, not the raw path
+            METRICS.observe(scope["method"], route, status, elapsed)
+            if code:
+                METRICS.errors_by_code[code] += 1
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    json.dumps(
+                        {
+                            "event": "http",
+                            "method": scope["method"],
+                            "route": route,
+                            "status": status,
+                            "ms": round(elapsed * 1000, 2),
+                            "error": code,
+                        }
+                    )
+                )
+
+
+def install(app: FastAPI) -> None:
+    app.add_middleware(Observe)
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
-    def metrics() -> str:
+    def metrics(session: ReaderDep) -> str:
         """Prometheus metrics: journal records, requests, latency, refusals by code."""
-        with Session(app.state.ecoledger.reader) as s:
-            return METRICS.render(head_size(s))
+        return METRICS.render(head_size(session))

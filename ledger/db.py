@@ -28,22 +28,38 @@ __all__ = [
     "drop_schema",
     "make_engine",
     "read_only",
+    "statement_reader",
 ]
 
 DEFAULT_URL = "sqlite:///ecoledger.db"
 READ_ONLY = "ecoledger_read_only"
 
 
+POOL_SIZE = 16  # connections kept open per process; a server admits fewer requests than this at once
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """An engine for ``url`` (default: ``$ECOLEDGER_DATABASE_URL`` or ./ecoledger.db)."""
     url = url or os.environ.get("ECOLEDGER_DATABASE_URL", DEFAULT_URL)
+    if ":memory:" not in url and url != "sqlite://":
+        # beyond the kept connections, each one is opened and closed per use (PRAGMAs, TLS...)
+        kwargs = {"pool_size": POOL_SIZE, "max_overflow": 8, **kwargs}
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, **{"pool_pre_ping": True, **kwargs})
+
+
+def statement_reader(engine: Engine) -> Engine:
+    """The same engine for short reads that need no snapshot across their statements (a balance,
+    a credential): on PostgreSQL each statement commits on its own, sparing the BEGIN and ROLLBACK
+    round trips; on SQLite, ``read_only``."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return read_only(engine)
 
 
 def read_only(engine: Engine) -> Engine:

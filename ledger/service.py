@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
 from ledger.canonical import canonical_bytes
@@ -333,16 +333,26 @@ class Balance:
         return self.total - self.held
 
 
+_LIVE = select(B.c.account, B.c.instrument, B.c.lot, B.c.total, B.c.held).where(
+    (B.c.total != 0) | (B.c.held != 0)
+)
+_LIVE_ALL = _LIVE.order_by(B.c.account, B.c.instrument, B.c.lot)
+# built once: the balance read is the registry's hottest query, and building a statement costs more
+# than SQLite takes to run it
+_LIVE_OF = _LIVE.where(B.c.account == bindparam("account")).order_by(B.c.instrument, B.c.lot)
+_ACCOUNT_EXISTS = select(A.c.id).where(A.c.id == bindparam("account"))
+
+
 def balances(session: Session, *, account: str | None = None) -> list[Balance]:
-    """Live non-zero positions, of one account or of all."""
-    stmt = select(B.c.account, B.c.instrument, B.c.lot, B.c.total, B.c.held).where(
-        (B.c.total != 0) | (B.c.held != 0)
-    )
-    if account is not None:
-        _require_account(session, account)
-        stmt = stmt.where(B.c.account == account)
-    rows = conn(session).execute(stmt.order_by(B.c.account, B.c.instrument, B.c.lot))
-    return [Balance(r.account, r.instrument, r.lot, r.total, r.held) for r in rows]
+    """Live non-zero positions, of one account or of all; ``UnknownAccount`` for no such account."""
+    if account is None:
+        rows = conn(session).execute(_LIVE_ALL)
+    else:
+        rows = conn(session).execute(_LIVE_OF, {"account": account})
+    found = [Balance(r.account, r.instrument, r.lot, r.total, r.held) for r in rows]
+    if not found and account is not None:
+        _require_account(session, account)  # an empty account, or none at all
+    return found
 
 
 def positions(session: Session) -> dict[tuple[str, str, str], Position]:
@@ -371,7 +381,7 @@ def balance_as_of(
 
 
 def _require_account(session: Session, account: str) -> None:
-    if conn(session).execute(select(A.c.id).where(A.c.id == account)).first() is None:
+    if conn(session).execute(_ACCOUNT_EXISTS, {"account": account}).first() is None:
         raise UnknownAccount(f"no account {account}", account=account, field="account")
 
 

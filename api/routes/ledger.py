@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from accounts.permissions import Action
 from accounts.service import account_balance_as_of, account_balances, read_journal, submit_as
-from api.deps import ActorDep, ReaderDep, RegistryDep, SessionDep
+from api.deps import ActorDep, ReaderDep, RegistryDep, SessionDep, read
 from api.schemas import BalanceOut, ErrorOut, InstructionIn, ReceiptOut
 from ledger.errors import InvalidInput
 from ledger.model import Signature, TxBody, parse_body
@@ -24,8 +24,9 @@ Seq = Annotated[int, Path(ge=0, le=MAX_SEQ, description="journal position")]
 
 
 @router.get("/accounts/{account}/balances", response_model=list[BalanceOut], responses=ERRORS)
-def get_balances(account: str, actor: ActorDep, session: ReaderDep) -> list[BalanceOut]:
+async def get_balances(account: str, actor: ActorDep, request: Request) -> list[BalanceOut]:
     """Live positions of an account the caller may see (its own, or as a supervisor)."""
+    found = await read(request, lambda session: account_balances(session, actor=actor, account=account))
     return [
         BalanceOut(
             account=b.account,
@@ -35,22 +36,24 @@ def get_balances(account: str, actor: ActorDep, session: ReaderDep) -> list[Bala
             held=b.held,
             available=b.available,
         )
-        for b in account_balances(session, actor=actor, account=account)
+        for b in found
     ]
 
 
 @router.get("/accounts/{account}/balances/as-of", responses=ERRORS)
-def get_balances_as_of(
+async def get_balances_as_of(
     account: str,
     actor: ActorDep,
-    session: ReaderDep,
+    request: Request,
     seq: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
     at: Annotated[datetime | None, Query(description="ISO 8601 with a UTC offset")] = None,
 ) -> list[dict[str, Any]]:
     """Totals of an account after journal record ``seq``, or as of instant ``at``."""
     if at is not None and at.tzinfo is None:
         raise InvalidInput("at must carry a time zone (e.g. Z)", field="at")
-    totals = account_balance_as_of(session, actor=actor, account=account, seq=seq, at=at)
+    totals = await read(
+        request, lambda session: account_balance_as_of(session, actor=actor, account=account, seq=seq, at=at)
+    )
     return [{"instrument": i, "lot": lot, "total": t} for (i, lot), t in sorted(totals.items())]
 
 
