@@ -39,6 +39,7 @@ __all__ = [
     "InvalidAuctionTerms",
     "InvalidBid",
     "NotEligible",
+    "SerializedUnits",
     "TooManyBids",
 ]
 
@@ -198,6 +199,13 @@ class SerialRangeConflict(SerialError):
 
 class RetiredSerialsImmovable(SerialError):
     code = "retired_serials_immovable"
+
+
+class SerializedUnits(InvalidInput):
+    """Blue-carbon credits offered to a plain transfer: they move with their serials, by the
+    blue-carbon routes (a plain transfer would leave the serial book behind the balances)."""
+
+    code = "serialized_units"
 
 
 # --- auction workflow and trades ---

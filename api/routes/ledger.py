@@ -8,17 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from accounts.permissions import Action
-from accounts.service import account_balance_as_of, account_balances, read_journal, submit_as
+from accounts.service import account_balance_as_of, account_balances, read_journal
 from api.deps import ActorDep, ReaderDep, RegistryDep, SessionDep, read
 from api.schemas import BalanceOut, ErrorOut, InstructionIn, ReceiptOut
 from ledger.errors import InvalidInput
 from ledger.model import Signature, TxBody, parse_body
 from ledger.service import Instruction, latest_checkpoint, prove_inclusion
+from market.transfers import transfer
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
-GENERIC_ACTIONS = {"transfer": Action.TRANSFER_UNITS}
+GENERIC_ACTIONS = {"transfer"}
 MAX_SEQ = 2**53 - 1  # journal positions stay within JSON's exact integers (and the databases' BIGINT)
 Seq = Annotated[int, Path(ge=0, le=MAX_SEQ, description="journal position")]
 
@@ -76,13 +76,8 @@ def post_instruction(
         Signature.parse(s.model_dump(exclude_defaults=True), f"signatures[{i}]")
         for i, s in enumerate(payload.signatures)
     )
-    receipt = submit_as(
-        session,
-        registry=registry,
-        actor=actor,
-        action=GENERIC_ACTIONS[body.action],
-        instruction=Instruction(body, sigs, idempotency_key, actor.party),
-    )
+    instruction = Instruction(body, sigs, idempotency_key, actor.party)
+    receipt = transfer(session, registry=registry, actor=actor, instruction=instruction)
     return ReceiptOut(seq=receipt.seq, hash=receipt.hash, time=receipt.time, replayed=receipt.replayed)
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from api.client import ApiError, Client
+from ledger.model import Lot
 from tests.api.conftest import HttpWorld, error_of
 from tests.api.module_world import module_http
 
@@ -236,3 +238,28 @@ def test_credits_move_and_retire_by_serial_and_retired_ones_never_move(http: Htt
     hidden = http.get("yuyao_chem", f"/v1/accounts/{coop}.holding/serials")
     assert (hidden.status_code, error_of(hidden)["details"]["rule"]) == (403, "account_visibility")
     assert http.client.get(f"/v1/accounts/{coop}.holding/serials").status_code == 401
+
+
+def test_a_plain_transfer_of_blue_carbon_is_refused_for_the_serials(http: HttpWorld) -> None:
+    """Through /v1/instructions the serial book would fall behind the balances: refused, naming
+    the posting, and the journal untouched; the same client moves other units there."""
+    coop, ship = http.who("shengsi_coop"), http.party("zhoushan_ship")
+    batch = _issued(http, "SS-MUSSEL-P", farm_area_mu="50", harvested_wet_kg="100000")["batch"]
+    row = next(
+        r
+        for r in http.get("shengsi_coop", f"/v1/accounts/{coop.party}.holding/balances").json()
+        if r["instrument"] == "BC" and f"b={batch}" in r["lot"]
+    )
+    parts = dict(p.split("=", 1) for p in row["lot"].split(";"))
+    vintage = int(parts["v"]) if "v" in parts else None
+    lot = Lot(jurisdiction=parts.get("j"), vintage=vintage, batch=parts["b"])
+    assert lot.key() == row["lot"]
+    token = http.tokens["shengsi_coop"]
+    api = Client("http://testserver", token, key=coop.key, party=coop.party, http=http.client)
+    size = http.head()
+    with pytest.raises(ApiError) as refused:
+        api.transfer(f"{coop.party}.holding", f"{ship}.holding", "BC", lot, 1_000)
+    assert (refused.value.status, refused.value.code) == (422, "serialized_units")
+    assert refused.value.field == "body.postings[0].instrument"
+    assert http.head() == size
+    assert _bc(http, "shengsi_coop", f"{coop.party}.holding", batch) == row["total"]
