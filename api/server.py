@@ -7,8 +7,11 @@ over the workers (a shared socket lets whichever process wakes first take most o
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import socket
+import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import wait
 from types import FrameType
@@ -59,8 +62,16 @@ def run(app: Any, sock: socket.socket, *, log_level: str = "info", access_log: b
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def _worker(factory: AppFactory, sock: socket.socket, log_level: str, access_log: bool) -> None:
+def _worker(factory: AppFactory, sock: socket.socket, log_level: str, access_log: bool, parent: int) -> None:
+    threading.Thread(target=_stop_with_parent, args=(parent,), daemon=True).start()
     run(factory(), sock, log_level=log_level, access_log=access_log)
+
+
+def _stop_with_parent(parent: int) -> None:
+    """A worker whose supervisor died (SIGKILL, a crash) stops too, instead of serving on alone."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def serve(
@@ -83,7 +94,9 @@ def serve(
     # spawn, not fork: each worker opens its own engine, connections and threads from scratch
     context = multiprocessing.get_context("spawn")
     procs = [
-        context.Process(target=_worker, args=(factory, sock, log_level, access_log), name=f"ecoledger-{i}")
+        context.Process(
+            target=_worker, args=(factory, sock, log_level, access_log, os.getpid()), name=f"ecoledger-{i}"
+        )
         for i, sock in enumerate(socks)
     ]
     for proc in procs:

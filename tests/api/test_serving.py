@@ -147,6 +147,37 @@ def test_serve_with_two_workers_shares_one_sqlite_registry(tmp_path: Path) -> No
         log.close()
 
 
+@pytest.mark.slow
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves the supervisor no time to stop its workers; they notice and stop by themselves."""
+    db, key = f"sqlite:///{tmp_path / 'reg.db'}", tmp_path / "registry.pem"
+    key.write_bytes(SigningKey.generate().to_pem())
+    cli = [sys.executable, "-m", "api.cli", "--db", db, "--key", str(key)]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [*cli, "serve", "--port", str(port), "--workers", "2"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers := _workers(proc.pid)) < 2:
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.2)
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 20
+        while any(Path(f"/proc/{pid}").exists() for pid in workers):
+            assert time.monotonic() < deadline, "workers outlived their supervisor"
+            time.sleep(0.2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
 def test_writers_in_two_processes_take_turns(tmp_path: Path) -> None:
     """The writer lock between processes: the second waits, then gives up with SQLite's own error."""
     from ledger.db import _WriterQueue
