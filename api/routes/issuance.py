@@ -10,12 +10,23 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from api.deps import ActorDep, CustodyKeyDep, IdempotencyKeyDep, ReaderDep, RegistryDep, SessionDep
+from api.deps import (
+    ActorDep,
+    CustodyKeyDep,
+    IdempotencyKeyDep,
+    MaybeCustodyKeyDep,
+    PageDep,
+    ReaderDep,
+    RegistryDep,
+    SessionDep,
+)
 from api.idempotency import write
-from api.schemas import ErrorOut
+from api.schemas import ErrorOut, Page
 from api.schemas.issuance import (
     AllocationDraftQuery,
     AllocationIn,
+    AllocationOfferIn,
+    AllocationOfferOut,
     AllocationOut,
     BodyOut,
     BuyBackDraftQuery,
@@ -28,9 +39,19 @@ from api.schemas.issuance import (
     RecordOut,
     client_signatures,
 )
+from api.schemas.pledges import consent_of
+from api.schemas.trades import AcceptIn
+from market.allocation_offers import (
+    accept_allocation,
+    allocation_offers_of,
+    get_allocation_offer,
+    offer_allocation,
+    withdraw_allocation,
+)
 from market.expiry import run_expiry
 from market.issuance import allocate_initial, allocation_draft, cap_position, set_cap
 from market.reserve import allocate_to_major_project, buy_back, buy_back_draft
+from market.trade_offers import OfferStatus
 
 router = APIRouter(prefix="/v1", tags=["issuance"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
@@ -103,6 +124,117 @@ def get_allocation_draft(
             price_fen_per_tonne_year=query.price_fen_per_tonne_year,
             nonce=query.nonce,
         )
+    )
+
+
+@router.post("/allocation-offers", response_model=AllocationOfferOut, responses=ERRORS)
+def post_allocation_offer(
+    payload: AllocationOfferIn,
+    request: Request,
+    actor: ActorDep,
+    key: MaybeCustodyKeyDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> AllocationOfferOut:
+    """A bureau offers a paid-use allocation, signed now; nothing moves until the enterprise consents."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        AllocationOfferOut,
+        lambda: AllocationOfferOut.of(
+            offer_allocation(
+                session,
+                actor=actor,
+                enterprise=payload.enterprise,
+                instrument=payload.instrument,
+                quantity_kg=payload.quantity_kg,
+                valid_until=payload.valid_until,
+                purpose=payload.purpose,
+                project=payload.project,
+                years=payload.years,
+                price_fen_per_tonne_year=payload.price_fen_per_tonne_year,
+                signed_by=consent_of(payload.signatures or None, key, actor.party),
+                now=registry.clock(),
+                nonce=payload.nonce,
+            )
+        ),
+    )
+
+
+@router.get("/allocation-offers", response_model=Page[AllocationOfferOut], responses=ERRORS)
+def get_allocation_offers(
+    actor: ActorDep,
+    session: ReaderDep,
+    page: PageDep,
+    status: Annotated[OfferStatus | None, Query()] = None,
+) -> Page[AllocationOfferOut]:
+    """The allocation offers the caller made (a bureau) or received (an enterprise), newest first."""
+    found = allocation_offers_of(session, actor=actor, status=status)
+    return Page[AllocationOfferOut].cut(found, page, AllocationOfferOut.of)
+
+
+@router.get("/allocation-offers/{offer_id}", response_model=AllocationOfferOut, responses=ERRORS)
+def get_allocation_offer_route(offer_id: str, actor: ActorDep, session: ReaderDep) -> AllocationOfferOut:
+    """One offer with the body to sign (its bureau and enterprise only)."""
+    return AllocationOfferOut.of(get_allocation_offer(session, actor=actor, offer_id=offer_id))
+
+
+@router.post("/allocation-offers/{offer_id}/accept", response_model=AllocationOut, responses=ERRORS)
+def post_allocation_accept(
+    offer_id: str,
+    payload: AcceptIn,
+    request: Request,
+    actor: ActorDep,
+    key: MaybeCustodyKeyDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> AllocationOut:
+    """The enterprise consents to the fee: rights and fee move in one record, both signatures on it."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        payload,
+        AllocationOut,
+        lambda: AllocationOut.of(
+            accept_allocation(
+                session,
+                registry=registry,
+                actor=actor,
+                offer_id=offer_id,
+                signed_by=consent_of(payload.signatures or None, key, actor.party),
+                now=registry.clock(),
+            )
+        ),
+    )
+
+
+@router.post("/allocation-offers/{offer_id}/withdraw", response_model=AllocationOfferOut, responses=ERRORS)
+def post_allocation_withdraw(
+    offer_id: str,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    registry: RegistryDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> AllocationOfferOut:
+    """The bureau withdraws a pending offer, or the enterprise declines it."""
+    return write(
+        session,
+        request,
+        actor,
+        idempotency_key,
+        None,
+        AllocationOfferOut,
+        lambda: AllocationOfferOut.of(
+            withdraw_allocation(session, actor=actor, offer_id=offer_id, now=registry.clock())
+        ),
     )
 
 

@@ -12,12 +12,15 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict
 from api.schemas import SignatureIn, StrictIn
 from ledger.model import Signature, TxBody
 from ledger.service import Receipt
+from market.allocation_offers import AllocationOffer
 from market.expiry import ExpiredPosition, ExpiryReport
 from market.issuance import Allocation, CapPosition
 
 __all__ = [
     "AllocationDraftQuery",
     "AllocationIn",
+    "AllocationOfferIn",
+    "AllocationOfferOut",
     "AllocationOut",
     "BodyOut",
     "BuyBackDraftQuery",
@@ -156,6 +159,59 @@ class AllocationOut(BaseModel):
     def of(cls, a: Allocation) -> AllocationOut:
         return cls(
             record=RecordOut.of(a.receipt), lot=a.lot.key(), quantity_kg=a.quantity_kg, fee_fen=a.fee_fen
+        )
+
+
+class AllocationOfferIn(StrictIn):
+    """The caller (a bureau) offers rights for the paid-use fee (有偿使用), signed now with its custody
+    key or its own signature over ``GET /v1/allocations/draft`` (same terms and ``nonce``); the
+    enterprise's consent completes it (``POST /v1/allocation-offers/{id}/accept``)."""
+
+    enterprise: str = Field(max_length=128)
+    instrument: Instrument
+    quantity_kg: Kg
+    valid_until: Day
+    purpose: Literal["initial", "major_project"] = "initial"
+    project: str | None = Field(default=None, min_length=1, max_length=200)
+    years: int = Field(default=5, ge=1, le=50)
+    price_fen_per_tonne_year: Fen | None = Field(default=None, description="default: the base price")
+    nonce: Nonce | None = None
+    signatures: Signatures
+
+
+class AllocationOfferOut(BaseModel):
+    id: str
+    bureau: str
+    enterprise: str
+    instrument: str
+    valid_until: date
+    quantity_kg: int
+    purpose: str
+    project: str | None
+    years: int
+    price_fen_per_tonne_year: int | None = Field(description="None: the base price")
+    fee_fen: int = Field(description="the paid-use fee the enterprise consents to, fen")
+    status: str
+    allocation_seq: int | None = Field(description="the allocation's journal record, once accepted")
+    draft: BodyOut = Field(description="the allocation body both sign")
+
+    @classmethod
+    def of(cls, o: AllocationOffer) -> AllocationOfferOut:
+        return cls(
+            id=o.id,
+            bureau=o.bureau,
+            enterprise=o.enterprise,
+            instrument=o.instrument,
+            valid_until=o.valid_until,
+            quantity_kg=o.quantity_kg,
+            purpose=o.purpose,
+            project=o.project,
+            years=o.years,
+            price_fen_per_tonne_year=o.price_fen_per_tonne_year,
+            fee_fen=o.fee_fen,
+            status=o.status.value,
+            allocation_seq=o.allocation_seq,
+            draft=BodyOut.of(o.body),
         )
 
 

@@ -299,3 +299,73 @@ def test_the_operator_runs_expiry_and_others_may_not(http: HttpWorld) -> None:
         assert error_of(bad_day)["details"]["field"] == "today"
     finally:
         http.registry.clock = real_clock
+
+
+def test_a_paid_allocation_offer_waits_for_the_enterprise_consent(http: HttpWorld) -> None:
+    """The bureau signs now (custody key); the enterprise consents later with its own: the rights and
+    the fee move in one record with both signatures; the offer is taken once and seen by its two
+    parties only."""
+    set_cap(http, 10_000)
+    fund(http, "yuyao_chem", 10_000_000)
+    chem, bureau = http.party("yuyao_chem"), http.party("yuyao")
+    terms = {"enterprise": chem, "instrument": "COD", "quantity_kg": 2_000, "valid_until": VALID_UNTIL}
+    before = http.head()
+    r = http.post("yuyao", "/v1/allocation-offers", terms, key="o1")
+    assert r.status_code == 200, r.text
+    offer = r.json()
+    assert (offer["status"], offer["fee_fen"], offer["allocation_seq"]) == ("pending", 4_000_000, None)
+    assert offer["draft"]["signers"] == [bureau, chem]
+    assert http.head() == before  # an offer writes no record
+    assert total(http, f"{chem}.holding", "COD", LOT) == 0
+    listed = http.get("yuyao_chem", "/v1/allocation-offers", params={"status": "pending"}).json()
+    assert [o["id"] for o in listed["items"]] == [offer["id"]]
+    hidden = http.get("yuyao_dye", f"/v1/allocation-offers/{offer['id']}")
+    assert (hidden.status_code, error_of(hidden)["code"]) == (404, "unknown_allocation_offer")
+    by_bureau = http.post("yuyao", f"/v1/allocation-offers/{offer['id']}/accept", {})
+    assert (by_bureau.status_code, error_of(by_bureau)["details"]["rule"]) == (403, "own_units_only")
+
+    # a self-custody enterprise signs the offer's body itself
+    sig = signed_by(http, "yuyao_chem", offer["draft"]["body"])
+    accept = f"/v1/allocation-offers/{offer['id']}/accept"
+    done = http.post("yuyao_chem", accept, {"signatures": [sig]}, key="a1")
+    assert done.status_code == 200, done.text
+    assert done.json()["fee_fen"] == 4_000_000
+    assert http.head() == before + 1
+    assert total(http, f"{chem}.cash") == 10_000_000 - 4_000_000
+    assert total(http, f"{bureau}.cash") == 4_000_000
+    assert total(http, f"{chem}.holding", "COD", LOT) == 2_000
+    record = http.get("auditor", "/v1/journal", params={"start": before, "limit": 1}).text
+    assert f'"party":"{bureau}"' in record  # both signatures
+    assert f'"party":"{chem}"' in record
+    again = http.post("yuyao_chem", accept, {"signatures": [sig]})
+    assert (again.status_code, error_of(again)["code"]) == (409, "allocation_offer_not_pending")
+    seen = http.get("yuyao", f"/v1/allocation-offers/{offer['id']}").json()
+    assert (seen["status"], seen["allocation_seq"]) == ("accepted", before)
+
+
+def test_an_allocation_offer_declined_or_refused_moves_nothing(http: HttpWorld) -> None:
+    set_cap(http, 3_000)
+    chem = http.party("yuyao_chem")
+    terms = {"enterprise": chem, "instrument": "COD", "quantity_kg": 2_000, "valid_until": VALID_UNTIL}
+    before = http.head()
+    for change, status, code in (
+        ({"enterprise": http.party("ningbo_petro")}, 403, "permission_denied"),
+        ({"price_fen_per_tonne_year": 0}, 422, "invalid_input"),
+        ({"instrument": "XYZ"}, 422, "unknown_instrument"),
+    ):
+        r = http.post("yuyao", "/v1/allocation-offers", {**terms, **change})
+        assert (r.status_code, error_of(r)["code"]) == (status, code), (change, r.text)
+    by_enterprise = http.post("yuyao_chem", "/v1/allocation-offers", terms)
+    assert by_enterprise.status_code == 403
+    # no cash yet: the consent is refused by the ledger and the offer stays pending
+    offer = http.post("yuyao", "/v1/allocation-offers", terms).json()
+    broke = http.post("yuyao_chem", f"/v1/allocation-offers/{offer['id']}/accept", {})
+    assert (broke.status_code, error_of(broke)["code"]) == (409, "insufficient_balance")
+    assert http.get("yuyao_chem", f"/v1/allocation-offers/{offer['id']}").json()["status"] == "pending"
+    declined = http.post("yuyao_chem", f"/v1/allocation-offers/{offer['id']}/withdraw")
+    assert (declined.status_code, declined.json()["status"]) == (200, "withdrawn")
+    fund(http, "yuyao_chem", 10_000_000)
+    late = http.post("yuyao_chem", f"/v1/allocation-offers/{offer['id']}/accept", {})
+    assert (late.status_code, error_of(late)["code"]) == (409, "allocation_offer_not_pending")
+    assert http.head() == before + 1  # the deposit only
+    assert total(http, f"{chem}.holding", "COD", LOT) == 0
