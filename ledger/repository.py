@@ -58,6 +58,12 @@ _HOLD_BY_ID = select(H).where(H.c.id == bindparam("id"))
 _PARTY_BY_ID = select(PA.c.id).where(PA.c.id == bindparam("id"))
 _KEY_BY_ID = select(K).where(K.c.key_id == bindparam("id"))
 _DIGEST = select(J.c.seq).where(J.c.body_digest == bindparam("digest"))
+_IDEMPOTENT = select(ID.c.request_digest, ID.c.response).where(
+    ID.c.scope == bindparam("scope"), ID.c.key == bindparam("key")
+)
+_IDEMPOTENT_IN = select(ID.c.scope, ID.c.key, ID.c.request_digest, ID.c.response).where(
+    tuple_(ID.c.scope, ID.c.key).in_(bindparam("pairs", expanding=True))
+)
 _DIGESTS_IN = select(J.c.body_digest).where(J.c.body_digest.in_(bindparam("digests", expanding=True)))
 _UPDATE_HEAD = update(HD).where(HD.c.id == 1)
 _UPDATE_BALANCE = (
@@ -218,15 +224,19 @@ class DbView:
             self.digests[digest] = row is not None
         return self.digests[digest]
 
+    def prefetch_idempotency(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """The stored answers of a batch's idempotency keys in one query per 500, not one per record."""
+        wanted = [p for p in set(pairs) if p not in self.idempotency]
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            for r in conn(self.session).execute(_IDEMPOTENT_IN, {"pairs": chunk}):
+                self.idempotency[(r.scope, r.key)] = (r.request_digest, r.response)
+            for p in chunk:
+                self.idempotency.setdefault(p, None)
+
     def find_idempotent(self, scope: str, key: str) -> tuple[bytes, str] | None:
         if (scope, key) not in self.idempotency:
-            row = (
-                conn(self.session)
-                .execute(
-                    select(ID.c.request_digest, ID.c.response).where(ID.c.scope == scope, ID.c.key == key)
-                )
-                .first()
-            )
+            row = conn(self.session).execute(_IDEMPOTENT, {"scope": scope, "key": key}).first()
             self.idempotency[(scope, key)] = (row.request_digest, row.response) if row else None
         return self.idempotency[(scope, key)]
 

@@ -198,6 +198,9 @@ def _prepare(view: DbView, instructions: Sequence[Instruction]) -> list[_Encoded
     encoded = [_Encoded.of(ins) for ins in instructions]
     view.prefetch([i.body for i in instructions])
     view.prefetch_digests([e.digest for e in encoded])
+    view.prefetch_idempotency(
+        (i.scope, i.idempotency_key) for i in instructions if i.idempotency_key is not None
+    )
     return encoded
 
 
