@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from accounts.errors import InvalidCredentials
-from api.console import auction_views, auditor, bank, bureau, enterprise
+from api.console import auction_views, auditor, bank, bureau, enterprise, trades
 from api.console.web import (
     PREFIX,
     SESSION_COOKIE,
@@ -75,7 +75,7 @@ def logout() -> RedirectResponse:
 def install(app: FastAPI) -> None:
     """Serve the console at /console (and send / there), with its stylesheet."""
     app.include_router(router)
-    for module in (bureau, enterprise, bank, auditor, auction_views):
+    for module in (bureau, enterprise, trades, bank, auditor, auction_views):
         app.include_router(module.router)
     static = Path(__file__).parent / "static"
     app.mount(PREFIX + "/static", StaticFiles(directory=static), name="console-static")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
@@ -25,13 +26,16 @@ from api.console.web import (
     WriteConsole,
     act,
     page,
+    yuan,
 )
 from ledger.model import Lot
 from ledger.units import INSTRUMENTS
 from market import auctions, crosscity, issuance, pledge
+from market.allocation_offers import allocation_offers_of, offer_allocation, withdraw_allocation
 from market.auction import AuctionDesign, AuctionTerms, FixedDeposit
 from market.crosscity import TransferStatus
 from market.pledge import PledgeStatus
+from market.trade_offers import OfferStatus
 
 router = APIRouter(prefix=PREFIX + "/bureau", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -112,6 +116,7 @@ def _issue_page(c: Console, **extra: object) -> HTMLResponse:
         enterprises=_enterprises(c),
         positions=_positions(c),
         default_until=f"{c.now.year + 5}-12-31",
+        offers=allocation_offers_of(c.session, actor=c.me, status=OfferStatus.PENDING),
         **extra,
     )
 
@@ -147,29 +152,60 @@ def raise_cap(c: WriteConsole, form: FormDep) -> Response:
 
 @router.post("/allocate")
 def allocate(c: WriteConsole, form: FormDep) -> Response:
-    """Allocate rights from the reserve to an enterprise of the jurisdiction, free of charge
-    (paid use needs the enterprise's own signature on its payment: the API's two-step flow)."""
+    """Allocate rights from the reserve to an enterprise of the jurisdiction: free of charge at once,
+    or for the paid-use fee (有偿使用) as an offer the enterprise consents to with its own signature."""
     c.need(Role.BUREAU)
 
     def run() -> Done:
         code = forms.choice(form, "instrument", RIGHTS)
-        purpose = forms.choice(form, "purpose", ("initial", "major_project"))
+        initial = forms.choice(form, "purpose", ("initial", "major_project")) == "initial"
+        purpose: Literal["initial", "major_project"] = "initial" if initial else "major_project"
+        enterprise, quantity_kg = forms.text(form, "enterprise"), forms.kg(form, "quantity", code)
+        valid_until = forms.day(form, "valid_until")
+        project = forms.text(form, "project", optional=True) or None
+        if forms.choice({"paid_use": "free", **form}, "paid_use", ("free", "paid")) == "paid":
+            offer = offer_allocation(
+                c.session,
+                actor=c.me,
+                enterprise=enterprise,
+                instrument=code,
+                quantity_kg=quantity_kg,
+                valid_until=valid_until,
+                purpose=purpose,
+                project=project,
+                signed_by=c.key(),
+                now=c.now,
+            )
+            args = {"id": offer.id, "fee": yuan(offer.fee_fen, c.lang)}
+            return Done(to=PREFIX + "/bureau/issue", message="flash.allocation_offered", args=args)
         done = issuance.allocate(
             c.session,
             registry=c.app.registry,
             actor=c.me,
             keys=c.keys(),
-            enterprise=forms.text(form, "enterprise"),
+            enterprise=enterprise,
             instrument=code,
-            quantity_kg=forms.kg(form, "quantity", code),
-            valid_until=forms.day(form, "valid_until"),
-            purpose=purpose,  # type: ignore[arg-type]  # checked by forms.choice
-            project=forms.text(form, "project", optional=True) or None,
+            quantity_kg=quantity_kg,
+            valid_until=valid_until,
+            purpose=purpose,
+            project=project,
             paid_use=False,
         )
         return Done(to=PREFIX + "/bureau", message="flash.allocated", args={"seq": str(done.receipt.seq)})
 
     return act(c, form, run, lambda exc: _issue_page(c, error=exc, values=form, failed="allocate"))
+
+
+@router.post("/allocation-offers/{offer_id}/withdraw")
+def withdraw_allocation_offer(offer_id: str, c: WriteConsole, form: FormDep) -> Response:
+    """Withdraw a paid-use offer the enterprise has not consented to."""
+    c.need(Role.BUREAU)
+
+    def run() -> Done:
+        withdraw_allocation(c.session, actor=c.me, offer_id=offer_id, now=c.now)
+        return Done(to=PREFIX + "/bureau/issue", message="flash.allocation_withdrawn", args={"id": offer_id})
+
+    return act(c, form, run, lambda exc: _issue_page(c, error=exc, values=form, failed=offer_id))
 
 
 # -- project needs -----------------------------------------------------------------------------

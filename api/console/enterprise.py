@@ -23,11 +23,14 @@ from api.console.web import (
     WriteConsole,
     act,
     page,
+    yuan,
 )
 from ledger.model import Lot
 from ledger.service import Balance
 from ledger.units import INSTRUMENTS
 from market import auctions, crosscity, pledge
+from market.allocation_offers import accept_allocation, allocation_offers_of, withdraw_allocation
+from market.trade_offers import OfferStatus
 
 router = APIRouter(prefix=PREFIX + "/enterprise", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -61,18 +64,52 @@ def _rights(c: Console) -> list[Balance]:
 def holdings(c: ReadConsole) -> HTMLResponse:
     """Balances per instrument and lot, the pledges, the approved project needs."""
     c.need(Role.ENTERPRISE, Role.COOPERATIVE)
+    return _holdings_page(c)
+
+
+def _holdings_page(c: Console, **extra: object) -> HTMLResponse:
     needs = (
         auctions.needs_of(c.session, actor=c.me, enterprise=c.me.party)
         if c.me.role is Role.ENTERPRISE
         else []
     )
+    offers = allocation_offers_of(c.session, actor=c.me, status=OfferStatus.PENDING)
     return page(
         c,
         "enterprise_holdings.html",
         balances=_balances(c),
         pledges=pledge.list_pledges(c.session, actor=c.me),
         needs=needs,
+        offers=offers,
+        **extra,
     )
+
+
+@router.post("/allocation-offers/{offer_id}/accept")
+def accept_allocation_offer(offer_id: str, c: WriteConsole, form: FormDep) -> Response:
+    """Consent to a paid-use allocation: signed with the enterprise's custody key, rights and fee move."""
+    c.need(Role.ENTERPRISE)
+
+    def run() -> Done:
+        done = accept_allocation(
+            c.session, registry=c.app.registry, actor=c.me, offer_id=offer_id, signed_by=c.key(), now=c.now
+        )
+        args = {"seq": str(done.receipt.seq), "fee": yuan(done.fee_fen, c.lang)}
+        return Done(to=PREFIX + "/enterprise", message="flash.allocation_accepted", args=args)
+
+    return act(c, form, run, lambda exc: _holdings_page(c, error=exc, values=form, failed=offer_id))
+
+
+@router.post("/allocation-offers/{offer_id}/decline")
+def decline_allocation_offer(offer_id: str, c: WriteConsole, form: FormDep) -> Response:
+    """Decline a paid-use allocation: nothing moves, the bureau's signature is never used."""
+    c.need(Role.ENTERPRISE)
+
+    def run() -> Done:
+        withdraw_allocation(c.session, actor=c.me, offer_id=offer_id, now=c.now)
+        return Done(to=PREFIX + "/enterprise", message="flash.allocation_declined", args={"id": offer_id})
+
+    return act(c, form, run, lambda exc: _holdings_page(c, error=exc, values=form, failed=offer_id))
 
 
 # -- pledges (排污权抵质押) ------------------------------------------------------------------------------

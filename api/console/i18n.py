@@ -184,9 +184,11 @@ _BUREAU: _T = {
     "issue.cap_submit": {"zh": "核定", "en": "Raise the cap"},
     "issue.allocate_title": {"zh": "分配排污权", "en": "Allocate rights"},
     "issue.allocate_hint": {
-        "zh": "从政府储备无偿分配给本辖区企业；有偿使用需企业签署缴费，请使用接口两步流程。",
-        "en": "Free allocation from the reserve to an enterprise of the jurisdiction; paid use needs the "
-        "enterprise's own signature on its payment (the API's two-step flow).",
+        "zh": "从政府储备分配给本辖区企业：无偿分配即时入账；有偿使用按基准价计费，发给企业确认，"
+        "企业签署后排污权与使用费在同一条记录中转移。",
+        "en": "From the reserve to an enterprise of the jurisdiction: a free allocation is recorded at "
+        "once; paid use is charged at the base price and sent to the enterprise, whose consent moves "
+        "the rights and the fee in one record.",
     },
     "issue.allocate_submit": {"zh": "分配", "en": "Allocate"},
     "needs.form_title": {"zh": "登记项目需求", "en": "Approve a project need"},
@@ -433,6 +435,90 @@ _ERRORS: _T = {
     "err.award_not_pending": {"zh": "该成交已处理", "en": "This award is no longer pending"},
 }
 
+# Bilateral trade offers (协议转让): api/console/trades.py and enterprise_trades.html.
+_TRADES: _T = {
+    "nav.trades": {"zh": "协议转让", "en": "Trades"},
+    "col.offer": {"zh": "报价编号", "en": "Offer"},
+    "field.buyer": {"zh": "买方", "en": "Buyer"},
+    "field.offer_id": {"zh": "报价编号", "en": "Offer id"},
+    "trade_offer.pending": {"zh": "待买方接受", "en": "pending"},
+    "trade_offer.accepted": {"zh": "已成交", "en": "accepted"},
+    "trade_offer.withdrawn": {"zh": "已撤回/拒绝", "en": "withdrawn or declined"},
+    "trades.hint": {
+        "zh": "同一辖区内两家企业协议转让排污权：卖方报价并签名，买方接受并签名后一次交割（钱货两清）。"
+        "报价不冻结指标，接受时须仍有足够的可用数量与资金。",
+        "en": "Two enterprises of one jurisdiction trade rights by agreement: the seller offers and signs, "
+        "the buyer accepts and signs, and it settles in one record (delivery versus payment). An offer "
+        "holds nothing: the units and the cash must still be free when the buyer accepts.",
+    },
+    "trades.offer_title": {"zh": "向本辖区企业报价", "en": "Offer rights to an enterprise of your city"},
+    "trades.offer_hint": {
+        "zh": "以登记中心托管的密钥签名；有效期随所选批次。买方可接受或拒绝，您可在接受前撤回。",
+        "en": "Signed with the key the registry keeps for you; the validity is the chosen lot's. The buyer "
+        "accepts or declines; you may withdraw until it accepts.",
+    },
+    "trades.offer": {"zh": "签名报价", "en": "Sign the offer"},
+    "trades.no_rights": {"zh": "没有可转让的本辖区排污权。", "en": "You hold no free rights of your city."},
+    "trades.no_buyers": {"zh": "本辖区没有其他企业。", "en": "No other enterprise in your city."},
+    "trades.outgoing": {"zh": "我发出的报价", "en": "Offers I made"},
+    "trades.incoming": {"zh": "我收到的报价", "en": "Offers to me"},
+    "trades.none": {"zh": "暂无报价。", "en": "No offers."},
+    "trades.record": {"zh": "记录 {seq}", "en": "record {seq}"},
+    "trades.accept": {"zh": "接受并签名", "en": "Accept and sign"},
+    "trades.decline": {"zh": "拒绝", "en": "Decline"},
+    "trades.withdraw": {"zh": "撤回", "en": "Withdraw"},
+    "flash.trade_offered": {"zh": "报价 {id} 已签名发出。", "en": "Offer {id} signed and sent."},
+    "flash.trade_accepted": {
+        "zh": "已接受报价 {id}，交易已交割（记录 {seq}）。",
+        "en": "Offer {id} accepted; the trade settled (record {seq}).",
+    },
+    "flash.trade_withdrawn": {"zh": "报价 {id} 已撤回。", "en": "Offer {id} withdrawn."},
+    "flash.trade_declined": {"zh": "已拒绝报价 {id}。", "en": "Offer {id} declined."},
+    "err.cross_jurisdiction_trade": {
+        "zh": "买卖双方不在同一辖区（跨地市交易请走项目需求库）",
+        "en": "Seller and buyer are in different cities (use a cross-city transfer)",
+    },
+    "err.invalid_trade": {"zh": "交易条件不正确", "en": "Invalid trade terms"},
+    "err.unknown_trade_offer": {"zh": "没有该报价", "en": "No such offer"},
+    "err.trade_offer_not_pending": {"zh": "该报价已成交或已撤回", "en": "The offer is no longer pending"},
+}
+
+_ALLOCATION_OFFERS: _T = {
+    "field.paid_use": {"zh": "分配方式", "en": "Terms"},
+    "paid_use.free": {"zh": "无偿分配（即时入账）", "en": "Free of charge (recorded at once)"},
+    "paid_use.paid": {
+        "zh": "有偿使用（按基准价计费，企业确认后生效）",
+        "en": "Paid use (base price; takes effect when the enterprise consents)",
+    },
+    "alloc_offers.bureau_title": {"zh": "待企业确认的有偿使用", "en": "Paid-use offers awaiting consent"},
+    "alloc_offers.mine_title": {"zh": "待您确认的有偿使用", "en": "Paid-use offers awaiting your consent"},
+    "alloc_offers.hint": {
+        "zh": "确认即以您托管的密钥签署：排污权入账与使用费支付在同一条记录中完成。",
+        "en": "Accepting signs with your key in custody: the rights arrive and the fee is paid in one "
+        "record.",
+    },
+    "alloc_offers.accept": {"zh": "确认并缴费", "en": "Accept and pay"},
+    "alloc_offers.decline": {"zh": "拒绝", "en": "Decline"},
+    "alloc_offers.withdraw": {"zh": "撤回", "en": "Withdraw"},
+    "col.fee": {"zh": "使用费", "en": "Fee"},
+    "col.term": {"zh": "有效期至 / 年限", "en": "Valid until / years"},
+    "flash.allocation_offered": {
+        "zh": "已向企业发出有偿使用要约 {id}（使用费 {fee}），待企业确认。",
+        "en": "Paid-use offer {id} sent (fee {fee}); awaiting the enterprise's consent.",
+    },
+    "flash.allocation_accepted": {
+        "zh": "已确认（记录 {seq}）：排污权已入账，使用费 {fee} 已支付。",
+        "en": "Accepted (record {seq}): rights received, fee {fee} paid.",
+    },
+    "flash.allocation_declined": {"zh": "已拒绝要约 {id}。", "en": "Offer {id} declined."},
+    "flash.allocation_withdrawn": {"zh": "已撤回要约 {id}。", "en": "Offer {id} withdrawn."},
+    "err.unknown_allocation_offer": {"zh": "没有该有偿使用要约", "en": "No such paid-use offer"},
+    "err.allocation_offer_not_pending": {
+        "zh": "该要约已确认或已撤回",
+        "en": "The offer is no longer pending",
+    },
+}
+
 TEXT: Final[_T] = {
     **_FRAME,
     **_COLUMNS,
@@ -443,6 +529,8 @@ TEXT: Final[_T] = {
     **_OTHERS,
     **_FLASH,
     **_ERRORS,
+    **_TRADES,
+    **_ALLOCATION_OFFERS,
 }
 
 # Service errors name their own fields (``quantity_kg``); a form asks for tonnes (``quantity``).

@@ -38,6 +38,7 @@ class DemoFacts:
     pending_pledge: str
     settled_transfer: str
     awaiting_transfer: str
+    pending_trade_offer: str
     blue_carbon_project: str
     seconds: float
 
@@ -72,10 +73,15 @@ def load(engine: Engine, registry: Registry, vault: Vault, *, start: datetime | 
     awaiting = collateral.cross_city_awaiting(stage, until)
     pending = collateral.pledge_application(stage, until)
     live = bidding.live_auction(stage, until)
+    offered = rights.trade_offered(stage, until)
+    consent = rights.allocation_offered(stage, until)
     summary = (
         allocated,
+        consent,
         bought_back,
         vocs,
+        f"bilateral offer (协议转让) {offered}: 余姚示例化工 → 余姚示例印染, 2 t COD at "
+        f"{rights.OFFER_PRICE_FEN_PER_T // 100:,} CNY/t, signed, awaiting the buyer",
         auctioned,
         live,
         "pledges (排污权抵质押): 示例银行余姚支行 800,000 CNY on 60 t, active; 示例银行宁波分行 650,000 CNY "
@@ -94,6 +100,7 @@ def load(engine: Engine, registry: Registry, vault: Vault, *, start: datetime | 
         pending_pledge=pending,
         settled_transfer=settled,
         awaiting_transfer=awaiting,
+        pending_trade_offer=offered,
         blue_carbon_project=mussels.PROJECT,
         seconds=time.perf_counter() - began,
     )

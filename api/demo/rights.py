@@ -1,5 +1,5 @@
-"""The demo's discharge rights and VOCs quotas: each city's cap (总量控制), initial allocations with
-the paid-use fee (有偿使用), a major-project allocation, Zhoushan's VOCs pilot, a buy-back (收储).
+"""The demo's discharge rights and VOCs quotas: each city's cap (总量控制), paid initial allocations
+(有偿使用), a major-project allocation, Zhoushan's VOCs pilot, a buy-back (收储), a trade offer (协议转让).
 """
 
 from __future__ import annotations
@@ -8,10 +8,19 @@ from datetime import date
 from typing import Final
 
 from api.demo.stage import Stage
-from market import issuance, reserve, trades
+from market import allocation_offers, issuance, reserve, trade_offers, trades
 from market.issuance import BASE_PRICE_FEN_PER_TONNE_YEAR, DEFAULT_TERM_YEARS
 
-__all__ = ["TERM_PRICE_FEN_PER_T", "allocate_rights", "buy_back", "fund", "vocs_pilot"]
+__all__ = [
+    "OFFER_PRICE_FEN_PER_T",
+    "TERM_PRICE_FEN_PER_T",
+    "allocate_rights",
+    "allocation_offered",
+    "buy_back",
+    "fund",
+    "trade_offered",
+    "vocs_pilot",
+]
 
 KG_PER_T: Final = 1_000  # quantities below read as tonnes (t/a)
 
@@ -154,4 +163,45 @@ def buy_back(stage: Stage, valid_until: date) -> str:
     )
     return (
         f"Wenzhou buy-back (收储): 5 t COD from the leather maker for {5 * TERM_PRICE_FEN_PER_T // 100:,} CNY"
+    )
+
+
+#: What 余姚示例化工 asks its neighbour: the price the cross-city offers agree on (22,000 CNY/t).
+OFFER_PRICE_FEN_PER_T: Final = TERM_PRICE_FEN_PER_T + 200_000
+
+
+def trade_offered(stage: Stage, valid_until: date) -> str:
+    """余姚示例化工 offers 2 t of its free Yuyao COD to 余姚示例印染 (协议转让) and signs; the dyer has not
+    accepted yet, so the offer waits on both trade pages and nothing has moved."""
+    stage.clock.at(-1, 16)
+    offer = stage.call(
+        trade_offers.offer_trade,
+        actor=stage.p("yuyao_chem"),
+        buyer=stage.party("yuyao_dye"),
+        instrument="COD",
+        valid_until=valid_until,
+        quantity_kg=2 * KG_PER_T,
+        price_fen_per_t=OFFER_PRICE_FEN_PER_T,
+        signed_by=stage.key("yuyao_chem"),
+    )
+    return offer.id
+
+
+def allocation_offered(stage: Stage, valid_until: date) -> str:
+    """余姚分局 offers 余姚示例造纸 10 t/a more COD under its permit for the paid-use fee and signs; the
+    mill has not consented yet, so the offer waits on its holdings page and nothing has moved."""
+    stage.clock.at(-1, 17)
+    offer = stage.call(
+        allocation_offers.offer_allocation,
+        actor=stage.p("yuyao"),
+        enterprise=stage.party("yuyao_paper"),
+        instrument="COD",
+        quantity_kg=10 * KG_PER_T,
+        valid_until=valid_until,
+        purpose="initial",
+        signed_by=stage.key("yuyao"),
+    )
+    return (
+        f"paid use offered (有偿使用) {offer.id}: 余姚分局 → 余姚示例造纸, 10 t COD, "
+        f"fee {offer.fee_fen // 100:,} CNY, awaiting the mill's consent"
     )

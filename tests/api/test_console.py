@@ -17,8 +17,9 @@ from sqlmodel import Session
 from api.console.i18n import LANGS, TEXT, translate
 from api.console.svg import Bar, Point, bars, line
 from ledger.crypto import SigningKey
-from ledger.service import Registry
+from ledger.service import Registry, balances
 from market import issuance
+from market.trade_offers import OfferStatus, offers_of
 from tests.api.conftest import HttpWorld
 from tests.browser.world import fund
 from tests.conftest import engine_for
@@ -37,7 +38,12 @@ PAGES = {
         "/console/bureau/approvals",
         "/console/auctions",
     ],
-    "yuyao_chem": ["/console/enterprise", "/console/enterprise/pledges", "/console/enterprise/transfers"],
+    "yuyao_chem": [
+        "/console/enterprise",
+        "/console/enterprise/pledges",
+        "/console/enterprise/transfers",
+        "/console/enterprise/trades",
+    ],
     "bank_yuyao": ["/console/bank", "/console/bank/certificate"],
     "auditor": ["/console/auditor"],
 }
@@ -122,6 +128,7 @@ def test_a_role_cannot_open_another_roles_page(http: HttpWorld) -> None:
         ("bank_yuyao", "/console/auditor"),
         ("auditor", "/console/enterprise"),
         ("yuyao", "/console/enterprise/pledges"),
+        ("bank_yuyao", "/console/enterprise/trades"),
     ]:
         response = login(http, alias).get(path)
         assert response.status_code == 403, (alias, path)
@@ -336,3 +343,129 @@ def test_a_cross_city_transfer_runs_through_the_console(http: HttpWorld) -> None
     page = buyer.get("/console/enterprise")
     assert "1.000 t/a" in page.text  # delivered into the buyer's holding, under Ningbo's cap
     assert "已交割" in buyer.get("/console/enterprise/transfers").text
+
+
+# -- bilateral trade offers (协议转让) ---------------------------------------------------------------
+
+TRADES = "/console/enterprise/trades"
+YUYAO_COD = "j=330281;u=2030-12-31"
+
+
+def _total(http: HttpWorld, alias: str, kind: str, instrument: str = "CNY", lot: str = "") -> int:
+    with Session(http.engine) as s:
+        rows = balances(s, account=f"{http.party(alias)}.{kind}")
+    return sum(b.total for b in rows if b.instrument == instrument and b.lot == lot)
+
+
+def _offer(http: HttpWorld, seller: TestClient, token: str, quantity: str, price: str = "21000") -> str:
+    """Offer Yuyao COD to 余姚示例印染 through the form; the offer's id, from the flash message."""
+    made = seller.post(
+        TRADES,
+        data={
+            "form_token": token,
+            "position": f"COD@{YUYAO_COD}",
+            "buyer": http.party("yuyao_dye"),
+            "quantity": quantity,
+            "price": price,
+        },
+    )
+    assert (made.status_code, made.headers["location"]) == (303, TRADES), made.text
+    (offer_id,) = re.findall(r"报价 (\w+) 已签名发出", seller.get(TRADES).text)
+    return str(offer_id)
+
+
+def _allocate(http: HttpWorld, alias: str, kg: int) -> None:
+    """Free Yuyao COD from the reserve, through the API (the console's allocation form is not the subject)."""
+    payload = {
+        "enterprise": http.party(alias),
+        "instrument": "COD",
+        "quantity_kg": kg,
+        "valid_until": "2030-12-31",
+        "paid_use": False,
+    }
+    allocated = http.post("yuyao", "/v1/allocations", payload)
+    assert allocated.status_code == 200, allocated.text
+
+
+def test_a_trade_offer_made_in_the_console_is_accepted_by_the_buyer_dvp(http: HttpWorld) -> None:
+    seller, buyer = login(http, "yuyao_chem"), login(http, "yuyao_dye")
+    _allocate(http, "yuyao_chem", 3_000)
+    with Session(http.engine) as s:
+        fund(s, http.registry, http.demo, "yuyao_dye", 5_000_000)
+        s.commit()
+    form = seller.get(TRADES).text
+    assert f'<option value="{http.party("yuyao_dye")}"' in form
+    assert http.party("ningbo_petro") not in form  # another city: a cross-city transfer, not a trade
+    units = {alias: _total(http, alias, "holding", "COD", YUYAO_COD) for alias in ("yuyao_chem", "yuyao_dye")}
+    cash = {alias: _total(http, alias, "cash") for alias in ("yuyao_chem", "yuyao_dye")}
+    before = http.head()
+    offer_id = _offer(http, seller, "tr2", "1.5")
+    assert http.head() == before  # an offer is a consent kept aside, not a record
+    incoming = buyer.get(TRADES).text
+    assert f"{TRADES}/{offer_id}/accept" in incoming
+    assert "31,500.00 元" in incoming  # 1.5 t at 21,000 CNY/t
+    accepted = buyer.post(f"{TRADES}/{offer_id}/accept", data={"form_token": "tr3"})
+    assert (accepted.status_code, accepted.headers["location"]) == (303, TRADES), accepted.text
+    assert http.head() == before + 1
+    assert f"已接受报价 {offer_id}，交易已交割（记录 {before}）" in buyer.get(TRADES).text
+    assert _total(http, "yuyao_chem", "holding", "COD", YUYAO_COD) == units["yuyao_chem"] - 1_500
+    assert _total(http, "yuyao_dye", "holding", "COD", YUYAO_COD) == units["yuyao_dye"] + 1_500
+    assert _total(http, "yuyao_chem", "cash") == cash["yuyao_chem"] + 3_150_000
+    assert _total(http, "yuyao_dye", "cash") == cash["yuyao_dye"] - 3_150_000
+    assert "已成交" in seller.get(TRADES).text
+    again = buyer.post(f"{TRADES}/{offer_id}/accept", data={"form_token": "tr3b"})
+    assert (again.status_code, "trade_offer_not_pending" in again.text) == (409, True)
+    assert http.head() == before + 1
+
+
+def test_a_refused_trade_offer_names_the_field_and_the_code_and_writes_nothing(http: HttpWorld) -> None:
+    seller, buyer = login(http, "yuyao_chem"), login(http, "yuyao_dye")
+    before = http.head()
+    with Session(http.engine) as s:
+        offers_before = len(offers_of(s, actor=http.who("yuyao_chem").participant))
+    across = seller.post(
+        TRADES,
+        data={
+            "form_token": "tr4",
+            "position": f"COD@{YUYAO_COD}",
+            "buyer": http.party("ningbo_petro"),
+            "quantity": "1",
+            "price": "21000",
+        },
+    )
+    assert across.status_code == 409
+    assert "cross_jurisdiction_trade" in across.text
+    assert "字段: 买方" in across.text  # the field, as the form labels it
+    assert '<select name="buyer" aria-invalid="true">' in across.text
+    assert 'name="quantity" type="text" value="1"' in across.text  # what was typed stays
+    with Session(http.engine) as s:
+        assert len(offers_of(s, actor=http.who("yuyao_chem").participant)) == offers_before
+    held = _total(http, "yuyao_chem", "holding", "COD", YUYAO_COD)
+    too_much = _offer(http, seller, "tr5", str(held // 1000 + 1))  # an offer holds nothing
+    refused = buyer.post(f"{TRADES}/{too_much}/accept", data={"form_token": "tr6"})
+    assert refused.status_code == 409
+    assert "insufficient_balance" in refused.text
+    assert "余额不足" in refused.text
+    assert f"{TRADES}/{too_much}/accept" in buyer.get(TRADES).text  # still pending
+    assert http.head() == before
+
+
+def test_the_seller_withdraws_and_the_buyer_declines_pending_trade_offers(http: HttpWorld) -> None:
+    seller, buyer = login(http, "yuyao_chem"), login(http, "yuyao_dye")
+    before = http.head()
+    withdrawn = _offer(http, seller, "tr7", "0.5", price="20000")
+    assert seller.post(f"{TRADES}/{withdrawn}/withdraw", data={"form_token": "tr8"}).status_code == 303
+    assert f"报价 {withdrawn} 已撤回" in seller.get(TRADES).text
+    late = buyer.post(f"{TRADES}/{withdrawn}/accept", data={"form_token": "tr9"})
+    assert late.status_code == 409
+    assert "trade_offer_not_pending" in late.text
+    outsider = login(http, "ningbo_petro").post(f"{TRADES}/{withdrawn}/withdraw", data={"form_token": "tr10"})
+    assert outsider.status_code == 404
+    assert "unknown_trade_offer" in outsider.text
+    declined = _offer(http, seller, "tr11", "0.5", price="20000")
+    assert buyer.post(f"{TRADES}/{declined}/withdraw", data={"form_token": "tr12"}).status_code == 303
+    assert f"已拒绝报价 {declined}" in buyer.get(TRADES).text
+    with Session(http.engine) as s:
+        statuses = {o.id: o.status for o in offers_of(s, actor=http.who("yuyao_chem").participant)}
+    assert statuses[withdrawn] is statuses[declined] is OfferStatus.WITHDRAWN
+    assert http.head() == before

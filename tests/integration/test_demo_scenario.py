@@ -1,6 +1,6 @@
 """The ``make demo`` scenario on SQLite and PostgreSQL: it loads through the services, replays clean,
 and leaves what the console shows: an open auction, both banks' pledges, the mussel batch with serials,
-the cross-city transfers, and logins that authenticate with keys the registry holds.
+the cross-city transfers, a trade offer, and logins that authenticate with keys the registry holds.
 
 One load per engine (about 4 s), then each fact checked by a helper named after it.
 """
@@ -23,6 +23,7 @@ from market.auction_state import AuctionStatus, AwardStatus, get_auction
 from market.bluecarbon import get_batch, serials_of
 from market.collateral_tables import PledgeRow
 from market.pledge import PledgeStatus
+from market.trade_offers import OfferStatus, get_offer
 
 Facts = demo.DemoFacts
 
@@ -53,6 +54,7 @@ def test_the_demo_scenario_loads_through_the_services_and_holds_what_the_console
     _both_banks_hold_pledges_at_three_different_steps(engine, facts)
     _one_cross_city_transfer_settled_and_one_awaits_ningbo(engine, facts)
     _zhoushan_vocs_were_allocated_and_traded(engine, facts)
+    _a_yuyao_trade_offer_waits_for_the_dyer(engine, facts)
     _the_mussel_project_was_issued_with_serials_and_partly_retired(engine, facts)
     _logins_authenticate_and_a_person_can_bid_live_with_the_custody_key(engine, registry, vault, facts)
 
@@ -119,6 +121,18 @@ def _zhoushan_vocs_were_allocated_and_traded(engine: Engine, facts: Facts) -> No
     with Session(engine) as s:
         assert _position(s, f"{_party(facts, 'zhoushan_ship')}.holding", "VOCS") == (5_000, 0)
         assert _position(s, f"{_party(facts, 'zhoushan_tank')}.holding", "VOCS") == (25_000, 0)
+
+
+def _a_yuyao_trade_offer_waits_for_the_dyer(engine: Engine, facts: Facts) -> None:
+    with Session(engine) as s:
+        dyer = get_participant(s, party=_party(facts, "yuyao_dye"))
+        offer = get_offer(s, actor=dyer, offer_id=facts.pending_trade_offer)
+    assert (offer.seller, offer.status, offer.quantity_kg) == (
+        _party(facts, "yuyao_chem"),
+        OfferStatus.PENDING,
+        2_000,
+    )
+    assert offer.price_fen_per_t == 2_200_000  # the cross-city offers' price, a little above the term price
 
 
 def _the_mussel_project_was_issued_with_serials_and_partly_retired(engine: Engine, facts: Facts) -> None:

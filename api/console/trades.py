@@ -1,0 +1,139 @@
+"""The enterprise's bilateral trades (协议转让): offer free rights to an enterprise of its own
+jurisdiction, signed in custody; the buyer accepts (DvP in one record) or declines; the seller withdraws.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+from starlette.responses import Response
+
+from accounts.identifiers import account_id
+from accounts.model import Role
+from accounts.service import account_balances, participants
+from api.console import forms
+from api.console.web import (
+    PREFIX,
+    Console,
+    ConsoleRoute,
+    Done,
+    FormDep,
+    ReadConsole,
+    WriteConsole,
+    act,
+    page,
+)
+from ledger.errors import InvalidInput
+from ledger.model import Lot
+from ledger.service import Balance
+from ledger.units import INSTRUMENTS
+from market.auction import payment_fen
+from market.trade_offers import accept_offer, offer_trade, offers_of, withdraw_offer
+
+_HERE = PREFIX + "/enterprise/trades"
+router = APIRouter(prefix=_HERE, route_class=ConsoleRoute, include_in_schema=False)
+
+
+def _positions(c: Console) -> list[Balance]:
+    """Free rights of the enterprise's own jurisdiction: a trade moves units of the seller's city only."""
+    return [
+        b
+        for b in account_balances(c.session, actor=c.me, account=account_id(c.me.party, "holding"))
+        if INSTRUMENTS[b.instrument].scoped_to_jurisdiction
+        and b.available > 0
+        and Lot.from_key(b.lot).jurisdiction == c.me.jurisdiction
+        and Lot.from_key(b.lot).valid_until is not None
+    ]
+
+
+def _buyers(c: Console) -> list[tuple[str, str]]:
+    """The enterprises this one may trade with: the others of its jurisdiction (market.trades)."""
+    if c.me.jurisdiction is None:  # no filter at all would list every city's enterprises
+        return []
+    found = participants(c.session, role=Role.ENTERPRISE, jurisdiction=c.me.jurisdiction)
+    return [(p.party, p.name) for p in found if p.party != c.me.party]
+
+
+def _trades_page(c: Console, **extra: object) -> HTMLResponse:
+    offers = offers_of(c.session, actor=c.me)
+    return page(
+        c,
+        "enterprise_trades.html",
+        positions=_positions(c),
+        buyers=_buyers(c),
+        outgoing=[o for o in offers if o.seller == c.me.party],
+        incoming=[o for o in offers if o.buyer == c.me.party],
+        totals={o.id: payment_fen(o.quantity_kg, o.price_fen_per_t) for o in offers},
+        **extra,
+    )
+
+
+def _position(c: Console, form: Mapping[str, str]) -> tuple[str, date]:
+    """The chosen ``CODE@lotkey`` as instrument and validity end."""
+    code, _, key = forms.text(form, "position").partition("@")
+    lot = forms.lot({"position": key}, "position")
+    # The service builds the lot from the seller's city and this date alone: a lot of another city
+    # would be silently swapped for the seller's own, so it is refused here.
+    if lot.valid_until is None or lot.jurisdiction != c.me.jurisdiction:
+        raise InvalidInput("position is not a right of your jurisdiction", field="position")
+    return code, lot.valid_until
+
+
+@router.get("", response_class=HTMLResponse)
+def trades(c: ReadConsole) -> HTMLResponse:
+    """The offer form and this enterprise's outgoing and incoming trade offers."""
+    c.need(Role.ENTERPRISE)
+    return _trades_page(c)
+
+
+@router.post("")
+def offer(c: WriteConsole, form: FormDep) -> Response:
+    """Offer units of one position to a buyer, signed now with the seller's custody key."""
+    c.need(Role.ENTERPRISE)
+
+    def run() -> Done:
+        code, valid_until = _position(c, form)
+        made = offer_trade(
+            c.session,
+            actor=c.me,
+            buyer=forms.text(form, "buyer"),
+            instrument=code,
+            valid_until=valid_until,
+            quantity_kg=forms.kg(form, "quantity", code),
+            price_fen_per_t=forms.yuan_fen(form, "price"),
+            signed_by=c.key(),
+            now=c.now,
+        )
+        return Done(to=_HERE, message="flash.trade_offered", args={"id": made.id})
+
+    return act(c, form, run, lambda exc: _trades_page(c, error=exc, values=form, failed="offer"))
+
+
+@router.post("/{offer_id}/accept")
+def accept(offer_id: str, c: WriteConsole, form: FormDep) -> Response:
+    """The buyer accepts with its custody key: the trade is recorded, DvP, in one record."""
+    c.need(Role.ENTERPRISE)
+
+    def run() -> Done:
+        done = accept_offer(
+            c.session, registry=c.app.registry, actor=c.me, offer_id=offer_id, signed_by=c.key(), now=c.now
+        )
+        return Done(to=_HERE, message="flash.trade_accepted", args={"id": offer_id, "seq": str(done.seq)})
+
+    return act(c, form, run, lambda exc: _trades_page(c, error=exc, values=form, failed=offer_id))
+
+
+@router.post("/{offer_id}/withdraw")
+def withdraw(offer_id: str, c: WriteConsole, form: FormDep) -> Response:
+    """Withdraw a pending offer (seller) or decline it (buyer); nothing moves."""
+    c.need(Role.ENTERPRISE)
+
+    def run() -> Done:
+        closed = withdraw_offer(c.session, actor=c.me, offer_id=offer_id, now=c.now)
+        message = "flash.trade_withdrawn" if closed.seller == c.me.party else "flash.trade_declined"
+        return Done(to=_HERE, message=message, args={"id": offer_id})
+
+    return act(c, form, run, lambda exc: _trades_page(c, error=exc, values=form, failed=offer_id))
