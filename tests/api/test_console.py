@@ -420,6 +420,7 @@ def test_a_trade_offer_made_in_the_console_is_accepted_by_the_buyer_dvp(http: Ht
 
 def test_a_refused_trade_offer_names_the_field_and_the_code_and_writes_nothing(http: HttpWorld) -> None:
     seller, buyer = login(http, "yuyao_chem"), login(http, "yuyao_dye")
+    _allocate(http, "yuyao_chem", 1_000)  # a position to offer from, whatever ran before
     before = http.head()
     with Session(http.engine) as s:
         offers_before = len(offers_of(s, actor=http.who("yuyao_chem").participant))
@@ -452,6 +453,7 @@ def test_a_refused_trade_offer_names_the_field_and_the_code_and_writes_nothing(h
 
 def test_the_seller_withdraws_and_the_buyer_declines_pending_trade_offers(http: HttpWorld) -> None:
     seller, buyer = login(http, "yuyao_chem"), login(http, "yuyao_dye")
+    _allocate(http, "yuyao_chem", 1_000)
     before = http.head()
     withdrawn = _offer(http, seller, "tr7", "0.5", price="20000")
     assert seller.post(f"{TRADES}/{withdrawn}/withdraw", data={"form_token": "tr8"}).status_code == 303

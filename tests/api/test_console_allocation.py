@@ -13,7 +13,7 @@ from market.trade_offers import OfferStatus
 from tests.api.conftest import HttpWorld
 from tests.api.test_console import http, login  # noqa: F401  (the module's world, and a logged-in browser)
 
-pytestmark = pytest.mark.xdist_group("api_console")
+pytestmark = pytest.mark.xdist_group("api_console_allocation")  # a world of its own
 
 LOT = "j=330281;u=2030-12-31"
 
