@@ -228,3 +228,54 @@ def test_an_ascending_auction_page_follows_the_best_price_live(
     chem.shot("17-ascending-live")
     for person in (bureau, chem, dye):
         person.context.close()
+
+
+def _cash_fen(served: Served, alias: str) -> int:
+    with Session(served.world.engine) as s:
+        return sum(b.total for b in balances(s, account=f"{served.world.party(alias)}.cash"))
+
+
+def test_paid_use_and_a_bilateral_trade_run_through_the_console(
+    browser: Any, served: Served, shots: Path
+) -> None:
+    """The bureau offers 2 t for the paid-use fee; the enterprise consents on its holdings page; then
+    it offers 1 t to its neighbour, who accepts: each consent signed in custody, each step one record."""
+    world = served.world
+    units, cash = _holding_kg(served, "yuyao_chem"), _cash_fen(served, "yuyao_chem")
+    bureau = Person(browser, served, "yuyao", shots)
+    bureau.go("/console/bureau/issue")
+    form = "form[action$='/bureau/allocate']"
+    bureau.page.select_option(f"{form} select[name=enterprise]", world.party("yuyao_chem"))
+    bureau.page.fill(f"{form} input[name=quantity]", "2")
+    bureau.page.fill(f"{form} input[name=valid_until]", VALID_UNTIL.isoformat())  # the cap's validity
+    bureau.page.select_option("select[name=paid_use]", "paid")
+    bureau.submit("/bureau/allocate")
+    assert "待企业确认" in bureau.flash()
+    assert "40,000.00 元" in bureau.flash()  # 2 t/a x 4,000 CNY per t·a x 5 years
+    bureau.shot("20-bureau-paid-use-offered")
+
+    chem = Person(browser, served, "yuyao_chem", shots)
+    assert "待您确认的有偿使用" in chem.page.inner_text("main")
+    chem.shot("21-enterprise-paid-use-to-consent")
+    chem.submit("/accept")
+    assert "使用费 40,000.00 元 已支付" in chem.flash()
+    assert _holding_kg(served, "yuyao_chem") == units + 2_000
+    assert _cash_fen(served, "yuyao_chem") == cash - 4_000_000
+    chem.shot("22-enterprise-paid-use-accepted")
+
+    chem.go("/console/enterprise/trades")
+    chem.page.select_option("select[name=position]", f"COD@{LOT}")
+    chem.page.select_option("select[name=buyer]", world.party("yuyao_dye"))
+    chem.page.fill("input[name=quantity]", "1")
+    chem.page.fill("input[name=price]", "21000")
+    chem.submit("/enterprise/trades")
+    assert "已签名发出" in chem.flash()
+    chem.shot("23-enterprise-trade-offered")
+    dye = Person(browser, served, "yuyao_dye", shots)
+    dye_units = _holding_kg(served, "yuyao_dye")
+    dye.go("/console/enterprise/trades")
+    dye.submit("/accept")
+    assert re.search(r"记录 \d+", dye.flash())
+    dye.shot("24-enterprise-trade-accepted")
+    assert _holding_kg(served, "yuyao_dye") == dye_units + 1_000
+    assert _holding_kg(served, "yuyao_chem") == units + 1_000
