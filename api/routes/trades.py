@@ -13,8 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from accounts.errors import NoCustodyKey
-from accounts.model import Participant
 from api.deps import (
     ActorDep,
     IdempotencyKeyDep,
@@ -25,25 +23,15 @@ from api.deps import (
     SessionDep,
 )
 from api.idempotency import write
-from api.schemas import ErrorOut, Page, SignatureIn
+from api.schemas import ErrorOut, Page
 from api.schemas.issuance import BodyOut, client_signatures
+from api.schemas.pledges import consent_of
 from api.schemas.trades import AcceptIn, OfferIn, TradeDraftQuery, TradeIn, TradeOfferOut, TradeOut
-from ledger.crypto import SigningKey
-from market.pledge import Consent
 from market.trade_offers import OfferStatus, accept_offer, get_offer, offer_trade, offers_of, withdraw_offer
 from market.trades import trade, trade_draft
 
 router = APIRouter(prefix="/v1", tags=["trades"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
-
-
-def _consent(actor: Participant, signatures: list[SignatureIn], key: SigningKey | None) -> Consent:
-    """The caller's own signatures when it gives them, else its key in custody."""
-    if signatures:
-        return client_signatures(signatures)
-    if key is None:
-        raise NoCustodyKey(f"the registry holds no key of {actor.party}: give signatures", party=actor.party)
-    return key
 
 
 @router.get("/trades/draft", response_model=BodyOut, responses=ERRORS)
@@ -130,7 +118,7 @@ def post_offer(
                 valid_until=payload.valid_until,
                 quantity_kg=payload.quantity_kg,
                 price_fen_per_t=payload.price_fen_per_t,
-                signed_by=_consent(actor, payload.signatures, key),
+                signed_by=consent_of(payload.signatures or None, key, actor.party),
                 now=registry.clock(),
                 nonce=payload.nonce,
             )
@@ -181,7 +169,7 @@ def post_accept(
                 registry=registry,
                 actor=actor,
                 offer_id=offer_id,
-                signed_by=_consent(actor, payload.signatures, key),
+                signed_by=consent_of(payload.signatures or None, key, actor.party),
                 now=registry.clock(),
             )
         ),
