@@ -163,7 +163,7 @@ def allocate(c: WriteConsole, form: FormDep) -> Response:
         enterprise, quantity_kg = forms.text(form, "enterprise"), forms.kg(form, "quantity", code)
         valid_until = forms.day(form, "valid_until")
         project = forms.text(form, "project", optional=True) or None
-        if forms.choice({"paid_use": "free", **form}, "paid_use", ("free", "paid")) == "paid":
+        if forms.choice(form, "paid_use", ("free", "paid"), default="free") == "paid":
             offer = offer_allocation(
                 c.session,
                 actor=c.me,

@@ -56,8 +56,9 @@ def local_instant(form: Mapping[str, str], name: str, zone: object) -> datetime:
     return naive.replace(tzinfo=zone)  # type: ignore[arg-type]
 
 
-def choice(form: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
-    value = text(form, name)
+def choice(form: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str | None = None) -> str:
+    """One of ``allowed``; ``default`` (when given) if the form left the field out or empty."""
+    value = text(form, name, optional=default is not None) or (default or "")
     if value not in allowed:
         raise InvalidInput(f"{name} must be one of {', '.join(allowed)}", field=name)
     return value
