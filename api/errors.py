@@ -12,9 +12,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accounts.errors import InvalidCredentials, PermissionDenied
@@ -42,6 +44,8 @@ STATUS: dict[type[e.DomainError], int] = {
     ReplayMismatch: 409,
 }
 INVALID_REQUEST = "invalid_request"
+DATABASE_UNAVAILABLE = "database_unavailable"
+RETRY_AFTER_S = 2  # a promoted standby takes writes within a second or two (docs/scale.md)
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 _MAX_LISTED = 20  # problems listed in one refusal: enough to fix a form, bounded for hostile input
 
@@ -85,6 +89,14 @@ async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
     field = problems[0]["field"] if problems else location
     message = f"{field}: {problems[0]['message']}" if problems else "the request is not valid"
     return _error(422, INVALID_REQUEST, message, {"field": field, "location": location, "errors": problems})
+
+
+async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """The database connection was lost or refused (a primary down, a failover under way, a standby
+    that takes no writes): nothing was acknowledged, and the same request may be retried."""
+    response = _error(503, DATABASE_UNAVAILABLE, "the database is unavailable; retry later", {})
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
@@ -131,6 +143,10 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(e.DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # SQLAlchemy wraps psycopg's and sqlite3's OperationalError (also raised by a failed COMMIT)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(InterfaceError, _database_unavailable)
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
