@@ -1,15 +1,19 @@
 """Operations: a JSON line per request, and Prometheus metrics in the text exposition format.
 
-No dependency: a few counters and a latency histogram kept in process, read by ``/metrics``.
+No dependency: a few counters and a latency histogram kept in process, read by ``/metrics``; under
+``serve --workers N`` each worker also writes them to a shared directory and ``/metrics`` sums them all.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections import defaultdict
+from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
@@ -18,10 +22,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.deps import ReaderDep
 from ledger.service import head_size
 
-__all__ = ["METRICS", "install"]
+__all__ = ["METRICS", "METRICS_DIR_ENV", "install"]
 
 log = logging.getLogger("ecoledger.http")
 
+METRICS_DIR_ENV = "ECOLEDGER_METRICS_DIR"  # set by ``serve`` for its workers: where they share figures
+FLUSH_S = 0.5  # a worker's figures reach the shared directory at most this late
 BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -42,6 +48,26 @@ class Metrics:
                     counts[i] += 1
             counts[-1] += 1
             self.latency_sum[(method, route)] += seconds
+
+    def snapshot(self) -> dict[str, Any]:
+        """The figures as JSON, for the other workers to add up."""
+        with self.lock:
+            return {
+                "requests": [[*k, n] for k, n in self.requests.items()],
+                "latency": [[*k, v, self.latency_sum[k]] for k, v in self.latency.items()],
+                "errors": dict(self.errors_by_code),
+            }
+
+    def add(self, snap: dict[str, Any]) -> None:
+        with self.lock:
+            for method, route, status, n in snap["requests"]:
+                self.requests[(method, route, int(status))] += n
+            for method, route, counts, total_s in snap["latency"]:
+                mine = self.latency[(method, route)]
+                self.latency[(method, route)] = [a + b for a, b in zip(mine, counts, strict=True)]
+                self.latency_sum[(method, route)] += total_s
+            for code, n in snap["errors"].items():
+                self.errors_by_code[code] += n
 
     def render(self, journal_size: int) -> str:
         lines = [
@@ -78,6 +104,49 @@ class Metrics:
 
 
 METRICS = Metrics()
+
+
+class SharedFile:
+    """This worker's figures in ``<dir>/<pid>.json``, rewritten (atomically) every ``FLUSH_S`` by a
+    daemon thread, and the sum over every worker's file for ``/metrics``: the idea of
+    prometheus_client's multiprocess mode, at one small file per worker instead of a write per
+    increment. A stopped worker's file stays, so counters never go backwards."""
+
+    def __init__(self, directory: Path, metrics: Metrics) -> None:
+        self.directory, self.metrics = directory, metrics
+        self.path = directory / f"{os.getpid()}.json"
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="metrics-flush", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(FLUSH_S)
+            self.flush()
+
+    def flush(self) -> None:
+        partial = self.path.with_suffix(".tmp")
+        partial.write_text(json.dumps(self.metrics.snapshot()))
+        partial.replace(self.path)
+
+    def total(self) -> Metrics:
+        self.flush()  # this worker's own figures, up to this request
+        out = Metrics()
+        for path in sorted(self.directory.glob("*.json")):
+            try:
+                out.add(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                continue  # a file being replaced right now: its worker's next flush counts
+        return out
+
+
+def shared_file() -> SharedFile | None:
+    """The shared directory's file for this worker, when ``serve`` runs several."""
+    directory = os.environ.get(METRICS_DIR_ENV)
+    return SharedFile(Path(directory), METRICS) if directory else None
 
 
 class Observe:
@@ -130,8 +199,13 @@ class Observe:
 
 def install(app: FastAPI) -> None:
     app.add_middleware(Observe)
+    shared = shared_file()
+    if shared is not None:
+        shared.start()
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
     def metrics(session: ReaderDep) -> str:
-        """Prometheus metrics: journal records, requests, latency, refusals by code."""
-        return METRICS.render(head_size(session))
+        """Prometheus metrics: journal records, requests, latency, refusals by code (over every
+        worker of ``serve --workers N``)."""
+        figures = METRICS if shared is None else shared.total()
+        return figures.render(head_size(session))

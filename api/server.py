@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +20,8 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+
+from api.observability import METRICS_DIR_ENV
 
 __all__ = ["AppFactory", "listeners", "serve"]
 
@@ -91,6 +95,17 @@ def serve(
     if workers == 1:
         run(factory(), socks[0], log_level=log_level, access_log=access_log)
         return 0
+    # each worker keeps its own metrics and shares them through this directory (api.observability)
+    metrics_dir = tempfile.mkdtemp(prefix="ecoledger-metrics-")
+    os.environ[METRICS_DIR_ENV] = metrics_dir  # inherited by the workers spawned below
+    try:
+        return _supervise(factory, socks, log_level, access_log)
+    finally:
+        del os.environ[METRICS_DIR_ENV]
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _supervise(factory: AppFactory, socks: list[socket.socket], log_level: str, access_log: bool) -> int:
     # spawn, not fork: each worker opens its own engine, connections and threads from scratch
     context = multiprocessing.get_context("spawn")
     procs = [

@@ -1,0 +1,85 @@
+"""``/metrics`` under ``serve --workers N`` counts the requests of every worker, not only its own."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.observability import FLUSH_S, Metrics, SharedFile
+from ledger.crypto import SigningKey
+
+ROOT = Path(__file__).resolve().parents[2]
+HEALTH_200 = re.compile(
+    r'^ecoledger_http_requests_total\{method="GET",route="/health",status="200"\} (\d+)$', re.M
+)
+
+
+def health_count(base: str) -> int:
+    return int(HEALTH_200.findall(httpx.get(f"{base}/metrics", timeout=10).text)[0])
+
+
+def test_shared_files_add_up_the_figures_of_every_worker(tmp_path: Path) -> None:
+    one, two = Metrics(), Metrics()
+    one.observe("GET", "/health", 200, 0.002)
+    two.observe("GET", "/health", 200, 0.2)
+    two.observe("POST", "/v1/instructions", 409, 0.01)
+    two.errors_by_code["insufficient_balance"] += 1
+    SharedFile(tmp_path, two).path.with_name("other.json").write_text(
+        __import__("json").dumps(two.snapshot())
+    )
+    text = SharedFile(tmp_path, one).total().render(journal_size=7)
+    assert HEALTH_200.findall(text) == ["2"]
+    assert 'ecoledger_http_requests_total{method="POST",route="/v1/instructions",status="409"} 1' in text
+    assert 'ecoledger_http_request_seconds_bucket{method="GET",route="/health",le="0.005"} 1' in text
+    assert 'ecoledger_http_request_seconds_count{method="GET",route="/health"} 2' in text
+    assert 'ecoledger_refusals_total{code="insufficient_balance"} 1' in text
+
+
+@pytest.mark.slow
+def test_metrics_from_any_worker_count_every_workers_requests(tmp_path: Path) -> None:
+    db, key = f"sqlite:///{tmp_path / 'reg.db'}", tmp_path / "registry.pem"
+    key.write_bytes(SigningKey.generate().to_pem())
+    cli = [sys.executable, "-m", "api.cli", "--db", db, "--key", str(key)]
+    subprocess.run([*cli, "init"], cwd=ROOT, check=True, capture_output=True, timeout=120)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with (tmp_path / "serve.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [*cli, "serve", "--port", str(port), "--workers", "2", "--no-access-log"],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "no answer from /health within 60 s"
+            time.sleep(0.2)
+        time.sleep(3 * FLUSH_S)  # both workers have flushed the start-up probes' figures
+        before = health_count(base)
+        # a new connection each time: the kernel spreads them over both workers
+        assert {httpx.get(f"{base}/health", timeout=10).status_code for _ in range(40)} == {200}
+        time.sleep(3 * FLUSH_S)
+        assert {health_count(base) for _ in range(10)} == {before + 40}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
