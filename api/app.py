@@ -6,6 +6,8 @@ routers, and the one error table; nothing here holds a rule.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -13,13 +15,17 @@ from accounts.custody import Vault
 from api import console, errors, observability
 from api import tables as _tables  # noqa: F401  (registers the idempotency table)
 from api.deps import AppState, ReaderDep
+from api.replica import lag_between
 from api.routes import auctions, bluecarbon, crosscity, exports, issuance, participants, pledges, trades
 from api.routes import ledger as ledger_routes
 from ledger.db import read_only, statement_reader
 from ledger.service import Registry, head_size
 
 
-def create_app(engine: Engine, registry: Registry, vault: Vault | None = None) -> FastAPI:
+def create_app(
+    engine: Engine, registry: Registry, vault: Vault | None = None, *, replica: Engine | None = None
+) -> FastAPI:
+    """The API over ``engine``; balance reads go to ``replica`` (a read-only standby) when given."""
     app = FastAPI(
         title="ecoledger",
         version="0.1.0",
@@ -33,6 +39,7 @@ def create_app(engine: Engine, registry: Registry, vault: Vault | None = None) -
         registry=registry,
         vault=vault,
         reads_inline=engine.dialect.name == "sqlite",
+        replica=None if replica is None else statement_reader(replica),
     )
     errors.install(app)
     observability.install(app)
@@ -43,7 +50,12 @@ def create_app(engine: Engine, registry: Registry, vault: Vault | None = None) -
 
     @app.get("/health", tags=["operations"])
     def health(session: ReaderDep) -> dict[str, object]:
-        """Liveness and the journal's size; 500 if the database does not answer."""
-        return {"status": "ok", "journal_size": head_size(session)}
+        """Liveness and the journal's size, and how far the replica (if any) is behind it; 503 if
+        the database does not answer."""
+        out: dict[str, object] = {"status": "ok", "journal_size": head_size(session)}
+        if replica is not None:
+            lag = lag_between(replica, engine)
+            out["replica"] = asdict(lag) | {"records_behind": lag.records_behind}
+        return out
 
     return app

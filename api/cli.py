@@ -21,6 +21,7 @@ import accounts.tables  # noqa: F401  (registers the participant tables before c
 import market  # noqa: F401  (registers the workflow tables before create_schema)
 from accounts.custody import Vault
 from api import migrations
+from api.replica import READ_URL_ENV, read_url, source_engine
 from ledger.crypto import SigningKey, b64d, b64e
 from ledger.db import make_engine, read_only
 from ledger.errors import DomainError, LedgerNotInitialized
@@ -86,7 +87,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    engine = make_engine(args.db)
+    engine = source_engine(args)  # the replica, with its lag, under --read-db
     with Session(engine) as s:
         report, diff = replay_database(s)
     engine.dispose()
@@ -117,7 +118,9 @@ def build_app(url: str | None, key_path: str | None, custody_secret: str | None)
 
     pem = Path(key_path or os.environ.get("ECOLEDGER_REGISTRY_KEY", DEFAULT_KEY)).read_bytes()
     key = SigningKey.from_pem(pem)
-    return create_app(make_engine(url), Registry(key), load_vault(custody_secret))
+    replica_url = os.environ.get(READ_URL_ENV)  # serve --read-db sets it for its workers
+    replica = make_engine(replica_url) if replica_url else None
+    return create_app(make_engine(url), Registry(key), load_vault(custody_secret), replica=replica)
 
 
 def load_vault(path: str | None) -> Vault | None:
@@ -137,6 +140,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine, _ = open_registry(args.db, args.key)  # upgraded once, here, and the key made if new
     engine.dispose()
     load_vault(args.custody_secret)  # a bad secret stops here, not in every worker
+    if read_url(args):
+        os.environ[READ_URL_ENV] = read_url(args) or ""  # balance reads from the replica, in every worker
     return serve(
         partial(build_app, args.db, args.key, args.custody_secret),
         host=args.host,
@@ -195,9 +200,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ledger.bundle import export_bundle
 
-    engine = make_engine(args.db)
+    engine = source_engine(args)  # the replica, with its lag, under --read-db
     with Session(engine) as s:
         manifest = export_bundle(s, Path(args.out), tar=args.tar)
+    engine.dispose()
     m = manifest.data
     print(f"exported {m['records']:,} records and {m['checkpoints']:,} checkpoints to {args.out}")
     print(f"head hash {m['head_hash']}, registry key {m['registry_key_id']}")
@@ -454,6 +460,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ecoledger", description=__doc__)
     parser.add_argument("--db", help="database URL (default $ECOLEDGER_DATABASE_URL or sqlite)")
     parser.add_argument("--key", help="registry key PEM (default $ECOLEDGER_REGISTRY_KEY)")
+    parser.add_argument(
+        "--read-db",
+        help="read-only replica URL for verify, export and balance reads ($ECOLEDGER_READ_DATABASE_URL)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("init", help="create the schema and the genesis record")
     p.add_argument("--name", default="ecoledger registry")

@@ -58,6 +58,7 @@ class AppState:
     slots: anyio.Semaphore | None = None  # made on first use, inside the event loop
     reads_inline: bool = False  # short reads in the event loop (SQLite; see ``read``)
     quick_threads: anyio.CapacityLimiter | None = None  # for ``read`` otherwise
+    replica: Engine | None = None  # a read-only standby for ``read(..., replica=True)`` (balances)
 
 
 def state(request: Request) -> AppState:
@@ -109,7 +110,7 @@ async def db_slot(request: Request) -> AsyncIterator[None]:
 QUICK_READERS = 2  # worker threads for ``read`` on PostgreSQL
 
 
-async def read(request: Request, work: Callable[[Session], T]) -> T:
+async def read(request: Request, work: Callable[[Session], T], *, replica: bool = False) -> T:
     """``work(session)``, a short read that needs no snapshot across its statements (a balance, a
     credential), with a session opened and closed around it: the path of the hot reads, whose
     ``async`` routes answer from the event loop instead of paying the four thread hops of a sync
@@ -123,11 +124,12 @@ async def read(request: Request, work: Callable[[Session], T]) -> T:
     610/s, 2: 1,000/s with two workers on 2 cores).
     """
     app = state(request)
-    if app.reads_inline:
-        return _in_session(app.quick_reader, work)
+    engine = app.replica if replica and app.replica is not None else app.quick_reader
+    if app.reads_inline and engine.dialect.name == "sqlite":
+        return _in_session(engine, work)
     if app.quick_threads is None:
         app.quick_threads = anyio.CapacityLimiter(QUICK_READERS)
-    return await anyio.to_thread.run_sync(_in_session, app.quick_reader, work, limiter=app.quick_threads)
+    return await anyio.to_thread.run_sync(_in_session, engine, work, limiter=app.quick_threads)
 
 
 async def in_thread(request: Request, work: Callable[[Session], T]) -> T:

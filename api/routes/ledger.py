@@ -26,7 +26,9 @@ Seq = Annotated[int, Path(ge=0, le=MAX_SEQ, description="journal position")]
 @router.get("/accounts/{account}/balances", response_model=list[BalanceOut], responses=ERRORS)
 async def get_balances(account: str, actor: ActorDep, request: Request) -> list[BalanceOut]:
     """Live positions of an account the caller may see (its own, or as a supervisor)."""
-    found = await read(request, lambda session: account_balances(session, actor=actor, account=account))
+    found = await read(
+        request, lambda session: account_balances(session, actor=actor, account=account), replica=True
+    )
     return [
         BalanceOut(
             account=b.account,
