@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from ledger.crypto import SigningKey
-from ledger.model import AccountKind, Lot, OpenAccount, Posting, RegisterKey, RegisterParty, TxBody
+from ledger.model import AccountKind, Body, Lot, OpenAccount, Posting, RegisterKey, RegisterParty, TxBody
 from ledger.service import Instruction, Receipt, Registry, init_ledger, new_nonce, submit, submit_batch
 from ledger.timeutil import utc_now
 
@@ -57,7 +57,7 @@ class World:
     ) -> SigningKey:
         key = SigningKey.from_seed(party.encode().ljust(32, b"\x00")[:32])
         self.keys[party] = key
-        bodies = [
+        bodies: list[Body] = [
             RegisterParty(party, role, profile or {}, new_nonce()),
             RegisterKey(party, key.key_id, key.public, utc_now(), new_nonce()),
             *[OpenAccount(acc, party, kind, new_nonce()) for acc, kind in accounts],
