@@ -17,8 +17,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from accounts.errors import InvalidCredentials, PermissionDenied
+from accounts.errors import InvalidCredentials, PermissionDenied, SecondFactorInvalid, SecondFactorRequired
+from api.limits import RateLimited
 from api.schemas import ErrorOut
+from api.security import BodyTooLarge, CrossOriginRefused, CsrfRefused
 from ledger import errors as e
 from methodologies.errors import InvalidMonitoringData, ReplayMismatch, UnknownMethodology
 
@@ -35,6 +37,12 @@ STATUS: dict[type[e.DomainError], int] = {
     e.SignatureError: 422,
     PermissionDenied: 403,
     InvalidCredentials: 401,
+    SecondFactorRequired: 401,
+    SecondFactorInvalid: 401,
+    RateLimited: 429,
+    BodyTooLarge: 413,
+    CrossOriginRefused: 403,
+    CsrfRefused: 403,
     InvalidMonitoringData: 422,  # methodology errors derive from DomainError alone: mapped by meaning
     UnknownMethodology: 404,
     ReplayMismatch: 409,
@@ -55,6 +63,8 @@ def _error(status: int, code: str, message: str, details: dict[str, Any]) -> JSO
     headers = {"x-error-code": code}  # read by the metrics middleware
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    if status == 429 and isinstance(details.get("retry_after_s"), int):
+        headers["Retry-After"] = str(details["retry_after_s"])
     return JSONResponse({"error": {"code": code, "message": message, "details": details}}, status, headers)
 
 
@@ -119,6 +129,13 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 responses["422"] = {"description": "the request is not valid (`invalid_request`)", **error}
             if op.get("security") and "401" not in responses:
                 responses["401"] = {"description": "missing, unknown or revoked token", **error}
+            if op.get("security"):
+                responses["429"] = {
+                    "description": "too many failed authentications or writes (`rate_limited`, Retry-After)",
+                    **error,
+                }
+            if op.get("requestBody"):
+                responses["413"] = {"description": "the body is too large (`request_too_large`)", **error}
     for name in ("HTTPValidationError", "ValidationError"):
         if f'"#/components/schemas/{name}"' not in json.dumps(schema):
             components.pop(name, None)
