@@ -229,7 +229,7 @@ def revoke_credential(
     row = session.get(CredentialRow, credential_id) if isinstance(credential_id, str) else None
     if row is None or (party is not None and row.party != party):
         raise UnknownCredential(f"no credential {credential_id}", field="credential_id")
-    _authorize(session, actor, row.party, Action.REVOKE_CREDENTIALS)
+    _authorize(session, actor, row.party, Action.ADMINISTER_CREDENTIALS)
     if row.revoked_at is None:
         row.revoked_at = format_utc(now or utc_now())
         session.add(row)
@@ -241,7 +241,7 @@ def revoke_credential(
 
 def credentials_of(session: Session, *, party: str, actor: Participant | None = None) -> list[Credential]:
     """The API keys of ``party``, active and revoked, oldest first (without secrets)."""
-    _authorize(session, actor, party)
+    _authorize(session, actor, party, Action.ADMINISTER_CREDENTIALS)
     rows = session.exec(
         select(CredentialRow)
         .where(CredentialRow.party == party)

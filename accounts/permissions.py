@@ -58,7 +58,7 @@ class Action(StrEnum):
     REVOKE_KEY = "revoke_key"
     REGISTER_PARTICIPANT = "register_participant"
     MANAGE_CREDENTIALS = "manage_credentials"  # issue an API key (which acts as its party)
-    REVOKE_CREDENTIALS = "revoke_credentials"
+    ADMINISTER_CREDENTIALS = "administer_credentials"  # list and revoke them
     RUN_EXPIRY = "run_expiry"
     POST_NEED = "post_need"
     REGISTER_PROJECT = "register_project"
@@ -193,7 +193,7 @@ _KEYS = {_A.REGISTER_KEY: (OWN_KEYS_ONLY,), _A.REVOKE_KEY: (OWN_KEYS_ONLY,)}
 _SELF_SERVICE = {
     **_KEYS,
     _A.MANAGE_CREDENTIALS: (OWN_CREDENTIALS_ONLY,),
-    _A.REVOKE_CREDENTIALS: (OWN_CREDENTIALS_ONLY,),
+    _A.ADMINISTER_CREDENTIALS: (OWN_CREDENTIALS_ONLY,),
     _A.READ_ACCOUNT: (ACCOUNT_VISIBILITY,),
 }
 _PROJECT_OWNER = {_A.REGISTER_PROJECT: (OWN_PROJECT_ONLY,), _A.SUBMIT_MONITORING: (OWN_PROJECT_ONLY,)}
@@ -259,7 +259,7 @@ _GRANTS: dict[Role, dict[Action, tuple[Rule, ...]]] = {
         _A.REGISTER_KEY: (),
         _A.REVOKE_KEY: (),
         _A.MANAGE_CREDENTIALS: (OWN_CREDENTIALS_ONLY,),
-        _A.REVOKE_CREDENTIALS: (),
+        _A.ADMINISTER_CREDENTIALS: (),
         _A.RUN_EXPIRY: (),
     },
 }

@@ -21,6 +21,7 @@ import accounts.tables  # noqa: F401  (registers the participant tables before c
 import market  # noqa: F401  (registers the workflow tables before create_schema)
 from accounts.custody import Vault
 from api import migrations
+from api.cli_credentials import add_credential_commands
 from ledger.crypto import SigningKey, b64d, b64e
 from ledger.db import make_engine, read_only
 from ledger.errors import DomainError
@@ -32,13 +33,20 @@ from methodologies.registry import recompute
 DEFAULT_KEY = "var/registry-key.pem"
 
 
+def write_secret(path: Path, data: bytes) -> None:
+    """A key file only its owner reads: created 0600 (never briefly world-readable), replacing any."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
 def load_or_create_key(path: Path) -> SigningKey:
     if path.exists():
         return SigningKey.from_pem(path.read_bytes())
     key = SigningKey.generate()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(key.to_pem())
-    path.chmod(0o600)
+    write_secret(path, key.to_pem())
     return key
 
 
@@ -80,8 +88,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_keygen(args: argparse.Namespace) -> int:
     key = SigningKey.generate()
-    Path(args.out).write_bytes(key.to_pem())
-    Path(args.out).chmod(0o600)
+    write_secret(Path(args.out), key.to_pem())
     print(f"key_id {key.key_id}\npublic_key {b64e(key.public)}")
     return 0
 
@@ -454,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.choices["serve"].add_argument("--no-access-log", action="store_true", help="no line per request")
     add_audit_commands(sub)
     add_db_commands(sub)
+    add_credential_commands(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accounts.errors import InvalidCredentials, PermissionDenied, SecondFactorInvalid, SecondFactorRequired
 from api.limits import RateLimited
-from api.schemas import ErrorOut
+from api.schemas import DATE_OUT_OF_RANGE, INVALID_TEXT, ErrorOut
 from api.security import BodyTooLarge, CrossOriginRefused, CsrfRefused
 from ledger import errors as e
 from methodologies.errors import InvalidMonitoringData, ReplayMismatch, UnknownMethodology
@@ -48,6 +48,7 @@ STATUS: dict[type[e.DomainError], int] = {
     ReplayMismatch: 409,
 }
 INVALID_REQUEST = "invalid_request"
+OWN_CODES = frozenset({INVALID_TEXT, DATE_OUT_OF_RANGE})  # raised by the request models themselves
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 _MAX_LISTED = 20  # problems listed in one refusal: enough to fix a form, bounded for hostile input
 
@@ -92,7 +93,8 @@ async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
     location = str(first.get("loc", ("body",))[0])
     field = problems[0]["field"] if problems else location
     message = f"{field}: {problems[0]['message']}" if problems else "the request is not valid"
-    return _error(422, INVALID_REQUEST, message, {"field": field, "location": location, "errors": problems})
+    code = problems[0]["type"] if problems and problems[0]["type"] in OWN_CODES else INVALID_REQUEST
+    return _error(422, code, message, {"field": field, "location": location, "errors": problems})
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:

@@ -109,7 +109,16 @@ class PledgeCertificate:
                 loan=obj.get("loan"),
             )
         except (KeyError, TypeError, ValueError, DomainError) as exc:
-            raise MalformedCertificate(f"not a pledge certificate: {exc!r}", field="certificate") from None
+            raise MalformedCertificate(f"not a certificate: {_why(exc)}", field="certificate") from None
+
+
+def _why(exc: Exception) -> str:
+    """What is wrong, said without internals (never Python's repr of the exception)."""
+    if isinstance(exc, KeyError):
+        return f"it has no {exc.args[0]!s}"
+    if isinstance(exc, DomainError):
+        return exc.message
+    return "a field is malformed"
 
 
 def _str(value: object) -> str:

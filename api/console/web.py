@@ -226,7 +226,7 @@ def render(
         "per_t": lambda fen: per_tonne(fen, lang),
         "when": when,
         "form_token": lambda: secrets.token_urlsafe(18),
-        "csrf": csrf,
+        "csrf_value": csrf,
         "path": request.url.path,
         **context,
     }
