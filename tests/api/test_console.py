@@ -420,7 +420,7 @@ def test_a_trade_offer_made_in_the_console_is_accepted_by_the_buyer_dvp(http: Ht
 
 
 def test_a_refused_trade_offer_names_the_field_and_the_code_and_writes_nothing(http: HttpWorld) -> None:
-    seller, buyer = login(http, "yuyao_chem"), login(http, "yuyao_dye")
+    seller = login(http, "yuyao_chem")
     _allocate(http, "yuyao_chem", 1_000)  # a position to offer from, whatever ran before
     before = http.head()
     with Session(http.engine) as s:
