@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
+from ledger.errors import InvalidInput
+
 __all__ = [
     "EARLIEST_DAY",
     "LATEST_DAY",
+    "DateOutOfRange",
     "day_in_range",
     "format_date",
     "format_utc",
@@ -21,6 +24,10 @@ __all__ = [
 # to the end of 2199 (beyond any validity period). Outside them a date is a typo or a probe, and
 # converting it to UTC can overflow Python's datetime (0001-01-01T00:00+01:00 does).
 EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2199, 12, 31)
+
+
+class DateOutOfRange(InvalidInput):
+    code = "date_out_of_range"
 
 
 def day_in_range(day: date) -> bool:

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from ledger.errors import InvalidInput
 from ledger.model import Lot
 from ledger.text import check_text
-from ledger.timeutil import EARLIEST_DAY, LATEST_DAY, day_in_range, instant_in_range
+from ledger.timeutil import EARLIEST_DAY, LATEST_DAY, DateOutOfRange, day_in_range, instant_in_range
 from ledger.units import INSTRUMENTS, instrument, parse_amount
 
 __all__ = ["choice", "day", "kg", "local_instant", "lot", "text", "whole", "yuan_fen"]
@@ -47,7 +47,7 @@ def day(form: Mapping[str, str], name: str) -> date:
     except ValueError:
         raise InvalidInput(f"{name} must be a date (YYYY-MM-DD)", field=name) from None
     if not day_in_range(value):
-        raise InvalidInput(f"{name} must be from {EARLIEST_DAY} to {LATEST_DAY}", field=name)
+        raise DateOutOfRange(f"{name} must be from {EARLIEST_DAY} to {LATEST_DAY}", field=name)
     return value
 
 
@@ -61,7 +61,7 @@ def local_instant(form: Mapping[str, str], name: str, zone: object) -> datetime:
         raise InvalidInput(f"{name} must be a local time without an offset", field=name)
     moment = naive.replace(tzinfo=zone)  # type: ignore[arg-type]
     if not instant_in_range(moment):
-        raise InvalidInput(f"{name} must be from {EARLIEST_DAY} to {LATEST_DAY}", field=name)
+        raise DateOutOfRange(f"{name} must be from {EARLIEST_DAY} to {LATEST_DAY}", field=name)
     return moment
 
 

@@ -559,6 +559,7 @@ _SECURITY: _T = {
         "en": "The one-time code is wrong or was already used",
     },
     "err.request_too_large": {"zh": "提交的内容过大", "en": "What was sent is too large"},
+    "err.date_out_of_range": {"zh": "日期超出允许范围", "en": "The date is out of range"},
     "err.invalid_text": {
         "zh": "文字中含有控制字符或双向文本控制符",
         "en": "The text holds control or bidirectional-override characters",
