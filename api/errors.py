@@ -99,6 +99,8 @@ async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, BodyTooLarge):  # FastAPI wraps what reading the body raised
+        return await _domain_error(_, exc.__cause__)
     if exc.status_code == 400:  # FastAPI's "error parsing the body": not JSON at all
         details = {"field": "body", "location": "body", "errors": []}
         return _error(422, INVALID_REQUEST, f"body: {exc.detail}", details)
