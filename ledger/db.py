@@ -156,10 +156,15 @@ SIDE_FILES = ("", "-wal", "-shm", "-journal", "-writer.lock")  # the database an
 
 def _private_files(database: str) -> None:
     """The database and its side files are its owner's alone (0600): they hold the journal, hashed
-    API keys and the custody table. The database is created so before SQLite opens it (SQLite gives
-    -wal and -shm the database's mode), and files already there are narrowed."""
+    API keys and the custody table. A new database is created so before SQLite opens it (SQLite gives
+    -wal and -shm the database's mode), and files already there are narrowed with chmod.
+
+    Never open and close an existing database file here: closing any descriptor of a file drops
+    every POSIX lock this process holds on it, SQLite's included ("disk I/O error" under load)."""
     try:
-        os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+        os.close(os.open(database, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
     except OSError:
         return  # a directory that does not exist: SQLite's own error says so better
     for suffix in SIDE_FILES:

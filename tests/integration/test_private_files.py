@@ -83,3 +83,21 @@ def test_the_first_key_of_a_participant_comes_from_the_cli(
     assert main(["--db", url, "credential", "revoke", token.split("_", 2)[1]]) == 0
     assert main(["--db", url, "credential", "issue", "--party", "ent:nobody"]) == 1
     engine.dispose()
+
+
+def test_opening_more_connections_never_drops_a_writers_locks(tmp_path: Path) -> None:
+    """Regression: the permission fix once opened and closed the database file on every new
+    connection, which drops the process's POSIX locks (SQLite's too): writers then failed with
+    "disk I/O error". A connection opened while another holds the write lock leaves it intact."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    create_schema(engine)
+    for round_ in range(5):
+        with engine.begin() as writer:
+            writer.execute(text("CREATE TABLE IF NOT EXISTS t (n INTEGER)"))
+            writer.execute(text("INSERT INTO t VALUES (:n)"), {"n": round_})
+            fresh = [engine.connect() for _ in range(3)]  # new pooled connections mid-transaction
+            for conn in fresh:
+                conn.close()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 5
+    engine.dispose()
