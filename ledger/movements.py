@@ -93,6 +93,7 @@ class Movement:
     hold_kinds: frozenset[AccountKind] = frozenset()  # where ``place`` may encumber units
     signers: frozenset[Signer] = frozenset()
     description: str = ""
+    captured_only: bool = False  # every debit takes units a hold of this record captures
 
 
 def _leg(
@@ -215,6 +216,7 @@ _TABLE = (
         debits=(_HOLDING_RIGHTS,),
         credits=(_leg({K.HOLDING}, {"bank"}, RIGHTS, home=False),),
         holds=frozenset({HoldOp.CAPTURE}),
+        captured_only=True,
         description="enforcement on default: the pledged rights go to the bank's holding, the only "
         "way a bank comes to hold rights",
     ),

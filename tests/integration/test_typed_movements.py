@@ -315,3 +315,10 @@ def test_a_journal_written_under_rule_set_1_stays_verifiable_and_is_held_to_rule
 def _lines(engine: Engine) -> list[bytes]:
     with Session(engine) as s:
         return list(journal_lines(s))
+
+
+def test_a_bank_comes_to_hold_rights_only_by_capturing_its_pledge(typed: Typed) -> None:
+    # Even with the enterprise's signature, an "enforcement" that captures no pledge is refused.
+    body = _move("pledge.enforce", typed.acc("yuyao_chem", "holding"), typed.acc("bank_yuyao", "holding"), 10)
+    err = typed.refused(body, "yuyao_chem", "bank_yuyao")
+    assert (err.code, err.details["field"]) == ("movement_not_allowed", "postings[0].amount")
