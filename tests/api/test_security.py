@@ -568,3 +568,14 @@ def test_revoked_key_console_sessions_are_deleted_by_the_revocation(http: HttpWo
         s.commit()
         assert len(sessions_of(s, party=http.party("yuyao_dye"))) == before - 1
     _cache.entries.clear()
+
+
+def test_the_session_cookie_is_secure_behind_tls(http: HttpWorld) -> None:
+    client = TestClient(http.client.app, base_url="https://testserver", follow_redirects=False)
+    assert console_login(client, http.tokens["auditor"]).status_code == 303
+    cookie = client.cookies.jar
+    (session,) = [c for c in cookie if c.name == SESSION_COOKIE]
+    assert session.secure
+    plain = logged_in(http, "auditor")
+    (session,) = [c for c in plain.cookies.jar if c.name == SESSION_COOKIE]
+    assert not session.secure  # plain HTTP (a local demo): a Secure cookie would never come back
