@@ -25,7 +25,8 @@ The tree, so a caller can catch at the right depth::
     │   ├── UnitsEncumbered       units are under a hold (pledge, escrow)
     │   ├── AccountCannotSend     sink accounts (retirement) never send
     │   ├── ExpiredUnits          past validity: only an expiry run moves them
-    │   └── HoldNotPermitted
+    │   ├── HoldNotPermitted
+    │   └── InvalidPledgeRegistration  loan terms or the bureau's approval missing or inconsistent
     └── SignatureError            consent missing or not proven
         ├── MissingSignature
         ├── BadSignature
@@ -53,6 +54,7 @@ __all__ = [
     "InsufficientBalance",
     "InvalidInput",
     "InvalidLot",
+    "InvalidPledgeRegistration",
     "InvalidQuantity",
     "KeyNotValid",
     "LedgerAlreadyInitialized",
@@ -200,6 +202,13 @@ class ExpiredUnits(RuleViolation):
 
 class HoldNotPermitted(RuleViolation):
     code = "hold_not_permitted"
+
+
+class InvalidPledgeRegistration(RuleViolation):
+    """A pledge registration whose signed loan terms or bureau approval are missing, malformed or
+    do not match its hold (``field`` names the part of the body)."""
+
+    code = "invalid_pledge_registration"
 
 
 class SignatureError(DomainError):

@@ -51,6 +51,7 @@ from ledger.model import (
     Signature,
     TxBody,
 )
+from ledger.pledge_terms import check_registration, has_signed_terms
 
 __all__ = [
     "AccountInfo",
@@ -232,6 +233,8 @@ class _Tx:
                 self.place(op, f"holds[{i}]")
         self.check_positions()
         self.collect_signers()
+        if has_signed_terms(self.body):  # a pledge's loan terms and bureau approval (ledger.pledge_terms)
+            check_registration(self.body, self.view, self.at)
         return self.effect
 
     def settle(self, op: HoldSettle, field: str) -> None:
