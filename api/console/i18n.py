@@ -296,9 +296,10 @@ _OTHERS: _T = {
     "bank.release": {"zh": "解押", "en": "Release"},
     "bank.all": {"zh": "全部", "en": "all"},
     "cert.hint": {
-        "zh": "粘贴抵质押登记证明文件（JSON）：用登记中心公钥核验，逐项核对所列内容与签名记录，并查询当前状态。",
-        "en": "Paste a pledge certificate file (JSON): it is checked against the registry's public key, every "
-        "field against the signed record, and the pledge's status now is looked up.",
+        "zh": "粘贴抵质押登记证明文件（JSON）：用登记中心公钥核验，"
+        "逐项核对所列内容与签名记录，并查询当前状态。",
+        "en": "Paste a pledge certificate file (JSON): it is checked against the registry's public key, "
+        "every field against the signed record, and the pledge's status now is looked up.",
     },
     "cert.check": {"zh": "核验", "en": "Check"},
     "cert.valid": {"zh": "证书有效", "en": "The certificate is valid"},
