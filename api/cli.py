@@ -30,6 +30,7 @@ from ledger.state import LedgerState
 from methodologies.registry import recompute
 
 DEFAULT_KEY = "var/registry-key.pem"
+PLEDGE_CERTIFICATE = "ecoledger-pledge-certificate-v1"  # market.certificate_form.FORMAT, without importing it
 
 
 def load_or_create_key(path: Path) -> SigningKey:
@@ -185,7 +186,20 @@ def cmd_prove(args: argparse.Namespace) -> int:
     from ledger.bundle import certificate_json
     from ledger.service import prove_inclusion
 
+    if (args.seq is None) == (args.pledge is None):
+        raise SystemExit("prove: give a record number (SEQ) or --pledge ID, not both")
     engine, registry = open_registry(args.db, args.key)
+    if args.pledge is not None:
+        from api.cli_certificate import write_pledge_certificate
+
+        with Session(engine) as s:
+            pdf = Path(args.pdf) if args.pdf else None
+            code = write_pledge_certificate(
+                s, registry=registry, pledge_id=args.pledge, out=Path(args.out), pdf=pdf
+            )
+            s.commit()  # a checkpoint signed to cover the record is kept
+        engine.dispose()
+        return code
     with Session(engine) as s:
         try:
             proof = prove_inclusion(s, seq=args.seq, registry=registry)
@@ -287,10 +301,17 @@ def cmd_audit_certificate(args: argparse.Namespace) -> int:
     from ledger.audit import verify_certificate_json
 
     try:
-        obj = json.loads(Path(args.file).read_text())
+        obj = json.loads(Path(args.file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise SystemExit(f"{args.file}: {exc}") from None
     pinned = _registry_key(args.registry_key)
+    if isinstance(obj, dict) and obj.get("format") == PLEDGE_CERTIFICATE:
+        from api.cli_certificate import check_pledge_certificate
+
+        pdf = Path(args.pdf) if args.pdf else None
+        return check_pledge_certificate(obj, pinned=pinned, online=args.online, token=args.token, pdf=pdf)
+    if args.online or args.pdf:
+        raise SystemExit("--online and --pdf are for pledge certificates")
     key = pinned
     if key is None:
         key = _registry_key(obj.get("registry_public_key") if isinstance(obj, dict) else None)
@@ -393,9 +414,13 @@ def add_audit_commands(sub: Any) -> None:
     p.add_argument("out", help="bundle directory to create")
     p.add_argument("--tar", action="store_true", help="also pack it as OUT.tar")
     p.set_defaults(func=cmd_export)
-    p = sub.add_parser("prove", help="write an inclusion certificate for one record")
-    p.add_argument("seq", type=int)
+    p = sub.add_parser(
+        "prove", help="write an inclusion certificate for one record, or a pledge's certificate (--pledge)"
+    )
+    p.add_argument("seq", type=int, nargs="?", help="the record's number")
     p.add_argument("out", help="certificate JSON file to write")
+    p.add_argument("--pledge", help="the pledge whose certificate (排污权抵质押登记证明) to write")
+    p.add_argument("--pdf", help="with --pledge: also write the printable certificate to this PDF file")
     p.set_defaults(func=cmd_prove)
     audit = sub.add_parser("audit", help="verify a bundle offline, report from it, check a certificate")
     asub = audit.add_subparsers(dest="audit_command", required=True)
@@ -418,10 +443,13 @@ def add_audit_commands(sub: Any) -> None:
     p.add_argument("--workers", type=int)
     p.set_defaults(func=cmd_audit_report)
     p = asub.add_parser(
-        "certificate", help="verify one record from a certificate (record, proof, checkpoint)"
+        "certificate", help="verify a certificate: one record, or a pledge's with every field it shows"
     )
     p.add_argument("file")
-    p.add_argument("--registry-key")
+    p.add_argument("--registry-key", help="the registry's public key (base64url), from a trusted source")
+    p.add_argument("--online", metavar="URL", help="pledge: also ask this registry what the pledge is now")
+    p.add_argument("--token", help="access key for --online (default $ECOLEDGER_TOKEN)")
+    p.add_argument("--pdf", help="pledge: print the verified certificate to this PDF file")
     p.set_defaults(func=cmd_audit_certificate)
 
 

@@ -35,7 +35,7 @@ from ledger.service import Registry, find_hold, keys_of_party, prove_inclusion
 from ledger.timeutil import format_utc
 from market.certificate_form import PartyKey, PledgeCertificate, Problem
 from market.collateral_tables import PledgeRow
-from market.errors import PledgeStateConflict
+from market.errors import PledgeStateConflict, UnknownPledge
 from market.pledge import PledgeStatus, get_pledge
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "Standing",
     "build_certificate",
     "displayed_fields",
+    "registry_certificate",
     "standing_of",
     "verify_certificate",
 ]
@@ -101,9 +102,18 @@ def build_certificate(
     """The certificate of a registered pledge, for its parties and those who may read the pledged
     account. Signs a new checkpoint when none covers the record yet (so the caller commits)."""
     pledge = get_pledge(session, actor=actor, pledge_id=pledge_id)
-    if pledge.record_seq is None:
-        raise PledgeStateConflict(f"pledge {pledge.id} is not registered in the journal", pledge=pledge.id)
-    proof = prove_inclusion(session, seq=pledge.record_seq, registry=registry)
+    return registry_certificate(session, registry=registry, pledge_id=pledge.id)
+
+
+def registry_certificate(session: Session, *, registry: Registry, pledge_id: str) -> PledgeCertificate:
+    """The certificate as the registry itself makes it, for its own tools (``ecoledger prove
+    --pledge``), with no participant's permission to check: whoever runs them holds the registry key."""
+    row = session.get(PledgeRow, pledge_id)
+    if row is None:
+        raise UnknownPledge(f"no pledge {pledge_id}", pledge=pledge_id, field="pledge_id")
+    if row.record_seq is None:
+        raise PledgeStateConflict(f"pledge {pledge_id} is not registered in the journal", pledge=pledge_id)
+    proof = prove_inclusion(session, seq=row.record_seq, registry=registry)
     rec = parse_line(proof.line)
     wanted = {(s.party, s.key_id) for s in _signatures(rec)}
     keys = tuple(

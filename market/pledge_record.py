@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from ledger.canonical import canonical_bytes
 from ledger.crypto import TAG_BODY, SigningKey
-from ledger.model import HoldPlace, Signature, TxBody
+from ledger.errors import InvalidInput
+from ledger.model import HoldPlace, Lot, Signature, TxBody, check_id
 from ledger.pledge_terms import (
     PLEDGE_REASON,
     PLEDGE_REGISTER,
@@ -19,6 +20,8 @@ from ledger.pledge_terms import (
     PledgeLoan,
     approval_statement,
 )
+from ledger.text import check_display_text
+from ledger.units import check_amount
 from market.errors import PledgeStateConflict
 
 if TYPE_CHECKING:
@@ -31,6 +34,7 @@ __all__ = [
     "approval_of",
     "hold_of",
     "message_of",
+    "parse_approval",
     "registration_body",
     "sign_document",
     "target_body",
@@ -94,6 +98,30 @@ def approval_of(pledge: Pledge) -> Approval:
             bureau=pledge.bureau,
             hold=hold_of(pledge),
         )
+    )
+
+
+def parse_approval(obj: dict[str, Any]) -> dict[str, Any]:
+    """An approval statement as a client receives it to sign, checked for shape first (a malformed one
+    is refused, ``InvalidInput``, rather than signed); returns it rebuilt, in its one JSON form."""
+    names = {"type", "pledge", "certificate_no", "enterprise", "bank", "bureau", "account"}
+    if set(obj) != names | {"instrument", "lot", "quantity_kg"} or obj.get("type") != "pledge.approval":
+        raise InvalidInput("not a pledge approval statement", field="body")
+    for name in sorted(names - {"type", "certificate_no"}):
+        check_id(obj[name], field=name)
+    instrument_code = check_id(obj["instrument"], field="instrument")
+    lot = Lot.parse(obj["lot"], instrument_code=instrument_code, path="lot")
+    quantity = check_amount(obj["quantity_kg"], field="quantity_kg")
+    hold = HoldPlace(
+        f"pledge.{obj['pledge']}", obj["account"], instrument_code, lot, quantity, PLEDGE_REASON, obj["bank"]
+    )
+    return approval_statement(
+        pledge=obj["pledge"],
+        certificate_no=check_display_text(obj["certificate_no"], field="certificate_no"),
+        enterprise=obj["enterprise"],
+        bank=obj["bank"],
+        bureau=obj["bureau"],
+        hold=hold,
     )
 
 
