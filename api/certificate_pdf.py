@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
+from datetime import timedelta, timezone
 from typing import Any, Final
 
 import segno
@@ -24,6 +25,7 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, T
 from reportlab.platypus.flowables import KeepTogether
 
 from ledger.crypto import b64e, key_id_for
+from ledger.timeutil import parse_utc
 from market.certificate import CertificateCheck, PledgeCertificate, Standing
 
 __all__ = ["QR_FILE_LIMIT", "CertificatePdf", "qr_payload", "render_certificate_pdf"]
@@ -83,6 +85,13 @@ def _yuan(fen: int) -> str:
     return f"¥{fen // 100:,}.{fen % 100:02d}"
 
 
+def _beijing(utc_text: str) -> str:
+    """The record's UTC time, and the same instant in Beijing time (UTC+8), as people there read it."""
+    moment = parse_utc(utc_text)
+    local = moment.astimezone(timezone(timedelta(hours=8)))
+    return f"北京时间 {local:%Y-%m-%d %H:%M:%S} (UTC+8) | {utc_text}"
+
+
 def _percent(bp: int) -> str:
     return f"{bp // 100}.{bp % 100:02d}%"
 
@@ -98,7 +107,7 @@ def _rows(
     f = check.fields
     assert f is not None
     lots = "<br/>".join(
-        f"{lot['instrument']} {_t(lot['quantity_kg'])} · {lot['lot'].get('jurisdiction', '')} · "
+        f"{lot['instrument']} {_t(lot['quantity_kg'])} | {lot['lot'].get('jurisdiction', '')} | "
         f"有效期至 valid until {lot['lot'].get('valid_until', '—')}"
         for lot in f["lots"]
     )
@@ -126,11 +135,11 @@ def _rows(
             ),
         ]
     rows += [
-        ("登记时间<br/>Registered", f"{f['registered_at']} (UTC)"),
-        ("登记记录<br/>Journal record", f"#{f['seq']} · SHA-256 {f['record_hash']}"),
+        ("登记时间<br/>Registered", _beijing(f["registered_at"])),
+        ("登记记录<br/>Journal record", f"#{f['seq']} | SHA-256 {f['record_hash']}"),
         (
             "检查点<br/>Checkpoint",
-            f"{cert.checkpoint.tree_size:,} 条记录 records · root {cert.checkpoint.root.hex()}",
+            f"{cert.checkpoint.tree_size:,} 条记录 records | root {cert.checkpoint.root.hex()}",
         ),
         (
             "登记中心公钥<br/>Registry key",
@@ -155,9 +164,9 @@ _STATUS: Final = {
 def _standing_text(s: Standing) -> str:
     text = _STATUS.get(s.status, s.status)
     if s.status == "partly_released":
-        text += f" · 仍质押 still held {_t(s.held_kg)}"
+        text += f" | 仍质押 still held {_t(s.held_kg)}"
     if s.changed_seq is not None:
-        text += f" · 记录 record #{s.changed_seq}"
+        text += f" | 记录 record #{s.changed_seq}"
     return text
 
 
@@ -189,13 +198,7 @@ def render_certificate_pdf(
             ]
         )
     )
-    said = (
-        "二维码内容：本证明文件（JSON）全文。QR code: the whole certificate file (JSON)."
-        if holds == "file"
-        else "二维码内容：证明文件的 SHA-256 及下载地址（文件过大，无法放入一个二维码）。"
-        "QR code: the SHA-256 of the certificate file and where to fetch it "
-        "(the file is too large for one code)."
-    )
+    said = _qr_caption(holds, url)
     digest = hashlib.sha256(cert.file_bytes()).hexdigest()
     story = [
         Paragraph("排污权抵质押登记证明", title),
@@ -229,6 +232,17 @@ def render_certificate_pdf(
     )
     doc.build(story)
     return CertificatePdf(out.getvalue(), holds, digest)
+
+
+def _qr_caption(holds: str, url: str | None) -> str:
+    if holds == "file":
+        return "二维码内容：本证明文件（JSON）全文。QR code: the whole certificate file (JSON)."
+    where = f"及下载地址 {url}" if url else ""
+    fetch = f" and where to fetch it, {url}" if url else ""
+    return (
+        f"二维码内容：证明文件的 SHA-256{where}（文件过大，无法放入一个二维码）。"
+        f"QR code: the SHA-256 of the certificate file{fetch} (the file is too large for one code)."
+    )
 
 
 def _verification_text(said: str, digest: str) -> str:
