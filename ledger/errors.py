@@ -26,6 +26,9 @@ The tree, so a caller can catch at the right depth::
     │   ├── AccountCannotSend     sink accounts (retirement) never send
     │   ├── ExpiredUnits          past validity: only an expiry run moves them
     │   ├── HoldNotPermitted
+    │   ├── MovementNotAllowed    the body type may not move these units this way (ledger.movements)
+    │   ├── WrongJurisdiction     units outside their jurisdiction, or a second bureau for one
+    │   ├── UnknownRuleSet        a rule set this software does not know, or going backwards
     │   └── InvalidPledgeRegistration  loan terms or the bureau's approval missing or inconsistent
     └── SignatureError            consent missing or not proven
         ├── MissingSignature
@@ -61,6 +64,7 @@ __all__ = [
     "LedgerNotInitialized",
     "MalformedRecord",
     "MissingSignature",
+    "MovementNotAllowed",
     "NotFound",
     "RuleViolation",
     "SignatureError",
@@ -71,6 +75,8 @@ __all__ = [
     "UnknownInstrument",
     "UnknownKey",
     "UnknownParty",
+    "UnknownRuleSet",
+    "WrongJurisdiction",
 ]
 
 
@@ -202,6 +208,18 @@ class ExpiredUnits(RuleViolation):
 
 class HoldNotPermitted(RuleViolation):
     code = "hold_not_permitted"
+
+
+class MovementNotAllowed(RuleViolation):
+    code = "movement_not_allowed"
+
+
+class WrongJurisdiction(RuleViolation):
+    code = "wrong_jurisdiction"
+
+
+class UnknownRuleSet(RuleViolation):
+    code = "unknown_rule_set"
 
 
 class InvalidPledgeRegistration(RuleViolation):

@@ -215,6 +215,7 @@ def _hold(body: TxBody) -> HoldPlace:
 class _View(Protocol):
     def find_account(self, account_id: str) -> AccountInfo | None: ...
     def find_key(self, key_id: str) -> KeyInfo | None: ...
+    def bureau_of(self, jurisdiction: str) -> str | None: ...
 
 
 _META = {
@@ -236,7 +237,8 @@ def check_registration(body: TxBody, view: _View, at: datetime) -> None:
     """A pledge registration with signed terms: one hold of ``quantity_kg`` on the enterprise's units,
     controlled by the bank, hold id ``pledge.<pledge>``; signed by enterprise and bank; a loan that
     matures within the rights' validity and within the appraisal's loan-to-value cap; and the approval
-    of the rights' own bureau (``bureau:<jurisdiction>``) under a key valid now."""
+    of the bureau of the rights' jurisdiction under a key valid now. From rule set 2 every registration
+    is held to this; before, only those that carry loan terms (older ones stay valid as written)."""
     meta, hold = body.meta, _hold(body)
     if set(meta) != _META:
         raise InvalidPledgeRegistration(f"meta must hold exactly {', '.join(sorted(_META))}", field="meta")
@@ -249,7 +251,7 @@ def check_registration(body: TxBody, view: _View, at: datetime) -> None:
         "holds[0].controller": (hold.controller, meta["bank"]),
         "holds[0].account": (owner.owner if owner else None, meta["enterprise"]),
         "meta.quantity_kg": (meta["quantity_kg"], hold.amount),
-        "meta.bureau": (meta["bureau"], f"bureau:{hold.lot.jurisdiction}"),
+        "meta.bureau": (meta["bureau"], view.bureau_of(hold.lot.jurisdiction or "")),
         "signers": (sorted(body.signers), sorted({meta["enterprise"], meta["bank"]})),
         "meta.appraisal.value_fen": (
             appraised.value_fen,

@@ -6,7 +6,7 @@ instants are the journal's own UTC text, which sorts in time order.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, LargeBinary
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Integer, LargeBinary
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -122,6 +122,8 @@ class HeadRow(SQLModel, table=True):
     hash: bytes = Field(sa_column=_blob())
     time: str | None = None
     frontier: bytes = Field(sa_column=_blob())  # 32-byte nodes, largest subtree first
+    # The rule set in force (ledger.movements); journals begun before rule set 2 start at 1.
+    rule_set: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
 
 
 class CheckpointRow(SQLModel, table=True):

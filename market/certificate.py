@@ -257,7 +257,7 @@ def _check_parties(cert: PledgeCertificate, rec: ParsedRecord, problems: list[Pr
     required = {meta.get("enterprise"), meta.get("bank"), meta.get("bureau")}
     if has_signed_terms(body):
         try:
-            check_registration(body, _CertificateView(cert, meta.get("enterprise")), rec.time)
+            check_registration(body, _CertificateView(cert, meta), rec.time)
             verified.add(meta["bureau"])  # its approval verified inside the rule
         except DomainError as exc:
             problems.append(Problem(f"record.body.{exc.details.get('field', 'meta')}", exc.message))
@@ -304,9 +304,11 @@ class _CertificateView:
     """What ``check_registration`` reads, from the certificate alone: the owner of the pledged holding
     (by its id) and the keys the file lists (their validity then is the registry's word, by its seal)."""
 
-    def __init__(self, cert: PledgeCertificate, enterprise: object) -> None:
+    def __init__(self, cert: PledgeCertificate, meta: dict[str, Any]) -> None:
         self.keys = {k.key_id: k for k in cert.keys if key_id_for(k.public_key) == k.key_id}
+        enterprise, bureau = meta.get("enterprise"), meta.get("bureau")
         self.enterprise = enterprise if isinstance(enterprise, str) else ""
+        self.bureau = bureau if isinstance(bureau, str) else None
 
     def find_account(self, account: str) -> AccountInfo | None:
         if self.enterprise and account == account_id(self.enterprise, "holding"):
@@ -316,6 +318,11 @@ class _CertificateView:
     def find_key(self, key_id: str) -> KeyInfo | None:
         k = self.keys.get(key_id)
         return None if k is None else KeyInfo(k.party, k.key_id, k.public_key, _EVER)
+
+    def bureau_of(self, jurisdiction: str) -> str | None:
+        # Which bureau a jurisdiction has is in the journal's party records, not in the file: offline,
+        # the bureau the sealed record names is taken (the registry checked it when it sealed).
+        return self.bureau
 
 
 _EVER = datetime.min.replace(tzinfo=UTC)
