@@ -70,7 +70,7 @@ class Env:
     def fund(self, account: str, fen: int) -> None:
         """CNY enters from the operator's settlement gateway, signed by the operator."""
         body = TxBody(
-            "deposit",
+            "cash.deposit",
             new_nonce(),
             (Posting(f"{OPERATOR}.settlement", "CNY", Lot(), -fen), Posting(account, "CNY", Lot(), fen)),
         )
