@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlmodel import Session
 
 from api.certificate_pdf import render_certificate_pdf
@@ -105,7 +106,7 @@ def _ask_online(url: str, token: str | None, obj: Any, pinned: bytes | None) -> 
     try:
         with online_client(url, token) as client:
             answer = client.check_certificate(obj, registry_public_key=b64e(pinned) if pinned else None)
-    except (ApiError, OSError) as exc:
+    except (ApiError, httpx.HTTPError, OSError) as exc:
         print(f"FAILED: the registry at {url} did not answer: {exc}")
         return None
     if answer.get("result") != "valid" or answer.get("standing") is None:

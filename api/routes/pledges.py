@@ -145,14 +145,13 @@ def get_pledge_bodies(
 ) -> BodiesOut:
     """The exact documents a step signs, for a client signing with its own key (self-custody): for
     ``approve`` the approval statement; for ``loan`` the registration body with the loan as of today."""
-    terms = (loan_id, amount_fen, rate_bp, term_months)
     loan = None
     if step is PledgeStep.LOAN:
         if loan_id is None or amount_fen is None or rate_bp is None or term_months is None:
             raise InvalidInput(
                 "the loan step needs loan_id, amount_fen, rate_bp and term_months", field="loan_id"
             )
-        loan = LoanRequest(*terms)  # type: ignore[arg-type]
+        loan = LoanRequest(loan_id, amount_fen, rate_bp, term_months)
     bodies = bodies_to_sign(
         session,
         actor=actor,
