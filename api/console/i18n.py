@@ -306,9 +306,9 @@ _OTHERS: _T = {
     "cert.invalid": {"zh": "证书无效", "en": "The certificate is NOT valid"},
     "cert.seq": {"zh": "记录序号 / 检查点", "en": "Record / checkpoint size"},
     "cert.scope": {
-        "zh": "证明该质押已登记；是否仍然有效（如已解押）请向登记中心查询。",
-        "en": "It proves the pledge was registered; whether it is still in force (not released) is a "
-        "question for the registry.",
+        "zh": "证书证明该质押已登记（离线可核验）；当前状态来自登记中心的实时日志。",
+        "en": "The certificate proves the registration (offline, with the registry key); the status now "
+        "comes from the registry's live journal.",
     },
     "cert.checkpoint_signed": {"zh": "检查点由登记中心签名", "en": "Checkpoint signed by the registry"},
     "cert.included": {"zh": "记录包含在检查点中", "en": "Record included under the checkpoint"},
