@@ -8,6 +8,7 @@ The tree, so a caller can catch at the right depth::
     │   ├── InvalidQuantity
     │   ├── InvalidLot
     │   ├── UnbalancedTransaction
+    │   ├── InvalidPublicKey      not a prime-order curve point (all-zero, small order...)
     │   └── MalformedRecord       bytes that are not a canonical record
     ├── NotFound
     │   ├── UnknownAccount
@@ -19,6 +20,7 @@ The tree, so a caller can catch at the right depth::
     │   ├── DuplicateInstruction  the same signed body twice (replay attack)
     │   ├── IdempotencyKeyReused  same key, other body
     │   ├── LedgerNotInitialized / LedgerAlreadyInitialized
+    │   ├── RegistryKeyMismatch   the configured key is not the registry's valid key
     │   └── HoldNotOpen
     ├── RuleViolation             a ledger rule would break
     │   ├── InsufficientBalance
@@ -29,6 +31,8 @@ The tree, so a caller can catch at the right depth::
     └── SignatureError            consent missing or not proven
         ├── MissingSignature
         ├── BadSignature
+        ├── DuplicateSignature    the same party (or signature) twice on one body
+        ├── CustodyNotHeld        "custody": true on a key the registry does not hold
         └── KeyNotValid           revoked, not yet valid, or of another party
 """
 
@@ -40,12 +44,14 @@ __all__ = [
     "AccountCannotSend",
     "BadSignature",
     "Conflict",
+    "CustodyNotHeld",
     "DomainError",
     "DuplicateAccount",
     "DuplicateHold",
     "DuplicateInstruction",
     "DuplicateKey",
     "DuplicateParty",
+    "DuplicateSignature",
     "ExpiredUnits",
     "HoldNotOpen",
     "HoldNotPermitted",
@@ -53,6 +59,7 @@ __all__ = [
     "InsufficientBalance",
     "InvalidInput",
     "InvalidLot",
+    "InvalidPublicKey",
     "InvalidQuantity",
     "KeyNotValid",
     "LedgerAlreadyInitialized",
@@ -60,6 +67,7 @@ __all__ = [
     "MalformedRecord",
     "MissingSignature",
     "NotFound",
+    "RegistryKeyMismatch",
     "RuleViolation",
     "SignatureError",
     "UnbalancedTransaction",
@@ -112,6 +120,12 @@ class InvalidLot(InvalidInput):
 
 class UnbalancedTransaction(InvalidInput):
     code = "unbalanced_transaction"
+
+
+class InvalidPublicKey(InvalidInput):
+    """``details["reason"]``: all_zero, non_canonical, not_on_curve, small_order, mixed_order, length."""
+
+    code = "invalid_public_key"
 
 
 class MalformedRecord(InvalidInput):
@@ -174,6 +188,13 @@ class LedgerAlreadyInitialized(Conflict):
     code = "ledger_already_initialized"
 
 
+class RegistryKeyMismatch(Conflict):
+    """The registry key configured is not record 0's key nor, after a rotation, a registry key valid
+    now: anything sealed with it would fail replay for good, so nothing is written with it."""
+
+    code = "registry_key_mismatch"
+
+
 class HoldNotOpen(Conflict):
     code = "hold_not_open"
 
@@ -212,6 +233,14 @@ class MissingSignature(SignatureError):
 
 class BadSignature(SignatureError):
     code = "bad_signature"
+
+
+class DuplicateSignature(SignatureError):
+    code = "duplicate_signature"
+
+
+class CustodyNotHeld(SignatureError):
+    code = "custody_not_held"
 
 
 class KeyNotValid(SignatureError):

@@ -204,6 +204,7 @@ class DbView:
                     row.public_key,
                     parse_utc(row.valid_from),
                     parse_utc(row.revoked_at) if row.revoked_at else None,
+                    bool(row.custody),
                 )
                 if row
                 else None
@@ -320,6 +321,7 @@ class BatchWriter:
                     "valid_from": format_utc(key.valid_from),
                     "revoked_at": None,
                     "registered_seq": seq,
+                    "custody": key.custody,
                 }
             )
         else:

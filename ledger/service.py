@@ -33,6 +33,7 @@ from ledger.errors import (
 from ledger.journal import GENESIS_PREV, SealedRecord, seal
 from ledger.merkle import Frontier, consistency_proof, inclusion_proof, leaf_hash
 from ledger.model import REGISTRY, AccountKind, Body, Genesis, Signature
+from ledger.registry_key import check_sealing_key
 from ledger.replay import ReplayReport, replay_lines
 from ledger.repository import CP, HD, A, B, BatchWriter, DbView, Head, J, K, P, conn
 from ledger.rules import AccountInfo, Hold, KeyInfo, Position, apply, check_signatures
@@ -223,6 +224,8 @@ def _commit(enc: _Encoded, view: DbView, writer: BatchWriter, head: Head, regist
     now = registry.clock()
     if head.moment is not None:
         now = max(now, head.moment)  # the journal's clock never runs backwards
+    if head.next_seq != 0:  # record 0 carries the key that seals it
+        check_sealing_key(view, registry.key, now)
     effect = apply(ins.body, view, now)
     check_signatures(enc.body_bytes, ins.signatures, effect.required_signers, view, now)
     record = seal(
@@ -285,6 +288,7 @@ def keys_of_party(session: Session, *, party: str) -> list[KeyInfo]:
             _as_bytes(r.public_key),
             parse_utc(r.valid_from),
             parse_utc(r.revoked_at) if r.revoked_at else None,
+            bool(r.custody),
         )
         for r in rows
     ]
@@ -298,9 +302,9 @@ def make_checkpoint(session: Session, *, registry: Registry) -> Checkpoint:
     existing = latest_checkpoint(session)
     if existing is not None and existing.tree_size == head.next_seq:
         return existing
-    cp = Checkpoint.sign(
-        tree_size=head.next_seq, root=head.frontier.root(), time=registry.clock(), key=registry.key
-    )
+    now = registry.clock()
+    check_sealing_key(DbView(session), registry.key, now)
+    cp = Checkpoint.sign(tree_size=head.next_seq, root=head.frontier.root(), time=now, key=registry.key)
     writer = BatchWriter()
     writer.add_checkpoint(cp)
     conn(session).execute(CP.insert(), writer.checkpoints)
