@@ -6,7 +6,7 @@ instants are the journal's own UTC text, which sorts in time order.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, Index, LargeBinary, false
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -111,8 +111,6 @@ class KeyRow(SQLModel, table=True):
     valid_from: str
     revoked_at: str | None = None
     registered_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
-    # the key.register record says the registry holds the key (signatures may say custody)
-    custody: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
 
 
 class HeadRow(SQLModel, table=True):
