@@ -23,10 +23,18 @@ from accounts.custody import Vault
 from api import migrations
 from ledger.crypto import SigningKey, b64d, b64e
 from ledger.db import make_engine, read_only
-from ledger.errors import DomainError
+from ledger.errors import DomainError, LedgerNotInitialized
+from ledger.movements import CURRENT_RULE_SET
 from ledger.registry_key import registry_keys
 from ledger.replay import ReplayFailure
-from ledger.service import Registry, head_size, init_ledger, make_checkpoint, replay_database
+from ledger.service import (
+    Registry,
+    adopt_rules,
+    head_size,
+    init_ledger,
+    make_checkpoint,
+    replay_database,
+)
 from ledger.state import LedgerState
 from ledger.timeutil import utc_now
 from methodologies.registry import recompute
@@ -115,10 +123,27 @@ def open_registry(url: str | None, key_path: str | None, *, create: bool = False
             )
         # Through the migrations, so a database the registry writes to is always stamped.
         migrations.upgrade(engine)
+        registry = Registry(key)
+        adopt_current_rules(engine, registry)
     except BaseException:
         engine.dispose()
         raise
-    return engine, Registry(key)
+    return engine, registry
+
+
+def adopt_current_rules(engine: Engine, registry: Registry) -> None:
+    """An existing journal written under older rules is held to the current rule set from its next
+    record on (a sealed ``rules.adopt``); the records before it replay under their own rules."""
+    with Session(engine) as s:
+        try:
+            adopted = adopt_rules(s, registry=registry)
+        except LedgerNotInitialized:
+            return  # `init` writes the genesis and adopts the rule set itself
+        if adopted is not None:
+            s.commit()
+            print(
+                f"journal now held to rule set {CURRENT_RULE_SET} from record {adopted.seq}", file=sys.stderr
+            )
 
 
 def cmd_init(args: argparse.Namespace) -> int:

@@ -33,6 +33,8 @@ STATUS: dict[type[e.DomainError], int] = {
     e.LedgerNotInitialized: 503,
     e.RegistryKeyMismatch: 503,  # the server was started with another key: its operator must act
     e.RuleViolation: 409,
+    e.MovementNotAllowed: 422,  # the body can never be valid, whatever the balances
+    e.WrongJurisdiction: 422,
     e.SignatureError: 422,
     PermissionDenied: 403,
     InvalidCredentials: 401,
