@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -21,11 +20,11 @@ import accounts.tables  # noqa: F401  (registers the participant tables before c
 import market  # noqa: F401  (registers the workflow tables before create_schema)
 from accounts.custody import Vault
 from api import migrations
+from api.keyfile import checked_key, load_key, open_database, resolve_key_path
 from ledger.crypto import SigningKey, b64d, b64e
 from ledger.db import make_engine, read_only
 from ledger.errors import DomainError, LedgerNotInitialized
 from ledger.movements import CURRENT_RULE_SET
-from ledger.registry_key import registry_keys
 from ledger.replay import ReplayFailure
 from ledger.service import (
     Registry,
@@ -36,78 +35,7 @@ from ledger.service import (
     replay_database,
 )
 from ledger.state import LedgerState
-from ledger.timeutil import utc_now
 from methodologies.registry import recompute
-
-DEFAULT_KEY = "var/registry-key.pem"
-KEY_ENV = "ECOLEDGER_REGISTRY_KEY"
-
-
-def resolve_key_path(given: str | None) -> Path:
-    """The registry key's PEM file: ``--key``, else $ECOLEDGER_REGISTRY_KEY, else var/registry-key.pem."""
-    return Path(given or os.environ.get(KEY_ENV, DEFAULT_KEY))
-
-
-def load_or_create_key(path: Path) -> SigningKey:
-    """The key in ``path``, or a new one written there (mode 600): for a new journal only."""
-    if path.exists():
-        return SigningKey.from_pem(path.read_bytes())
-    key = SigningKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(key.to_pem())
-    path.chmod(0o600)
-    return key
-
-
-def _load_key(path: Path) -> SigningKey:
-    try:
-        return SigningKey.from_pem(path.read_bytes())
-    except (OSError, ValueError, TypeError) as exc:
-        raise SystemExit(f"registry key {path}: {exc}") from None
-
-
-def checked_key(engine: Engine, given: str | None, *, create: bool = False) -> SigningKey | None:
-    """The registry key for a command on ``engine``'s database, checked before anything is written.
-
-    On a journal (record 0 exists) the key must exist and be record 0's key or, after a rotation, a
-    registry key valid now; otherwise the command stops here (exit status 1) with the key ids it
-    found and expected. Without a journal, ``create`` (``init``, ``demo``) makes a key if the file
-    does not exist; other commands get None when there is no key file (they have nothing to check).
-    """
-    path = resolve_key_path(given)
-    with read_only(engine).connect() as conn:
-        try:
-            keys = registry_keys(conn, at=utc_now())
-        except DomainError as exc:
-            raise SystemExit(f"FAILED: {exc}") from None
-    if keys is None:
-        if path.exists():
-            return _load_key(path)
-        return load_or_create_key(path) if create else None
-    if not path.exists():
-        raise SystemExit(
-            f"FAILED: no registry key at {path}, and this database holds a journal ({keys.describe()}). "
-            f"Pass --key FILE (or set {KEY_ENV}) with the registry's key; no key is created for an "
-            "existing journal, and nothing was written."
-        )
-    key = _load_key(path)
-    if not keys.accepts(key.public):
-        raise SystemExit(
-            f"FAILED: the registry key in {path} ({key.key_id}) is not this journal's: {keys.describe()}. "
-            "Anything sealed with it would fail replay for good; nothing was written."
-        )
-    return key
-
-
-def open_database(url: str | None, given_key: str | None) -> Engine:
-    """An engine for a command that reads or maintains a database: the key is checked first."""
-    engine = make_engine(url)
-    try:
-        checked_key(engine, given_key)
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
 
 
 def open_registry(url: str | None, key_path: str | None, *, create: bool = False) -> tuple[Engine, Registry]:
@@ -191,7 +119,7 @@ def build_app(url: str | None, key_path: str | None, custody_secret: str | None)
     """The API over an upgraded database: what each ``serve --workers`` process runs."""
     from api.app import create_app
 
-    key = _load_key(resolve_key_path(key_path))
+    key = load_key(resolve_key_path(key_path))
     return create_app(make_engine(url), Registry(key), load_vault(custody_secret))  # checks the key again
 
 

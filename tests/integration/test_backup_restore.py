@@ -18,7 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from api.cli import load_or_create_key, main
+from api.cli import main
+from api.keyfile import load_or_create_key
 from api.migrations import head, upgrade
 from ledger.checkpoint import Checkpoint
 from ledger.crypto import b64e
