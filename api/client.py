@@ -35,15 +35,21 @@ import httpx
 
 from api.schemas import BalanceOut, ReceiptOut
 from api.schemas.participants import MeOut
+from ledger.checkpoint import Checkpoint
 from ledger.crypto import SigningKey
 from ledger.model import Body, Lot, Posting, Signature, TxBody, parse_body
+from ledger.proofs import ConsistencyProof
 from ledger.service import new_nonce, sign_body
 from market.certificate import CertificateCheck, PledgeCertificate, verify_certificate
 from market.pledge_record import Approval, parse_approval, sign_document
 
-__all__ = ["ApiError", "Client", "transfer_body"]
+__all__ = ["ApiError", "Client", "ProofError", "transfer_body"]
 
 Json = dict[str, Any]
+
+
+class ProofError(Exception):
+    """A proof the registry served does not prove what it should (``Client.verify_consistency``)."""
 
 
 class ApiError(Exception):
@@ -262,6 +268,39 @@ class Client:
         """The registry's latest signed tree head, or None before the first checkpoint."""
         out: Json | None = self.get("/v1/checkpoints/latest")
         return out
+
+    def latest_checkpoint_line(self) -> bytes | None:
+        """The latest signed tree head as the registry served it: the canonical bytes to keep (one
+        line of a kept checkpoints file), or None before the first checkpoint."""
+        data = self.request("GET", "/v1/checkpoints/latest").content
+        if data == b"null":
+            return None
+        Checkpoint.from_line(data)  # refuse to hand back anything that is not a checkpoint's bytes
+        return data
+
+    def consistency(self, first: int, second: int | None = None) -> ConsistencyProof:
+        """The registry's consistency proof from its checkpoint of size ``first`` to that of size
+        ``second`` (default: its latest), parsed strictly but not verified: see ``verify_consistency``."""
+        return ConsistencyProof.from_json(self.get("/v1/checkpoints/consistency", first=first, second=second))
+
+    def verify_consistency(
+        self, kept: Checkpoint, registry_keys: bytes | Iterable[bytes], second: int | None = None
+    ) -> Checkpoint:
+        """Check that the registry's journal still extends ``kept`` (a checkpoint you kept): fetch the
+        proof from it to the latest checkpoint (or the one of size ``second``), insist the registry's
+        copy of the older head is ``kept`` itself, and verify both signatures under ``registry_keys``
+        and the proof. Returns the newer checkpoint; ``ProofError`` says what failed."""
+        keys = [registry_keys] if isinstance(registry_keys, bytes) else list(registry_keys)
+        proof = self.consistency(kept.tree_size, second)
+        if proof.first != kept:
+            raise ProofError(
+                f"the registry's checkpoint of size {kept.tree_size} is not the one you kept: "
+                "its history was rewritten (keep both as evidence)"
+            )
+        problem = proof.problem(keys)
+        if problem is not None:
+            raise ProofError(problem)
+        return proof.second
 
 
 def transfer_body(src_account: str, dst_account: str, instrument: str, lot: Lot, quantity_kg: int) -> TxBody:
