@@ -14,14 +14,14 @@ from sqlmodel import Session
 
 from accounts.credentials import credentials_of, issue_credential, revoke_credential
 from api import migrations
-from ledger.db import make_engine
+from api.keyfile import open_database
 from ledger.errors import DomainError
 
 __all__ = ["add_credential_commands"]
 
 
 def _run(args: argparse.Namespace, work: Any) -> int:
-    engine = make_engine(args.db)
+    engine = open_database(args.db, args.key)  # the registry key is checked first, as everywhere
     try:
         migrations.upgrade(engine)
         with Session(engine) as s:

@@ -74,14 +74,15 @@ def test_the_first_key_of_a_participant_comes_from_the_cli(
         )["yuyao_chem"]
         s.commit()
     capsys.readouterr()
-    assert main(["--db", url, "credential", "issue", "--party", chem.party, "--label", "first"]) == 0
+    key = ["--db", url, "--key", str(tmp_path / "registry.pem")]
+    assert main([*key, "credential", "issue", "--party", chem.party, "--label", "first"]) == 0
     token = capsys.readouterr().out.splitlines()[-1]
     with Session(engine) as s:
         assert authenticate(s, token).party == chem.party
-    assert main(["--db", url, "credential", "list", "--party", chem.party]) == 0
+    assert main([*key, "credential", "list", "--party", chem.party]) == 0
     assert "first" in capsys.readouterr().out
-    assert main(["--db", url, "credential", "revoke", token.split("_", 2)[1]]) == 0
-    assert main(["--db", url, "credential", "issue", "--party", "ent:nobody"]) == 1
+    assert main([*key, "credential", "revoke", token.split("_", 2)[1]]) == 0
+    assert main([*key, "credential", "issue", "--party", "ent:nobody"]) == 1
     engine.dispose()
 
 
