@@ -19,7 +19,10 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import ReaderDep
+from accounts.errors import PermissionDenied
+from accounts.model import Role
+from api.deps import ActorDep, ReaderDep
+from api.schemas import ErrorOut
 from ledger.service import head_size
 
 __all__ = ["METRICS", "METRICS_DIR_ENV", "install"]
@@ -203,9 +206,23 @@ def install(app: FastAPI) -> None:
     if shared is not None:
         shared.start()
 
-    @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
-    def metrics(session: ReaderDep) -> str:
-        """Prometheus metrics: journal records, requests, latency, refusals by code (over every
-        worker of ``serve --workers N``)."""
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        tags=["operations"],
+        responses={code: {"model": ErrorOut} for code in (401, 403)},
+    )
+    def metrics(actor: ActorDep, session: ReaderDep) -> str:
+        """Prometheus metrics, for the operator's token only (scrape with ``Authorization: Bearer``):
+        journal records, requests, latency, refusals by code. They move with activity nobody else may
+        watch (a sealed bid counts as a request the moment it is placed). Over every worker of
+        ``serve --workers N``."""
+        if actor.role is not Role.OPERATOR:
+            raise PermissionDenied(
+                f"{actor.party} may not read the metrics (rule operator_only)",
+                rule="operator_only",
+                action="read_metrics",
+                actor=actor.party,
+            )
         figures = METRICS if shared is None else shared.total()
         return figures.render(head_size(session))

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from api.keyfile import open_database
 from ledger.db import make_engine
 from ledger.replica import ReplicaLag, replica_lag
 
@@ -40,8 +41,9 @@ def source_engine(args: argparse.Namespace) -> Engine:
     far behind the primary it is), else the primary (``--db``)."""
     url = read_url(args)
     if url is None:
-        return make_engine(args.db)
-    replica, primary = make_engine(url), make_engine(args.db, connect_args={"connect_timeout": 3})
+        return open_database(args.db, args.key)
+    replica = open_database(url, args.key)  # the registry key checked against the replica's record 0
+    primary = make_engine(args.db, connect_args={"connect_timeout": 3})
     try:
         print(lag_between(replica, primary).describe())
     finally:

@@ -93,6 +93,7 @@ class Movement:
     hold_kinds: frozenset[AccountKind] = frozenset()  # where ``place`` may encumber units
     signers: frozenset[Signer] = frozenset()
     description: str = ""
+    captured_only: bool = False  # every debit takes units a hold of this record captures
 
 
 def _leg(
@@ -202,8 +203,12 @@ _TABLE = (
         "pledge.register",
         holds=frozenset({HoldOp.PLACE}),
         hold_kinds=frozenset({K.HOLDING}),
-        signers=frozenset({Signer.LOT_BUREAUS, Signer.HOLD_CONTROLLER}),
-        description="pledge (排污权抵质押): the enterprise's rights held for the bank, bureau approving",
+        # The lot's bureau approves the quantity before any loan exists, so it signs an approval
+        # statement carried in the body (meta.approval), which ledger.pledge_terms checks against the
+        # jurisdiction's bureau; the bank and the owner sign the body with its loan terms.
+        signers=frozenset({Signer.HOLD_CONTROLLER}),
+        description="pledge (排污权抵质押): the enterprise's rights held for the bank, with the loan "
+        "terms the bank and the owner sign and the bureau's approval of the quantity",
     ),
     Movement(
         "pledge.release",
@@ -215,6 +220,7 @@ _TABLE = (
         debits=(_HOLDING_RIGHTS,),
         credits=(_leg({K.HOLDING}, {"bank"}, RIGHTS, home=False),),
         holds=frozenset({HoldOp.CAPTURE}),
+        captured_only=True,
         description="enforcement on default: the pledged rights go to the bank's holding, the only "
         "way a bank comes to hold rights",
     ),

@@ -42,8 +42,9 @@ _FRAME: _T = {
     "lot.until": {"zh": "有效至", "en": "valid until"},
     "login.title": {"zh": "登录", "en": "Log in"},
     "login.hint": {
-        "zh": "请粘贴您的访问密钥（以 ek_ 开头）。密钥只保存在本浏览器的安全 Cookie 中。",
-        "en": "Paste your access key (it starts with ek_). It is kept only in this browser's secure cookie.",
+        "zh": "请粘贴您的访问密钥（以 ek_ 开头）。登录后浏览器只保存一个会话编号，不保存密钥；退出即失效。",
+        "en": "Paste your access key (it starts with ek_). The browser then keeps only a session id, never "
+        "the key; logging out ends it.",
     },
     "login.submit": {"zh": "登录", "en": "Log in"},
     "error.title": {"zh": "无法完成请求", "en": "The request could not be completed"},
@@ -296,23 +297,47 @@ _OTHERS: _T = {
     "bank.release": {"zh": "解押", "en": "Release"},
     "bank.all": {"zh": "全部", "en": "all"},
     "cert.hint": {
-        "zh": "粘贴抵质押登记证明（JSON），用登记中心公钥离线核验。",
-        "en": "Paste a pledge certificate (JSON); it is checked offline against the registry's public key.",
+        "zh": "粘贴抵质押登记证明文件（JSON）：用登记中心公钥核验，"
+        "逐项核对所列内容与签名记录，并查询当前状态。",
+        "en": "Paste a pledge certificate file (JSON): it is checked against the registry's public key, "
+        "every field against the signed record, and the pledge's status now is looked up.",
     },
     "cert.check": {"zh": "核验", "en": "Check"},
     "cert.valid": {"zh": "证书有效", "en": "The certificate is valid"},
     "cert.invalid": {"zh": "证书无效", "en": "The certificate is NOT valid"},
     "cert.seq": {"zh": "记录序号 / 检查点", "en": "Record / checkpoint size"},
     "cert.scope": {
-        "zh": "证明该质押已登记；是否仍然有效（如已解押）请向登记中心查询。",
-        "en": "It proves the pledge was registered; whether it is still in force (not released) is a "
-        "question for the registry.",
+        "zh": "证书证明该质押已登记（离线可核验）；当前状态来自登记中心的实时日志。",
+        "en": "The certificate proves the registration (offline, with the registry key); the status now "
+        "comes from the registry's live journal.",
     },
     "cert.checkpoint_signed": {"zh": "检查点由登记中心签名", "en": "Checkpoint signed by the registry"},
     "cert.included": {"zh": "记录包含在检查点中", "en": "Record included under the checkpoint"},
     "cert.sealed": {"zh": "记录有登记中心签章", "en": "Record sealed by the registry"},
-    "cert.signed": {"zh": "企业、银行、生态环境局均已签名", "en": "Signed by enterprise, bank and bureau"},
-    "cert.matches": {"zh": "记录内容与证书一致", "en": "The record matches the certificate"},
+    "cert.signed": {
+        "zh": "企业、银行已签名，生态环境局已核准",
+        "en": "Signed by the enterprise and the bank, approved by the bureau",
+    },
+    "cert.matches": {"zh": "证书所列各项与签名记录一致", "en": "Every field shown matches the signed record"},
+    "cert.bureau": {"zh": "核准机关", "en": "Approved by"},
+    "cert.principal": {"zh": "贷款本金", "en": "Principal"},
+    "cert.maturity": {"zh": "贷款期限", "en": "Loan term"},
+    "cert.months": {"zh": "个月", "en": "months"},
+    "cert.no_loan": {
+        "zh": "登记记录未载明贷款条款（早期记录）",
+        "en": "The record predates signed loan terms",
+    },
+    "cert.hash": {"zh": "记录哈希", "en": "Record hash"},
+    "cert.now": {"zh": "当前状态（在线查询）", "en": "Status now (online)"},
+    "cert.still_held": {"zh": "仍质押", "en": "still held"},
+    "cert.by_record": {"zh": "依据记录", "en": "by record"},
+    "cert.status.active": {"zh": "有效", "en": "active"},
+    "cert.status.partly_released": {"zh": "部分解押", "en": "partly released"},
+    "cert.status.released": {"zh": "已解押", "en": "released"},
+    "cert.status.enforced": {"zh": "已处置", "en": "enforced"},
+    "cert.status.forced_auction": {"zh": "拍卖处置中", "en": "marked for forced auction"},
+    "cert.status.unknown": {"zh": "本登记中心无此登记", "en": "not registered here"},
+    "pledges.certificate_pdf": {"zh": "打印登记证明（PDF）", "en": "Print the certificate (PDF)"},
     "audit.title": {"zh": "审计", "en": "Audit"},
     "audit.bundle": {"zh": "下载审计包", "en": "Download the bundle"},
     "audit.bundle_hint": {
@@ -384,6 +409,15 @@ _ERRORS: _T = {
     "err.units_encumbered": {
         "zh": "指标已冻结（抵押或托管中）",
         "en": "The units are held (pledge or escrow)",
+    },
+    "err.movement_not_allowed": {
+        "zh": "该类业务不能这样划转指标（如普通转让只能在同一辖区的企业持有账户之间进行）",
+        "en": "This kind of record cannot move units this way (a plain transfer stays between "
+        "enterprises' holdings of one jurisdiction)",
+    },
+    "err.wrong_jurisdiction": {
+        "zh": "指标不能离开其所属辖区；跨区域交易须经两地生态环境局批准",
+        "en": "Units cannot leave their jurisdiction; a cross-city transfer needs both bureaus' approval",
     },
     "err.permission_denied": {"zh": "无此权限", "en": "Not permitted"},
     "err.invalid_credentials": {"zh": "访问密钥无效或已撤销", "en": "The access key is invalid or revoked"},
@@ -519,7 +553,54 @@ _ALLOCATION_OFFERS: _T = {
     },
 }
 
+_SECURITY: _T = {
+    "nav.security": {"zh": "账户安全", "en": "Security"},
+    "field.otp": {"zh": "动态验证码", "en": "One-time code"},
+    "login.otp_hint": {"zh": "已启用双因素认证时填写", "en": "only if you enabled a second factor"},
+    "security.title": {"zh": "账户安全", "en": "Account security"},
+    "security.not_offered": {
+        "zh": "动态验证码（TOTP）面向生态环境局和银行的用户。",
+        "en": "One-time codes (TOTP) are offered to the users of bureaus and banks.",
+    },
+    "security.is_enabled": {
+        "zh": "已启用：每次登录都需要动态验证码。",
+        "en": "Enabled: every login needs a one-time code.",
+    },
+    "security.off": {
+        "zh": "未启用。启用后，登录除访问密钥外还需要验证器应用中的动态验证码。",
+        "en": "Off. Once enabled, a login needs the code your authenticator app shows, besides the key.",
+    },
+    "security.begin": {"zh": "设置动态验证码", "en": "Set up a one-time code"},
+    "security.scan": {
+        "zh": "请在验证器应用中添加下面的密钥（或链接），然后输入它显示的 6 位数字。",
+        "en": "Add the secret below (or the link) to your authenticator app, then type the 6 digits shown.",
+    },
+    "security.confirm": {"zh": "确认并启用", "en": "Confirm and enable"},
+    "security.enabled": {"zh": "动态验证码已启用", "en": "One-time codes are enabled"},
+    "err.csrf_refused": {
+        "zh": "表单已失效或并非来自本页面，请刷新后重试",
+        "en": "The form is stale or did not come from this page: reload it and try again",
+    },
+    "err.cross_origin_refused": {
+        "zh": "拒绝来自其他网站的表单提交",
+        "en": "A form sent from another site is refused",
+    },
+    "err.rate_limited": {"zh": "尝试次数过多，请稍后再试", "en": "Too many attempts: try again later"},
+    "err.second_factor_required": {"zh": "请输入动态验证码", "en": "Enter your one-time code"},
+    "err.second_factor_invalid": {
+        "zh": "动态验证码错误或已使用",
+        "en": "The one-time code is wrong or was already used",
+    },
+    "err.request_too_large": {"zh": "提交的内容过大", "en": "What was sent is too large"},
+    "err.date_out_of_range": {"zh": "日期超出允许范围", "en": "The date is out of range"},
+    "err.invalid_text": {
+        "zh": "文字中含有控制字符或双向文本控制符",
+        "en": "The text holds control or bidirectional-override characters",
+    },
+}
+
 TEXT: Final[_T] = {
+    **_SECURITY,
     **_FRAME,
     **_COLUMNS,
     **_FIELDS,

@@ -9,14 +9,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from api.app import create_app
-from ledger.crypto import SigningKey
-from ledger.db import make_engine
+from ledger.db import make_engine, read_only, statement_reader
 from ledger.service import Registry, head_size
 from tests.api.test_api_ledger import Api
 from tests.integration.pg_pair import free_port
@@ -28,14 +25,16 @@ def assert_unavailable(response: Any) -> None:
     assert int(response.headers["Retry-After"]) > 0
 
 
-def test_a_registry_whose_database_does_not_answer_says_503_and_when_to_retry() -> None:
-    nowhere = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test?connect_timeout=1"
-    engine = make_engine(nowhere)
-    app = create_app(engine, Registry(SigningKey.from_seed(bytes(32))))
-    client = TestClient(app, raise_server_exceptions=False)
-    assert_unavailable(client.get("/health"))
-    assert_unavailable(client.get("/metrics"))
-    engine.dispose()
+def test_a_registry_whose_database_stops_answering_says_503_and_when_to_retry(
+    engine: Engine, registry: Registry
+) -> None:
+    api = Api(engine, registry)
+    assert api.client.get("/health").status_code == 200
+    nowhere = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test?connect_timeout=1")
+    app = api.client.app.state.ecoledger  # type: ignore[attr-defined]
+    app.engine, app.reader, app.quick_reader = nowhere, read_only(nowhere), statement_reader(nowhere)
+    assert_unavailable(api.client.get("/health"))
+    nowhere.dispose()
 
 
 def test_a_commit_that_loses_the_connection_is_a_503_and_acknowledges_nothing(

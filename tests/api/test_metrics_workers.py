@@ -12,9 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlmodel import Session
 
+from accounts.credentials import issue_credential
+from accounts.demo import register_demo
 from api.observability import FLUSH_S, Metrics, SharedFile
 from ledger.crypto import SigningKey
+from ledger.db import make_engine
+from ledger.service import Registry
 
 ROOT = Path(__file__).resolve().parents[2]
 HEALTH_200 = re.compile(
@@ -22,8 +27,20 @@ HEALTH_200 = re.compile(
 )
 
 
-def health_count(base: str) -> int:
-    return int(HEALTH_200.findall(httpx.get(f"{base}/metrics", timeout=10).text)[0])
+def health_count(base: str, token: str) -> int:
+    metrics = httpx.get(f"{base}/metrics", timeout=10, headers={"Authorization": f"Bearer {token}"})
+    return int(HEALTH_200.findall(metrics.text)[0])
+
+
+def operator_token(db: str, key: SigningKey) -> str:
+    """The demo participants registered, and an API key for the operator (who alone reads /metrics)."""
+    engine = make_engine(db)
+    with Session(engine) as s:
+        demo = register_demo(s, registry=Registry(key))
+        token = issue_credential(s, party=demo["operator"].party).token
+        s.commit()
+    engine.dispose()
+    return token
 
 
 def test_shared_files_add_up_the_figures_of_every_worker(tmp_path: Path) -> None:
@@ -46,9 +63,11 @@ def test_shared_files_add_up_the_figures_of_every_worker(tmp_path: Path) -> None
 @pytest.mark.slow
 def test_metrics_from_any_worker_count_every_workers_requests(tmp_path: Path) -> None:
     db, key = f"sqlite:///{tmp_path / 'reg.db'}", tmp_path / "registry.pem"
-    key.write_bytes(SigningKey.generate().to_pem())
+    registry_key = SigningKey.generate()
+    key.write_bytes(registry_key.to_pem())
     cli = [sys.executable, "-m", "api.cli", "--db", db, "--key", str(key)]
     subprocess.run([*cli, "init"], cwd=ROOT, check=True, capture_output=True, timeout=120)
+    token = operator_token(db, registry_key)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -72,11 +91,11 @@ def test_metrics_from_any_worker_count_every_workers_requests(tmp_path: Path) ->
             assert time.monotonic() < deadline, "no answer from /health within 60 s"
             time.sleep(0.2)
         time.sleep(3 * FLUSH_S)  # both workers have flushed the start-up probes' figures
-        before = health_count(base)
+        before = health_count(base, token)
         # a new connection each time: the kernel spreads them over both workers
         assert {httpx.get(f"{base}/health", timeout=10).status_code for _ in range(40)} == {200}
         time.sleep(3 * FLUSH_S)
-        assert {health_count(base) for _ in range(10)} == {before + 40}
+        assert {health_count(base, token) for _ in range(10)} == {before + 40}
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:

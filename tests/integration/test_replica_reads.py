@@ -58,11 +58,13 @@ def caught_up(pair: PgPair, primary: Engine) -> None:
 def test_verify_and_export_from_a_lagging_replica_say_how_far_behind_it_is(
     pg_pair: PgPair, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    key = tmp_path / "registry.pem"
+    key.write_bytes(world.registry.key.to_pem())
     replay(pg_pair, paused=True)
     try:
         for _ in range(3):
             world.submit(transfer("ent:a.h", "ent:b.h", 10), "ent:a")
-        cli = ["--db", pg_pair.primary.url, "--read-db", pg_pair.standby.url]
+        cli = ["--db", pg_pair.primary.url, "--read-db", pg_pair.standby.url, "--key", str(key)]
         assert main([*cli, "verify"]) == 0
         out = capsys.readouterr().out
         assert "3 records behind the primary" in out
