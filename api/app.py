@@ -16,6 +16,7 @@ from api.deps import AppState, ReaderDep
 from api.routes import auctions, bluecarbon, crosscity, exports, issuance, participants, pledges, trades
 from api.routes import ledger as ledger_routes
 from ledger.db import read_only, statement_reader
+from ledger.sequencer import Sequencer
 from ledger.service import Registry, head_size
 
 
@@ -31,6 +32,7 @@ def create_app(engine: Engine, registry: Registry, vault: Vault | None = None) -
         reader=read_only(engine),
         quick_reader=statement_reader(engine),
         registry=registry,
+        sequencer=Sequencer(engine),
         vault=vault,
         reads_inline=engine.dialect.name == "sqlite",
     )
