@@ -23,9 +23,17 @@ from accounts.custody import Vault
 from api import migrations
 from ledger.crypto import SigningKey, b64d, b64e
 from ledger.db import make_engine, read_only
-from ledger.errors import DomainError
+from ledger.errors import DomainError, LedgerNotInitialized
+from ledger.movements import CURRENT_RULE_SET
 from ledger.replay import ReplayFailure
-from ledger.service import Registry, head_size, init_ledger, make_checkpoint, replay_database
+from ledger.service import (
+    Registry,
+    adopt_rules,
+    head_size,
+    init_ledger,
+    make_checkpoint,
+    replay_database,
+)
 from ledger.state import LedgerState
 from methodologies.registry import recompute
 
@@ -47,7 +55,24 @@ def open_registry(url: str | None, key_path: str | None) -> tuple[Engine, Regist
     # Through the migrations, so a database the registry writes to is always stamped.
     migrations.upgrade(engine)
     key = load_or_create_key(Path(key_path or os.environ.get("ECOLEDGER_REGISTRY_KEY", DEFAULT_KEY)))
-    return engine, Registry(key)
+    registry = Registry(key)
+    adopt_current_rules(engine, registry)
+    return engine, registry
+
+
+def adopt_current_rules(engine: Engine, registry: Registry) -> None:
+    """An existing journal written under older rules is held to the current rule set from its next
+    record on (a sealed ``rules.adopt``); the records before it replay under their own rules."""
+    with Session(engine) as s:
+        try:
+            adopted = adopt_rules(s, registry=registry)
+        except LedgerNotInitialized:
+            return  # `init` writes the genesis and adopts the rule set itself
+        if adopted is not None:
+            s.commit()
+            print(
+                f"journal now held to rule set {CURRENT_RULE_SET} from record {adopted.seq}", file=sys.stderr
+            )
 
 
 def cmd_init(args: argparse.Namespace) -> int:

@@ -32,6 +32,8 @@ STATUS: dict[type[e.DomainError], int] = {
     e.Conflict: 409,
     e.LedgerNotInitialized: 503,
     e.RuleViolation: 409,
+    e.MovementNotAllowed: 422,  # the body can never be valid, whatever the balances
+    e.WrongJurisdiction: 422,
     e.SignatureError: 422,
     PermissionDenied: 403,
     InvalidCredentials: 401,

@@ -25,7 +25,10 @@ The tree, so a caller can catch at the right depth::
     │   ├── UnitsEncumbered       units are under a hold (pledge, escrow)
     │   ├── AccountCannotSend     sink accounts (retirement) never send
     │   ├── ExpiredUnits          past validity: only an expiry run moves them
-    │   └── HoldNotPermitted
+    │   ├── HoldNotPermitted
+    │   ├── MovementNotAllowed    the body type may not move these units this way (ledger.movements)
+    │   ├── WrongJurisdiction     units outside their jurisdiction, or a second bureau for one
+    │   └── UnknownRuleSet        a rule set this software does not know, or going backwards
     └── SignatureError            consent missing or not proven
         ├── MissingSignature
         ├── BadSignature
@@ -59,6 +62,7 @@ __all__ = [
     "LedgerNotInitialized",
     "MalformedRecord",
     "MissingSignature",
+    "MovementNotAllowed",
     "NotFound",
     "RuleViolation",
     "SignatureError",
@@ -69,6 +73,8 @@ __all__ = [
     "UnknownInstrument",
     "UnknownKey",
     "UnknownParty",
+    "UnknownRuleSet",
+    "WrongJurisdiction",
 ]
 
 
@@ -200,6 +206,18 @@ class ExpiredUnits(RuleViolation):
 
 class HoldNotPermitted(RuleViolation):
     code = "hold_not_permitted"
+
+
+class MovementNotAllowed(RuleViolation):
+    code = "movement_not_allowed"
+
+
+class WrongJurisdiction(RuleViolation):
+    code = "wrong_jurisdiction"
+
+
+class UnknownRuleSet(RuleViolation):
+    code = "unknown_rule_set"
 
 
 class SignatureError(DomainError):

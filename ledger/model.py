@@ -22,6 +22,7 @@ from ledger.units import MAX_AMOUNT, InstrumentKind, check_amount, instrument
 __all__ = [
     "REGISTRY",
     "AccountKind",
+    "AdoptRules",
     "BalanceKey",
     "Body",
     "Genesis",
@@ -475,8 +476,23 @@ class RevokeKey:
         return out
 
 
-Body = TxBody | Genesis | RegisterParty | OpenAccount | RegisterKey | RevokeKey
-_ADMIN_TYPES = ("party.register", "account.open", "key.register", "key.revoke", "genesis")
+@dataclass(frozen=True, slots=True)
+class AdoptRules:
+    """From this record on, the journal is held to rule set ``version`` (``ledger.movements``).
+
+    Sealed by the registry alone; replay applies to each record the rule set in force when it was
+    written, so a journal begun under older rules still verifies after the upgrade."""
+
+    version: int
+    nonce: str
+    type: ClassVar[str] = "rules.adopt"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "version": self.version, "nonce": self.nonce}
+
+
+Body = TxBody | Genesis | RegisterParty | OpenAccount | RegisterKey | RevokeKey | AdoptRules
+_ADMIN_TYPES = ("party.register", "account.open", "key.register", "key.revoke", "genesis", "rules.adopt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -605,6 +621,12 @@ def parse_body(value: object, path: str = "body") -> Body:
             reason=_text(obj, "reason", path),
             nonce=nonce,
         )
+    if kind == "rules.adopt":
+        _no_extra(obj, {"type", "version", "nonce"}, path)
+        version = obj.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= 999:
+            raise InvalidInput(f"{path}.version must be a rule-set number", field=f"{path}.version")
+        return AdoptRules(version=version, nonce=nonce)
     if kind == "genesis":
         _no_extra(obj, {"type", "registry", "name", "key_id", "public_key", "nonce"}, path)
         if obj.get("registry") != REGISTRY:

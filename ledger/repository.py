@@ -20,7 +20,7 @@ from ledger.checkpoint import Checkpoint
 from ledger.journal import SealedRecord
 from ledger.merkle import Frontier
 from ledger.model import AccountKind, BalanceKey, Posting, TxBody
-from ledger.rules import AccountInfo, Effect, Hold, KeyInfo, Position
+from ledger.rules import AccountInfo, Effect, Hold, KeyInfo, PartyInfo, Position
 from ledger.tables import (
     AccountRow,
     BalanceRow,
@@ -55,7 +55,8 @@ _POSITIONS_IN = select(B.c.account, B.c.instrument, B.c.lot, B.c.total, B.c.held
     tuple_(B.c.account, B.c.instrument, B.c.lot).in_(bindparam("keys", expanding=True))
 )
 _HOLD_BY_ID = select(H).where(H.c.id == bindparam("id"))
-_PARTY_BY_ID = select(PA.c.id).where(PA.c.id == bindparam("id"))
+_PARTY_BY_ID = select(PA.c.id, PA.c.role, PA.c.profile).where(PA.c.id == bindparam("id"))
+_BUREAUS = select(PA.c.id, PA.c.role, PA.c.profile).where(PA.c.role == "bureau").order_by(PA.c.registered_seq)
 _KEY_BY_ID = select(K).where(K.c.key_id == bindparam("id"))
 _DIGEST = select(J.c.seq).where(J.c.body_digest == bindparam("digest"))
 _IDEMPOTENT = select(ID.c.request_digest, ID.c.response).where(
@@ -65,6 +66,7 @@ _IDEMPOTENT_IN = select(ID.c.scope, ID.c.key, ID.c.request_digest, ID.c.response
     tuple_(ID.c.scope, ID.c.key).in_(bindparam("pairs", expanding=True))
 )
 _DIGESTS_IN = select(J.c.body_digest).where(J.c.body_digest.in_(bindparam("digests", expanding=True)))
+_RULES_ADOPTED = select(J.c.core).where(J.c.type == "rules.adopt").order_by(J.c.seq.desc()).limit(1)
 _UPDATE_HEAD = update(HD).where(HD.c.id == 1)
 _UPDATE_BALANCE = (
     update(B)
@@ -90,6 +92,7 @@ class Head:
     frontier: Frontier
     existed: bool = True
     moment: datetime | None = None  # ``time`` parsed once per batch, not once per record
+    rule_set: int = 1  # the rule set in force (``ledger.movements``), raised by ``rules.adopt``
 
     @classmethod
     def lock(cls, session: Session) -> Head | None:
@@ -99,7 +102,10 @@ class Head:
             return None
         nodes = [row.frontier[i : i + 32] for i in range(0, len(row.frontier), 32)]
         moment = parse_utc(row.time) if row.time else None
-        return cls(row.next_seq, row.hash, row.time, Frontier(row.next_seq, nodes), moment=moment)
+        frontier = Frontier(row.next_seq, nodes)
+        adopted = conn(session).execute(_RULES_ADOPTED).scalar()
+        rule_set = int(json.loads(adopted)["body"]["version"]) if adopted is not None else 1
+        return cls(row.next_seq, row.hash, row.time, frontier, moment=moment, rule_set=rule_set)
 
     def values(self) -> dict[str, Any]:
         return {
@@ -120,7 +126,9 @@ class DbView:
     stored_positions: set[BalanceKey] = field(default_factory=set)
     holds: dict[str, Hold | None] = field(default_factory=dict)
     stored_holds: set[str] = field(default_factory=set)
-    parties: dict[str, bool] = field(default_factory=dict)
+    parties: dict[str, PartyInfo | None] = field(default_factory=dict)
+    bureaus: dict[str, str] | None = None  # jurisdiction -> bureau, loaded on first use
+    rule_set: int = 1
     keys: dict[str, KeyInfo | None] = field(default_factory=dict)
     digests: dict[bytes, bool] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], tuple[bytes, str] | None] = field(default_factory=dict)
@@ -189,10 +197,22 @@ class DbView:
         return self.holds[hold_id]
 
     def has_party(self, party: str) -> bool:
+        return self.find_party(party) is not None
+
+    def find_party(self, party: str) -> PartyInfo | None:
         if party not in self.parties:
             row = conn(self.session).execute(_PARTY_BY_ID, {"id": party}).first()
-            self.parties[party] = row is not None
+            self.parties[party] = _party_info(row) if row else None
         return self.parties[party]
+
+    def bureau_of(self, jurisdiction: str) -> str | None:
+        if self.bureaus is None:
+            self.bureaus = {}
+            for row in conn(self.session).execute(_BUREAUS):
+                info = _party_info(row)
+                if info.jurisdiction is not None:
+                    self.bureaus.setdefault(info.jurisdiction, info.id)
+        return self.bureaus.get(jurisdiction)
 
     def find_key(self, key_id: str) -> KeyInfo | None:
         if key_id not in self.keys:
@@ -295,8 +315,13 @@ class BatchWriter:
                     "opened_seq": seq,
                 }
             )
+        if effect.rule_set is not None:
+            view.rule_set = effect.rule_set
         if effect.party is not None:
-            view.parties[effect.party.party] = True
+            info = PartyInfo.of(effect.party.party, effect.party.role, effect.party.profile)
+            view.parties[info.id] = info
+            if info.role == "bureau" and info.jurisdiction is not None and view.bureaus is not None:
+                view.bureaus.setdefault(info.jurisdiction, info.id)
             self.parties.append(
                 {
                     "id": effect.party.party,
@@ -446,6 +471,10 @@ class BatchWriter:
         self.idempotency.append(
             {"scope": scope, "key": key, "request_digest": digest, "seq": seq, "response": text}
         )
+
+
+def _party_info(row: Any) -> PartyInfo:
+    return PartyInfo.of(row.id, row.role, json.loads(row.profile))
 
 
 def _prev_of(record: SealedRecord) -> bytes:

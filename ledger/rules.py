@@ -29,15 +29,19 @@ from ledger.errors import (
     InvalidQuantity,
     KeyNotValid,
     MissingSignature,
+    MovementNotAllowed,
     UnitsEncumbered,
     UnknownAccount,
     UnknownHold,
     UnknownKey,
     UnknownParty,
+    UnknownRuleSet,
+    WrongJurisdiction,
 )
 from ledger.model import (
     REGISTRY,
     AccountKind,
+    AdoptRules,
     BalanceKey,
     Body,
     Genesis,
@@ -51,6 +55,8 @@ from ledger.model import (
     Signature,
     TxBody,
 )
+from ledger.movements import KIND_INSTRUMENTS, MOVEMENTS, RULE_SETS, Movement, Signer
+from ledger.units import instrument
 
 __all__ = [
     "AccountInfo",
@@ -58,6 +64,7 @@ __all__ = [
     "Hold",
     "KeyInfo",
     "LedgerView",
+    "PartyInfo",
     "Position",
     "apply",
     "check_signatures",
@@ -81,6 +88,20 @@ class AccountInfo:
     id: str
     owner: str
     kind: AccountKind
+
+
+@dataclass(frozen=True, slots=True)
+class PartyInfo:
+    """What the rules read of a party: its role and the jurisdiction (division code) it belongs to."""
+
+    id: str
+    role: str
+    jurisdiction: str | None
+
+    @classmethod
+    def of(cls, party: str, role: str, profile: dict[str, object]) -> PartyInfo:
+        jurisdiction = profile.get("jurisdiction")
+        return cls(party, role, jurisdiction if isinstance(jurisdiction, str) else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +140,10 @@ class LedgerView(Protocol):
     def find_hold(self, hold_id: str) -> Hold | None: ...
     def has_party(self, party: str) -> bool: ...
     def find_key(self, key_id: str) -> KeyInfo | None: ...
+    def find_party(self, party: str) -> PartyInfo | None: ...
+    def bureau_of(self, jurisdiction: str) -> str | None: ...
+    @property
+    def rule_set(self) -> int: ...
 
 
 @dataclass
@@ -131,6 +156,7 @@ class Effect:
     party: RegisterParty | None = None
     key: KeyInfo | None = None
     required_signers: set[str] = field(default_factory=set)
+    rule_set: int | None = None  # a ``rules.adopt`` record: the rule set from the next record on
 
 
 def apply(body: Body, view: LedgerView, at: datetime) -> Effect:
@@ -143,7 +169,19 @@ def apply(body: Body, view: LedgerView, at: datetime) -> Effect:
     if isinstance(body, RegisterParty):
         if view.has_party(body.party):
             raise DuplicateParty(f"party {body.party} is already registered", party=body.party)
+        if view.rule_set >= 2 and body.role == "bureau":
+            _check_new_bureau(body, view)
         return Effect(party=body)
+    if isinstance(body, AdoptRules):
+        if body.version not in RULE_SETS or body.version <= view.rule_set:
+            raise UnknownRuleSet(
+                f"rule set {body.version} cannot follow rule set {view.rule_set} "
+                f"(known: {', '.join(map(str, sorted(RULE_SETS)))})",
+                field="body.version",
+                version=body.version,
+                in_force=view.rule_set,
+            )
+        return Effect(rule_set=body.version)
     if isinstance(body, OpenAccount):
         if view.find_account(body.account) is not None:
             raise DuplicateAccount(f"account {body.account} already exists", account=body.account)
@@ -164,6 +202,23 @@ def apply(body: Body, view: LedgerView, at: datetime) -> Effect:
             key=KeyInfo(REGISTRY, body.key_id, body.public_key, at),
         )
     raise TypeError(f"unhandled body {type(body).__name__}")
+
+
+def _check_new_bureau(body: RegisterParty, view: LedgerView) -> None:
+    """A bureau answers for one jurisdiction, and a jurisdiction has one bureau: the rules ask
+    "the bureau of this lot's jurisdiction" and must get one answer."""
+    info = PartyInfo.of(body.party, body.role, body.profile)
+    if info.jurisdiction is None:
+        raise WrongJurisdiction(
+            "a bureau's profile names its jurisdiction", field="body.profile.jurisdiction"
+        )
+    other = view.bureau_of(info.jurisdiction)
+    if other is not None:
+        raise WrongJurisdiction(
+            f"jurisdiction {info.jurisdiction} already has a bureau, {other}",
+            field="body.profile.jurisdiction",
+            bureau=other,
+        )
 
 
 def _revoked(body: RevokeKey, view: LedgerView, at: datetime) -> KeyInfo:
@@ -231,8 +286,18 @@ class _Tx:
             if isinstance(op, HoldPlace):
                 self.place(op, f"holds[{i}]")
         self.check_positions()
+        if self.view.rule_set >= 2:
+            _Typed(self, self.movement()).check()
         self.collect_signers()
         return self.effect
+
+    def movement(self) -> Movement:
+        found = MOVEMENTS.get(self.body.action)
+        if found is None:
+            raise MovementNotAllowed(
+                f"{self.body.action!r} is not a body type of this registry", field="body.action"
+            )
+        return found
 
     def settle(self, op: HoldSettle, field: str) -> None:
         hold = self.hold(op.hold)
@@ -329,6 +394,89 @@ class _Tx:
         if self.body.holds:
             raise InvalidInput("an expiry run places or settles no holds", field="holds")
         self.effect.required_signers.discard(REGISTRY)
+
+
+class _Typed:
+    """Rule set 2: the record moves only what its body type may move (``ledger.movements``)."""
+
+    def __init__(self, tx: _Tx, movement: Movement) -> None:
+        self.tx, self.m = tx, movement
+        self.action = tx.body.action
+        self.jurisdictions: set[str] = set()
+
+    def party(self, party: str) -> PartyInfo:
+        info = self.tx.view.find_party(party)
+        if info is None:
+            raise UnknownParty(f"owner {party} is not a registered party", party=party)
+        return info
+
+    def check(self) -> None:
+        for i, p in enumerate(self.tx.body.postings):
+            self.posting(i, p.account, p.instrument, p.lot, p.amount)
+        for i, op in enumerate(self.tx.body.holds):
+            self.hold(i, op)
+        required = self.tx.effect.required_signers
+        if Signer.LOT_BUREAUS in self.m.signers:
+            for jurisdiction in sorted(self.jurisdictions):
+                bureau = self.tx.view.bureau_of(jurisdiction)
+                if bureau is None:
+                    raise WrongJurisdiction(
+                        f"jurisdiction {jurisdiction} has no bureau to approve a {self.action}",
+                        field="body",
+                        jurisdiction=jurisdiction,
+                    )
+                required.add(bureau)
+
+    def posting(self, i: int, account: str, code: str, lot: Lot, amount: int) -> None:
+        field = f"postings[{i}].account"
+        info = self.tx.accounts[account]
+        inst = instrument(code)
+        if inst.kind not in KIND_INSTRUMENTS[info.kind]:
+            raise MovementNotAllowed(
+                f"a {info.kind.value} account cannot hold {code}", field=field, account=account
+            )
+        owner = self.party(info.owner)
+        side, legs = ("debit", self.m.debits) if amount < 0 else ("credit", self.m.credits)
+        leg = next((g for g in legs if g.admits(info.kind, owner.role, inst.kind)), None)
+        if leg is None:
+            raise MovementNotAllowed(
+                f"a {self.action} may not {side} {code} in the {info.kind.value} account of a {owner.role} "
+                f"({account})",
+                field=field,
+                account=account,
+                action=self.action,
+            )
+        if inst.scoped_to_jurisdiction and lot.jurisdiction is not None:
+            self.jurisdictions.add(lot.jurisdiction)
+            if leg.home and owner.jurisdiction != lot.jurisdiction:
+                raise WrongJurisdiction(
+                    f"{code} of jurisdiction {lot.jurisdiction} cannot be in {account} of "
+                    f"{owner.jurisdiction or 'no jurisdiction'} by a {self.action}; units change "
+                    f"jurisdiction only in a cross-city settlement both bureaus approve",
+                    field=field,
+                    account=account,
+                    lot_jurisdiction=lot.jurisdiction,
+                    owner_jurisdiction=owner.jurisdiction,
+                )
+        if amount > 0 and info.kind in (AccountKind.RESERVE, AccountKind.ISSUANCE):
+            # A cap (总量控制) or a reserve grows only with its bureau's consent.
+            self.tx.effect.required_signers.add(info.owner)
+
+    def hold(self, i: int, op: HoldPlace | HoldSettle) -> None:
+        if op.op not in self.m.holds:
+            raise MovementNotAllowed(f"a {self.action} may not {op.op} a hold", field=f"holds[{i}].op")
+        if not isinstance(op, HoldPlace):
+            return
+        info = self.tx.accounts[op.account]
+        if info.kind not in self.m.hold_kinds:
+            raise MovementNotAllowed(
+                f"a {self.action} may not hold units in a {info.kind.value} account",
+                field=f"holds[{i}].account",
+            )
+        if instrument(op.instrument).scoped_to_jurisdiction and op.lot.jurisdiction is not None:
+            self.jurisdictions.add(op.lot.jurisdiction)
+        if Signer.HOLD_CONTROLLER in self.m.signers:
+            self.tx.effect.required_signers.add(op.controller)
 
 
 def check_signatures(

@@ -32,7 +32,8 @@ from ledger.errors import (
 )
 from ledger.journal import GENESIS_PREV, SealedRecord, seal
 from ledger.merkle import Frontier, consistency_proof, inclusion_proof, leaf_hash
-from ledger.model import REGISTRY, AccountKind, Body, Genesis, Signature
+from ledger.model import REGISTRY, AccountKind, AdoptRules, Body, Genesis, Signature
+from ledger.movements import CURRENT_RULE_SET
 from ledger.replay import ReplayReport, replay_lines
 from ledger.repository import CP, HD, A, B, BatchWriter, DbView, Head, J, K, P, conn
 from ledger.rules import AccountInfo, Hold, KeyInfo, Position, apply, check_signatures
@@ -45,6 +46,7 @@ __all__ = [
     "Receipt",
     "Registry",
     "accounts_of_owner",
+    "adopt_rules",
     "balance_as_of",
     "balances",
     "consistency",
@@ -120,8 +122,11 @@ class Receipt:
         return {"seq": self.seq, "hash": self.hash, "time": self.time}
 
 
-def init_ledger(session: Session, *, registry: Registry, name: str) -> Receipt:
-    """Write record 0, naming the registry and its key. Refused if the journal exists."""
+def init_ledger(
+    session: Session, *, registry: Registry, name: str, rule_set: int = CURRENT_RULE_SET
+) -> Receipt:
+    """Write record 0, naming the registry and its key, then adopt ``rule_set`` (record 1, unless
+    it is rule set 1, which is in force from genesis). Refused if the journal exists."""
     if Head.lock(session) is not None:
         raise LedgerAlreadyInitialized("the journal already has a genesis record")
     body = Genesis(name=name, key_id=registry.key.key_id, public_key=registry.key.public, nonce=new_nonce())
@@ -130,7 +135,20 @@ def init_ledger(session: Session, *, registry: Registry, name: str) -> Receipt:
     receipt = _commit(_Encoded.of(Instruction(body)), view, writer, head, registry)
     writer.flush(session, view, head)
     session.flush()
+    if rule_set > 1:
+        adopt_rules(session, registry=registry, version=rule_set)
     return receipt
+
+
+def adopt_rules(session: Session, *, registry: Registry, version: int = CURRENT_RULE_SET) -> Receipt | None:
+    """Hold the journal to rule set ``version`` from the next record on (a ``rules.adopt`` record
+    sealed by the registry); None when that rule set, or a later one, is already in force."""
+    head = Head.lock(session)
+    if head is None:
+        raise LedgerNotInitialized("run init first: the journal has no genesis record")
+    if head.rule_set >= version:
+        return None
+    return submit(session, Instruction(AdoptRules(version, new_nonce())), registry=registry)
 
 
 def submit(session: Session, instruction: Instruction, *, registry: Registry) -> Receipt:
@@ -152,7 +170,7 @@ def submit_batch(
     head = Head.lock(session)
     if head is None:
         raise LedgerNotInitialized("run init first: the journal has no genesis record")
-    view, writer = DbView(session), BatchWriter()
+    view, writer = DbView(session, rule_set=head.rule_set), BatchWriter()
     results: list[Receipt | DomainError] = []
     for enc in _prepare(view, instructions):
         try:
@@ -172,7 +190,7 @@ def submit_all(session: Session, instructions: Sequence[Instruction], *, registr
     head = Head.lock(session)
     if head is None:
         raise LedgerNotInitialized("run init first: the journal has no genesis record")
-    view, writer = DbView(session), BatchWriter()
+    view, writer = DbView(session, rule_set=head.rule_set), BatchWriter()
     receipts = [_commit(enc, view, writer, head, registry) for enc in _prepare(view, instructions)]
     writer.flush(session, view, head)
     return receipts

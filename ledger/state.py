@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ledger.model import BalanceKey
-from ledger.rules import AccountInfo, Effect, Hold, KeyInfo, Position
+from ledger.rules import AccountInfo, Effect, Hold, KeyInfo, PartyInfo, Position
 
 __all__ = ["HoldArchive", "LedgerState"]
 
@@ -29,6 +29,8 @@ class LedgerState:
     holds: dict[str, Hold] = field(default_factory=dict)
     parties: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys: dict[str, KeyInfo] = field(default_factory=dict)
+    rule_set: int = 1  # raised by ``rules.adopt`` records
+    bureaus: dict[str, str] = field(default_factory=dict)  # jurisdiction -> its bureau's party id
     # With an archive, closed holds leave memory for it (a long replay's memory stays flat).
     archive: HoldArchive | None = field(default=None, compare=False, repr=False)
 
@@ -50,6 +52,15 @@ class LedgerState:
     def find_key(self, key_id: str) -> KeyInfo | None:
         return self.keys.get(key_id)
 
+    def find_party(self, party: str) -> PartyInfo | None:
+        profile = self.parties.get(party)
+        if profile is None:
+            return None
+        return PartyInfo.of(party, str(profile.get("role")), profile)
+
+    def bureau_of(self, jurisdiction: str) -> str | None:
+        return self.bureaus.get(jurisdiction)
+
     def commit(self, effect: Effect) -> None:
         for key, pos in effect.positions.items():
             if pos.total == 0 and pos.held == 0:
@@ -65,7 +76,12 @@ class LedgerState:
         if effect.account is not None:
             self.accounts[effect.account.id] = effect.account
         if effect.party is not None:
-            self.parties[effect.party.party] = {"role": effect.party.role, **effect.party.profile}
+            self.parties[effect.party.party] = {**effect.party.profile, "role": effect.party.role}
+            info = PartyInfo.of(effect.party.party, effect.party.role, effect.party.profile)
+            if info.role == "bureau" and info.jurisdiction is not None:
+                self.bureaus.setdefault(info.jurisdiction, info.id)
+        if effect.rule_set is not None:
+            self.rule_set = effect.rule_set
         if effect.key is not None:
             self.keys[effect.key.key_id] = effect.key
 

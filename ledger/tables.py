@@ -6,7 +6,7 @@ instants are the journal's own UTC text, which sorts in time order.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, LargeBinary
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, LargeBinary, text
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -35,6 +35,15 @@ class JournalRow(SQLModel, table=True):
     """One committed record. Append-only: triggers refuse UPDATE and DELETE."""
 
     __tablename__ = "journal"
+    # The few ``rules.adopt`` records, found without a scan; partial, so appends pay almost nothing.
+    __table_args__ = (
+        Index(
+            "ix_journal_rules_adopt",
+            "seq",
+            sqlite_where=text("type = 'rules.adopt'"),
+            postgresql_where=text("type = 'rules.adopt'"),
+        ),
+    )
     seq: int = Field(sa_column=_bigint(primary_key=True))
     time: str = Field(index=True)
     type: str

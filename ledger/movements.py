@@ -1,0 +1,253 @@
+"""Typed movements: for each body type (a transaction's ``action``), which accounts it may debit
+and credit, in which jurisdictions, which holds it may touch and who must sign. Data, not code.
+
+The rules in ``ledger.rules`` read this table from rule set 2 on, both when a record is accepted
+and when replay meets it again, so a movement the table does not allow is refused in both places.
+A new instrument or body type is one entry here (DESIGN.md, ledger rule 8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ledger.model import AccountKind
+from ledger.units import InstrumentKind
+
+__all__ = [
+    "CURRENT_RULE_SET",
+    "KIND_INSTRUMENTS",
+    "MOVEMENTS",
+    "RULE_SETS",
+    "HoldOp",
+    "Leg",
+    "Movement",
+    "Signer",
+]
+
+# Rule set 1: double entry, balances, holds and consent (journals written before typed movements).
+# Rule set 2: rule set 1 plus this table, the account-kind contents below, one bureau per
+# jurisdiction, and a cap or reserve account changes only with its bureau's signature.
+# Replay applies to each record the rule set in force when it was written.
+CURRENT_RULE_SET = 2
+RULE_SETS = frozenset({1, 2})
+
+K = AccountKind
+I = InstrumentKind  # noqa: E741  (a table reads better with a short alias)
+
+RIGHTS = frozenset({I.DISCHARGE_RIGHT, I.VOCS_QUOTA})  # scoped to a jurisdiction's cap (总量控制)
+CARBON = frozenset({I.BLUE_CARBON})
+MONEY = frozenset({I.MONEY})
+
+# What each kind of account may contain at all, whatever the body: a cash account holds only CNY.
+KIND_INSTRUMENTS: dict[AccountKind, frozenset[InstrumentKind]] = {
+    K.HOLDING: RIGHTS | CARBON,
+    K.RESERVE: RIGHTS,
+    K.ISSUANCE: RIGHTS | CARBON,
+    K.RETIREMENT: RIGHTS | CARBON,
+    K.ESCROW: RIGHTS | CARBON | MONEY,
+    K.CASH: MONEY,
+    K.BUFFER: CARBON,
+    K.SETTLEMENT: MONEY,
+}
+
+PARTICIPANTS = frozenset({"enterprise", "cooperative"})  # who holds units to trade (排污单位, 合作社)
+PAYERS = frozenset({"enterprise", "cooperative", "bureau", "bank"})  # who has a cash account to pay from
+
+
+class HoldOp(StrEnum):
+    PLACE = "place"
+    RELEASE = "release"
+    CAPTURE = "capture"
+
+
+class Signer(StrEnum):
+    """Who must sign beyond the owners of debited units and the controllers of settled holds."""
+
+    LOT_BUREAUS = "lot_bureaus"  # the bureau of every jurisdiction whose units the record touches
+    HOLD_CONTROLLER = "hold_controller"  # a placed hold's controller agrees to control it
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One shape of posting: an account of one of ``kinds`` owned by one of ``roles``, in units
+    of ``instruments``. ``home``: the owner's jurisdiction must be the lot's (scoped units)."""
+
+    kinds: frozenset[AccountKind]
+    roles: frozenset[str]
+    instruments: frozenset[InstrumentKind]
+    home: bool = True
+
+    def admits(self, kind: AccountKind, role: str, instrument_kind: InstrumentKind) -> bool:
+        return kind in self.kinds and role in self.roles and instrument_kind in self.instruments
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """Everything a body type may do; anything else in a record of that type is refused."""
+
+    action: str
+    debits: tuple[Leg, ...] = ()
+    credits: tuple[Leg, ...] = ()
+    holds: frozenset[HoldOp] = frozenset()
+    hold_kinds: frozenset[AccountKind] = frozenset()  # where ``place`` may encumber units
+    signers: frozenset[Signer] = frozenset()
+    description: str = ""
+
+
+def _leg(
+    kinds: set[AccountKind], roles: set[str], instruments: frozenset[InstrumentKind], *, home: bool = True
+) -> Leg:
+    return Leg(frozenset(kinds), frozenset(roles), instruments, home)
+
+
+def _cash(roles: frozenset[str] = PAYERS) -> Leg:
+    return Leg(frozenset({K.CASH}), roles, MONEY, home=False)
+
+
+_HOLDING_RIGHTS = _leg({K.HOLDING}, set(PARTICIPANTS), RIGHTS)
+_RESERVE = _leg({K.RESERVE}, {"bureau"}, RIGHTS)
+_CAP = _leg({K.ISSUANCE}, {"bureau"}, RIGHTS)
+_CARBON_HOLDING = _leg({K.HOLDING}, set(PARTICIPANTS), CARBON, home=False)
+_ALL_HOLDS = frozenset(HoldOp)
+_SETTLE = frozenset({HoldOp.RELEASE, HoldOp.CAPTURE})
+
+_TABLE = (
+    Movement(
+        "transfer",
+        debits=(_HOLDING_RIGHTS,),
+        credits=(_HOLDING_RIGHTS,),
+        description="plain transfer (转让): rights between holdings of one jurisdiction; the sender signs",
+    ),
+    Movement(
+        "trade",
+        debits=(_HOLDING_RIGHTS, _cash(PARTICIPANTS)),
+        credits=(_HOLDING_RIGHTS, _cash(PARTICIPANTS)),
+        description="bilateral trade (协议转让): rights against CNY in one jurisdiction, both parties sign",
+    ),
+    Movement(
+        "cap.set",
+        debits=(_CAP,),
+        credits=(_RESERVE,),
+        description="a bureau raises its cap (总量控制) into its government reserve (政府储备)",
+    ),
+    *(
+        Movement(
+            action,
+            debits=(_RESERVE, _cash(PARTICIPANTS)),
+            credits=(_HOLDING_RIGHTS, _cash(frozenset({"bureau"}))),
+            description=f"allocation from the reserve ({name}), with its paid-use fee (有偿使用) if any",
+        )
+        for action, name in (("allocation.initial", "初始分配"), ("allocation.major_project", "重大项目"))
+    ),
+    Movement(
+        "reserve.buy_back",
+        debits=(_HOLDING_RIGHTS, _cash(frozenset({"bureau"}))),
+        credits=(_RESERVE, _cash(PARTICIPANTS)),
+        description="the bureau buys rights back into its reserve (收储), delivery versus payment",
+    ),
+    Movement(
+        "auction.open",
+        holds=frozenset({HoldOp.PLACE}),
+        hold_kinds=frozenset({K.RESERVE}),
+        description="reserve units put up for auction are held until the result",
+    ),
+    Movement(
+        "auction.deposit",
+        holds=frozenset({HoldOp.PLACE}),
+        hold_kinds=frozenset({K.CASH}),
+        description="a bidder's deposit (保证金) held",
+    ),
+    Movement(
+        "auction.result",
+        holds=_ALL_HOLDS,
+        hold_kinds=frozenset({K.RESERVE}),
+        description="the result: the lot's hold becomes one hold per award; losers' deposits released",
+    ),
+    Movement(
+        "auction.settle",
+        debits=(_RESERVE, _cash(PARTICIPANTS)),
+        credits=(_HOLDING_RIGHTS, _cash(frozenset({"bureau"}))),
+        holds=_SETTLE,
+        description="a winner pays its award (delivery versus payment), its deposit counted in",
+    ),
+    Movement(
+        "auction.forfeit",
+        debits=(_cash(PARTICIPANTS),),
+        credits=(_cash(frozenset({"bureau"})),),
+        holds=_SETTLE,
+        description="a winner that did not pay forfeits its deposit; the award's units go back",
+    ),
+    Movement(
+        "crosscity.hold",
+        holds=frozenset({HoldOp.PLACE}),
+        hold_kinds=frozenset({K.HOLDING, K.RESERVE}),
+        description="a seller's rights (or a bureau's reserve) held while a cross-city transfer waits",
+    ),
+    Movement(
+        "crosscity.settle",
+        debits=(_HOLDING_RIGHTS, _RESERVE, _CAP, _cash(PARTICIPANTS)),
+        credits=(_HOLDING_RIGHTS, _CAP, _cash(frozenset({"enterprise", "cooperative", "bureau"}))),
+        holds=frozenset({HoldOp.CAPTURE}),
+        signers=frozenset({Signer.LOT_BUREAUS}),
+        description="cross-city transfer (跨区域交易): out of the source cap, into the destination's, "
+        "approved by both bureaus; the only record in which units change jurisdiction",
+    ),
+    Movement(
+        "crosscity.release",
+        holds=frozenset({HoldOp.RELEASE}),
+        description="a rejected or expired cross-city request releases the seller's hold",
+    ),
+    Movement(
+        "pledge.register",
+        holds=frozenset({HoldOp.PLACE}),
+        hold_kinds=frozenset({K.HOLDING}),
+        signers=frozenset({Signer.LOT_BUREAUS, Signer.HOLD_CONTROLLER}),
+        description="pledge (排污权抵质押): the enterprise's rights held for the bank, bureau approving",
+    ),
+    Movement(
+        "pledge.release",
+        holds=frozenset({HoldOp.RELEASE}),
+        description="the bank releases pledged rights on repayment",
+    ),
+    Movement(
+        "pledge.enforce",
+        debits=(_HOLDING_RIGHTS,),
+        credits=(_leg({K.HOLDING}, {"bank"}, RIGHTS, home=False),),
+        holds=frozenset({HoldOp.CAPTURE}),
+        description="enforcement on default: the pledged rights go to the bank's holding, the only "
+        "way a bank comes to hold rights",
+    ),
+    Movement(
+        "expiry",
+        debits=(_leg({K.HOLDING, K.RESERVE, K.ESCROW}, set(PAYERS), RIGHTS, home=False),),
+        credits=(_leg({K.RETIREMENT}, {"bureau"}, RIGHTS),),
+        description="expiry run (有效期届满): expired units into the jurisdiction's retirement account",
+    ),
+    Movement(
+        "bc.issue",
+        debits=(_leg({K.ISSUANCE}, {"bureau"}, CARBON, home=False),),
+        credits=(_CARBON_HOLDING, _leg({K.BUFFER}, {"bureau"}, CARBON, home=False)),
+        description="blue-carbon issuance of a verified vintage batch, with its buffer-pool share",
+    ),
+    Movement(
+        "bc.transfer",
+        debits=(_CARBON_HOLDING,),
+        credits=(_CARBON_HOLDING,),
+        description="blue-carbon credits between holdings, by serial",
+    ),
+    Movement(
+        "bc.retire",
+        debits=(_CARBON_HOLDING,),
+        credits=(_leg({K.RETIREMENT}, set(PARTICIPANTS), CARBON, home=False),),
+        description="blue-carbon credits retired (注销)",
+    ),
+    Movement(
+        "cash.deposit",
+        debits=(Leg(frozenset({K.SETTLEMENT}), frozenset({"operator"}), MONEY, home=False),),
+        credits=(_cash(),),
+        description="CNY paid in through the operator's bank gateway (入金)",
+    ),
+)
+
+MOVEMENTS: dict[str, Movement] = {m.action: m for m in _TABLE}
