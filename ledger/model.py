@@ -123,8 +123,16 @@ class Lot:
     valid_until: date | None = None
     vintage: int | None = None
     batch: str | None = None
+    # The key, made once: rules and replay ask for it about ten times per posting.
+    _key: str = field(default="", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_key", self._make_key())
 
     def key(self) -> str:
+        return self._key
+
+    def _make_key(self) -> str:
         parts = []
         if self.batch is not None:
             parts.append(f"b={self.batch}")
@@ -160,6 +168,28 @@ class Lot:
 
     @classmethod
     def parse(cls, value: object, *, instrument_code: str, path: str) -> Lot:
+        # A journal names the same few lots over and over: a lot already parsed and checked for
+        # this instrument is returned as it was (frozen, so shared safely); refusals are not kept.
+        try:
+            memo: tuple[Any, ...] | None = (
+                (instrument_code, *((k, type(v), v) for k, v in sorted(value.items())))
+                if type(value) is dict
+                else None
+            )
+            hit = _LOTS.get(memo) if memo is not None else None
+        except TypeError:  # an unhashable value: parse it, and let the checks name it
+            memo = hit = None
+        if hit is not None:
+            return hit
+        lot = cls._parse(value, instrument_code=instrument_code, path=path)
+        if memo is not None:
+            if len(_LOTS) >= 4096:
+                _LOTS.clear()
+            _LOTS[memo] = lot
+        return lot
+
+    @classmethod
+    def _parse(cls, value: object, *, instrument_code: str, path: str) -> Lot:
         obj = _object(value, path)
         _no_extra(obj, {"jurisdiction", "valid_until", "vintage", "batch"}, path)
         jur = obj.get("jurisdiction")
@@ -195,6 +225,9 @@ class Lot:
             raise InvalidLot("CNY has no lot attributes", field=path)
 
 
+_LOTS: dict[tuple[Any, ...], Lot] = {}  # Lot.parse's memo, by instrument and the lot's fields
+
+
 def _parse_instrument(obj: dict[str, Any], path: str) -> str:
     return instrument(obj.get("instrument"), field=f"{path}.instrument").code  # type: ignore[arg-type]
 
@@ -207,10 +240,14 @@ class Posting:
     instrument: str
     lot: Lot
     amount: int
+    _key: BalanceKey = field(default=("", "", ""), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_key", (self.account, self.instrument, self.lot.key()))
 
     @property
     def key(self) -> BalanceKey:
-        return (self.account, self.instrument, self.lot.key())
+        return self._key
 
     def to_json(self) -> dict[str, Any]:
         return {
