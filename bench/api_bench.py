@@ -91,25 +91,29 @@ def prepare(url: str, enterprises: int, workdir: Path) -> list[Enterprise]:
             key = SigningKey.from_seed(hashlib.sha256(f"api-bench-{i}".encode()).digest())
             who = register_participant(s, registry=registry, spec=spec, public_key=key.public)
             out.append(Enterprise(who.party, issue_credential(s, party=who.party).token, key))
-        # Rule set 2: the bureau raises its cap into its reserve, then allocates from the reserve.
-        reserve = f"{bureau.party}.reserve"
+        total = FUNDS_KG * len(out)
         cap = TxBody(
             "cap.set",
             new_nonce(),
             (
-                Posting(f"{bureau.party}.cap.COD", "COD", LOT, -FUNDS_KG * len(out)),
-                Posting(reserve, "COD", LOT, FUNDS_KG * len(out)),
+                Posting("bureau:330281.cap.COD", "COD", LOT, -total),
+                Posting("bureau:330281.reserve", "COD", LOT, total),
             ),
         )
-        allocations = [
-            TxBody(
-                "allocation.initial",
-                new_nonce(),
-                (Posting(reserve, "COD", LOT, -FUNDS_KG), Posting(e.holding, "COD", LOT, FUNDS_KG)),
+        funding = [Instruction.signed(cap, (bureau.party, bureau.key))] + [
+            Instruction.signed(
+                TxBody(
+                    "allocation.initial",
+                    new_nonce(),
+                    (
+                        Posting("bureau:330281.reserve", "COD", LOT, -FUNDS_KG),
+                        Posting(e.holding, "COD", LOT, FUNDS_KG),
+                    ),
+                ),
+                (bureau.party, bureau.key),
             )
             for e in out
         ]
-        funding = [Instruction.signed(b, (bureau.party, bureau.key)) for b in [cap, *allocations]]
         refused = [r for r in submit_batch(s, funding, registry=registry) if isinstance(r, Exception)]
         if refused:
             raise SystemExit(f"funding the bench's enterprises was refused: {refused[0]}")

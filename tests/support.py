@@ -48,11 +48,17 @@ class World:
         world.add_party("gateway", "operator", [("gateway.cny", AccountKind.SETTLEMENT)])
         return world
 
-    def add_party(self, party: str, role: str, accounts: list[tuple[str, AccountKind]]) -> SigningKey:
+    def add_party(
+        self,
+        party: str,
+        role: str,
+        accounts: list[tuple[str, AccountKind]],
+        profile: dict[str, str] | None = None,
+    ) -> SigningKey:
         key = SigningKey.from_seed(party.encode().ljust(32, b"\x00")[:32])
         self.keys[party] = key
         bodies = [
-            RegisterParty(party, role, {}, new_nonce()),
+            RegisterParty(party, role, profile or {}, new_nonce()),
             RegisterKey(party, key.key_id, key.public, utc_now(), new_nonce()),
             *[OpenAccount(acc, party, kind, new_nonce()) for acc, kind in accounts],
         ]

@@ -296,23 +296,47 @@ _OTHERS: _T = {
     "bank.release": {"zh": "解押", "en": "Release"},
     "bank.all": {"zh": "全部", "en": "all"},
     "cert.hint": {
-        "zh": "粘贴抵质押登记证明（JSON），用登记中心公钥离线核验。",
-        "en": "Paste a pledge certificate (JSON); it is checked offline against the registry's public key.",
+        "zh": "粘贴抵质押登记证明文件（JSON）：用登记中心公钥核验，"
+        "逐项核对所列内容与签名记录，并查询当前状态。",
+        "en": "Paste a pledge certificate file (JSON): it is checked against the registry's public key, "
+        "every field against the signed record, and the pledge's status now is looked up.",
     },
     "cert.check": {"zh": "核验", "en": "Check"},
     "cert.valid": {"zh": "证书有效", "en": "The certificate is valid"},
     "cert.invalid": {"zh": "证书无效", "en": "The certificate is NOT valid"},
     "cert.seq": {"zh": "记录序号 / 检查点", "en": "Record / checkpoint size"},
     "cert.scope": {
-        "zh": "证明该质押已登记；是否仍然有效（如已解押）请向登记中心查询。",
-        "en": "It proves the pledge was registered; whether it is still in force (not released) is a "
-        "question for the registry.",
+        "zh": "证书证明该质押已登记（离线可核验）；当前状态来自登记中心的实时日志。",
+        "en": "The certificate proves the registration (offline, with the registry key); the status now "
+        "comes from the registry's live journal.",
     },
     "cert.checkpoint_signed": {"zh": "检查点由登记中心签名", "en": "Checkpoint signed by the registry"},
     "cert.included": {"zh": "记录包含在检查点中", "en": "Record included under the checkpoint"},
     "cert.sealed": {"zh": "记录有登记中心签章", "en": "Record sealed by the registry"},
-    "cert.signed": {"zh": "企业、银行、生态环境局均已签名", "en": "Signed by enterprise, bank and bureau"},
-    "cert.matches": {"zh": "记录内容与证书一致", "en": "The record matches the certificate"},
+    "cert.signed": {
+        "zh": "企业、银行已签名，生态环境局已核准",
+        "en": "Signed by the enterprise and the bank, approved by the bureau",
+    },
+    "cert.matches": {"zh": "证书所列各项与签名记录一致", "en": "Every field shown matches the signed record"},
+    "cert.bureau": {"zh": "核准机关", "en": "Approved by"},
+    "cert.principal": {"zh": "贷款本金", "en": "Principal"},
+    "cert.maturity": {"zh": "贷款期限", "en": "Loan term"},
+    "cert.months": {"zh": "个月", "en": "months"},
+    "cert.no_loan": {
+        "zh": "登记记录未载明贷款条款（早期记录）",
+        "en": "The record predates signed loan terms",
+    },
+    "cert.hash": {"zh": "记录哈希", "en": "Record hash"},
+    "cert.now": {"zh": "当前状态（在线查询）", "en": "Status now (online)"},
+    "cert.still_held": {"zh": "仍质押", "en": "still held"},
+    "cert.by_record": {"zh": "依据记录", "en": "by record"},
+    "cert.status.active": {"zh": "有效", "en": "active"},
+    "cert.status.partly_released": {"zh": "部分解押", "en": "partly released"},
+    "cert.status.released": {"zh": "已解押", "en": "released"},
+    "cert.status.enforced": {"zh": "已处置", "en": "enforced"},
+    "cert.status.forced_auction": {"zh": "拍卖处置中", "en": "marked for forced auction"},
+    "cert.status.unknown": {"zh": "本登记中心无此登记", "en": "not registered here"},
+    "pledges.certificate_pdf": {"zh": "打印登记证明（PDF）", "en": "Print the certificate (PDF)"},
     "audit.title": {"zh": "审计", "en": "Audit"},
     "audit.bundle": {"zh": "下载审计包", "en": "Download the bundle"},
     "audit.bundle_hint": {
@@ -384,6 +408,15 @@ _ERRORS: _T = {
     "err.units_encumbered": {
         "zh": "指标已冻结（抵押或托管中）",
         "en": "The units are held (pledge or escrow)",
+    },
+    "err.movement_not_allowed": {
+        "zh": "该类业务不能这样划转指标（如普通转让只能在同一辖区的企业持有账户之间进行）",
+        "en": "This kind of record cannot move units this way (a plain transfer stays between "
+        "enterprises' holdings of one jurisdiction)",
+    },
+    "err.wrong_jurisdiction": {
+        "zh": "指标不能离开其所属辖区；跨区域交易须经两地生态环境局批准",
+        "en": "Units cannot leave their jurisdiction; a cross-city transfer needs both bureaus' approval",
     },
     "err.permission_denied": {"zh": "无此权限", "en": "Not permitted"},
     "err.invalid_credentials": {"zh": "访问密钥无效或已撤销", "en": "The access key is invalid or revoked"},

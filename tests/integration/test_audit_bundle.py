@@ -140,7 +140,9 @@ def test_worker_processes_verify_the_bundle_like_one_process(demo_bundle: Demo) 
     assert one.run is not None
     assert two.run is not None
     assert one.run.report.state.balances() == two.run.report.state.balances()
-    assert one.run.signatures == two.run.signatures == 22 + 7 + 3  # seals, party signatures, checkpoints
+    # seals, party signatures (the bureau's approval of the pledge is inside its body, checked by the
+    # pledge rule and not counted here), checkpoints
+    assert one.run.signatures == two.run.signatures == 22 + 6 + 3
 
 
 def test_the_analysis_tables_hold_every_record_and_balanced_postings(demo_bundle: Demo) -> None:
@@ -151,7 +153,7 @@ def test_the_analysis_tables_hold_every_record_and_balanced_postings(demo_bundle
     assert str(records["time"].dt.tz) == "UTC"
     assert list(records.loc[records["seq"] == TRANSFER, "signers"].iloc[0]) == ["ent:yuyao-dyeing"]
     assert postings.groupby(["instrument", "lot"])["amount"].sum().eq(0).all()
-    assert list(holds["hold"]) == ["pledge:demo-1"]
+    assert list(holds["hold"]) == ["pledge.demo-1"]
 
 
 def test_the_key_events_file_lists_the_genesis_and_every_registered_key(demo_bundle: Demo) -> None:
@@ -338,3 +340,48 @@ def test_a_bundle_can_be_written_from_lines_and_checkpoints_alone(demo_bundle: D
     write_bundle(tmp_path / "copy", demo_bundle.lines, demo_bundle.checkpoints, chunk_rows=3)
     assert verify_bundle(tmp_path / "copy", registry_key=demo_bundle.registry.public).ok
     assert (tmp_path / "copy" / JOURNAL).read_bytes() == (demo_bundle.bundle / JOURNAL).read_bytes()
+
+
+# --- rule set 2: what the registry's own key cannot make legitimate ----------------------------------
+
+
+def _insider_rewrite(
+    lines: list[bytes], at: int, key: SigningKey, records: list[tuple[dict[str, Any], list[Signature]]]
+) -> list[bytes]:
+    """``records`` (bodies with their signatures) in place of everything from record ``at`` on, each
+    sealed again with the registry's key: a rewrite only the rules, not the seals, can catch."""
+    out, prev = lines[:at], parse_line(lines[at - 1]).hash
+    time = parse_line(lines[at - 1]).time
+    for seq, (body, sigs) in enumerate(records, start=at):
+        time += timedelta(milliseconds=1)
+        sealed = seal(seq=seq, prev=prev, time=time, body=body, sigs=sigs, registry=key)
+        out.append(sealed.line())
+        prev = sealed.hash
+    return out
+
+
+def test_audit_verify_names_a_forged_transfer_into_another_city(demo_bundle: Demo, tmp_path: Path) -> None:
+    ningbo = [
+        {"type": "party.register", "party": "ent:ningbo-x", "role": "enterprise",
+         "profile": {"jurisdiction": "330200", "name": "宁波 x"}, "nonce": "forged-1"},
+        {"type": "account.open", "account": "ent:ningbo-x.holding", "owner": "ent:ningbo-x",
+         "kind": "holding", "nonce": "forged-2"},
+    ]  # fmt: skip
+    transfer = parse_line(demo_bundle.lines[TRANSFER])
+    assert transfer.body["action"] == "transfer"
+    body = json.loads(json.dumps(transfer.body))
+    body["postings"][1]["account"] = "ent:ningbo-x.holding"  # Yuyao COD credited to a Ningbo enterprise
+    rest = [(parse_line(x).body, list(parse_line(x).sigs)) for x in demo_bundle.lines[TRANSFER + 1 :]]
+    records = [*((b, []) for b in ningbo), (body, list(transfer.sigs)), *rest]
+    lines = _insider_rewrite(demo_bundle.lines, TRANSFER, demo_bundle.registry, records)
+    cps = insider_checkpoints(lines, [8, 16, len(lines)], demo_bundle.registry)  # re-signed too
+    assert failure_of(demo_bundle.tampered(tmp_path, lines, cps)) == (TRANSFER + 2, "wrong_jurisdiction")
+
+
+def test_audit_verify_names_a_forged_transfer_into_a_banks_holding(demo_bundle: Demo, tmp_path: Path) -> None:
+    def to_the_bank(body: dict[str, Any]) -> dict[str, Any]:
+        body["postings"][1]["account"] = "bank:demo.holding"
+        return body
+
+    lines = resealed(demo_bundle.lines, TRANSFER, demo_bundle.registry, to_the_bank)
+    assert failure_of(demo_bundle.tampered(tmp_path, lines)) == (TRANSFER, "movement_not_allowed")

@@ -4,7 +4,6 @@ replayed (`ecoledger verify`) and checked against a checkpoint kept outside the 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sqlite3
@@ -19,7 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from api.cli import load_or_create_key, main
+from api.cli import main
+from api.keyfile import load_or_create_key
 from api.migrations import head, upgrade
 from ledger.checkpoint import Checkpoint
 from ledger.crypto import b64e
@@ -27,7 +27,7 @@ from ledger.db import make_engine
 from ledger.model import AccountKind
 from ledger.service import Registry, init_ledger, make_checkpoint, replay_database
 from tests.conftest import PG_URL, _pg_unreachable
-from tests.support import World, transfer
+from tests.support import World, grant_rights, transfer
 
 
 def _initialised(url: str, key: Path, *, cli: bool = True) -> tuple[Engine, World]:
@@ -43,26 +43,40 @@ def _initialised(url: str, key: Path, *, cli: bool = True) -> tuple[Engine, Worl
             init_ledger(s, registry=registry, name="ecoledger backup test")
             s.commit()
     w = World(engine, registry)
-    w.add_party("bureau:330281", "bureau", [("330281.cap", AccountKind.ISSUANCE)])
-    w.add_party("ent:a", "enterprise", [("ent:a.h", AccountKind.HOLDING)])
-    w.add_party("ent:b", "enterprise", [("ent:b.h", AccountKind.HOLDING)])
-    w.issue("ent:a.h", 5_000)
+    yuyao = {"jurisdiction": "330281"}
+    bureau = [("bureau:330281.cap.COD", AccountKind.ISSUANCE), ("bureau:330281.reserve", AccountKind.RESERVE)]
+    w.add_party("bureau:330281", "bureau", bureau, yuyao)
+    w.add_party("ent:a", "enterprise", [("ent:a.h", AccountKind.HOLDING)], yuyao)
+    w.add_party("ent:b", "enterprise", [("ent:b.h", AccountKind.HOLDING)], yuyao)
+    _grant(w, "ent:a.h", 5_000)
     w.submit(transfer("ent:a.h", "ent:b.h", 1_200), "ent:a")
     return engine, w
 
 
+def _grant(w: World, account: str, amount: int) -> None:
+    for body in grant_rights("bureau:330281", account, amount):
+        w.submit(body, "bureau:330281")
+
+
 def _keep_checkpoint(w: World, path: Path) -> Checkpoint:
-    """Sign a checkpoint and keep it outside the database, as GET /checkpoints/latest gives it."""
+    """Sign a checkpoint and keep it outside the database, as GET /checkpoints/latest gives it: its
+    canonical bytes, one line."""
     with Session(w.engine) as s:
         cp = make_checkpoint(s, registry=w.registry)
         s.commit()
-    path.write_text(json.dumps(cp.to_json()))
+    path.write_bytes(cp.line() + b"\n")
     return cp
 
 
 def _check(url: str, kept: Path, w: World) -> int:
     key = b64e(w.registry.key.public)  # base64url: it may start with "-", hence the `=` form
-    return main(["--db", url, "db", "check-checkpoint", str(kept), f"--registry-key={key}"])
+    return main(["--db", url, *_key(kept), "db", "check-checkpoint", str(kept), f"--registry-key={key}"])
+
+
+def _key(beside: Path) -> list[str]:
+    """The registry's key, which every command on an existing journal needs (tests keep it in the
+    temporary directory, beside the kept checkpoints)."""
+    return ["--key", str(beside.parent / "registry-key.pem")]
 
 
 def test_an_online_backup_of_a_live_sqlite_database_restores_to_a_verifiable_journal(
@@ -80,7 +94,7 @@ def test_an_online_backup_of_a_live_sqlite_database_restores_to_a_verifiable_jou
     backup = tmp_path / "ecoledger-backup.db"
     with closing(sqlite3.connect(live)) as src, closing(sqlite3.connect(backup)) as dst:
         src.backup(dst)
-    w.issue("ent:a.h", 700)  # the live registry writes on after the backup
+    _grant(w, "ent:a.h", 700)  # the live registry writes on after the backup
     _keep_checkpoint(w, tmp_path / "kept-later.json")
     engine.dispose()
 
@@ -89,17 +103,19 @@ def test_an_online_backup_of_a_live_sqlite_database_restores_to_a_verifiable_jou
     shutil.copyfile(backup, restored)  # the backup file is not live: a plain copy of it is fine
     url = f"sqlite:///{restored}"
     capsys.readouterr()
-    assert main(["--db", url, "verify"]) == 0
+    assert main(["--db", url, *_key(tmp_path / "kept.json"), "verify"]) == 0
     assert f"OK: {kept.tree_size + 1} records" in capsys.readouterr().out
     assert _check(url, tmp_path / "kept.json", w) == 0
     out = capsys.readouterr().out
     assert f"OK: the checkpoint at size {kept.tree_size} (signed" in out
     assert f"prefix of the restored journal of {kept.tree_size + 1} records" in out
-    assert main(["--db", url, "db", "current"]) == 0
+    assert main(["--db", url, *_key(tmp_path / "kept.json"), "db", "current"]) == 0
     assert capsys.readouterr().out.strip() == f"{head()} (head)"
     # A checkpoint published after the backup was taken names the records the restore lacks.
     assert _check(url, tmp_path / "kept-later.json", w) == 1
-    assert f"records {kept.tree_size + 1}..{kept.tree_size + 1} are missing" in capsys.readouterr().out
+    assert (
+        f"records {kept.tree_size + 1}..{kept.tree_size + 2} are missing" in capsys.readouterr().out
+    )  # a grant is 2
 
 
 def test_a_kept_checkpoint_of_another_history_is_refused(
@@ -107,8 +123,8 @@ def test_a_kept_checkpoint_of_another_history_is_refused(
 ) -> None:
     engine, w = _initialised(f"sqlite:///{tmp_path / 'a.db'}", tmp_path / "registry-key.pem")
     other_engine, other = _initialised(f"sqlite:///{tmp_path / 'b.db'}", tmp_path / "registry-key.pem")
-    other.issue("ent:a.h", 1)  # same registry key, same start, then a different record
-    w.issue("ent:a.h", 2)
+    _grant(other, "ent:a.h", 1)  # same registry key, same start, then a different record
+    _grant(w, "ent:a.h", 2)
     _keep_checkpoint(other, tmp_path / "other.json")
     engine.dispose()
     other_engine.dispose()
@@ -161,7 +177,7 @@ def test_pg_dump_and_pg_restore_keep_the_journal_verifiable(
     libpq = base.set(drivername="postgresql").render_as_string(hide_password=False)
     dump = tmp_path / "ecoledger.dump"
     subprocess.run(["pg_dump", "-Fc", "-n", schema, "-f", str(dump), libpq], check=True, timeout=60)
-    w.issue("ent:a.h", 700)  # the source writes on after the dump
+    _grant(w, "ent:a.h", 700)  # the source writes on after the dump
     engine.dispose()
     restore_to = base.set(drivername="postgresql", database=database).render_as_string(hide_password=False)
     subprocess.run(
@@ -179,7 +195,7 @@ def test_pg_dump_and_pg_restore_keep_the_journal_verifiable(
         capsys.readouterr()
         assert _check(url, tmp_path / "kept.json", w) == 0
         assert f"checkpoint at size {kept.tree_size} (signed" in capsys.readouterr().out
-        assert main(["--db", url, "db", "current"]) == 0
+        assert main(["--db", url, *_key(tmp_path / "kept.json"), "db", "current"]) == 0
         assert capsys.readouterr().out.strip() == f"{head()} (head)"
         with pytest.raises(DBAPIError, match="append-only"), restored.begin() as conn:
             conn.execute(text("DELETE FROM journal"))  # the triggers came back with the restore
