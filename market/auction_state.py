@@ -51,6 +51,7 @@ __all__ = [
     "AwardStatus",
     "Keys",
     "ProjectNeed",
+    "approved_needs",
     "auction_bid_list",
     "auction_row",
     "authorize_bureau",
@@ -61,6 +62,7 @@ __all__ = [
     "held_amount",
     "need_from_row",
     "open_needs",
+    "reserved_elsewhere",
     "submit_signed",
 ]
 
@@ -103,12 +105,18 @@ class ProjectNeed:
 @dataclass(frozen=True, slots=True)
 class AcceptedBid:
     """A bid the auction took; ``deposit_fen`` is the deposit it placed (0 if none was due), under
-    ``deposit_hold`` by the journal record ``deposit_seq``."""
+    ``deposit_hold`` by the journal record ``deposit_seq``. Since bids are journal records:
+    ``record_seq`` is its ``auction.bid`` record, ``need_kg`` the need reserved for the auction when
+    it was placed, ``commitment`` and ``salt`` (hex) its seal in the sealed designs."""
 
     bid: Bid
     deposit_fen: int
     deposit_hold: str | None
     deposit_seq: int | None
+    record_seq: int | None = None
+    need_kg: int | None = None
+    commitment: str | None = None
+    salt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,34 +241,63 @@ def need_from_row(row: ProjectNeedRow) -> ProjectNeed:
 
 
 def open_needs(session: Session, auction: Auction) -> list[Need]:
-    """Each eligible bidder's need left for this auction: approved, less what other auctions of the
-    same right and jurisdiction awarded it (forfeited awards give the need back)."""
+    """Each eligible bidder's need left for this auction: approved, less what other auctions of the same
+    right and jurisdiction awarded it (forfeited awards give the need back) and less what its bids in
+    the others still open reserve (``reserved_elsewhere``), so no accepted bid is voided later."""
     terms = auction.terms
-    approved: dict[str, int] = defaultdict(int)
-    rows = session.exec(
-        select(ProjectNeedRow).where(
-            ProjectNeedRow.instrument == terms.instrument, ProjectNeedRow.jurisdiction == terms.jurisdiction
-        )
-    )
-    for row in rows:
-        approved[row.enterprise] += row.approved_kg
-    awarded = session.exec(
-        select(AuctionAwardRow.bidder, func.sum(AuctionAwardRow.quantity_kg))
-        .join(AuctionRow, col(AuctionRow.auction_id) == col(AuctionAwardRow.auction_id))
-        .where(
-            AuctionRow.instrument == terms.instrument,
-            AuctionRow.jurisdiction == terms.jurisdiction,
-            AuctionRow.auction_id != terms.auction_id,
-            AuctionAwardRow.status != AwardStatus.FORFEITED.value,
-        )
-        .group_by(col(AuctionAwardRow.bidder))
-    )
-    used = {bidder: int(kg) for bidder, kg in awarded}
+    approved = approved_needs(session, terms.instrument, terms.jurisdiction)
+    used = reserved_elsewhere(session, auction)
     return [
         Need(bidder, terms.instrument, terms.jurisdiction, kg - used.get(bidder, 0))
         for bidder, kg in sorted(approved.items())
         if kg > used.get(bidder, 0)
     ]
+
+
+def approved_needs(session: Session, instrument: str, jurisdiction: str) -> dict[str, int]:
+    """Each enterprise's approved needs (项目需求) for one right in one jurisdiction, summed."""
+    approved: dict[str, int] = defaultdict(int)
+    rows = session.exec(
+        select(ProjectNeedRow).where(
+            ProjectNeedRow.instrument == instrument, ProjectNeedRow.jurisdiction == jurisdiction
+        )
+    )
+    for row in rows:
+        approved[row.enterprise] += row.approved_kg
+    return approved
+
+
+def reserved_elsewhere(session: Session, auction: Auction) -> dict[str, int]:
+    """Per bidder, the need other auctions of the same right and jurisdiction hold: the awards of the
+    closed ones (forfeited awards give it back), and in each still open the most its bids there could
+    win, min(the largest need a bid reserved, the quantity offered). Reserved when a bid is accepted,
+    so a later auction never takes what an earlier one's accepted bids may win."""
+    terms = auction.terms
+    same = (
+        AuctionRow.instrument == terms.instrument,
+        AuctionRow.jurisdiction == terms.jurisdiction,
+        AuctionRow.auction_id != terms.auction_id,
+    )
+    awarded = session.exec(
+        select(AuctionAwardRow.bidder, func.sum(AuctionAwardRow.quantity_kg))
+        .join(AuctionRow, col(AuctionRow.auction_id) == col(AuctionAwardRow.auction_id))
+        .where(*same, AuctionAwardRow.status != AwardStatus.FORFEITED.value)
+        .group_by(col(AuctionAwardRow.bidder))
+    )
+    used: dict[str, int] = defaultdict(int)
+    for bidder, kg in awarded:
+        used[bidder] += int(kg)
+    # Bids placed before reservations (no need_kg) reserve their own quantity, the least they may win.
+    most = func.max(func.coalesce(col(AuctionBidRow.need_kg), col(AuctionBidRow.quantity_kg)))
+    reserved = session.exec(
+        select(AuctionBidRow.bidder, AuctionRow.quantity_kg, most)
+        .join(AuctionRow, col(AuctionRow.auction_id) == col(AuctionBidRow.auction_id))
+        .where(*same, AuctionRow.status == AuctionStatus.OPEN.value)
+        .group_by(col(AuctionBidRow.auction_id), col(AuctionBidRow.bidder), col(AuctionRow.quantity_kg))
+    )
+    for bidder, offered, need in reserved:
+        used[bidder] += min(int(need), int(offered))
+    return dict(used)
 
 
 def free_units(session: Session, *, account: str, instrument: str, lot: Lot) -> int:
@@ -320,6 +357,10 @@ def auction_bid_list(session: Session, auction_id: str, *, bidder: str | None = 
             r.deposit_fen,
             r.deposit_hold,
             r.deposit_seq,
+            r.record_seq,
+            r.need_kg,
+            r.commitment,
+            r.salt,
         )
         for r in session.exec(stmt)
     ]

@@ -112,9 +112,11 @@ def check_invariants(terms: AuctionTerms, bids: list[Bid], needs: list[Need], re
     # the right bids win: no bid refused for lack of supply outranks a filled bid
     last_filled = max(((-by_seq[s].price_fen_per_t, s) for s in filled), default=None)
     for r in result.rejected:
-        if r.reason is RejectReason.SUPPLY_EXHAUSTED:
+        if r.reason in (RejectReason.SUPPLY_EXHAUSTED, RejectReason.LOST_THE_TIE):
             assert last_filled is not None
             assert (-by_seq[r.seq].price_fen_per_t, r.seq) > last_filled
+        if r.reason is RejectReason.SUPPLY_EXHAUSTED:  # outbid: a strictly lower price than every fill
+            assert -by_seq[r.seq].price_fen_per_t > last_filled[0]
     if terms.design is AuctionDesign.ONLINE_BIDDING:
         assert result.winning_share is not None
         assert len(result.winners()) <= result.winning_share
@@ -126,7 +128,12 @@ def check_invariants(terms: AuctionTerms, bids: list[Bid], needs: list[Need], re
         assert result.winning_share == (max(1, int(seventy_percent)) if competing else 0)
 
 
-_COMPETING = {RejectReason.OUTSIDE_WINNING_SHARE, RejectReason.NEED_FILLED, RejectReason.SUPPLY_EXHAUSTED}
+_COMPETING = {
+    RejectReason.OUTSIDE_WINNING_SHARE,
+    RejectReason.NEED_FILLED,
+    RejectReason.SUPPLY_EXHAUSTED,
+    RejectReason.LOST_THE_TIE,
+}
 
 
 @settings(max_examples=300)
