@@ -131,7 +131,8 @@ class LiveOut(BaseModel):
     closes_at: datetime
     standing_fen_per_t: int | None
     next_fen_per_t: int | None
-    bids: int | None
+    bids: int | None = Field(description="ascending: public; sealed: the running bureau's count only")
+    bidders: int | None = Field(default=None, description="as ``bids``: how many bidders")
 
 
 class AllocationOut(BaseModel):
@@ -267,6 +268,7 @@ class AuctionOut(BaseModel):
                 standing_fen_per_t=live.standing_fen_per_t,
                 next_fen_per_t=live.next_fen_per_t,
                 bids=live.bids,
+                bidders=live.bidders,
             ),
             result=ResultOut.of(a),
         )
@@ -278,7 +280,12 @@ class BidIn(StrictIn):
 
 
 class BidOut(BaseModel):
-    seq: int = Field(description="arrival order in the auction")
+    """A bid, shown to its bidder (and to the running bureau once bids are no longer sealed)."""
+
+    seq: int | None = Field(
+        description="arrival order in the auction; a sealed bid's shows after the result (it would tell "
+        "how many bids came before)"
+    )
     bidder: str
     price_fen_per_t: int
     quantity_kg: int
@@ -286,11 +293,15 @@ class BidOut(BaseModel):
     deposit_fen: int = Field(description="deposit (保证金) this bid placed in escrow, fen")
     deposit_hold: str | None
     deposit_seq: int | None
+    record_seq: int | None = Field(
+        description="the auction.bid journal record (none before bids were records)"
+    )
+    commitment: str | None = Field(description="sealed designs: SHA-256 over the terms and a secret salt")
 
     @classmethod
-    def of(cls, b: AcceptedBid) -> BidOut:
+    def of(cls, b: AcceptedBid, *, sealed: bool) -> BidOut:
         return cls(
-            seq=b.bid.seq,
+            seq=None if sealed else b.bid.seq,
             bidder=b.bid.bidder,
             price_fen_per_t=b.bid.price_fen_per_t,
             quantity_kg=b.bid.quantity_kg,
@@ -298,6 +309,8 @@ class BidOut(BaseModel):
             deposit_fen=b.deposit_fen,
             deposit_hold=b.deposit_hold,
             deposit_seq=b.deposit_seq,
+            record_seq=b.record_seq,
+            commitment=b.commitment,
         )
 
 

@@ -60,7 +60,7 @@ def fund(http: HttpWorld, alias: str, fen: int) -> None:
     """A deposit of ``fen`` into the participant's cash account, from the operator's settlement account."""
     op = http.who("operator")
     body = TxBody(
-        "deposit",
+        "cash.deposit",
         new_nonce(),
         (
             Posting(f"{op.party}.settlement", "CNY", Lot(), -fen),

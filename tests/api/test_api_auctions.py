@@ -144,6 +144,7 @@ def test_opening_puts_the_reserve_on_hold_and_lists_the_auction(market: HttpWorl
         "standing_fen_per_t": None,
         "next_fen_per_t": None,
         "bids": None,
+        "bidders": None,
     }
     assert http.get("yuyao", "/v1/auctions/NOPE").status_code == 404
 
@@ -182,19 +183,29 @@ def test_sealed_bids_take_deposits_stay_sealed_and_clear_at_the_uniform_price(ma
     before = http.head()
     first = _bid(http, "yuyao_chem", 600_000, 2_000, key="bid-1")
     assert first.status_code == 200, first.text
-    assert (first.json()["seq"], first.json()["deposit_fen"]) == (1, DEPOSIT)
+    # its number in the auction stays hidden (it would count the bids before); the record is its own
+    assert (first.json()["seq"], first.json()["deposit_fen"]) == (None, DEPOSIT)
+    assert (first.json()["record_seq"], len(first.json()["commitment"])) == (before, 64)
     assert _bid(http, "yuyao_chem", 600_000, 2_000, key="bid-1").json() == first.json()
-    assert http.head() == before + 1  # the deposit record; the replay wrote nothing
+    assert http.head() == before + 1  # the bid record; the replay wrote nothing
     assert _bid(http, "yuyao_dye", 450_000, 2_000).status_code == 200
-    assert _bid(http, "yuyao_dye", 420_000, 1_000).json()["deposit_fen"] == 0  # one deposit per bidder
-    # the deposits are held on the bidders' cash
+    third = _bid(http, "yuyao_dye", 420_000, 1_000)
+    assert (third.json()["deposit_fen"], third.json()["deposit_hold"]) == (0, None)  # one deposit per bidder
+    assert http.head() == before + 3  # every bid is a journal record, deposit or not
+    # the deposits are held on the bidders' cash, under hold ids that count nothing
     cash = http.get("yuyao_chem", f"/v1/accounts/{chem}.cash/balances").json()
     assert (cash[0]["total"], cash[0]["held"]) == (5_000_000, DEPOSIT)
-    # sealed: each bidder sees only its own bids; the bureau sees all
-    assert [b["seq"] for b in http.get("yuyao_dye", "/v1/auctions/A1/bids").json()] == [2, 3]
+    assert not first.json()["deposit_hold"].endswith(":1")
+    # sealed: each bidder sees only its own bids, unnumbered; the bureau sees how many, never a price
+    assert [b["seq"] for b in http.get("yuyao_dye", "/v1/auctions/A1/bids").json()] == [None, None]
     assert [b["bidder"] for b in http.get("yuyao_chem", "/v1/auctions/A1/bids").json()] == [chem]
-    assert len(http.get("yuyao", "/v1/auctions/A1/bids").json()) == 3
-    assert http.get("yuyao_dye", "/v1/auctions/A1").json()["live"]["standing_fen_per_t"] is None
+    sealed = http.get("yuyao", "/v1/auctions/A1/bids")
+    assert (sealed.status_code, error_of(sealed)["code"]) == (409, "bids_sealed")
+    assert error_of(sealed)["details"] == {"auction_id": "A1", "bids": 3, "bidders": 2}
+    live = http.get("yuyao", "/v1/auctions/A1").json()["live"]
+    assert (live["bids"], live["bidders"], live["standing_fen_per_t"]) == (3, 2, None)
+    assert http.get("yuyao_dye", "/v1/auctions/A1").json()["live"]["bids"] is None
+    assert "600000" not in http.get("yuyao", "/v1/auctions/A1").text
     mark = http.head()
     low = _bid(http, "yuyao_dye", RESERVE - 1, 100)
     assert (low.status_code, error_of(low)["code"]) == (409, "bid_below_reserve")
@@ -213,6 +224,8 @@ def test_sealed_bids_take_deposits_stay_sealed_and_clear_at_the_uniform_price(ma
         assert http.post("yuyao", "/v1/auctions/A1/close", key="close-1").json() == closed.json()
         again = http.post("yuyao", "/v1/auctions/A1/close")
         assert error_of(again)["code"] == "auction_closed"
+    # after the result the bureau sees every bid, numbered in arrival order
+    assert [b["seq"] for b in http.get("yuyao", "/v1/auctions/A1/bids").json()] == [1, 2, 3]
     result = http.get("yuyao_dye", "/v1/auctions/A1/result").json()
     # 3,000 kg offered: chem's 2,000 at 6,000 CNY/t, dye's 1,000 of its 4,500 bid; uniform price = 4,500
     assert result["clearing_price_fen_per_t"] == 450_000

@@ -30,7 +30,7 @@ def fund(http: HttpWorld, alias: str, fen: int) -> None:
     """Pay ``fen`` into a participant's cash from the operator's settlement gateway (a bank transfer)."""
     operator = http.who("operator")
     body = TxBody(
-        "deposit",
+        "cash.deposit",
         new_nonce(),
         (
             Posting(f"{operator.party}.settlement", "CNY", Lot(), -fen),
