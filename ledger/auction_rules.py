@@ -333,7 +333,7 @@ class _Result:
                 raise BidCommitmentMismatch(
                     f"bid {booked.seq}'s revealed terms do not match its commitment",
                     field=field,
-                    seq=booked.seq,
+                    bid_seq=booked.seq,
                 )
         return Bid(booked.bidder, price, quantity, booked.seq, booked.at)
 
