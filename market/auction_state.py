@@ -4,6 +4,7 @@ stored in ``market.auction_tables`` and read back, and the signing and authoriza
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -20,7 +21,7 @@ from accounts.permissions import Action, Target, authorize
 from ledger.crypto import SigningKey
 from ledger.errors import InvalidInput, MissingSignature
 from ledger.model import Body, Lot, Signature
-from ledger.service import Instruction, Receipt, Registry, balances, find_hold, submit
+from ledger.service import Instruction, Receipt, Registry, balances, find_hold, journal_lines, submit
 from ledger.timeutil import format_date, format_utc, parse_date, parse_utc
 from market.auction import (
     Allocation,
@@ -31,6 +32,8 @@ from market.auction import (
     FixedDeposit,
     Need,
     RatioDeposit,
+    RejectedBid,
+    RejectReason,
 )
 from market.auction_tables import (
     AuctionAllocationRow,
@@ -62,6 +65,7 @@ __all__ = [
     "held_amount",
     "need_from_row",
     "open_needs",
+    "rejections",
     "reserved_elsewhere",
     "submit_signed",
 ]
@@ -468,6 +472,20 @@ def _result(session: Session, row: AuctionRow) -> AuctionResult | None:
             )
             for a in awards
         ),
+    )
+
+
+def rejections(session: Session, *, auction_id: str) -> tuple[RejectedBid, ...]:
+    """Every bid that won nothing, with its reason, as the signed result record states it (成交公示);
+    empty before the result, and for results recorded before bids were journal records."""
+    auction = get_auction(session, auction_id=auction_id)
+    if auction.result is None:
+        return ()
+    seq = auction.result.result_seq
+    line = next(journal_lines(session, start=seq, stop=seq + 1))
+    meta = json.loads(line)["record"]["body"]["meta"]
+    return tuple(
+        RejectedBid(r["seq"], r["bidder"], RejectReason(r["reason"])) for r in meta.get("rejected", ())
     )
 
 

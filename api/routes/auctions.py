@@ -34,6 +34,7 @@ from api.schemas.auctions import (
 )
 from api.schemas.issuance import BodyOut, client_signatures
 from market.auction_settlement import close_auction, forfeit_award, settle_award, settlement_draft
+from market.auction_state import rejections
 from market.auctions import (
     AcceptedBid,
     AuctionStatus,
@@ -224,8 +225,11 @@ def post_close(
 
 @router.get("/auctions/{auction_id}/result", response_model=ResultOut, responses=ERRORS)
 def get_result(auction_id: str, actor: ActorDep, session: ReaderDep) -> ResultOut:
-    """The recorded result: clearing price, allocations and each winner's award (成交公示)."""
-    result = ResultOut.of(get_auction(session, auction_id=auction_id))
+    """The recorded result (成交公示): clearing price, allocations, each winner's award, and every bid that
+    won nothing with its reason, as the signed result record states them."""
+    result = ResultOut.of(
+        get_auction(session, auction_id=auction_id), rejections(session, auction_id=auction_id)
+    )
     if result is None:
         raise AuctionStillOpen(f"auction {auction_id} has no result yet", auction_id=auction_id)
     return result

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -10,7 +11,7 @@ from pydantic import BaseModel, Field, Strict
 
 from api.schemas import StrictIn
 from api.schemas.issuance import Day, Instant, Signatures
-from market.auction import AuctionDesign, AuctionTerms, DepositRule, FixedDeposit, RatioDeposit
+from market.auction import AuctionDesign, AuctionTerms, DepositRule, FixedDeposit, RatioDeposit, RejectedBid
 from market.auctions import AcceptedBid, Auction, AuctionLive, Award, ProjectNeed
 
 __all__ = [
@@ -165,8 +166,15 @@ class AwardOut(BaseModel):
         )
 
 
+class RejectedOut(BaseModel):
+    seq: int = Field(description="the bid's arrival order in the auction")
+    bidder: str
+    reason: str = Field(description="below reserve, over need, lost the tie, outbid (supply_exhausted), ...")
+
+
 class ResultOut(BaseModel):
-    """The signed result (成交公示): clearing price (uniform design), allocations and awards."""
+    """The signed result (成交公示): clearing price (uniform design), allocations and awards, and (from
+    ``GET /v1/auctions/{id}/result``) every bid that won nothing with its reason."""
 
     auction_id: str
     closed_at: datetime
@@ -179,9 +187,10 @@ class ResultOut(BaseModel):
     result_seq: int
     allocations: list[AllocationOut]
     awards: list[AwardOut]
+    rejected: list[RejectedOut] | None = None
 
     @classmethod
-    def of(cls, auction: Auction) -> ResultOut | None:
+    def of(cls, auction: Auction, rejected: Sequence[RejectedBid] | None = None) -> ResultOut | None:
         r = auction.result
         if r is None:
             return None
@@ -206,6 +215,9 @@ class ResultOut(BaseModel):
                 for a in r.allocations
             ],
             awards=[AwardOut.of(a) for a in r.awards],
+            rejected=None
+            if rejected is None
+            else [RejectedOut(seq=x.seq, bidder=x.bidder, reason=x.reason.value) for x in rejected],
         )
 
 

@@ -233,6 +233,7 @@ def test_sealed_bids_take_deposits_stay_sealed_and_clear_at_the_uniform_price(ma
     assert {a["bidder"]: a["amount_fen"] for a in result["awards"]} == {chem: 900_000, dye: 450_000}
     assert result["sold_kg"] == 3_000
     assert result["revenue_fen"] == 1_350_000
+    assert result["rejected"] == [{"seq": 3, "bidder": dye, "reason": "supply_exhausted"}]  # outbid
     assert http.get("yuyao", "/v1/auctions/A1").json()["status"] == "closed"
     assert total(http, f"{bureau}.reserve", "COD", LOT) == 10_000  # held for the winners until they pay
 
