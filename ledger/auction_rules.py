@@ -61,7 +61,7 @@ def check_auction(body: TxBody, view: LedgerView, at: datetime, effect: Effect) 
         effect.auction = _Bid(body, view, at, effect, _open_book(view, auction_id)).check()
     elif body.action == "auction.result":
         book = view.find_auction(auction_id)
-        if book is not None or not _legacy_result(body, view):
+        if book is not None or not _legacy_result(body, view, auction_id):
             effect.auction = _Result(body, view, at, effect, _open_book(view, auction_id)).check()
     return effect
 
@@ -120,11 +120,13 @@ def _opened(body: TxBody, view: LedgerView, auction_id: str) -> AuctionChange:
     return AuctionChange(auction_id, opened=AuctionBook(terms, valid_until, account.owner, place.hold))
 
 
-def _legacy_result(body: TxBody, view: LedgerView) -> bool:
+def _legacy_result(body: TxBody, view: LedgerView, auction_id: str) -> bool:
     """The result of an auction opened under rule set 1 (it has no book): every rule set 2 auction.open
-    makes a book, so an open ``auction`` hold without one was placed before rule set 2."""
+    makes a book, so an open ``auction`` hold of that auction without one was placed before rule set 2."""
     first = body.holds[0] if body.holds else None
-    hold = view.find_hold(first.hold) if isinstance(first, HoldSettle) else None
+    if not isinstance(first, HoldSettle) or first.hold != f"auction:{auction_id}":
+        return False
+    hold = view.find_hold(first.hold)
     placed = [op for op in body.holds if isinstance(op, HoldPlace)]
     return (
         hold is not None

@@ -108,7 +108,15 @@ def test_an_auction_and_a_pledge_run_through_the_console(browser: Any, served: S
     bureau.go("/console/auctions/YY-2026-001")
     sealed_page = bureau.page.content()
     assert "已收到 2 份密封报价，来自 2 家竞买人" in bureau.page.inner_text("#live")
-    for secret in ("4,500", "4,200", "4500", "4200", world.party("yuyao_chem"), "余姚示例化工", "余姚示例印染"):
+    for secret in (
+        "4,500",
+        "4,200",
+        "4500",
+        "4200",
+        world.party("yuyao_chem"),
+        "余姚示例化工",
+        "余姚示例印染",
+    ):
         assert secret not in sealed_page, secret
     assert bureau.page.locator("table").count() == 0  # no bid table at all
     live = bureau.context.request.get(f"{served.base}/console/auctions/YY-2026-001/live.json").json()
