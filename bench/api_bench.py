@@ -91,7 +91,7 @@ def prepare(url: str, enterprises: int, workdir: Path) -> list[Enterprise]:
         funding = [
             Instruction.signed(
                 TxBody(
-                    "allocation",
+                    "allocation.initial",
                     new_nonce(),
                     (
                         Posting("bureau:330281.cap.COD", "COD", LOT, -FUNDS_KG),

@@ -6,6 +6,7 @@ ledger record per winner) and the time of its close, on SQLite and PostgreSQL.""
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import os
 import platform
@@ -172,6 +173,10 @@ def enterprise_spec(i: int) -> EnterpriseSpec:
     return EnterpriseSpec(code, f"余姚基准示例企业{i:06d}", YUYAO)
 
 
+def _fixed(moment: datetime) -> datetime:
+    return moment
+
+
 def set_up_auction(engine: Engine, n: int, rng: random.Random) -> SettlementMarket:
     """Through the services: the operator, Yuyao's bureau and ``n`` enterprises registered; rights in
     the reserve for all bids; each enterprise funded, with a project need and one bid (deposit held)."""
@@ -254,7 +259,7 @@ def set_up_auction(engine: Engine, n: int, rng: random.Random) -> SettlementMark
             now=OPENS - timedelta(hours=1),
         )
         for e, bid in zip(enterprises, bids, strict=True):
-            registry.clock = lambda at=bid.at: at
+            registry.clock = functools.partial(_fixed, bid.at)
             accepted = place_bid(
                 s,
                 registry=registry,

@@ -182,12 +182,12 @@ _TABLE = (
     Movement(
         "crosscity.hold",
         holds=frozenset({HoldOp.PLACE}),
-        hold_kinds=frozenset({K.HOLDING}),
-        description="a seller's rights held while a cross-city transfer waits for both bureaus",
+        hold_kinds=frozenset({K.HOLDING, K.RESERVE}),
+        description="a seller's rights (or a bureau's reserve) held while a cross-city transfer waits",
     ),
     Movement(
         "crosscity.settle",
-        debits=(_HOLDING_RIGHTS, _CAP, _cash(PARTICIPANTS)),
+        debits=(_HOLDING_RIGHTS, _RESERVE, _CAP, _cash(PARTICIPANTS)),
         credits=(_HOLDING_RIGHTS, _CAP, _cash(frozenset({"enterprise", "cooperative", "bureau"}))),
         holds=frozenset({HoldOp.CAPTURE}),
         signers=frozenset({Signer.LOT_BUREAUS}),

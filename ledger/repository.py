@@ -69,6 +69,7 @@ _IDEMPOTENT_IN = select(ID.c.scope, ID.c.key, ID.c.request_digest, ID.c.response
     tuple_(ID.c.scope, ID.c.key).in_(bindparam("pairs", expanding=True))
 )
 _DIGESTS_IN = select(J.c.body_digest).where(J.c.body_digest.in_(bindparam("digests", expanding=True)))
+_RULES_ADOPTED = select(J.c.core).where(J.c.type == "rules.adopt").order_by(J.c.seq.desc()).limit(1)
 _UPDATE_HEAD = update(HD).where(HD.c.id == 1)
 _UPDATE_BALANCE = (
     update(B)
@@ -105,7 +106,9 @@ class Head:
         nodes = [row.frontier[i : i + 32] for i in range(0, len(row.frontier), 32)]
         moment = parse_utc(row.time) if row.time else None
         frontier = Frontier(row.next_seq, nodes)
-        return cls(row.next_seq, row.hash, row.time, frontier, moment=moment, rule_set=row.rule_set)
+        adopted = conn(session).execute(_RULES_ADOPTED).scalar()
+        rule_set = int(json.loads(adopted)["body"]["version"]) if adopted is not None else 1
+        return cls(row.next_seq, row.hash, row.time, frontier, moment=moment, rule_set=rule_set)
 
     def values(self) -> dict[str, Any]:
         return {
@@ -113,7 +116,6 @@ class Head:
             "hash": self.hash,
             "time": self.time,
             "frontier": b"".join(self.frontier.nodes),
-            "rule_set": self.rule_set,
         }
 
 
@@ -387,7 +389,6 @@ class BatchWriter:
             c.execute(_INSERT[ID.name], self.idempotency)
         if self.auction_changes:
             write_changes(c, self.auction_changes)
-        head.rule_set = view.rule_set
         values = head.values()
         if head.existed:
             c.execute(_UPDATE_HEAD, values)

@@ -6,7 +6,7 @@ instants are the journal's own UTC text, which sorts in time order.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Integer, LargeBinary
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, LargeBinary, text
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -37,6 +37,15 @@ class JournalRow(SQLModel, table=True):
     """One committed record. Append-only: triggers refuse UPDATE and DELETE."""
 
     __tablename__ = "journal"
+    # The few ``rules.adopt`` records, found without a scan; partial, so appends pay almost nothing.
+    __table_args__ = (
+        Index(
+            "ix_journal_rules_adopt",
+            "seq",
+            sqlite_where=text("type = 'rules.adopt'"),
+            postgresql_where=text("type = 'rules.adopt'"),
+        ),
+    )
     seq: int = Field(sa_column=_bigint(primary_key=True))
     time: str = Field(index=True)
     type: str
@@ -124,8 +133,6 @@ class HeadRow(SQLModel, table=True):
     hash: bytes = Field(sa_column=_blob())
     time: str | None = None
     frontier: bytes = Field(sa_column=_blob())  # 32-byte nodes, largest subtree first
-    # The rule set in force (ledger.movements); journals begun before rule set 2 start at 1.
-    rule_set: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
 
 
 class CheckpointRow(SQLModel, table=True):

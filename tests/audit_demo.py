@@ -1,5 +1,5 @@
 """A tiny, fixed journal for the auditor's tests: a Yuyao bureau, two enterprises and a bank, an
-issuance, a trade and a pledge in 20 records, built through the ledger alone.
+issuance, a trade and a pledge in 22 records, built through the ledger alone.
 
 It was the first ``make demo`` scenario; the audit tests name its records by number (16, 18, 19), so
 it stays here, fixed, while ``api.demo`` grew into the full Zhejiang scenario.
@@ -82,23 +82,35 @@ def load(engine: Engine, registry: Registry) -> dict[str, int]:
     sc.party(
         f"bureau:{YUYAO}",
         "bureau",
-        {"name": "余姚市生态环境局", "division": YUYAO},
+        {"name": "余姚市生态环境局", "jurisdiction": YUYAO},
         [AccountKind.ISSUANCE, AccountKind.RESERVE],
     )
-    sc.party("ent:yuyao-plastics", "enterprise", {"name": "余姚 demo plastics"}, holder)
-    sc.party("ent:yuyao-dyeing", "enterprise", {"name": "余姚 demo dyeing"}, holder)
-    sc.party("bank:demo", "bank", {"name": "demo bank, Yuyao branch"}, [AccountKind.HOLDING])
-    cap, bureau = f"bureau:{YUYAO}.issuance", f"bureau:{YUYAO}"
-    issued = [
+    here = {"jurisdiction": YUYAO}
+    sc.party("ent:yuyao-plastics", "enterprise", {"name": "余姚 demo plastics", **here}, holder)
+    sc.party("ent:yuyao-dyeing", "enterprise", {"name": "余姚 demo dyeing", **here}, holder)
+    sc.party("bank:demo", "bank", {"name": "demo bank, Yuyao branch", **here}, [AccountKind.HOLDING])
+    bureau = f"bureau:{YUYAO}"
+    cap, reserve = f"{bureau}.issuance", f"{bureau}.reserve"
+    grants = (("ent:yuyao-plastics", 12_500), ("ent:yuyao-dyeing", 48_000))
+    total = sum(kg for _, kg in grants)
+    raise_cap = TxBody(
+        "cap.set",
+        new_nonce(),
+        (Posting(cap, "COD", RIGHTS_2030, -total), Posting(reserve, "COD", RIGHTS_2030, total)),
+    )
+    issued = [sc.signed(raise_cap, bureau)] + [
         sc.signed(
             TxBody(
-                "issuance.initial",
+                "allocation.initial",
                 new_nonce(),
-                (Posting(cap, "COD", RIGHTS_2030, -kg), Posting(f"{ent}.holding", "COD", RIGHTS_2030, kg)),
+                (
+                    Posting(reserve, "COD", RIGHTS_2030, -kg),
+                    Posting(f"{ent}.holding", "COD", RIGHTS_2030, kg),
+                ),
             ),
             bureau,
         )
-        for ent, kg in (("ent:yuyao-plastics", 12_500), ("ent:yuyao-dyeing", 48_000))
+        for ent, kg in grants
     ]
     trade = sc.signed(
         TxBody(
@@ -114,13 +126,15 @@ def load(engine: Engine, registry: Registry) -> dict[str, int]:
     hold = HoldPlace(
         "pledge:demo-1", "ent:yuyao-dyeing.holding", "COD", RIGHTS_2030, 20_000, "pledge", "bank:demo"
     )
-    pledge = sc.signed(TxBody("pledge.register", new_nonce(), holds=(hold,)), "ent:yuyao-dyeing")
+    pledge = sc.signed(
+        TxBody("pledge.register", new_nonce(), holds=(hold,)), "ent:yuyao-dyeing", "bank:demo", bureau
+    )
     receipts = sc.run([*issued, trade, pledge])
     return {"records": receipts[-1].seq + 1, "participants": len(sc.keys)}
 
 
 def build_demo_dir(root: Path) -> Path:
-    """``root`` holding demo.db (genesis, the scenario, one checkpoint: 20 records) and registry-key.pem,
+    """``root`` holding demo.db (genesis, the scenario, one checkpoint: 22 records) and registry-key.pem,
     the layout the ``ecoledger`` commands take with ``--db`` and ``--key``."""
     from api import migrations
 

@@ -1,4 +1,9 @@
-"""A small world for ledger tests: parties with keys and accounts, built through the service."""
+"""A small world for ledger tests: parties with keys and accounts, built through the service.
+
+It exercises the ledger's mechanics (double entry, balances, holds, consent) under rule set 1,
+with ad-hoc body types such as ``issue``; the typed movements of rule set 2 have their own
+world in tests/unit/test_movements.py and the workflows' tests run under them.
+"""
 
 from __future__ import annotations
 
@@ -24,10 +29,10 @@ class World:
     keys: dict[str, SigningKey] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, engine: Engine, registry: Registry) -> World:
+    def create(cls, engine: Engine, registry: Registry, *, rule_set: int = 1) -> World:
         world = cls(engine, registry)
         with Session(engine) as s:
-            init_ledger(s, registry=registry, name="ecoledger test registry")
+            init_ledger(s, registry=registry, name="ecoledger test registry", rule_set=rule_set)
             s.commit()
         world.add_party(
             "bureau:330281",
@@ -43,11 +48,17 @@ class World:
         world.add_party("gateway", "operator", [("gateway.cny", AccountKind.SETTLEMENT)])
         return world
 
-    def add_party(self, party: str, role: str, accounts: list[tuple[str, AccountKind]]) -> SigningKey:
+    def add_party(
+        self,
+        party: str,
+        role: str,
+        accounts: list[tuple[str, AccountKind]],
+        profile: dict[str, str] | None = None,
+    ) -> SigningKey:
         key = SigningKey.from_seed(party.encode().ljust(32, b"\x00")[:32])
         self.keys[party] = key
         bodies = [
-            RegisterParty(party, role, {}, new_nonce()),
+            RegisterParty(party, role, profile or {}, new_nonce()),
             RegisterKey(party, key.key_id, key.public, utc_now(), new_nonce()),
             *[OpenAccount(acc, party, kind, new_nonce()) for acc, kind in accounts],
         ]
@@ -102,3 +113,26 @@ def transfer(src: str, dst: str, amount: int, lot: Lot = COD_YUYAO, instrument: 
             Posting(dst, instrument, lot, amount),
         ),
     )
+
+
+def grant_rights(
+    bureau: str, holding: str, amount: int, lot: Lot = COD_YUYAO, instrument: str = "COD"
+) -> list[TxBody]:
+    """Rights reach a holding as rule set 2 allows: the bureau raises its cap into its reserve
+    (``cap.set``), then allocates from the reserve (``allocation.initial``); the bureau signs both."""
+    reserve = f"{bureau}.reserve"
+    return [
+        TxBody(
+            "cap.set",
+            new_nonce(),
+            (
+                Posting(f"{bureau}.cap.{instrument}", instrument, lot, -amount),
+                Posting(reserve, instrument, lot, amount),
+            ),
+        ),
+        TxBody(
+            "allocation.initial",
+            new_nonce(),
+            (Posting(reserve, instrument, lot, -amount), Posting(holding, instrument, lot, amount)),
+        ),
+    ]

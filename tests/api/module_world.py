@@ -42,7 +42,7 @@ def grant(http: HttpWorld, bureau: str, holder: str, kg: int, *, until: date, in
             (Posting(cap, instrument, lot, -2 * kg), Posting(reserve, instrument, lot, 2 * kg)),
         ),
         TxBody(
-            "allocate",
+            "allocation.initial",
             new_nonce(),
             (
                 Posting(reserve, instrument, lot, -kg),

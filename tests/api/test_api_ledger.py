@@ -21,7 +21,16 @@ from api.app import create_app
 from api.errors import status_for
 from ledger.errors import DomainError
 from ledger.model import Lot, Posting, TxBody
-from ledger.service import Instruction, Registry, head_size, init_ledger, new_nonce, sign_body, submit
+from ledger.service import (
+    Instruction,
+    Registry,
+    head_size,
+    init_ledger,
+    new_nonce,
+    sign_body,
+    submit_all,
+)
+from tests.support import grant_rights
 
 LOT = Lot(jurisdiction="330281", valid_until=date(2030, 12, 31))
 
@@ -47,13 +56,11 @@ class Api:
 
     def allocate(self, alias: str, kg: int) -> None:
         bureau = self.who("yuyao")
-        body = TxBody(
-            "allocation",
-            new_nonce(),
-            (Posting("bureau:330281.cap.COD", "COD", LOT, -kg), Posting(self.holding(alias), "COD", LOT, kg)),
-        )
+        bodies = grant_rights(bureau.party, self.holding(alias), kg, LOT)
         with Session(self.engine) as s:
-            submit(s, Instruction.signed(body, (bureau.party, bureau.key)), registry=self.registry)
+            submit_all(
+                s, [Instruction.signed(b, (bureau.party, bureau.key)) for b in bodies], registry=self.registry
+            )
             s.commit()
 
     def transfer_payload(self, src: str, dst: str, kg: int) -> dict[str, object]:

@@ -13,8 +13,9 @@ from api.client import ApiError, Client
 from ledger.crypto import SigningKey
 from ledger.errors import InvalidInput
 from ledger.model import Lot, Posting, TxBody
-from ledger.service import Instruction, new_nonce, submit
+from ledger.service import Instruction, new_nonce, submit_all
 from tests.api.conftest import HttpWorld
+from tests.support import grant_rights
 
 LOT = Lot(jurisdiction="330281", valid_until=date(2030, 12, 31))
 
@@ -30,15 +31,13 @@ def holding(http: HttpWorld, alias: str) -> str:
 
 def allocate(http: HttpWorld, alias: str, kg: int) -> int:
     bureau = http.who("yuyao")
-    body = TxBody(
-        "allocation",
-        new_nonce(),
-        (Posting("bureau:330281.cap.COD", "COD", LOT, -kg), Posting(holding(http, alias), "COD", LOT, kg)),
-    )
+    bodies = grant_rights(bureau.party, holding(http, alias), kg, LOT)
     with Session(http.engine) as s:
-        receipt = submit(s, Instruction.signed(body, (bureau.party, bureau.key)), registry=http.registry)
+        receipts = submit_all(
+            s, [Instruction.signed(b, (bureau.party, bureau.key)) for b in bodies], registry=http.registry
+        )
         s.commit()
-    return receipt.seq
+    return receipts[-1].seq
 
 
 def test_me_names_the_tokens_party_and_its_accounts(http: HttpWorld) -> None:

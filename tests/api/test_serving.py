@@ -136,7 +136,7 @@ def test_serve_with_two_workers_shares_one_sqlite_registry(tmp_path: Path) -> No
         assert len(workers) == 2
         # a new connection each time: the kernel spreads them over both workers
         sizes = {httpx.get(f"{base}/health").json()["journal_size"] for _ in range(20)}
-        assert sizes == {1}  # the genesis record, seen by whichever worker answered
+        assert sizes == {2}  # the genesis and the rule-set record, seen by whichever worker answered
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         assert not any(Path(f"/proc/{pid}").exists() for pid in workers)  # joined by the supervisor

@@ -72,7 +72,7 @@ def instruction(i: int) -> Instruction:
 
 def set_up(session: Session, reg: Registry) -> None:
     """Genesis, parties, keys, accounts and opening balances in ONE transaction: a kill leaves all or none."""
-    init_ledger(session, registry=reg, name="ecoledger crash test")
+    init_ledger(session, registry=reg, name="ecoledger crash test", rule_set=1)  # durability, not typing
     instructions: list[Instruction] = []
     for party, (role, accounts) in PARTIES.items():
         key = party_key(party)

@@ -32,8 +32,10 @@ from ledger.service import (
     replay_database,
     sign_body,
     submit,
+    submit_all,
 )
 from ledger.timeutil import utc_now
+from tests.support import grant_rights
 
 LOT = Lot(jurisdiction="330281", valid_until=date(2030, 12, 31))
 CHEM = DEMO_SPECS["yuyao_chem"].participant().party
@@ -45,16 +47,11 @@ def demo(engine: Engine, registry: Registry) -> dict[str, DemoParticipant]:
         init_ledger(s, registry=registry, name="ecoledger keys test")
         out = register_demo(s, registry=registry)
         s.commit()
-    issue = TxBody(
-        "issue",
-        new_nonce(),
-        (
-            Posting("bureau:330281.cap.COD", "COD", LOT, -10_000),
-            Posting(f"{CHEM}.holding", "COD", LOT, 10_000),
-        ),
-    )
+    grant = grant_rights("bureau:330281", f"{CHEM}.holding", 10_000, LOT)
     with Session(engine) as s:
-        submit(s, Instruction.signed(issue, ("bureau:330281", out["yuyao"].key)), registry=registry)
+        submit_all(
+            s, [Instruction.signed(b, ("bureau:330281", out["yuyao"].key)) for b in grant], registry=registry
+        )
         s.commit()
     assert out["yuyao_chem"].party == CHEM
     return out
@@ -66,7 +63,7 @@ def _transfer(amount: int = 100) -> TxBody:
         new_nonce(),
         (
             Posting(f"{CHEM}.holding", "COD", LOT, -amount),
-            Posting("bureau:330281.reserve", "COD", LOT, amount),
+            Posting(f"{DEMO_SPECS['yuyao_dye'].participant().party}.holding", "COD", LOT, amount),
         ),
     )
 

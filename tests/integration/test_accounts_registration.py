@@ -37,6 +37,7 @@ from ledger.service import (
     sign_body,
     submit,
 )
+from tests.support import grant_rights
 
 NEW_ENTERPRISE = EnterpriseSpec("91330201MA282UF146", "宁波示例检测有限公司", "330200")
 
@@ -210,14 +211,7 @@ def test_a_custody_key_signs_for_its_participant_and_the_record_says_custody(
         ent, key = register_in_custody(s, registry=registry, spec=NEW_ENTERPRISE)
         s.commit()
     lot = Lot(jurisdiction="330200", valid_until=date(2030, 12, 31))
-    issue = TxBody(
-        "issue",
-        new_nonce(),
-        (
-            Posting("bureau:330200.cap.COD", "COD", lot, -500),
-            Posting(f"{ent.party}.holding", "COD", lot, 500),
-        ),
-    )
+    issue = grant_rights("bureau:330200", f"{ent.party}.holding", 500, lot)
     give = TxBody(
         "transfer",
         new_nonce(),
@@ -227,7 +221,8 @@ def test_a_custody_key_signs_for_its_participant_and_the_record_says_custody(
         ),
     )
     with Session(engine) as s:
-        submit(s, Instruction.signed(issue, ("bureau:330200", demo["ningbo"].key)), registry=registry)
+        for body in issue:
+            submit(s, Instruction.signed(body, ("bureau:330200", demo["ningbo"].key)), registry=registry)
         signed = Instruction(give, (sign_body(give, ent.party, key, custody=True),))
         receipt = submit(s, signed, registry=registry)
         s.commit()

@@ -31,8 +31,8 @@ from ledger.service import Registry, init_ledger, make_checkpoint, positions
 from tests import audit_demo as demo
 from tests.support import World, transfer
 
-ISSUE_PLASTICS, TRANSFER, PLEDGE = 16, 18, 19  # the demo's records
-PLASTICS_PARTY = 5
+ISSUE_PLASTICS, TRANSFER, PLEDGE = 18, 20, 21  # the demo's records
+PLASTICS_PARTY = 6
 
 
 @dataclass
@@ -76,7 +76,7 @@ def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     engine.dispose()
     lines = (root / "bundle" / JOURNAL).read_bytes().splitlines()
     cps = [Checkpoint.from_line(c) for c in (root / "bundle" / CHECKPOINTS).read_bytes().splitlines()]
-    assert [cp.tree_size for cp in cps] == [8, 16, 20]
+    assert [cp.tree_size for cp in cps] == [8, 16, 22]
     return Demo(root / "bundle", registry.key, lines, cps)
 
 
@@ -117,7 +117,7 @@ def test_the_demo_bundle_verifies_clean_and_rebuilds_every_balance(demo_bundle: 
     assert summary.ok, summary.render()
     run = summary.run
     assert run is not None
-    assert run.report.records == 20
+    assert run.report.records == 22
     assert run.report.checkpoints_verified == 3
     assert run.report.state.totals() == {("COD", "j=330281;u=2030-12-31"): 0}
     text = summary.render()
@@ -140,14 +140,14 @@ def test_worker_processes_verify_the_bundle_like_one_process(demo_bundle: Demo) 
     assert one.run is not None
     assert two.run is not None
     assert one.run.report.state.balances() == two.run.report.state.balances()
-    assert one.run.signatures == two.run.signatures == 20 + 4 + 3  # seals, party signatures, checkpoints
+    assert one.run.signatures == two.run.signatures == 22 + 7 + 3  # seals, party signatures, checkpoints
 
 
 def test_the_analysis_tables_hold_every_record_and_balanced_postings(demo_bundle: Demo) -> None:
     records = pd.read_parquet(demo_bundle.bundle / "analysis" / "records.parquet")
     postings = pd.read_parquet(demo_bundle.bundle / "analysis" / "postings.parquet")
     holds = pd.read_parquet(demo_bundle.bundle / "analysis" / "holds.parquet")
-    assert list(records["seq"]) == list(range(20))
+    assert list(records["seq"]) == list(range(22))
     assert str(records["time"].dt.tz) == "UTC"
     assert list(records.loc[records["seq"] == TRANSFER, "signers"].iloc[0]) == ["ent:yuyao-dyeing"]
     assert postings.groupby(["instrument", "lot"])["amount"].sum().eq(0).all()
@@ -184,7 +184,7 @@ def test_the_last_record_dropped_is_caught_by_the_checkpoint_over_it(
     demo_bundle: Demo, tmp_path: Path
 ) -> None:
     assert failure_of(demo_bundle.tampered(tmp_path, demo_bundle.lines[:-1])) == (
-        19,
+        21,
         "checkpoint_beyond_journal",
     )
 
@@ -235,14 +235,14 @@ def test_a_malformed_checkpoint_line_makes_the_bundle_unreadable(demo_bundle: De
 def test_a_changed_manifest_or_key_list_fails_after_a_clean_replay(demo_bundle: Demo, tmp_path: Path) -> None:
     out = demo_bundle.tampered(tmp_path)
     manifest = json.loads((out / MANIFEST).read_text())
-    manifest["records"] = 21
+    manifest["records"] = 23
     (out / MANIFEST).write_text(json.dumps(manifest))
     (out / KEYS).write_bytes((out / KEYS).read_bytes().replace(b"register", b"revoke", 1))
     summary = verify_bundle(out)
     assert summary.failure is None
     assert not summary.ok
     text = "\n".join(summary.problems)
-    assert "says 21 records" in text
+    assert "says 23 records" in text
     assert "sha256 of keys.jsonl" in text
     assert "keys.jsonl does not match the key events in the journal" in text
 
@@ -273,7 +273,7 @@ def test_a_record_signed_by_a_revoked_key_is_named(demo_bundle: Demo, tmp_path: 
     revoke = RevokeKey(party, key_id, None, "key reported lost", "n-revoke").to_json()
     key = demo_bundle.registry
     r1 = seal(
-        seq=20, prev=last.hash, time=last.time + timedelta(seconds=1), body=revoke, sigs=[], registry=key
+        seq=22, prev=last.hash, time=last.time + timedelta(seconds=1), body=revoke, sigs=[], registry=key
     )
     lot = demo.RIGHTS_2030.to_json()
     legs = [(f"{party}.holding", -100), ("ent:yuyao-dyeing.holding", 100)]
@@ -286,7 +286,7 @@ def test_a_record_signed_by_a_revoked_key_is_named(demo_bundle: Demo, tmp_path: 
     )
     sig = Signature(party, key_id, stolen.sign(TAG_BODY, b"irrelevant"))
     r2 = seal(
-        seq=21,
+        seq=23,
         prev=r1.hash,
         time=r1.time + timedelta(seconds=1),
         body=late.to_json(),
@@ -295,7 +295,7 @@ def test_a_record_signed_by_a_revoked_key_is_named(demo_bundle: Demo, tmp_path: 
     )
     summary = verify_bundle(demo_bundle.tampered(tmp_path, [*lines, r1.line(), r2.line()]))
     assert summary.failure is not None
-    assert (summary.failure.seq, summary.failure.rule) == (21, "key_not_valid")
+    assert (summary.failure.seq, summary.failure.rule) == (23, "key_not_valid")
     assert "(revoked)" in summary.failure.message
 
 
@@ -306,7 +306,7 @@ def test_a_rewritten_history_fools_the_bundle_but_not_a_checkpoint_the_auditor_k
         return {**body, "profile": {**body["profile"], "name": "someone else"}}
 
     lines = resealed(list(demo_bundle.lines), PLASTICS_PARTY, demo_bundle.registry, rename)
-    cps = insider_checkpoints(lines, [8, 16, 20], demo_bundle.registry)
+    cps = insider_checkpoints(lines, [8, 16, 22], demo_bundle.registry)
     rewritten = demo_bundle.tampered(tmp_path, lines, cps)
     assert verify_bundle(rewritten).failure is None  # self-consistent: only the manifest hashes differ
     kept = demo_bundle.checkpoints[:1]  # the auditor saved the checkpoint of size 8 when it was published
@@ -338,3 +338,48 @@ def test_a_bundle_can_be_written_from_lines_and_checkpoints_alone(demo_bundle: D
     write_bundle(tmp_path / "copy", demo_bundle.lines, demo_bundle.checkpoints, chunk_rows=3)
     assert verify_bundle(tmp_path / "copy", registry_key=demo_bundle.registry.public).ok
     assert (tmp_path / "copy" / JOURNAL).read_bytes() == (demo_bundle.bundle / JOURNAL).read_bytes()
+
+
+# --- rule set 2: what the registry's own key cannot make legitimate ----------------------------------
+
+
+def _insider_rewrite(
+    lines: list[bytes], at: int, key: SigningKey, records: list[tuple[dict[str, Any], list[Signature]]]
+) -> list[bytes]:
+    """``records`` (bodies with their signatures) in place of everything from record ``at`` on, each
+    sealed again with the registry's key: a rewrite only the rules, not the seals, can catch."""
+    out, prev = lines[:at], parse_line(lines[at - 1]).hash
+    time = parse_line(lines[at - 1]).time
+    for seq, (body, sigs) in enumerate(records, start=at):
+        time += timedelta(milliseconds=1)
+        sealed = seal(seq=seq, prev=prev, time=time, body=body, sigs=sigs, registry=key)
+        out.append(sealed.line())
+        prev = sealed.hash
+    return out
+
+
+def test_audit_verify_names_a_forged_transfer_into_another_city(demo_bundle: Demo, tmp_path: Path) -> None:
+    ningbo = [
+        {"type": "party.register", "party": "ent:ningbo-x", "role": "enterprise",
+         "profile": {"jurisdiction": "330200", "name": "宁波 x"}, "nonce": "forged-1"},
+        {"type": "account.open", "account": "ent:ningbo-x.holding", "owner": "ent:ningbo-x",
+         "kind": "holding", "nonce": "forged-2"},
+    ]  # fmt: skip
+    transfer = parse_line(demo_bundle.lines[TRANSFER])
+    assert transfer.body["action"] == "transfer"
+    body = json.loads(json.dumps(transfer.body))
+    body["postings"][1]["account"] = "ent:ningbo-x.holding"  # Yuyao COD credited to a Ningbo enterprise
+    rest = [(parse_line(x).body, list(parse_line(x).sigs)) for x in demo_bundle.lines[TRANSFER + 1 :]]
+    records = [*((b, []) for b in ningbo), (body, list(transfer.sigs)), *rest]
+    lines = _insider_rewrite(demo_bundle.lines, TRANSFER, demo_bundle.registry, records)
+    cps = insider_checkpoints(lines, [8, 16, len(lines)], demo_bundle.registry)  # re-signed too
+    assert failure_of(demo_bundle.tampered(tmp_path, lines, cps)) == (TRANSFER + 2, "wrong_jurisdiction")
+
+
+def test_audit_verify_names_a_forged_transfer_into_a_banks_holding(demo_bundle: Demo, tmp_path: Path) -> None:
+    def to_the_bank(body: dict[str, Any]) -> dict[str, Any]:
+        body["postings"][1]["account"] = "bank:demo.holding"
+        return body
+
+    lines = resealed(demo_bundle.lines, TRANSFER, demo_bundle.registry, to_the_bank)
+    assert failure_of(demo_bundle.tampered(tmp_path, lines)) == (TRANSFER, "movement_not_allowed")

@@ -22,7 +22,7 @@ from tests.audit_demo import build_demo_dir
 from tests.integration.test_audit_reports import BC23, ZHOUSHAN, at, scenario, tx
 from tests.unit.test_methodologies_registry import MUSSELS
 
-TRANSFER = 18
+TRANSFER = 20
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_export_then_verify_with_a_pinned_key(
     demo_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main([*db(demo_dir), "export", str(tmp_path / "b"), "--tar"]) == 0
-    assert "exported 20 records" in capsys.readouterr().out
+    assert "exported 22 records" in capsys.readouterr().out
     assert main(["audit", "verify", str(tmp_path / "b.tar"), "--registry-key", registry_key(demo_dir)]) == 0
     out = capsys.readouterr().out
     assert "VERIFIED" in out
@@ -63,7 +63,7 @@ def test_verify_names_the_record_rule_and_evidence_of_a_tampered_bundle(
     captured = capsys.readouterr()
     assert f"record        {TRANSFER}" in captured.out
     assert "rule          sequence" in captured.out
-    assert '{"found":19}' in captured.out
+    assert '{"found":21}' in captured.out
     assert "records" in captured.err  # the progress bar, forced on
 
 
@@ -92,7 +92,7 @@ def test_report_writes_csv_and_charts(
     )
     assert "holdings.csv" in capsys.readouterr().out
     meta = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert meta["records_included"] == 20
+    assert meta["records_included"] == 22
     assert meta["as_of"] == "end of 2099-12-31 (UTC+8)"
     assert (tmp_path / "r" / "cap_use.png").exists()
 

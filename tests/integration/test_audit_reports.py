@@ -116,7 +116,7 @@ def scenario() -> Builder:
         b.add(
             at(3, 2),
             tx(
-                "deposit",
+                "cash.deposit",
                 f"f-{ent}",
                 [("gateway.cny", "CNY", CNY, -50_000_000), (f"{ent}.cash", "CNY", CNY, 50_000_000)],
             ),

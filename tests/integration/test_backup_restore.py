@@ -27,7 +27,7 @@ from ledger.db import make_engine
 from ledger.model import AccountKind
 from ledger.service import Registry, init_ledger, make_checkpoint, replay_database
 from tests.conftest import PG_URL, _pg_unreachable
-from tests.support import World, transfer
+from tests.support import World, grant_rights, transfer
 
 
 def _initialised(url: str, key: Path, *, cli: bool = True) -> tuple[Engine, World]:
@@ -43,12 +43,19 @@ def _initialised(url: str, key: Path, *, cli: bool = True) -> tuple[Engine, Worl
             init_ledger(s, registry=registry, name="ecoledger backup test")
             s.commit()
     w = World(engine, registry)
-    w.add_party("bureau:330281", "bureau", [("330281.cap", AccountKind.ISSUANCE)])
-    w.add_party("ent:a", "enterprise", [("ent:a.h", AccountKind.HOLDING)])
-    w.add_party("ent:b", "enterprise", [("ent:b.h", AccountKind.HOLDING)])
-    w.issue("ent:a.h", 5_000)
+    yuyao = {"jurisdiction": "330281"}
+    bureau = [("bureau:330281.cap.COD", AccountKind.ISSUANCE), ("bureau:330281.reserve", AccountKind.RESERVE)]
+    w.add_party("bureau:330281", "bureau", bureau, yuyao)
+    w.add_party("ent:a", "enterprise", [("ent:a.h", AccountKind.HOLDING)], yuyao)
+    w.add_party("ent:b", "enterprise", [("ent:b.h", AccountKind.HOLDING)], yuyao)
+    _grant(w, "ent:a.h", 5_000)
     w.submit(transfer("ent:a.h", "ent:b.h", 1_200), "ent:a")
     return engine, w
+
+
+def _grant(w: World, account: str, amount: int) -> None:
+    for body in grant_rights("bureau:330281", account, amount):
+        w.submit(body, "bureau:330281")
 
 
 def _keep_checkpoint(w: World, path: Path) -> Checkpoint:
@@ -80,7 +87,7 @@ def test_an_online_backup_of_a_live_sqlite_database_restores_to_a_verifiable_jou
     backup = tmp_path / "ecoledger-backup.db"
     with closing(sqlite3.connect(live)) as src, closing(sqlite3.connect(backup)) as dst:
         src.backup(dst)
-    w.issue("ent:a.h", 700)  # the live registry writes on after the backup
+    _grant(w, "ent:a.h", 700)  # the live registry writes on after the backup
     _keep_checkpoint(w, tmp_path / "kept-later.json")
     engine.dispose()
 
@@ -99,7 +106,9 @@ def test_an_online_backup_of_a_live_sqlite_database_restores_to_a_verifiable_jou
     assert capsys.readouterr().out.strip() == f"{head()} (head)"
     # A checkpoint published after the backup was taken names the records the restore lacks.
     assert _check(url, tmp_path / "kept-later.json", w) == 1
-    assert f"records {kept.tree_size + 1}..{kept.tree_size + 1} are missing" in capsys.readouterr().out
+    assert (
+        f"records {kept.tree_size + 1}..{kept.tree_size + 2} are missing" in capsys.readouterr().out
+    )  # a grant is 2
 
 
 def test_a_kept_checkpoint_of_another_history_is_refused(
@@ -107,8 +116,8 @@ def test_a_kept_checkpoint_of_another_history_is_refused(
 ) -> None:
     engine, w = _initialised(f"sqlite:///{tmp_path / 'a.db'}", tmp_path / "registry-key.pem")
     other_engine, other = _initialised(f"sqlite:///{tmp_path / 'b.db'}", tmp_path / "registry-key.pem")
-    other.issue("ent:a.h", 1)  # same registry key, same start, then a different record
-    w.issue("ent:a.h", 2)
+    _grant(other, "ent:a.h", 1)  # same registry key, same start, then a different record
+    _grant(w, "ent:a.h", 2)
     _keep_checkpoint(other, tmp_path / "other.json")
     engine.dispose()
     other_engine.dispose()
@@ -161,7 +170,7 @@ def test_pg_dump_and_pg_restore_keep_the_journal_verifiable(
     libpq = base.set(drivername="postgresql").render_as_string(hide_password=False)
     dump = tmp_path / "ecoledger.dump"
     subprocess.run(["pg_dump", "-Fc", "-n", schema, "-f", str(dump), libpq], check=True, timeout=60)
-    w.issue("ent:a.h", 700)  # the source writes on after the dump
+    _grant(w, "ent:a.h", 700)  # the source writes on after the dump
     engine.dispose()
     restore_to = base.set(drivername="postgresql", database=database).render_as_string(hide_password=False)
     subprocess.run(

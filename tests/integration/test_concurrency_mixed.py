@@ -350,12 +350,10 @@ class Client:
         return {"record": (seq, digest)}
 
     def transfer(self, s: Session) -> dict[str, Any]:
-        """A plain signed transfer of rights or of cash, as the sender's own request."""
+        """A plain signed transfer of rights, as the sender's own request (rule set 2 moves CNY only
+        against rights, in trades and settlements)."""
         src, dst = self.two_enterprises()
-        if self.rng.random() < 0.5:
-            kind, inst, lot, amount = "holding", "COD", LOT, self.rng.randint(1, 1_000)
-        else:
-            kind, inst, lot, amount = "cash", "CNY", Lot(), self.rng.randint(1, 800_000)
+        kind, inst, lot, amount = "holding", "COD", LOT, self.rng.randint(1, 1_000)
         body = TxBody(
             "transfer",
             new_nonce(),

@@ -70,7 +70,7 @@ class Env:
     def fund(self, account: str, fen: int) -> None:
         """CNY enters from the operator's settlement gateway, signed by the operator."""
         body = TxBody(
-            "deposit",
+            "cash.deposit",
             new_nonce(),
             (Posting(f"{OPERATOR}.settlement", "CNY", Lot(), -fen), Posting(account, "CNY", Lot(), fen)),
         )
@@ -351,12 +351,15 @@ def test_the_expiry_run_retires_expired_rights_leaves_pledged_ones_and_expired_u
     )
     short = Lot(jurisdiction="330281", valid_until=SHORT)
     pledge = TxBody(
-        "pledge",
+        "pledge.register",
         new_nonce(),
         holds=(HoldPlace("loan-1", f"{chem}.holding", "COD", short, 2_000, "pledge", bank),),
     )
     with Session(env.engine) as s:
-        submit(s, Instruction.signed(pledge, (chem, env.demo["yuyao_chem"].key)), registry=env.registry)
+        signers = [
+            (p.party, p.key) for p in (env.demo["yuyao_chem"], env.demo["bank_yuyao"], env.demo["yuyao"])
+        ]
+        submit(s, Instruction.signed(pledge, *signers), registry=env.registry)
         s.commit()
     env.clock.now = START + timedelta(days=60)  # SHORT has passed
     dye = env.party("yuyao_dye")

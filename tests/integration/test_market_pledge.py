@@ -163,7 +163,7 @@ class Desk:
             (Posting(cap, instrument, lot, -2 * kg), Posting(reserve, instrument, lot, 2 * kg)),
         )
         allocate = TxBody(
-            "allocate",
+            "allocation.initial",
             new_nonce(),
             (
                 Posting(reserve, instrument, lot, -kg),
@@ -184,7 +184,7 @@ class Desk:
     def fund(self, alias: str, fen: int) -> None:
         op = self.demo[OPERATOR]
         body = TxBody(
-            "deposit",
+            "cash.deposit",
             new_nonce(),
             (
                 Posting(f"{op.party}.settlement", "CNY", Lot(), -fen),

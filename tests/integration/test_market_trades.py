@@ -107,7 +107,10 @@ def test_units_under_a_hold_cannot_be_sold(world: World) -> None:
         holds=(HoldPlace("pledge:t1", f"{chem}.holding", "COD", LOT, 4_000, "pledge", BUREAU),),
     )
     with Session(world.engine) as s:
-        submit(s, Instruction.signed(pledge, (chem, world.people["yuyao_chem"].key)), registry=world.registry)
+        signed = Instruction.signed(
+            pledge, (chem, world.people["yuyao_chem"].key), (BUREAU, world.people["yuyao"].key)
+        )
+        submit(s, signed, registry=world.registry)
         s.commit()
     before = world.snapshot()
     with pytest.raises(UnitsEncumbered):

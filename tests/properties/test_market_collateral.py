@@ -32,6 +32,7 @@ ENTERPRISES = ["yuyao_chem", "yuyao_dye", "zhoushan_ship", "ningbo_petro"]
 BANKS = ["bank_yuyao", "bank_ningbo"]
 UNTIL = [date(2030, 12, 31), date(2029, 12, 31)]
 CITIES = {"330281": "yuyao", "330900": "zhoushan", "330200": "ningbo"}
+SAME_CITY = {"yuyao_chem": "yuyao_dye", "yuyao_dye": "yuyao_chem"}
 EXPECTED = (
     merr.CollateralUnavailable,
     merr.DemandNotMet,
@@ -205,6 +206,10 @@ class Run:
         crosscity.expire_transfers(self.s, registry=self.desk.registry)
 
     def op_transfer(self, ent: int, until: int, quantity: int) -> None:
+        """The owner sells units away (a plain transfer stays in its city: to its Yuyao neighbour)."""
+        buyer = SAME_CITY.get(ENTERPRISES[ent])
+        if buyer is None:
+            return
         owner = self.desk.demo[ENTERPRISES[ent]]
         lot = self.lot(ENTERPRISES[ent], until)
         body = TxBody(
@@ -212,7 +217,7 @@ class Run:
             new_nonce(),
             (
                 Posting(f"{owner.party}.holding", "COD", lot, -quantity),
-                Posting(f"{self.desk.party('bank_yuyao')}.holding", "COD", lot, quantity),
+                Posting(f"{self.desk.party(buyer)}.holding", "COD", lot, quantity),
             ),
         )
         submit(self.s, Instruction.signed(body, (owner.party, owner.key)), registry=self.desk.registry)

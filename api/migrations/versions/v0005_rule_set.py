@@ -1,7 +1,7 @@
-"""The rule set in force on the journal's head (ledger.movements): typed movements from rule set 2.
+"""An index to find the journal's ``rules.adopt`` records (ledger.movements: rule set 2, typed movements).
 Frozen once released: never edit it.
 
-Existing journals start at rule set 1, the rules they were written under; the registry then
+A journal without such a record is under rule set 1, the rules it was written under; the registry then
 appends a ``rules.adopt`` record (ledger.service.adopt_rules), so replay applies rule set 1 to the
 records before it and rule set 2 from it on, and the old journal stays verifiable.
 """
@@ -22,8 +22,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("journal_head") as batch:
-        batch.add_column(sa.Column("rule_set", sa.Integer(), nullable=False, server_default="1"))
+    where = sa.text("type = 'rules.adopt'")
+    op.create_index("ix_journal_rules_adopt", "journal", ["seq"], sqlite_where=where, postgresql_where=where)
 
 
 def downgrade() -> None:
