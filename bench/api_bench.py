@@ -88,13 +88,22 @@ def prepare(url: str, enterprises: int, workdir: Path) -> list[Enterprise]:
             key = SigningKey.from_seed(hashlib.sha256(f"api-bench-{i}".encode()).digest())
             who = register_participant(s, registry=registry, spec=spec, public_key=key.public)
             out.append(Enterprise(who.party, issue_credential(s, party=who.party).token, key))
-        funding = [
+        total = FUNDS_KG * len(out)
+        cap = TxBody(
+            "cap.set",
+            new_nonce(),
+            (
+                Posting("bureau:330281.cap.COD", "COD", LOT, -total),
+                Posting("bureau:330281.reserve", "COD", LOT, total),
+            ),
+        )
+        funding = [Instruction.signed(cap, (bureau.party, bureau.key))] + [
             Instruction.signed(
                 TxBody(
                     "allocation.initial",
                     new_nonce(),
                     (
-                        Posting("bureau:330281.cap.COD", "COD", LOT, -FUNDS_KG),
+                        Posting("bureau:330281.reserve", "COD", LOT, -FUNDS_KG),
                         Posting(e.holding, "COD", LOT, FUNDS_KG),
                     ),
                 ),

@@ -53,18 +53,26 @@ def setup(engine: Engine, registry: Registry) -> dict[str, SigningKey]:
         bodies: list[RegisterParty | RegisterKey | OpenAccount] = []
         for party, key in keys.items():
             kind = AccountKind.ISSUANCE if party == "bureau" else AccountKind.HOLDING
+            role = "bureau" if party == "bureau" else "enterprise"
             bodies += [
-                RegisterParty(party, "bench", {}, new_nonce()),
+                RegisterParty(party, role, {"jurisdiction": "330281"}, new_nonce()),
                 RegisterKey(party, key.key_id, key.public, utc_now(), new_nonce()),
                 OpenAccount(f"{party}.a", party, kind, new_nonce()),
             ]
+        bodies.append(OpenAccount("bureau.r", "bureau", AccountKind.RESERVE, new_nonce()))
         submit_batch(s, [Instruction(b) for b in bodies], registry=registry)
-        issues = [
+        total = 1_000_000 * HOT
+        cap = TxBody(
+            "cap.set",
+            new_nonce(),
+            (Posting("bureau.a", "COD", LOT, -total), Posting("bureau.r", "COD", LOT, total)),
+        )
+        issues = [Instruction.signed(cap, ("bureau", keys["bureau"]))] + [
             Instruction.signed(
                 TxBody(
-                    "issue",
+                    "allocation.initial",
                     new_nonce(),
-                    (Posting("bureau.a", "COD", LOT, -1_000_000), Posting(f"p{i}.a", "COD", LOT, 1_000_000)),
+                    (Posting("bureau.r", "COD", LOT, -1_000_000), Posting(f"p{i}.a", "COD", LOT, 1_000_000)),
                 ),
                 ("bureau", keys["bureau"]),
             )

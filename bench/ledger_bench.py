@@ -55,6 +55,7 @@ REPLAY_TARGET = 0.50  # replay's signature verifications vs the raw verify limit
 
 BUREAU = "bureau:330281"
 CAP = "330281.cap"
+RESERVE = "330281.reserve"
 INSTRUMENT = "COD"
 LOT = Lot(jurisdiction="330281", valid_until=date(2099, 12, 31))
 FUNDING = 10**12  # kg/a issued to every enterprise: far more than the transfers move
@@ -315,18 +316,25 @@ def setup_ledger(engine: Engine, cast: Cast) -> None:
     setup: list[Instruction] = []
     for party, role, key, account, kind in members:
         setup += [
-            Instruction(RegisterParty(party, role, {}, new_nonce())),
+            Instruction(RegisterParty(party, role, {"jurisdiction": "330281"}, new_nonce())),
             Instruction(RegisterKey(party, key.key_id, key.public, valid_from, new_nonce())),
             Instruction(OpenAccount(account, party, kind, new_nonce())),
         ]
+    setup.append(Instruction(OpenAccount(RESERVE, BUREAU, AccountKind.RESERVE, new_nonce())))
     apply_all(engine, cast.registry, setup, 1000)
-    issues = [
+    total = FUNDING * len(cast.enterprises)
+    cap = TxBody(
+        "cap.set",
+        new_nonce(),
+        (Posting(CAP, INSTRUMENT, LOT, -total), Posting(RESERVE, INSTRUMENT, LOT, total)),
+    )
+    issues = [Instruction.signed(cap, (BUREAU, cast.bureau))] + [
         Instruction.signed(
             TxBody(
-                "issue",
+                "allocation.initial",
                 new_nonce(),
                 (
-                    Posting(CAP, INSTRUMENT, LOT, -FUNDING),
+                    Posting(RESERVE, INSTRUMENT, LOT, -FUNDING),
                     Posting(holding(p), INSTRUMENT, LOT, FUNDING),
                 ),
             ),

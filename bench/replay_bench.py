@@ -30,6 +30,7 @@ from ledger.journal import GENESIS_PREV, SealedRecord, seal
 from ledger.merkle import Frontier, leaf_hash
 from ledger.model import (
     AccountKind,
+    AdoptRules,
     Body,
     Genesis,
     HoldPlace,
@@ -47,7 +48,7 @@ from ledger.timeutil import format_utc
 RATE_TARGET = 0.50  # verify's signature rate vs the raw single-core Ed25519 verify rate
 MEMORY_GROWTH_LIMIT = 0.10  # peak RSS at 1M records vs 100k: at most 10% more (plus 8 MB of noise)
 CACHE = Path(os.environ.get("ECOLEDGER_BENCH_CACHE", "/tmp/ecoledger-bench"))
-GEN_VERSION = "v1"
+GEN_VERSION = "v2"  # v2: rule set 2 (typed movements, pledges signed by bank and bureau)
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 LOT = Lot(jurisdiction="330281", valid_until=date(2099, 12, 31))
 LOT_JSON = '{"jurisdiction":"330281","valid_until":"2099-12-31"}'
@@ -130,40 +131,49 @@ def core_bytes(seq: int, prev: bytes, moment: datetime, body: bytes, sigs: Seque
     )
 
 
-def hold_body(seq: int, hold_seq: int, ent: str, release: bool) -> tuple[TxBody, str]:
+def hold_body(seq: int, hold_seq: int, ent: str, release: bool) -> tuple[TxBody, tuple[str, ...]]:
     hold_id = f"pledge-{hold_seq}"
     if release:
-        return TxBody("pledge.release", f"n{seq:x}", holds=(HoldSettle("release", hold_id, 500),)), BANK
+        return TxBody("pledge.release", f"n{seq:x}", holds=(HoldSettle("release", hold_id, 500),)), (BANK,)
     place = HoldPlace(hold_id, f"{ent}.h", "COD", LOT, 500, "pledge", BANK)
-    return TxBody("pledge.register", f"n{seq:x}", holds=(place,)), ent
+    return TxBody("pledge.register", f"n{seq:x}", holds=(place,)), (ent, BANK, BUREAU)
 
 
 @dataclass
 class Draft:
     seq: int
     body: bytes
-    party: str | None  # who signs it (None: nobody but the registry)
+    parties: tuple[str, ...]  # who signs it (none: nobody but the registry)
 
 
-def admin_bodies() -> list[tuple[Body, str | None]]:
+def admin_bodies() -> list[tuple[Body, tuple[str, ...]]]:
     reg = SigningKey.from_seed(REGISTRY_SEED)
-    out: list[tuple[Body, str | None]] = [
-        (Genesis("ecoledger bench registry", reg.key_id, reg.public, "g"), None)
+    out: list[tuple[Body, tuple[str, ...]]] = [
+        (Genesis("ecoledger bench registry", reg.key_id, reg.public, "g"), ()),
+        (AdoptRules(2, "r"), ()),
     ]
+    roles = {BUREAU: "bureau", BANK: "bank"}
     for party in PARTIES:
         key = SigningKey.from_seed(seed_of(party))
-        out.append((RegisterParty(party, party.split(":")[0], {}, f"p-{party}"), None))
-        out.append((RegisterKey(party, key.key_id, key.public, T0, f"k-{party}"), None))
-    out.append((OpenAccount("cap", BUREAU, AccountKind.ISSUANCE, "o-cap"), None))
-    out += [(OpenAccount(f"{e}.h", e, AccountKind.HOLDING, f"o-{e}"), None) for e in ENTERPRISES]
+        profile = {"jurisdiction": "330281"}
+        out.append((RegisterParty(party, roles.get(party, "enterprise"), profile, f"p-{party}"), ()))
+        out.append((RegisterKey(party, key.key_id, key.public, T0, f"k-{party}"), ()))
+    out.append((OpenAccount("cap", BUREAU, AccountKind.ISSUANCE, "o-cap"), ()))
+    out.append((OpenAccount("reserve", BUREAU, AccountKind.RESERVE, "o-reserve"), ()))
+    out += [(OpenAccount(f"{e}.h", e, AccountKind.HOLDING, f"o-{e}"), ()) for e in ENTERPRISES]
+    total = FUNDING * len(ENTERPRISES)
+    cap_set = TxBody(
+        "cap.set", "c", (Posting("cap", "COD", LOT, -total), Posting("reserve", "COD", LOT, total))
+    )
+    out.append((cap_set, (BUREAU,)))
     out += [
         (
             TxBody(
-                "issue",
+                "allocation.initial",
                 f"i-{e}",
-                (Posting("cap", "COD", LOT, -FUNDING), Posting(f"{e}.h", "COD", LOT, FUNDING)),
+                (Posting("reserve", "COD", LOT, -FUNDING), Posting(f"{e}.h", "COD", LOT, FUNDING)),
             ),
-            BUREAU,
+            (BUREAU,),
         )
         for e in ENTERPRISES
     ]
@@ -172,22 +182,22 @@ def admin_bodies() -> list[tuple[Body, str | None]]:
 
 def drafts(n: int, rng: random.Random) -> Iterator[Draft]:
     admin = admin_bodies()
-    for seq, (body, party) in enumerate(admin):
-        yield Draft(seq, canonical_bytes(body.to_json()), party)
+    for seq, (body, parties) in enumerate(admin):
+        yield Draft(seq, canonical_bytes(body.to_json()), parties)
     open_holds: dict[int, str] = {}
     for seq in range(len(admin), n):
         if seq % HOLD_EVERY == 0:
             ent = rng.choice(ENTERPRISES)
-            body, party = hold_body(seq, seq, ent, release=False)
+            body, parties = hold_body(seq, seq, ent, release=False)
             open_holds[seq + HOLD_EVERY // 2] = ent
-            yield Draft(seq, canonical_bytes(body.to_json()), party)
+            yield Draft(seq, canonical_bytes(body.to_json()), parties)
         elif seq in open_holds:
             open_holds.pop(seq)
-            body, party = hold_body(seq, seq - HOLD_EVERY // 2, "", release=True)
-            yield Draft(seq, canonical_bytes(body.to_json()), party)
+            body, parties = hold_body(seq, seq - HOLD_EVERY // 2, "", release=True)
+            yield Draft(seq, canonical_bytes(body.to_json()), parties)
         else:
             src, dst = rng.sample(ENTERPRISES, 2)
-            yield Draft(seq, transfer_body(seq, src, dst, rng.randint(1, 100)), src)
+            yield Draft(seq, transfer_body(seq, src, dst, rng.randint(1, 100)), (src,))
 
 
 def check_templates() -> None:
@@ -219,7 +229,7 @@ def generate(out: Path, n: int, pool: Any, chunk: int = 20_000) -> float:
         batch = [d for _, d in zip(range(chunk), stream, strict=False)]
         if not batch:
             break
-        signed = [(d.party, d.body) for d in batch if d.party is not None]
+        signed = [(p, d.body) for d in batch for p in d.parties]
         halves = [signed[: len(signed) // 2], signed[len(signed) // 2 :]]
         party_sigs = iter(
             [s for part in pool.map(_sign_many, [("", TAG_BODY, h) for h in halves]) for s in part]
@@ -227,7 +237,7 @@ def generate(out: Path, n: int, pool: Any, chunk: int = 20_000) -> float:
         cores = []
         for d in batch:
             moment = T0 + timedelta(microseconds=d.seq)
-            sigs = [] if d.party is None else [Signature(d.party, key_ids[d.party], next(party_sigs))]
+            sigs = [Signature(p, key_ids[p], next(party_sigs)) for p in d.parties]
             core = core_bytes(d.seq, prev, moment, d.body, sigs)
             prev = sha256(tagged(TAG_RECORD, core))
             cores.append((d.seq, moment, core, prev))

@@ -32,6 +32,7 @@ PG_URL = os.environ.get("ECOLEDGER_BENCH_PG_URL", "postgresql+psycopg://postgres
 SCHEMA = "ecoledger_storage_bench"
 BUREAU = "bureau:330281"
 CAP = "330281.cap"
+RESERVE = "330281.reserve"
 # Each enterprise holds every right in two 5-year lots: 8 positions each, as a real holder would.
 INSTRUMENTS = ("COD", "NH3-N", "SO2", "NOX")
 LOTS = (
@@ -191,17 +192,24 @@ def setup(engine: Engine, registry: Registry, enterprises: list[tuple[str, Signi
     bodies: list[Instruction] = []
     for party, role, key, account, kind in members:
         bodies += [
-            Instruction(RegisterParty(party, role, {}, new_nonce())),
+            Instruction(RegisterParty(party, role, {"jurisdiction": "330281"}, new_nonce())),
             Instruction(RegisterKey(party, key.key_id, key.public, now, new_nonce())),
             Instruction(OpenAccount(account, party, kind, new_nonce())),
         ]
+    bodies.append(Instruction(OpenAccount(RESERVE, BUREAU, AccountKind.RESERVE, new_nonce())))
     apply(engine, registry, bodies, 1_000)
-    issues = [
+    total = FUNDING * len(enterprises)
+    caps = [
+        TxBody("cap.set", new_nonce(), (Posting(CAP, code, lot, -total), Posting(RESERVE, code, lot, total)))
+        for code in INSTRUMENTS
+        for lot in LOTS
+    ]
+    issues = [Instruction.signed(cap, (BUREAU, bureau)) for cap in caps] + [
         Instruction.signed(
             TxBody(
-                "issue",
+                "allocation.initial",
                 new_nonce(),
-                (Posting(CAP, code, lot, -FUNDING), Posting(f"{p}.h", code, lot, FUNDING)),
+                (Posting(RESERVE, code, lot, -FUNDING), Posting(f"{p}.h", code, lot, FUNDING)),
             ),
             (BUREAU, bureau),
         )

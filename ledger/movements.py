@@ -93,6 +93,7 @@ class Movement:
     hold_kinds: frozenset[AccountKind] = frozenset()  # where ``place`` may encumber units
     signers: frozenset[Signer] = frozenset()
     description: str = ""
+    captured_only: bool = False  # every debit takes units a hold of this record captures
 
 
 def _leg(
@@ -216,6 +217,7 @@ _TABLE = (
         debits=(_HOLDING_RIGHTS,),
         credits=(_leg({K.HOLDING}, {"bank"}, RIGHTS, home=False),),
         holds=frozenset({HoldOp.CAPTURE}),
+        captured_only=True,
         description="enforcement on default: the pledged rights go to the bank's holding, the only "
         "way a bank comes to hold rights",
     ),
@@ -252,3 +254,31 @@ _TABLE = (
 )
 
 MOVEMENTS: dict[str, Movement] = {m.action: m for m in _TABLE}
+
+
+def describe() -> str:
+    """The table as markdown, for docs/typed-movements.md (a test keeps the page equal to it)."""
+
+    def legs(side: tuple[Leg, ...]) -> str:
+        return (
+            "<br>".join(
+                f"{'/'.join(sorted(k.value for k in g.kinds))} of {'/'.join(sorted(g.roles))}: "
+                f"{'/'.join(sorted(i.value for i in g.instruments))}{' (own jurisdiction)' if g.home else ''}"
+                for g in side
+            )
+            or "—"
+        )
+
+    rows = [
+        "| body type | debits | credits | holds | also signs | what it is |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in _TABLE:
+        holds = "/".join(sorted(h.value for h in m.holds)) or "—"
+        if m.hold_kinds:
+            holds += f" (place on {'/'.join(sorted(k.value for k in m.hold_kinds))})"
+        signers = ", ".join(sorted(s.value for s in m.signers)) or "—"
+        rows.append(
+            f"| `{m.action}` | {legs(m.debits)} | {legs(m.credits)} | {holds} | {signers} | {m.description} |"
+        )
+    return "\n".join(rows) + "\n"

@@ -419,6 +419,8 @@ class _Typed:
             self.posting(i, p.account, p.instrument, p.lot, p.amount)
         for i, op in enumerate(self.tx.body.holds):
             self.hold(i, op)
+        if self.m.captured_only:
+            self.check_captured()
         required = self.tx.effect.required_signers
         if Signer.LOT_BUREAUS in self.m.signers:
             for jurisdiction in sorted(self.jurisdictions):
@@ -430,6 +432,14 @@ class _Typed:
                         jurisdiction=jurisdiction,
                     )
                 required.add(bureau)
+
+    def check_captured(self) -> None:
+        for i, p in enumerate(self.tx.body.postings):
+            if p.amount < 0 and -self.tx.net[p.key] > self.tx.captured.get(p.key, 0):
+                raise MovementNotAllowed(
+                    f"a {self.action} moves only units a hold of this record captures",
+                    field=f"postings[{i}].amount",
+                )
 
     def posting(self, i: int, account: str, code: str, lot: Lot, amount: int) -> None:
         field = f"postings[{i}].account"
@@ -450,7 +460,9 @@ class _Typed:
                 account=account,
                 action=self.action,
             )
-        if inst.scoped_to_jurisdiction and lot.jurisdiction is not None:
+        if inst.scoped_to_jurisdiction:
+            if lot.jurisdiction is None:  # the parser refuses it; a body built in code must not slip by
+                raise WrongJurisdiction(f"{code} units belong to a jurisdiction", field=f"postings[{i}].lot")
             self.jurisdictions.add(lot.jurisdiction)
             if leg.home and owner.jurisdiction != lot.jurisdiction:
                 raise WrongJurisdiction(
@@ -477,7 +489,11 @@ class _Typed:
                 f"a {self.action} may not hold units in a {info.kind.value} account",
                 field=f"holds[{i}].account",
             )
-        if instrument(op.instrument).scoped_to_jurisdiction and op.lot.jurisdiction is not None:
+        if instrument(op.instrument).scoped_to_jurisdiction:
+            if op.lot.jurisdiction is None:
+                raise WrongJurisdiction(
+                    f"{op.instrument} units belong to a jurisdiction", field=f"holds[{i}].lot"
+                )
             self.jurisdictions.add(op.lot.jurisdiction)
         if Signer.HOLD_CONTROLLER in self.m.signers:
             self.tx.effect.required_signers.add(op.controller)

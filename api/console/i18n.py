@@ -394,6 +394,15 @@ _ERRORS: _T = {
         "zh": "指标已冻结（抵押或托管中）",
         "en": "The units are held (pledge or escrow)",
     },
+    "err.movement_not_allowed": {
+        "zh": "该类业务不能这样划转指标（如普通转让只能在同一辖区的企业持有账户之间进行）",
+        "en": "This kind of record cannot move units this way (a plain transfer stays between "
+        "enterprises' holdings of one jurisdiction)",
+    },
+    "err.wrong_jurisdiction": {
+        "zh": "指标不能离开其所属辖区；跨区域交易须经两地生态环境局批准",
+        "en": "Units cannot leave their jurisdiction; a cross-city transfer needs both bureaus' approval",
+    },
     "err.permission_denied": {"zh": "无此权限", "en": "Not permitted"},
     "err.invalid_credentials": {"zh": "访问密钥无效或已撤销", "en": "The access key is invalid or revoked"},
     "err.no_custody_key": {"zh": "登记中心未托管您的签名密钥", "en": "The registry holds no key of yours"},

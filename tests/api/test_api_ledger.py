@@ -20,10 +20,11 @@ from accounts.demo import DemoParticipant, register_demo
 from api.app import create_app
 from api.errors import status_for
 from ledger.errors import DomainError
-from ledger.model import Lot, Posting, TxBody
+from ledger.model import Lot, Posting, TxBody, parse_body
 from ledger.service import (
     Instruction,
     Registry,
+    balances,
     head_size,
     init_ledger,
     new_nonce,
@@ -165,6 +166,34 @@ def test_bad_instructions_are_refused_with_a_stable_code_and_write_nothing(
         assert r.json()["error"]["code"] == code
     with Session(api.engine) as s:
         assert head_size(s) == before
+
+
+@pytest.mark.parametrize(
+    ("owner", "kind", "code"),
+    [
+        ("ningbo_petro", "holding", "wrong_jurisdiction"),  # another city, no bureau approving
+        ("yuyao", "cap.COD", "movement_not_allowed"),  # the published cap would fall
+        ("yuyao", "reserve", "movement_not_allowed"),
+        ("operator", "escrow", "movement_not_allowed"),
+        ("bank_yuyao", "holding", "movement_not_allowed"),  # a bank holds rights only by enforcement
+        ("yuyao_chem", "cash", "movement_not_allowed"),  # COD in a cash account
+    ],
+)
+def test_a_plain_signed_transfer_moves_rights_only_to_an_enterprise_of_their_city(
+    api: Api, owner: str, kind: str, code: str
+) -> None:
+    api.allocate("yuyao_chem", 5_000)
+    with Session(api.engine) as s:
+        before = (head_size(s), balances(s))
+    payload = api.transfer_payload("yuyao_chem", "yuyao_dye", 10)
+    payload["body"]["postings"][1]["account"] = f"{api.who(owner).party}.{kind}"  # type: ignore[index]
+    chem = api.who("yuyao_chem")
+    payload["signatures"] = [sign_body(parse_body(payload["body"]), chem.party, chem.key).to_json()]
+    r = api.client.post("/v1/instructions", json=payload, headers=api.headers("yuyao_chem"))
+    assert (r.status_code, r.json()["error"]["code"]) == (422, code), r.text
+    assert r.json()["error"]["details"]["field"].endswith("postings[1].account")
+    with Session(api.engine) as s:
+        assert (head_size(s), balances(s)) == before
 
 
 def test_an_overdraft_is_a_409_naming_what_is_available(api: Api) -> None:

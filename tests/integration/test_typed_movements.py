@@ -20,6 +20,7 @@ from ledger.replay import replay_lines
 from ledger.service import (
     Instruction,
     Registry,
+    adopt_rules,
     balances,
     head_size,
     init_ledger,
@@ -28,6 +29,7 @@ from ledger.service import (
     sign_body,
     submit,
 )
+from tests.support import World
 
 YUYAO, NINGBO = "330281", "330200"
 UNTIL = date(2030, 12, 31)
@@ -276,3 +278,47 @@ def test_replay_sweeps_expired_units_only_after_their_last_valid_day(
         assert report.failure is not None
         assert (report.failure.seq, report.failure.rule) == (seq, "invalid_input")
         assert report.failure.evidence["field"] == "postings[0].lot"
+
+
+def test_a_journal_written_under_rule_set_1_stays_verifiable_and_is_held_to_rule_set_2_after_adoption(
+    engine: Engine, registry: Registry
+) -> None:
+    old = World.create(engine, registry, rule_set=1)  # ad-hoc body types, as before typed movements
+    old.issue("ent:a.h", 1_000)
+    with Session(engine) as s:
+        adopted = adopt_rules(s, registry=registry)
+        s.commit()
+        assert adopted is not None
+        assert adopt_rules(s, registry=registry) is None  # once
+    lines = _lines(engine)
+    report = replay_lines(lines)
+    assert report.ok, report.failure
+    assert report.state.rule_set == 2
+    with pytest.raises(errors.MovementNotAllowed):
+        old.issue("ent:a.h", 1)  # what rule set 1 took is refused from the adoption on
+    # The same kind of record, sealed by the registry after the adoption, fails replay there.
+    forged = seal(
+        seq=len(lines),
+        prev=parse_line(lines[-1]).hash,
+        time=parse_line(lines[-1]).time + timedelta(seconds=1),
+        body=_move("issue", "330281.cap", "ent:a.h", 5).to_json(),
+        sigs=[
+            sign_body(_move("issue", "330281.cap", "ent:a.h", 5), "bureau:330281", old.keys["bureau:330281"])
+        ],
+        registry=registry.key,
+    )
+    failure = replay_lines([*lines, forged.line()]).failure
+    assert failure is not None
+    assert (failure.seq, failure.rule) == (len(lines), "movement_not_allowed")
+
+
+def _lines(engine: Engine) -> list[bytes]:
+    with Session(engine) as s:
+        return list(journal_lines(s))
+
+
+def test_a_bank_comes_to_hold_rights_only_by_capturing_its_pledge(typed: Typed) -> None:
+    # Even with the enterprise's signature, an "enforcement" that captures no pledge is refused.
+    body = _move("pledge.enforce", typed.acc("yuyao_chem", "holding"), typed.acc("bank_yuyao", "holding"), 10)
+    err = typed.refused(body, "yuyao_chem", "bank_yuyao")
+    assert (err.code, err.details["field"]) == ("movement_not_allowed", "postings[0].amount")
