@@ -4,6 +4,7 @@ designs, reserving the bidder's need across open auctions; and what each party m
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,39 +19,48 @@ from accounts.service import SessionDirectory, get_participant
 from ledger.auction_book import SALT_BYTES, bid_commitment
 from ledger.errors import InsufficientBalance
 from ledger.model import HoldPlace, Lot, TxBody
-from ledger.service import Registry, lock_head_time, new_nonce
+from ledger.service import Registry, journal_lines, lock_head_time, new_nonce
 from ledger.timeutil import parse_utc
-from market.auction import AuctionDesign, Bid, Need, check_bid, effective_close, required_deposit
+from market.auction import (
+    AuctionDesign,
+    Bid,
+    Need,
+    RejectedBid,
+    RejectReason,
+    check_bid,
+    effective_close,
+    required_deposit,
+)
+from market.auction_needs import need_left
 from market.auction_state import (
     AcceptedBid,
     Auction,
     AuctionStatus,
     Keys,
-    approved_needs,
     auction_bid_list,
     authorize_bureau,
     aware,
     free_units,
     get_auction,
-    reserved_elsewhere,
     submit_signed,
 )
 from market.auction_tables import AuctionBidRow
 from market.errors import AuctionClosed, BidExceedsNeed, BidsSealed
 
-__all__ = ["AuctionLive", "auction_bids", "auction_live", "bidder_need", "place_bid", "sealed_now"]
+__all__ = [
+    "AuctionLive",
+    "auction_bids",
+    "auction_live",
+    "bidder_need",
+    "place_bid",
+    "rejections",
+    "sealed_now",
+]
 
 
 def sealed_now(auction: Auction) -> bool:
     """A sealed design before its result: no price, no bidder and no count of bids shows to anyone."""
     return auction.terms.design is not AuctionDesign.ASCENDING and auction.result is None
-
-
-def need_left(session: Session, auction: Auction, bidder: str) -> tuple[int, int]:
-    """The bidder's approved need (项目需求) for the auction's right and jurisdiction, and what of it is
-    left for this auction: less the awards of other auctions and the reservations of those still open."""
-    approved = approved_needs(session, auction.terms.instrument, auction.terms.jurisdiction).get(bidder, 0)
-    return approved, max(0, approved - reserved_elsewhere(session, auction).get(bidder, 0))
 
 
 def place_bid(
@@ -98,30 +108,44 @@ def place_bid(
     mine = [b for b in existing if b.bid.bidder == actor.party]
     most_need = max([left, *(b.need_kg or 0 for b in mine)])
     top_up = max(0, required_deposit(terms, most_need) - sum(b.deposit_fen for b in mine))
-    salt = secrets.token_bytes(SALT_BYTES) if terms.design is not AuctionDesign.ASCENDING else None
-    body = _bid_body(session, auction, bid, left, top_up, salt)
+    return _record(session, registry, actor, keys, auction, bid, left, top_up)
+
+
+def _record(
+    session: Session,
+    registry: Registry,
+    actor: Participant,
+    keys: Keys,
+    auction: Auction,
+    bid: Bid,
+    need_kg: int,
+    deposit_fen: int,
+) -> AcceptedBid:
+    """Write the bid's record and its row together; the row keeps the salt and the terms it seals."""
+    salt = secrets.token_bytes(SALT_BYTES) if auction.terms.design is not AuctionDesign.ASCENDING else None
+    body = _bid_body(session, auction, bid, need_kg, deposit_fen, salt)
     with session.begin_nested():
         receipt = submit_signed(session, registry=registry, actor=actor, keys=keys, body=body, signers=())
         row = AuctionBidRow(
-            auction_id=auction_id,
+            auction_id=auction.auction_id,
             seq=bid.seq,
-            bidder=actor.party,
-            price_fen_per_t=price_fen_per_t,
-            quantity_kg=quantity_kg,
+            bidder=bid.bidder,
+            price_fen_per_t=bid.price_fen_per_t,
+            quantity_kg=bid.quantity_kg,
             at=receipt.time,  # the record's time: the ledger checks the window and extensions by it
-            deposit_fen=top_up,
+            deposit_fen=deposit_fen,
             deposit_hold=body.holds[0].hold if body.holds else None,
             deposit_seq=receipt.seq if body.holds else None,
             record_seq=receipt.seq,
-            need_kg=left,
+            need_kg=need_kg,
             commitment=body.meta.get("commitment"),
             salt=None if salt is None else salt.hex(),
         )
         session.add(row)
         session.flush()
-    placed = Bid(actor.party, price_fen_per_t, quantity_kg, bid.seq, parse_utc(receipt.time))
+    placed = Bid(bid.bidder, bid.price_fen_per_t, bid.quantity_kg, bid.seq, parse_utc(receipt.time))
     return AcceptedBid(
-        placed, top_up, row.deposit_hold, row.deposit_seq, receipt.seq, left, row.commitment, row.salt
+        placed, deposit_fen, row.deposit_hold, row.deposit_seq, receipt.seq, need_kg, row.commitment, row.salt
     )
 
 
@@ -159,6 +183,20 @@ def _bid_body(
         hold = f"{auction.hold}:deposit:{secrets.token_hex(8)}"
         holds = (HoldPlace(hold, cash, "CNY", Lot(), deposit_fen, "auction_deposit", auction.bureau),)
     return TxBody("auction.bid", new_nonce(), holds=holds, signers=(bid.bidder,), meta=meta)
+
+
+def rejections(session: Session, *, auction_id: str) -> tuple[RejectedBid, ...]:
+    """Every bid that won nothing, with its reason, as the signed result record states it (成交公示);
+    empty before the result, and for results recorded before bids were journal records."""
+    auction = get_auction(session, auction_id=auction_id)
+    if auction.result is None:
+        return ()
+    seq = auction.result.result_seq
+    line = next(journal_lines(session, start=seq, stop=seq + 1))
+    meta = json.loads(line)["record"]["body"]["meta"]
+    return tuple(
+        RejectedBid(r["seq"], r["bidder"], RejectReason(r["reason"])) for r in meta.get("rejected", ())
+    )
 
 
 def auction_bids(session: Session, *, actor: Participant, auction_id: str) -> list[AcceptedBid]:

@@ -22,6 +22,7 @@ from ledger.model import HoldPlace, HoldSettle, Lot, Posting, Signature, TxBody
 from ledger.service import Registry, lock_head_time, new_nonce
 from ledger.timeutil import format_utc
 from market.auction import Allocation, ClearingResult, clear_with_caps, effective_close, eligible_needs
+from market.auction_needs import open_needs
 from market.auction_state import (
     AcceptedBid,
     Auction,
@@ -34,7 +35,6 @@ from market.auction_state import (
     aware,
     get_auction,
     held_amount,
-    open_needs,
     submit_signed,
 )
 from market.auction_tables import AuctionAllocationRow, AuctionAwardRow, AuctionRow

@@ -4,15 +4,12 @@ stored in ``market.auction_tables`` and read back, and the signing and authoriza
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Final, TypeVar
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from accounts.errors import PermissionDenied
@@ -21,7 +18,7 @@ from accounts.permissions import Action, Target, authorize
 from ledger.crypto import SigningKey
 from ledger.errors import InvalidInput, MissingSignature
 from ledger.model import Body, Lot, Signature
-from ledger.service import Instruction, Receipt, Registry, balances, find_hold, journal_lines, submit
+from ledger.service import Instruction, Receipt, Registry, balances, find_hold, submit
 from ledger.timeutil import format_date, format_utc, parse_date, parse_utc
 from market.auction import (
     Allocation,
@@ -30,10 +27,7 @@ from market.auction import (
     Bid,
     DepositRule,
     FixedDeposit,
-    Need,
     RatioDeposit,
-    RejectedBid,
-    RejectReason,
 )
 from market.auction_tables import (
     AuctionAllocationRow,
@@ -54,7 +48,6 @@ __all__ = [
     "AwardStatus",
     "Keys",
     "ProjectNeed",
-    "approved_needs",
     "auction_bid_list",
     "auction_row",
     "authorize_bureau",
@@ -64,9 +57,6 @@ __all__ = [
     "get_auction",
     "held_amount",
     "need_from_row",
-    "open_needs",
-    "rejections",
-    "reserved_elsewhere",
     "submit_signed",
 ]
 
@@ -244,66 +234,6 @@ def need_from_row(row: ProjectNeedRow) -> ProjectNeed:
     )
 
 
-def open_needs(session: Session, auction: Auction) -> list[Need]:
-    """Each eligible bidder's need left for this auction: approved, less what other auctions of the same
-    right and jurisdiction awarded it (forfeited awards give the need back) and less what its bids in
-    the others still open reserve (``reserved_elsewhere``), so no accepted bid is voided later."""
-    terms = auction.terms
-    approved = approved_needs(session, terms.instrument, terms.jurisdiction)
-    used = reserved_elsewhere(session, auction)
-    return [
-        Need(bidder, terms.instrument, terms.jurisdiction, kg - used.get(bidder, 0))
-        for bidder, kg in sorted(approved.items())
-        if kg > used.get(bidder, 0)
-    ]
-
-
-def approved_needs(session: Session, instrument: str, jurisdiction: str) -> dict[str, int]:
-    """Each enterprise's approved needs (项目需求) for one right in one jurisdiction, summed."""
-    approved: dict[str, int] = defaultdict(int)
-    rows = session.exec(
-        select(ProjectNeedRow).where(
-            ProjectNeedRow.instrument == instrument, ProjectNeedRow.jurisdiction == jurisdiction
-        )
-    )
-    for row in rows:
-        approved[row.enterprise] += row.approved_kg
-    return approved
-
-
-def reserved_elsewhere(session: Session, auction: Auction) -> dict[str, int]:
-    """Per bidder, the need other auctions of the same right and jurisdiction hold: the awards of the
-    closed ones (forfeited awards give it back), and in each still open the most its bids there could
-    win, min(the largest need a bid reserved, the quantity offered). Reserved when a bid is accepted,
-    so a later auction never takes what an earlier one's accepted bids may win."""
-    terms = auction.terms
-    same = (
-        AuctionRow.instrument == terms.instrument,
-        AuctionRow.jurisdiction == terms.jurisdiction,
-        AuctionRow.auction_id != terms.auction_id,
-    )
-    awarded = session.exec(
-        select(AuctionAwardRow.bidder, func.sum(AuctionAwardRow.quantity_kg))
-        .join(AuctionRow, col(AuctionRow.auction_id) == col(AuctionAwardRow.auction_id))
-        .where(*same, AuctionAwardRow.status != AwardStatus.FORFEITED.value)
-        .group_by(col(AuctionAwardRow.bidder))
-    )
-    used: dict[str, int] = defaultdict(int)
-    for bidder, kg in awarded:
-        used[bidder] += int(kg)
-    # Bids placed before reservations (no need_kg) reserve their own quantity, the least they may win.
-    most = func.max(func.coalesce(col(AuctionBidRow.need_kg), col(AuctionBidRow.quantity_kg)))
-    reserved = session.exec(
-        select(AuctionBidRow.bidder, AuctionRow.quantity_kg, most)
-        .join(AuctionRow, col(AuctionRow.auction_id) == col(AuctionBidRow.auction_id))
-        .where(*same, AuctionRow.status == AuctionStatus.OPEN.value)
-        .group_by(col(AuctionBidRow.auction_id), col(AuctionBidRow.bidder), col(AuctionRow.quantity_kg))
-    )
-    for bidder, offered, need in reserved:
-        used[bidder] += min(int(need), int(offered))
-    return dict(used)
-
-
 def free_units(session: Session, *, account: str, instrument: str, lot: Lot) -> int:
     """Units of one lot in ``account`` that no hold encumbers."""
     key = lot.key()
@@ -472,20 +402,6 @@ def _result(session: Session, row: AuctionRow) -> AuctionResult | None:
             )
             for a in awards
         ),
-    )
-
-
-def rejections(session: Session, *, auction_id: str) -> tuple[RejectedBid, ...]:
-    """Every bid that won nothing, with its reason, as the signed result record states it (成交公示);
-    empty before the result, and for results recorded before bids were journal records."""
-    auction = get_auction(session, auction_id=auction_id)
-    if auction.result is None:
-        return ()
-    seq = auction.result.result_seq
-    line = next(journal_lines(session, start=seq, stop=seq + 1))
-    meta = json.loads(line)["record"]["body"]["meta"]
-    return tuple(
-        RejectedBid(r["seq"], r["bidder"], RejectReason(r["reason"])) for r in meta.get("rejected", ())
     )
 
 

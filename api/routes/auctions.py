@@ -33,8 +33,8 @@ from api.schemas.auctions import (
     WinnerIn,
 )
 from api.schemas.issuance import BodyOut, client_signatures
+from market.auction_bids import rejections
 from market.auction_settlement import close_auction, forfeit_award, settle_award, settlement_draft
-from market.auction_state import rejections
 from market.auctions import (
     AcceptedBid,
     AuctionStatus,

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from ledger.errors import DomainError
 from ledger.service import Registry, replay_database
 from market.auction import AuctionDesign
-from market.auction_state import rejections
+from market.auction_bids import rejections
 from market.auctions import bidder_need
 from market.errors import BidExceedsNeed, TooManyBids
 from tests.integration.test_market_auctions_world import CLOSE, RESERVE_FEN_PER_T, World, minutes, terms

@@ -16,7 +16,8 @@ from ledger.errors import DomainError, InsufficientBalance, MissingSignature
 from ledger.service import Registry, find_hold, journal_lines, replay_database
 from market import auction_settlement
 from market.auction import AuctionDesign, FixedDeposit, payment_fen
-from market.auction_state import AuctionStatus, AwardStatus, open_needs, submit_signed
+from market.auction_needs import open_needs
+from market.auction_state import AuctionStatus, AwardStatus, submit_signed
 from market.errors import AwardNotPending, PaymentOverdue, PaymentWindowOpen, UnknownAward
 from tests.integration.test_market_auctions_world import (
     BUREAU,
