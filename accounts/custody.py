@@ -78,9 +78,17 @@ def _aad(party: str, key_id: str) -> bytes:
 
 
 def take_into_custody(session: Session, *, vault: Vault, party: str, key: SigningKey, at: datetime) -> None:
-    """Keep ``key`` sealed for ``party``; the key must already be registered to it in the journal."""
-    if key.key_id not in {k.key_id for k in valid_keys(session, party=party, at=at)}:
+    """Keep ``key`` sealed for ``party``; the key must already be registered to it in the journal,
+    by a record saying the registry holds it (``custody``): only then may signatures made with it
+    say so, live and on replay."""
+    found = next((k for k in valid_keys(session, party=party, at=at) if k.key_id == key.key_id), None)
+    if found is None:
         raise NoCustodyKey(f"{party} has no registered key {key.key_id} valid now", party=party)
+    if not found.custody:
+        raise NoCustodyKey(
+            f"{party}'s key {key.key_id} was registered as held by the party, not by the registry",
+            party=party,
+        )
     nonce, sealed = vault.seal(party, key)
     session.add(
         CustodyKeyRow(key_id=key.key_id, party=party, nonce=nonce, sealed=sealed, created_at=format_utc(at))
@@ -136,6 +144,7 @@ def new_custody_key(
             public_key=key.public,
             signed_by=signed_by,
             custody=custody,
+            held=True,
         )
     else:
         event = rotate_key(
@@ -147,6 +156,7 @@ def new_custody_key(
             new_public_key=key.public,
             signed_by=signed_by,
             custody=custody,
+            held=True,
         )
     take_into_custody(session, vault=vault, party=party, key=key, at=event.effective_at)
     return event

@@ -93,11 +93,16 @@ def demo_key(party: str) -> SigningKey:
     return SigningKey.from_seed(hashlib.sha256(b"ecoledger-demo-key\x00" + party.encode()).digest())
 
 
-def register_demo(session: Session, *, registry: Registry) -> dict[str, DemoParticipant]:
-    """Register every demo participant with its key and accounts; keyed by the aliases above."""
+def register_demo(
+    session: Session, *, registry: Registry, custody: bool = False
+) -> dict[str, DemoParticipant]:
+    """Register every demo participant with its key and accounts; keyed by the aliases above.
+    ``custody``: each key is registered as held by the registry (to be taken into its custody)."""
     out: dict[str, DemoParticipant] = {}
     for alias, spec in DEMO_SPECS.items():
         key = demo_key(spec.participant().party)
-        participant = register_participant(session, registry=registry, spec=spec, public_key=key.public)
+        participant = register_participant(
+            session, registry=registry, spec=spec, public_key=key.public, custody=custody
+        )
         out[alias] = DemoParticipant(participant, key)
     return out

@@ -14,7 +14,7 @@ from accounts.permissions import Action, authorize, party_target
 from accounts.service import SessionDirectory, get_participant, pinned_registry
 from ledger.crypto import SigningKey, key_id_for
 from ledger.errors import InvalidInput, MissingSignature
-from ledger.model import Body, RegisterKey, RevokeKey
+from ledger.model import Body, RegisterKey, RevokeKey, check_public_key
 from ledger.rules import KeyInfo
 from ledger.service import Instruction, Registry, keys_of_party, new_nonce, sign_body, submit_all
 
@@ -83,9 +83,11 @@ def _instructions(
 
 
 def _public(public_key: object) -> bytes:
+    """The 32 raw bytes of a key the ledger registers: ``InvalidPublicKey`` (with its reason) for
+    the all-zero key, a small-order or mixed-order point, or a non-canonical encoding."""
     if not isinstance(public_key, bytes) or len(public_key) != 32:
         raise InvalidInput("public_key must be the 32 raw bytes of an Ed25519 key", field="public_key")
-    return public_key
+    return check_public_key(public_key, field="public_key")
 
 
 def add_key(
@@ -98,10 +100,13 @@ def add_key(
     signed_by: SigningKey | None = None,
     custody: bool = False,
     valid_from: datetime | None = None,
+    held: bool = False,
 ) -> KeyEvent:
     """Register another key for ``party``, valid from ``valid_from`` (default now), beside its others.
 
-    Signed by one of the party's current keys (``signed_by``); only the operator may act without.
+    Signed by one of the party's current keys (``signed_by``; ``custody``: a key the registry holds);
+    only the operator may act without. ``held``: the registry generated the new key and keeps it,
+    which the record says, so that signatures with it may say custody.
     """
     raw = _public(public_key)
     pinned, start = _prepare(
@@ -114,7 +119,7 @@ def add_key(
         when=valid_from,
         field="valid_from",
     )
-    body = RegisterKey(party, key_id_for(raw), raw, start, new_nonce())
+    body = RegisterKey(party, key_id_for(raw), raw, start, new_nonce(), custody=held)
     (receipt,) = submit_all(session, _instructions([body], party, signed_by, custody), registry=pinned)
     return KeyEvent(party, body.key_id, start, receipt.seq)
 
@@ -130,8 +135,10 @@ def rotate_key(
     signed_by: SigningKey | None = None,
     custody: bool = False,
     effective_at: datetime | None = None,
+    held: bool = False,
 ) -> KeyEvent:
-    """Replace ``old_key_id`` by a new key at ``effective_at`` (default now), in one batch.
+    """Replace ``old_key_id`` by a new key at ``effective_at`` (default now), in one batch (``held``
+    as for ``add_key``).
 
     The new key is valid from, and the old one revoked at, the same instant: records signed by
     the old key before it stay valid forever; from then on only the new key signs.
@@ -149,7 +156,7 @@ def rotate_key(
     )
     new_id = key_id_for(raw)
     bodies: list[Body] = [
-        RegisterKey(party, new_id, raw, at, new_nonce()),
+        RegisterKey(party, new_id, raw, at, new_nonce(), custody=held),
         RevokeKey(party, old_key_id, at, f"rotated to {new_id}", new_nonce()),
     ]
     receipts = submit_all(session, _instructions(bodies, party, signed_by, custody), registry=pinned)

@@ -20,7 +20,7 @@ from accounts.tables import ParticipantRow
 from ledger.bundle import Manifest, export_bundle
 from ledger.crypto import SigningKey, key_id_for
 from ledger.errors import DuplicateParty, InvalidInput, MissingSignature
-from ledger.model import Body, OpenAccount, RegisterKey, RegisterParty
+from ledger.model import Body, OpenAccount, RegisterKey, RegisterParty, check_public_key
 from ledger.service import (
     Balance,
     Instruction,
@@ -168,7 +168,7 @@ def accounts_of(session: Session, *, party: str) -> list[AccountRef]:
 def _check_public_key(public_key: object) -> bytes:
     if not isinstance(public_key, bytes) or len(public_key) != 32:
         raise InvalidInput("public_key must be the 32 raw bytes of an Ed25519 key", field="public_key")
-    return public_key
+    return check_public_key(public_key, field="public_key")
 
 
 def register_participant(
@@ -178,8 +178,10 @@ def register_participant(
     spec: ParticipantSpec,
     public_key: bytes,
     actor: Participant | None = None,
+    custody: bool = False,
 ) -> Participant:
     """Register a participant, its first signing key and its role's accounts, in one journal batch.
+    ``custody``: the registry generated the key and holds it (the key record says so).
 
     Writes ``party.register`` (with the profile), ``key.register`` and one ``account.open`` per
     account of ``account_plan``; all or none. ``actor`` is the operator doing it (checked against
@@ -194,7 +196,7 @@ def register_participant(
     pinned, now = pinned_registry(session, registry=registry)
     bodies: list[Body] = [
         RegisterParty(participant.party, participant.role.value, participant.profile(), new_nonce()),
-        RegisterKey(participant.party, key_id_for(public_key), public_key, now, new_nonce()),
+        RegisterKey(participant.party, key_id_for(public_key), public_key, now, new_nonce(), custody=custody),
         *[
             OpenAccount(ref.account, participant.party, ref.kind, new_nonce())
             for ref in account_plan(participant)
@@ -250,7 +252,7 @@ def register_in_custody(
     """
     key = SigningKey.generate()
     participant = register_participant(
-        session, registry=registry, spec=spec, public_key=key.public, actor=actor
+        session, registry=registry, spec=spec, public_key=key.public, actor=actor, custody=True
     )
     return participant, key
 

@@ -16,10 +16,16 @@ from api.deps import AppState, ReaderDep
 from api.routes import auctions, bluecarbon, crosscity, exports, issuance, participants, pledges, trades
 from api.routes import ledger as ledger_routes
 from ledger.db import read_only, statement_reader
+from ledger.registry_key import check_registry_key
 from ledger.service import Registry, head_size
 
 
 def create_app(engine: Engine, registry: Registry, vault: Vault | None = None) -> FastAPI:
+    """The API over ``engine``'s journal, sealing with ``registry``'s key: ``RegistryKeyMismatch``
+    here, before anything is served, when that key is not record 0's (or, after a rotation, a
+    registry key valid now)."""
+    with read_only(engine).connect() as conn:
+        check_registry_key(conn, public_key=registry.key.public, at=registry.clock())
     app = FastAPI(
         title="ecoledger",
         version="0.1.0",

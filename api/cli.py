@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -21,6 +20,7 @@ import accounts.tables  # noqa: F401  (registers the participant tables before c
 import market  # noqa: F401  (registers the workflow tables before create_schema)
 from accounts.custody import Vault
 from api import migrations
+from api.keyfile import checked_key, load_key, open_database, resolve_key_path
 from ledger.crypto import SigningKey, b64d, b64e
 from ledger.db import make_engine, read_only
 from ledger.errors import DomainError, LedgerNotInitialized
@@ -37,26 +37,26 @@ from ledger.service import (
 from ledger.state import LedgerState
 from methodologies.registry import recompute
 
-DEFAULT_KEY = "var/registry-key.pem"
+PLEDGE_CERTIFICATE = "ecoledger-pledge-certificate-v1"  # market.certificate_form.FORMAT, without importing it
 
-
-def load_or_create_key(path: Path) -> SigningKey:
-    if path.exists():
-        return SigningKey.from_pem(path.read_bytes())
-    key = SigningKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(key.to_pem())
-    path.chmod(0o600)
-    return key
-
-
-def open_registry(url: str | None, key_path: str | None) -> tuple[Engine, Registry]:
+def open_registry(url: str | None, key_path: str | None, *, create: bool = False) -> tuple[Engine, Registry]:
+    """An engine and the registry's signing identity for a command that writes: the key is checked
+    against record 0 (``checked_key``) before the schema is upgraded, which is itself a write."""
     engine = make_engine(url)
-    # Through the migrations, so a database the registry writes to is always stamped.
-    migrations.upgrade(engine)
-    key = load_or_create_key(Path(key_path or os.environ.get("ECOLEDGER_REGISTRY_KEY", DEFAULT_KEY)))
-    registry = Registry(key)
-    adopt_current_rules(engine, registry)
+    try:
+        key = checked_key(engine, key_path, create=create)
+        if key is None:
+            raise SystemExit(
+                f"FAILED: no registry key at {resolve_key_path(key_path)}: run `ecoledger init` (it creates "
+                "one for a new journal) or pass --key FILE"
+            )
+        # Through the migrations, so a database the registry writes to is always stamped.
+        migrations.upgrade(engine)
+        registry = Registry(key)
+        adopt_current_rules(engine, registry)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine, registry
 
 
@@ -76,17 +76,22 @@ def adopt_current_rules(engine: Engine, registry: Registry) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    engine, registry = open_registry(args.db, args.key)
-    with Session(engine) as s:
-        receipt = init_ledger(s, registry=registry, name=args.name)
-        s.commit()
-    engine.dispose()  # a CLI command leaves no connection behind (PostgreSQL counts them)
+    engine, registry = open_registry(args.db, args.key, create=True)
+    try:
+        with Session(engine) as s:
+            receipt = init_ledger(s, registry=registry, name=args.name)
+            s.commit()
+    except DomainError as exc:
+        print(f"FAILED: {exc.message}")
+        return 1
+    finally:
+        engine.dispose()  # a CLI command leaves no connection behind (PostgreSQL counts them)
     print(f"journal created: genesis {receipt.hash[:16]}..., registry key {registry.key.key_id}")
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    engine = make_engine(args.db)
+    engine = open_database(args.db, args.key)
     with Session(engine) as s:
         report, diff = replay_database(s)
     engine.dispose()
@@ -115,9 +120,8 @@ def build_app(url: str | None, key_path: str | None, custody_secret: str | None)
     """The API over an upgraded database: what each ``serve --workers`` process runs."""
     from api.app import create_app
 
-    pem = Path(key_path or os.environ.get("ECOLEDGER_REGISTRY_KEY", DEFAULT_KEY)).read_bytes()
-    key = SigningKey.from_pem(pem)
-    return create_app(make_engine(url), Registry(key), load_vault(custody_secret))
+    key = load_key(resolve_key_path(key_path))
+    return create_app(make_engine(url), Registry(key), load_vault(custody_secret))  # checks the key again
 
 
 def load_vault(path: str | None) -> Vault | None:
@@ -134,7 +138,7 @@ def load_vault(path: str | None) -> Vault | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.server import serve
 
-    engine, _ = open_registry(args.db, args.key)  # upgraded once, here, and the key made if new
+    engine, _ = open_registry(args.db, args.key)  # key checked and schema upgraded once, here
     engine.dispose()
     load_vault(args.custody_secret)  # a bad secret stops here, not in every worker
     return serve(
@@ -154,7 +158,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    engine, registry = open_registry(f"sqlite:///{db}", str(folder / "registry-key.pem"))
+    # a new journal (the file was just removed): the folder's key is used, or made
+    engine, registry = open_registry(f"sqlite:///{db}", str(folder / "registry-key.pem"), create=True)
     vault = Vault.generate()
     demo.write_private(folder / "custody-secret", vault.to_text() + "\n")
     facts = demo.load(engine, registry, vault)
@@ -195,9 +200,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ledger.bundle import export_bundle
 
-    engine = make_engine(args.db)
+    engine = open_database(args.db, args.key)
     with Session(engine) as s:
         manifest = export_bundle(s, Path(args.out), tar=args.tar)
+    engine.dispose()
     m = manifest.data
     print(f"exported {m['records']:,} records and {m['checkpoints']:,} checkpoints to {args.out}")
     print(f"head hash {m['head_hash']}, registry key {m['registry_key_id']}")
@@ -210,7 +216,20 @@ def cmd_prove(args: argparse.Namespace) -> int:
     from ledger.bundle import certificate_json
     from ledger.service import prove_inclusion
 
+    if (args.seq is None) == (args.pledge is None):
+        raise SystemExit("prove: give a record number (SEQ) or --pledge ID, not both")
     engine, registry = open_registry(args.db, args.key)
+    if args.pledge is not None:
+        from api.cli_certificate import write_pledge_certificate
+
+        with Session(engine) as s:
+            pdf = Path(args.pdf) if args.pdf else None
+            code = write_pledge_certificate(
+                s, registry=registry, pledge_id=args.pledge, out=Path(args.out), pdf=pdf
+            )
+            s.commit()  # a checkpoint signed to cover the record is kept
+        engine.dispose()
+        return code
     with Session(engine) as s:
         try:
             proof = prove_inclusion(s, seq=args.seq, registry=registry)
@@ -260,14 +279,13 @@ def _registry_key(text: str | None) -> bytes | None:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from api.restore import read_kept_checkpoints
     from ledger.audit import verify_bundle
-    from ledger.checkpoint import Checkpoint
 
     kept = []
     if args.checkpoints:
         try:
-            lines = Path(args.checkpoints).read_bytes().splitlines()
-            kept = [Checkpoint.from_line(line) for line in lines if line.strip()]
+            kept = read_kept_checkpoints(Path(args.checkpoints))
         except (OSError, DomainError) as exc:
             raise SystemExit(f"--checkpoints: {exc}") from None
     summary = verify_bundle(
@@ -312,10 +330,17 @@ def cmd_audit_certificate(args: argparse.Namespace) -> int:
     from ledger.audit import verify_certificate_json
 
     try:
-        obj = json.loads(Path(args.file).read_text())
+        obj = json.loads(Path(args.file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise SystemExit(f"{args.file}: {exc}") from None
     pinned = _registry_key(args.registry_key)
+    if isinstance(obj, dict) and obj.get("format") == PLEDGE_CERTIFICATE:
+        from api.cli_certificate import check_pledge_certificate
+
+        pdf = Path(args.pdf) if args.pdf else None
+        return check_pledge_certificate(obj, pinned=pinned, online=args.online, token=args.token, pdf=pdf)
+    if args.online or args.pdf:
+        raise SystemExit("--online and --pdf are for pledge certificates")
     key = pinned
     if key is None:
         key = _registry_key(obj.get("registry_public_key") if isinstance(obj, dict) else None)
@@ -340,9 +365,12 @@ def _db_url(args: argparse.Namespace) -> str | None:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    engine = make_engine(_db_url(args))
+    engine = open_database(_db_url(args), args.key)
     try:
         at = migrations.upgrade(engine, args.revision)
+        key = checked_key(engine, args.key) if at == migrations.head() else None
+        if key is not None:  # at head, a journal written under older rules adopts the current ones
+            adopt_current_rules(engine, Registry(key))
     except migrations.MigrationError as exc:
         print(f"FAILED: {exc}")
         return 1
@@ -353,7 +381,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_db_current(args: argparse.Namespace) -> int:
-    engine = make_engine(_db_url(args))
+    engine = open_database(_db_url(args), args.key)
     try:
         at, head = migrations.current(engine), migrations.head()
     finally:
@@ -374,7 +402,7 @@ def cmd_db_check_checkpoint(args: argparse.Namespace) -> int:
         raise SystemExit(f"{args.file}: {exc}") from None
     if not kept:
         raise SystemExit(f"{args.file}: no checkpoint in it")
-    engine = make_engine(_db_url(args))
+    engine = open_database(_db_url(args), args.key)
     try:
         with Session(read_only(engine)) as s:
             result = check_kept_checkpoint(s, kept[-1], registry_key=_registry_key(args.registry_key))
@@ -404,7 +432,7 @@ def add_db_commands(sub: Any) -> None:
     p = dsub.add_parser(
         "check-checkpoint", help="is the latest checkpoint kept in FILE a prefix of this journal?"
     )
-    p.add_argument("file", help="checkpoint JSON (GET /checkpoints/latest) or JSON lines")
+    p.add_argument("file", help="kept checkpoints: canonical lines as GET /v1/checkpoints/latest serves them")
     p.add_argument("--url", help=url_help)
     p.add_argument("--registry-key", help="the registry's public key (base64url), from a trusted source")
     p.set_defaults(func=cmd_db_check_checkpoint)
@@ -418,9 +446,13 @@ def add_audit_commands(sub: Any) -> None:
     p.add_argument("out", help="bundle directory to create")
     p.add_argument("--tar", action="store_true", help="also pack it as OUT.tar")
     p.set_defaults(func=cmd_export)
-    p = sub.add_parser("prove", help="write an inclusion certificate for one record")
-    p.add_argument("seq", type=int)
+    p = sub.add_parser(
+        "prove", help="write an inclusion certificate for one record, or a pledge's certificate (--pledge)"
+    )
+    p.add_argument("seq", type=int, nargs="?", help="the record's number")
     p.add_argument("out", help="certificate JSON file to write")
+    p.add_argument("--pledge", help="the pledge whose certificate (排污权抵质押登记证明) to write")
+    p.add_argument("--pdf", help="with --pledge: also write the printable certificate to this PDF file")
     p.set_defaults(func=cmd_prove)
     audit = sub.add_parser("audit", help="verify a bundle offline, report from it, check a certificate")
     asub = audit.add_subparsers(dest="audit_command", required=True)
@@ -443,10 +475,13 @@ def add_audit_commands(sub: Any) -> None:
     p.add_argument("--workers", type=int)
     p.set_defaults(func=cmd_audit_report)
     p = asub.add_parser(
-        "certificate", help="verify one record from a certificate (record, proof, checkpoint)"
+        "certificate", help="verify a certificate: one record, or a pledge's with every field it shows"
     )
     p.add_argument("file")
-    p.add_argument("--registry-key")
+    p.add_argument("--registry-key", help="the registry's public key (base64url), from a trusted source")
+    p.add_argument("--online", metavar="URL", help="pledge: also ask this registry what the pledge is now")
+    p.add_argument("--token", help="access key for --online (default $ECOLEDGER_TOKEN)")
+    p.add_argument("--pdf", help="pledge: print the verified certificate to this PDF file")
     p.set_defaults(func=cmd_audit_certificate)
 
 

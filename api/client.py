@@ -35,13 +35,21 @@ import httpx
 
 from api.schemas import BalanceOut, ReceiptOut
 from api.schemas.participants import MeOut
+from ledger.checkpoint import Checkpoint
 from ledger.crypto import SigningKey
 from ledger.model import Body, Lot, Posting, Signature, TxBody, parse_body
+from ledger.proofs import ConsistencyProof
 from ledger.service import new_nonce, sign_body
+from market.certificate import CertificateCheck, PledgeCertificate, verify_certificate
+from market.pledge_record import Approval, parse_approval, sign_document
 
-__all__ = ["ApiError", "Client", "transfer_body"]
+__all__ = ["ApiError", "Client", "ProofError", "transfer_body"]
 
 Json = dict[str, Any]
+
+
+class ProofError(Exception):
+    """A proof the registry served does not prove what it should (``Client.verify_consistency``)."""
 
 
 class ApiError(Exception):
@@ -163,9 +171,13 @@ class Client:
         return sign_body(body, self.party, self._signing_key())
 
     def sign(self, body_json: Mapping[str, Any]) -> Json:
-        """Sign a body a workflow route returned to sign (``GET .../bodies``): parsed first, so a
-        malformed body is refused here (``InvalidInput``) rather than signed; returns the signature
-        as the routes' ``signatures`` items take it. Read what you sign: a signature is consent."""
+        """Sign a document a workflow route returned to sign (``GET .../bodies``): a body, parsed first
+        so a malformed one is refused here (``InvalidInput``) rather than signed, or a bureau's pledge
+        approval statement (``"type": "pledge.approval"``, signed under its own tag). Returns the
+        signature as the routes' ``signatures`` items take it. Read what you sign: it is consent."""
+        if body_json.get("type") == "pledge.approval":
+            approval = Approval(parse_approval(dict(body_json)))
+            return sign_document(approval, self.party, self._signing_key()).to_json()
         return self.sign_body(parse_body(dict(body_json))).to_json()
 
     # -- ledger ------------------------------------------------------------------------------------
@@ -221,10 +233,74 @@ class Client:
         out: Json = self.get(f"/v1/journal/{seq}/proof")
         return out
 
+    # -- pledge certificates (排污权抵质押登记证明) ---------------------------------------------------
+
+    def pledge_certificate(self, pledge_id: str) -> Json:
+        """The certificate file of a registered pledge (``ecoledger-pledge-certificate-v1``), as the
+        registry serves it; check it offline with ``check_certificate_offline``."""
+        out: Json = jsonlib.loads(self.request("GET", f"/v1/pledges/{pledge_id}/certificate").content)
+        return out
+
+    def pledge_certificate_pdf(self, pledge_id: str) -> bytes:
+        """The printable certificate (PDF, Chinese and English)."""
+        return self.request("GET", f"/v1/pledges/{pledge_id}/certificate.pdf").content
+
+    def check_certificate(
+        self, certificate: Mapping[str, Any], *, registry_public_key: str | None = None
+    ) -> Json:
+        """Online check of a certificate file: the registry verifies it (under ``registry_public_key``
+        if given) and says what the pledge is now (``standing``: status, held_kg, changed_seq)."""
+        params = {"registry_public_key": registry_public_key} if registry_public_key else None
+        out: Json = self.request(
+            "POST", "/v1/certificates/verify", json=dict(certificate), params=params
+        ).json()
+        return out
+
+    @staticmethod
+    def check_certificate_offline(
+        certificate: Mapping[str, Any], registry_public_key: bytes | None = None
+    ) -> CertificateCheck:
+        """Offline check of a certificate file, with no server: ``MalformedCertificate`` if it does not
+        parse, else every check and every displayed field (pin the registry key you trust)."""
+        return verify_certificate(PledgeCertificate.from_json(dict(certificate)), registry_public_key)
+
     def latest_checkpoint(self) -> Json | None:
         """The registry's latest signed tree head, or None before the first checkpoint."""
         out: Json | None = self.get("/v1/checkpoints/latest")
         return out
+
+    def latest_checkpoint_line(self) -> bytes | None:
+        """The latest signed tree head as the registry served it: the canonical bytes to keep (one
+        line of a kept checkpoints file), or None before the first checkpoint."""
+        data = self.request("GET", "/v1/checkpoints/latest").content
+        if data == b"null":
+            return None
+        Checkpoint.from_line(data)  # refuse to hand back anything that is not a checkpoint's bytes
+        return data
+
+    def consistency(self, first: int, second: int | None = None) -> ConsistencyProof:
+        """The registry's consistency proof from its checkpoint of size ``first`` to that of size
+        ``second`` (default: its latest), parsed strictly but not verified: see ``verify_consistency``."""
+        return ConsistencyProof.from_json(self.get("/v1/checkpoints/consistency", first=first, second=second))
+
+    def verify_consistency(
+        self, kept: Checkpoint, registry_keys: bytes | Iterable[bytes], second: int | None = None
+    ) -> Checkpoint:
+        """Check that the registry's journal still extends ``kept`` (a checkpoint you kept): fetch the
+        proof from it to the latest checkpoint (or the one of size ``second``), insist the registry's
+        copy of the older head is ``kept`` itself, and verify both signatures under ``registry_keys``
+        and the proof. Returns the newer checkpoint; ``ProofError`` says what failed."""
+        keys = [registry_keys] if isinstance(registry_keys, bytes) else list(registry_keys)
+        proof = self.consistency(kept.tree_size, second)
+        if proof.first != kept:
+            raise ProofError(
+                f"the registry's checkpoint of size {kept.tree_size} is not the one you kept: "
+                "its history was rewritten (keep both as evidence)"
+            )
+        problem = proof.problem(keys)
+        if problem is not None:
+            raise ProofError(problem)
+        return proof.second
 
 
 def transfer_body(src_account: str, dst_account: str, instrument: str, lot: Lot, quantity_kg: int) -> TxBody:

@@ -31,6 +31,7 @@ STATUS: dict[type[e.DomainError], int] = {
     e.NotFound: 404,
     e.Conflict: 409,
     e.LedgerNotInitialized: 503,
+    e.RegistryKeyMismatch: 503,  # the server was started with another key: its operator must act
     e.RuleViolation: 409,
     e.MovementNotAllowed: 422,  # the body can never be valid, whatever the balances
     e.WrongJurisdiction: 422,

@@ -7,14 +7,13 @@ elsewhere shows it is the same history that was published, and not a shorter or 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlmodel import Session, col, func, select
 
 from ledger.checkpoint import Checkpoint
-from ledger.errors import DomainError
+from ledger.errors import DomainError, MalformedRecord
 from ledger.merkle import consistency_proof, leaf_hash, root_of, verify_consistency
 from ledger.model import REGISTRY
 from ledger.service import keys_of_party
@@ -32,16 +31,20 @@ class PrefixCheck:
 
 
 def read_kept_checkpoints(path: Path) -> list[Checkpoint]:
-    """Checkpoints from a file: one JSON object (``GET /checkpoints/latest``) or JSON lines (a
-    bundle's ``checkpoints.jsonl``), in order of tree size."""
-    text = path.read_text()
-    try:
-        objs = [json.loads(text)]
-    except ValueError:
-        objs = [json.loads(line) for line in text.splitlines() if line.strip()]
-    if objs and isinstance(objs[0], list):
-        objs = objs[0]
-    return sorted((Checkpoint.from_json(o) for o in objs), key=lambda c: c.tree_size)
+    """Checkpoints from a kept file, in order of tree size: one per line, each line exactly the
+    canonical bytes the registry serves (``GET /v1/checkpoints/latest``) and bundles
+    (``checkpoints.jsonl``). A line re-encoded or edited (re-indented, root in capitals, another
+    spelling of the key id) is refused as ``MalformedRecord`` naming its line: the file must be
+    the bytes that were signed, not a re-encoding of them."""
+    found = []
+    for n, line in enumerate(path.read_bytes().split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            found.append(Checkpoint.from_line(line))
+        except MalformedRecord as exc:
+            raise MalformedRecord(f"line {n}: {exc.message}", field="checkpoint", line=n) from None
+    return sorted(found, key=lambda c: c.tree_size)
 
 
 def _signed_by_registry(session: Session, kept: Checkpoint, registry_key: bytes | None) -> str | None:

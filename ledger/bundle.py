@@ -92,6 +92,8 @@ def key_event(seq: int, time: str, body: dict[str, Any]) -> dict[str, Any] | Non
         event = {"event": "genesis", "party": "registry", "valid_from": time}
     elif kind == "key.register":
         event = {"event": "register", "party": body.get("party"), "valid_from": body.get("valid_from")}
+        if body.get("custody") is True:
+            event["custody"] = True
     elif kind == "key.revoke":
         event = {"event": "revoke", "party": body.get("party"), "revoked_at": body.get("revoked_at", time)}
     else:

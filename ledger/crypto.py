@@ -2,6 +2,7 @@
 
 Every signed or hashed message starts with a context tag and a NUL byte, so a signature
 made for one purpose (a transaction body) can never be replayed as another (a checkpoint).
+How strict verification is (which keys, R and S are refused) is in docs/journal-format.md.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from functools import lru_cache
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nacl.bindings import crypto_core_ed25519_is_valid_point
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
@@ -26,9 +28,11 @@ __all__ = [
     "b64d",
     "b64e",
     "key_id_for",
+    "public_key_problem",
     "sha256",
     "tagged",
     "verify",
+    "verify_raw",
 ]
 
 TAG_BODY = b"ecoledger-body-v1"  # what a party signs: the instruction body
@@ -125,9 +129,84 @@ class SigningKey:
         return self.private.sign(tagged(tag, message))
 
 
+# -- which public keys are keys --------------------------------------------------------------
+
+_P = 2**255 - 19  # the field prime of edwards25519
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+
+
+def _x_of(y: int, sign: int) -> int | None:
+    """RFC 8032 section 5.1.3: the x with this sign for ``y``; None when there is none (off the
+    curve) or when x = 0 is spelled with the sign bit set (a second encoding of the same point)."""
+    u, v = (y * y - 1) % _P, (_D * y * y + 1) % _P
+    x = u * pow(v, 3, _P) * pow(u * pow(v, 7, _P), (_P - 5) // 8, _P) % _P
+    if v * x * x % _P == (-u) % _P:
+        x = x * _SQRT_M1 % _P
+    if v * x * x % _P != u:
+        return None
+    if x == 0 and sign:
+        return None
+    return _P - x if x & 1 != sign else x
+
+
+def _times_eight_is_identity(x: int, y: int) -> bool:
+    """[8]P = identity, by three doublings (RFC 8032 section 5.1.4, a = -1, projective)."""
+    px, py, pz = x, y, 1
+    for _ in range(3):
+        a, b, c = px * px % _P, py * py % _P, 2 * pz * pz % _P
+        h = (a + b) % _P
+        e = (h - (px + py) * (px + py)) % _P
+        g = (a - b) % _P
+        f = (c + g) % _P
+        px, py, pz = e * f % _P, g * h % _P, f * g % _P
+    return px == 0 and py == pz
+
+
+def public_key_problem(raw: bytes) -> str | None:
+    """Why ``raw`` is not a public key the ledger accepts, or None when it is one.
+
+    Accepted: 32 bytes encoding, canonically (y < p, no sign bit on x = 0), a point of the
+    curve of prime order l (libsodium's ``crypto_core_ed25519_is_valid_point``). Refused, by
+    the reason given: ``length``, ``all_zero``, ``non_canonical``, ``not_on_curve``,
+    ``small_order`` (order 1, 2, 4 or 8: the identity among them, under which a forged
+    R = identity, S = 0 passes some verifiers) and ``mixed_order`` (a small-order component).
+    """
+    if len(raw) != 32:
+        return "length"
+    if _public(raw) is not None:
+        return None
+    if raw == bytes(32):
+        return "all_zero"
+    y = int.from_bytes(raw, "little") & ((1 << 255) - 1)
+    if y >= _P:
+        return "non_canonical"
+    x = _x_of(y, raw[31] >> 7)
+    if x is None:
+        return "non_canonical" if _x_of(y, 0) == 0 else "not_on_curve"
+    return "small_order" if _times_eight_is_identity(x, y) else "mixed_order"
+
+
 @lru_cache(maxsize=4096)
-def _public(raw: bytes) -> VerifyKey:
-    return VerifyKey(raw)
+def _public(raw: bytes) -> VerifyKey | None:
+    # A key the ledger would not register verifies nothing, whoever hands it over (a pinned key,
+    # a certificate's): the check costs a scalar multiplication, hence the cache.
+    return VerifyKey(raw) if crypto_core_ed25519_is_valid_point(raw) else None
+
+
+def verify_raw(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """Plain Ed25519 (RFC 8032, cofactorless, as libsodium checks it) over ``message`` as it is,
+    for a key ``public_key_problem`` accepts. Every ledger signature goes through ``verify``."""
+    if len(public_key) != 32 or len(signature) != 64:
+        return False
+    key = _public(public_key)
+    if key is None:
+        return False
+    try:
+        key.verify(message, signature)
+    except (BadSignatureError, ValueError, TypeError):
+        return False
+    return True
 
 
 def verify(public_key: bytes, tag: bytes, message: bytes, signature: bytes) -> bool:
@@ -137,10 +216,4 @@ def verify(public_key: bytes, tag: bytes, message: bytes, signature: bytes) -> b
     fast here (both are standard RFC 8032 Ed25519, and a test checks they agree). Replay
     verifies two signatures per record, so this is the auditor's hot path.
     """
-    if len(public_key) != 32 or len(signature) != 64:
-        return False
-    try:
-        _public(public_key).verify(tagged(tag, message), signature)
-    except (BadSignatureError, ValueError, TypeError):
-        return False
-    return True
+    return verify_raw(public_key, tagged(tag, message), signature)

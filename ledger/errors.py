@@ -8,6 +8,7 @@ The tree, so a caller can catch at the right depth::
     │   ├── InvalidQuantity
     │   ├── InvalidLot
     │   ├── UnbalancedTransaction
+    │   ├── InvalidPublicKey      not a prime-order curve point (all-zero, small order...)
     │   └── MalformedRecord       bytes that are not a canonical record
     ├── NotFound
     │   ├── UnknownAccount
@@ -19,6 +20,7 @@ The tree, so a caller can catch at the right depth::
     │   ├── DuplicateInstruction  the same signed body twice (replay attack)
     │   ├── IdempotencyKeyReused  same key, other body
     │   ├── LedgerNotInitialized / LedgerAlreadyInitialized
+    │   ├── RegistryKeyMismatch   the configured key is not the registry's valid key
     │   └── HoldNotOpen
     ├── RuleViolation             a ledger rule would break
     │   ├── InsufficientBalance
@@ -28,10 +30,13 @@ The tree, so a caller can catch at the right depth::
     │   ├── HoldNotPermitted
     │   ├── MovementNotAllowed    the body type may not move these units this way (ledger.movements)
     │   ├── WrongJurisdiction     units outside their jurisdiction, or a second bureau for one
-    │   └── UnknownRuleSet        a rule set this software does not know, or going backwards
+    │   ├── UnknownRuleSet        a rule set this software does not know, or going backwards
+    │   └── InvalidPledgeRegistration  loan terms or the bureau's approval missing or inconsistent
     └── SignatureError            consent missing or not proven
         ├── MissingSignature
         ├── BadSignature
+        ├── DuplicateSignature    the same party (or signature) twice on one body
+        ├── CustodyNotHeld        "custody": true on a key the registry does not hold
         └── KeyNotValid           revoked, not yet valid, or of another party
 """
 
@@ -43,12 +48,14 @@ __all__ = [
     "AccountCannotSend",
     "BadSignature",
     "Conflict",
+    "CustodyNotHeld",
     "DomainError",
     "DuplicateAccount",
     "DuplicateHold",
     "DuplicateInstruction",
     "DuplicateKey",
     "DuplicateParty",
+    "DuplicateSignature",
     "ExpiredUnits",
     "HoldNotOpen",
     "HoldNotPermitted",
@@ -56,6 +63,8 @@ __all__ = [
     "InsufficientBalance",
     "InvalidInput",
     "InvalidLot",
+    "InvalidPledgeRegistration",
+    "InvalidPublicKey",
     "InvalidQuantity",
     "KeyNotValid",
     "LedgerAlreadyInitialized",
@@ -64,6 +73,7 @@ __all__ = [
     "MissingSignature",
     "MovementNotAllowed",
     "NotFound",
+    "RegistryKeyMismatch",
     "RuleViolation",
     "SignatureError",
     "UnbalancedTransaction",
@@ -118,6 +128,12 @@ class InvalidLot(InvalidInput):
 
 class UnbalancedTransaction(InvalidInput):
     code = "unbalanced_transaction"
+
+
+class InvalidPublicKey(InvalidInput):
+    """``details["reason"]``: all_zero, non_canonical, not_on_curve, small_order, mixed_order, length."""
+
+    code = "invalid_public_key"
 
 
 class MalformedRecord(InvalidInput):
@@ -180,6 +196,13 @@ class LedgerAlreadyInitialized(Conflict):
     code = "ledger_already_initialized"
 
 
+class RegistryKeyMismatch(Conflict):
+    """The registry key configured is not record 0's key nor, after a rotation, a registry key valid
+    now: anything sealed with it would fail replay for good, so nothing is written with it."""
+
+    code = "registry_key_mismatch"
+
+
 class HoldNotOpen(Conflict):
     code = "hold_not_open"
 
@@ -220,6 +243,13 @@ class UnknownRuleSet(RuleViolation):
     code = "unknown_rule_set"
 
 
+class InvalidPledgeRegistration(RuleViolation):
+    """A pledge registration whose signed loan terms or bureau approval are missing, malformed or
+    do not match its hold (``field`` names the part of the body)."""
+
+    code = "invalid_pledge_registration"
+
+
 class SignatureError(DomainError):
     code = "signature_error"
 
@@ -230,6 +260,14 @@ class MissingSignature(SignatureError):
 
 class BadSignature(SignatureError):
     code = "bad_signature"
+
+
+class DuplicateSignature(SignatureError):
+    code = "duplicate_signature"
+
+
+class CustodyNotHeld(SignatureError):
+    code = "custody_not_held"
 
 
 class KeyNotValid(SignatureError):

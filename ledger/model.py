@@ -14,8 +14,8 @@ from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 from ledger.canonical import canonical_bytes
-from ledger.crypto import b64d, b64e, key_id_for
-from ledger.errors import InvalidInput, InvalidLot, UnbalancedTransaction
+from ledger.crypto import b64d, b64e, key_id_for, public_key_problem
+from ledger.errors import InvalidInput, InvalidLot, InvalidPublicKey, UnbalancedTransaction
 from ledger.timeutil import format_date, format_utc, parse_date, parse_utc
 from ledger.units import MAX_AMOUNT, InstrumentKind, check_amount, instrument
 
@@ -37,6 +37,7 @@ __all__ = [
     "RevokeKey",
     "Signature",
     "TxBody",
+    "check_public_key",
     "parse_body",
 ]
 
@@ -384,6 +385,9 @@ class Genesis:
     nonce: str
     type: ClassVar[str] = "genesis"
 
+    def __post_init__(self) -> None:
+        check_public_key(self.public_key, field="body.public_key")
+
     def to_json(self) -> dict[str, Any]:
         return {
             "type": "genesis",
@@ -436,17 +440,23 @@ class OpenAccount:
 
 @dataclass(frozen=True, slots=True)
 class RegisterKey:
-    """A party's Ed25519 public key, valid for signatures from ``valid_from`` on."""
+    """A party's Ed25519 public key, valid for signatures from ``valid_from`` on. ``custody``: the
+    registry generated the key and holds it for the party, so signatures with it may (and only
+    signatures with such a key may) say ``"custody": true``."""
 
     party: str
     key_id: str
     public_key: bytes
     valid_from: datetime
     nonce: str
+    custody: bool = False
     type: ClassVar[str] = "key.register"
 
+    def __post_init__(self) -> None:
+        check_public_key(self.public_key, field="body.public_key")
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "type": self.type,
             "party": self.party,
             "key_id": self.key_id,
@@ -454,6 +464,9 @@ class RegisterKey:
             "valid_from": format_utc(self.valid_from),
             "nonce": self.nonce,
         }
+        if self.custody:  # absent means False: one spelling only, as on a signature
+            out["custody"] = True
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,6 +546,19 @@ class Signature:
         )
 
 
+def check_public_key(raw: bytes, *, field: str) -> bytes:
+    """``raw`` if it is a key the ledger registers (a prime-order point, canonically encoded), else
+    ``InvalidPublicKey`` naming the reason (see ``ledger.crypto.public_key_problem``)."""
+    problem = public_key_problem(raw) if isinstance(raw, bytes) else "length"
+    if problem is not None:
+        raise InvalidPublicKey(
+            f"{field} is not an Ed25519 public key the registry accepts ({problem.replace('_', ' ')})",
+            field=field,
+            reason=problem,
+        )
+    return raw
+
+
 def _public_key(obj: dict[str, Any], path: str) -> tuple[str, bytes]:
     try:
         raw = b64d(obj.get("public_key"), length=32)  # type: ignore[arg-type]
@@ -607,14 +633,17 @@ def parse_body(value: object, path: str = "body") -> Body:
             nonce=nonce,
         )
     if kind == "key.register":
-        _no_extra(obj, {"type", "party", "key_id", "public_key", "valid_from", "nonce"}, path)
+        _no_extra(obj, {"type", "party", "key_id", "public_key", "valid_from", "nonce", "custody"}, path)
         key_id, raw = _public_key(obj, path)
+        if "custody" in obj and obj["custody"] is not True:
+            raise InvalidInput(f"{path}.custody is either true or absent", field=f"{path}.custody")
         return RegisterKey(
             party=check_id(obj.get("party"), field=f"{path}.party"),
             key_id=key_id,
             public_key=raw,
             valid_from=_instant(obj, "valid_from", path),
             nonce=nonce,
+            custody="custody" in obj,
         )
     if kind == "key.revoke":
         _no_extra(obj, {"type", "party", "key_id", "revoked_at", "reason", "nonce"}, path)

@@ -204,8 +204,12 @@ _TABLE = (
         "pledge.register",
         holds=frozenset({HoldOp.PLACE}),
         hold_kinds=frozenset({K.HOLDING}),
-        signers=frozenset({Signer.LOT_BUREAUS, Signer.HOLD_CONTROLLER}),
-        description="pledge (排污权抵质押): the enterprise's rights held for the bank, bureau approving",
+        # The lot's bureau approves the quantity before any loan exists, so it signs an approval
+        # statement carried in the body (meta.approval), which ledger.pledge_terms checks against the
+        # jurisdiction's bureau; the bank and the owner sign the body with its loan terms.
+        signers=frozenset({Signer.HOLD_CONTROLLER}),
+        description="pledge (排污权抵质押): the enterprise's rights held for the bank, with the loan "
+        "terms the bank and the owner sign and the bureau's approval of the quantity",
     ),
     Movement(
         "pledge.release",

@@ -296,16 +296,17 @@ class Replayer:
     ) -> bool:
         """True when a worker's checks already prove what ``check_signatures`` would accept:
         every signature verified under the key its id names now, that key is the signer's
-        and valid at the record's time, and every required party signed. Anything less is
+        and valid at the record's time (and held in custody if the signature says so), no
+        party signed twice, and every required party signed. Anything less is
         left to ``check_signatures`` itself, which then names the exact refusal."""
         if len(signed_with) != len(rec.sigs):
             return False
         signed = set()
         for s, used in zip(rec.sigs, signed_with, strict=True):
             key = self.state.find_key(s.key_id)
-            if used is None or key is None or key.public_key != used:
+            if used is None or key is None or key.public_key != used or s.party in signed:
                 return False
-            if key.party != s.party or not key.valid_at(rec.time):
+            if key.party != s.party or not key.valid_at(rec.time) or (s.custody and not key.custody):
                 return False
             signed.add(s.party)
         return required <= signed

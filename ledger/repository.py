@@ -38,7 +38,7 @@ from ledger.tables import (
 )
 from ledger.timeutil import format_utc, parse_utc
 
-__all__ = ["DbView", "Head", "table"]
+__all__ = ["KEYS_WITH_CORE", "DbView", "Head", "key_info", "table"]
 
 
 def table(row: type[Any]) -> Table:
@@ -60,7 +60,11 @@ _POSITIONS_IN = select(B.c.account, B.c.instrument, B.c.lot, B.c.total, B.c.held
 _HOLD_BY_ID = select(H).where(H.c.id == bindparam("id"))
 _PARTY_BY_ID = select(PA.c.id, PA.c.role, PA.c.profile).where(PA.c.id == bindparam("id"))
 _BUREAUS = select(PA.c.id, PA.c.role, PA.c.profile).where(PA.c.role == "bureau").order_by(PA.c.registered_seq)
-_KEY_BY_ID = select(K).where(K.c.key_id == bindparam("id"))
+# A key with the core of the record that registered it: whether that record says custody.
+KEYS_WITH_CORE = select(K, J.c.core.label("registered_core")).select_from(
+    K.join(J, J.c.seq == K.c.registered_seq)
+)
+_KEY_BY_ID = KEYS_WITH_CORE.where(K.c.key_id == bindparam("id"))
 _DIGEST = select(J.c.seq).where(J.c.body_digest == bindparam("digest"))
 _IDEMPOTENT = select(ID.c.request_digest, ID.c.response).where(
     ID.c.scope == bindparam("scope"), ID.c.key == bindparam("key")
@@ -226,17 +230,7 @@ class DbView:
     def find_key(self, key_id: str) -> KeyInfo | None:
         if key_id not in self.keys:
             row = conn(self.session).execute(_KEY_BY_ID, {"id": key_id}).first()
-            self.keys[key_id] = (
-                KeyInfo(
-                    row.party,
-                    row.key_id,
-                    row.public_key,
-                    parse_utc(row.valid_from),
-                    parse_utc(row.revoked_at) if row.revoked_at else None,
-                )
-                if row
-                else None
-            )
+            self.keys[key_id] = key_info(row) if row else None
         return self.keys[key_id]
 
     def prefetch_digests(self, digests: Sequence[bytes]) -> None:
@@ -486,6 +480,28 @@ class BatchWriter:
         self.idempotency.append(
             {"scope": scope, "key": key, "request_digest": digest, "seq": seq, "response": text}
         )
+
+
+def key_info(row: Any) -> KeyInfo:
+    """A ``KEYS_WITH_CORE`` row as the rules see the key. Custody is read from the journal record
+    that registered the key (its body's ``"custody": true``), the one source replay has too."""
+    try:
+        body = json.loads(_raw(row.registered_core))["body"]
+    except (ValueError, KeyError, TypeError):  # a damaged row: replay names it, this read must not crash
+        body = {}
+    return KeyInfo(
+        row.party,
+        row.key_id,
+        _raw(row.public_key),
+        parse_utc(row.valid_from),
+        parse_utc(row.revoked_at) if row.revoked_at else None,
+        custody=body.get("type") == "key.register" and body.get("custody") is True,
+    )
+
+
+def _raw(value: Any) -> bytes:
+    # bytes even if someone rewrote a BLOB as TEXT
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
 
 
 def _party_info(row: Any) -> PartyInfo:

@@ -19,10 +19,12 @@ from ledger.crypto import TAG_BODY, verify
 from ledger.errors import (
     AccountCannotSend,
     BadSignature,
+    CustodyNotHeld,
     DuplicateAccount,
     DuplicateHold,
     DuplicateKey,
     DuplicateParty,
+    DuplicateSignature,
     ExpiredUnits,
     HoldNotOpen,
     HoldNotPermitted,
@@ -58,6 +60,7 @@ from ledger.model import (
     TxBody,
 )
 from ledger.movements import KIND_INSTRUMENTS, MOVEMENTS, RULE_SETS, Movement, Signer
+from ledger.pledge_terms import PLEDGE_REGISTER, check_registration, has_signed_terms
 from ledger.units import instrument
 
 __all__ = [
@@ -129,6 +132,7 @@ class KeyInfo:
     public_key: bytes
     valid_from: datetime
     revoked_at: datetime | None = None
+    custody: bool = False  # its key.register record says the registry holds it
 
     def valid_at(self, moment: datetime) -> bool:
         return self.valid_from <= moment and (self.revoked_at is None or moment < self.revoked_at)
@@ -197,7 +201,9 @@ def apply(body: Body, view: LedgerView, at: datetime) -> Effect:
             raise UnknownParty(f"party {body.party} is not registered", party=body.party)
         if view.find_key(body.key_id) is not None:
             raise DuplicateKey(f"key {body.key_id} is already registered", key_id=body.key_id)
-        return Effect(key=KeyInfo(body.party, body.key_id, body.public_key, body.valid_from))
+        return Effect(
+            key=KeyInfo(body.party, body.key_id, body.public_key, body.valid_from, custody=body.custody)
+        )
     if isinstance(body, RevokeKey):
         return Effect(key=_revoked(body, view, at))
     if isinstance(body, Genesis):
@@ -293,6 +299,8 @@ class _Tx:
         if self.view.rule_set >= 2:
             _Typed(self, self.movement()).check()
         self.collect_signers()
+        if self.body.action == PLEDGE_REGISTER and (self.view.rule_set >= 2 or has_signed_terms(self.body)):
+            check_registration(self.body, self.view, self.at)  # its loan terms and the bureau's approval
         return self.effect
 
     def movement(self) -> Movement:
@@ -506,9 +514,18 @@ def check_signatures(
     view: LedgerView,
     at: datetime,
 ) -> None:
-    """Every signature verifies under a key valid at ``at``; every required party signed."""
+    """Every signature verifies under a key valid at ``at``; every required party signed. From rule
+    set 2 on, also: no party (and no signature) twice, and ``custody`` only on a key whose
+    ``key.register`` record says the registry holds it (journals of rule set 1 replay as written)."""
     signed: set[str] = set()
+    strict = view.rule_set >= 2
     for i, s in enumerate(signatures):
+        if strict and (s.party in signed or any(s.sig == other.sig for other in signatures[:i])):
+            raise DuplicateSignature(
+                f"signatures[{i}] repeats a party ({s.party}) or a signature already on this body",
+                party=s.party,
+                field=f"signatures[{i}]",
+            )
         key = view.find_key(s.key_id)
         if key is None or key.party != s.party:
             raise UnknownKey(
@@ -520,6 +537,12 @@ def check_signatures(
                 + (" (revoked)" if key.revoked_at and key.revoked_at <= at else " (not yet valid)"),
                 key_id=s.key_id,
                 field=f"signatures[{i}].key_id",
+            )
+        if strict and s.custody and not key.custody:
+            raise CustodyNotHeld(
+                f"{s.party}'s key {s.key_id} is not held by the registry: its signature cannot say custody",
+                key_id=s.key_id,
+                field=f"signatures[{i}].custody",
             )
         if not verify(key.public_key, TAG_BODY, body_bytes, s.sig):
             raise BadSignature(

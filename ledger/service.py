@@ -34,8 +34,24 @@ from ledger.journal import GENESIS_PREV, SealedRecord, seal
 from ledger.merkle import Frontier, consistency_proof, inclusion_proof, leaf_hash
 from ledger.model import REGISTRY, AccountKind, AdoptRules, Body, Genesis, Signature
 from ledger.movements import CURRENT_RULE_SET
+from ledger.proofs import ConsistencyProof
+from ledger.registry_key import check_sealing_key
 from ledger.replay import ReplayReport, replay_lines
-from ledger.repository import CP, HD, A, B, BatchWriter, DbView, Head, J, K, P, conn
+from ledger.repository import (
+    CP,
+    HD,
+    KEYS_WITH_CORE,
+    A,
+    B,
+    BatchWriter,
+    DbView,
+    Head,
+    J,
+    K,
+    P,
+    conn,
+    key_info,
+)
 from ledger.rules import AccountInfo, Hold, KeyInfo, Position, apply, check_signatures
 from ledger.timeutil import format_utc, parse_utc, utc_now
 
@@ -49,7 +65,9 @@ __all__ = [
     "adopt_rules",
     "balance_as_of",
     "balances",
+    "checkpoint_of_size",
     "consistency",
+    "consistency_between",
     "find_account",
     "find_hold",
     "init_ledger",
@@ -241,6 +259,8 @@ def _commit(enc: _Encoded, view: DbView, writer: BatchWriter, head: Head, regist
     now = registry.clock()
     if head.moment is not None:
         now = max(now, head.moment)  # the journal's clock never runs backwards
+    if head.next_seq != 0:  # record 0 carries the key that seals it
+        check_sealing_key(view, registry.key, now)
     effect = apply(ins.body, view, now)
     check_signatures(enc.body_bytes, ins.signatures, effect.required_signers, view, now)
     record = seal(
@@ -294,18 +314,9 @@ def find_hold(session: Session, *, hold: str) -> Hold | None:
 
 
 def keys_of_party(session: Session, *, party: str) -> list[KeyInfo]:
-    """Every key ``party`` ever registered, oldest first, with its validity."""
-    rows = conn(session).execute(select(K).where(K.c.party == party).order_by(K.c.registered_seq))
-    return [
-        KeyInfo(
-            r.party,
-            r.key_id,
-            _as_bytes(r.public_key),
-            parse_utc(r.valid_from),
-            parse_utc(r.revoked_at) if r.revoked_at else None,
-        )
-        for r in rows
-    ]
+    """Every key ``party`` ever registered, oldest first, with its validity and custody."""
+    rows = conn(session).execute(KEYS_WITH_CORE.where(K.c.party == party).order_by(K.c.registered_seq))
+    return [key_info(r) for r in rows]
 
 
 def make_checkpoint(session: Session, *, registry: Registry) -> Checkpoint:
@@ -316,9 +327,9 @@ def make_checkpoint(session: Session, *, registry: Registry) -> Checkpoint:
     existing = latest_checkpoint(session)
     if existing is not None and existing.tree_size == head.next_seq:
         return existing
-    cp = Checkpoint.sign(
-        tree_size=head.next_seq, root=head.frontier.root(), time=registry.clock(), key=registry.key
-    )
+    now = registry.clock()
+    check_sealing_key(DbView(session), registry.key, now)
+    cp = Checkpoint.sign(tree_size=head.next_seq, root=head.frontier.root(), time=now, key=registry.key)
     writer = BatchWriter()
     writer.add_checkpoint(cp)
     conn(session).execute(CP.insert(), writer.checkpoints)
@@ -489,6 +500,29 @@ def consistency(session: Session, *, first: int, second: int) -> list[bytes]:
     if not 0 <= first <= second <= head_size(session):
         raise InvalidInput("need 0 <= first <= second <= journal size", field="first")
     return consistency_proof(_leaves(session, second), first)
+
+
+def checkpoint_of_size(session: Session, *, tree_size: int, field: str = "tree_size") -> Checkpoint:
+    """The stored checkpoint covering exactly ``tree_size`` records; ``NotFound`` naming ``field``."""
+    row = conn(session).execute(select(CP).where(CP.c.tree_size == tree_size)).first()
+    if row is None:
+        raise NotFound(f"no checkpoint of size {tree_size}", field=field, tree_size=tree_size)
+    return Checkpoint(row.tree_size, row.root, parse_utc(row.time), row.key_id, row.signature)
+
+
+def consistency_between(session: Session, *, first: int, second: int | None = None) -> ConsistencyProof:
+    """Proof that the checkpoint of size ``first`` is a prefix of the checkpoint of size ``second``
+    (default: the latest), with both signed heads. Reads every record hash up to ``second``."""
+    older = checkpoint_of_size(session, tree_size=first, field="first")
+    if second is None:
+        newer = latest_checkpoint(session)
+        assert newer is not None  # there is ``older`` at least
+    else:
+        newer = checkpoint_of_size(session, tree_size=second, field="second")
+    if older.tree_size > newer.tree_size:
+        raise InvalidInput("first must not be larger than second", field="first")
+    path = consistency_proof(_leaves(session, newer.tree_size), older.tree_size)
+    return ConsistencyProof(older, newer, tuple(path))
 
 
 BalanceDiff = dict[tuple[str, str, str], tuple[Position | None, Position | None]]

@@ -22,9 +22,10 @@ from accounts.model import Participant, Role
 from accounts.permissions import Action, authorize, target_of
 from accounts.service import SessionDirectory, get_participant, submit_as, target_for_account
 from ledger.canonical import canonical_bytes
-from ledger.crypto import TAG_BODY, SigningKey, verify
+from ledger.crypto import SigningKey, verify
 from ledger.errors import (
     BadSignature,
+    DomainError,
     ExpiredUnits,
     InvalidInput,
     InvalidLot,
@@ -32,19 +33,30 @@ from ledger.errors import (
     KeyNotValid,
     MissingSignature,
 )
-from ledger.model import HoldPlace, HoldSettle, Lot, Posting, Signature, TxBody, check_id
-from ledger.service import Instruction, Registry, balances, lock_head_time, sign_body
+from ledger.model import HoldSettle, Lot, Posting, Signature, TxBody
+from ledger.pledge_terms import PLEDGE_REASON
+from ledger.service import Instruction, Registry, balances, lock_head_time
+from ledger.text import check_display_text
 from ledger.timeutil import format_utc
 from ledger.units import check_amount, instrument
 from market.auction_tables import AuctionRow
 from market.collateral_tables import PledgeRow
 from market.errors import CollateralUnavailable, PledgeStateConflict, UnknownPledge
+from market.pledge_record import (
+    Signable,
+    approval_of,
+    message_of,
+    registration_body,
+    sign_document,
+    target_body,
+)
 from market.valuation import Appraisal, LoanTerms, PriceSource, ValuationPolicy, appraise, check_loan
 
 __all__ = [
     "PLEDGE_REASON",
     "ClearingPrices",
     "Consent",
+    "LoanRequest",
     "Pledge",
     "PledgeStatus",
     "PledgeStep",
@@ -61,6 +73,7 @@ __all__ = [
     "latest_clearing_price",
     "list_pledges",
     "load_signatures",
+    "party_names",
     "pledges_on",
     "record_loan",
     "registration_body",
@@ -69,17 +82,14 @@ __all__ = [
     "request_forced_auction",
 ]
 
-# The four steps and what each signs. The registration body (one hold, reason ``pledge``, controller
-# the bank) is fixed when the bureau approves the quantity, so each party signs the same bytes:
+# The four steps and what each signs (market.pledge_record builds both documents):
 #   1. the enterprise applies (quantity, lot, bank): nothing is signed or held yet;
-#   2. the bureau approves the quantity on its electronic certificate (电子证书) and signs the body;
-#   3. the bank records the loan (id, amount, rate, term), checked against the appraisal, and signs;
-#   4. the enterprise confirms and signs; ONE ledger record places the hold, signed by all three.
-# The loan's terms are the bank's and the enterprise's contract: the registry keeps them in its pledge
-# table and the certificate, but the sealed record carries the encumbrance, not the loan (the body is
-# fixed at step 2, before the bank has recorded the loan).
-
-PLEDGE_REASON = "pledge"
+#   2. the bureau approves the quantity on its electronic certificate (电子证书): it signs an approval
+#      statement (pledge, certificate number, parties, lot, quantity), not a body, as no loan exists yet;
+#   3. the bank records the loan (id, principal, rate, term), checked against the appraisal, and signs
+#      the registration body: the hold, the loan terms, the appraisal, the names, the bureau's approval;
+#   4. the enterprise confirms and signs the same body; ONE ledger record places the hold. The ledger
+#      checks the loan terms and the approval (ledger.pledge_terms), live and in replay.
 
 Consent = SigningKey | Sequence[Signature]
 """A party's consent to the bodies a step names: its key (held in custody, or a test's demo key),
@@ -140,33 +150,6 @@ class Pledge:
 # -- bodies: pure, so a client holding its own key can build and sign exactly what a step needs ------
 
 
-def registration_body(pledge: Pledge) -> TxBody:
-    """The record that registers the pledge: one hold on the approved quantity, reason ``pledge``,
-    controller the bank; signers the enterprise (the owner, whom the ledger requires), bank, bureau."""
-    if pledge.approved_kg is None or pledge.certificate_no is None:
-        raise PledgeStateConflict(f"pledge {pledge.id} has no approved quantity yet", pledge=pledge.id)
-    hold = HoldPlace(
-        pledge.hold_id,
-        pledge.account,
-        pledge.instrument,
-        pledge.lot,
-        pledge.approved_kg,
-        PLEDGE_REASON,
-        pledge.bank,
-    )
-    meta = {
-        "pledge": pledge.id,
-        "certificate_no": pledge.certificate_no,
-        "enterprise": pledge.enterprise,
-        "bank": pledge.bank,
-        "bureau": pledge.bureau,
-        "quantity_kg": pledge.approved_kg,
-        "basis": "杭银发〔2022〕21号",
-    }
-    signers = tuple(sorted(set(pledge.parties)))
-    return TxBody("pledge.register", f"{pledge.id}.register", holds=(hold,), signers=signers, meta=meta)
-
-
 def release_body(pledge: Pledge, *, quantity_kg: int | None = None) -> TxBody:
     """Release on repayment: ``quantity_kg`` of the held units (default all) go back to the owner;
     the bank signs as the hold's controller."""
@@ -224,6 +207,16 @@ class PledgeStep(StrEnum):
     ENFORCE = "enforce"  # the bank: the capture of every held unit
 
 
+@dataclass(frozen=True, slots=True)
+class LoanRequest:
+    """The loan a bank records at step 3 (its start is the day it records it)."""
+
+    loan_id: str
+    amount_fen: int
+    rate_bp: int
+    term_months: int
+
+
 def bodies_to_sign(
     session: Session,
     *,
@@ -233,36 +226,91 @@ def bodies_to_sign(
     approved_kg: int | None = None,
     certificate_no: str | None = None,
     quantity_kg: int | None = None,
-) -> tuple[TxBody, ...]:
-    """The exact bodies ``step`` signs, for a client that signs with its own key (self-custody): for
-    ``approve`` the registration body with the quantity and certificate number the bureau will give;
+    loan: LoanRequest | None = None,
+    registry: Registry | None = None,
+) -> tuple[Signable, ...]:
+    """The exact documents ``step`` signs, for a client that signs with its own key (self-custody):
+    for ``approve`` the approval statement of the quantity and certificate number the bureau will
+    give; for ``loan`` the registration body with ``loan`` as recorded today (``registry``'s clock);
     for ``release`` the release of ``quantity_kg`` (default all). Readable by whoever reads the pledge."""
     pledge = get_pledge(session, actor=actor, pledge_id=pledge_id)
     if step is PledgeStep.APPROVE:
         if pledge.status is not PledgeStatus.APPLIED:
             raise PledgeStateConflict(f"pledge {pledge.id} is {pledge.status.value}", pledge=pledge.id)
         if approved_kg is None or certificate_no is None:
-            raise InvalidInput("the approval body needs approved_kg and certificate_no", field="approved_kg")
+            raise InvalidInput("the approval needs approved_kg and certificate_no", field="approved_kg")
         check_amount(approved_kg, field="approved_kg")
-        check_id(certificate_no, field="certificate_no")
-        return (registration_body(replace(pledge, approved_kg=approved_kg, certificate_no=certificate_no)),)
-    if step in (PledgeStep.LOAN, PledgeStep.CONFIRM):
-        return (registration_body(pledge),)
+        check_display_text(certificate_no, field="certificate_no")
+        return (approval_of(replace(pledge, approved_kg=approved_kg, certificate_no=certificate_no)),)
+    if step is PledgeStep.LOAN:
+        _expect_status(pledge, PledgeStatus.APPROVED)
+        if loan is None or registry is None:
+            raise InvalidInput("the loan body needs the loan's terms", field="loan_id")
+        offered = _with_loan(session, pledge, loan, today=registry.clock().date())
+        return (registration_body(offered, names=party_names(session, pledge)),)
+    if step is PledgeStep.CONFIRM:
+        _expect_status(pledge, PledgeStatus.LOAN_RECORDED)
+        return (registration_body(pledge, names=party_names(session, pledge)),)
     if step is PledgeStep.RELEASE:
         return (release_body(pledge, quantity_kg=quantity_kg),)
     return (enforcement_body(pledge),)
+
+
+def party_names(session: Session, pledge: Pledge) -> dict[str, str]:
+    """The registered names of the pledge's enterprise, bank and bureau, as its record shows them."""
+    roles = {"enterprise": pledge.enterprise, "bank": pledge.bank, "bureau": pledge.bureau}
+    return {role: get_participant(session, party=party).name for role, party in roles.items()}
+
+
+def _with_loan(
+    session: Session,
+    pledge: Pledge,
+    loan: LoanRequest,
+    *,
+    today: date,
+    policy: ValuationPolicy | None = None,
+    clearing_prices: ClearingPrices | None = None,
+) -> Pledge:
+    """The pledge with ``loan`` recorded today: the approved quantity appraised at the latest auction
+    clearing price, else the reference price; the loan checked against it (``valuation.check_loan``)."""
+    assert pledge.approved_kg is not None
+    assert pledge.lot.jurisdiction is not None
+    assert pledge.lot.valid_until is not None
+    check_display_text(loan.loan_id, field="loan_id")
+    terms = LoanTerms(loan.loan_id, loan.amount_fen, loan.rate_bp, loan.term_months, today)
+    prices = clearing_prices or latest_clearing_price
+    price = prices(session, instrument=pledge.instrument, jurisdiction=pledge.lot.jurisdiction)
+    valued = appraise(
+        instrument_code=pledge.instrument,
+        jurisdiction=pledge.lot.jurisdiction,
+        quantity_kg=pledge.approved_kg,
+        clearing_price_fen_per_tonne=price,
+        policy=policy or ValuationPolicy(),
+    )
+    check_loan(terms, appraisal=valued, valid_until=pledge.lot.valid_until)
+    return replace(pledge, loan=terms, appraisal=valued)
+
+
+def _expect_status(pledge: Pledge, status: PledgeStatus) -> None:
+    if pledge.status is not status:
+        raise PledgeStateConflict(
+            f"pledge {pledge.id} is {pledge.status.value}; this step needs it {status.value}",
+            pledge=pledge.id,
+            status=pledge.status.value,
+        )
 
 
 # -- consent: a party's signatures, checked when given (the ledger checks them again) ---------------
 
 
 def consent(
-    session: Session, *, bodies: Sequence[TxBody], party: str, signed_by: Consent, at: datetime
+    session: Session, *, bodies: Sequence[Signable], party: str, signed_by: Consent, at: datetime
 ) -> tuple[Signature, ...]:
-    """``party``'s signatures over ``bodies``, made with its key or given, each verified under one of
-    its keys valid at ``at``: a wrong key is refused at the step, not later at settlement."""
+    """``party``'s signatures over ``bodies`` (bodies, or a bureau's approval statement), made with its
+    key or given, each verified under one of its keys valid at ``at``: a wrong key is refused at the
+    step, not later at settlement."""
     if isinstance(signed_by, SigningKey):
-        sigs = tuple(sign_body(b, party, signed_by) for b in bodies)
+        sigs = tuple(sign_document(b, party, signed_by) for b in bodies)
     else:
         sigs = tuple(signed_by)
         if len(sigs) != len(bodies):
@@ -276,7 +324,7 @@ def consent(
             raise KeyNotValid(
                 f"{party} has no key {sig.key_id} valid now", key_id=sig.key_id, field=f"signed_by[{i}]"
             )
-        if not verify(key.public_key, TAG_BODY, canonical_bytes(body.to_json()), sig.sig):
+        if not verify(key.public_key, *message_of(body), sig.sig):
             raise BadSignature(f"signature of {party} does not verify", party=party, field=f"signed_by[{i}]")
     return sigs
 
@@ -558,7 +606,7 @@ def apply_for_pledge(
 def _owner_consented_target(session: Session, actor: Participant, action: Action, pledge: Pledge) -> None:
     """Authorize a step before the owner's signature: its application (made as an authenticated
     actor) is its consent so far; its signature comes at confirmation, where the ledger checks it."""
-    target = target_of(registration_body(pledge), pledge.signatures, SessionDirectory(session))
+    target = target_of(target_body(pledge), pledge.signatures, SessionDirectory(session))
     authorize(actor, action, replace(target, consents=target.consents | {pledge.enterprise}))
 
 
@@ -573,7 +621,8 @@ def approve_pledge(
     signed_by: Consent,
 ) -> Pledge:
     """Step 2 (生态环境部门审核): the bureau of the rights' jurisdiction approves a quantity (at most the
-    one applied for) on its electronic certificate ``certificate_no``, and signs the registration body."""
+    one applied for) on its electronic certificate ``certificate_no`` (any Unicode text without control
+    or bidi characters, e.g. 余排污质〔2026〕第018号), and signs the approval statement."""
     row = _row(session, pledge_id)
     _expect(row, PledgeStatus.APPLIED)
     if actor.role is not Role.BUREAU:
@@ -585,12 +634,12 @@ def approve_pledge(
         raise InvalidQuantity(
             f"approved {approved_kg} kg exceeds the {row.applied_kg} kg applied for", field="approved_kg"
         )
-    check_id(certificate_no, field="certificate_no")
+    check_display_text(certificate_no, field="certificate_no")
     pledge = replace(_to_pledge(row), approved_kg=approved_kg, certificate_no=certificate_no)
     _owner_consented_target(session, actor, Action.REGISTER_PLEDGE, pledge)
     (sig,) = consent(
         session,
-        bodies=[registration_body(pledge)],
+        bodies=[approval_of(pledge)],
         party=actor.party,
         signed_by=signed_by,
         at=registry.clock(),
@@ -614,7 +663,8 @@ def record_loan(
     policy: ValuationPolicy | None = None,
     clearing_prices: ClearingPrices = latest_clearing_price,
 ) -> Pledge:
-    """Step 3 (银行录入贷款信息): the pledgee bank records the loan and signs the registration body.
+    """Step 3 (银行录入贷款信息): the pledgee bank records the loan and signs the registration body,
+    which carries the loan's terms (principal, rate, term, maturity) and the bureau's approval.
 
     The approved quantity is appraised at the latest auction clearing price, else the reference
     price; the loan is at most ``policy.max_ltv_bp`` (80%) of that value and matures no later than
@@ -630,25 +680,19 @@ def record_loan(
             "only the pledgee bank records the loan",
         )
     _owner_consented_target(session, actor, Action.REGISTER_PLEDGE, pledge)
-    assert pledge.approved_kg is not None
-    assert pledge.lot.jurisdiction is not None
-    assert pledge.lot.valid_until is not None
     now = registry.clock()
-    terms = LoanTerms(loan_id, amount_fen, rate_bp, term_months, now.date())
-    price = clearing_prices(session, instrument=pledge.instrument, jurisdiction=pledge.lot.jurisdiction)
-    valued = appraise(
-        instrument_code=pledge.instrument,
-        jurisdiction=pledge.lot.jurisdiction,
-        quantity_kg=pledge.approved_kg,
-        clearing_price_fen_per_tonne=price,
-        policy=policy or ValuationPolicy(),
+    _check_approval_signed(session, pledge, at=now)
+    request = LoanRequest(loan_id, amount_fen, rate_bp, term_months)
+    offered = _with_loan(
+        session, pledge, request, today=now.date(), policy=policy, clearing_prices=clearing_prices
     )
-    check_loan(terms, appraisal=valued, valid_until=pledge.lot.valid_until)
-    (sig,) = consent(
-        session, bodies=[registration_body(pledge)], party=actor.party, signed_by=signed_by, at=now
-    )
+    body = registration_body(offered, names=party_names(session, pledge))
+    (sig,) = consent(session, bodies=[body], party=actor.party, signed_by=signed_by, at=now)
+    assert offered.loan is not None
+    assert offered.appraisal is not None
+    valued = offered.appraisal
     row.loan_id, row.loan_amount_fen, row.rate_bp, row.term_months = loan_id, amount_fen, rate_bp, term_months
-    row.loan_start = terms.start.isoformat()
+    row.loan_start = offered.loan.start.isoformat()
     row.price_fen_per_tonne, row.price_source = valued.price_fen_per_tonne, valued.source.value
     row.appraised_fen, row.max_ltv_bp = valued.value_fen, valued.max_ltv_bp
     row.signatures = dump_signatures({**load_signatures(row.signatures), actor.party: sig})
@@ -656,29 +700,46 @@ def record_loan(
     return _save(session, row)
 
 
+def _check_approval_signed(session: Session, pledge: Pledge, *, at: datetime) -> None:
+    """The bureau's approval must be a signed approval statement: a pledge approved before loan terms
+    were signed holds the bureau's signature over the old body, which the new record cannot carry."""
+    approval = [s for s in pledge.signatures if s.party == pledge.bureau]
+    try:
+        consent(session, bodies=[approval_of(pledge)], party=pledge.bureau, signed_by=approval, at=at)
+    except DomainError:
+        raise PledgeStateConflict(
+            f"pledge {pledge.id} was approved before loan terms were signed, or its approval no longer "
+            "verifies: cancel it and apply again",
+            pledge=pledge.id,
+        ) from None
+
+
 def confirm_pledge(
     session: Session, *, registry: Registry, actor: Participant, pledge_id: str, signed_by: Consent
 ) -> Pledge:
     """Step 4 (企业确认): the enterprise confirms the loan and signs; ONE ledger record places the
-    hold (reason ``pledge``, controller the bank) signed by enterprise, bank and bureau. From then
-    on the owner cannot sell, transfer or retire the units (the ledger refuses: UnitsEncumbered)."""
+    hold (reason ``pledge``, controller the bank), signed by enterprise and bank and carrying the
+    bureau's approval. From then on the owner cannot sell, transfer or retire the units (the ledger
+    refuses: UnitsEncumbered)."""
     row = _row(session, pledge_id)
     _expect(row, PledgeStatus.LOAN_RECORDED)
     pledge = _to_pledge(row)
     if actor.party != pledge.enterprise:
         authorize(actor, Action.TRANSFER_UNITS, target_for_account(session, account=pledge.account))
         raise _denied(actor, Action.TRANSFER_UNITS, "own_units_only", "only the owner confirms its pledge")
-    body = registration_body(pledge)
+    body = registration_body(pledge, names=party_names(session, pledge))
     (sig,) = consent(session, bodies=[body], party=actor.party, signed_by=signed_by, at=registry.clock())
     assert pledge.approved_kg is not None
     _check_collateral(session, pledge=pledge, quantity_kg=pledge.approved_kg, count_in_progress=False)
     sigs = {**load_signatures(row.signatures), actor.party: sig}
+    # The body's signers sign it; the bureau's approval travels inside it (meta.approval).
+    signed = tuple(sigs[p] for p in sorted(body.signers))
     receipt = submit_as(
         session,
         registry=registry,
         actor=actor,
         action=Action.TRANSFER_UNITS,
-        instruction=Instruction(body, tuple(sigs[p] for p in sorted(sigs))),
+        instruction=Instruction(body, signed),
     )
     row.signatures = dump_signatures(sigs)
     row.status, row.held_kg = PledgeStatus.ACTIVE.value, pledge.approved_kg

@@ -4,13 +4,13 @@ Reference price, loan-to-value cap, term within the right's validity, and the fo
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from typing import Any, Final
 
+from ledger.pledge_terms import add_months
 from ledger.units import MAX_AMOUNT, check_amount, instrument
 from market.errors import InvalidLoanTerms, LoanExceedsValue, LoanTermBeyondValidity
 
@@ -142,13 +142,6 @@ def appraise(
     if value > MAX_AMOUNT:
         raise InvalidLoanTerms("the appraised value exceeds the ledger's range", field="quantity_kg")
     return Appraisal(code, jurisdiction, quantity_kg, price, source, value, policy.max_ltv_bp)
-
-
-def add_months(day: date, months: int) -> date:
-    """``day`` plus ``months`` calendar months, clamped to the month's end (31 Jan + 1 = 28/29 Feb)."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True, slots=True)

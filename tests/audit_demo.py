@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from ledger.canonical import canonical_bytes
 from ledger.crypto import SigningKey
 from ledger.db import make_engine
 from ledger.errors import DomainError
@@ -25,8 +26,10 @@ from ledger.model import (
     Posting,
     RegisterKey,
     RegisterParty,
+    Signature,
     TxBody,
 )
+from ledger.pledge_terms import TAG_APPROVAL, Appraised, PledgeLoan, approval_statement
 from ledger.service import (
     Instruction,
     Receipt,
@@ -123,14 +126,45 @@ def load(engine: Engine, registry: Registry) -> dict[str, int]:
         ),
         "ent:yuyao-dyeing",
     )
-    hold = HoldPlace(
-        "pledge:demo-1", "ent:yuyao-dyeing.holding", "COD", RIGHTS_2030, 20_000, "pledge", "bank:demo"
-    )
-    pledge = sc.signed(
-        TxBody("pledge.register", new_nonce(), holds=(hold,)), "ent:yuyao-dyeing", "bank:demo", bureau
-    )
+    pledge = sc.signed(_registration(sc, bureau), "ent:yuyao-dyeing", "bank:demo")
     receipts = sc.run([*issued, trade, pledge])
     return {"records": receipts[-1].seq + 1, "participants": len(sc.keys)}
+
+
+def _registration(sc: Scenario, bureau: str) -> TxBody:
+    """A pledge of 20 t with signed loan terms (rule set 2): the bureau's approval inside the body,
+    the bank and the owner signing the body (``ledger.pledge_terms``)."""
+    hold = HoldPlace(
+        "pledge.demo-1", "ent:yuyao-dyeing.holding", "COD", RIGHTS_2030, 20_000, "pledge", "bank:demo"
+    )
+    parties = {"enterprise": "ent:yuyao-dyeing", "bank": "bank:demo", "bureau": bureau}
+    statement = approval_statement(
+        pledge="demo-1", certificate_no="余排污质〔2026〕第001号", hold=hold, **parties
+    )
+    key = sc.keys[bureau]
+    approval = Signature(bureau, key.key_id, key.sign(TAG_APPROVAL, canonical_bytes(statement)))
+    meta = {
+        "pledge": "demo-1",
+        "certificate_no": statement["certificate_no"],
+        **parties,
+        "names": {
+            "enterprise": "余姚 demo dyeing",
+            "bank": "demo bank, Yuyao branch",
+            "bureau": "余姚市生态环境局",
+        },
+        "quantity_kg": 20_000,
+        "loan": PledgeLoan("LN-demo-1", 20_000_000, 385, 12, date(2026, 1, 5)).to_json(),
+        "appraisal": Appraised(1_700_000, "reference", 34_000_000, 8_000).to_json(),
+        "approval": approval.to_json(),
+        "basis": "杭银发〔2022〕21号",
+    }
+    return TxBody(
+        "pledge.register",
+        "demo-1.register",
+        holds=(hold,),
+        signers=("bank:demo", "ent:yuyao-dyeing"),
+        meta=meta,
+    )
 
 
 def build_demo_dir(root: Path) -> Path:

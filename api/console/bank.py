@@ -7,10 +7,11 @@ import json
 from decimal import Decimal
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 from accounts.model import Role
+from api.certificate_pdf import render_certificate_pdf
 from api.console import forms
 from api.console.web import (
     PREFIX,
@@ -103,26 +104,45 @@ def release(pledge_id: str, c: WriteConsole, form: FormDep) -> Response:
 
 
 @router.get("/pledges/{pledge_id}/certificate.json")
-def certificate_json(pledge_id: str, c: WriteConsole) -> JSONResponse:
-    """The pledge's certificate (抵质押登记证明) as JSON; may sign a new checkpoint to cover it."""
+def certificate_json(pledge_id: str, c: WriteConsole) -> Response:
+    """The pledge's certificate file (抵质押登记证明), the same bytes as the API's; may sign a new
+    checkpoint to cover it."""
     c.need(Role.BANK, Role.ENTERPRISE, Role.BUREAU)
     cert = certificate.build_certificate(c.session, registry=c.app.registry, actor=c.me, pledge_id=pledge_id)
-    return JSONResponse(
-        cert.to_json(),
+    return Response(
+        cert.file_bytes(),
+        media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="pledge-{pledge_id}-certificate.json"'},
+    )
+
+
+@router.get("/pledges/{pledge_id}/certificate.pdf")
+def certificate_pdf(pledge_id: str, c: WriteConsole) -> Response:
+    """The printable certificate (PDF, Chinese and English) with the pledge's status now."""
+    c.need(Role.BANK, Role.ENTERPRISE, Role.BUREAU)
+    cert = certificate.build_certificate(c.session, registry=c.app.registry, actor=c.me, pledge_id=pledge_id)
+    check = certificate.verify_certificate(cert, c.app.registry.key.public)
+    standing = certificate.standing_of(c.session, pledge_id=pledge_id, record_seq=cert.seq)
+    url = str(c.request.url_for("get_certificate", pledge_id=pledge_id))
+    out = render_certificate_pdf(cert, check, url=url, standing=standing)
+    return Response(
+        out.pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="pledge-{pledge_id}-certificate.pdf"'},
     )
 
 
 @router.get("/certificate", response_class=HTMLResponse)
 def certificate_form(c: ReadConsole) -> HTMLResponse:
-    """Paste a certificate to check it offline against the registry's public key."""
+    """Paste a certificate file to check it against the registry's public key."""
     c.need(Role.BANK)
     return page(c, "bank_certificate.html", check=None)
 
 
 @router.post("/certificate", response_class=HTMLResponse)
 def check_certificate(c: ReadConsole, form: FormDep) -> HTMLResponse:
-    """Check a pasted certificate: checkpoint signature, inclusion proof, seal, parties, the hold."""
+    """Check a pasted certificate file: checkpoint signature, inclusion proof, seal, parties, loan terms,
+    every displayed field; then, online, what the pledge is now."""
     c.need(Role.BANK)
     raw = form.get("certificate", "")
     try:
@@ -134,4 +154,17 @@ def check_certificate(c: ReadConsole, form: FormDep) -> HTMLResponse:
     except DomainError as exc:
         return page(c, "bank_certificate.html", check=None, error=exc, values=form, status=422)
     check = certificate.verify_certificate(cert, c.app.registry.key.public)
-    return page(c, "bank_certificate.html", check=check, cert=cert, values=form)
+    standing = None
+    if check.ok and check.fields is not None:
+        standing = certificate.standing_of(
+            c.session, pledge_id=str(check.fields["pledge_id"]), record_seq=cert.seq
+        )
+    return page(
+        c,
+        "bank_certificate.html",
+        check=check,
+        cert=cert,
+        fields=check.fields,
+        standing=standing,
+        values=form,
+    )

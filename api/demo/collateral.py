@@ -49,7 +49,14 @@ def _pledge(stage: Stage, enterprise: str, bank: str, lot: Lot, tonnes: int) -> 
 
 
 def _through_confirmation(
-    stage: Stage, pledge_id: str, parties: tuple[str, str, str], *, day: int, loan_fen: int, cert: str
+    stage: Stage,
+    pledge_id: str,
+    parties: tuple[str, str, str],
+    *,
+    day: int,
+    loan_fen: int,
+    cert: str,
+    loan_id: str,
 ) -> None:
     """Steps 2 to 4 on the next days: the bureau approves the quantity on its electronic certificate,
     the bank records the loan (checked against the appraisal), the owner confirms and the hold is placed."""
@@ -68,7 +75,7 @@ def _through_confirmation(
         pledge.record_loan,
         actor=stage.p(bank),
         pledge_id=approved.id,
-        loan_id=f"LN-{cert}",
+        loan_id=loan_id,
         amount_fen=loan_fen,
         rate_bp=LPR_BP,
         term_months=36,
@@ -86,11 +93,28 @@ def pledges_confirmed(stage: Stage, valid_until: date) -> Pledges:
     stage.clock.at(-32, 9)
     first = _pledge(stage, "yuyao_chem", "bank_yuyao", yuyao_lot, 60)
     parties = ("yuyao_chem", "bank_yuyao", "yuyao")
-    _through_confirmation(stage, first, parties, day=-32, loan_fen=80_000_000, cert="YY-PL-0001")
+    # Certificate numbers as the bureaus write them (余姚/舟山 排污权质押 register numbers): any script.
+    _through_confirmation(
+        stage,
+        first,
+        parties,
+        day=-32,
+        loan_fen=80_000_000,
+        cert="余排污质〔2026〕第018号",
+        loan_id="YY-LN-2026-018",
+    )
     stage.clock.at(-28, 9)
     second = _pledge(stage, "zhoushan_ship", "bank_ningbo", zhoushan_lot, 50)
     parties = ("zhoushan_ship", "bank_ningbo", "zhoushan")
-    _through_confirmation(stage, second, parties, day=-28, loan_fen=65_000_000, cert="ZS-PL-0001")
+    _through_confirmation(
+        stage,
+        second,
+        parties,
+        day=-28,
+        loan_fen=65_000_000,
+        cert="舟排污质〔2026〕第007号",
+        loan_id="NB-LN-2026-007",
+    )
     return Pledges(first, second)
 
 

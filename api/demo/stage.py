@@ -117,7 +117,9 @@ class Stage:
         with Session(self.engine) as s:
             for alias, spec in specs.items():
                 key = SigningKey.generate().in_custody()
-                found = register_participant(s, registry=self.registry, spec=spec, public_key=key.public)
+                found = register_participant(
+                    s, registry=self.registry, spec=spec, public_key=key.public, custody=True
+                )
                 take_into_custody(s, vault=self.vault, party=found.party, key=key, at=self.clock())
                 issued = issue_credential(s, party=found.party, label="demo login", now=self.clock())
                 self.people[alias], self.signing[found.party] = found, key

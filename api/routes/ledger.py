@@ -1,4 +1,4 @@
-"""Ledger routes: balances (live and as-of), signed instructions, journal pages and proofs."""
+"""Ledger routes: balances (live and as-of), signed instructions, journal pages, checkpoints and proofs."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from accounts.service import account_balance_as_of, account_balances, read_journal
 from api.deps import ActorDep, ReaderDep, RegistryDep, SessionDep, read
 from api.schemas import BalanceOut, ErrorOut, InstructionIn, ReceiptOut
+from api.schemas.proofs import CheckpointOut, ConsistencyOut
+from ledger.canonical import canonical_bytes
 from ledger.errors import InvalidInput
 from ledger.model import Signature, TxBody, parse_body
-from ledger.service import Instruction, latest_checkpoint, prove_inclusion
+from ledger.service import Instruction, consistency_between, latest_checkpoint, prove_inclusion
 from market.transfers import transfer
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
@@ -101,8 +103,40 @@ def get_proof(seq: Seq, actor: ActorDep, session: ReaderDep) -> dict[str, Any]:
     return prove_inclusion(session, seq=seq).to_json()
 
 
-@router.get("/checkpoints/latest", responses=ERRORS)
-def get_latest_checkpoint(actor: ActorDep, session: ReaderDep) -> dict[str, Any] | None:
-    """The registry's latest signed tree head (any authenticated participant)."""
+def _canonical(data: bytes) -> Response:
+    # The exact bytes that were signed: a client keeps them as they are (docs/journal-format.md).
+    return Response(content=data, media_type="application/json")
+
+
+@router.get(
+    "/checkpoints/latest",
+    response_model=CheckpointOut | None,
+    responses={401: ERRORS[401]},
+)
+def get_latest_checkpoint(actor: ActorDep, session: ReaderDep) -> Response:
+    """The registry's latest signed tree head as its canonical bytes (null before the first)."""
     cp = latest_checkpoint(session)
-    return cp.to_json() if cp else None
+    return _canonical(cp.line() if cp else b"null")
+
+
+@router.get(
+    "/checkpoints/consistency",
+    response_model=ConsistencyOut,
+    responses={
+        401: ERRORS[401],
+        404: {"model": ErrorOut, "description": "no checkpoint of size `first` or `second`"},
+        422: {"model": ErrorOut, "description": "`first` larger than `second`, or a bad query"},
+    },
+)
+def get_consistency(
+    actor: ActorDep,
+    session: ReaderDep,
+    first: Annotated[int, Query(ge=0, le=MAX_SEQ, description="tree size of the older checkpoint")],
+    second: Annotated[
+        int | None, Query(ge=0, le=MAX_SEQ, description="tree size of the newer one (default: latest)")
+    ] = None,
+) -> Response:
+    """RFC 9162 consistency proof between two signed checkpoints (any authenticated participant):
+    200, or 404 when either size has no checkpoint, 422 when first > second."""
+    proof = consistency_between(session, first=first, second=second)
+    return _canonical(canonical_bytes(proof.to_json()))

@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel
 from sqlmodel import Session
 
 from accounts.model import Participant
+from api.certificate_pdf import render_certificate_pdf
 from api.deps import (
     ActorDep,
     IdempotencyKeyDep,
@@ -31,18 +32,18 @@ from api.schemas.pledges import (
     BodiesOut,
     CancelIn,
     CertificateCheckOut,
-    CertificateOut,
+    CertificateFileOut,
     ConsentIn,
     ForcedAuctionIn,
     LoanIn,
     PledgeOut,
     ReleaseIn,
-    VerifyCertificateIn,
     consent_of,
 )
-from ledger.crypto import b64e, key_id_for
-from market.certificate import PledgeCertificate, build_certificate, verify_certificate
+from ledger.errors import InvalidInput
+from market.certificate import PledgeCertificate, build_certificate, standing_of, verify_certificate
 from market.pledge import (
+    LoanRequest,
     Pledge,
     PledgeStatus,
     PledgeStep,
@@ -124,17 +125,33 @@ def get_pledge_route(pledge_id: str, actor: ActorDep, session: ReaderDep) -> Ple
     return PledgeOut.of(get_pledge(session, actor=actor, pledge_id=pledge_id))
 
 
+_Int = Annotated[int | None, Query(ge=-(2**53 - 1), le=2**53 - 1)]
+
+
 @router.get("/pledges/{pledge_id}/bodies", response_model=BodiesOut, responses=ERRORS)
 def get_pledge_bodies(
     pledge_id: str,
     actor: ActorDep,
     session: ReaderDep,
+    registry: RegistryDep,
     step: Annotated[PledgeStep, Query(description="the step to sign")],
-    approved_kg: Annotated[int | None, Query(description="approve: the quantity approved, kg")] = None,
-    certificate_no: Annotated[str | None, Query(max_length=128, description="approve: 电子证书编号")] = None,
-    quantity_kg: Annotated[int | None, Query(description="release: kg released (omitted: all)")] = None,
+    approved_kg: Annotated[_Int, Query(description="approve: the quantity approved, kg")] = None,
+    certificate_no: Annotated[str | None, Query(max_length=64, description="approve: 电子证书编号")] = None,
+    quantity_kg: Annotated[_Int, Query(description="release: kg released (omitted: all)")] = None,
+    loan_id: Annotated[str | None, Query(max_length=64, description="loan: the bank's loan id")] = None,
+    amount_fen: Annotated[_Int, Query(description="loan: the principal in fen")] = None,
+    rate_bp: Annotated[_Int, Query(description="loan: annual rate in basis points")] = None,
+    term_months: Annotated[_Int, Query(description="loan: term in months")] = None,
 ) -> BodiesOut:
-    """The exact bodies a step signs, for a client signing with its own key (self-custody)."""
+    """The exact documents a step signs, for a client signing with its own key (self-custody): for
+    ``approve`` the approval statement; for ``loan`` the registration body with the loan as of today."""
+    loan = None
+    if step is PledgeStep.LOAN:
+        if loan_id is None or amount_fen is None or rate_bp is None or term_months is None:
+            raise InvalidInput(
+                "the loan step needs loan_id, amount_fen, rate_bp and term_months", field="loan_id"
+            )
+        loan = LoanRequest(loan_id, amount_fen, rate_bp, term_months)
     bodies = bodies_to_sign(
         session,
         actor=actor,
@@ -143,6 +160,8 @@ def get_pledge_bodies(
         approved_kg=approved_kg,
         certificate_no=certificate_no,
         quantity_kg=quantity_kg,
+        loan=loan,
+        registry=registry,
     )
     return BodiesOut.of(step.value, actor.party, bodies)
 
@@ -337,32 +356,90 @@ def post_cancel(
     )
 
 
-@router.get("/pledges/{pledge_id}/certificate", response_model=CertificateOut, responses=ERRORS)
-def get_certificate(
-    pledge_id: str, actor: ActorDep, session: SessionDep, registry: RegistryDep
-) -> CertificateOut:
-    """The pledge certificate (抵质押登记证明): the registration record, its signatures and an inclusion
-    proof under a signed checkpoint, verifiable offline with the registry key alone."""
+CERT_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    200: {"description": "the certificate file (canonical JSON)", "model": CertificateFileOut},
+}
+
+
+@router.get(
+    "/pledges/{pledge_id}/certificate",
+    response_model=CertificateFileOut,
+    response_class=Response,
+    responses=CERT_ERRORS,
+)
+def get_certificate(pledge_id: str, actor: ActorDep, session: SessionDep, registry: RegistryDep) -> Response:
+    """The pledge certificate file (抵质押登记证明): the registration record with its loan terms, its
+    inclusion proof to a signed checkpoint and the registry key; verifiable offline with the CLI."""
     # A write session: the certificate signs a new checkpoint when none covers the record yet.
     cert = build_certificate(session, registry=registry, actor=actor, pledge_id=pledge_id)
-    return CertificateOut(
-        certificate=cert.to_json(),
-        registry_key_id=registry.key.key_id,
-        registry_public_key=b64e(registry.key.public),
+    return Response(
+        cert.file_bytes(),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{_file_name(cert)}.json"'},
     )
+
+
+@router.get(
+    "/pledges/{pledge_id}/certificate.pdf",
+    response_class=Response,
+    responses={
+        **ERRORS,
+        200: {"content": {"application/pdf": {}}, "description": "the printable certificate"},
+    },
+)
+def get_certificate_pdf(
+    pledge_id: str, request: Request, actor: ActorDep, session: SessionDep, registry: RegistryDep
+) -> Response:
+    """The printable certificate (PDF, Chinese and English) with the verified fields, the record's hash,
+    the pledge's status now and a QR code of the file (or of its hash and this URL, if too large)."""
+    cert = build_certificate(session, registry=registry, actor=actor, pledge_id=pledge_id)
+    check = verify_certificate(cert, registry.key.public)
+    standing = standing_of(session, pledge_id=pledge_id, record_seq=cert.seq)
+    url = str(request.url_for("get_certificate", pledge_id=pledge_id))
+    out = render_certificate_pdf(cert, check, url=url, standing=standing)
+    return Response(
+        out.pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="{_file_name(cert)}.pdf"',
+            "X-Certificate-QR": out.qr_holds,
+            "X-Certificate-SHA256": out.file_sha256,
+        },
+    )
+
+
+def _file_name(cert: PledgeCertificate) -> str:
+    """An ASCII file name (the certificate number may be in any script)."""
+    return f"pledge-{cert.pledge.get('pledge_id')}-certificate"
 
 
 @router.post("/certificates/verify", response_model=CertificateCheckOut, responses=CHECK_ERRORS)
 def post_certificate_check(
-    payload: VerifyCertificateIn, actor: ActorDep, registry: RegistryDep
+    certificate: Annotated[dict[str, Any], Body(description="a pledge certificate file, as downloaded")],
+    actor: ActorDep,
+    session: ReaderDep,
+    registry: RegistryDep,
+    registry_public_key: Annotated[
+        str | None,
+        Query(
+            max_length=64, description="the registry key you pinned (base64url); omitted: the registry's own"
+        ),
+    ] = None,
+    expected_quantity_kg: Annotated[
+        int | None, Query(ge=0, le=2**53 - 1, description="the quantity agreed, kg")
+    ] = None,
 ) -> CertificateCheckOut:
-    """Verify a pledge certificate a bank was handed: valid or invalid, with every problem found.
-    Reads no database: only the certificate and the registry key (the caller's pinned one if given)."""
-    pinned = payload.registry_public_key
-    public = raw_public_key(pinned, field="registry_public_key") if pinned else registry.key.public
-    check = verify_certificate(
-        PledgeCertificate.from_json(payload.certificate),
-        public,
-        expected_quantity_kg=payload.expected_quantity_kg,
+    """Check a pledge certificate file: every check, every displayed field against the signed record,
+    and, online, the pledge's status now with the record that changed it."""
+    public = (
+        raw_public_key(registry_public_key, field="registry_public_key")
+        if registry_public_key
+        else registry.key.public
     )
-    return CertificateCheckOut.of(check, key_id=key_id_for(public), public_key=b64e(public))
+    cert = PledgeCertificate.from_json(certificate)
+    check = verify_certificate(cert, public, expected_quantity_kg=expected_quantity_kg)
+    standing = None
+    if check.ok and check.fields is not None and public == registry.key.public:
+        standing = standing_of(session, pledge_id=str(check.fields["pledge_id"]), record_seq=cert.seq)
+    return CertificateCheckOut.of(check, standing=standing, pinned=registry_public_key is not None)

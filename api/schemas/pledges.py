@@ -10,10 +10,11 @@ from pydantic import BaseModel, Field
 
 from accounts.errors import NoCustodyKey
 from api.schemas import SignatureIn, StrictIn
-from ledger.crypto import SigningKey
+from ledger.crypto import SigningKey, b64e, key_id_for
 from ledger.model import Lot, Signature, TxBody
-from market.certificate import CertificateCheck
+from market.certificate import CertificateCheck, Standing
 from market.pledge import Consent, Pledge
+from market.pledge_record import Approval
 
 __all__ = [
     "I_JSON_MAX",
@@ -22,15 +23,16 @@ __all__ = [
     "BodiesOut",
     "CancelIn",
     "CertificateCheckOut",
-    "CertificateOut",
+    "CertificateFileOut",
     "ConsentIn",
     "ForcedAuctionIn",
     "LoanIn",
     "LotIn",
     "PledgeOut",
+    "ProblemOut",
     "ReleaseIn",
     "SafeInt",
-    "VerifyCertificateIn",
+    "StandingOut",
     "consent_of",
 ]
 
@@ -93,7 +95,11 @@ class ApproveIn(ConsentIn):
     """Step 2 (审核): the bureau approves a quantity on its electronic certificate."""
 
     approved_kg: SafeInt = Field(description=_KG)
-    certificate_no: str = Field(min_length=1, max_length=128, description="电子证书编号")
+    certificate_no: str = Field(
+        min_length=1,
+        max_length=64,
+        description="电子证书编号: Unicode text, no control or bidi characters (余排污质〔2026〕第018号)",
+    )
 
 
 class LoanIn(ConsentIn):
@@ -182,63 +188,92 @@ class PledgeOut(BaseModel):
 
 
 class BodiesOut(BaseModel):
-    """The exact bodies a step signs, in order: sign the RFC 8785 canonical bytes of each with the
-    body tag (as ``ledger.service.sign_body`` does) and send the signatures to the step's route."""
+    """The exact documents a step signs, in order: sign the RFC 8785 canonical bytes of each, with the
+    body tag ``ecoledger-body-v1`` (as ``ledger.service.sign_body`` does), or, for the bureau's approval
+    (``"type": "pledge.approval"``), with the tag ``ecoledger-approval-v1`` (``api.client.Client.sign``
+    does both), and send the signatures to the step's route."""
 
     step: str
     signer: str = Field(description="the party whose signatures the step takes")
     bodies: list[dict[str, Any]]
 
     @classmethod
-    def of(cls, step: str, signer: str, bodies: Sequence[TxBody]) -> BodiesOut:
+    def of(cls, step: str, signer: str, bodies: Sequence[TxBody | Approval]) -> BodiesOut:
         return cls(step=step, signer=signer, bodies=[b.to_json() for b in bodies])
 
 
-class VerifyCertificateIn(StrictIn):
-    """A pledge certificate (the JSON ``GET /v1/pledges/{id}/certificate`` returns), as a bank got it."""
+class CertificateFileOut(BaseModel):
+    """A pledge certificate file (排污权抵质押登记证明, ``ecoledger-pledge-certificate-v1``): the signed
+    registration record, its inclusion proof to a signed checkpoint, the registry key, the signers' keys
+    and the displayed fields. Served as canonical JSON (RFC 8785), so its SHA-256 is stable."""
 
-    certificate: dict[str, Any]
-    expected_quantity_kg: SafeInt | None = Field(default=None, description=f"{_KG}; the quantity agreed")
-    registry_public_key: str | None = Field(
-        default=None,
-        max_length=64,
-        description="the registry key the bank pinned (unpadded base64url); omitted: the registry's own",
-    )
-
-
-class CertificateOut(BaseModel):
-    """A pledge certificate (抵质押登记证明) and the registry key it verifies under, offline."""
-
-    certificate: dict[str, Any]
-    registry_key_id: str
+    format: Literal["ecoledger-pledge-certificate-v1"]
     registry_public_key: str = Field(description="unpadded base64url Ed25519 public key")
+    seq: int = Field(description="the registration record's position in the journal")
+    record: str = Field(description="the journal line, exactly as sealed")
+    path: list[str] = Field(description="RFC 6962 audit path to the checkpoint's root, lowercase hex")
+    checkpoint: dict[str, Any] = Field(
+        description="the signed checkpoint (tree_size, root, time, key_id, signature)"
+    )
+    keys: list[dict[str, str]] = Field(
+        description="party, key_id, public_key of each signature in the record"
+    )
+    pledge: dict[str, Any] = Field(description="the displayed fields, each checked against the record")
+
+
+class ProblemOut(BaseModel):
+    field: str = Field(description="the field of the certificate file concerned, e.g. pledge.quantity_kg")
+    message: str
+
+
+class StandingOut(BaseModel):
+    """The pledge now, from the live journal (online check)."""
+
+    status: Literal["active", "partly_released", "released", "enforced", "forced_auction", "unknown"]
+    pledged_kg: int
+    held_kg: int = Field(description="still held for the bank")
+    released_kg: int
+    enforced_kg: int
+    changed_seq: int | None = Field(description="the journal record that made it so")
+
+    @classmethod
+    def of(cls, s: Standing) -> StandingOut:
+        return cls.model_validate(s.to_json())
 
 
 class CertificateCheckOut(BaseModel):
-    """The offline verification of a certificate: each check, and every problem found."""
+    """The verification of a certificate file: each check, every problem found (naming its field), the
+    verified fields, and (online) the pledge's status now."""
 
     result: Literal["valid", "invalid"]
-    problems: list[str]
+    problems: list[ProblemOut]
     checkpoint_signed: bool
     included: bool
     sealed: bool
     signed_by_parties: bool
     pledge_matches: bool
+    fields: dict[str, Any] | None = Field(description="the verified displayed fields (valid only)")
+    standing: StandingOut | None = Field(description="the pledge now (valid certificates of this registry)")
     registry_key_id: str = Field(
         description="the registry key the check used: compare it with the one you pin"
     )
     registry_public_key: str = Field(description="unpadded base64url Ed25519 public key")
+    key_pinned: bool = Field(description="whether the caller gave the key (else the registry's own)")
 
     @classmethod
-    def of(cls, check: CertificateCheck, *, key_id: str, public_key: str) -> CertificateCheckOut:
+    def of(cls, check: CertificateCheck, *, standing: Standing | None, pinned: bool) -> CertificateCheckOut:
+        public = check.registry_public_key
         return cls(
             result="valid" if check.ok else "invalid",
-            problems=list(check.problems),
+            problems=[ProblemOut(field=p.field, message=p.message) for p in check.problems],
             checkpoint_signed=check.checkpoint_signed,
             included=check.included,
             sealed=check.sealed,
             signed_by_parties=check.signed_by_parties,
             pledge_matches=check.pledge_matches,
-            registry_key_id=key_id,
-            registry_public_key=public_key,
+            fields=check.fields,
+            standing=StandingOut.of(standing) if standing is not None else None,
+            registry_key_id=key_id_for(public),
+            registry_public_key=b64e(public),
+            key_pinned=pinned,
         )

@@ -25,7 +25,7 @@ class HttpWorld:
         self.engine, self.registry, self.vault = engine, registry, Vault.generate()
         with Session(engine) as s:
             init_ledger(s, registry=registry, name="api test")
-            self.demo = register_demo(s, registry=registry)
+            self.demo = register_demo(s, registry=registry, custody=True)
             self.tokens = {alias: issue_credential(s, party=p.party).token for alias, p in self.demo.items()}
             for p in self.demo.values():
                 take_into_custody(s, vault=self.vault, party=p.party, key=p.key, at=registry.clock())

@@ -11,11 +11,9 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from ledger.crypto import b64e
+from api.client import Client
 from ledger.journal import parse_line
-from ledger.model import parse_body
-from ledger.service import journal_lines, sign_body
-from market.certificate import PledgeCertificate, verify_certificate
+from ledger.service import journal_lines
 from tests.api.conftest import HttpWorld, error_of
 from tests.api.module_world import grant, module_http, position
 
@@ -203,23 +201,38 @@ def test_a_client_signs_the_bodies_the_registry_returns_with_its_own_key(http: H
         out = r.json()
         assert out["signer"] == http.party(alias)
         who = http.who(alias)
-        return [sign_body(parse_body(b), who.party, who.key).to_json() for b in out["bodies"]]
+        # the client signs a body under the body tag and the bureau's approval under its own
+        client = Client(
+            "http://testserver", http.tokens[alias], key=who.key, party=who.party, http=http.client
+        )
+        return [client.sign(b) for b in out["bodies"]]
 
-    sigs = signed("yuyao", "approve", approved_kg=500, certificate_no="C-1")
-    wrong = signed("yuyao", "approve", approved_kg=499, certificate_no="C-1")
+    number = "余排污质〔2026〕第018号"  # any script; control and bidi characters are refused
+    sigs = signed("yuyao", "approve", approved_kg=500, certificate_no=number)
+    assert http.get("yuyao", f"{path}/bodies", params={"step": "approve"}).status_code == 422
+    wrong = signed("yuyao", "approve", approved_kg=499, certificate_no=number)
     r = http.post(
-        "yuyao", f"{path}/approve", {"approved_kg": 500, "certificate_no": "C-1", "signatures": wrong}
+        "yuyao", f"{path}/approve", {"approved_kg": 500, "certificate_no": number, "signatures": wrong}
     )
     assert (r.status_code, error_of(r)["code"]) == (422, "bad_signature")
-    r = http.post(
-        "yuyao", f"{path}/approve", {"approved_kg": 500, "certificate_no": "C-1", "signatures": sigs}
+    bidi = http.post(
+        "yuyao", f"{path}/approve", {"approved_kg": 500, "certificate_no": "C-\u202e1", "signatures": sigs}
     )
-    assert (r.status_code, r.json()["status"]) == (200, "approved")
+    assert (bidi.status_code, error_of(bidi)["details"]["field"]) == (422, "certificate_no")
+    r = http.post(
+        "yuyao", f"{path}/approve", {"approved_kg": 500, "certificate_no": number, "signatures": sigs}
+    )
+    assert (r.status_code, r.json()["status"], r.json()["certificate_no"]) == (200, "approved", number)
     loan = {"loan_id": "L-1", "amount_fen": 100_000, "rate_bp": 400, "term_months": 6}
-    by_bureau_key = signed("yuyao", "loan")  # the bank sending the bureau's signature
+    missing = http.get("bank_yuyao", f"{path}/bodies", params={"step": "loan"})
+    assert (missing.status_code, error_of(missing)["details"]["field"]) == (422, "loan_id")
+    by_bureau_key = signed("yuyao", "loan", **loan)  # the bank sending the bureau's signature
     r = http.post("bank_yuyao", f"{path}/loan", {**loan, "signatures": by_bureau_key})
     assert (r.status_code, error_of(r)["code"]) == (422, "missing_signature")
-    r = http.post("bank_yuyao", f"{path}/loan", {**loan, "signatures": signed("bank_yuyao", "loan")})
+    other_terms = signed("bank_yuyao", "loan", **{**loan, "amount_fen": 99_000})
+    r = http.post("bank_yuyao", f"{path}/loan", {**loan, "signatures": other_terms})
+    assert (r.status_code, error_of(r)["code"]) == (422, "bad_signature")  # it signs the terms it records
+    r = http.post("bank_yuyao", f"{path}/loan", {**loan, "signatures": signed("bank_yuyao", "loan", **loan)})
     assert r.status_code == 200, r.text
     size = http.head()
     r = http.post("yuyao_chem", f"{path}/confirm", {"signatures": signed("yuyao_chem", "confirm")})
@@ -227,6 +240,8 @@ def test_a_client_signs_the_bodies_the_registry_returns_with_its_own_key(http: H
     with Session(http.engine) as s:
         record = parse_line(next(journal_lines(s, start=size, stop=size + 1)))
     assert not any(sig.custody for sig in record.sigs)  # every party signed with its own key
+    assert "custody" not in record.body["meta"]["approval"]
+    assert record.body["meta"]["loan"]["principal_fen"] == 100_000
     release = signed("bank_yuyao", "release", quantity_kg=200)
     r = http.post("bank_yuyao", f"{path}/release", {"quantity_kg": 200, "signatures": release})
     assert (r.status_code, r.json()["held_kg"], r.json()["released_kg"]) == (200, 300, 200)
@@ -304,40 +319,3 @@ def test_a_party_cancels_before_confirmation_and_nothing_was_held(http: HttpWorl
     assert http.head() == size
     # the units are free again: a new application for all of them is accepted
     assert _apply(http, until, 1_000)["status"] == "applied"
-
-
-def test_the_certificate_verifies_offline_and_names_what_was_altered(http: HttpWorld) -> None:
-    p, _ = _active(http, 1_500)
-    pending = _apply(http, _active(http, 100)[1], 100)
-    r = http.get("bank_yuyao", f"/v1/pledges/{pending['id']}/certificate")
-    assert (r.status_code, error_of(r)["code"]) == (409, "pledge_state_conflict")
-    assert http.get("bank_ningbo", f"/v1/pledges/{p['id']}/certificate").status_code == 403
-    r = http.get("bank_yuyao", f"/v1/pledges/{p['id']}/certificate")
-    assert r.status_code == 200, r.text
-    out = r.json()
-    assert out["registry_public_key"] == b64e(http.registry.key.public)
-    cert = out["certificate"]
-    assert (cert["pledge_id"], cert["quantity_kg"], cert["seq"]) == (p["id"], 1_500, p["record_seq"])
-    # offline: no server, only the certificate and the registry's public key
-    check = verify_certificate(PledgeCertificate.from_json(cert), http.registry.key.public)
-    assert check.ok, check.problems
-
-    def verify(alias: str, body: dict[str, Any]) -> dict[str, Any]:
-        r = http.post(alias, "/v1/certificates/verify", body)
-        assert r.status_code == 200, r.text
-        return r.json()  # type: ignore[no-any-return]
-
-    ok = verify("bank_ningbo", {"certificate": cert, "expected_quantity_kg": 1_500})
-    assert (ok["result"], ok["problems"], ok["registry_key_id"]) == ("valid", [], http.registry.key.key_id)
-    inflated = verify("bank_ningbo", {"certificate": {**cert, "quantity_kg": 15_000}})
-    assert inflated["result"] == "invalid"
-    assert inflated["pledge_matches"] is False
-    assert any("quantity" in problem for problem in inflated["problems"])
-    other = verify("bank_ningbo", {"certificate": cert, "expected_quantity_kg": 1_000})
-    assert other["result"] == "invalid"
-    foreign_key = b64e(http.who("yuyao").key.public)
-    pinned = verify("bank_ningbo", {"certificate": cert, "registry_public_key": foreign_key})
-    assert (pinned["result"], pinned["checkpoint_signed"], pinned["sealed"]) == ("invalid", False, False)
-    bad = http.post("bank_ningbo", "/v1/certificates/verify", {"certificate": {"pledge_id": p["id"]}})
-    assert (bad.status_code, error_of(bad)["code"]) == (422, "malformed_certificate")
-    assert http.client.post("/v1/certificates/verify", json={"certificate": cert}).status_code == 401

@@ -56,7 +56,7 @@ def build_world(engine: Engine, *, cap: bool = True) -> ConsoleWorld:
     vault = Vault.generate()
     with Session(engine) as s:
         init_ledger(s, registry=registry, name="console test")
-        demo = register_demo(s, registry=registry)
+        demo = register_demo(s, registry=registry, custody=True)
         tokens = {alias: issue_credential(s, party=p.party).token for alias, p in demo.items()}
         for p in demo.values():
             take_into_custody(s, vault=vault, party=p.party, key=p.key, at=registry.clock())

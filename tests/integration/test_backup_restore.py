@@ -4,7 +4,6 @@ replayed (`ecoledger verify`) and checked against a checkpoint kept outside the 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sqlite3
@@ -19,7 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from api.cli import load_or_create_key, main
+from api.cli import main
+from api.keyfile import load_or_create_key
 from api.migrations import head, upgrade
 from ledger.checkpoint import Checkpoint
 from ledger.crypto import b64e
@@ -59,17 +59,24 @@ def _grant(w: World, account: str, amount: int) -> None:
 
 
 def _keep_checkpoint(w: World, path: Path) -> Checkpoint:
-    """Sign a checkpoint and keep it outside the database, as GET /checkpoints/latest gives it."""
+    """Sign a checkpoint and keep it outside the database, as GET /checkpoints/latest gives it: its
+    canonical bytes, one line."""
     with Session(w.engine) as s:
         cp = make_checkpoint(s, registry=w.registry)
         s.commit()
-    path.write_text(json.dumps(cp.to_json()))
+    path.write_bytes(cp.line() + b"\n")
     return cp
 
 
 def _check(url: str, kept: Path, w: World) -> int:
     key = b64e(w.registry.key.public)  # base64url: it may start with "-", hence the `=` form
-    return main(["--db", url, "db", "check-checkpoint", str(kept), f"--registry-key={key}"])
+    return main(["--db", url, *_key(kept), "db", "check-checkpoint", str(kept), f"--registry-key={key}"])
+
+
+def _key(beside: Path) -> list[str]:
+    """The registry's key, which every command on an existing journal needs (tests keep it in the
+    temporary directory, beside the kept checkpoints)."""
+    return ["--key", str(beside.parent / "registry-key.pem")]
 
 
 def test_an_online_backup_of_a_live_sqlite_database_restores_to_a_verifiable_journal(
@@ -96,13 +103,13 @@ def test_an_online_backup_of_a_live_sqlite_database_restores_to_a_verifiable_jou
     shutil.copyfile(backup, restored)  # the backup file is not live: a plain copy of it is fine
     url = f"sqlite:///{restored}"
     capsys.readouterr()
-    assert main(["--db", url, "verify"]) == 0
+    assert main(["--db", url, *_key(tmp_path / "kept.json"), "verify"]) == 0
     assert f"OK: {kept.tree_size + 1} records" in capsys.readouterr().out
     assert _check(url, tmp_path / "kept.json", w) == 0
     out = capsys.readouterr().out
     assert f"OK: the checkpoint at size {kept.tree_size} (signed" in out
     assert f"prefix of the restored journal of {kept.tree_size + 1} records" in out
-    assert main(["--db", url, "db", "current"]) == 0
+    assert main(["--db", url, *_key(tmp_path / "kept.json"), "db", "current"]) == 0
     assert capsys.readouterr().out.strip() == f"{head()} (head)"
     # A checkpoint published after the backup was taken names the records the restore lacks.
     assert _check(url, tmp_path / "kept-later.json", w) == 1
@@ -188,7 +195,7 @@ def test_pg_dump_and_pg_restore_keep_the_journal_verifiable(
         capsys.readouterr()
         assert _check(url, tmp_path / "kept.json", w) == 0
         assert f"checkpoint at size {kept.tree_size} (signed" in capsys.readouterr().out
-        assert main(["--db", url, "db", "current"]) == 0
+        assert main(["--db", url, *_key(tmp_path / "kept.json"), "db", "current"]) == 0
         assert capsys.readouterr().out.strip() == f"{head()} (head)"
         with pytest.raises(DBAPIError, match="append-only"), restored.begin() as conn:
             conn.execute(text("DELETE FROM journal"))  # the triggers came back with the restore

@@ -24,7 +24,18 @@ def test_the_demo_loads_a_scenario_that_replays_clean(
     assert logins.stat().st_mode & 0o077 == 0
     assert (tmp_path / "custody-secret").stat().st_mode & 0o077 == 0
     assert len(logins.read_text().splitlines()) == 22  # a header and 21 participants
-    assert main(["--db", f"sqlite:///{tmp_path / 'demo.db'}", "verify"]) == 0
+    assert (
+        main(
+            [
+                "--db",
+                f"sqlite:///{tmp_path / 'demo.db'}",
+                "--key",
+                str(tmp_path / "registry-key.pem"),
+                "verify",
+            ]
+        )
+        == 0
+    )
     assert "1 checkpoints verified" in capsys.readouterr().out
 
 
@@ -46,7 +57,18 @@ def test_verify_fails_when_a_stored_record_was_rewritten(
         )
     engine.dispose()
     capsys.readouterr()
-    assert main(["--db", f"sqlite:///{tmp_path / 'demo.db'}", "verify"]) == 1
+    assert (
+        main(
+            [
+                "--db",
+                f"sqlite:///{tmp_path / 'demo.db'}",
+                "--key",
+                str(tmp_path / "registry-key.pem"),
+                "verify",
+            ]
+        )
+        == 1
+    )
     assert f"record {seq}" in capsys.readouterr().out
 
 
@@ -60,7 +82,18 @@ def test_verify_reports_a_record_whose_bytes_were_rewritten_as_text(tmp_path: Pa
             text("UPDATE journal SET core = replace(core, '80000', '90000') WHERE seq = :seq"), {"seq": seq}
         )
     engine.dispose()
-    assert main(["--db", f"sqlite:///{tmp_path / 'demo.db'}", "verify"]) == 1
+    assert (
+        main(
+            [
+                "--db",
+                f"sqlite:///{tmp_path / 'demo.db'}",
+                "--key",
+                str(tmp_path / "registry-key.pem"),
+                "verify",
+            ]
+        )
+        == 1
+    )
 
 
 def test_keygen_writes_a_private_key_only_its_owner_reads(

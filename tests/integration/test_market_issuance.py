@@ -16,7 +16,7 @@ from accounts.demo import DemoParticipant, register_demo
 from accounts.errors import PermissionDenied
 from ledger.errors import ExpiredUnits, InsufficientBalance, InvalidInput, MissingSignature
 from ledger.journal import parse_line
-from ledger.model import HoldPlace, Lot, Posting, TxBody
+from ledger.model import Lot, Posting, TxBody
 from ledger.service import (
     Balance,
     Instruction,
@@ -33,6 +33,7 @@ from market.errors import CapExceeded, NotInJurisdiction, PermitRequired
 from market.expiry import run_expiry
 from market.issuance import allocate_initial, cap_position, paid_use_fee_fen, set_cap
 from market.reserve import allocate_to_major_project, buy_back
+from tests.pledge_support import pledge_registration
 
 Demo = dict[str, DemoParticipant]
 START = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
@@ -350,15 +351,19 @@ def test_the_expiry_run_retires_expired_rights_leaves_pledged_ones_and_expired_u
         paid_use=False,
     )
     short = Lot(jurisdiction="330281", valid_until=SHORT)
-    pledge = TxBody(
-        "pledge.register",
-        new_nonce(),
-        holds=(HoldPlace("loan-1", f"{chem}.holding", "COD", short, 2_000, "pledge", bank),),
+    # a loan the bank recorded two days before, maturing on the lot's last valid day
+    pledge = pledge_registration(
+        "loan-1",
+        account=f"{chem}.holding",
+        lot_kg=(short, 2_000),
+        enterprise=chem,
+        bank=bank,
+        bureau=env.party("yuyao"),
+        bureau_key=env.demo["yuyao"].key,
+        start=date(2024, 5, 30),
     )
     with Session(env.engine) as s:
-        signers = [
-            (p.party, p.key) for p in (env.demo["yuyao_chem"], env.demo["bank_yuyao"], env.demo["yuyao"])
-        ]
+        signers = [(p.party, p.key) for p in (env.demo["yuyao_chem"], env.demo["bank_yuyao"])]
         submit(s, Instruction.signed(pledge, *signers), registry=env.registry)
         s.commit()
     env.clock.now = START + timedelta(days=60)  # SHORT has passed

@@ -57,10 +57,10 @@ from market.pledge import (
     get_pledge,
     latest_clearing_price,
     record_loan,
-    registration_body,
     release_pledge,
     request_forced_auction,
 )
+from market.pledge_record import approval_of, sign_document, target_body
 from market.valuation import PriceSource
 
 T = TypeVar("T")
@@ -300,8 +300,21 @@ def test_the_four_steps_write_one_record_holding_the_units_for_the_bank(desk: De
     assert hold is not None
     assert (hold.reason, hold.controller, hold.amount, hold.status) == ("pledge", bank.party, 5_000, "open")
     record = parse_line(line)
-    assert {s.party for s in record.sigs} == {chem.party, bank.party, "bureau:330281"}
-    assert record.body["signers"] == sorted([chem.party, bank.party, "bureau:330281"])
+    # the bank and the owner sign the body, loan terms included; the bureau's approval travels inside it
+    assert {s.party for s in record.sigs} == {chem.party, bank.party}
+    assert record.body["signers"] == sorted([chem.party, bank.party])
+    meta = record.body["meta"]
+    assert meta["approval"]["party"] == "bureau:330281"
+    assert meta["loan"] == {
+        "loan_id": "NB-LN-2025-001",
+        "principal_fen": 6_000_000,
+        "rate_bp": 385,
+        "term_months": 36,
+        "start": "2025-06-01",
+        "maturity": "2028-06-01",
+    }
+    assert meta["names"]["bank"] == bank.name
+    assert meta["quantity_kg"] == 5_000
 
 
 def test_a_client_may_sign_the_body_itself_instead_of_handing_over_a_key(desk: Desk) -> None:
@@ -316,7 +329,16 @@ def test_a_client_may_sign_the_body_itself_instead_of_handing_over_a_key(desk: D
         quantity_kg=500,
     )
     approved = replace(p, approved_kg=500, certificate_no="C-1")
-    sig = sign_body(registration_body(approved), "bureau:330281", desk.key("yuyao"))
+    sig = sign_document(approval_of(approved), "bureau:330281", desk.key("yuyao"))
+    with pytest.raises(BadSignature):  # a signature over a body is not an approval
+        desk.call(
+            approve_pledge,
+            actor=desk.p("yuyao"),
+            pledge_id=p.id,
+            approved_kg=500,
+            certificate_no="C-1",
+            signed_by=[sign_body(target_body(approved), "bureau:330281", desk.key("yuyao"))],
+        )
     p = desk.call(
         approve_pledge,
         actor=desk.p("yuyao"),
@@ -326,7 +348,7 @@ def test_a_client_may_sign_the_body_itself_instead_of_handing_over_a_key(desk: D
         signed_by=[sig],
     )
     assert p.status is PledgeStatus.APPROVED
-    other_body = registration_body(replace(approved, approved_kg=499))
+    other_body = target_body(replace(approved, approved_kg=499))
     with pytest.raises(BadSignature):  # a signature over other bytes is refused at the step
         desk.call(
             record_loan,
@@ -784,8 +806,7 @@ def test_a_pledge_certificate_verifies_offline_with_only_the_registry_key(desk: 
     p = desk.pledge("yuyao_chem", "bank_yuyao", lot, 600)
     cert = desk.call(build_certificate, actor=desk.p("yuyao_chem"), pledge_id=p.id)
     assert cert.seq == p.record_seq
-    assert cert.loan is not None
-    assert cert.loan["amount_fen"] == 600_000
+    assert cert.pledge["loan"]["principal_fen"] == 600_000
     parsed = PledgeCertificate.from_json(json.loads(json.dumps(cert.to_json())))
     check = verify_certificate(parsed, desk.registry.key.public, expected_quantity_kg=600)
     assert check.ok, check.problems

@@ -12,19 +12,20 @@ from sqlmodel import Session
 
 from accounts.errors import PermissionDenied
 from ledger.errors import InsufficientBalance, MissingSignature, UnitsEncumbered
-from ledger.model import HoldPlace, Posting, TxBody
+from ledger.model import Posting, TxBody
 from ledger.service import Instruction, Registry, journal_lines, new_nonce, submit
 from market.auction import payment_fen
 from market.errors import CrossJurisdictionTrade, InvalidTrade
 from market.trades import trade
-from tests.integration.test_market_auctions_world import BUREAU, LOT, VALID_UNTIL, World
+from tests.integration.test_market_auctions_world import ALIASES, BUREAU, LOT, VALID_UNTIL, World
+from tests.pledge_support import pledge_registration
 
 PRICE = 1_700_000  # 17,000 CNY per tonne: what Shaoxing's banks valued a tonne of rights at
 
 
 @pytest.fixture
 def world(engine: Engine, registry: Registry) -> World:
-    w = World.create(engine, registry)
+    w = World.create(engine, registry, aliases=(*ALIASES, "bank_yuyao"))  # the bank takes a pledge
     w.reserve(10_000)
     _allocate(w, "yuyao_chem", 5_000)
     w.fund("yuyao_dye", 10_000_000)
@@ -101,15 +102,19 @@ def test_nothing_moves_when_either_leg_fails(world: World) -> None:
 
 def test_units_under_a_hold_cannot_be_sold(world: World) -> None:
     chem = world.party("yuyao_chem")
-    pledge = TxBody(
-        "pledge.register",
-        new_nonce(),
-        holds=(HoldPlace("pledge:t1", f"{chem}.holding", "COD", LOT, 4_000, "pledge", BUREAU),),
+    bank = world.people["bank_yuyao"]
+    pledge = pledge_registration(
+        "t1",
+        account=f"{chem}.holding",
+        lot_kg=(LOT, 4_000),
+        enterprise=chem,
+        bank=bank.party,
+        bureau=BUREAU,
+        bureau_key=world.people["yuyao"].key,
+        start=world.registry.clock().date(),
     )
     with Session(world.engine) as s:
-        signed = Instruction.signed(
-            pledge, (chem, world.people["yuyao_chem"].key), (BUREAU, world.people["yuyao"].key)
-        )
+        signed = Instruction.signed(pledge, (chem, world.people["yuyao_chem"].key), (bank.party, bank.key))
         submit(s, signed, registry=world.registry)
         s.commit()
     before = world.snapshot()

@@ -324,7 +324,7 @@ def test_init_creates_a_migration_managed_database(tmp_path: Path) -> None:
             assert schema_differences(conn) == []
     finally:
         engine.dispose()
-    assert main(["--db", url, "verify"]) == 0
+    assert main(["--db", url, "--key", str(tmp_path / "k.pem"), "verify"]) == 0
 
 
 # -- drafting the next revision ---------------------------------------------------------------------

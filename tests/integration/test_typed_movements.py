@@ -15,7 +15,7 @@ import accounts.tables  # noqa: F401  (registers the participant tables)
 from accounts.demo import DemoParticipant, register_demo
 from ledger import errors
 from ledger.journal import parse_line, seal
-from ledger.model import HoldPlace, Lot, Posting, RegisterParty, TxBody
+from ledger.model import Lot, Posting, RegisterParty, TxBody
 from ledger.replay import replay_lines
 from ledger.service import (
     Instruction,
@@ -29,6 +29,7 @@ from ledger.service import (
     sign_body,
     submit,
 )
+from tests.pledge_support import pledge_registration
 from tests.support import World
 
 YUYAO, NINGBO = "330281", "330200"
@@ -225,16 +226,24 @@ def test_a_jurisdiction_has_one_bureau(typed: Typed) -> None:
         submit(s, Instruction(body), registry=typed.registry)
 
 
-def test_a_pledge_needs_the_bank_and_the_rights_own_bureau(typed: Typed) -> None:
-    hold = HoldPlace(
-        "p-1", typed.acc("yuyao_chem", "holding"), "COD", Y_LOT, 500, "pledge", typed.party("bank_yuyao")
-    )
-    body = TxBody("pledge.register", new_nonce(), holds=(hold,))
-    err = typed.refused(body, "yuyao_chem", "bank_yuyao")
-    assert err.details["missing"] == [typed.party("yuyao")]
-    err = typed.refused(body, "yuyao_chem", "yuyao")
-    assert err.details["missing"] == [typed.party("bank_yuyao")]
-    typed.submit(body, "yuyao_chem", "bank_yuyao", "yuyao")
+def test_a_pledge_needs_the_bank_and_the_rights_own_bureaus_approval(typed: Typed) -> None:
+    def registration(bureau: str) -> TxBody:
+        return pledge_registration(
+            "p-1",
+            account=typed.acc("yuyao_chem", "holding"),
+            lot_kg=(Y_LOT, 500),
+            enterprise=typed.party("yuyao_chem"),
+            bank=typed.party("bank_yuyao"),
+            bureau=typed.party(bureau),
+            bureau_key=typed.demo[bureau].key,
+            start=datetime.now(UTC).date(),
+        )
+
+    err = typed.refused(registration("yuyao"), "yuyao_chem")
+    assert (err.code, err.details.get("missing")) == ("missing_signature", [typed.party("bank_yuyao")]), err
+    err = typed.refused(registration("ningbo"), "yuyao_chem", "bank_yuyao")  # not the lot's bureau
+    assert err.code == "invalid_pledge_registration"
+    typed.submit(registration("yuyao"), "yuyao_chem", "bank_yuyao")
 
 
 def test_replay_refuses_a_forged_record_that_overdraws_a_cash_account(typed: Typed) -> None:

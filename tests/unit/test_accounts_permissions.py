@@ -10,6 +10,7 @@ import pytest
 from accounts.errors import PermissionDenied
 from accounts.model import Participant, Role
 from accounts.permissions import RULES, Action, Target, authorize, target_of
+from ledger.crypto import SigningKey
 from ledger.errors import DomainError
 from ledger.model import HoldPlace, HoldSettle, Lot, Posting, RegisterKey, Signature, TxBody
 from ledger.timeutil import utc_now
@@ -227,7 +228,8 @@ def test_only_the_controlling_bank_releases_or_enforces_a_pledge(action: Action)
 
 
 def test_a_participant_manages_only_its_own_keys_and_the_operator_any() -> None:
-    body = RegisterKey("ent:a", "kid", bytes(32), utc_now(), "n")
+    key = SigningKey.from_seed(bytes(32))
+    body = RegisterKey("ent:a", key.key_id, key.public, utc_now(), "n")
     authorize(ENT_A, Action.REGISTER_KEY, _target(body, "ent:a"))
     authorize(OPERATOR, Action.REGISTER_KEY, _target(body))
     assert _refused(ENT_B, Action.REGISTER_KEY, _target(body, "ent:b")).rule == "own_keys_only"

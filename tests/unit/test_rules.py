@@ -369,7 +369,7 @@ def test_registration_bodies_refuse_duplicates_and_unknown_parties(state: Ledger
     with pytest.raises(UnknownParty):
         apply(OpenAccount("carol.h", "carol", AccountKind.HOLDING, nonce()), state, NOW)
     with pytest.raises(UnknownParty):
-        apply(RegisterKey("carol", "k", bytes(32), NOW, nonce()), state, NOW)
+        apply(RegisterKey("carol", "k", KEYS["alice"].public, NOW, nonce()), state, NOW)
     key = KEYS["alice"]
     with pytest.raises(DuplicateKey):
         apply(RegisterKey("alice", key.key_id, key.public, NOW, nonce()), state, NOW)
