@@ -61,7 +61,8 @@ class BookBid:
 
 @dataclass(slots=True)
 class AuctionBook:
-    """An auction the journal opened: its terms, the bureau running it, the hold on the reserve, its bids."""
+    """An auction the journal opened: its terms, the bureau running it, the hold on the reserve, its bids,
+    and running figures kept as bids arrive, so checking one more bid never rescans the others."""
 
     terms: AuctionTerms
     valid_until: date  # the end of the lot offered
@@ -69,14 +70,35 @@ class AuctionBook:
     hold: str
     open: bool = True
     bids: list[BookBid] = field(default_factory=list)
+    count: int = 0  # bids recorded (replay drops a closed auction's bids, not this)
+    counts: dict[str, int] = field(default_factory=dict)  # bids per bidder
+    needs: dict[str, int] = field(default_factory=dict)  # the largest need a bidder's bids carried
+    deposits: dict[str, int] = field(default_factory=dict)  # deposits a bidder placed, fen
+    standing_fen_per_t: int | None = None  # ascending: the best price so far
+    close: datetime | None = None  # ascending: the timed stage's close after the bids so far
+
+    def add(self, bid: BookBid) -> None:
+        """Record one more bid (in arrival order) and bring the running figures up to date."""
+        self.bids.append(bid)
+        self.count += 1
+        self.counts[bid.bidder] = self.counts.get(bid.bidder, 0) + 1
+        self.needs[bid.bidder] = max(self.needs.get(bid.bidder, 0), bid.need_kg)
+        self.deposits[bid.bidder] = self.deposits.get(bid.bidder, 0) + bid.deposit_fen
+        if bid.price_fen_per_t is not None:  # an open (ascending) bid
+            self.standing_fen_per_t = max(self.standing_fen_per_t or 0, bid.price_fen_per_t)
+            close = self.closing()  # ``timed_close``'s rule, one bid at a time
+            self.close = max(close, bid.at + self.terms.extension) if bid.at < close else close
+
+    def closing(self) -> datetime:
+        """When bidding ends now: ``closes_at``, or an ascending auction's (extended) timed stage."""
+        if self.terms.design is not AuctionDesign.ASCENDING:
+            return self.terms.closes_at
+        return self.close if self.close is not None else self.terms.closes_at + self.terms.extension
 
     def caps(self) -> dict[str, int]:
         """Each bidder's need for the clearing: the largest its bids carried (it never shrinks, so no
         accepted bid is later refused as over the need)."""
-        caps: dict[str, int] = {}
-        for b in self.bids:
-            caps[b.bidder] = max(caps.get(b.bidder, 0), b.need_kg)
-        return caps
+        return dict(self.needs)
 
 
 @dataclass(frozen=True, slots=True)

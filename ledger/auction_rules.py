@@ -20,7 +20,7 @@ from ledger.auction_book import (
     result_meta,
     terms_from_meta,
 )
-from ledger.auction_clearing import Bid, clear_with_caps, effective_close, required_deposit
+from ledger.auction_clearing import Bid, clear_with_caps, required_deposit
 from ledger.auction_designs import AuctionDesign, RejectReason, ascending_price_problem
 from ledger.auction_errors import (
     AuctionNotOpen,
@@ -79,7 +79,7 @@ def commit_change(
     book = books[change.auction_id]
     assert book is not None  # the record's checks read it
     if change.bid is not None:
-        book.bids.append(change.bid)
+        book.add(change.bid)
     if change.closed:
         book.open = False
         if not keep_closed:
@@ -163,21 +163,18 @@ class _Bid:
             raise NotEligible(f"{self.bidder} is not a registered enterprise", field="body.meta.bidder")
         self.effect.required_signers.add(self.bidder)
         need_kg = _int(self.meta, "need_kg")
-        mine = [b for b in self.book.bids if b.bidder == self.bidder]
         limit = self.terms.max_bids_per_bidder
-        if limit is not None and len(mine) >= limit:
+        if limit is not None and self.book.counts.get(self.bidder, 0) >= limit:
             raise TooManyBids(f"at most {limit} bids per bidder", field="body.meta.bidder", limit=limit)
-        close = effective_close(
-            self.terms, [self._as_bid(b) for b in self.book.bids] if self._open_outcry else ()
-        )
+        close = self.book.closing()
         if not self.terms.opens_at <= self.at < close:
             raise BidOutsideWindow(
                 f"bids are taken from {format_utc(self.terms.opens_at)} until {format_utc(close)}",
                 field="at",
                 closes_at=format_utc(close),
             )
-        deposit_fen, deposit_hold = self._deposit(mine, need_kg)
-        bid = BookBid(len(self.book.bids) + 1, self.bidder, self.at, need_kg, deposit_fen, deposit_hold)
+        deposit_fen, deposit_hold = self._deposit(need_kg)
+        bid = BookBid(self.book.count + 1, self.bidder, self.at, need_kg, deposit_fen, deposit_hold)
         if self._open_outcry:
             price, quantity = _int(self.meta, "price_fen_per_t"), _int(self.meta, "quantity_kg")
             self._check_ascending(price, quantity, need_kg)
@@ -202,15 +199,9 @@ class _Bid:
     def _open_outcry(self) -> bool:
         return self.terms.design is AuctionDesign.ASCENDING
 
-    @staticmethod
-    def _as_bid(b: BookBid) -> Bid:
-        assert b.price_fen_per_t is not None  # an open (ascending) bid carries its terms
-        assert b.quantity_kg is not None
-        return Bid(b.bidder, b.price_fen_per_t, b.quantity_kg, b.seq, b.at)
-
     def _check_ascending(self, price: int, quantity: int, need_kg: int) -> None:
         assert self.terms.increment_fen_per_t is not None  # AuctionTerms requires it for ascending
-        standing = max((b.price_fen_per_t or 0 for b in self.book.bids), default=None)
+        standing = self.book.standing_fen_per_t
         problem = ascending_price_problem(
             price,
             start_fen_per_t=self.terms.start_fen_per_t,
@@ -231,10 +222,10 @@ class _Bid:
                 f"{quantity} kg exceeds the need of {need_kg} kg", field="body.meta.quantity_kg"
             )
 
-    def _deposit(self, mine: list[BookBid], need_kg: int) -> tuple[int, str | None]:
+    def _deposit(self, need_kg: int) -> tuple[int, str | None]:
         """The deposit (保证金) covers the most the bidder could win: a bid places what is still due."""
-        most_need = max([need_kg, *(b.need_kg for b in mine)])
-        due = required_deposit(self.terms, most_need) - sum(b.deposit_fen for b in mine)
+        most_need = max(need_kg, self.book.needs.get(self.bidder, 0))
+        due = required_deposit(self.terms, most_need) - self.book.deposits.get(self.bidder, 0)
         stated = _int(self.meta, "deposit_fen", allow_zero=True)
         if due <= 0:
             if self.body.holds or stated:

@@ -30,7 +30,8 @@ def load_book(c: Connection, auction_id: str) -> AuctionBook | None:
     if row is None:
         return None
     terms, valid_until = terms_from_meta(json.loads(row.terms))
-    bids = [
+    book = AuctionBook(terms, valid_until, row.bureau, row.hold, bool(row.open))
+    for bid in (
         BookBid(
             seq=b.seq,
             bidder=b.bidder,
@@ -44,8 +45,9 @@ def load_book(c: Connection, auction_id: str) -> AuctionBook | None:
             quantity_kg=b.quantity_kg,
         )
         for b in c.execute(_BIDS, {"id": auction_id})
-    ]
-    return AuctionBook(terms, valid_until, row.bureau, row.hold, bool(row.open), bids)
+    ):
+        book.add(bid)
+    return book
 
 
 def write_changes(c: Connection, changes: Sequence[tuple[int, AuctionChange]]) -> None:

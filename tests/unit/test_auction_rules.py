@@ -11,7 +11,7 @@ import pytest
 
 from ledger.auction_book import award_hold_id, bid_commitment, result_meta, revealed_bid, terms_meta
 from ledger.auction_clearing import AuctionTerms, Bid, clear_with_caps
-from ledger.auction_designs import AuctionDesign, FixedDeposit
+from ledger.auction_designs import AuctionDesign, FixedDeposit, timed_close
 from ledger.auction_errors import (
     AuctionNotOpen,
     AuctionNotOver,
@@ -222,7 +222,17 @@ def test_ascending_bids_are_open_on_the_ladder_and_a_late_bid_extends_the_close(
     late = CLOSES + timedelta(minutes=3)  # in the 4-minute timed stage: extends to late + 4 min
     run(s, bid_body(B, deposit=DEPOSIT, price_fen_per_t=RESERVE + 10_000, quantity_kg=1_000), late)
     run(s, bid_body(A, price_fen_per_t=RESERVE + 20_000, quantity_kg=1_000), late + timedelta(minutes=3))
-    assert [b.price_fen_per_t for b in s.auctions["A1"].bids] == [RESERVE, RESERVE + 10_000, RESERVE + 20_000]
+    book = s.auctions["A1"]
+    assert [b.price_fen_per_t for b in book.bids] == [RESERVE, RESERVE + 10_000, RESERVE + 20_000]
+    # the running figures the next bid is checked against, kept without rescanning the bids
+    assert book.closing() == timed_close(book.bids, closes_at=CLOSES, extension=timedelta(minutes=4))  # type: ignore[arg-type]
+    assert book.closing() == late + timedelta(minutes=3 + 4)
+    assert (book.standing_fen_per_t, book.counts, book.needs) == (
+        RESERVE + 20_000,
+        {A: 2, B: 1},
+        {A: 1_000, B: 1_000},
+    )
+    assert book.deposits == {A: DEPOSIT, B: DEPOSIT}
 
 
 # --- results --------------------------------------------------------------------------------------
