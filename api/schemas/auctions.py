@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, Strict
 
-from api.schemas import StrictIn
-from api.schemas.issuance import Day, Instant, Signatures
+from api.schemas import Day, Instant, StrictIn
+from api.schemas.issuance import Signatures
 from market.auction import AuctionDesign, AuctionTerms, DepositRule, FixedDeposit, RatioDeposit, RejectedBid
 from market.auctions import AcceptedBid, Auction, AuctionLive, Award, ProjectNeed
 

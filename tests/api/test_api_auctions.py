@@ -10,20 +10,12 @@ from typing import Any
 
 import pytest
 
-import accounts.credentials
 from ledger.timeutil import utc_now
 from tests.api.conftest import HttpWorld, error_of
 from tests.api.test_api_issuance import LOT, VALID_UNTIL, allocate_free, fund, set_cap, signed_by, total
 
 RESERVE = 400_000  # 4,000 CNY per tonne: the COD base price, as the reserve (底价)
 DEPOSIT = 100_000  # 1,000 CNY per bidder
-
-
-@pytest.fixture(autouse=True)
-def _cheap_api_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue the world's API keys with a low scrypt cost (kept per row, so they still verify): the
-    production cost (about 75 ms a hash) would dominate these tests' setup."""
-    monkeypatch.setattr(accounts.credentials, "SCRYPT_N", 2**4)
 
 
 def _iso(moment: datetime) -> str:

@@ -240,9 +240,8 @@ def test_an_ascending_auction_page_follows_the_best_price_live(
     dye.submit("/bids")
     assert "报价已提交" in dye.flash()
     # A's page, loaded before B's bid, shows B's price within a few seconds without a reload.
-    chem.page.wait_for_function(
-        "document.getElementById('live-standing').textContent.includes('5,100.00')", timeout=8000
-    )
+    # a locator wait, not wait_for_function: the page's CSP runs no string as script (no eval)
+    chem.page.locator("#live-standing", has_text="5,100.00").wait_for(timeout=8000)
     assert "5,200.00 元/t" in chem.page.inner_text("#live-next")
     assert chem.page.inner_text("#live-bids") == "2"
     chem.shot("17-ascending-live")
