@@ -338,16 +338,16 @@ def test_settlement_and_drafts_of_an_open_auction_are_refused(market: HttpWorld)
 
 
 def test_metrics_and_bid_answers_reveal_no_sealed_price_bidder_or_auction(market: HttpWorld) -> None:
-    """What a sealed auction's bids leave outside the bid itself: /metrics counts requests by route
-    template and refusals by code (no price, bidder or auction id); a bidder's answer carries its own
-    terms and commitment but neither its arrival number nor its salt."""
+    """What a sealed auction's bids leave outside the bid itself: /metrics (the operator's) counts
+    requests by route template and refusals by code (no price, bidder or auction id); a bidder's answer
+    carries its own terms and commitment but neither its arrival number nor its salt."""
     http = market
     http.post("yuyao", "/v1/auctions", auction_terms())
     placed = _bid(http, "yuyao_chem", 612_345, 2_000).json()
     assert placed["seq"] is None
     assert "salt" not in placed
     assert error_of(_bid(http, "yuyao_dye", RESERVE - 1, 100))["code"] == "bid_below_reserve"
-    metrics = http.client.get("/metrics").text
+    metrics = http.get("operator", "/metrics").text
     assert 'route="/v1/auctions/{auction_id}/bids"' in metrics
     for secret in ("612345", "612,345", http.party("yuyao_chem"), http.party("yuyao_dye"), '"A1"', "/A1/"):
         assert secret not in metrics, secret
