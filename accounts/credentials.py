@@ -1,5 +1,5 @@
-"""API credentials: keys ``ek_<id>_<secret>`` that authenticate every API call, stored as a salted
-scrypt hash, revocable at once; every failed authentication gets the same answer after the same work.
+"""API credentials: keys ``ek_<id>_<secret>`` that authenticate every API call, stored hashed and
+revocable at once. A key is found by its id first, so a token with an unknown id costs no hashing.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, delete, select
 
 from accounts.errors import InvalidCredentials, UnknownCredential
 from accounts.model import Participant
 from accounts.permissions import Action, authorize
 from accounts.service import find_participant, get_participant, target_for_party
-from accounts.tables import CredentialRow
+from accounts.tables import ConsoleSessionRow, CredentialRow
 from ledger.errors import InvalidInput
 from ledger.timeutil import format_utc, parse_utc, utc_now
 
@@ -25,26 +25,41 @@ __all__ = [
     "Authenticated",
     "Credential",
     "IssuedCredential",
+    "PendingToken",
     "authenticate",
     "confirm",
+    "credential_id_of",
     "credentials_of",
     "issue_credential",
+    "look_up_token",
     "revoke_credential",
     "verify_token",
 ]
 
-# scrypt at N=2**14, r=8, p=1 (16 MiB, about 75 ms here): Percival's interactive setting. The
-# secrets are 256 random bits, so the cost guards a leaked table, not guessable passwords; each
-# row keeps its own parameters so they can be raised without invalidating issued keys.
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+# A key's secret is 256 random bits (``secrets.token_urlsafe(32)``): nobody guesses it, so a slow
+# password hash buys nothing even against a leaked table, and one SHA-256 (about a microsecond)
+# replaces scrypt (about 75 ms, which let bogus tokens eat the server's CPU). Keys issued before
+# keep their scrypt hash and are verified with it (``hash_scheme``); they are not rehashed, since
+# their secret is never stored, and stop existing when their holders rotate them.
+SHA256, SCRYPT = "sha256", "scrypt"
+_DOMAIN = b"ecoledger-credential-v1\0"  # domain separation: this hash is of an API key and nothing else
 _TOKEN = re.compile(r"^ek_([0-9a-f]{16})_([A-Za-z0-9_-]{20,100})$")
-_DUMMY_SALT = bytes(16)
 
 
-def _hash(credential_id: str, secret: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+def _sha256(credential_id: str, secret: str) -> bytes:
     # The id is hashed with the secret, so a hash copied onto another row does not verify there.
+    return hashlib.sha256(_DOMAIN + f"{credential_id}:{secret}".encode()).digest()
+
+
+def _scrypt(credential_id: str, secret: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     material = f"{credential_id}:{secret}".encode()
     return hashlib.scrypt(material, salt=salt, n=n, r=r, p=p, dklen=32, maxmem=64 * 1024 * 1024)
+
+
+def credential_id_of(token: str) -> str | None:
+    """The id part of a well-formed token (not verified), for counting failures per credential."""
+    match = _TOKEN.match(token) if isinstance(token, str) else None
+    return match.group(1) if match else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +98,12 @@ def _credential(row: CredentialRow) -> Credential:
     )
 
 
-def _authorize(session: Session, actor: Participant | None, party: str) -> None:
+def _authorize(
+    session: Session, actor: Participant | None, party: str, action: Action = Action.MANAGE_CREDENTIALS
+) -> None:
     get_participant(session, party=party)
     if actor is not None:
-        authorize(actor, Action.MANAGE_CREDENTIALS, target_for_party(session, party=party))
+        authorize(actor, action, target_for_party(session, party=party))
 
 
 def issue_credential(
@@ -102,18 +119,19 @@ def issue_credential(
     if not isinstance(label, str) or len(label) > 100:
         raise InvalidInput("label must be at most 100 characters", field="label")
     _authorize(session, actor, party)
-    credential_id, secret, salt = secrets.token_hex(8), secrets.token_urlsafe(32), secrets.token_bytes(16)
+    credential_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
     created = now or utc_now()
     row = CredentialRow(
         id=credential_id,
         party=party,
         label=label,
-        salt=salt,
-        secret_hash=_hash(credential_id, secret, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P),
-        scrypt_n=SCRYPT_N,
-        scrypt_r=SCRYPT_R,
-        scrypt_p=SCRYPT_P,
+        salt=b"",
+        secret_hash=_sha256(credential_id, secret),
+        scrypt_n=0,
+        scrypt_r=0,
+        scrypt_p=0,
         created_at=format_utc(created),
+        hash_scheme=SHA256,
     )
     session.add(row)
     session.flush()
@@ -122,26 +140,68 @@ def issue_credential(
 
 @dataclass(frozen=True, slots=True)
 class Authenticated:
-    """A token verified once (scrypt): who it is and the stored hash it matched, so a cache can
-    confirm it later with one read instead of another scrypt (``confirm``)."""
+    """A token verified once: who it is and the stored hash it matched, so a cache can confirm it
+    later with one read instead of hashing again (``confirm``)."""
 
     participant: Participant
     credential_id: str
     secret_hash: bytes
 
 
-def authenticate(session: Session, token: str, *, now: datetime | None = None) -> Participant:
-    """The participant a token belongs to, or ``InvalidCredentials``.
+@dataclass(frozen=True, slots=True)
+class PendingToken:
+    """A token whose credential row was found, before its secret is checked: ``slow`` says the check
+    is scrypt (run it off the event loop); ``finish`` does it."""
 
-    Unknown id, wrong secret, revoked key and malformed token all raise the same error; an
-    unknown id still costs one scrypt, so timing does not tell which ids exist.
-    """
+    credential_id: str
+    secret: str
+    row: CredentialRow
+    participant: Participant | None
+
+    @property
+    def slow(self) -> bool:
+        return self.row.hash_scheme != SHA256
+
+    def finish(self, *, now: datetime | None = None) -> Authenticated:
+        """The verified token, or ``InvalidCredentials`` (wrong secret, revoked, no participant)."""
+        row = self.row
+        if row.hash_scheme == SHA256:
+            computed = _sha256(self.credential_id, self.secret)
+        else:
+            cost = (row.scrypt_n, row.scrypt_r, row.scrypt_p)
+            computed = _scrypt(self.credential_id, self.secret, row.salt, *cost)
+        if not hmac.compare_digest(computed, row.secret_hash):
+            raise InvalidCredentials("wrong_secret")
+        if row.revoked_at is not None and parse_utc(row.revoked_at) <= (now or utc_now()):
+            raise InvalidCredentials("revoked")
+        if self.participant is None:
+            raise InvalidCredentials("no_participant")
+        return Authenticated(self.participant, self.credential_id, row.secret_hash)
+
+
+def look_up_token(session: Session, token: str) -> PendingToken:
+    """The credential a token names, read by its id before any hashing: a malformed token or an
+    unknown id is refused at the cost of one primary-key read."""
+    match = _TOKEN.match(token) if isinstance(token, str) else None
+    if match is None:
+        raise InvalidCredentials("malformed")
+    credential_id, secret = match.groups()
+    row = session.get(CredentialRow, credential_id)
+    if row is None:
+        raise InvalidCredentials("unknown")
+    session.expunge(row)  # a plain value from here on: ``finish`` may run in another thread
+    return PendingToken(credential_id, secret, row, find_participant(session, party=row.party))
+
+
+def authenticate(session: Session, token: str, *, now: datetime | None = None) -> Participant:
+    """The participant a token belongs to, or ``InvalidCredentials``: malformed token, unknown id,
+    wrong secret and revoked key all raise the same error (only its ``reason`` differs, for logs)."""
     return verify_token(session, token, now=now).participant
 
 
 def confirm(session: Session, verified: Authenticated, *, now: datetime | None = None) -> Participant:
     """A token verified earlier, still good: its row still holds the hash the secret matched and is
-    not revoked (one primary-key read, no scrypt); otherwise ``InvalidCredentials``."""
+    not revoked (one primary-key read, no hashing); otherwise ``InvalidCredentials``."""
     row = session.get(CredentialRow, verified.credential_id)
     if row is None or not hmac.compare_digest(row.secret_hash, verified.secret_hash):
         raise InvalidCredentials("unknown")
@@ -152,23 +212,7 @@ def confirm(session: Session, verified: Authenticated, *, now: datetime | None =
 
 def verify_token(session: Session, token: str, *, now: datetime | None = None) -> Authenticated:
     """``authenticate``, keeping what ``confirm`` needs to re-check the token cheaply."""
-    match = _TOKEN.match(token) if isinstance(token, str) else None
-    if match is None:
-        raise InvalidCredentials("malformed")
-    credential_id, secret = match.groups()
-    row = session.get(CredentialRow, credential_id)
-    if row is None:
-        _hash(credential_id, secret, _DUMMY_SALT, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-        raise InvalidCredentials("unknown")
-    computed = _hash(credential_id, secret, row.salt, row.scrypt_n, row.scrypt_r, row.scrypt_p)
-    if not hmac.compare_digest(computed, row.secret_hash):
-        raise InvalidCredentials("wrong_secret")
-    if row.revoked_at is not None and parse_utc(row.revoked_at) <= (now or utc_now()):
-        raise InvalidCredentials("revoked")
-    participant = find_participant(session, party=row.party)
-    if participant is None:
-        raise InvalidCredentials("no_participant")
-    return Authenticated(participant, credential_id, row.secret_hash)
+    return look_up_token(session, token).finish(now=now)
 
 
 def revoke_credential(
@@ -179,22 +223,25 @@ def revoke_credential(
     now: datetime | None = None,
     party: str | None = None,
 ) -> Credential:
-    """Revoke an API key at once; later calls with it fail. Revoking twice keeps the first time.
-    ``party``, when given, must own the key (a route names both)."""
+    """Revoke an API key at once; later calls with it fail and the console sessions opened with it
+    end. Revoking twice keeps the first time. ``party``, when given, must own the key (a route names
+    both); the operator may revoke anyone's key, but issues keys only for itself."""
     row = session.get(CredentialRow, credential_id) if isinstance(credential_id, str) else None
     if row is None or (party is not None and row.party != party):
         raise UnknownCredential(f"no credential {credential_id}", field="credential_id")
-    _authorize(session, actor, row.party)
+    _authorize(session, actor, row.party, Action.ADMINISTER_CREDENTIALS)
     if row.revoked_at is None:
         row.revoked_at = format_utc(now or utc_now())
         session.add(row)
+        # the console sessions opened with it end now, not at their next request
+        session.exec(delete(ConsoleSessionRow).where(col(ConsoleSessionRow.credential_id) == row.id))
         session.flush()
     return _credential(row)
 
 
 def credentials_of(session: Session, *, party: str, actor: Participant | None = None) -> list[Credential]:
     """The API keys of ``party``, active and revoked, oldest first (without secrets)."""
-    _authorize(session, actor, party)
+    _authorize(session, actor, party, Action.ADMINISTER_CREDENTIALS)
     rows = session.exec(
         select(CredentialRow)
         .where(CredentialRow.party == party)

@@ -11,7 +11,10 @@ a ``DomainError`` with a stable code that ``api/errors.py`` maps once. Added to 
     │   ├── UnknownCredential
     │   └── NoCustodyKey           the registry holds no valid key of this party: it signs itself
     ├── PermissionDenied           the actor may not do this: ``details["rule"]`` names the rule
-    └── InvalidCredentials         API token unknown, wrong or revoked (never says which)
+    ├── InvalidCredentials         API token unknown, wrong or revoked (never says which)
+    ├── SecondFactorRequired       the key is right; its console login also needs a one-time code
+    ├── SecondFactorInvalid        that code is wrong, stale or already used
+    └── SecondFactorNotOffered     TOTP is for the console users of bureaus and banks
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ __all__ = [
     "InvalidPermitNumber",
     "NoCustodyKey",
     "PermissionDenied",
+    "SecondFactorInvalid",
+    "SecondFactorNotOffered",
+    "SecondFactorRequired",
     "UnknownCredential",
     "UnknownDivision",
     "UnknownParticipant",
@@ -80,3 +86,15 @@ class InvalidCredentials(DomainError):
     def __init__(self, reason: str) -> None:
         super().__init__("the API credential is unknown, wrong or revoked")
         self.reason = reason
+
+
+class SecondFactorRequired(DomainError):
+    code = "second_factor_required"
+
+
+class SecondFactorInvalid(DomainError):
+    code = "second_factor_invalid"
+
+
+class SecondFactorNotOffered(InvalidInput):
+    code = "second_factor_not_offered"

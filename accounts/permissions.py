@@ -57,7 +57,8 @@ class Action(StrEnum):
     REGISTER_KEY = "register_key"
     REVOKE_KEY = "revoke_key"
     REGISTER_PARTICIPANT = "register_participant"
-    MANAGE_CREDENTIALS = "manage_credentials"
+    MANAGE_CREDENTIALS = "manage_credentials"  # issue an API key (which acts as its party)
+    ADMINISTER_CREDENTIALS = "administer_credentials"  # list and revoke them
     RUN_EXPIRY = "run_expiry"
     POST_NEED = "post_need"
     REGISTER_PROJECT = "register_project"
@@ -192,6 +193,7 @@ _KEYS = {_A.REGISTER_KEY: (OWN_KEYS_ONLY,), _A.REVOKE_KEY: (OWN_KEYS_ONLY,)}
 _SELF_SERVICE = {
     **_KEYS,
     _A.MANAGE_CREDENTIALS: (OWN_CREDENTIALS_ONLY,),
+    _A.ADMINISTER_CREDENTIALS: (OWN_CREDENTIALS_ONLY,),
     _A.READ_ACCOUNT: (ACCOUNT_VISIBILITY,),
 }
 _PROJECT_OWNER = {_A.REGISTER_PROJECT: (OWN_PROJECT_ONLY,), _A.SUBMIT_MONITORING: (OWN_PROJECT_ONLY,)}
@@ -204,7 +206,11 @@ _PROJECT_OWNER = {_A.REGISTER_PROJECT: (OWN_PROJECT_ONLY,), _A.SUBMIT_MONITORING
 # - A cross-city transfer is approved by the bureau of either side; the workflow collects both.
 # - The whole journal is everyone's data, so only auditors and the registry operator read it;
 #   a participant proves its own records with inclusion proofs.
-# - The operator registers participants, keys and credentials; it moves no one's units.
+# - The operator registers participants and keys and revokes anyone's credentials, but it cannot act
+#   as a participant: it issues API keys only for itself (a key acts as its party, and a custody
+#   party's key would let it sign with that party's custody key) and moves no one's units. A new
+#   participant's first key comes from the registry's host (``ecoledger credential issue``), whose
+#   administrator holds the custody secret anyway.
 # - An auditor holds no keys of its own to manage: the operator registers them.
 # - A bureau registers participants of exactly its own jurisdiction (enterprises and cooperatives:
 #   ``accounts.service.register_participant`` refuses other roles); the operator registers anyone.
@@ -252,7 +258,8 @@ _GRANTS: dict[Role, dict[Action, tuple[Rule, ...]]] = {
         _A.REGISTER_PARTICIPANT: (),
         _A.REGISTER_KEY: (),
         _A.REVOKE_KEY: (),
-        _A.MANAGE_CREDENTIALS: (),
+        _A.MANAGE_CREDENTIALS: (OWN_CREDENTIALS_ONLY,),
+        _A.ADMINISTER_CREDENTIALS: (),
         _A.RUN_EXPIRY: (),
     },
 }

@@ -1,5 +1,6 @@
-"""The accounts package's tables: participants' queryable profile and hashed API credentials.
-Dumb rows; the journal's ``party.register`` record stays the source of truth for a participant.
+"""The accounts package's tables: participants' queryable profile, hashed API credentials, console
+sessions and second factors. Dumb rows; the journal's ``party.register`` record stays the source of
+truth for a participant.
 """
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-__all__ = ["CredentialRow", "CustodyKeyRow", "ParticipantRow"]
+__all__ = ["ConsoleSessionRow", "CredentialRow", "CustodyKeyRow", "ParticipantRow", "TotpRow"]
 
 
 class ParticipantRow(SQLModel, table=True):
@@ -24,7 +25,8 @@ class ParticipantRow(SQLModel, table=True):
 
 
 class CredentialRow(SQLModel, table=True):
-    """An API key: only the scrypt hash of its secret is kept, with the salt and cost used."""
+    """An API key: only a hash of its secret is kept. ``hash_scheme`` says which: ``sha256`` for keys
+    issued now (256 random bits need no slow hash), ``scrypt`` for older ones (with salt and cost)."""
 
     __tablename__ = "api_credential"
     id: str = Field(primary_key=True)
@@ -37,6 +39,9 @@ class CredentialRow(SQLModel, table=True):
     scrypt_p: int
     created_at: str  # the ledger's UTC text form
     revoked_at: str | None = None
+    hash_scheme: str = Field(
+        default="scrypt", sa_column=Column(String, nullable=False, server_default="scrypt")
+    )
 
 
 class CustodyKeyRow(SQLModel, table=True):
@@ -50,3 +55,29 @@ class CustodyKeyRow(SQLModel, table=True):
     nonce: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: str  # the ledger's UTC text form
+
+
+class ConsoleSessionRow(SQLModel, table=True):
+    """A web console login: only the SHA-256 of its random id is kept (the cookie holds the id), with
+    the credential it was opened with, so revoking that credential ends the session too."""
+
+    __tablename__ = "console_session"
+    id_hash: str = Field(primary_key=True)  # lowercase hex
+    party: str = Field(sa_column=Column(String, ForeignKey("participant.party"), nullable=False, index=True))
+    credential_id: str = Field(
+        sa_column=Column(String, ForeignKey("api_credential.id"), nullable=False, index=True)
+    )
+    created_at: str  # the ledger's UTC text form, as every time below
+    last_seen_at: str
+    expires_at: str
+
+
+class TotpRow(SQLModel, table=True):
+    """A console user's second factor (RFC 6238 TOTP): its base32 secret, pending until a first code
+    confirms it, and the last time step accepted (a code is used once)."""
+
+    __tablename__ = "console_totp"
+    party: str = Field(sa_column=Column(String, ForeignKey("participant.party"), primary_key=True))
+    secret: str
+    confirmed_at: str | None = None
+    last_step: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))

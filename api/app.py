@@ -11,8 +11,10 @@ from sqlalchemy import Engine
 
 from accounts.custody import Vault
 from api import console, errors, observability
+from api import security as hardening
 from api import tables as _tables  # noqa: F401  (registers the idempotency table)
 from api.deps import AppState, ReaderDep
+from api.limits import Limits, limits_from_env
 from api.routes import auctions, bluecarbon, crosscity, exports, issuance, participants, pledges, trades
 from api.routes import ledger as ledger_routes
 from ledger.db import read_only, statement_reader
@@ -21,10 +23,12 @@ from ledger.sequencer import Sequencer
 from ledger.service import Registry, head_size
 
 
-def create_app(engine: Engine, registry: Registry, vault: Vault | None = None) -> FastAPI:
+def create_app(
+    engine: Engine, registry: Registry, vault: Vault | None = None, limits: Limits | None = None
+) -> FastAPI:
     """The API over ``engine``'s journal, sealing with ``registry``'s key: ``RegistryKeyMismatch``
     here, before anything is served, when that key is not record 0's (or, after a rotation, a
-    registry key valid now)."""
+    registry key valid now). ``limits``: the abuse limits (default: from the environment)."""
     with read_only(engine).connect() as conn:
         check_registry_key(conn, public_key=registry.key.public, at=registry.clock())
     app = FastAPI(
@@ -41,8 +45,11 @@ def create_app(engine: Engine, registry: Registry, vault: Vault | None = None) -
         sequencer=Sequencer(engine),
         vault=vault,
         reads_inline=engine.dialect.name == "sqlite",
+        limits=limits or limits_from_env(),
     )
     errors.install(app)
+    # added before Observe, so it runs inside it: its refusals (413, 429) are logged and counted too
+    app.add_middleware(hardening.Harden, limits=app.state.ecoledger.limits)
     observability.install(app)
     app.include_router(ledger_routes.router)
     for module in (participants, issuance, auctions, trades, crosscity, pledges, bluecarbon, exports):

@@ -20,7 +20,8 @@ import accounts.tables  # noqa: F401  (registers the participant tables before c
 import market  # noqa: F401  (registers the workflow tables before create_schema)
 from accounts.custody import Vault
 from api import migrations
-from api.keyfile import checked_key, load_key, open_database, resolve_key_path
+from api.cli_credentials import add_credential_commands
+from api.keyfile import checked_key, load_key, open_database, resolve_key_path, write_secret
 from ledger.crypto import SigningKey, b64d, b64e
 from ledger.db import make_engine, read_only
 from ledger.errors import DomainError, LedgerNotInitialized
@@ -111,8 +112,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_keygen(args: argparse.Namespace) -> int:
     key = SigningKey.generate()
-    Path(args.out).write_bytes(key.to_pem())
-    Path(args.out).chmod(0o600)
+    write_secret(Path(args.out), key.to_pem())
     print(f"key_id {key.key_id}\npublic_key {b64e(key.public)}")
     return 0
 
@@ -515,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.choices["serve"].add_argument("--no-access-log", action="store_true", help="no line per request")
     add_audit_commands(sub)
     add_db_commands(sub)
+    add_credential_commands(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, TypeVar
 
 import anyio
@@ -21,10 +21,12 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
-from accounts.credentials import Authenticated, confirm, verify_token
+from accounts.credentials import Authenticated, confirm, credential_id_of, look_up_token, verify_token
 from accounts.custody import Vault, custody_key
 from accounts.errors import InvalidCredentials, NoCustodyKey
 from accounts.model import Participant
+from api.limits import Limits, limits_from_env
+from api.security import client_address
 from ledger.crypto import SigningKey
 from ledger.sequencer import Sequencer
 from ledger.service import Registry
@@ -61,6 +63,7 @@ class AppState:
     slots: anyio.Semaphore | None = None  # made on first use, inside the event loop
     reads_inline: bool = False  # short reads in the event loop (SQLite; see ``read``)
     quick_threads: anyio.CapacityLimiter | None = None  # for ``read`` otherwise
+    limits: Limits = field(default_factory=limits_from_env)
 
 
 def state(request: Request) -> AppState:
@@ -135,7 +138,7 @@ async def read(request: Request, work: Callable[[Session], T]) -> T:
 
 async def in_thread(request: Request, work: Callable[[Session], T]) -> T:
     """``work(session)`` with a read-only session in a worker thread, inside a database slot (for
-    work that waits on the network or burns CPU without the GIL, such as scrypt)."""
+    work that waits on the network or burns CPU without the GIL)."""
     async with admitted(request):
         return await anyio.to_thread.run_sync(_in_session, state(request).reader, work)
 
@@ -170,10 +173,9 @@ def get_sequencer(request: Request) -> Sequencer:
 
 
 class _TokenCache:
-    """Tokens verified with scrypt (about 75 ms, too slow to pay per request), by SHA-256 of the
-    token. An entry is trusted as is for ``fresh_s``; after that one primary-key read confirms the
-    credential is neither revoked nor replaced (``confirm``), never scrypt again: a revocation
-    takes effect within ``fresh_s`` and a busy client never waits for scrypt after its first call."""
+    """Verified tokens, by SHA-256 of the token. An entry is trusted as is for ``fresh_s``; after that
+    one primary-key read confirms the credential is neither revoked nor replaced (``confirm``): a
+    revocation takes effect within ``fresh_s``, and a busy client's calls cost no read at all."""
 
     def __init__(self, fresh_s: float = 1.0, max_entries: int = 10_000) -> None:
         self.fresh_s, self.max_entries, self.lock = fresh_s, max_entries, threading.Lock()
@@ -197,29 +199,59 @@ class _TokenCache:
 
 
 _cache = _TokenCache()
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def get_actor(
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)], request: Request
 ) -> Participant:
-    """The authenticated participant; 401 for a missing, unknown, wrong or revoked token.
+    """The authenticated participant; 401 for a missing, unknown, wrong or revoked token, 429 past
+    the limits on failed authentications (per address, per credential) and on writes.
 
-    A token verified less than a second ago costs nothing; an older one, one primary-key read
-    (``read``); a new one, scrypt, in a worker thread (75 ms of CPU must not stall the event loop).
+    A token verified less than a second ago costs nothing; an older one, one primary-key read; a new
+    one, a primary-key read and one SHA-256 (``read``), or scrypt in a worker thread for a key
+    issued before SHA-256 (75 ms of CPU must not stall the event loop). An unknown id costs the read.
     """
     if creds is None or creds.scheme.lower() != "bearer":
         raise InvalidCredentials("missing bearer token")
-    token = creds.credentials
-    hit = _cache.get(hashlib.sha256(token.encode()).digest())
+    token, limits = creds.credentials, state(request).limits
+    digest = hashlib.sha256(token.encode()).digest()
+    hit = _cache.get(digest)
     if hit is not None and hit[1]:
-        return hit[0].participant
-    check = read if hit is not None else in_thread
-    return await check(request, lambda session: actor_for_token(session, token))
+        verified = hit[0]
+    else:
+        address = client_address(request.scope)
+        if hit is None:
+            limits.check_address(address)  # an address that keeps failing is not even looked up
+        try:
+            verified = await (_reconfirm(request, hit[0], digest) if hit else _verify(request, token, digest))
+        except InvalidCredentials:
+            limits.failed(address, credential_id_of(token))
+            raise
+    if request.method not in _SAFE_METHODS:
+        limits.write(verified.credential_id)
+    return verified.participant
+
+
+async def _verify(request: Request, token: str, digest: bytes) -> Authenticated:
+    pending = await read(request, lambda session: look_up_token(session, token))
+    verified = await anyio.to_thread.run_sync(pending.finish) if pending.slow else pending.finish()
+    _cache.put(digest, verified)
+    return verified
+
+
+async def _reconfirm(request: Request, verified: Authenticated, digest: bytes) -> Authenticated:
+    try:
+        await read(request, lambda session: confirm(session, verified))
+    except InvalidCredentials:
+        _cache.drop(digest)
+        raise
+    _cache.put(digest, verified)
+    return verified
 
 
 def actor_for_token(session: Session, token: str) -> Participant:
-    """The participant an API token (``ek_...``) authenticates, through the cache of verified
-    tokens; the web console calls it with the token its login cookie carries."""
+    """The participant an API token (``ek_...``) authenticates, through the cache of verified tokens."""
     digest = hashlib.sha256(token.encode()).digest()
     hit = _cache.get(digest)
     if hit is None:

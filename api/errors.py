@@ -17,8 +17,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from accounts.errors import InvalidCredentials, PermissionDenied
-from api.schemas import ErrorOut
+from accounts.errors import InvalidCredentials, PermissionDenied, SecondFactorInvalid, SecondFactorRequired
+from api.limits import RateLimited
+from api.schemas import DATE_OUT_OF_RANGE, INVALID_TEXT, ErrorOut
+from api.security import BodyTooLarge, CrossOriginRefused, CsrfRefused
 from ledger import errors as e
 from methodologies.errors import InvalidMonitoringData, ReplayMismatch, UnknownMethodology
 
@@ -38,11 +40,18 @@ STATUS: dict[type[e.DomainError], int] = {
     e.SignatureError: 422,
     PermissionDenied: 403,
     InvalidCredentials: 401,
+    SecondFactorRequired: 401,
+    SecondFactorInvalid: 401,
+    RateLimited: 429,
+    BodyTooLarge: 413,
+    CrossOriginRefused: 403,
+    CsrfRefused: 403,
     InvalidMonitoringData: 422,  # methodology errors derive from DomainError alone: mapped by meaning
     UnknownMethodology: 404,
     ReplayMismatch: 409,
 }
 INVALID_REQUEST = "invalid_request"
+OWN_CODES = frozenset({INVALID_TEXT, DATE_OUT_OF_RANGE})  # raised by the request models themselves
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 _MAX_LISTED = 20  # problems listed in one refusal: enough to fix a form, bounded for hostile input
 
@@ -58,6 +67,8 @@ def _error(status: int, code: str, message: str, details: dict[str, Any]) -> JSO
     headers = {"x-error-code": code}  # read by the metrics middleware
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    if status == 429 and isinstance(details.get("retry_after_s"), int):
+        headers["Retry-After"] = str(details["retry_after_s"])
     return JSONResponse({"error": {"code": code, "message": message, "details": details}}, status, headers)
 
 
@@ -85,11 +96,14 @@ async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
     location = str(first.get("loc", ("body",))[0])
     field = problems[0]["field"] if problems else location
     message = f"{field}: {problems[0]['message']}" if problems else "the request is not valid"
-    return _error(422, INVALID_REQUEST, message, {"field": field, "location": location, "errors": problems})
+    code = problems[0]["type"] if problems and problems[0]["type"] in OWN_CODES else INVALID_REQUEST
+    return _error(422, code, message, {"field": field, "location": location, "errors": problems})
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, BodyTooLarge):  # FastAPI wraps what reading the body raised
+        return await _domain_error(_, exc.__cause__)
     if exc.status_code == 400:  # FastAPI's "error parsing the body": not JSON at all
         details = {"field": "body", "location": "body", "errors": []}
         return _error(422, INVALID_REQUEST, f"body: {exc.detail}", details)
@@ -122,6 +136,13 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 responses["422"] = {"description": "the request is not valid (`invalid_request`)", **error}
             if op.get("security") and "401" not in responses:
                 responses["401"] = {"description": "missing, unknown or revoked token", **error}
+            if op.get("security"):
+                responses["429"] = {
+                    "description": "too many failed authentications or writes (`rate_limited`, Retry-After)",
+                    **error,
+                }
+            if op.get("requestBody"):
+                responses["413"] = {"description": "the body is too large (`request_too_large`)", **error}
     for name in ("HTTPValidationError", "ValidationError"):
         if f'"#/components/schemas/{name}"' not in json.dumps(schema):
             components.pop(name, None)

@@ -23,6 +23,7 @@ __all__ = [
     "load_or_create_key",
     "open_database",
     "resolve_key_path",
+    "write_secret",
 ]
 
 DEFAULT_KEY = "var/registry-key.pem"
@@ -34,14 +35,21 @@ def resolve_key_path(given: str | None) -> Path:
     return Path(given or os.environ.get(KEY_ENV, DEFAULT_KEY))
 
 
+def write_secret(path: Path, data: bytes) -> None:
+    """A key file only its owner reads: created 0600 (never briefly world-readable), replacing any."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
 def load_or_create_key(path: Path) -> SigningKey:
     """The key in ``path``, or a new one written there (mode 600): for a new journal only."""
     if path.exists():
         return SigningKey.from_pem(path.read_bytes())
     key = SigningKey.generate()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(key.to_pem())
-    path.chmod(0o600)
+    write_secret(path, key.to_pem())
     return key
 
 

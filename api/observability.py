@@ -15,7 +15,10 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import ReaderDep
+from accounts.errors import PermissionDenied
+from accounts.model import Role
+from api.deps import ActorDep, ReaderDep
+from api.schemas import ErrorOut
 from ledger.service import head_size
 
 __all__ = ["METRICS", "install"]
@@ -131,7 +134,21 @@ class Observe:
 def install(app: FastAPI) -> None:
     app.add_middleware(Observe)
 
-    @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
-    def metrics(session: ReaderDep) -> str:
-        """Prometheus metrics: journal records, requests, latency, refusals by code."""
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        tags=["operations"],
+        responses={code: {"model": ErrorOut} for code in (401, 403)},
+    )
+    def metrics(actor: ActorDep, session: ReaderDep) -> str:
+        """Prometheus metrics, for the operator's token only (scrape with ``Authorization: Bearer``):
+        journal records, requests, latency, refusals by code. They move with activity nobody else may
+        watch (a sealed bid counts as a request the moment it is placed)."""
+        if actor.role is not Role.OPERATOR:
+            raise PermissionDenied(
+                f"{actor.party} may not read the metrics (rule operator_only)",
+                rule="operator_only",
+                action="read_metrics",
+                actor=actor.party,
+            )
         return METRICS.render(head_size(session))

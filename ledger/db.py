@@ -151,6 +151,29 @@ class _ProcessLock:
 
 
 BUSY_TIMEOUT_MS = 30_000
+SIDE_FILES = ("", "-wal", "-shm", "-journal", "-writer.lock")  # the database and what SQLite puts beside it
+
+
+def _private_files(database: str) -> None:
+    """The database and its side files are its owner's alone (0600): they hold the journal, hashed
+    API keys and the custody table. A new database is created so before SQLite opens it (SQLite gives
+    -wal and -shm the database's mode), and files already there are narrowed with chmod.
+
+    Never open and close an existing database file here: closing any descriptor of a file drops
+    every POSIX lock this process holds on it, SQLite's included ("disk I/O error" under load)."""
+    try:
+        os.close(os.open(database, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # a directory that does not exist: SQLite's own error says so better
+    for suffix in SIDE_FILES:
+        path = database + suffix
+        try:
+            if os.stat(path).st_mode & 0o077:
+                os.chmod(path, 0o600)
+        except OSError:
+            continue  # not there (yet), or not ours to change
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -159,6 +182,8 @@ def _configure_sqlite(engine: Engine) -> None:
     # checked is the balance written (without it, threads lost updates here).
     database = engine.url.database or ""
     on_disk = database not in ("", ":memory:") and not database.startswith("file:")
+    if on_disk:
+        _private_files(database)
     queue = _WriterQueue(BUSY_TIMEOUT_MS / 1000, f"{database}-writer.lock" if on_disk else None)
     holders: set[int] = set()  # DBAPI connections whose transaction holds a ticket
     holders_lock = threading.Lock()
@@ -174,6 +199,8 @@ def _configure_sqlite(engine: Engine) -> None:
         )
         for pragma in pragmas:
             dbapi_conn.execute(f"PRAGMA {pragma}")
+        if on_disk:
+            _private_files(database)  # the -wal and -shm files appear with the first connection
 
     def _release(dbapi_conn: Any) -> None:
         with holders_lock:

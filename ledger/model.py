@@ -20,6 +20,7 @@ from ledger.timeutil import format_date, format_utc, parse_date, parse_utc
 from ledger.units import MAX_AMOUNT, InstrumentKind, check_amount, instrument
 
 __all__ = [
+    "EVIDENCE_ACTIONS",
     "REGISTRY",
     "AccountKind",
     "AdoptRules",
@@ -46,6 +47,9 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
 _DIVISION = re.compile(r"[0-9]{6}")  # ASCII only: \d would admit full-width digits
 
 BalanceKey = tuple[str, str, str]  # (account, instrument, lot key)
+# Transactions that may move nothing: the record is the fact (a bid after the first places no deposit,
+# yet it is a journal record signed by its bidder, ledger.auction_rules).
+EVIDENCE_ACTIONS = frozenset({"auction.bid"})
 
 
 def check_id(value: object, *, field: str) -> str:
@@ -366,7 +370,7 @@ class TxBody:
     type: ClassVar[str] = "tx"
 
     def __post_init__(self) -> None:
-        if not self.postings and not self.holds:
+        if not self.postings and not self.holds and self.action not in EVIDENCE_ACTIONS:
             # The parser refuses it too: live and replay must agree on what a record may be.
             raise InvalidInput("a transaction needs postings or hold operations", field="body.postings")
         check_balanced(self.postings)
@@ -620,7 +624,7 @@ def _parse_tx(obj: dict[str, Any], path: str) -> TxBody:
         _parse_hold(h, f"{path}.holds[{i}]")
         for i, h in enumerate(_list(obj.get("holds", []), f"{path}.holds"))
     )
-    if not postings and not holds:
+    if not postings and not holds and obj.get("action") not in EVIDENCE_ACTIONS:
         raise InvalidInput("a transaction needs postings or hold operations", field=f"{path}.postings")
     signers = tuple(
         check_id(s, field=f"{path}.signers[{i}]")

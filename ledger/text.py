@@ -1,5 +1,9 @@
-"""Free text shown to people (certificate numbers, names): any script, but nothing that hides or
-reorders what is displayed, so the text a bank reads is the text every party signed.
+"""Text people type and read in the registry: ``check_text`` for any free text of a request (names,
+projects, reasons, labels) and the stricter ``check_display_text`` for what a certificate shows.
+
+Neither lets through what hides or reorders what is displayed: Unicode's bidi controls (UAX #9: LRE,
+RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI, LRM, RLM, ALM) can show "余姚化工" where the bytes say something
+else (CVE-2021-42574, "Trojan Source"); a NUL cuts a name short in C-based tools.
 """
 
 from __future__ import annotations
@@ -8,11 +12,38 @@ import unicodedata
 
 from ledger.errors import InvalidInput
 
-__all__ = ["check_display_text"]
+__all__ = ["BIDI_CONTROLS", "InvalidText", "check_display_text", "check_text", "text_problem"]
+
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})  # controls, lone surrogates, line breaks
+
+
+class InvalidText(InvalidInput):
+    code = "invalid_text"
+
+
+def text_problem(value: str, *, allow_newlines: bool = False) -> str | None:
+    """What is wrong with ``value`` (naming the first refused character), or ``None``."""
+    for i, ch in enumerate(value):
+        if allow_newlines and ch in "\n\r\t":
+            continue
+        if ch in BIDI_CONTROLS or unicodedata.category(ch) in _REFUSED_CATEGORIES:
+            kind = "a bidirectional control" if ch in BIDI_CONTROLS else "a control character"
+            return f"holds {kind} (U+{ord(ch):04X}) at position {i}"
+    return None
+
+
+def check_text(value: str, *, field: str, allow_newlines: bool = False) -> str:
+    """``value`` itself, or ``InvalidText`` naming ``field`` and the character."""
+    problem = text_problem(value, allow_newlines=allow_newlines)
+    if problem is not None:
+        raise InvalidText(f"{field} {problem}", field=field)
+    return value
+
 
 # Cc control, Cf format (the bidi overrides and isolates, zero-width joiners), Cs lone surrogates,
 # Co private use, Cn unassigned, Zl/Zp line and paragraph separators: each can make two different
-# strings look alike or reorder what a reader sees (CVE-2021-42574, "Trojan Source").
+# strings look alike or reorder what a reader sees.
 _REFUSED = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 

@@ -5,7 +5,43 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
-__all__ = ["format_date", "format_utc", "parse_date", "parse_utc", "utc_now"]
+from ledger.errors import InvalidInput
+
+__all__ = [
+    "EARLIEST_DAY",
+    "LATEST_DAY",
+    "DateOutOfRange",
+    "day_in_range",
+    "format_date",
+    "format_utc",
+    "instant_in_range",
+    "parse_date",
+    "parse_utc",
+    "utc_now",
+]
+
+# The days and instants a request may name: from the Unix epoch (long before any right was issued)
+# to the end of 2199 (beyond any validity period). Outside them a date is a typo or a probe, and
+# converting it to UTC can overflow Python's datetime (0001-01-01T00:00+01:00 does).
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2199, 12, 31)
+
+
+class DateOutOfRange(InvalidInput):
+    code = "date_out_of_range"
+
+
+def day_in_range(day: date) -> bool:
+    return EARLIEST_DAY <= day <= LATEST_DAY
+
+
+def instant_in_range(moment: datetime) -> bool:
+    """An aware instant whose UTC day is in range (checked without converting, which may overflow)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return False
+    local = moment.replace(tzinfo=None).date()
+    return EARLIEST_DAY < local < LATEST_DAY or (
+        day_in_range(local) and day_in_range(moment.astimezone(UTC).date())
+    )
 
 
 def utc_now() -> datetime:

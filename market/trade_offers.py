@@ -12,14 +12,15 @@ from enum import StrEnum
 from sqlmodel import Session, col, or_, select
 
 from accounts.errors import PermissionDenied
+from accounts.identifiers import account_id
 from accounts.model import Participant
 from accounts.permissions import Action
 from ledger.crypto import SigningKey
-from ledger.errors import Conflict, NotFound
+from ledger.errors import Conflict, InsufficientBalance, NotFound
 from ledger.model import Lot, Signature, TxBody
 from ledger.service import Registry, lock_head_time, new_nonce
 from ledger.timeutil import format_date, format_utc, parse_date
-from market.auction_state import aware
+from market.auction_state import aware, free_units
 from market.pledge import Consent, consent, dump_signatures, load_signatures
 from market.trade_tables import TradeOfferRow
 from market.trades import Trade, trade, trade_body, trade_draft
@@ -110,8 +111,9 @@ def offer_trade(
         price_fen_per_t=price_fen_per_t,
         nonce=nonce or new_nonce(),
     )
-    (sig,) = consent(session, bodies=[body], party=actor.party, signed_by=signed_by, at=now)
     lot = body.postings[0].lot
+    _check_free(session, seller=actor.party, instrument=body.postings[0].instrument, lot=lot, kg=quantity_kg)
+    (sig,) = consent(session, bodies=[body], party=actor.party, signed_by=signed_by, at=now)
     row = TradeOfferRow(
         id=secrets.token_hex(8),
         seller=actor.party,
@@ -129,6 +131,23 @@ def offer_trade(
     session.add(row)
     session.flush()
     return _offer(row)
+
+
+def _check_free(session: Session, *, seller: str, instrument: str, lot: Lot, kg: int) -> None:
+    """An offer of more than the seller's free units of the lot is refused when made, not only when
+    accepted: a lot the seller does not hold (a validity end nobody was issued) has none free. The
+    units are not reserved by the offer, so acceptance checks again (``market.trades.trade``)."""
+    holding = account_id(seller, "holding")
+    free = free_units(session, account=holding, instrument=instrument, lot=lot)
+    if kg > free:
+        raise InsufficientBalance(
+            f"{seller} has {free} kg of {instrument} free in lot {lot.key()}, the offer is of {kg}",
+            account=holding,
+            instrument=instrument,
+            lot=lot.key(),
+            available=free,
+            field="quantity_kg",
+        )
 
 
 def accept_offer(

@@ -9,16 +9,19 @@ from datetime import date, datetime
 
 from ledger.errors import InvalidInput
 from ledger.model import Lot
+from ledger.text import check_text
+from ledger.timeutil import EARLIEST_DAY, LATEST_DAY, DateOutOfRange, day_in_range, instant_in_range
 from ledger.units import INSTRUMENTS, instrument, parse_amount
 
 __all__ = ["choice", "day", "kg", "local_instant", "lot", "text", "whole", "yuan_fen"]
 
 
 def text(form: Mapping[str, str], name: str, *, optional: bool = False) -> str:
+    """A one-line field, trimmed; control and bidirectional characters refused (``ledger.text``)."""
     value = form.get(name, "").strip()
     if not value and not optional:
         raise InvalidInput(f"{name} is required", field=name)
-    return value
+    return check_text(value, field=name)
 
 
 def kg(form: Mapping[str, str], name: str, code: str) -> int:
@@ -40,9 +43,12 @@ def whole(form: Mapping[str, str], name: str, *, low: int = 0, high: int = 10**9
 
 def day(form: Mapping[str, str], name: str) -> date:
     try:
-        return date.fromisoformat(text(form, name))
+        value = date.fromisoformat(text(form, name))
     except ValueError:
         raise InvalidInput(f"{name} must be a date (YYYY-MM-DD)", field=name) from None
+    if not day_in_range(value):
+        raise DateOutOfRange(f"{name} must be from {EARLIEST_DAY} to {LATEST_DAY}", field=name)
+    return value
 
 
 def local_instant(form: Mapping[str, str], name: str, zone: object) -> datetime:
@@ -53,7 +59,10 @@ def local_instant(form: Mapping[str, str], name: str, zone: object) -> datetime:
         raise InvalidInput(f"{name} must be a date and time", field=name) from None
     if naive.tzinfo is not None:
         raise InvalidInput(f"{name} must be a local time without an offset", field=name)
-    return naive.replace(tzinfo=zone)  # type: ignore[arg-type]
+    moment = naive.replace(tzinfo=zone)  # type: ignore[arg-type]
+    if not instant_in_range(moment):
+        raise DateOutOfRange(f"{name} must be from {EARLIEST_DAY} to {LATEST_DAY}", field=name)
+    return moment
 
 
 def choice(form: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str | None = None) -> str:

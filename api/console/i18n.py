@@ -42,8 +42,9 @@ _FRAME: _T = {
     "lot.until": {"zh": "有效至", "en": "valid until"},
     "login.title": {"zh": "登录", "en": "Log in"},
     "login.hint": {
-        "zh": "请粘贴您的访问密钥（以 ek_ 开头）。密钥只保存在本浏览器的安全 Cookie 中。",
-        "en": "Paste your access key (it starts with ek_). It is kept only in this browser's secure cookie.",
+        "zh": "请粘贴您的访问密钥（以 ek_ 开头）。登录后浏览器只保存一个会话编号，不保存密钥；退出即失效。",
+        "en": "Paste your access key (it starts with ek_). The browser then keeps only a session id, never "
+        "the key; logging out ends it.",
     },
     "login.submit": {"zh": "登录", "en": "Log in"},
     "error.title": {"zh": "无法完成请求", "en": "The request could not be completed"},
@@ -232,6 +233,11 @@ _AUCTION: _T = {
         "zh": "密封竞价：截止前不公开报价。",
         "en": "Sealed bids: prices stay secret until the close.",
     },
+    "auction.sealed_counts": {
+        "zh": "已收到 {bids} 份密封报价，来自 {bidders} 家竞买人；价格与竞买人在出具结果时公开。",
+        "en": "{bids} sealed bids from {bidders} bidders so far; prices and bidders show with the result.",
+    },
+    "auction.bidder_count": {"zh": "竞买人数", "en": "Bidders"},
     "auction.close": {"zh": "截止并出具结果", "en": "Close and record the result"},
     "auction.close_wait": {"zh": "报价期尚未结束", "en": "Bidding has not ended yet"},
     "auction.settle": {"zh": "结算（钱货两清）", "en": "Settle (delivery versus payment)"},
@@ -365,6 +371,10 @@ _FLASH: _T = {
     "flash.need_registered": {"zh": "项目需求已登记。", "en": "Project need approved."},
     "flash.auction_opened": {"zh": "竞价 {id} 已发起。", "en": "Auction {id} is open."},
     "flash.bid_placed": {"zh": "报价已提交（第 {seq} 号）。", "en": "Bid placed (no. {seq})."},
+    "flash.bid_sealed": {
+        "zh": "报价已密封提交（记录 {seq}）。",
+        "en": "Sealed bid placed (record {seq}).",
+    },
     "flash.auction_closed": {
         "zh": "竞价已截止，结果已记录。",
         "en": "Bidding closed; the result is recorded.",
@@ -552,7 +562,54 @@ _ALLOCATION_OFFERS: _T = {
     },
 }
 
+_SECURITY: _T = {
+    "nav.security": {"zh": "账户安全", "en": "Security"},
+    "field.otp": {"zh": "动态验证码", "en": "One-time code"},
+    "login.otp_hint": {"zh": "已启用双因素认证时填写", "en": "only if you enabled a second factor"},
+    "security.title": {"zh": "账户安全", "en": "Account security"},
+    "security.not_offered": {
+        "zh": "动态验证码（TOTP）面向生态环境局和银行的用户。",
+        "en": "One-time codes (TOTP) are offered to the users of bureaus and banks.",
+    },
+    "security.is_enabled": {
+        "zh": "已启用：每次登录都需要动态验证码。",
+        "en": "Enabled: every login needs a one-time code.",
+    },
+    "security.off": {
+        "zh": "未启用。启用后，登录除访问密钥外还需要验证器应用中的动态验证码。",
+        "en": "Off. Once enabled, a login needs the code your authenticator app shows, besides the key.",
+    },
+    "security.begin": {"zh": "设置动态验证码", "en": "Set up a one-time code"},
+    "security.scan": {
+        "zh": "请在验证器应用中添加下面的密钥（或链接），然后输入它显示的 6 位数字。",
+        "en": "Add the secret below (or the link) to your authenticator app, then type the 6 digits shown.",
+    },
+    "security.confirm": {"zh": "确认并启用", "en": "Confirm and enable"},
+    "security.enabled": {"zh": "动态验证码已启用", "en": "One-time codes are enabled"},
+    "err.csrf_refused": {
+        "zh": "表单已失效或并非来自本页面，请刷新后重试",
+        "en": "The form is stale or did not come from this page: reload it and try again",
+    },
+    "err.cross_origin_refused": {
+        "zh": "拒绝来自其他网站的表单提交",
+        "en": "A form sent from another site is refused",
+    },
+    "err.rate_limited": {"zh": "尝试次数过多，请稍后再试", "en": "Too many attempts: try again later"},
+    "err.second_factor_required": {"zh": "请输入动态验证码", "en": "Enter your one-time code"},
+    "err.second_factor_invalid": {
+        "zh": "动态验证码错误或已使用",
+        "en": "The one-time code is wrong or was already used",
+    },
+    "err.request_too_large": {"zh": "提交的内容过大", "en": "What was sent is too large"},
+    "err.date_out_of_range": {"zh": "日期超出允许范围", "en": "The date is out of range"},
+    "err.invalid_text": {
+        "zh": "文字中含有控制字符或双向文本控制符",
+        "en": "The text holds control or bidirectional-override characters",
+    },
+}
+
 TEXT: Final[_T] = {
+    **_SECURITY,
     **_FRAME,
     **_COLUMNS,
     **_FIELDS,

@@ -1,5 +1,5 @@
-"""The console's plumbing: login by cookie, language, flash messages, per-form idempotency tokens,
-rendering with exact unit formatting, and HTML error pages; the views live in the sibling modules.
+"""The console's plumbing: the login session (``guard``), language, flash messages, per-form idempotency
+tokens, rendering with exact unit formatting, and HTML error pages; the views live in the sibling modules.
 """
 
 from __future__ import annotations
@@ -23,11 +23,20 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from accounts.custody import custody_key
-from accounts.errors import InvalidCredentials, NoCustodyKey
+from accounts.errors import NoCustodyKey
 from accounts.model import Participant, Role
 from accounts.service import participants
+from api.console.guard import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    LoginRequired,
+    check_post,
+    csrf_for_page,
+    logged_in,
+    set_cookie,
+)
 from api.console.i18n import LANGS, field_input, field_label, translate
-from api.deps import AppState, ReaderDep, SessionDep, actor_for_token, state
+from api.deps import AppState, ReaderDep, SessionDep, state
 from api.errors import status_for
 from api.idempotency import once
 from ledger.crypto import SigningKey
@@ -50,7 +59,6 @@ __all__ = [
 ]
 
 PREFIX = "/console"
-SESSION_COOKIE = "ecoledger_console"
 LANG_COOKIE = "ecoledger_lang"
 FLASH_COOKIE = "ecoledger_flash"
 CST = timezone(timedelta(hours=8), "UTC+8")  # China Standard Time: what a bureau's clock says
@@ -65,10 +73,6 @@ _HOMES = {
     Role.AUDITOR: "/auditor",
     Role.OPERATOR: "/auditor",
 }
-
-
-class LoginRequired(Exception):
-    """No valid login cookie: the console sends the person to the login page."""
 
 
 class WrongRole(Exception):
@@ -150,24 +154,12 @@ class Console:
         return {p.party: p.name for p in participants(self.session)}
 
 
-def _console(request: Request, session: Session) -> Console:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        raise LoginRequired
-    try:
-        me = actor_for_token(session, token)
-    except InvalidCredentials:
-        raise LoginRequired from None
-    request.state.console_me = me
-    return Console(request, session, me, lang_of(request))
-
-
 def _read_console(request: Request, session: ReaderDep) -> Console:
-    return _console(request, session)
+    return Console(request, session, logged_in(request, session, writable=False), lang_of(request))
 
 
 def _write_console(request: Request, session: SessionDep) -> Console:
-    return _console(request, session)
+    return Console(request, session, logged_in(request, session, writable=True), lang_of(request))
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -219,6 +211,7 @@ def render(
         except (ValueError, KeyError, TypeError, AttributeError):
             flash = None
     err = _error_view(lang, error) if error is not None else None
+    csrf, new_nonce = csrf_for_page(request, login=template == "login.html")
     ctx: dict[str, Any] = {
         "lang": lang,
         "me": me,
@@ -233,6 +226,7 @@ def render(
         "per_t": lambda fen: per_tonne(fen, lang),
         "when": when,
         "form_token": lambda: secrets.token_urlsafe(18),
+        "csrf_value": csrf,
         "path": request.url.path,
         **context,
     }
@@ -241,6 +235,8 @@ def render(
         response.delete_cookie(FLASH_COOKIE, path=PREFIX)
     if request.query_params.get("lang") in LANGS:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86_400, path="/", samesite="strict")
+    if new_nonce is not None:
+        set_cookie(request, response, LOGIN_COOKIE, new_nonce, max_age=3600)
     return response
 
 
@@ -307,6 +303,8 @@ class ConsoleRoute(APIRoute):
 
         async def console_handler(request: Request) -> Response:
             try:
+                if request.method == "POST":
+                    await check_post(request)  # same origin, and the session's CSRF token
                 return await handler(request)
             except LoginRequired:
                 response = RedirectResponse(PREFIX + "/login", status_code=303)

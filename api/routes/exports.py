@@ -65,4 +65,12 @@ def get_verification(actor: ActorDep, session: ReaderDep, registry: RegistryDep)
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return VerificationOut.of(summary)
+    # The bundle was a scratch copy: name what was verified, never the server's temporary path.
+    summary.bundle = "the registry's journal"
+    out = VerificationOut.of(summary)
+    return out.model_copy(
+        update={
+            "summary": out.summary.replace(str(work / "bundle"), "journal"),
+            "problems": [p.replace(str(work / "bundle"), "journal") for p in out.problems],
+        }
+    )

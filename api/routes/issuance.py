@@ -5,7 +5,6 @@ Each route parses, calls one service function and returns its result; rules live
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -21,7 +20,7 @@ from api.deps import (
     SessionDep,
 )
 from api.idempotency import write
-from api.schemas import ErrorOut, Page
+from api.schemas import Day, ErrorOut, Page
 from api.schemas.issuance import (
     AllocationDraftQuery,
     AllocationIn,
@@ -94,7 +93,7 @@ def post_cap(
 def get_cap(
     jurisdiction: str,
     instrument: str,
-    valid_until: Annotated[date, Query(description="the lot's last valid day")],
+    valid_until: Annotated[Day, Query(description="the lot's last valid day")],
     actor: ActorDep,
     session: ReaderDep,
 ) -> CapPositionOut:

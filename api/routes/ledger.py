@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -10,7 +9,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from accounts.service import account_balance_as_of, account_balances, read_journal
 from api.deps import ActorDep, ReaderDep, RegistryDep, SequencerDep, read
-from api.schemas import BalanceOut, ErrorOut, InstructionIn, ReceiptOut
+from api.schemas import BalanceOut, ErrorOut, Instant, InstructionIn, ReceiptOut
 from api.schemas.proofs import CheckpointOut, ConsistencyOut
 from ledger.canonical import canonical_bytes
 from ledger.errors import InvalidInput
@@ -48,7 +47,7 @@ async def get_balances_as_of(
     actor: ActorDep,
     request: Request,
     seq: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
-    at: Annotated[datetime | None, Query(description="ISO 8601 with a UTC offset")] = None,
+    at: Annotated[Instant | None, Query(description="ISO 8601 with a UTC offset, 1970 to 2199")] = None,
 ) -> list[dict[str, Any]]:
     """Totals of an account after journal record ``seq``, or as of instant ``at``."""
     if at is not None and at.tzinfo is None:

@@ -3,11 +3,76 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, Protocol, Self, TypeVar
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, Protocol, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Strict, field_validator
+from pydantic_core import PydanticCustomError
 
-__all__ = ["BalanceOut", "ErrorOut", "InstructionIn", "Page", "ReceiptOut", "SignatureIn", "StrictIn"]
+from ledger.text import text_problem
+from ledger.timeutil import EARLIEST_DAY, LATEST_DAY, day_in_range, instant_in_range
+
+__all__ = [
+    "BalanceOut",
+    "CleanText",
+    "Day",
+    "ErrorOut",
+    "Instant",
+    "InstructionIn",
+    "Page",
+    "ReceiptOut",
+    "SignatureIn",
+    "StrictIn",
+]
+
+# Codes of refusals a request model raises itself; ``api.errors`` answers with them, not the generic
+# ``invalid_request``, so a client can tell them apart.
+INVALID_TEXT, DATE_OUT_OF_RANGE = "invalid_text", "date_out_of_range"
+
+
+def _day(value: date) -> date:
+    if not day_in_range(value):
+        raise PydanticCustomError(DATE_OUT_OF_RANGE, f"a day from {EARLIEST_DAY} to {LATEST_DAY}")
+    return value
+
+
+def _instant(value: datetime) -> datetime:
+    if not instant_in_range(value):
+        raise PydanticCustomError(DATE_OUT_OF_RANGE, f"an instant from {EARLIEST_DAY} to {LATEST_DAY} (UTC)")
+    return value
+
+
+# JSON carries days and instants as ISO 8601 text: accept that text (strict mode would not), and
+# only instants with an offset, since the ledger never guesses a time zone; both within the range
+# ``ledger.timeutil`` allows, so a far-off date is a 422, never an overflow.
+Day = Annotated[date, Strict(False), AfterValidator(_day)]
+Instant = Annotated[AwareDatetime, Strict(False), AfterValidator(_instant)]
+
+
+def _clean(value: object) -> None:
+    """Refuse control and bidi characters in every text of a value, nested lists and objects too."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem is not None:
+            raise PydanticCustomError(INVALID_TEXT, "the text {problem}", {"problem": problem})
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _clean(key)
+            _clean(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _clean(item)
+
+
+class CleanText(BaseModel):
+    """Every text field of the model is free of control and bidirectional characters (``ledger.text``)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        _clean(value)
+        return value
+
 
 Item = TypeVar("Item")
 
@@ -22,7 +87,9 @@ class Window(Protocol):
     def limit(self) -> int: ...
 
 
-class StrictIn(BaseModel):
+class StrictIn(CleanText):
+    """A request body: no field beyond the declared ones (no mass assignment), exact types, clean text."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
 
 

@@ -10,7 +10,15 @@ from pydantic import BaseModel, Field
 from api.schemas import StrictIn
 from api.schemas.pledges import ConsentIn, LotIn, SafeInt
 from ledger.errors import InvalidInput
-from ledger.timeutil import format_utc, parse_date
+from ledger.timeutil import (
+    EARLIEST_DAY,
+    LATEST_DAY,
+    DateOutOfRange,
+    day_in_range,
+    format_utc,
+    instant_in_range,
+    parse_date,
+)
 from market.crosscity import CityReport, CorridorPolicy, Demand, TransferRequest
 
 __all__ = [
@@ -30,9 +38,12 @@ _PRICE = "fen per tonne (1 CNY = 100 fen)"
 
 def _day(text: str, field: str) -> date:
     try:
-        return parse_date(text)
+        day = parse_date(text)
     except ValueError as exc:
         raise InvalidInput(f"{field}: {exc}", field=field) from None
+    if not day_in_range(day):
+        raise DateOutOfRange(f"{field} must be from {EARLIEST_DAY} to {LATEST_DAY}", field=field)
+    return day
 
 
 def _instant(text: str, field: str) -> datetime:
@@ -42,6 +53,8 @@ def _instant(text: str, field: str) -> datetime:
         moment = None
     if moment is None or moment.tzinfo is None:
         raise InvalidInput(f"{field} must be an ISO 8601 instant with a UTC offset (e.g. Z)", field=field)
+    if not instant_in_range(moment):
+        raise DateOutOfRange(f"{field} must be from {EARLIEST_DAY} to {LATEST_DAY} (UTC)", field=field)
     return moment
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas import SignatureIn, StrictIn
+from api.schemas import CleanText, Day, Instant, SignatureIn, StrictIn
 from ledger.model import Signature, TxBody
 from ledger.service import Receipt
 from market.allocation_offers import AllocationOffer
@@ -38,10 +38,6 @@ __all__ = [
     "client_signatures",
 ]
 
-# JSON carries days and instants as ISO 8601 text: accept that text (strict mode would not), and
-# only instants with an offset, since the ledger never guesses a time zone.
-Day = Annotated[date, Strict(False)]
-Instant = Annotated[AwareDatetime, Strict(False)]
 Nonce = Annotated[
     str,
     Field(
@@ -215,14 +211,14 @@ class AllocationOfferOut(BaseModel):
         )
 
 
-class AllocationDraftQuery(BaseModel):
+class AllocationDraftQuery(CleanText):
     """The terms of an allocation whose body the enterprise signs (query parameters)."""
 
     model_config = ConfigDict(extra="forbid")
     enterprise: str = Field(max_length=128)
     instrument: Instrument
     quantity_kg: Kg
-    valid_until: date
+    valid_until: Day
     purpose: Literal["initial", "major_project"] = "initial"
     project: str | None = Field(default=None, max_length=200)
     paid_use: bool = True
@@ -245,14 +241,14 @@ class BuyBackIn(StrictIn):
     signatures: Signatures
 
 
-class BuyBackDraftQuery(BaseModel):
+class BuyBackDraftQuery(CleanText):
     """The terms of a buy-back whose body the enterprise signs (query parameters)."""
 
     model_config = ConfigDict(extra="forbid")
     enterprise: str = Field(max_length=128)
     instrument: Instrument
     quantity_kg: Kg
-    valid_until: date
+    valid_until: Day
     amount_fen: Fen
     basis: str | None = Field(default=None, max_length=500)
     nonce: Nonce

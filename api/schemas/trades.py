@@ -3,13 +3,12 @@ offers (the seller's consent kept until the buyer accepts)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas import StrictIn
-from api.schemas.issuance import BodyOut, Day, Nonce, Signatures
+from api.schemas import CleanText, Day, StrictIn
+from api.schemas.issuance import BodyOut, Nonce, Signatures
 from market.trade_offers import TradeOffer
 from market.trades import Trade
 
@@ -36,14 +35,14 @@ class TradeIn(StrictIn):
     signatures: Signatures
 
 
-class TradeDraftQuery(BaseModel):
+class TradeDraftQuery(CleanText):
     """The terms of a trade whose body both parties sign (query parameters)."""
 
     model_config = ConfigDict(extra="forbid")
     seller: Party
     buyer: Party
     instrument: Instrument
-    valid_until: date
+    valid_until: Day
     quantity_kg: Kg
     price_fen_per_t: FenPerT
     nonce: Nonce

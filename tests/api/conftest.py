@@ -3,6 +3,7 @@ key held in custody, and a TestClient over the app on the test's engine (SQLite 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -14,7 +15,9 @@ from sqlmodel import Session
 from accounts.credentials import issue_credential
 from accounts.custody import Vault, take_into_custody
 from accounts.demo import DemoParticipant, register_demo
+from accounts.sessions import csrf_token
 from api.app import create_app
+from api.console.guard import CSRF_FIELD, SESSION_COOKIE
 from ledger.service import Registry, head_size, init_ledger
 
 
@@ -53,6 +56,21 @@ class HttpWorld:
     def head(self) -> int:
         with Session(self.engine) as s:
             return head_size(s)
+
+
+def console_login(client: TestClient, token: str, otp: str | None = None) -> Response:
+    """Log ``client`` (a browser with its own cookie jar) into the console as a person does: open the
+    login page, post its form with the page's CSRF token; on success later posts carry the session's
+    token in the ``X-CSRF-Token`` header (as a page's hidden field would)."""
+    page = client.get("/console/login")
+    found = re.search(rf'name="{CSRF_FIELD}" value="([^"]+)"', page.text)
+    assert found, "the login form carries a CSRF token"
+    form = {"access_key": token, CSRF_FIELD: found.group(1), **({"otp": otp} if otp else {})}
+    response = client.post("/console/login", data=form)
+    session_id = client.cookies.get(SESSION_COOKIE)
+    if response.status_code == 303 and session_id:
+        client.headers["X-CSRF-Token"] = csrf_token(session_id)
+    return response
 
 
 def error_of(response: Response) -> dict[str, Any]:

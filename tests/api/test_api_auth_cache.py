@@ -1,4 +1,4 @@
-"""The cache of verified API tokens: scrypt once per token, a cheap confirmation afterwards, and a
+"""The cache of verified API tokens: hashed once per token, a cheap confirmation afterwards, and a
 revocation that takes effect once the entry is no longer fresh."""
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from api.deps import _cache
 from tests.api.conftest import HttpWorld
 
 
-def test_a_token_is_hashed_once_then_confirmed_without_scrypt_until_revoked(
+def test_a_token_is_hashed_once_then_confirmed_without_hashing_until_revoked(
     http: HttpWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _cache.entries.clear()
     hashes = []
-    real_hash = accounts.credentials._hash
-    monkeypatch.setattr(accounts.credentials, "_hash", lambda *a: hashes.append(1) or real_hash(*a))
+    real_hash = accounts.credentials._sha256
+    monkeypatch.setattr(accounts.credentials, "_sha256", lambda *a: hashes.append(1) or real_hash(*a))
     monkeypatch.setattr(_cache, "fresh_s", 0.0)  # every request past the first confirms with a read
     account = f"{http.party('yuyao_chem')}.holding"
     for _ in range(3):

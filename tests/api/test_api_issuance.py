@@ -6,10 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlmodel import Session
 
-import accounts.credentials
 from ledger.model import Lot, Posting, TxBody
 from ledger.service import Instruction, new_nonce, sign_body, submit
 from ledger.timeutil import utc_now
@@ -17,13 +15,6 @@ from tests.api.conftest import HttpWorld, error_of
 
 VALID_UNTIL = "2030-12-31"
 LOT = "j=330281;u=2030-12-31"
-
-
-@pytest.fixture(autouse=True)
-def _cheap_api_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue the world's API keys with a low scrypt cost (kept per row, so they still verify): the
-    production cost (about 75 ms a hash) would dominate these tests' setup."""
-    monkeypatch.setattr(accounts.credentials, "SCRYPT_N", 2**4)
 
 
 def fund(http: HttpWorld, alias: str, fen: int) -> None:

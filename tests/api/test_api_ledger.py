@@ -240,7 +240,7 @@ def test_auditors_page_through_the_journal_and_enterprises_cannot(api: Api) -> N
 
 def test_metrics_count_requests_and_refusals_by_stable_code(api: Api) -> None:
     api.client.get(f"/v1/accounts/{api.holding('yuyao_chem')}/balances", headers=api.headers("yuyao_dye"))
-    text = api.client.get("/metrics").text
+    text = api.client.get("/metrics", headers=api.headers("operator")).text
     assert 'ecoledger_refusals_total{code="permission_denied"}' in text
     assert 'route="/v1/accounts/{account}/balances",status="403"' in text
     assert "ecoledger_journal_records " in text

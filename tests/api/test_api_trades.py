@@ -7,19 +7,11 @@ from typing import Any
 
 import pytest
 
-import accounts.credentials
 from ledger.service import new_nonce
 from tests.api.conftest import HttpWorld, error_of
 from tests.api.test_api_issuance import LOT, VALID_UNTIL, allocate_free, fund, set_cap, signed_by, total
 
 PRICE = 1_700_000  # 17,000 CNY per tonne: what Shaoxing's banks valued a tonne of rights at
-
-
-@pytest.fixture(autouse=True)
-def _cheap_api_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue the world's API keys with a low scrypt cost (kept per row, so they still verify): the
-    production cost (about 75 ms a hash) would dominate these tests' setup."""
-    monkeypatch.setattr(accounts.credentials, "SCRYPT_N", 2**4)
 
 
 @pytest.fixture
@@ -167,11 +159,17 @@ def test_an_offer_can_be_accepted_with_the_buyers_own_signature_or_withdrawn(mar
     assert withdrawn.json()["status"] == "withdrawn"
     late = http.post("yuyao_dye", f"/v1/trade-offers/{bad['id']}/accept", {})
     assert error_of(late)["code"] == "trade_offer_not_pending"
-    too_much = _offer(http, 1_000, quantity_kg=9_000).json()
-    short = http.post("yuyao_dye", f"/v1/trade-offers/{too_much['id']}/accept", {})
+    free = total(http, f"{http.party('yuyao_chem')}.holding", "COD", LOT)
+    too_much = _offer(http, 1_000, quantity_kg=free + 1)  # more than the seller holds: refused now
+    assert (too_much.status_code, error_of(too_much)["code"]) == (409, "insufficient_balance")
+    assert error_of(too_much)["details"]["field"] == "quantity_kg"
+    # an offer reserves nothing: two offers of all of it, the second acceptance finds too little
+    first, second = _offer(http, 1_000, quantity_kg=free).json(), _offer(http, 1_000, quantity_kg=free).json()
+    assert http.post("yuyao_dye", f"/v1/trade-offers/{first['id']}/accept", {}).status_code == 200
+    short = http.post("yuyao_dye", f"/v1/trade-offers/{second['id']}/accept", {})
     assert (short.status_code, error_of(short)["code"]) == (409, "insufficient_balance")
-    assert http.get("yuyao_dye", f"/v1/trade-offers/{too_much['id']}").json()["status"] == "pending"
-    assert total(http, f"{http.party('yuyao_dye')}.holding", "COD", LOT) == 1_000
+    assert http.get("yuyao_dye", f"/v1/trade-offers/{second['id']}").json()["status"] == "pending"
+    assert total(http, f"{http.party('yuyao_dye')}.holding", "COD", LOT) == 1_000 + free
 
 
 def test_offer_refusals(market: HttpWorld) -> None:

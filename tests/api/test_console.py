@@ -20,7 +20,7 @@ from ledger.crypto import SigningKey
 from ledger.service import Registry, balances
 from market import issuance
 from market.trade_offers import OfferStatus, offers_of
-from tests.api.conftest import HttpWorld
+from tests.api.conftest import HttpWorld, console_login
 from tests.browser.world import fund
 from tests.conftest import engine_for
 
@@ -77,7 +77,7 @@ def http(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 def login(http: HttpWorld, alias: str) -> TestClient:
     """A browser of its own (its own cookie jar), logged in as ``alias``."""
     client = TestClient(http.client.app, raise_server_exceptions=True, follow_redirects=False)
-    response = client.post("/console/login", data={"access_key": http.tokens[alias]})
+    response = console_login(client, http.tokens[alias])
     assert response.status_code == 303, response.text
     return client
 
@@ -86,9 +86,10 @@ def test_login_sets_an_httponly_strict_cookie_and_logout_forgets_it(http: HttpWo
     client = TestClient(http.client.app, follow_redirects=False)
     assert client.get("/").headers["location"] == "/console"
     assert client.get("/console/bureau").headers["location"] == "/console/login"
-    response = client.post("/console/login", data={"access_key": http.tokens["yuyao"]})
+    response = console_login(client, http.tokens["yuyao"])
     assert (response.status_code, response.headers["location"]) == (303, "/console/bureau")
-    cookie = response.headers["set-cookie"]
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("ecoledger_console="))
+    assert http.tokens["yuyao"] not in cookie  # a session id, never the access key
     assert "HttpOnly" in cookie
     assert "SameSite=strict" in cookie
     assert "Path=/console" in cookie
@@ -96,17 +97,17 @@ def test_login_sets_an_httponly_strict_cookie_and_logout_forgets_it(http: HttpWo
     assert page.status_code == 200
     assert "宁波市生态环境局余姚分局" in page.text
     assert client.get("/console").headers["location"] == "/console/bureau"
-    client.post("/console/logout")
+    assert client.post("/console/logout").status_code == 303
     assert client.get("/console/bureau").headers["location"] == "/console/login"
 
 
 def test_a_wrong_access_key_is_refused_in_the_login_form(http: HttpWorld) -> None:
     client = TestClient(http.client.app, follow_redirects=False)
-    response = client.post("/console/login", data={"access_key": "ek_nothing_here"})
+    response = console_login(client, "ek_nothing_here")
     assert response.status_code == 401
     assert "invalid_credentials" in response.text
     assert "访问密钥无效或已撤销" in response.text
-    assert "set-cookie" not in response.headers
+    assert not any(c.startswith("ecoledger_console=") for c in response.headers.get_list("set-cookie"))
 
 
 @pytest.mark.parametrize("alias", sorted(PAGES))
@@ -419,7 +420,7 @@ def test_a_trade_offer_made_in_the_console_is_accepted_by_the_buyer_dvp(http: Ht
 
 
 def test_a_refused_trade_offer_names_the_field_and_the_code_and_writes_nothing(http: HttpWorld) -> None:
-    seller, buyer = login(http, "yuyao_chem"), login(http, "yuyao_dye")
+    seller = login(http, "yuyao_chem")
     _allocate(http, "yuyao_chem", 1_000)  # a position to offer from, whatever ran before
     before = http.head()
     with Session(http.engine) as s:
@@ -442,12 +443,21 @@ def test_a_refused_trade_offer_names_the_field_and_the_code_and_writes_nothing(h
     with Session(http.engine) as s:
         assert len(offers_of(s, actor=http.who("yuyao_chem").participant)) == offers_before
     held = _total(http, "yuyao_chem", "holding", "COD", YUYAO_COD)
-    too_much = _offer(http, seller, "tr5", str(held // 1000 + 1))  # an offer holds nothing
-    refused = buyer.post(f"{TRADES}/{too_much}/accept", data={"form_token": "tr6"})
-    assert refused.status_code == 409
-    assert "insufficient_balance" in refused.text
-    assert "余额不足" in refused.text
-    assert f"{TRADES}/{too_much}/accept" in buyer.get(TRADES).text  # still pending
+    too_much = seller.post(  # more than the seller holds: refused when offered, not at acceptance
+        TRADES,
+        data={
+            "form_token": "tr5",
+            "position": f"COD@{YUYAO_COD}",
+            "buyer": http.party("yuyao_dye"),
+            "quantity": str(held // 1000 + 1),
+            "price": "21000",
+        },
+    )
+    assert too_much.status_code == 409
+    assert "insufficient_balance" in too_much.text
+    assert "余额不足" in too_much.text
+    with Session(http.engine) as s:
+        assert len(offers_of(s, actor=http.who("yuyao_chem").participant)) == offers_before
     assert http.head() == before
 
 

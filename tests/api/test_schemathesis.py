@@ -4,6 +4,9 @@ valid or not, gets a server error, and every answer is documented (status code a
 The app runs over SQLite with the demo participants. Each operation is driven with the operator's
 token (most privileges) and an enterprise's (most refusals), derandomized and bounded in examples
 so a run is repeatable and short; every authenticated operation is also called once without a token.
+The as-of balances are also driven on an account the caller owns, so the generated instants reach
+the ledger instead of stopping at the account check. The abuse limits are raised for the run (the
+calls come fast from one address and key); their own tests are in test_security.py.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.custody import Vault
 from api.app import create_app
+from api.limits import Limits
 from ledger.crypto import SigningKey
 from ledger.db import create_schema, make_engine
 from ledger.service import Registry
@@ -52,7 +56,12 @@ BOUNDED = settings(
 _DIR = Path(tempfile.mkdtemp(prefix="ecoledger-schemathesis-"))
 ENGINE = make_engine(f"sqlite:///{_DIR / 'ledger.db'}")
 REGISTRY = Registry(SigningKey.from_seed(bytes(range(32))), checkpoint_every=5)
-APP = create_app(ENGINE, REGISTRY, Vault.generate())
+APP = create_app(
+    ENGINE,
+    REGISTRY,
+    Vault.generate(),
+    limits=Limits(writes_per_s_credential=10**6, write_burst_credential=10**6, failures_per_min=10**6),
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
@@ -80,6 +89,13 @@ def test_as_the_operator(case: schemathesis.Case, world: HttpWorld) -> None:
 @schema.parametrize()
 @settings(BOUNDED, max_examples=2)
 def test_as_an_enterprise(case: schemathesis.Case, world: HttpWorld) -> None:
+    _call(case, world.headers("yuyao_chem"))
+
+
+@schema.include(path_regex="/balances/as-of$").parametrize()
+@settings(BOUNDED, max_examples=60)
+def test_as_of_balances_of_an_own_account(case: schemathesis.Case, world: HttpWorld) -> None:
+    case.path_parameters = {**(case.path_parameters or {}), "account": f"{world.party('yuyao_chem')}.holding"}
     _call(case, world.headers("yuyao_chem"))
 
 

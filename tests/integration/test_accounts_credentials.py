@@ -1,4 +1,5 @@
-"""API keys: issued once in full, stored as a salted scrypt hash, revocable, one answer for every failure."""
+"""API keys: issued once in full, stored as a SHA-256 hash (older ones as scrypt, still verified), found by
+id before any hashing, revocable, one answer for every failure."""
 
 from __future__ import annotations
 
@@ -8,8 +9,15 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-import accounts.tables  # noqa: F401  (registers the accounts tables before the schema is created)
-from accounts.credentials import authenticate, credentials_of, issue_credential, revoke_credential
+import accounts.credentials
+import accounts.tables
+from accounts.credentials import (
+    authenticate,
+    credentials_of,
+    issue_credential,
+    look_up_token,
+    revoke_credential,
+)
 from accounts.demo import DemoParticipant, register_demo
 from accounts.errors import InvalidCredentials, PermissionDenied, UnknownCredential
 from accounts.tables import CredentialRow
@@ -48,7 +56,7 @@ def test_an_issued_key_authenticates_its_participant_and_only_its_hash_is_stored
         row = s.exec(select(CredentialRow)).one()
     stored = b"".join(v if isinstance(v, bytes) else str(v).encode() for v in row.model_dump().values())
     assert secret.encode() not in stored
-    assert (row.party, row.label, row.scrypt_n) == (chem.party, "erp integration", 2**14)
+    assert (row.party, row.label, row.hash_scheme) == (chem.party, "erp integration", "sha256")
 
 
 def test_the_token_is_not_shown_in_the_issued_credentials_repr(engine: Engine, demo: Demo) -> None:
@@ -116,7 +124,9 @@ def test_a_hash_copied_onto_another_key_does_not_verify_there(engine: Engine, de
             authenticate(s, forged)
 
 
-def test_a_participant_manages_only_its_own_keys_and_the_operator_any(engine: Engine, demo: Demo) -> None:
+def test_a_participant_manages_only_its_own_keys_and_the_operator_lists_and_revokes_any(
+    engine: Engine, demo: Demo
+) -> None:
     chem, dye = demo["yuyao_chem"].participant, demo["yuyao_dye"].participant
     token = _issue(engine, chem.party)
     credential_id = token.split("_", 2)[1]
@@ -132,6 +142,9 @@ def test_a_participant_manages_only_its_own_keys_and_the_operator_any(engine: En
         with pytest.raises(PermissionDenied) as err:
             issue_credential(s, party=demo["auditor"].party, actor=demo["auditor"].participant)
         assert err.value.rule == "auditor_writes_nothing"
+        with pytest.raises(PermissionDenied) as err:  # a key would let the operator act as chem
+            issue_credential(s, party=chem.party, actor=demo["operator"].participant)
+        assert err.value.rule == "own_credentials_only"
         assert authenticate(s, token) == chem  # untouched by the refusals
         listed = credentials_of(s, party=chem.party, actor=demo["operator"].participant)
         assert [c.id for c in listed] == [credential_id]
@@ -144,3 +157,43 @@ def test_revoking_an_unknown_key_is_a_named_not_found_error(engine: Engine, demo
     with Session(engine) as s, pytest.raises(UnknownCredential) as err:
         revoke_credential(s, credential_id="0" * 16, actor=demo["operator"].participant)
     assert err.value.code == "unknown_credential"
+
+
+def test_a_key_issued_with_scrypt_before_still_verifies_and_a_wrong_secret_fails(
+    engine: Engine, demo: Demo
+) -> None:
+    chem = demo["yuyao_chem"].participant
+    credential_id, secret, salt = "00112233aabbccdd", "s" * 43, bytes(range(16))
+    with Session(engine) as s:  # a row as keys were issued before SHA-256 (scrypt, N=2**4 to be quick)
+        s.add(
+            CredentialRow(
+                id=credential_id,
+                party=chem.party,
+                label="old",
+                salt=salt,
+                secret_hash=accounts.credentials._scrypt(credential_id, secret, salt, 2**4, 8, 1),
+                scrypt_n=2**4,
+                scrypt_r=8,
+                scrypt_p=1,
+                created_at="2025-01-01T00:00:00.000000Z",
+                hash_scheme="scrypt",
+            )
+        )
+        s.commit()
+        pending = look_up_token(s, f"ek_{credential_id}_{secret}")
+        assert pending.slow  # the API runs it in a worker thread
+        assert pending.finish().participant == chem
+        with pytest.raises(InvalidCredentials) as err:
+            authenticate(s, f"ek_{credential_id}_{'t' * 43}")
+        assert err.value.reason == "wrong_secret"
+
+
+def test_an_unknown_key_id_is_refused_without_hashing_anything(
+    engine: Engine, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashed: list[object] = []
+    monkeypatch.setattr(accounts.credentials, "_sha256", lambda *a: hashed.append(a))
+    monkeypatch.setattr(accounts.credentials, "_scrypt", lambda *a: hashed.append(a))
+    with Session(engine) as s, pytest.raises(InvalidCredentials) as err:
+        authenticate(s, f"ek_{'f' * 16}_{'x' * 43}")
+    assert (err.value.reason, hashed) == ("unknown", [])

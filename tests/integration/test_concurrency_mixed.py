@@ -416,10 +416,9 @@ class Client:
             now=utc_now(),
         )
         ack: dict[str, Any] = {"bid": ("A1", accepted.bid.seq)}
-        if accepted.deposit_seq is not None:
-            seq, digest = _tip(s)
-            assert seq == accepted.deposit_seq
-            ack["record"] = (seq, digest)
+        seq, digest = _tip(s)  # every bid is a journal record (auction.bid), with a deposit or not
+        assert seq == accepted.record_seq
+        ack["record"] = (seq, digest)
         return ack
 
     def pledge_step(self, s: Session) -> dict[str, Any]:
