@@ -43,6 +43,7 @@ __all__ = [
     "account_balance_as_of",
     "account_balances",
     "accounts_of",
+    "check_submission",
     "export_journal",
     "find_participant",
     "get_participant",
@@ -279,12 +280,20 @@ def submit_as(
     The target comes from the registry's records for the instruction's accounts and holds. The
     actor must have signed it, so the journal shows who acted; its idempotency keys are its own.
     """
+    check_submission(session, actor=actor, action=action, instruction=instruction)
+    return submit(session, replace(instruction, scope=actor.party), registry=registry)
+
+
+def check_submission(
+    session: Session, *, actor: Participant, action: Action, instruction: Instruction
+) -> None:
+    """Refuse ``instruction`` unless ``actor`` may submit it: allowed ``action`` on the accounts and
+    holds it names (owners and jurisdictions from the records) and the actor's own signature on it."""
     authorize(actor, action, target_of(instruction.body, instruction.signatures, SessionDirectory(session)))
     if actor.party not in {s.party for s in instruction.signatures}:
         raise MissingSignature(
             f"{actor.party} must sign what it submits", field="signatures", missing=[actor.party]
         )
-    return submit(session, replace(instruction, scope=actor.party), registry=registry)
 
 
 def account_balances(session: Session, *, actor: Participant, account: str) -> list[Balance]:

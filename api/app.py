@@ -22,6 +22,7 @@ from api.routes import auctions, bluecarbon, crosscity, exports, issuance, parti
 from api.routes import ledger as ledger_routes
 from ledger.db import read_only, statement_reader
 from ledger.registry_key import check_registry_key
+from ledger.sequencer import Sequencer
 from ledger.service import Registry, head_size
 
 
@@ -50,6 +51,7 @@ def create_app(
         reader=read_only(engine),
         quick_reader=statement_reader(engine),
         registry=registry,
+        sequencer=Sequencer(engine),
         vault=vault,
         reads_inline=engine.dialect.name == "sqlite",
         limits=limits or limits_from_env(),

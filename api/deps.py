@@ -28,6 +28,7 @@ from accounts.model import Participant
 from api.limits import Limits, limits_from_env
 from api.security import client_address
 from ledger.crypto import SigningKey
+from ledger.sequencer import Sequencer
 from ledger.service import Registry
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "PageDep",
     "ReaderDep",
     "RegistryDep",
+    "SequencerDep",
     "SessionDep",
     "SlotDep",
     "actor_for_token",
@@ -56,6 +58,7 @@ class AppState:
     reader: Engine
     quick_reader: Engine  # for ``read``: no snapshot across statements
     registry: Registry
+    sequencer: Sequencer  # every write of this process: group commit
     vault: Vault | None = None  # None: the registry holds no keys; every party signs for itself
     slots: anyio.Semaphore | None = None  # made on first use, inside the event loop
     reads_inline: bool = False  # short reads in the event loop (SQLite; see ``read``)
@@ -151,13 +154,11 @@ SlotDep = Annotated[None, Depends(db_slot, scope="function")]
 
 
 def get_session(request: Request, _: SlotDep) -> Iterator[Session]:
-    with Session(state(request).engine) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    """A write route's session: one savepoint of the process's current group (``ledger.sequencer``),
+    released when the route returns and answered only once the group's COMMIT returned; a route that
+    raises undoes its own writes, never its neighbours'."""
+    with state(request).sequencer.unit() as session:
+        yield session
 
 
 def get_reader(request: Request, _: SlotDep) -> Iterator[Session]:
@@ -167,6 +168,10 @@ def get_reader(request: Request, _: SlotDep) -> Iterator[Session]:
 
 def get_registry(request: Request) -> Registry:
     return state(request).registry
+
+
+def get_sequencer(request: Request) -> Sequencer:
+    return state(request).sequencer
 
 
 class _TokenCache:
@@ -313,6 +318,7 @@ def get_page(
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ReaderDep = Annotated[Session, Depends(get_reader, scope="function")]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
+SequencerDep = Annotated[Sequencer, Depends(get_sequencer)]
 ActorDep = Annotated[Participant, Depends(get_actor)]
 CustodyKeyDep = Annotated[SigningKey, Depends(get_custody_key)]
 MaybeCustodyKeyDep = Annotated[SigningKey | None, Depends(get_maybe_custody_key)]

@@ -1,19 +1,24 @@
-"""Committed transfers per second with 1, 8 and 50 concurrent clients, on SQLite and PostgreSQL.
+"""Committed signed transfers/s at 1, 8 and 50 concurrent clients, SQLite and PostgreSQL, beside a plain
+PL/pgSQL double-entry ledger driven by pgbench in the same run (bench/plain_ledger.py).
 
-Each client is a thread with its own session doing signed transfers among a few hot accounts,
-one commit per transfer. Prints throughput, refusals (insufficient balance) and retries.
+Each client is a thread that signs transfers among a few hot accounts and hands them to the process's
+one sequencer (group commit, ``ledger.sequencer``); a transfer counts once its group's COMMIT returned.
+``--direct`` adds the old path (a session and a commit per transfer) for comparison.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from plain_ledger import pgbench, run_plain
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -22,6 +27,7 @@ from ledger.crypto import SigningKey
 from ledger.db import create_schema, make_engine
 from ledger.errors import InsufficientBalance
 from ledger.model import AccountKind, Lot, OpenAccount, Posting, RegisterKey, RegisterParty, TxBody
+from ledger.sequencer import GroupCommitFailed, Sequencer
 from ledger.service import (
     Instruction,
     Registry,
@@ -33,16 +39,37 @@ from ledger.service import (
 )
 from ledger.timeutil import utc_now
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_URL = os.environ.get("ECOLEDGER_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 LOT = Lot(jurisdiction="330281")
 HOT = 4
+CLIENTS = (1, 8, 50)
 
 
 @dataclass
 class Outcome:
     committed: int = 0
     refused: int = 0
-    retries: int = 0
+    failed: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, committed: int = 0, refused: int = 0, failed: int = 0) -> None:
+        with self.lock:
+            self.committed += committed
+            self.refused += refused
+            self.failed += failed
+
+
+@dataclass(frozen=True)
+class Row:
+    engine: str
+    mode: str
+    clients: int
+    per_s: float
+    mean_group: float
+    refused: int
+    failed: int
+    replay_ok: bool
+    load: float
 
 
 def setup(engine: Engine, registry: Registry) -> dict[str, SigningKey]:
@@ -83,65 +110,68 @@ def setup(engine: Engine, registry: Registry) -> dict[str, SigningKey]:
     return keys
 
 
-def client(
-    engine: Engine,
-    registry: Registry,
-    keys: dict[str, SigningKey],
-    n: int,
-    seed: int,
-    out: Outcome,
-    lock: threading.Lock,
-) -> None:
+def _signed(rng: random.Random, keys: dict[str, SigningKey]) -> Instruction:
+    a, b = rng.sample(range(HOT), 2)
+    kg = rng.randint(1, 50)
+    body = TxBody(
+        "transfer", new_nonce(), (Posting(f"p{a}.a", "COD", LOT, -kg), Posting(f"p{b}.a", "COD", LOT, kg))
+    )
+    return Instruction.signed(body, (f"p{a}", keys[f"p{a}"]))  # the client signs, as API clients do
+
+
+def grouped_client(seq: Sequencer, registry: Registry, keys: dict[str, SigningKey], seed: int,
+                   until: float, out: Outcome) -> None:  # fmt: skip
     rng = random.Random(seed)
-    for _ in range(n):
-        a, b = rng.sample(range(HOT), 2)
-        kg = rng.randint(1, 50)
-        body = TxBody(
-            "transfer", new_nonce(), (Posting(f"p{a}.a", "COD", LOT, -kg), Posting(f"p{b}.a", "COD", LOT, kg))
-        )
-        ins = Instruction.signed(body, (f"p{a}", keys[f"p{a}"]))
-        for attempt in range(20):
-            try:
-                with Session(engine) as s:
-                    submit(s, ins, registry=registry)
-                    s.commit()
-                with lock:
-                    out.committed += 1
-                break
-            except InsufficientBalance:
-                with lock:
-                    out.refused += 1
-                break
-            except OperationalError:  # SQLite busy beyond busy_timeout, or a PG serialization failure
-                with lock:
-                    out.retries += 1
-                time.sleep(0.001 * (attempt + 1))
+    while time.perf_counter() < until:
+        try:
+            seq.submit(_signed(rng, keys), registry=registry)
+            out.add(committed=1)
+        except InsufficientBalance:
+            out.add(refused=1)
+        except (GroupCommitFailed, TimeoutError, OperationalError):
+            out.add(failed=1)
 
 
-def run(engine_factory: object, label: str, clients: int, per_client: int) -> None:
-    engine: Engine = engine_factory()  # type: ignore[operator]
+def direct_client(engine: Engine, registry: Registry, keys: dict[str, SigningKey], seed: int,
+                  until: float, out: Outcome) -> None:  # fmt: skip
+    rng = random.Random(seed)
+    while time.perf_counter() < until:
+        try:
+            with Session(engine) as s:
+                submit(s, _signed(rng, keys), registry=registry)
+                s.commit()
+            out.add(committed=1)
+        except InsufficientBalance:
+            out.add(refused=1)
+        except OperationalError:  # SQLite busy beyond busy_timeout
+            out.add(failed=1)
+
+
+def measure(factory: Callable[[], Engine], label: str, mode: str, clients: int, seconds: float) -> Row:
+    engine = factory()
     registry = Registry(SigningKey.from_seed(b"R" * 32))
     keys = setup(engine, registry)
-    out, lock = Outcome(), threading.Lock()
-    threads = [
-        threading.Thread(target=client, args=(engine, registry, keys, per_client, i, out, lock))
-        for i in range(clients)
-    ]
+    seq, out = Sequencer(engine), Outcome()
+    until = time.perf_counter() + seconds
+    if mode == "grouped":
+        args = [(seq, registry, keys, i, until, out) for i in range(clients)]
+        threads = [threading.Thread(target=grouped_client, args=a) for a in args]
+    else:
+        args2 = [(engine, registry, keys, i, until, out) for i in range(clients)]
+        threads = [threading.Thread(target=direct_client, args=a) for a in args2]
     start = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
+    load = os.getloadavg()[0]
     with Session(engine) as s:
         report, diff = replay_database(s)
-    ok = "replay ok" if report.ok and not diff else f"REPLAY FAILED {report.failure}"
-    attempts = out.committed + out.refused + out.retries
-    print(
-        f"{label:<10} {clients:>3} clients  {out.committed / elapsed:>8,.0f} committed/s  "
-        f"refused {out.refused:>4}  retries {out.retries:>4} ({out.retries / max(attempts, 1):.1%})  {ok}"
-    )
     engine.dispose()
+    mean = seq.stats.mean_size if mode == "grouped" else 1.0
+    return Row(label, mode, clients, out.committed / elapsed, mean, out.refused, out.failed,
+               report.ok and not diff, load)  # fmt: skip
 
 
 def sqlite_factory() -> Engine:
@@ -164,17 +194,85 @@ def pg_factory() -> Engine:
     return engine
 
 
+def _pg_reachable() -> bool:
+    try:
+        probe = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with probe.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        probe.dispose()
+    except OperationalError:
+        return False
+    return True
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def report(rows: list[Row], plain: dict[int, float]) -> list[str]:
+    """The table, then each target of issue 16 with its figure."""
+    lines = [
+        f"{'engine':<10} {'mode':<8} {'clients':>7} {'committed/s':>12} {'x 1 client':>10} "
+        f"{'mean group':>10} {'plain tps':>10} {'registry/plain':>14} {'refused':>7} {'failed':>6} "
+        f"{'replay':>6} {'load 1m':>7}"
+    ]
+    one = {(r.engine, r.mode): r.per_s for r in rows if r.clients == 1}
+    for r in rows:
+        base = one.get((r.engine, r.mode))
+        p = plain.get(r.clients) if r.engine == "postgresql" else None
+        lines.append(
+            f"{r.engine:<10} {r.mode:<8} {r.clients:>7} {r.per_s:>12,.0f} "
+            f"{(r.per_s / base if base else 0):>10.2f} {r.mean_group:>10.1f} "
+            f"{(f'{p:,.0f}' if p else '-'):>10} {(f'{r.per_s / p:.2f}' if p else '-'):>14} "
+            f"{r.refused:>7} {r.failed:>6} {'ok' if r.replay_ok else 'FAILED':>6} {r.load:>7.2f}"
+        )
+    for clients, tps in sorted(plain.items()):
+        if not any(r.engine == "postgresql" for r in rows):
+            lines.append(f"plain PL/pgSQL at {clients} clients: {tps:,.0f} tps")
+    grouped = {(r.engine, r.clients): r.per_s for r in rows if r.mode == "grouped"}
+    lines.append("targets (issue 16):")
+    for eng in ("sqlite", "postgresql"):
+        one_c, fifty = grouped.get((eng, 1)), grouped.get((eng, 50))
+        if one_c and fifty:
+            ratio = fifty / one_c
+            lines.append(f"  {eng}: 50 clients >= 4x 1 client: {ratio:.2f}x  {_verdict(ratio >= 4)}")
+    if grouped.get(("sqlite", 50)):
+        v = grouped[("sqlite", 50)]
+        lines.append(f"  sqlite: 50 clients >= 4,000/s: {v:,.0f}/s  {_verdict(v >= 4000)}")
+    if grouped.get(("postgresql", 50)) and plain.get(50):
+        ratio = grouped[("postgresql", 50)] / plain[50]
+        lines.append(f"  postgresql: 50 clients >= 2x plain PL/pgSQL: {ratio:.2f}x  {_verdict(ratio >= 2)}")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--per-client-total", type=int, default=2000, help="transfers per run, split")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
+    parser.add_argument("--direct", action="store_true", help="also the old path: a commit per transfer")
+    parser.add_argument("--no-pg", action="store_true")
     args = parser.parse_args()
-    print("one commit (fsync) per transfer; the sequencer admits one writer at a time")
-    for label, factory in (("sqlite", sqlite_factory), ("postgresql", pg_factory)):
-        try:
-            for clients in (1, 8, 50):
-                run(factory, label, clients, max(1, args.per_client_total // clients))
-        except OperationalError as exc:
-            print(f"{label}: skipped ({type(exc).__name__}: server not reachable)")
+    modes = ["grouped", "direct"] if args.direct else ["grouped"]
+    engines: list[tuple[str, Callable[[], Engine]]] = [("sqlite", sqlite_factory)]
+    pg = not args.no_pg and _pg_reachable()
+    if pg:
+        engines.append(("postgresql", pg_factory))
+    elif not args.no_pg:
+        print(f"postgresql: skipped (not reachable at {PG_URL.split('@')[-1]})")
+    print(f"{os.cpu_count()} cores; load average at start {os.getloadavg()[0]:.2f}")
+    rows: list[Row] = []
+    plain: dict[int, float] = {}
+    for clients in CLIENTS:  # engines and the comparator back to back at each client count
+        for label, factory in engines:
+            for mode in modes:
+                rows.append(measure(factory, label, mode, clients, args.seconds))
+                print(f"  measured {label} {mode} {clients} clients: {rows[-1].per_s:,.0f}/s", flush=True)
+        if pg and pgbench() is not None:
+            plain[clients] = run_plain(PG_URL, clients=clients, seconds=round(args.seconds), hot=HOT).tps
+            print(f"  measured plain PL/pgSQL {clients} clients: {plain[clients]:,.0f} tps", flush=True)
+    if pg and pgbench() is None:
+        print("plain PL/pgSQL comparator: skipped (pgbench not found)")
+    rows.sort(key=lambda r: (r.engine != "sqlite", r.mode, r.clients))
+    print("\n".join(report(rows, plain)))
 
 
 if __name__ == "__main__":

@@ -437,6 +437,12 @@ def report(
         f"{best.signatures_per_s / min(crypto, nacl):.0%} of the slower (target >= {RATE_TARGET:.0%} of the "
         f"faster): {'PASS' if rate_ok else 'FAIL'}"
     )
+    for procs, target in ((1, 6_000), (2, 10_000)):  # issue 16's targets, records/s
+        at = [r for r in runs if r.workers == procs]
+        if at:
+            got = max(r.records_per_s for r in at)
+            verdict = "met" if got >= target else "MISSED"
+            print(f"records/s with {procs} process(es): {got:,.0f} (target >= {target:,}): {verdict}")
     print(
         f"memory: peak RSS {small.peak_rss_mb:,.0f} MB at {small.n:,} records, "
         f"{large.peak_rss_mb:,.0f} MB at {large.n:,} ({grew:+,.0f} MB; "

@@ -13,7 +13,14 @@ from typing import Any
 
 from ledger.errors import MalformedRecord
 
-__all__ = ["MAX_SAFE_INTEGER", "canonical_bytes", "decode_canonical", "is_canonical"]
+__all__ = [
+    "MAX_SAFE_INTEGER",
+    "canonical_bytes",
+    "canonical_bytes_of_decoded",
+    "decode_canonical",
+    "decode_json",
+    "is_canonical",
+]
 
 MAX_SAFE_INTEGER = 2**53 - 1
 _ASTRAL = re.compile(rb"[\xf0-\xf4]")
@@ -68,6 +75,13 @@ _ordered_dumps = json.JSONEncoder(
 def canonical_bytes(value: Any) -> bytes:
     """The RFC 8785 encoding of ``value`` as UTF-8 bytes; raises on floats and lone surrogates."""
     _check(value, "$")
+    return canonical_bytes_of_decoded(value)
+
+
+def canonical_bytes_of_decoded(value: Any) -> bytes:
+    """``canonical_bytes`` of a value ``decode_json`` produced, without walking it for floats, big
+    integers or non-string keys first: that decoder refuses them all, and the walk (pure Python)
+    cost more than the encoding itself on every replayed record."""
     text = _dumps(value)
     try:
         data = text.encode("utf-8")
@@ -92,20 +106,26 @@ def _safe_int(text: str) -> int:
 _decoder = json.JSONDecoder(parse_float=_no_float, parse_int=_safe_int, parse_constant=_no_float, strict=True)
 
 
+def decode_json(data: bytes) -> Any:
+    """Parse JSON that may hold no floats and no integers beyond the safe range (not yet checked for
+    canonical form); anything else is ``MalformedRecord``."""
+    try:
+        return _decoder.decode(data.decode("utf-8"))
+    except MalformedRecord:
+        raise
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise MalformedRecord(f"not valid JSON: {exc}", field="$") from None
+
+
 def decode_canonical(data: bytes) -> Any:
     """Parse bytes that must already be canonical; anything else is ``MalformedRecord``.
 
     Re-encoding and comparing catches every deviation at once: white space, key order,
     duplicate keys, escapes, ``-0``, exponents and invalid UTF-8.
     """
+    value = decode_json(data)
     try:
-        value = _decoder.decode(data.decode("utf-8"))
-    except MalformedRecord:
-        raise
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise MalformedRecord(f"not valid JSON: {exc}", field="$") from None
-    try:
-        again = canonical_bytes(value)
+        again = canonical_bytes_of_decoded(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise MalformedRecord(f"not canonical: {exc}", field="$") from None
     if again != data:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ledger.canonical import canonical_bytes, decode_canonical
+from ledger.canonical import canonical_bytes, canonical_bytes_of_decoded, decode_json
 from ledger.crypto import TAG_RECORD, TAG_REGISTRY, SigningKey, b64d, b64e, sha256, tagged
 from ledger.errors import MalformedRecord
 from ledger.merkle import leaf_hash
@@ -96,14 +96,21 @@ class ParsedRecord:
 
 
 def parse_line(line: bytes) -> ParsedRecord:
-    """Strictly parse one bundle line; any deviation from canonical form is ``MalformedRecord``."""
-    outer = decode_canonical(line)
+    """Strictly parse one bundle line; any deviation from canonical form is ``MalformedRecord``.
+
+    Canonical form is proven by encoding each part once (the body, the signatures, the scalars) and
+    comparing the line assembled from them, as ``seal`` assembles it, with the line itself: the body
+    bytes and the core come out of that proof, so no part of a record is encoded twice.
+    """
+    outer = decode_json(line)
     if not isinstance(outer, dict) or set(outer) != {"record", "registry_sig"}:
+        _require_canonical(line, outer)
         raise MalformedRecord("a line holds exactly record and registry_sig", field="$")
     core_obj = outer["record"]
     if not isinstance(core_obj, dict) or set(core_obj) != {"seq", "prev", "time", "body", "sigs"}:
+        _require_canonical(line, outer)
         raise MalformedRecord("a record holds exactly seq, prev, time, body, sigs", field="record")
-    core = canonical_bytes(core_obj)
+    core, body_bytes = _assemble(line, core_obj, outer["registry_sig"])
     seq, prev, time = core_obj["seq"], core_obj["prev"], core_obj["time"]
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise MalformedRecord("seq must be a non-negative integer", field="record.seq")
@@ -127,8 +134,45 @@ def parse_line(line: bytes) -> ParsedRecord:
         prev=prev_bytes,
         time=when,
         body=body,
-        body_bytes=canonical_bytes(body),
+        body_bytes=body_bytes,
         sigs=sigs,
         hash=record_hash(core),
         registry_sig=registry_sig,
     )
+
+
+def _assemble(line: bytes, core_obj: dict[str, Any], registry_sig: Any) -> tuple[bytes, bytes]:
+    """The core and the body's bytes, once the line is proven to be their canonical assembly."""
+    try:
+        body_bytes = canonical_bytes_of_decoded(core_obj["body"])
+        core = b"".join(
+            (
+                b'{"body":',
+                body_bytes,
+                b',"prev":',
+                canonical_bytes_of_decoded(core_obj["prev"]),
+                b',"seq":',
+                canonical_bytes_of_decoded(core_obj["seq"]),
+                b',"sigs":',
+                canonical_bytes_of_decoded(core_obj["sigs"]),
+                b',"time":',
+                canonical_bytes_of_decoded(core_obj["time"]),
+                b"}",
+            )
+        )
+        whole = b'{"record":' + core + b',"registry_sig":' + canonical_bytes_of_decoded(registry_sig) + b"}"
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise MalformedRecord(f"not canonical: {exc}", field="$") from None
+    if whole != line:
+        raise MalformedRecord("bytes are not in RFC 8785 canonical form", field="$")
+    return core, body_bytes
+
+
+def _require_canonical(line: bytes, value: Any) -> None:
+    # A line of the wrong shape is first of all refused as non-canonical when it is that too.
+    try:
+        again = canonical_bytes_of_decoded(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise MalformedRecord(f"not canonical: {exc}", field="$") from None
+    if again != line:
+        raise MalformedRecord("bytes are not in RFC 8785 canonical form", field="$")

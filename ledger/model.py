@@ -20,6 +20,7 @@ from ledger.timeutil import format_date, format_utc, parse_date, parse_utc
 from ledger.units import MAX_AMOUNT, InstrumentKind, check_amount, instrument
 
 __all__ = [
+    "EVIDENCE_ACTIONS",
     "REGISTRY",
     "AccountKind",
     "AdoptRules",
@@ -46,6 +47,9 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
 _DIVISION = re.compile(r"[0-9]{6}")  # ASCII only: \d would admit full-width digits
 
 BalanceKey = tuple[str, str, str]  # (account, instrument, lot key)
+# Transactions that may move nothing: the record is the fact (a bid after the first places no deposit,
+# yet it is a journal record signed by its bidder, ledger.auction_rules).
+EVIDENCE_ACTIONS = frozenset({"auction.bid"})
 
 
 def check_id(value: object, *, field: str) -> str:
@@ -124,8 +128,16 @@ class Lot:
     valid_until: date | None = None
     vintage: int | None = None
     batch: str | None = None
+    # The key, made once: rules and replay ask for it about ten times per posting.
+    _key: str = field(default="", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_key", self._make_key())
 
     def key(self) -> str:
+        return self._key
+
+    def _make_key(self) -> str:
         parts = []
         if self.batch is not None:
             parts.append(f"b={self.batch}")
@@ -161,6 +173,28 @@ class Lot:
 
     @classmethod
     def parse(cls, value: object, *, instrument_code: str, path: str) -> Lot:
+        # A journal names the same few lots over and over: a lot already parsed and checked for
+        # this instrument is returned as it was (frozen, so shared safely); refusals are not kept.
+        try:
+            memo: tuple[Any, ...] | None = (
+                (instrument_code, *((k, type(v), v) for k, v in sorted(value.items())))
+                if type(value) is dict
+                else None
+            )
+            hit = _LOTS.get(memo) if memo is not None else None
+        except TypeError:  # an unhashable value: parse it, and let the checks name it
+            memo = hit = None
+        if hit is not None:
+            return hit
+        lot = cls._parse(value, instrument_code=instrument_code, path=path)
+        if memo is not None:
+            if len(_LOTS) >= 4096:
+                _LOTS.clear()
+            _LOTS[memo] = lot
+        return lot
+
+    @classmethod
+    def _parse(cls, value: object, *, instrument_code: str, path: str) -> Lot:
         obj = _object(value, path)
         _no_extra(obj, {"jurisdiction", "valid_until", "vintage", "batch"}, path)
         jur = obj.get("jurisdiction")
@@ -196,6 +230,9 @@ class Lot:
             raise InvalidLot("CNY has no lot attributes", field=path)
 
 
+_LOTS: dict[tuple[Any, ...], Lot] = {}  # Lot.parse's memo, by instrument and the lot's fields
+
+
 def _parse_instrument(obj: dict[str, Any], path: str) -> str:
     return instrument(obj.get("instrument"), field=f"{path}.instrument").code  # type: ignore[arg-type]
 
@@ -208,10 +245,14 @@ class Posting:
     instrument: str
     lot: Lot
     amount: int
+    _key: BalanceKey = field(default=("", "", ""), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_key", (self.account, self.instrument, self.lot.key()))
 
     @property
     def key(self) -> BalanceKey:
-        return (self.account, self.instrument, self.lot.key())
+        return self._key
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -329,7 +370,7 @@ class TxBody:
     type: ClassVar[str] = "tx"
 
     def __post_init__(self) -> None:
-        if not self.postings and not self.holds:
+        if not self.postings and not self.holds and self.action not in EVIDENCE_ACTIONS:
             # The parser refuses it too: live and replay must agree on what a record may be.
             raise InvalidInput("a transaction needs postings or hold operations", field="body.postings")
         check_balanced(self.postings)
@@ -583,7 +624,7 @@ def _parse_tx(obj: dict[str, Any], path: str) -> TxBody:
         _parse_hold(h, f"{path}.holds[{i}]")
         for i, h in enumerate(_list(obj.get("holds", []), f"{path}.holds"))
     )
-    if not postings and not holds:
+    if not postings and not holds and obj.get("action") not in EVIDENCE_ACTIONS:
         raise InvalidInput("a transaction needs postings or hold operations", field=f"{path}.postings")
     signers = tuple(
         check_id(s, field=f"{path}.signers[{i}]")

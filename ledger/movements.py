@@ -154,10 +154,11 @@ _TABLE = (
         description="reserve units put up for auction are held until the result",
     ),
     Movement(
-        "auction.deposit",
+        "auction.bid",
         holds=frozenset({HoldOp.PLACE}),
         hold_kinds=frozenset({K.CASH}),
-        description="a bidder's deposit (保证金) held",
+        description="a bid (sealed: its commitment) signed by the bidder, holding the deposit (保证金) "
+        "still due; ledger.auction_rules checks it against the auction",
     ),
     Movement(
         "auction.result",

@@ -107,6 +107,7 @@ class Prepared:
     error: str = ""
     seal: Mapping[bytes, bool] = field(default_factory=dict)
     signed_with: tuple[bytes | None, ...] = ()
+    body: Body | None = None  # the typed body, when a worker parsed it (None: parse it here)
 
 
 def prepare(
@@ -253,7 +254,7 @@ class Replayer:
                 registry_keys_valid=tried,
             )
         try:
-            body = parse_body(rec.body)
+            body = prep.body if prep.body is not None else parse_body(rec.body)
         except DomainError as exc:
             raise self.fail(seq, "body", exc.message, **exc.details) from None
         if (seq == 0) != isinstance(body, Genesis):

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ledger.canonical import canonical_bytes
+from ledger.errors import DomainError
 from ledger.journal import ParsedRecord
-from ledger.model import Signature
+from ledger.model import Body, Signature, parse_body
 from ledger.replay import Prepared, Replayer, prepare
 from ledger.rules import Hold
 
@@ -122,8 +123,9 @@ _Wire = tuple[Any, ...]
 def _prepare_batch(
     lines: list[bytes], keys: tuple[bytes, ...], party_keys: dict[str, bytes] | None = None
 ) -> list[_Wire]:
-    """Worker side: parse, check seals and party signatures. Plain tuples of bytes travel far
-    faster than dataclasses or nested dicts, so the body goes back as its (canonical) bytes."""
+    """Worker side: parse, check seals and party signatures, type the body. Plain tuples of bytes
+    travel far faster than nested dicts, so the body's JSON goes back as its canonical bytes, beside
+    the typed body (a few small frozen objects)."""
     out: list[_Wire] = []
     for line in lines:
         prep = prepare(line, keys, party_keys)
@@ -133,6 +135,10 @@ def _prepare_batch(
             continue
         sigs = tuple((s.party, s.key_id, s.sig, s.custody) for s in rec.sigs)
         ok = tuple(k for k, good in prep.seal.items() if good)
+        try:  # typed here, so the replayer only applies rules; a refusal it names itself, in order
+            body: Body | None = parse_body(rec.body)
+        except DomainError:
+            body = None
         out.append(
             (
                 rec.seq,
@@ -144,6 +150,7 @@ def _prepare_batch(
                 rec.registry_sig,
                 ok,
                 prep.signed_with,
+                body,
             )
         )
     return out
@@ -152,14 +159,14 @@ def _prepare_batch(
 def _unwire(item: _Wire, keys: tuple[bytes, ...]) -> Prepared:
     if len(item) == 1:
         return Prepared(None, item[0])
-    seq, prev, moment, body_bytes, sigs, digest, registry_sig, ok, signed_with = item
+    seq, prev, moment, body_bytes, sigs, digest, registry_sig, ok, signed_with, typed = item
     # The worker proved these bytes canonical, so the plain decoder reads them exactly as
     # the strict one did (no floats, no big integers, no duplicate keys can be in them).
     body = json.loads(body_bytes)
     rec = ParsedRecord(
         seq, prev, moment, body, body_bytes, tuple(Signature(*s) for s in sigs), digest, registry_sig
     )
-    return Prepared(rec, "", {k: k in ok for k in keys}, signed_with)
+    return Prepared(rec, "", {k: k in ok for k in keys}, signed_with, typed)
 
 
 def _pool(workers: int) -> Pool:

@@ -15,6 +15,9 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, update
 from sqlmodel import Session
 
+from ledger.auction_book import AuctionBook, AuctionChange
+from ledger.auction_rules import commit_change
+from ledger.auction_store import load_book, write_changes
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint
 from ledger.journal import SealedRecord
@@ -136,6 +139,7 @@ class DbView:
     keys: dict[str, KeyInfo | None] = field(default_factory=dict)
     digests: dict[bytes, bool] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], tuple[bytes, str] | None] = field(default_factory=dict)
+    auctions: dict[str, AuctionBook | None] = field(default_factory=dict)
 
     # -- reads -----------------------------------------------------------------
     def find_account(self, account_id: str) -> AccountInfo | None:
@@ -218,6 +222,11 @@ class DbView:
                     self.bureaus.setdefault(info.jurisdiction, info.id)
         return self.bureaus.get(jurisdiction)
 
+    def find_auction(self, auction_id: str) -> AuctionBook | None:
+        if auction_id not in self.auctions:
+            self.auctions[auction_id] = load_book(conn(self.session), auction_id)
+        return self.auctions[auction_id]
+
     def find_key(self, key_id: str) -> KeyInfo | None:
         if key_id not in self.keys:
             row = conn(self.session).execute(_KEY_BY_ID, {"id": key_id}).first()
@@ -269,6 +278,7 @@ class BatchWriter:
     revoked: list[dict[str, Any]] = field(default_factory=list)
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     idempotency: list[dict[str, Any]] = field(default_factory=list)
+    auction_changes: list[tuple[int, AuctionChange]] = field(default_factory=list)
 
     def add(
         self, view: DbView, record: SealedRecord, body: Any, effect: Effect, digest: bytes, stamp: str
@@ -311,6 +321,9 @@ class BatchWriter:
             )
         if effect.rule_set is not None:
             view.rule_set = effect.rule_set
+        if effect.auction is not None:
+            commit_change(view.auctions, effect.auction)
+            self.auction_changes.append((seq, effect.auction))
         if effect.party is not None:
             info = PartyInfo.of(effect.party.party, effect.party.role, effect.party.profile)
             view.parties[info.id] = info
@@ -368,6 +381,8 @@ class BatchWriter:
             c.execute(_INSERT[CP.name], self.checkpoints)
         if self.idempotency:
             c.execute(_INSERT[ID.name], self.idempotency)
+        if self.auction_changes:
+            write_changes(c, self.auction_changes)
         values = head.values()
         if head.existed:
             c.execute(_UPDATE_HEAD, values)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, Protocol
 
+from ledger.auction_book import AuctionBook, AuctionChange
+from ledger.auction_rules import check_auction
 from ledger.crypto import TAG_BODY, verify
 from ledger.errors import (
     AccountCannotSend,
@@ -146,6 +148,7 @@ class LedgerView(Protocol):
     def find_key(self, key_id: str) -> KeyInfo | None: ...
     def find_party(self, party: str) -> PartyInfo | None: ...
     def bureau_of(self, jurisdiction: str) -> str | None: ...
+    def find_auction(self, auction_id: str) -> AuctionBook | None: ...
     @property
     def rule_set(self) -> int: ...
 
@@ -161,6 +164,7 @@ class Effect:
     key: KeyInfo | None = None
     required_signers: set[str] = field(default_factory=set)
     rule_set: int | None = None  # a ``rules.adopt`` record: the rule set from the next record on
+    auction: AuctionChange | None = None  # an auction record: opened, a bid, or closed (ledger.auction_rules)
 
 
 def apply(body: Body, view: LedgerView, at: datetime) -> Effect:
@@ -169,7 +173,7 @@ def apply(body: Body, view: LedgerView, at: datetime) -> Effect:
     Raises the specific domain error of the first rule broken; the view is never changed.
     """
     if isinstance(body, TxBody):
-        return _Tx(body, view, at).run()
+        return check_auction(body, view, at, _Tx(body, view, at).run())
     if isinstance(body, RegisterParty):
         if view.has_party(body.party):
             raise DuplicateParty(f"party {body.party} is already registered", party=body.party)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ledger.auction_book import AuctionBook
+from ledger.auction_rules import commit_change
 from ledger.model import BalanceKey
 from ledger.rules import AccountInfo, Effect, Hold, KeyInfo, PartyInfo, Position
 
@@ -31,6 +33,7 @@ class LedgerState:
     keys: dict[str, KeyInfo] = field(default_factory=dict)
     rule_set: int = 1  # raised by ``rules.adopt`` records
     bureaus: dict[str, str] = field(default_factory=dict)  # jurisdiction -> its bureau's party id
+    auctions: dict[str, AuctionBook] = field(default_factory=dict)  # opened under rule set 2 on
     # With an archive, closed holds leave memory for it (a long replay's memory stays flat).
     archive: HoldArchive | None = field(default=None, compare=False, repr=False)
 
@@ -61,6 +64,9 @@ class LedgerState:
     def bureau_of(self, jurisdiction: str) -> str | None:
         return self.bureaus.get(jurisdiction)
 
+    def find_auction(self, auction_id: str) -> AuctionBook | None:
+        return self.auctions.get(auction_id)
+
     def commit(self, effect: Effect) -> None:
         for key, pos in effect.positions.items():
             if pos.total == 0 and pos.held == 0:
@@ -82,6 +88,8 @@ class LedgerState:
                 self.bureaus.setdefault(info.jurisdiction, info.id)
         if effect.rule_set is not None:
             self.rule_set = effect.rule_set
+        if effect.auction is not None:
+            commit_change(self.auctions, effect.auction, keep_closed=False)
         if effect.key is not None:
             self.keys[effect.key.key_id] = effect.key
 

@@ -11,6 +11,8 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "AccountRow",
+    "AuctionBookBidRow",
+    "AuctionBookRow",
     "BalanceRow",
     "CheckpointRow",
     "HeadRow",
@@ -151,3 +153,35 @@ class IdempotencyRow(SQLModel, table=True):
     request_digest: bytes = Field(sa_column=_blob())
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     response: str
+
+
+class AuctionBookRow(SQLModel, table=True):
+    """An auction the journal opened under rule set 2 (``ledger.auction_rules``): its terms as the open
+    record states them (canonical JSON), the bureau and the hold on its reserve, and whether it is open."""
+
+    __tablename__ = "ledger_auction"
+    auction_id: str = Field(primary_key=True)
+    bureau: str
+    hold: str
+    terms: str
+    open: bool
+    opened_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class AuctionBookBidRow(SQLModel, table=True):
+    """A bid record of such an auction: ``seq`` its arrival number in the auction, ``record_seq`` its
+    journal record. Sealed designs keep only the commitment; ascending bids keep their terms."""
+
+    __tablename__ = "ledger_auction_bid"
+    auction_id: str = Field(primary_key=True)
+    seq: int = Field(sa_column=_bigint(primary_key=True))
+    record_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    bidder: str
+    at: str
+    need_kg: int = Field(sa_column=Column(BigInteger, nullable=False))
+    deposit_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    deposit_hold: str | None = None
+    commitment: str | None = None
+    salt_held: bool
+    price_fen_per_t: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    quantity_kg: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

@@ -58,7 +58,8 @@ def parse_utc(text: str) -> datetime:
     """Parses exactly the form ``format_utc`` writes, so a timestamp has one spelling."""
     if not isinstance(text, str) or not _INSTANT.fullmatch(text):
         raise ValueError(f"expected YYYY-MM-DDTHH:MM:SS.ffffffZ, got {text!r}")
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    # The pattern fixed the form; fromisoformat reads it several times faster than strptime.
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
 def format_date(day: date) -> str:

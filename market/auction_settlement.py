@@ -8,6 +8,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, func, select
 
@@ -15,11 +16,13 @@ from accounts.identifiers import account_id
 from accounts.model import Participant
 from accounts.permissions import Action, authorize, party_target
 from accounts.service import SessionDirectory
+from ledger.auction_book import BookBid, award_hold_id, result_meta, revealed_bid
 from ledger.errors import DomainError
 from ledger.model import HoldPlace, HoldSettle, Lot, Posting, Signature, TxBody
 from ledger.service import Registry, lock_head_time, new_nonce
 from ledger.timeutil import format_utc
-from market.auction import Allocation, ClearingResult, clear, effective_close
+from market.auction import Allocation, ClearingResult, clear_with_caps, effective_close, eligible_needs
+from market.auction_needs import open_needs
 from market.auction_state import (
     AcceptedBid,
     Auction,
@@ -32,7 +35,6 @@ from market.auction_state import (
     aware,
     get_auction,
     held_amount,
-    open_needs,
     submit_signed,
 )
 from market.auction_tables import AuctionAllocationRow, AuctionAwardRow, AuctionRow
@@ -82,7 +84,7 @@ def close_auction(
         raise AuctionStillOpen(
             f"bidding runs until {close.isoformat()}", auction_id=auction_id, closes_at=format_utc(close)
         )
-    result = clear(auction.terms, bids, open_needs(session, auction))
+    result = clear_with_caps(auction.terms, bids, _caps(session, auction, accepted))
     body = _result_body(session, auction, accepted, result)
     with session.begin_nested():
         receipt = submit_signed(session, registry=registry, actor=actor, keys=keys, body=body, signers=())
@@ -92,7 +94,30 @@ def close_auction(
 
 def award_hold(auction: Auction, bidder: str) -> str:
     """The hold on the reserve that keeps a winner's rights from the close until it settles or forfeits."""
-    return f"{auction.hold}:award:{bidder}"
+    return award_hold_id(auction.hold, bidder)
+
+
+def _caps(session: Session, auction: Auction, accepted: list[AcceptedBid]) -> dict[str, int]:
+    """Each bidder's need for the clearing: the largest need its bids reserved when they were accepted,
+    exactly what the ledger re-runs the clearing with, so no accepted bid is voided by another auction.
+    Bids placed before reservations existed clear against the needs left now, as they did then."""
+    if any(b.need_kg is None for b in accepted):
+        return eligible_needs(auction.terms, open_needs(session, auction))
+    caps: dict[str, int] = {}
+    for b in accepted:
+        assert b.need_kg is not None
+        caps[b.bid.bidder] = max(caps.get(b.bid.bidder, 0), b.need_kg)
+    return caps
+
+
+def _revealed(auction: Auction, accepted: list[AcceptedBid]) -> list[dict[str, Any]]:
+    """Every bid as the result reveals it: its terms and, sealed, the salt that opens its commitment."""
+    out = []
+    for b in accepted:
+        book = BookBid(b.bid.seq, b.bid.bidder, b.bid.at, b.need_kg or 0, b.deposit_fen, b.deposit_hold)
+        salt = None if b.salt is None else bytes.fromhex(b.salt)
+        out.append(revealed_bid(book, b.bid.price_fen_per_t, b.bid.quantity_kg, salt))
+    return out
 
 
 def _result_body(
@@ -120,22 +145,7 @@ def _result_body(
         for b in accepted
         if b.deposit_hold is not None and b.bid.bidder not in winners
     ]
-    meta = {
-        "auction_id": auction.auction_id,
-        "design": auction.terms.design.value,
-        "clearing_price_fen_per_t": result.clearing_price_fen_per_t,
-        "allocations": [
-            {
-                "bidder": a.bidder,
-                "quantity_kg": a.quantity_kg,
-                "price_fen_per_t": a.price_fen_per_t,
-                "amount_fen": a.amount_fen,
-            }
-            for a in result.allocations
-        ],
-        "revenue_fen": result.revenue_fen,
-        "unsold_kg": result.unsold_kg,
-    }
+    meta = result_meta(auction.auction_id, result, _revealed(auction, accepted), [])
     return TxBody("auction.result", new_nonce(), holds=tuple(ops), signers=(auction.bureau,), meta=meta)
 
 

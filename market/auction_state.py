@@ -4,14 +4,12 @@ stored in ``market.auction_tables`` and read back, and the signing and authoriza
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Final, TypeVar
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from accounts.errors import PermissionDenied
@@ -29,7 +27,6 @@ from market.auction import (
     Bid,
     DepositRule,
     FixedDeposit,
-    Need,
     RatioDeposit,
 )
 from market.auction_tables import (
@@ -60,7 +57,6 @@ __all__ = [
     "get_auction",
     "held_amount",
     "need_from_row",
-    "open_needs",
     "submit_signed",
 ]
 
@@ -103,12 +99,18 @@ class ProjectNeed:
 @dataclass(frozen=True, slots=True)
 class AcceptedBid:
     """A bid the auction took; ``deposit_fen`` is the deposit it placed (0 if none was due), under
-    ``deposit_hold`` by the journal record ``deposit_seq``."""
+    ``deposit_hold`` by the journal record ``deposit_seq``. Since bids are journal records:
+    ``record_seq`` is its ``auction.bid`` record, ``need_kg`` the need reserved for the auction when
+    it was placed, ``commitment`` and ``salt`` (hex) its seal in the sealed designs."""
 
     bid: Bid
     deposit_fen: int
     deposit_hold: str | None
     deposit_seq: int | None
+    record_seq: int | None = None
+    need_kg: int | None = None
+    commitment: str | None = None
+    salt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,37 +234,6 @@ def need_from_row(row: ProjectNeedRow) -> ProjectNeed:
     )
 
 
-def open_needs(session: Session, auction: Auction) -> list[Need]:
-    """Each eligible bidder's need left for this auction: approved, less what other auctions of the
-    same right and jurisdiction awarded it (forfeited awards give the need back)."""
-    terms = auction.terms
-    approved: dict[str, int] = defaultdict(int)
-    rows = session.exec(
-        select(ProjectNeedRow).where(
-            ProjectNeedRow.instrument == terms.instrument, ProjectNeedRow.jurisdiction == terms.jurisdiction
-        )
-    )
-    for row in rows:
-        approved[row.enterprise] += row.approved_kg
-    awarded = session.exec(
-        select(AuctionAwardRow.bidder, func.sum(AuctionAwardRow.quantity_kg))
-        .join(AuctionRow, col(AuctionRow.auction_id) == col(AuctionAwardRow.auction_id))
-        .where(
-            AuctionRow.instrument == terms.instrument,
-            AuctionRow.jurisdiction == terms.jurisdiction,
-            AuctionRow.auction_id != terms.auction_id,
-            AuctionAwardRow.status != AwardStatus.FORFEITED.value,
-        )
-        .group_by(col(AuctionAwardRow.bidder))
-    )
-    used = {bidder: int(kg) for bidder, kg in awarded}
-    return [
-        Need(bidder, terms.instrument, terms.jurisdiction, kg - used.get(bidder, 0))
-        for bidder, kg in sorted(approved.items())
-        if kg > used.get(bidder, 0)
-    ]
-
-
 def free_units(session: Session, *, account: str, instrument: str, lot: Lot) -> int:
     """Units of one lot in ``account`` that no hold encumbers."""
     key = lot.key()
@@ -320,6 +291,10 @@ def auction_bid_list(session: Session, auction_id: str, *, bidder: str | None = 
             r.deposit_fen,
             r.deposit_hold,
             r.deposit_seq,
+            r.record_seq,
+            r.need_kg,
+            r.commitment,
+            r.salt,
         )
         for r in session.exec(stmt)
     ]

@@ -75,7 +75,8 @@ class ProjectNeedRow(SQLModel, table=True):
 
 class AuctionBidRow(SQLModel, table=True):
     """One accepted bid; ``deposit_fen`` is the deposit (保证金) it placed under ``deposit_hold`` by the
-    journal record ``deposit_seq`` (a bidder's first bid, or a top-up; otherwise 0 and None)."""
+    journal record ``deposit_seq`` (a bidder's first bid, or a top-up; otherwise 0 and None). Its price
+    and quantity are the registry's to keep sealed until the result: no read shows them before."""
 
     __tablename__ = "auction_bid"
     auction_id: str = Field(sa_column=_auction_fk(primary_key=True))
@@ -87,6 +88,11 @@ class AuctionBidRow(SQLModel, table=True):
     deposit_fen: int = Field(sa_column=_bigint())
     deposit_hold: str | None = None
     deposit_seq: int | None = Field(default=None, sa_column=_bigint(nullable=True))
+    # Since bids are journal records (ledger.auction_rules); None on bids placed before:
+    record_seq: int | None = Field(default=None, sa_column=_bigint(nullable=True))  # the auction.bid record
+    need_kg: int | None = Field(default=None, sa_column=_bigint(nullable=True))  # need reserved for it
+    commitment: str | None = None  # sealed designs: what the record holds instead of the terms
+    salt: str | None = None  # hex; kept by the registry for custody bidders until the result reveals it
 
 
 class AuctionAllocationRow(SQLModel, table=True):

@@ -18,15 +18,31 @@ Every class sits under a ``ledger.errors`` family, so an adapter that maps famil
             ├── BidExceedsNeed       more than the bidder's approved need
             └── TooManyBids          past the per-bidder limit (网络竞价: 10)
 
-The ``BidRefused`` codes equal the reason codes ``market.auction.RejectReason`` gives a bid that
-clearing refuses for the same rule, so a client switches on one vocabulary.
+The auction classes above are defined in ``ledger.auction_errors`` (the ledger re-checks the
+auction rules on its records) and re-exported here. The ``BidRefused`` codes equal the reason
+codes ``market.auction.RejectReason`` gives a bid that clearing refuses for the same rule, so a
+client switches on one vocabulary.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ledger.errors import Conflict, InvalidInput, RuleViolation
+from ledger.auction_errors import (  # the auction rules live in the ledger, which re-checks them
+    BidBelowReserve,
+    BidBelowStartPrice,
+    BidExceedsNeed,
+    BidNotAnIncrement,
+    BidOutsideWindow,
+    BidRefused,
+    BidSequenceConflict,
+    DuplicateAuction,
+    InvalidAuctionTerms,
+    InvalidBid,
+    NotEligible,
+    TooManyBids,
+)
+from ledger.errors import Conflict, InvalidInput, NotFound, RuleViolation
 
 __all__ = [
     "BidBelowReserve",
@@ -42,56 +58,6 @@ __all__ = [
     "SerializedUnits",
     "TooManyBids",
 ]
-
-
-class InvalidAuctionTerms(InvalidInput):
-    code = "invalid_auction_terms"
-
-
-class InvalidBid(InvalidInput):
-    code = "invalid_bid"
-
-
-class BidSequenceConflict(Conflict):
-    code = "bid_sequence_conflict"
-
-
-class BidRefused(RuleViolation):
-    """A bid an auction rule refuses; ``field`` names the bid field at fault."""
-
-    code = "bid_refused"
-
-    def __init__(self, message: str, *, field: str, **details: Any) -> None:
-        super().__init__(message, field=field, **details)
-        self.field = field
-
-
-class NotEligible(BidRefused):
-    code = "not_eligible"
-
-
-class BidOutsideWindow(BidRefused):
-    code = "bid_outside_window"
-
-
-class BidBelowReserve(BidRefused):
-    code = "bid_below_reserve"
-
-
-class BidBelowStartPrice(BidBelowReserve):
-    code = "bid_below_start_price"
-
-
-class BidNotAnIncrement(BidRefused):
-    code = "bid_not_an_increment"
-
-
-class BidExceedsNeed(BidRefused):
-    code = "bid_exceeds_need"
-
-
-class TooManyBids(BidRefused):
-    code = "too_many_bids"
 
 
 # --- issuance, reserve, expiry, blue carbon ---
@@ -110,8 +76,6 @@ class TooManyBids(BidRefused):
 #       ├── SerialsNotHeld                   a debit of serials the account does not hold
 #       ├── SerialRangeConflict              a batch range that overlaps or skips (double issuance)
 #       └── RetiredSerialsImmovable          a retired serial never moves again
-
-from ledger.errors import NotFound  # noqa: E402  (appended block: the imports above are not ours)
 
 __all__ += [
     "CapExceeded",
@@ -217,6 +181,7 @@ class SerializedUnits(InvalidInput):
 #   Conflict
 #   ├── DuplicateAuction                     an auction id already used
 #   ├── AuctionClosed                        bidding on or closing an auction whose result is recorded
+#   ├── BidsSealed                           the bids of a sealed auction before its result (counts only)
 #   └── AwardNotPending                      settling or forfeiting an award already settled or forfeited
 #   RuleViolation
 #   ├── AuctionStillOpen                     closing before the (possibly extended) close
@@ -230,6 +195,7 @@ __all__ += [
     "AuctionClosed",
     "AuctionStillOpen",
     "AwardNotPending",
+    "BidsSealed",
     "CrossJurisdictionTrade",
     "DuplicateAuction",
     "InvalidProjectNeed",
@@ -257,12 +223,15 @@ class UnknownAward(_ledger_errors.NotFound):
     code = "unknown_award"
 
 
-class DuplicateAuction(_ledger_errors.Conflict):
-    code = "duplicate_auction"
-
-
 class AuctionClosed(_ledger_errors.Conflict):
     code = "auction_closed"
+
+
+class BidsSealed(_ledger_errors.Conflict):
+    """Sealed bids stay sealed from everyone until the result, the bureau included; ``details`` carry
+    how many bids and bidders there are."""
+
+    code = "bids_sealed"
 
 
 class AwardNotPending(_ledger_errors.Conflict):

@@ -24,6 +24,19 @@ from ledger.db import create_schema, make_engine
 from ledger.service import Registry
 from tests.support import World
 
+pytest_plugins = ("pytester",)  # tests/unit/test_suite_timeout.py runs a small suite of its own
+
+SLOW_TEST_TIMEOUT_S = 600  # crash, concurrency, serving and browser tests; the rest have pyproject's 120 s
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked slow or browser gets the longer timeout, unless it names its own."""
+    for item in items:
+        slow = item.get_closest_marker("slow") or item.get_closest_marker("browser")
+        if slow is not None and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SLOW_TEST_TIMEOUT_S))
+
+
 PG_URL = os.environ.get("ECOLEDGER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

@@ -45,7 +45,10 @@ def auction_list(c: ReadConsole) -> HTMLResponse:
 def _detail(c: Console, auction_id: str, **extra: object) -> HTMLResponse:
     auction = auctions.get_auction(c.session, auction_id=auction_id)
     runs = c.me.party == auction.bureau
-    bids = auctions.auction_bids(c.session, actor=c.me, auction_id=auction_id) if runs or _bidder(c) else []
+    sealed = auctions.sealed_now(auction)
+    # Sealed bids stay sealed from the bureau too until the result: it sees the counts (``live``) only.
+    shown = _bidder(c) or (runs and not sealed)
+    bids = auctions.auction_bids(c.session, actor=c.me, auction_id=auction_id) if shown else []
     live = auctions.auction_live(c.session, actor=c.me, auction_id=auction_id)
     need = None
     if _bidder(c) and auction.status is AuctionStatus.OPEN:
@@ -58,6 +61,7 @@ def _detail(c: Console, auction_id: str, **extra: object) -> HTMLResponse:
         "auction.html",
         a=auction,
         runs=runs,
+        sealed=sealed,
         bids=bids,
         live=live,
         need_kg=need,
@@ -110,6 +114,12 @@ def bid(auction_id: str, c: WriteConsole, form: FormDep) -> Response:
             quantity_kg=forms.kg(form, "quantity", auction.terms.instrument),
             now=c.now,
         )
+        if accepted.commitment is not None:  # its number in the auction would tell how many came before
+            return Done(
+                to=f"{PREFIX}/auctions/{auction_id}",
+                message="flash.bid_sealed",
+                args={"seq": str(accepted.record_seq)},
+            )
         return Done(
             to=f"{PREFIX}/auctions/{auction_id}",
             message="flash.bid_placed",

@@ -233,6 +233,11 @@ _AUCTION: _T = {
         "zh": "密封竞价：截止前不公开报价。",
         "en": "Sealed bids: prices stay secret until the close.",
     },
+    "auction.sealed_counts": {
+        "zh": "已收到 {bids} 份密封报价，来自 {bidders} 家竞买人；价格与竞买人在出具结果时公开。",
+        "en": "{bids} sealed bids from {bidders} bidders so far; prices and bidders show with the result.",
+    },
+    "auction.bidder_count": {"zh": "竞买人数", "en": "Bidders"},
     "auction.close": {"zh": "截止并出具结果", "en": "Close and record the result"},
     "auction.close_wait": {"zh": "报价期尚未结束", "en": "Bidding has not ended yet"},
     "auction.settle": {"zh": "结算（钱货两清）", "en": "Settle (delivery versus payment)"},
@@ -366,6 +371,10 @@ _FLASH: _T = {
     "flash.need_registered": {"zh": "项目需求已登记。", "en": "Project need approved."},
     "flash.auction_opened": {"zh": "竞价 {id} 已发起。", "en": "Auction {id} is open."},
     "flash.bid_placed": {"zh": "报价已提交（第 {seq} 号）。", "en": "Bid placed (no. {seq})."},
+    "flash.bid_sealed": {
+        "zh": "报价已密封提交（记录 {seq}）。",
+        "en": "Sealed bid placed (record {seq}).",
+    },
     "flash.auction_closed": {
         "zh": "竞价已截止，结果已记录。",
         "en": "Bidding closed; the result is recorded.",

@@ -33,8 +33,10 @@ from api.schemas.auctions import (
     WinnerIn,
 )
 from api.schemas.issuance import BodyOut, client_signatures
+from market.auction_bids import rejections
 from market.auction_settlement import close_auction, forfeit_award, settle_award, settlement_draft
 from market.auctions import (
+    AcceptedBid,
     AuctionStatus,
     auction_bids,
     auction_live,
@@ -44,6 +46,7 @@ from market.auctions import (
     open_auction,
     place_bid,
     register_need,
+    sealed_now,
 )
 from market.errors import AuctionStillOpen
 
@@ -160,7 +163,7 @@ def post_bid(
         idempotency_key,
         payload,
         BidOut,
-        lambda: BidOut.of(
+        lambda: _placed(
             place_bid(
                 session,
                 registry=registry,
@@ -175,10 +178,18 @@ def post_bid(
     )
 
 
+def _placed(bid: AcceptedBid) -> BidOut:
+    return BidOut.of(bid, sealed=bid.commitment is not None)  # just placed: a sealed bid is still sealed
+
+
 @router.get("/auctions/{auction_id}/bids", response_model=list[BidOut], responses=ERRORS)
 def get_bids(auction_id: str, actor: ActorDep, session: ReaderDep) -> list[BidOut]:
-    """The bids: all of them for the bureau running the auction, a bidder's own otherwise."""
-    return [BidOut.of(b) for b in auction_bids(session, actor=actor, auction_id=auction_id)]
+    """A bidder's own bids; all of them for the bureau running the auction once they are not sealed
+    (after a sealed auction's result; an ascending auction's at any time). Before, the bureau gets
+    409 ``bids_sealed`` with the number of bids and bidders, never a price."""
+    bids = auction_bids(session, actor=actor, auction_id=auction_id)
+    sealed = sealed_now(get_auction(session, auction_id=auction_id))
+    return [BidOut.of(b, sealed=sealed) for b in bids]
 
 
 @router.post("/auctions/{auction_id}/close", response_model=AuctionOut, responses=ERRORS)
@@ -214,8 +225,11 @@ def post_close(
 
 @router.get("/auctions/{auction_id}/result", response_model=ResultOut, responses=ERRORS)
 def get_result(auction_id: str, actor: ActorDep, session: ReaderDep) -> ResultOut:
-    """The recorded result: clearing price, allocations and each winner's award (成交公示)."""
-    result = ResultOut.of(get_auction(session, auction_id=auction_id))
+    """The recorded result (成交公示): clearing price, allocations, each winner's award, and every bid that
+    won nothing with its reason, as the signed result record states them."""
+    result = ResultOut.of(
+        get_auction(session, auction_id=auction_id), rejections(session, auction_id=auction_id)
+    )
     if result is None:
         raise AuctionStillOpen(f"auction {auction_id} has no result yet", auction_id=auction_id)
     return result

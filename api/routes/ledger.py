@@ -8,14 +8,14 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from accounts.service import account_balance_as_of, account_balances, read_journal
-from api.deps import ActorDep, ReaderDep, RegistryDep, SessionDep, read
+from api.deps import ActorDep, ReaderDep, RegistryDep, SequencerDep, read
 from api.schemas import BalanceOut, ErrorOut, Instant, InstructionIn, ReceiptOut
 from api.schemas.proofs import CheckpointOut, ConsistencyOut
 from ledger.canonical import canonical_bytes
 from ledger.errors import InvalidInput
 from ledger.model import Signature, TxBody, parse_body
 from ledger.service import Instruction, consistency_between, latest_checkpoint, prove_inclusion
-from market.transfers import transfer
+from market.transfers import submit_transfer
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
@@ -64,11 +64,12 @@ async def get_balances_as_of(
 def post_instruction(
     payload: InstructionIn,
     actor: ActorDep,
-    session: SessionDep,
+    sequencer: SequencerDep,
     registry: RegistryDep,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> ReceiptOut:
     """Submit a signed transfer; workflows (auctions, pledges...) have their own routes."""
+    # No database slot: the route holds no connection; it waits for the sequencer's next batch.
     body = parse_body(payload.body)
     if not isinstance(body, TxBody) or body.action not in GENERIC_ACTIONS:
         raise InvalidInput(
@@ -80,7 +81,7 @@ def post_instruction(
         for i, s in enumerate(payload.signatures)
     )
     instruction = Instruction(body, sigs, idempotency_key, actor.party)
-    receipt = transfer(session, registry=registry, actor=actor, instruction=instruction)
+    receipt = submit_transfer(sequencer, registry=registry, actor=actor, instruction=instruction)
     return ReceiptOut(seq=receipt.seq, hash=receipt.hash, time=receipt.time, replayed=receipt.replayed)
 
 

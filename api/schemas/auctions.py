@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -10,7 +11,7 @@ from pydantic import BaseModel, Field, Strict
 
 from api.schemas import Day, Instant, StrictIn
 from api.schemas.issuance import Signatures
-from market.auction import AuctionDesign, AuctionTerms, DepositRule, FixedDeposit, RatioDeposit
+from market.auction import AuctionDesign, AuctionTerms, DepositRule, FixedDeposit, RatioDeposit, RejectedBid
 from market.auctions import AcceptedBid, Auction, AuctionLive, Award, ProjectNeed
 
 __all__ = [
@@ -131,7 +132,8 @@ class LiveOut(BaseModel):
     closes_at: datetime
     standing_fen_per_t: int | None
     next_fen_per_t: int | None
-    bids: int | None
+    bids: int | None = Field(description="ascending: public; sealed: the running bureau's count only")
+    bidders: int | None = Field(default=None, description="as ``bids``: how many bidders")
 
 
 class AllocationOut(BaseModel):
@@ -164,8 +166,15 @@ class AwardOut(BaseModel):
         )
 
 
+class RejectedOut(BaseModel):
+    seq: int = Field(description="the bid's arrival order in the auction")
+    bidder: str
+    reason: str = Field(description="below reserve, over need, lost the tie, outbid (supply_exhausted), ...")
+
+
 class ResultOut(BaseModel):
-    """The signed result (成交公示): clearing price (uniform design), allocations and awards."""
+    """The signed result (成交公示): clearing price (uniform design), allocations and awards, and (from
+    ``GET /v1/auctions/{id}/result``) every bid that won nothing with its reason."""
 
     auction_id: str
     closed_at: datetime
@@ -178,9 +187,10 @@ class ResultOut(BaseModel):
     result_seq: int
     allocations: list[AllocationOut]
     awards: list[AwardOut]
+    rejected: list[RejectedOut] | None = None
 
     @classmethod
-    def of(cls, auction: Auction) -> ResultOut | None:
+    def of(cls, auction: Auction, rejected: Sequence[RejectedBid] | None = None) -> ResultOut | None:
         r = auction.result
         if r is None:
             return None
@@ -205,6 +215,9 @@ class ResultOut(BaseModel):
                 for a in r.allocations
             ],
             awards=[AwardOut.of(a) for a in r.awards],
+            rejected=None
+            if rejected is None
+            else [RejectedOut(seq=x.seq, bidder=x.bidder, reason=x.reason.value) for x in rejected],
         )
 
 
@@ -267,6 +280,7 @@ class AuctionOut(BaseModel):
                 standing_fen_per_t=live.standing_fen_per_t,
                 next_fen_per_t=live.next_fen_per_t,
                 bids=live.bids,
+                bidders=live.bidders,
             ),
             result=ResultOut.of(a),
         )
@@ -278,7 +292,12 @@ class BidIn(StrictIn):
 
 
 class BidOut(BaseModel):
-    seq: int = Field(description="arrival order in the auction")
+    """A bid, shown to its bidder (and to the running bureau once bids are no longer sealed)."""
+
+    seq: int | None = Field(
+        description="arrival order in the auction; a sealed bid's shows after the result (it would tell "
+        "how many bids came before)"
+    )
     bidder: str
     price_fen_per_t: int
     quantity_kg: int
@@ -286,11 +305,15 @@ class BidOut(BaseModel):
     deposit_fen: int = Field(description="deposit (保证金) this bid placed in escrow, fen")
     deposit_hold: str | None
     deposit_seq: int | None
+    record_seq: int | None = Field(
+        description="the auction.bid journal record (none before bids were records)"
+    )
+    commitment: str | None = Field(description="sealed designs: SHA-256 over the terms and a secret salt")
 
     @classmethod
-    def of(cls, b: AcceptedBid) -> BidOut:
+    def of(cls, b: AcceptedBid, *, sealed: bool) -> BidOut:
         return cls(
-            seq=b.bid.seq,
+            seq=None if sealed else b.bid.seq,
             bidder=b.bid.bidder,
             price_fen_per_t=b.bid.price_fen_per_t,
             quantity_kg=b.bid.quantity_kg,
@@ -298,6 +321,8 @@ class BidOut(BaseModel):
             deposit_fen=b.deposit_fen,
             deposit_hold=b.deposit_hold,
             deposit_seq=b.deposit_seq,
+            record_seq=b.record_seq,
+            commitment=b.commitment,
         )
 
 

@@ -136,6 +136,7 @@ def test_opening_puts_the_reserve_on_hold_and_lists_the_auction(market: HttpWorl
         "standing_fen_per_t": None,
         "next_fen_per_t": None,
         "bids": None,
+        "bidders": None,
     }
     assert http.get("yuyao", "/v1/auctions/NOPE").status_code == 404
 
@@ -174,19 +175,29 @@ def test_sealed_bids_take_deposits_stay_sealed_and_clear_at_the_uniform_price(ma
     before = http.head()
     first = _bid(http, "yuyao_chem", 600_000, 2_000, key="bid-1")
     assert first.status_code == 200, first.text
-    assert (first.json()["seq"], first.json()["deposit_fen"]) == (1, DEPOSIT)
+    # its number in the auction stays hidden (it would count the bids before); the record is its own
+    assert (first.json()["seq"], first.json()["deposit_fen"]) == (None, DEPOSIT)
+    assert (first.json()["record_seq"], len(first.json()["commitment"])) == (before, 64)
     assert _bid(http, "yuyao_chem", 600_000, 2_000, key="bid-1").json() == first.json()
-    assert http.head() == before + 1  # the deposit record; the replay wrote nothing
+    assert http.head() == before + 1  # the bid record; the replay wrote nothing
     assert _bid(http, "yuyao_dye", 450_000, 2_000).status_code == 200
-    assert _bid(http, "yuyao_dye", 420_000, 1_000).json()["deposit_fen"] == 0  # one deposit per bidder
-    # the deposits are held on the bidders' cash
+    third = _bid(http, "yuyao_dye", 420_000, 1_000)
+    assert (third.json()["deposit_fen"], third.json()["deposit_hold"]) == (0, None)  # one deposit per bidder
+    assert http.head() == before + 3  # every bid is a journal record, deposit or not
+    # the deposits are held on the bidders' cash, under hold ids that count nothing
     cash = http.get("yuyao_chem", f"/v1/accounts/{chem}.cash/balances").json()
     assert (cash[0]["total"], cash[0]["held"]) == (5_000_000, DEPOSIT)
-    # sealed: each bidder sees only its own bids; the bureau sees all
-    assert [b["seq"] for b in http.get("yuyao_dye", "/v1/auctions/A1/bids").json()] == [2, 3]
+    assert not first.json()["deposit_hold"].endswith(":1")
+    # sealed: each bidder sees only its own bids, unnumbered; the bureau sees how many, never a price
+    assert [b["seq"] for b in http.get("yuyao_dye", "/v1/auctions/A1/bids").json()] == [None, None]
     assert [b["bidder"] for b in http.get("yuyao_chem", "/v1/auctions/A1/bids").json()] == [chem]
-    assert len(http.get("yuyao", "/v1/auctions/A1/bids").json()) == 3
-    assert http.get("yuyao_dye", "/v1/auctions/A1").json()["live"]["standing_fen_per_t"] is None
+    sealed = http.get("yuyao", "/v1/auctions/A1/bids")
+    assert (sealed.status_code, error_of(sealed)["code"]) == (409, "bids_sealed")
+    assert error_of(sealed)["details"] == {"auction_id": "A1", "bids": 3, "bidders": 2}
+    live = http.get("yuyao", "/v1/auctions/A1").json()["live"]
+    assert (live["bids"], live["bidders"], live["standing_fen_per_t"]) == (3, 2, None)
+    assert http.get("yuyao_dye", "/v1/auctions/A1").json()["live"]["bids"] is None
+    assert "600000" not in http.get("yuyao", "/v1/auctions/A1").text
     mark = http.head()
     low = _bid(http, "yuyao_dye", RESERVE - 1, 100)
     assert (low.status_code, error_of(low)["code"]) == (409, "bid_below_reserve")
@@ -205,6 +216,8 @@ def test_sealed_bids_take_deposits_stay_sealed_and_clear_at_the_uniform_price(ma
         assert http.post("yuyao", "/v1/auctions/A1/close", key="close-1").json() == closed.json()
         again = http.post("yuyao", "/v1/auctions/A1/close")
         assert error_of(again)["code"] == "auction_closed"
+    # after the result the bureau sees every bid, numbered in arrival order
+    assert [b["seq"] for b in http.get("yuyao", "/v1/auctions/A1/bids").json()] == [1, 2, 3]
     result = http.get("yuyao_dye", "/v1/auctions/A1/result").json()
     # 3,000 kg offered: chem's 2,000 at 6,000 CNY/t, dye's 1,000 of its 4,500 bid; uniform price = 4,500
     assert result["clearing_price_fen_per_t"] == 450_000
@@ -212,6 +225,7 @@ def test_sealed_bids_take_deposits_stay_sealed_and_clear_at_the_uniform_price(ma
     assert {a["bidder"]: a["amount_fen"] for a in result["awards"]} == {chem: 900_000, dye: 450_000}
     assert result["sold_kg"] == 3_000
     assert result["revenue_fen"] == 1_350_000
+    assert result["rejected"] == [{"seq": 3, "bidder": dye, "reason": "supply_exhausted"}]  # outbid
     assert http.get("yuyao", "/v1/auctions/A1").json()["status"] == "closed"
     assert total(http, f"{bureau}.reserve", "COD", LOT) == 10_000  # held for the winners until they pay
 
@@ -321,3 +335,19 @@ def test_settlement_and_drafts_of_an_open_auction_are_refused(market: HttpWorld)
     chem = http.party("yuyao_chem")
     assert error_of(http.get("yuyao", f"/v1/auctions/A1/settlements/{chem}/draft"))["code"] == "unknown_award"
     assert http.post("yuyao", "/v1/auctions/NOPE/settlements", {"bidder": chem}).status_code == 404
+
+
+def test_metrics_and_bid_answers_reveal_no_sealed_price_bidder_or_auction(market: HttpWorld) -> None:
+    """What a sealed auction's bids leave outside the bid itself: /metrics (the operator's) counts
+    requests by route template and refusals by code (no price, bidder or auction id); a bidder's answer
+    carries its own terms and commitment but neither its arrival number nor its salt."""
+    http = market
+    http.post("yuyao", "/v1/auctions", auction_terms())
+    placed = _bid(http, "yuyao_chem", 612_345, 2_000).json()
+    assert placed["seq"] is None
+    assert "salt" not in placed
+    assert error_of(_bid(http, "yuyao_dye", RESERVE - 1, 100))["code"] == "bid_below_reserve"
+    metrics = http.get("operator", "/metrics").text
+    assert 'route="/v1/auctions/{auction_id}/bids"' in metrics
+    for secret in ("612345", "612,345", http.party("yuyao_chem"), http.party("yuyao_dye"), '"A1"', "/A1/"):
+        assert secret not in metrics, secret

@@ -1,5 +1,6 @@
-"""Serving over real HTTP: many concurrent readers always answered, the listening sockets that
-``serve --workers`` shares, and the CLI running two worker processes on one SQLite file."""
+"""Serving over real HTTP: many concurrent readers always answered, concurrent writers answered from
+one group commit, the listening sockets that ``serve --workers`` shares, and the CLI running two
+worker processes on one SQLite file."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +23,11 @@ import uvicorn
 
 from api.server import listeners
 from ledger.crypto import SigningKey
+from ledger.model import Posting, TxBody
+from ledger.sequencer import Sequencer
+from ledger.service import new_nonce, sign_body
 from tests.api.conftest import HttpWorld
+from tests.api.module_world import grant, position
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,6 +76,71 @@ def test_fifty_concurrent_readers_are_all_answered(http: HttpWorld) -> None:
         for t in threads:
             t.join()
     assert statuses == Counter({200: 400})
+
+
+def test_writes_posted_at_once_commit_in_one_group_and_each_gets_its_own_answer(http: HttpWorld) -> None:
+    """While the test holds the sequencer's turn, clients post signed transfers (the group's batch),
+    pledge applications (units of work, each a savepoint), an overdraft and a pledge beyond the
+    holding. Released, they commit in one group: every write answered with its own receipt or its
+    own refusal, the refused ones wrote nothing, their neighbours everything."""
+    until = date(2031, 3, 1)
+    lot = grant(http, "yuyao", "yuyao_chem", 10_000, until=until)
+    chem = http.who("yuyao_chem")
+
+    def transfer(kg: int) -> dict[str, Any]:
+        body = TxBody(
+            "transfer",
+            new_nonce(),
+            (
+                Posting(f"{chem.party}.holding", "COD", lot, -kg),
+                Posting(f"{http.party('yuyao_dye')}.holding", "COD", lot, kg),
+            ),
+        )
+        return {"body": body.to_json(), "signatures": [sign_body(body, chem.party, chem.key).to_json()]}
+
+    def pledge(kg: int) -> dict[str, Any]:
+        lot_in = {"jurisdiction": "330281", "valid_until": until.isoformat()}
+        return {"bank": http.party("bank_yuyao"), "instrument": "COD", "lot": lot_in, "quantity_kg": kg}
+
+    requests = [("/v1/instructions", transfer(10)) for _ in range(4)]
+    requests += [("/v1/instructions", transfer(1_000_000)), ("/v1/pledges", pledge(10_001))]
+    requests += [("/v1/pledges", pledge(100)) for _ in range(3)]
+    seq: Sequencer = http.client.app.state.ecoledger.sequencer  # type: ignore[attr-defined]
+    answers: dict[int, httpx.Response] = {}
+    with served(http.client.app) as base:
+        # a first write verifies the token (scrypt, then cached) before the test holds the turn
+        first = httpx.post(base + "/v1/instructions", json=transfer(1), headers=http.headers("yuyao_chem"))
+        assert first.status_code == 200, first.text
+
+        def post(i: int) -> None:
+            path, payload = requests[i]
+            answers[i] = httpx.post(base + path, json=payload, headers=http.headers("yuyao_chem"), timeout=60)
+
+        before = seq.stats.groups
+        threads = [threading.Thread(target=post, args=(i,)) for i in range(len(requests))]
+        with seq.unit():
+            for t in threads:
+                t.start()
+            deadline = time.monotonic() + 30
+            while seq.waiting() != (4, 5):  # pledges wait for the turn; transfers for the batch
+                assert time.monotonic() < deadline, seq.waiting()
+                time.sleep(0.01)
+        for t in threads:
+            t.join()
+        assert seq.stats.groups == before + 1, "the queued writes committed together"
+
+    codes = [(answers[i].status_code, answers[i].json().get("error", {}).get("code")) for i in range(9)]
+    assert (
+        codes
+        == [(200, None)] * 4
+        + [(409, "insufficient_balance"), (409, "collateral_unavailable")]
+        + [(200, None)] * 3
+    )
+    seqs = [answers[i].json()["seq"] for i in range(4)]
+    assert len(set(seqs)) == 4
+    assert position(http, f"{http.party('yuyao_dye')}.holding", "COD", lot) == (1 + 40, 0)
+    pledges = http.get("yuyao_chem", "/v1/pledges", params={"limit": 50}).json()
+    assert sorted(p["applied_kg"] for p in pledges["items"]) == [100, 100, 100]
 
 
 def test_listeners_share_one_port_over_tcp() -> None:

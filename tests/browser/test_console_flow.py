@@ -90,7 +90,7 @@ def test_an_auction_and_a_pledge_run_through_the_console(browser: Any, served: S
     chem.page.fill("input[name=price]", "4500")
     chem.page.fill("input[name=quantity]", "5")
     chem.submit("/bids")
-    assert "报价已提交" in chem.flash()
+    assert "报价已密封提交" in chem.flash()
     chem.shot("05-enterprise-a-bid")
     dye = Person(browser, served, "yuyao_dye", shots)
     dye.go("/console/auctions/YY-2026-001")
@@ -102,13 +102,33 @@ def test_an_auction_and_a_pledge_run_through_the_console(browser: Any, served: S
     dye.shot("06-enterprise-b-refused")
     dye.page.fill("input[name=price]", "4200")
     dye.submit("/bids")
-    assert "报价已提交" in dye.flash()
+    assert "报价已密封提交" in dye.flash()
+
+    # Before the close the bureau sees how many sealed bids came in, never a price or a bidder.
+    bureau.go("/console/auctions/YY-2026-001")
+    sealed_page = bureau.page.content()
+    assert "已收到 2 份密封报价，来自 2 家竞买人" in bureau.page.inner_text("#live")
+    for secret in (
+        "4,500",
+        "4,200",
+        "4500",
+        "4200",
+        world.party("yuyao_chem"),
+        "余姚示例化工",
+        "余姚示例印染",
+    ):
+        assert secret not in sealed_page, secret
+    assert bureau.page.locator("table").count() == 0  # no bid table at all
+    live = bureau.context.request.get(f"{served.base}/console/auctions/YY-2026-001/live.json").json()
+    assert (live["bids"], live["standing"], live["next"]) == (2, None, None)
+    bureau.shot("06b-bureau-sealed-bids")
 
     # Bidding time passes; the bureau closes and settles: A gets 5 t and B 3 t at 4,200 CNY/t.
     world.clock.advance(timedelta(hours=2))
     bureau.go("/console/auctions/YY-2026-001")
-    assert bureau.page.locator("table").filter(has_text="4,500.00").count() == 1  # the bureau sees all bids
+    assert "4,500" not in bureau.page.content()  # past the close, still sealed until the result
     bureau.submit("/close")
+    assert bureau.page.locator("table").filter(has_text="4,500.00").count() == 1  # now the bids show
     assert "结果已记录" in bureau.flash()
     bureau.shot("07-auction-closed")
     bureau.submit("/settle")

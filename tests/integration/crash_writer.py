@@ -1,21 +1,27 @@
 """The registry as a separate process for the crash test: signed writes, each acknowledged on stdout.
 
-Run ``python -m tests.integration.crash_writer URL [--schema S] [--start N] [--stop M]`` from the repo.
+Run ``python -m tests.integration.crash_writer URL [--schema S] [--start N] [--stop M]`` from the repo;
+with ``--clients K`` (and ``--retry I,J``), K threads write through one group-commit sequencer, and
+every eleventh write is an overdraft its group must refuse alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from sqlmodel import Session
 
 from ledger.crypto import SigningKey
 from ledger.db import create_schema, make_engine
-from ledger.errors import LedgerAlreadyInitialized
+from ledger.errors import DomainError, LedgerAlreadyInitialized
 from ledger.model import AccountKind, OpenAccount, Posting, RegisterKey, RegisterParty, TxBody
+from ledger.sequencer import Sequencer
 from ledger.service import Instruction, Receipt, Registry, init_ledger, new_nonce, submit, submit_batch
 from ledger.timeutil import utc_now
 from tests.support import COD_YUYAO
@@ -70,6 +76,24 @@ def instruction(i: int) -> Instruction:
     return Instruction.signed(body, (signer, party_key(signer)), idempotency_key=idempotency_key(i))
 
 
+def refused_by_design(i: int) -> bool:
+    """Grouped writes only: write ``i`` overdraws a holder, so its group refuses it and only it."""
+    return i % 11 == 3
+
+
+def grouped_instruction(i: int) -> Instruction:
+    if not refused_by_design(i):
+        return instruction(i)
+    nonce = hashlib.sha256(f"ecoledger-crash-overdraft-{i}".encode()).hexdigest()[:32]
+    src, dst = HOLDERS
+    body = TxBody(
+        "transfer",
+        nonce,
+        (Posting(src, "COD", COD_YUYAO, -10 * OPENING), Posting(dst, "COD", COD_YUYAO, 10 * OPENING)),
+    )
+    return Instruction.signed(body, ("ent:a", party_key("ent:a")), idempotency_key=idempotency_key(i))
+
+
 def set_up(session: Session, reg: Registry) -> None:
     """Genesis, parties, keys, accounts and opening balances in ONE transaction: a kill leaves all or none."""
     init_ledger(session, registry=reg, name="ecoledger crash test", rule_set=1)  # durability, not typing
@@ -90,9 +114,53 @@ def set_up(session: Session, reg: Registry) -> None:
             raise result
 
 
+_emitting = threading.Lock()
+
+
 def emit(line: str) -> None:
-    sys.stdout.write(line + "\n")  # one write(2) of a short line: a pipe gets all of it or none
-    sys.stdout.flush()
+    with _emitting:  # one client thread at a time
+        sys.stdout.write(line + "\n")  # one write(2) of a short line: a pipe gets all of it or none
+        sys.stdout.flush()
+
+
+def grouped(seq: Sequencer, reg: Registry, indices: Iterator[int], client: int) -> None:
+    """One client thread: even clients hand plain instructions to the batch, odd ones write units."""
+    for i in indices:
+        ins = grouped_instruction(i)
+        try:
+            if client % 2 == 0:
+                receipt = seq.submit(ins, registry=reg)
+            else:
+                with seq.unit() as session:
+                    receipt = submit(session, ins, registry=reg)
+        except DomainError as exc:
+            emit(f"refused {i} {exc.code} {seq.last_group}")
+            continue
+        # Acknowledged only now, after the group's COMMIT has returned.
+        emit(f"ack {i} {receipt.seq} {int(receipt.replayed)} {seq.last_group}")
+
+
+def run_grouped(
+    engine: Any, reg: Registry, clients: int, retry: list[int], start: int, stop: int | None
+) -> None:
+    fresh = itertools.count(start) if stop is None else iter(range(start, stop))
+    shared = itertools.chain(retry, fresh)
+    lock = threading.Lock()
+
+    def indices() -> Iterator[int]:
+        while True:
+            with lock:
+                i = next(shared, None)
+            if i is None:
+                return
+            yield i
+
+    seq = Sequencer(engine)
+    threads = [threading.Thread(target=grouped, args=(seq, reg, indices(), c)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schema", help="PostgreSQL schema to use (search_path)")
     parser.add_argument("--start", type=int, default=0, help="index of the first write to submit")
     parser.add_argument("--stop", type=int, help="exit cleanly before this index (default: run until killed)")
+    parser.add_argument("--clients", type=int, default=0, help="grouped writes from this many threads")
+    parser.add_argument("--retry", default="", help="grouped: indices to write again first (comma-separated)")
     args = parser.parse_args(argv)
     kwargs: dict[str, Any] = {}
     if args.schema:
@@ -115,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         except LedgerAlreadyInitialized:
             session.rollback()  # a restart: continue where the journal is
     emit(f"ready {args.start}")
+    if args.clients:
+        retry = [int(x) for x in args.retry.split(",") if x]
+        run_grouped(engine, reg, args.clients, retry, args.start, args.stop)
+        engine.dispose()
+        return 0
     i = args.start
     while args.stop is None or i < args.stop:
         with Session(engine) as session:

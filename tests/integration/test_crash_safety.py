@@ -1,5 +1,8 @@
 """P3: SIGKILL the registry process at random moments; every acknowledged write survives, nothing half-done.
 
+Twice: one write at a time, and grouped (several client threads through one group-commit sequencer,
+with writes their group refuses alone).
+
 The kill delays come from a seed printed on failure; ``ECOLEDGER_CRASH_SEED=<seed>`` replays them (P9).
 """
 
@@ -15,7 +18,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,21 +48,44 @@ class Ack:
     replayed: bool
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A grouped write's answer: acknowledged (with its record) or refused, and its group."""
+
+    index: int
+    seq: int | None  # None: refused
+    replayed: bool
+    group: int
+
+
 @dataclass
 class Run:
     ready: bool
     acks: list[Ack]
     returncode: int
     stderr: str
+    answers: list[Answer]
 
 
-def run_writer(url: str, schema: str | None, start: int, log: Path, *, kill_after: float | None) -> Run:
-    """Start the writer at write ``start``; SIGKILL it ``kill_after`` s after it is ready, or run 3 writes."""
+def run_writer(
+    url: str,
+    schema: str | None,
+    start: int,
+    log: Path,
+    *,
+    kill_after: float | None,
+    clients: int = 0,
+    retry: Sequence[int] = (),
+) -> Run:
+    """Start the writer at write ``start``; SIGKILL it ``kill_after`` s after it is ready, or run 3 writes
+    (grouped: ``retry`` and the writes up to a few more than the clients could have had in flight)."""
     cmd = [sys.executable, "-m", "tests.integration.crash_writer", url, "--start", str(start)]
     if schema:
         cmd += ["--schema", schema]
+    if clients:
+        cmd += ["--clients", str(clients), "--retry", ",".join(map(str, retry))]
     if kill_after is None:
-        cmd += ["--stop", str(start + 3)]
+        cmd += ["--stop", str(start + (clients + 3 if clients else 3))]
     lines: list[bytes] = []
     ready = threading.Event()
     with log.open("wb") as err, subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=err) as proc:
@@ -85,7 +111,22 @@ def run_writer(url: str, schema: str | None, start: int, log: Path, *, kill_afte
             proc.wait()
         reader.join(timeout=10)
     was_ready = any(raw.startswith(b"ready ") for raw in lines)
-    return Run(was_ready, _parse_acks(lines), proc.returncode, log.read_text(errors="replace")[-3000:])
+    stderr = log.read_text(errors="replace")[-3000:]
+    return Run(was_ready, _parse_acks(lines), proc.returncode, stderr, _parse_answers(lines))
+
+
+def _parse_answers(lines: list[bytes]) -> list[Answer]:
+    answers = []
+    for raw in lines:
+        parts = raw.split()
+        if not raw.endswith(b"\n") or len(parts) < 4:  # a cut line was never an answer
+            continue
+        if parts[0] == b"ack" and len(parts) == 5:
+            answers.append(Answer(int(parts[1]), int(parts[2]), parts[3] == b"1", int(parts[4])))
+        elif parts[0] == b"refused":
+            assert parts[2] == b"insufficient_balance", raw
+            answers.append(Answer(int(parts[1]), None, False, int(parts[3])))
+    return answers
 
 
 def _parse_acks(lines: list[bytes]) -> list[Ack]:
@@ -94,7 +135,7 @@ def _parse_acks(lines: list[bytes]) -> list[Ack]:
         if not raw.endswith(b"\n"):  # a cut line never reached the client as an acknowledgement
             continue
         parts = raw.split()
-        if parts[0] == b"ack":
+        if parts[0] == b"ack" and len(parts) == 4:
             acks.append(Ack(int(parts[1]), int(parts[2]), parts[3] == b"1"))
     return acks
 
@@ -212,5 +253,74 @@ def test_writes_acknowledged_before_a_sigkill_survive_the_restart_and_the_journa
         check_the_journal_after_the_last_restart(engine, acked, why)
     print(
         f"{len(acked)} acknowledged writes ({acked_before_a_kill} before a kill), "
+        f"{retried_after_commit} committed but unacknowledged at a kill"
+    )
+
+
+GROUPED_CLIENTS = 8
+GROUPED_KILL_DELAY = (0.1, 1.0)  # a group answers its eight writes at once: give the first time to land
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_grouped_writes_acknowledged_before_a_sigkill_survive_and_a_refusal_leaves_its_group_committed(
+    kind: str, tmp_path: Path
+) -> None:
+    """Eight threads write through one sequencer (plain instructions in the group's batch, units as
+    savepoints); the test kills the process, restarts it with every unanswered write to retry, and
+    finds each acknowledged write stored once, no write acknowledged twice, no refused write stored,
+    and groups that held a refusal with their other writes committed."""
+    seed = int(os.environ.get("ECOLEDGER_CRASH_SEED") or random.randrange(2**32))
+    why = f"[{kind}, grouped; replay with ECOLEDGER_CRASH_SEED={seed}]"
+    print(f"crash test seed {seed} {why}")
+    rng = random.Random(seed)
+    acked: dict[int, int] = {}
+    refused: set[int] = set()
+    groups: dict[tuple[int, int], Counter[str]] = {}
+    retry: list[int] = []
+    start = acked_before_a_kill = retried_after_commit = 0
+    with crash_database(kind, tmp_path) as (url, schema, engine):
+        for cycle in range(KILL_CYCLES + 1):
+            last = cycle == KILL_CYCLES
+            run = run_writer(
+                url,
+                schema,
+                start,
+                tmp_path / f"grouped-{cycle}.err",
+                kill_after=None if last else rng.uniform(*GROUPED_KILL_DELAY),
+                clients=GROUPED_CLIENTS,
+                retry=retry,
+            )
+            assert run.ready, f"cycle {cycle}: writer never got ready {why}\n{run.stderr}"
+            assert run.returncode == (0 if last else -signal.SIGKILL), f"cycle {cycle} {why}\n{run.stderr}"
+            for a in run.answers:
+                assert a.index not in acked.keys() | refused, f"{a} answered twice {why}"
+                groups.setdefault((cycle, a.group), Counter())["refused" if a.seq is None else "acked"] += 1
+                if a.seq is None:
+                    assert writer.refused_by_design(a.index), (a, why)
+                    refused.add(a.index)
+                    continue
+                assert not writer.refused_by_design(a.index), (a, why)
+                # Replayed: committed in flight at the kill, then retried (P4).
+                assert not a.replayed or (a.index in retry or a.index >= start), (a, why)
+                retried_after_commit += a.replayed
+                acked[a.index] = a.seq
+            assert len(set(acked.values())) == len(acked), f"one record acknowledged for two writes {why}"
+            answered = set(acked) | refused
+            top = max(answered, default=start - 1)
+            retry = sorted(set(range(top + 1)) - answered)
+            start = max(start, top + 1)
+            acked_before_a_kill += 0 if last else len(run.answers)
+            check_every_acknowledged_write_is_stored(engine, acked, f"(after cycle {cycle}) {why}")
+        assert retry == [], f"writes never answered: {retry} {why}"
+        assert acked_before_a_kill > 0, f"no kill landed while writes were being acknowledged {why}"
+        assert refused, f"no write was refused {why}"
+        mixed = [g for g, c in groups.items() if c["refused"] and c["acked"]]
+        assert mixed, f"no group held both a refusal and acknowledged writes {why}"
+        assert max(sum(c.values()) for c in groups.values()) > 1, f"writes were never grouped {why}"
+        check_the_journal_after_the_last_restart(engine, acked, why)
+    print(
+        f"{len(acked)} acknowledged and {len(refused)} refused grouped writes ({acked_before_a_kill} "
+        f"answered before a kill) in {len(groups)} groups, {len(mixed)} with a refusal; "
         f"{retried_after_commit} committed but unacknowledged at a kill"
     )

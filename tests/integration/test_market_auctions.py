@@ -12,11 +12,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from accounts.errors import PermissionDenied
+from ledger.auction_book import bid_commitment
 from ledger.errors import InsufficientBalance, MissingSignature
 from ledger.service import Registry, find_hold, journal_lines, replay_database
 from market import auction_settlement, auctions
-from market.auction import AuctionDesign, RatioDeposit, clear, payment_fen
-from market.auction_state import AuctionStatus, AwardStatus, auction_bid_list, get_auction, open_needs
+from market.auction import AuctionDesign, RatioDeposit, clear_with_caps, payment_fen
+from market.auction_state import AuctionStatus, AwardStatus, auction_bid_list, get_auction
 from market.errors import (
     AuctionClosed,
     AuctionStillOpen,
@@ -109,9 +110,10 @@ def test_a_bid_places_the_deposit_in_escrow_once_per_bidder(world: World) -> Non
     # Quzhou's rule: 10% x base price 4,000 CNY/t x min(need 2 t, offered 1 t) x 5 years = 2,000 CNY.
     assert (first.deposit_fen, second.deposit_fen) == (200_000, 0)
     assert world.position(f"{world.party('yuyao_chem')}.cash") == (10_000_000, 200_000)
-    (record,) = _records(world, "auction.deposit")  # one deposit per bidder; bids are registry rows
-    assert record["signers"] == [world.party("yuyao_chem")]
-    assert record["holds"][0]["controller"] == BUREAU
+    records = _records(world, "auction.bid")  # every bid is a record its bidder signs
+    assert [r["signers"] for r in records] == [[world.party("yuyao_chem")]] * 2
+    assert records[0]["holds"][0]["controller"] == BUREAU
+    assert records[1]["holds"] == []  # the deposit is placed once
     assert [
         b.bid.seq for b in world.read(auctions.auction_bids, actor=world.p("yuyao_chem"), auction_id="A1")
     ] == [1, 2]
@@ -216,16 +218,42 @@ def test_the_result_record_carries_exactly_what_the_auditor_reads(world: World) 
     assert set(record["meta"]) == {
         "auction_id",
         "design",
+        "closed_at",
         "clearing_price_fen_per_t",
+        "winning_share",
+        "bids",
         "allocations",
+        "rejected",
+        "sold_kg",
         "revenue_fen",
         "unsold_kg",
     }
     chem, dye = world.party("yuyao_chem"), world.party("yuyao_dye")
     assert record["meta"]["allocations"] == [
-        {"bidder": chem, "quantity_kg": 1_000, "price_fen_per_t": P + 20_000, "amount_fen": 620_000},
-        {"bidder": dye, "quantity_kg": 500, "price_fen_per_t": P, "amount_fen": 300_000},
+        {
+            "bidder": chem,
+            "quantity_kg": 1_000,
+            "price_fen_per_t": P + 20_000,
+            "amount_fen": 620_000,
+            "bid_seqs": [1],
+        },
+        {"bidder": dye, "quantity_kg": 500, "price_fen_per_t": P, "amount_fen": 300_000, "bid_seqs": [2]},
     ]
+    # every bid revealed with the salt that opens its sealed commitment in the bid record
+    revealed = record["meta"]["bids"]
+    assert [(b["seq"], b["bidder"], b["price_fen_per_t"], b["quantity_kg"]) for b in revealed] == [
+        (1, chem, P + 20_000, 1_000),
+        (2, dye, P, 1_000),
+    ]
+    commitments = [r["meta"]["commitment"] for r in _records(world, "auction.bid")]
+    for b, commitment in zip(revealed, commitments, strict=True):
+        assert (
+            bid_commitment(
+                "A1", b["bidder"], b["price_fen_per_t"], b["quantity_kg"], bytes.fromhex(b["salt"])
+            )
+            == commitment
+        )
+    assert record["meta"]["rejected"] == []  # the partial fill of dye's bid is an award, not a rejection
     assert record["meta"]["clearing_price_fen_per_t"] is None  # pay-as-bid has no single price
     assert record["meta"]["revenue_fen"] == 920_000
     # the service's result is exactly the pure clearing of the stored bids
@@ -233,7 +261,8 @@ def test_the_result_record_carries_exactly_what_the_auditor_reads(world: World) 
         auction = get_auction(s, auction_id="A1")
         bids = [b.bid for b in auction_bid_list(s, "A1")]
         assert auction.result is not None
-        assert clear(auction.terms, bids, open_needs(s, auction)).allocations == auction.result.allocations
+        caps = {b.bidder: 1_000 for b in bids}  # the needs the bids reserved
+        assert clear_with_caps(auction.terms, bids, caps).allocations == auction.result.allocations
 
 
 def test_a_late_bid_extends_the_ascending_close(world: World) -> None:

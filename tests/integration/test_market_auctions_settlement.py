@@ -16,7 +16,8 @@ from ledger.errors import DomainError, InsufficientBalance, MissingSignature
 from ledger.service import Registry, find_hold, journal_lines, replay_database
 from market import auction_settlement
 from market.auction import AuctionDesign, FixedDeposit, payment_fen
-from market.auction_state import AuctionStatus, AwardStatus, open_needs, submit_signed
+from market.auction_needs import open_needs
+from market.auction_state import AuctionStatus, AwardStatus, submit_signed
 from market.errors import AwardNotPending, PaymentOverdue, PaymentWindowOpen, UnknownAward
 from tests.integration.test_market_auctions_world import (
     BUREAU,
@@ -64,7 +65,7 @@ def _settle(
 def test_settlement_moves_rights_and_money_in_one_record_signed_by_both(world: World) -> None:
     chem = world.party("yuyao_chem")
     world.open(terms(quantity_kg=1_500))
-    world.bid("yuyao_chem", P + 40_000, 1_200, minutes(5))
+    placed = world.bid("yuyao_chem", P + 40_000, 1_200, minutes(5))
     closed = world.close()
     assert closed.result is not None
     (award,) = closed.result.awards
@@ -91,7 +92,7 @@ def test_settlement_moves_rights_and_money_in_one_record_signed_by_both(world: W
     assert record["signers"] == [BUREAU, chem]
     assert {(h["op"], h["hold"], h["amount"]) for h in record["holds"]} == {
         ("capture", f"auction:A1:award:{chem}", 1_200),
-        ("capture", "auction:A1:deposit:1", 100_000),
+        ("capture", placed.deposit_hold, 100_000),
     }
     assert len(record["postings"]) == 4  # rights and cash legs together: delivery versus payment
 
@@ -99,12 +100,13 @@ def test_settlement_moves_rights_and_money_in_one_record_signed_by_both(world: W
 def test_a_deposit_above_the_price_is_released_at_settlement(world: World) -> None:
     chem = world.party("yuyao_chem")
     world.open(terms(quantity_kg=100, deposit_rule=FixedDeposit(500_000)))
-    world.bid("yuyao_chem", P, 100, minutes(5))
+    placed = world.bid("yuyao_chem", P, 100, minutes(5))
     world.close()
     _settle(world, "yuyao_chem", keys=world.keys_of("yuyao", "yuyao_chem"))
     assert world.position(f"{chem}.cash") == (CHEM_FUNDS - payment_fen(100, P), 0)
+    assert placed.deposit_hold is not None
     with Session(world.engine) as s:
-        hold = find_hold(s, hold="auction:A1:deposit:1")
+        hold = find_hold(s, hold=placed.deposit_hold)
     assert hold is not None
     assert (hold.status, hold.amount) == ("released", 0)
 

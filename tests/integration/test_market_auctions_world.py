@@ -57,6 +57,8 @@ class World:
     ) -> World:
         people: dict[str, DemoParticipant] = {}
         specs = {alias: DEMO_SPECS[alias] for alias in aliases} | (EXTRA if extra else {})
+        start = T0 - timedelta(days=30)
+        registry.clock = lambda: start  # moved to each workflow's ``now`` by ``run``
         with Session(engine) as s:
             init_ledger(s, registry=registry, name="ecoledger auction test")
             for alias, spec in specs.items():
@@ -84,8 +86,14 @@ class World:
     # -- running services -----------------------------------------------------------------------
 
     def run(self, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
-        """Call a write service in its own session and commit; the keys default to everyone's."""
+        """Call a write service in its own session and commit; the keys default to everyone's.
+
+        The registry's clock is the service's ``now``: the ledger checks a bid's window by its
+        record's time, as the registry's clock stamps it when the bid arrives."""
         kwargs.setdefault("keys", self.keys)
+        now = kwargs.get("now")
+        if isinstance(now, datetime):
+            self.registry.clock = lambda: now
         with Session(self.engine) as s:
             out = fn(s, registry=self.registry, **kwargs)
             s.commit()

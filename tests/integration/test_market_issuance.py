@@ -396,3 +396,21 @@ def test_the_expiry_run_retires_expired_rights_leaves_pledged_ones_and_expired_u
         result, diff = replay_database(s)
         assert result.ok
         assert diff == {}
+
+
+@pytest.mark.parametrize(
+    ("now", "swept"),
+    [(datetime(2024, 6, 30, 23, 0, tzinfo=UTC), False), (datetime(2024, 7, 1, 0, 0, tzinfo=UTC), True)],
+)
+def test_the_expiry_run_leaves_a_lot_on_its_last_valid_day_and_sweeps_it_the_day_after(
+    env: Env, now: datetime, swept: bool
+) -> None:
+    env.cap(kg=4_000, until=SHORT)  # valid through SHORT, 2024-06-30
+    env.clock.now = now
+    with Session(env.engine) as s:
+        report = run_expiry(s, registry=env.registry)
+        s.commit()
+    assert [(p.account, p.swept_kg) for p in report.swept] == ([(RESERVE, 4_000)] if swept else [])
+    with Session(env.engine) as s:
+        assert sum(b.total for b in balances(s, account=RESERVE)) == (0 if swept else 4_000)
+        assert replay_database(s)[0].ok

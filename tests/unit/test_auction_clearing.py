@@ -87,7 +87,7 @@ def test_a_later_bid_at_the_margin_price_gets_nothing_when_the_earlier_one_takes
     bids = [bid(7, "LATE", 2_100_000, 4_000), bid(3, "EARLY", 2_100_000, 4_000)]
     result = clear(terms(quantity_kg=4_000), bids, needs(EARLY=4_000, LATE=4_000))
     assert result.winners() == ("EARLY",)
-    assert reasons(result) == {7: RejectReason.SUPPLY_EXHAUSTED}
+    assert reasons(result) == {7: RejectReason.LOST_THE_TIE}  # the earlier bid at its price took all
 
 
 def test_an_undersubscribed_uniform_auction_sells_at_the_reserve_and_reports_the_unsold_rest() -> None:
@@ -245,7 +245,7 @@ def test_online_bidding_ranks_equal_best_prices_by_arrival() -> None:
     result = clear(terms(AuctionDesign.ONLINE_BIDDING), bids, needs(A=1_000, B=1_000, C=1_000))
     assert result.winning_share == 2
     assert result.winners() == ("A", "B")
-    assert reasons(result) == {5: RejectReason.OUTSIDE_WINNING_SHARE}
+    assert reasons(result) == {5: RejectReason.LOST_THE_TIE}  # C's equal best bid came last
 
 
 def test_online_bidding_ranks_a_bidder_by_its_best_bid_and_keeps_all_its_bids() -> None:
@@ -333,3 +333,23 @@ def test_an_ascending_auction_with_partial_bids_goes_down_the_price_ladder() -> 
         ("B", 6_000, RESERVE + 10_000),
         ("A", 4_000, RESERVE),
     ]
+
+
+def test_a_bid_below_the_marginal_price_is_outbid_and_one_at_it_lost_the_tie() -> None:
+    bids = [bid(1, "A", 2_500_000, 4_000), bid(2, "B", 2_400_000, 1_000), bid(3, "C", 2_500_000, 1_000)]
+    result = clear(terms(AuctionDesign.PAY_AS_BID, quantity_kg=4_000), bids, needs(A=4_000, B=4_000, C=4_000))
+    assert reasons(result) == {2: RejectReason.SUPPLY_EXHAUSTED, 3: RejectReason.LOST_THE_TIE}
+
+
+def test_online_bidding_tells_a_bidder_cut_by_the_70_percent_rule_from_one_that_lost_the_tie() -> None:
+    bids = [bid(1, "A", 2_600_000, 500), bid(2, "B", 2_500_000, 500)]
+    bids += [bid(3, "C", 2_500_000, 500), bid(4, "D", 2_500_000, 500)]  # D's equal best bid came last
+    result = clear(terms(AuctionDesign.ONLINE_BIDDING), bids, needs(A=500, B=500, C=500, D=500))
+    assert result.winning_share == 3  # 4 x 0.7 = 2.8
+    assert result.winners() == ("A", "B", "C")
+    assert reasons(result) == {4: RejectReason.LOST_THE_TIE}
+    bids += [bid(5, "E", 2_400_000, 500)]
+    result = clear(terms(AuctionDesign.ONLINE_BIDDING), bids, needs(A=500, B=500, C=500, D=500, E=500))
+    assert result.winning_share == 4  # 5 x 0.7 = 3.5, rounded half up
+    assert result.winners() == ("A", "B", "C", "D")
+    assert reasons(result) == {5: RejectReason.OUTSIDE_WINNING_SHARE}

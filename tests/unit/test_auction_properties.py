@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.auction_designs import in_priority_order, top_share
 from market.auction import (
     AuctionDesign,
     AuctionTerms,
@@ -109,12 +110,26 @@ def check_invariants(terms: AuctionTerms, bids: list[Bid], needs: list[Need], re
     for bidder in result.winners():
         assert result.awarded_kg(bidder) <= caps[bidder]
         assert result.awarded_kg(bidder) <= sum(b.quantity_kg for b in bids if b.bidder == bidder)
-    # the right bids win: no bid refused for lack of supply outranks a filled bid
+    # the right bids win: no bid refused for lack of supply outranks a filled bid (网络竞价: among the
+    # bidders within the winning share; those cut from it by the tie rule also "lost the tie")
     last_filled = max(((-by_seq[s].price_fen_per_t, s) for s in filled), default=None)
+    competing_bids = [by_seq[s] for s in filled] + [
+        by_seq[r.seq] for r in result.rejected if r.reason in _COMPETING
+    ]
+    within = (
+        top_share(in_priority_order(competing_bids))[0]
+        if terms.design is AuctionDesign.ONLINE_BIDDING
+        else None
+    )
     for r in result.rejected:
-        if r.reason is RejectReason.SUPPLY_EXHAUSTED:
+        if within is not None and r.bidder not in within and r.reason in _COMPETING:
+            assert r.reason in (RejectReason.OUTSIDE_WINNING_SHARE, RejectReason.LOST_THE_TIE)
+            continue
+        if r.reason in (RejectReason.SUPPLY_EXHAUSTED, RejectReason.LOST_THE_TIE):
             assert last_filled is not None
             assert (-by_seq[r.seq].price_fen_per_t, r.seq) > last_filled
+        if r.reason is RejectReason.SUPPLY_EXHAUSTED:  # outbid: a strictly lower price than every fill
+            assert -by_seq[r.seq].price_fen_per_t > last_filled[0]
     if terms.design is AuctionDesign.ONLINE_BIDDING:
         assert result.winning_share is not None
         assert len(result.winners()) <= result.winning_share
@@ -126,7 +141,12 @@ def check_invariants(terms: AuctionTerms, bids: list[Bid], needs: list[Need], re
         assert result.winning_share == (max(1, int(seventy_percent)) if competing else 0)
 
 
-_COMPETING = {RejectReason.OUTSIDE_WINNING_SHARE, RejectReason.NEED_FILLED, RejectReason.SUPPLY_EXHAUSTED}
+_COMPETING = {
+    RejectReason.OUTSIDE_WINNING_SHARE,
+    RejectReason.NEED_FILLED,
+    RejectReason.SUPPLY_EXHAUSTED,
+    RejectReason.LOST_THE_TIE,
+}
 
 
 @settings(max_examples=300)

@@ -1,5 +1,5 @@
-"""The rules under ``market.auction``: the four designs (竞价规则) on plain bids, and the money rules,
-payment rounding and deposit (保证金) formulas. Callers import these names from ``market.auction``."""
+"""The four auction designs (竞价规则) on plain bids, and the money rules: payment rounding and deposit
+(保证金) formulas. Pure: the ledger re-runs them on revealed bids; the workflow imports ``market.auction``."""
 
 from __future__ import annotations
 
@@ -58,7 +58,9 @@ class RejectReason(StrEnum):
     TOO_MANY_BIDS = "too_many_bids"
     OUTSIDE_WINNING_SHARE = "outside_winning_share"  # 网络竞价: bidder not in the top 70%
     NEED_FILLED = "need_filled"  # the bidder's higher bids already met its whole need
-    SUPPLY_EXHAUSTED = "supply_exhausted"  # outbid: higher or earlier bids took every kg
+    SUPPLY_EXHAUSTED = "supply_exhausted"  # outbid: higher bids took every kg
+    LOST_THE_TIE = "lost_the_tie"  # an earlier bid at the same price took the rest, or the last place
+    NOT_REVEALED = "not_revealed"  # a sealed bid whose bidder kept its salt and never revealed it
 
 
 class BidLike(Protocol):
@@ -259,26 +261,40 @@ def timed_close(accepted: Iterable[BidLike], *, closes_at: datetime, extension: 
     return close
 
 
-def top_share(order: Iterable[BidLike]) -> tuple[frozenset[str], int]:
-    """网络竞价: the bidders allowed to win (the top 70%, ranked by best bid) and their number.
+def top_share(order: Iterable[BidLike]) -> tuple[frozenset[str], int, frozenset[str]]:
+    """网络竞价: the bidders allowed to win (the top 70%, ranked by best bid), their number, and the
+    bidders left out only by the tie rule (best bid equal to the last winning place's, but later).
 
     ``order`` is already in priority order, so a bidder's first appearance is its best bid and
     the earlier of two equal best bids ranks higher.
     """
-    ranked = dict.fromkeys(map(_by_bidder, order))  # first appearances, in rank order
-    quota = winning_share(len(ranked))
-    return frozenset(islice(ranked, quota)), quota
+    best: dict[str, int] = {}
+    for bid in order:  # first appearances, in rank order
+        best.setdefault(bid.bidder, bid.price_fen_per_t)
+    quota = winning_share(len(best))
+    allowed = frozenset(islice(best, quota))
+    if len(best) <= quota:
+        return allowed, quota, frozenset()
+    last_price = best[next(islice(best, quota - 1, None))]
+    tied = frozenset(b for b, p in islice(best.items(), quota, None) if p == last_price)
+    return allowed, quota, tied
 
 
 def fill(
-    order: Iterable[B], supply_kg: int, needs_kg: Mapping[str, int], *, allowed: frozenset[str] | None = None
+    order: Iterable[B],
+    supply_kg: int,
+    needs_kg: Mapping[str, int],
+    *,
+    allowed: frozenset[str] | None = None,
+    tied: frozenset[str] = frozenset(),
 ) -> tuple[list[B], list[int], list[RejectedBid], int]:
     """Fill bids in priority order until the supply runs out: bids filled, kg each, refusals, unsold.
 
     Each bid gets the least of its quantity, the supply left and its bidder's need left, so the
     marginal bid takes the remainder (a partial fill) and a later bid at the same price gets only
-    what the earlier one left: time priority, no pro-rata split. With ``allowed`` (网络竞价's top
-    share) the bids of other bidders get nothing, whatever the supply.
+    what the earlier one left (``LOST_THE_TIE``): time priority, no pro-rata split. With ``allowed``
+    (网络竞价's top share) the bids of other bidders get nothing, whatever the supply; those of
+    ``tied`` bidders lost the share's last place to an earlier equal bid.
     """
     remaining = supply_kg
     need_left = dict(needs_kg)
@@ -287,10 +303,13 @@ def fill(
     refused: list[RejectedBid] = []
     for bid in order:
         if allowed is not None and bid.bidder not in allowed:
-            refused.append(RejectedBid(bid.seq, bid.bidder, RejectReason.OUTSIDE_WINNING_SHARE))
+            out = RejectReason.LOST_THE_TIE if bid.bidder in tied else RejectReason.OUTSIDE_WINNING_SHARE
+            refused.append(RejectedBid(bid.seq, bid.bidder, out))
             continue
         if remaining == 0:
-            refused.append(RejectedBid(bid.seq, bid.bidder, RejectReason.SUPPLY_EXHAUSTED))
+            tie = filled and filled[-1].price_fen_per_t == bid.price_fen_per_t
+            out = RejectReason.LOST_THE_TIE if tie else RejectReason.SUPPLY_EXHAUSTED
+            refused.append(RejectedBid(bid.seq, bid.bidder, out))
             continue
         room = need_left[bid.bidder]
         if room == 0:

@@ -1,0 +1,322 @@
+"""Group commit: a process's concurrent writers share one database transaction and one COMMIT.
+
+Each caller's unit of work runs as a savepoint in the open group (a refusal undoes only its own
+writes); plain instructions waiting together go through one ``submit_batch``. Every caller is
+answered after its group's COMMIT returned, never before.
+
+How a group runs. One connection at a time holds "the turn": a unit of work (``unit``) or a driver
+of waiting instructions (``submit``). The holder, when done, runs the instructions that queued
+meanwhile as one batch, hands the turn to the next unit waiting, or, with nobody waiting, commits
+the group and wakes every member. Sessions join the group's connection with
+``join_transaction_mode="create_savepoint"``, so a workflow step's own rows and its ledger records
+stay in one atomic unit. Between processes (``serve --workers N``) groups are ordered as single
+transactions were: SQLite's writer lock (``ledger.db``) and, on PostgreSQL, the ``journal_head`` row
+locked as the group's first statement, so two processes' groups never wait for each other's rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+from sqlalchemy import Connection, Engine, select
+from sqlmodel import Session
+
+from ledger.errors import DomainError
+from ledger.repository import HD
+from ledger.service import Instruction, Receipt, Registry, submit_batch
+
+__all__ = ["GROUP", "GroupCommitFailed", "Sequencer", "SequencerStats"]
+
+GROUP = "ecoledger.group"  # in a unit's ``session.info``: the number of the group it ran in
+T = TypeVar("T")
+Check = Callable[[Session], None]  # refuses an instruction (raises a DomainError) before it is batched
+
+_LOCK_HEAD = select(HD.c.id).where(HD.c.id == 1).with_for_update()
+
+
+class GroupCommitFailed(RuntimeError):
+    """The group's COMMIT failed: none of its writes, this caller's included, was stored."""
+
+
+@dataclass(frozen=True)
+class SequencerStats:
+    groups: int = 0  # committed or failed
+    members: int = 0  # units and instructions, over all groups
+    largest: int = 0
+
+    @property
+    def mean_size(self) -> float:
+        return self.members / self.groups if self.groups else 0.0
+
+
+@dataclass(eq=False)
+class _Group:
+    number: int
+    conn: Connection
+    members: int = 0
+    jobs: list[_Job] = field(default_factory=list)
+    failure: BaseException | None = None
+    ended: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(eq=False)
+class _Job:
+    """One instruction waiting for a batch, and what its caller is told."""
+
+    instruction: Instruction
+    registry: Registry
+    check: Check | None
+    wake: threading.Event = field(default_factory=threading.Event)
+    drive: bool = False  # the caller's thread was handed the turn to run the next group
+    settled: bool = False
+    outcome: Receipt | BaseException | None = None
+    group: _Group | None = None
+
+
+class Sequencer:
+    """The one sequencer of a process for ``engine``: ``unit()`` for a unit of work, ``submit`` for
+    a plain signed instruction. Both block until the caller's group is durable (or failed)."""
+
+    def __init__(self, engine: Engine, *, max_group: int = 1000, wait_s: float = 30.0) -> None:
+        self.engine, self.max_group, self.wait_s = engine, max_group, wait_s
+        self._lock = threading.Lock()
+        self._busy = False  # someone holds the turn
+        self._turns: deque[threading.Event] = deque()  # units waiting for the turn, in order
+        self._jobs: list[_Job] = []  # instructions waiting for the next batch, in order
+        self._group: _Group | None = None  # read and written by the turn's holder only
+        self._numbers = itertools.count(1)
+        self._stats = SequencerStats()
+        self._local = threading.local()
+
+    @property
+    def stats(self) -> SequencerStats:
+        with self._lock:
+            return self._stats
+
+    def waiting(self) -> tuple[int, int]:
+        """Units and instructions waiting for their turn now (for monitoring and tests)."""
+        with self._lock:
+            return len(self._turns), len(self._jobs)
+
+    @property
+    def last_group(self) -> int | None:
+        """The number of the group this thread's last call ran in (None if it never reached one)."""
+        return getattr(self._local, "group", None)
+
+    @contextmanager
+    def unit(self) -> Iterator[Session]:
+        """A session whose work is one savepoint of the current group: committed with the group when
+        the block ends, undone alone if the block raises. The block's exception is re-raised after
+        the group ended; ``GroupCommitFailed`` if the block succeeded but the group did not commit."""
+        group = self._take_turn()
+        self._local.group = group.number
+        try:
+            session = Session(bind=group.conn, join_transaction_mode="create_savepoint")
+            session.info[GROUP] = group.number
+            try:
+                yield session
+                session.commit()  # RELEASE SAVEPOINT: durable only with the group
+            except BaseException:
+                session.rollback()  # ROLLBACK TO SAVEPOINT: the neighbours' work stays
+                raise
+            finally:
+                session.close()
+        finally:
+            self._hand_on()
+            group.ended.wait()
+        if group.failure is not None:
+            raise GroupCommitFailed("the group's commit failed; nothing of it was stored") from group.failure
+
+    def run(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` as one unit of the current group (``unit``)."""
+        with self.unit() as session:
+            return work(session)
+
+    def submit(self, instruction: Instruction, *, registry: Registry, check: Check | None = None) -> Receipt:
+        """Apply one signed instruction in the next batch of the current group; its receipt once the
+        group is durable, or its own refusal. ``check(session)`` runs first in the group's
+        transaction and may refuse the instruction alone; it must not write, and must not depend on
+        what other instructions of the batch change (it sees the state before the batch)."""
+        job = _Job(instruction, registry, check)
+        with self._lock:
+            self._jobs.append(job)
+            lead, self._busy = not self._busy, True
+        if lead:
+            self._hand_on()
+        self._wait(job)
+        self._local.group = job.group.number if job.group is not None else None
+        outcome = job.outcome
+        if job.group is not None and job.group.failure is not None and not isinstance(outcome, DomainError):
+            raise GroupCommitFailed(
+                "the group's commit failed; nothing of it was stored"
+            ) from job.group.failure
+        if isinstance(outcome, BaseException):
+            raise outcome
+        assert outcome is not None
+        return outcome
+
+    # -- the turn ----------------------------------------------------------------------------------
+
+    def _wait(self, job: _Job) -> None:
+        timed = True
+        while not job.settled:
+            if not job.wake.wait(self.wait_s if timed else None):
+                with self._lock:
+                    if not job.drive and job in self._jobs:  # never batched nor handed the turn
+                        self._jobs.remove(job)
+                        raise TimeoutError(f"no turn at the sequencer within {self.wait_s} s")
+                timed = False  # in a batch already: its outcome is coming
+                continue
+            if job.drive and not job.settled:
+                job.drive = False
+                job.wake.clear()
+                self._hand_on()
+
+    def _take_turn(self) -> _Group:
+        turn: threading.Event | None = None
+        with self._lock:
+            if self._busy:
+                turn = threading.Event()
+                self._turns.append(turn)
+            self._busy = True
+        if turn is not None and not turn.wait(self.wait_s):
+            with self._lock:
+                if turn in self._turns:
+                    self._turns.remove(turn)
+                    raise TimeoutError(f"no turn at the sequencer within {self.wait_s} s")
+            # granted just as the wait ended: the turn is ours
+        try:
+            group = self._open()
+        except BaseException:
+            self._hand_on()
+            raise
+        group.members += 1
+        return group
+
+    def _open(self) -> _Group:
+        if self._group is None:
+            conn = self.engine.connect()
+            try:
+                conn.begin()  # SQLite: BEGIN IMMEDIATE behind the writer queue and lock file
+                if conn.dialect.name == "postgresql":
+                    conn.execute(_LOCK_HEAD)  # groups of all processes in one order, taken first
+            except BaseException:
+                conn.close()
+                raise
+            self._group = _Group(next(self._numbers), conn)
+        return self._group
+
+    def _hand_on(self) -> None:
+        """The turn's holder is done with the connection: run the instructions that queued, give the
+        turn to the next unit, or commit; after a commit, wake the next waiter or go idle."""
+        while True:
+            jobs: list[_Job] = []
+            with self._lock:
+                action = self._next_action(jobs)
+            if action == "done":
+                return
+            if action == "jobs":
+                self._run_jobs(jobs)
+                continue
+            group = self._group
+            assert group is not None
+            self._commit(group)
+            with self._lock:
+                if self._turns:
+                    self._turns.popleft().set()
+                elif self._jobs:
+                    promoted = self._jobs[0]
+                    promoted.drive = True
+                    promoted.wake.set()
+                else:
+                    self._busy = False
+            return
+
+    def _next_action(self, jobs: list[_Job]) -> Literal["jobs", "commit", "done"]:
+        group = self._group
+        room = self.max_group - (group.members if group is not None else 0)
+        if room > 0 and self._jobs:
+            jobs.extend(self._jobs[:room])
+            del self._jobs[:room]
+            return "jobs"
+        if room > 0 and self._turns:
+            self._turns.popleft().set()
+            return "done"
+        if group is not None:
+            return "commit"
+        self._busy = False
+        return "done"
+
+    # -- a group's work ----------------------------------------------------------------------------
+
+    def _run_jobs(self, jobs: list[_Job]) -> None:
+        try:
+            group = self._open()
+        except BaseException as exc:
+            for job in jobs:
+                self._settle(job, exc)
+            return
+        group.members += len(jobs)
+        group.jobs.extend(jobs)
+        for job in jobs:
+            job.group = group
+        try:
+            with Session(bind=group.conn, join_transaction_mode="create_savepoint") as session:
+                self._apply(session, jobs)
+                session.commit()
+        except BaseException as exc:  # the batch's savepoint is undone: no instruction of it stands
+            for job in jobs:
+                if not isinstance(job.outcome, DomainError):
+                    job.outcome = exc
+
+    @staticmethod
+    def _apply(session: Session, jobs: list[_Job]) -> None:
+        by_registry: dict[int, list[_Job]] = {}
+        for job in jobs:
+            if job.check is not None:
+                try:
+                    job.check(session)
+                except DomainError as exc:
+                    job.outcome = exc
+                    continue
+            by_registry.setdefault(id(job.registry), []).append(job)
+        for batch in by_registry.values():
+            results = submit_batch(session, [j.instruction for j in batch], registry=batch[0].registry)
+            for job, result in zip(batch, results, strict=True):
+                job.outcome = result
+
+    def _commit(self, group: _Group) -> None:
+        try:
+            group.conn.commit()
+        except BaseException as exc:
+            group.failure = exc
+            # In whatever state the failed COMMIT left it, the connection goes: closing it ends the
+            # transaction on the server, and the pool never hands it out half-way.
+            with contextlib.suppress(Exception):
+                group.conn.invalidate()
+        finally:
+            with contextlib.suppress(Exception):  # the commit's own failure is the one to report
+                group.conn.close()
+            self._group = None
+            with self._lock:
+                s = self._stats
+                self._stats = SequencerStats(
+                    s.groups + 1, s.members + group.members, max(s.largest, group.members)
+                )
+            for job in group.jobs:
+                self._settle(job, None)
+            group.ended.set()
+
+    @staticmethod
+    def _settle(job: _Job, failure: BaseException | None) -> None:
+        if failure is not None:
+            job.outcome = failure
+        job.settled = True
+        job.wake.set()

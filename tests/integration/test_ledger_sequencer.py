@@ -1,0 +1,303 @@
+"""Group commit (ledger.sequencer), both engines: writers queued together share one COMMIT, each gets
+its own receipt or its own refusal, a refusal undoes only its own unit, a failed COMMIT stores nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, select
+from sqlmodel import Session
+
+from ledger.db import read_only
+from ledger.errors import DomainError, InsufficientBalance
+from ledger.repository import J
+from ledger.sequencer import GROUP, GroupCommitFailed, Sequencer
+from ledger.service import Instruction, Receipt, balances, replay_database, submit
+from market.trade_tables import TradeOfferRow
+from tests.support import World, transfer
+
+A, B = "ent:a.h", "ent:b.h"
+
+
+@pytest.fixture
+def rich(world: World) -> World:
+    world.issue(A, 1_000)
+    return world
+
+
+def _held(world: World, account: str) -> int:
+    with Session(read_only(world.engine)) as s:
+        return sum(b.total for b in balances(s, account=account))
+
+
+def _records(world: World) -> int:
+    with Session(read_only(world.engine)) as s:
+        return len(s.connection().execute(select(J.c.seq)).all())
+
+
+def _signed(world: World, amount: int, **kw: Any) -> Instruction:
+    return Instruction.signed(transfer(A, B, amount), ("ent:a", world.keys["ent:a"]), **kw)
+
+
+@contextmanager
+def commits_counted(engine: Engine) -> Iterator[list[int]]:
+    seen: list[int] = []
+
+    def count(_conn: Any) -> None:
+        seen.append(1)
+
+    event.listen(engine, "commit", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "commit", count)
+
+
+class Outcomes:
+    """What each concurrent caller was answered, by name, and the group it ran in."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, Receipt | BaseException] = {}
+        self.groups: dict[str, int | None] = {}
+        self.threads: list[threading.Thread] = []
+
+    def start(self, name: str, seq: Sequencer, call: Callable[[], Receipt]) -> None:
+        def go() -> None:
+            try:
+                self.answers[name] = call()
+            except BaseException as exc:
+                self.answers[name] = exc
+            self.groups[name] = seq.last_group
+
+        t = threading.Thread(target=go)
+        t.start()
+        self.threads.append(t)
+
+    def join(self) -> None:
+        for t in self.threads:
+            t.join(timeout=60)
+            assert not t.is_alive()
+
+
+def wait_for(seq: Sequencer, units: int, instructions: int) -> None:
+    deadline = time.monotonic() + 30
+    while seq.waiting() != (units, instructions):
+        assert time.monotonic() < deadline, seq.waiting()
+        time.sleep(0.005)
+
+
+def test_writers_queued_together_share_one_commit_and_each_gets_its_own_receipt_or_refusal(
+    rich: World,
+) -> None:
+    seq = Sequencer(rich.engine)
+    out = Outcomes()
+    reg = rich.registry
+
+    def unit_transfer(amount: int) -> Callable[[], Receipt]:
+        def call() -> Receipt:
+            with seq.unit() as s:
+                return submit(s, _signed(rich, amount), registry=reg)
+
+        return call
+
+    with commits_counted(rich.engine) as commits:
+        with seq.unit() as first:  # holds the turn while the others queue behind it
+            group = first.info[GROUP]
+            held = submit(first, _signed(rich, 10), registry=reg)
+            for i in range(5):
+                out.start(f"ok{i}", seq, lambda: seq.submit(_signed(rich, 10), registry=reg))
+            out.start("overdraft", seq, lambda: seq.submit(_signed(rich, 10_000), registry=reg))
+            out.start("unit ok", seq, unit_transfer(20))
+            out.start("unit overdraft", seq, unit_transfer(50_000))
+            wait_for(seq, units=2, instructions=6)
+            assert _held(rich, A) == 1_000, "nothing of the group is visible before its commit"
+        out.join()
+        assert len(commits) == 1, "one group, one COMMIT"
+
+    assert set(out.groups.values()) == {group}
+    refused = {k: v for k, v in out.answers.items() if isinstance(v, BaseException)}
+    assert set(refused) == {"overdraft", "unit overdraft"}
+    assert all(isinstance(v, InsufficientBalance) for v in refused.values())
+    receipts = [held, *(v for v in out.answers.values() if isinstance(v, Receipt))]
+    assert len({r.seq for r in receipts}) == len(receipts) == 7, "each its own record"
+    assert _held(rich, A) == 1_000 - 10 - 5 * 10 - 20
+    assert _held(rich, B) == 10 + 5 * 10 + 20
+    with Session(rich.engine) as s:
+        report, diff = replay_database(s)
+    assert report.ok, report.failure
+    assert diff == {}
+
+
+def _offer_row(name: str) -> TradeOfferRow:
+    """A workflow's own row (any table outside the ledger's would do)."""
+    return TradeOfferRow(
+        id=name,
+        seller="ent:a",
+        buyer="ent:b",
+        instrument="COD",
+        jurisdiction="330281",
+        valid_until="2099-12-31",
+        quantity_kg=1,
+        price_fen_per_t=1,
+        nonce=name,
+        seller_signature="-",
+        status="pending",
+        created_at="2026-01-01T00:00:00Z",
+    )
+
+
+def test_a_refused_unit_undoes_its_own_rows_and_records_and_leaves_its_neighbours_committed(
+    rich: World,
+) -> None:
+    seq = Sequencer(rich.engine)
+    before = _records(rich)
+
+    def step(name: str, amount: int, *, refuse: bool) -> Receipt:
+        with seq.unit() as s:
+            # a workflow step: a row of its own table, then its ledger record, in one unit
+            s.add(_offer_row(name))
+            s.flush()
+            receipt = submit(s, _signed(rich, amount), registry=rich.registry)
+            if refuse:
+                raise InsufficientBalance("refused after writing", account=A)
+            return receipt
+
+    out = Outcomes()
+    with seq.unit():
+        out.start("kept1", seq, lambda: step("kept1", 1, refuse=False))
+        out.start("undone", seq, lambda: step("undone", 2, refuse=True))
+        out.start("kept2", seq, lambda: step("kept2", 3, refuse=False))
+        wait_for(seq, units=3, instructions=0)
+    out.join()
+
+    assert isinstance(out.answers["undone"], InsufficientBalance)
+    assert len(set(out.groups.values())) == 1
+    with Session(read_only(rich.engine)) as s:
+        keys = set(s.connection().execute(select(TradeOfferRow.__table__.c.id)).scalars())  # type: ignore[attr-defined]
+    assert keys == {"kept1", "kept2"}
+    assert _records(rich) == before + 2
+    assert _held(rich, B) == 1 + 3
+
+
+def test_a_failed_commit_answers_every_member_with_the_failure_and_stores_nothing(rich: World) -> None:
+    seq = Sequencer(rich.engine)
+    before = _records(rich)
+    out = Outcomes()
+
+    def fail_once(_conn: Any) -> None:
+        event.remove(rich.engine, "commit", fail_once)
+        raise OSError("disk gone")
+
+    with pytest.raises(GroupCommitFailed) as failed, seq.unit() as s:  # noqa: PT012
+        submit(s, _signed(rich, 5), registry=rich.registry)
+        out.start("job", seq, lambda: seq.submit(_signed(rich, 6), registry=rich.registry))
+        out.start("refused", seq, lambda: seq.submit(_signed(rich, 99_999), registry=rich.registry))
+        wait_for(seq, units=0, instructions=2)
+        event.listen(rich.engine, "commit", fail_once)
+    out.join()
+
+    assert isinstance(failed.value.__cause__, OSError)
+    assert isinstance(out.answers["job"], GroupCommitFailed), "no receipt for a write that was not stored"
+    assert isinstance(out.answers["refused"], InsufficientBalance), "a refusal stays its own"
+    assert _records(rich) == before
+    assert _held(rich, A) == 1_000
+    # the sequencer goes on: the next caller opens a new group
+    assert seq.submit(_signed(rich, 7), registry=rich.registry).seq == before
+
+
+def test_one_caller_alone_commits_each_write_in_its_own_group(rich: World) -> None:
+    seq = Sequencer(rich.engine)
+    with commits_counted(rich.engine) as commits:
+        first = seq.submit(_signed(rich, 1), registry=rich.registry)
+        second = seq.run(lambda s: submit(s, _signed(rich, 1), registry=rich.registry))
+    assert (second.seq, len(commits)) == (first.seq + 1, 2)
+    assert seq.stats.groups == 2
+
+
+def test_one_idempotency_key_twice_in_a_group_is_applied_once_and_answered_with_the_same_receipt(
+    rich: World,
+) -> None:
+    seq = Sequencer(rich.engine)
+    out = Outcomes()
+    ins = _signed(rich, 4, idempotency_key="same")
+    with seq.unit():
+        out.start("first", seq, lambda: seq.submit(ins, registry=rich.registry))
+        wait_for(seq, units=0, instructions=1)
+        out.start("retry", seq, lambda: seq.submit(ins, registry=rich.registry))
+        wait_for(seq, units=0, instructions=2)
+    out.join()
+    first, retry = out.answers["first"], out.answers["retry"]
+    assert isinstance(first, Receipt)
+    assert isinstance(retry, Receipt)
+    assert (retry.seq, retry.hash, retry.replayed, first.replayed) == (first.seq, first.hash, True, False)
+    assert _held(rich, B) == 4
+
+
+def test_a_writer_that_waits_too_long_gives_up_without_losing_the_turn(rich: World) -> None:
+    seq = Sequencer(rich.engine, wait_s=0.2)
+    with seq.unit():
+        with pytest.raises(TimeoutError):
+            seq.submit(_signed(rich, 1), registry=rich.registry)  # same thread: can never get a turn
+        out = Outcomes()
+        out.start("unit", seq, lambda: seq.run(lambda s: submit(s, _signed(rich, 1), registry=rich.registry)))
+        out.join()
+        assert isinstance(out.answers["unit"], TimeoutError)
+    assert seq.waiting() == (0, 0)
+    assert seq.submit(_signed(rich, 2), registry=rich.registry).seq > 0
+
+
+def test_two_sequencers_on_one_database_as_two_server_processes_keep_one_gapless_chain(
+    rich: World, tmp_path: Any
+) -> None:
+    """Each ``serve`` worker has its own sequencer: their groups take turns through SQLite's writer
+    lock or PostgreSQL's journal_head row, and the chain stays one."""
+    other = _second_engine(rich.engine)
+    try:
+        sequencers = [Sequencer(rich.engine), Sequencer(other)]
+        out = Outcomes()
+        for i in range(40):
+            seq = sequencers[i % 2]
+            out.start(f"w{i}", seq, lambda seq=seq: seq.submit(_signed(rich, 1), registry=rich.registry))
+        out.join()
+    finally:
+        other.dispose()
+    receipts = [a for a in out.answers.values() if isinstance(a, Receipt)]
+    assert len(receipts) == 40, [a for a in out.answers.values() if not isinstance(a, Receipt)]
+    with Session(rich.engine) as s:
+        report, diff = replay_database(s)
+    assert report.ok, report.failure
+    assert diff == {}
+    assert _held(rich, B) == 40
+
+
+def _second_engine(engine: Engine) -> Engine:
+    from ledger.db import make_engine
+
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name == "sqlite":
+        return make_engine(url)
+    with engine.connect() as conn:
+        schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+    return make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+
+
+def test_a_domain_error_raised_by_a_check_refuses_only_that_instruction(rich: World) -> None:
+    seq = Sequencer(rich.engine)
+    out = Outcomes()
+
+    def refuse(_s: Session) -> None:
+        raise DomainError("not allowed")
+
+    with seq.unit():
+        out.start("checked", seq, lambda: seq.submit(_signed(rich, 1), registry=rich.registry, check=refuse))
+        out.start("plain", seq, lambda: seq.submit(_signed(rich, 2), registry=rich.registry))
+        wait_for(seq, units=0, instructions=2)
+    out.join()
+    assert type(out.answers["checked"]) is DomainError
+    assert isinstance(out.answers["plain"], Receipt)
+    assert _held(rich, B) == 2
