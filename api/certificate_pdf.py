@@ -249,9 +249,9 @@ def _verification_text(said: str, digest: str) -> str:
     return (
         f"{said}<br/><br/>证明文件 SHA-256 / certificate file SHA-256:<br/>{digest}<br/><br/>"
         "本页所列各项均已与登记中心签章的日志记录逐项核对：检查点签名、包含证明、登记中心签章、企业与银行的签名、"
-        "生态环境部门的核准签名。核验：ecoledger audit certificate 文件 --registry-key 公钥。<br/>"
+        "生态环境部门的核准签名。核验：ecoledger audit certificate 文件 --registry-key=公钥。<br/>"
         "Every field above was checked against the registry-sealed journal record: checkpoint signature, "
         "inclusion proof, registry seal, the enterprise's and the bank's signatures and the bureau's "
         "approval. "
-        "Check the file yourself: ecoledger audit certificate FILE --registry-key KEY."
+        "Check the file yourself: ecoledger audit certificate FILE --registry-key=KEY."
     )

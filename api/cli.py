@@ -40,6 +40,8 @@ from ledger.service import (
 from ledger.state import LedgerState
 from methodologies.registry import recompute
 
+# A base64url key may begin with "-", which argparse would take for an option: hence the = form.
+REGISTRY_KEY_HELP = "the registry's public key (base64url), from a trusted source; write --registry-key=KEY"
 PLEDGE_CERTIFICATE = "ecoledger-pledge-certificate-v1"  # market.certificate_form.FORMAT, without importing it
 
 
@@ -442,7 +444,7 @@ def add_db_commands(sub: Any) -> None:
     )
     p.add_argument("file", help="kept checkpoints: canonical lines as GET /v1/checkpoints/latest serves them")
     p.add_argument("--url", help=url_help)
-    p.add_argument("--registry-key", help="the registry's public key (base64url), from a trusted source")
+    p.add_argument("--registry-key", help=REGISTRY_KEY_HELP)
     p.set_defaults(func=cmd_db_check_checkpoint)
     p = dsub.add_parser("revision", help="draft the next revision from the models (for developers)")
     p.add_argument("message")
@@ -466,7 +468,7 @@ def add_audit_commands(sub: Any) -> None:
     asub = audit.add_subparsers(dest="audit_command", required=True)
     p = asub.add_parser("verify", help="verify every record, signature, checkpoint and rule of a bundle")
     p.add_argument("bundle", help="bundle directory or .tar")
-    p.add_argument("--registry-key", help="the registry's public key (base64url), from a trusted source")
+    p.add_argument("--registry-key", help=REGISTRY_KEY_HELP)
     p.add_argument(
         "--workers", type=int, help="processes parsing ahead (default: 1 for small bundles, else 2)"
     )
@@ -479,14 +481,14 @@ def add_audit_commands(sub: Any) -> None:
     p.add_argument("bundle")
     p.add_argument("--as-of", required=True, help="YYYY-MM-DD (end of day, UTC+8) or an ISO instant")
     p.add_argument("--out", required=True, help="directory for the CSV and PNG files")
-    p.add_argument("--registry-key")
+    p.add_argument("--registry-key", help=REGISTRY_KEY_HELP)
     p.add_argument("--workers", type=int)
     p.set_defaults(func=cmd_audit_report)
     p = asub.add_parser(
         "certificate", help="verify a certificate: one record, or a pledge's with every field it shows"
     )
     p.add_argument("file")
-    p.add_argument("--registry-key", help="the registry's public key (base64url), from a trusted source")
+    p.add_argument("--registry-key", help=REGISTRY_KEY_HELP)
     p.add_argument("--online", metavar="URL", help="pledge: also ask this registry what the pledge is now")
     p.add_argument("--token", help="access key for --online (default $ECOLEDGER_TOKEN)")
     p.add_argument("--pdf", help="pledge: print the verified certificate to this PDF file")

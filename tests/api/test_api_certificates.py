@@ -92,7 +92,7 @@ def test_the_file_downloaded_through_the_api_verifies_with_the_cli_the_console_a
     path = tmp_path / "certificate.json"
     path.write_bytes(raw)
 
-    code, out = _cli(capsys, path, "--registry-key", _key(http))
+    code, out = _cli(capsys, path, f"--registry-key={_key(http)}")
     assert code == 0, out
     assert "pinned by --registry-key" in out
     for shown in (
@@ -155,7 +155,7 @@ def test_editing_any_displayed_field_fails_in_the_cli_the_console_and_the_api_na
         edit(cert)
         path = tmp_path / "edited.json"
         path.write_text(json.dumps(cert, ensure_ascii=False))
-        code, out = _cli(capsys, path, "--registry-key", _key(http))
+        code, out = _cli(capsys, path, f"--registry-key={_key(http)}")
         assert code == 1, (field, out)
         assert f"  {field}: the certificate shows" in out, (field, out)
         page = _console(http, json.dumps(cert, ensure_ascii=False))

@@ -44,7 +44,7 @@ def test_export_then_verify_with_a_pinned_key(
 ) -> None:
     assert main([*db(demo_dir), "export", str(tmp_path / "b"), "--tar"]) == 0
     assert "exported 22 records" in capsys.readouterr().out
-    assert main(["audit", "verify", str(tmp_path / "b.tar"), "--registry-key", registry_key(demo_dir)]) == 0
+    assert main(["audit", "verify", str(tmp_path / "b.tar"), f"--registry-key={registry_key(demo_dir)}"]) == 0
     out = capsys.readouterr().out
     assert "VERIFIED" in out
     assert "pinned by --registry-key" in out
@@ -102,7 +102,7 @@ def test_prove_then_verify_a_certificate(
 ) -> None:
     cert = tmp_path / "cert.json"
     assert main([*db(demo_dir), "prove", str(TRANSFER), str(cert)]) == 0
-    assert main(["audit", "certificate", str(cert), "--registry-key", registry_key(demo_dir)]) == 0
+    assert main(["audit", "certificate", str(cert), f"--registry-key={registry_key(demo_dir)}"]) == 0
     out = capsys.readouterr().out
     assert f"OK: record {TRANSFER} is in the journal" in out
     obj = json.loads(cert.read_text())
