@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from api.observability import FLUSH_S, Metrics, SharedFile
 from ledger.crypto import SigningKey
 from ledger.db import make_engine
 from ledger.service import Registry
+from tests.api.serving_support import serving_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 HEALTH_200 = re.compile(
@@ -68,28 +68,7 @@ def test_metrics_from_any_worker_count_every_workers_requests(tmp_path: Path) ->
     cli = [sys.executable, "-m", "api.cli", "--db", db, "--key", str(key)]
     subprocess.run([*cli, "init"], cwd=ROOT, check=True, capture_output=True, timeout=120)
     token = operator_token(db, registry_key)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with (tmp_path / "serve.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [*cli, "serve", "--port", str(port), "--workers", "2", "--no-access-log"],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "no answer from /health within 60 s"
-            time.sleep(0.2)
+    with serving_workers(cli, tmp_path / "serve.log") as (proc, base):
         time.sleep(3 * FLUSH_S)  # both workers have flushed the start-up probes' figures
         before = health_count(base, token)
         # a new connection each time: the kernel spreads them over both workers
@@ -98,7 +77,3 @@ def test_metrics_from_any_worker_count_every_workers_requests(tmp_path: Path) ->
         assert {health_count(base, token) for _ in range(10)} == {before + 40}
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()

@@ -28,6 +28,7 @@ from ledger.sequencer import Sequencer
 from ledger.service import new_nonce, sign_body
 from tests.api.conftest import HttpWorld
 from tests.api.module_world import grant, position
+from tests.api.serving_support import serving_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -182,28 +183,7 @@ def test_serve_with_two_workers_shares_one_sqlite_registry(tmp_path: Path) -> No
     key.write_bytes(SigningKey.generate().to_pem())
     cli = [sys.executable, "-m", "api.cli", "--db", db, "--key", str(key)]
     subprocess.run([*cli, "init"], cwd=ROOT, check=True, capture_output=True)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [*cli, "serve", "--port", str(port), "--workers", "2", "--no-access-log"],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "no answer from /health within 60 s"
-            time.sleep(0.2)
+    with serving_workers(cli, tmp_path / "serve.log") as (proc, base):
         workers = _workers(proc.pid)
         assert len(workers) == 2
         # a new connection each time: the kernel spreads them over both workers
@@ -212,11 +192,6 @@ def test_serve_with_two_workers_shares_one_sqlite_registry(tmp_path: Path) -> No
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         assert not any(Path(f"/proc/{pid}").exists() for pid in workers)  # joined by the supervisor
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.mark.slow
