@@ -13,6 +13,8 @@ its key is the per-form token every rendered form carries.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -24,14 +26,16 @@ from sqlmodel import Session
 from accounts.custody import Vault
 from accounts.model import Participant
 from api.deps import ActorDep, IdempotencyKeyDep, RegistryDep, SessionDep, state
-from api.idempotency import once
+from ledger.errors import IdempotencyKeyReused
+from ledger.idempotency import find_answer, keep_answer
 from ledger.model import Body, Signature
 from ledger.sequencer import Sequencer
 from ledger.service import Instruction, Registry
 
-__all__ = ["SubmitDep", "Write", "WriteDep"]
+__all__ = ["SubmitDep", "Write", "WriteDep", "once", "request_digest"]
 
 Out = TypeVar("Out", bound=BaseModel)
+KEY_FIELD = "Idempotency-Key"  # what a refusal names: the header (the console's form token stands in)
 
 
 @dataclass(frozen=True)
@@ -74,13 +78,13 @@ class Write:
             body = payload.model_dump(mode="json")
         else:
             body = dict(payload)
+        if self.key is None:
+            return run()
         return once(
             self.session,
-            actor=self.actor,
+            scope=self.actor.party,
             key=self.key,
-            method=self.request.method,
-            path=self.request.url.path,
-            payload=body,
+            digest=request_digest(self.request.method, self.request.url.path, body),
             out=out,
             run=run,
         )
@@ -89,6 +93,34 @@ class Write:
         """A signed instruction carrying this request's key, scoped to the actor: the ledger applies
         it at most once, keeping its answer in the same store and transaction as its record."""
         return Instruction(body, signatures, self.key, self.actor.party)
+
+
+def request_digest(method: str, path: str, payload: Any) -> bytes:
+    # Sorted-key JSON, not the ledger's canonical form: a request may hold what a record may not
+    # (floats, integers past 2**53) and must be refused by its route, not by this digest.
+    text = json.dumps(
+        {"method": method, "path": path, "body": payload}, sort_keys=True, default=str, ensure_ascii=False
+    )
+    return hashlib.sha256(text.encode()).digest()
+
+
+def once(
+    session: Session, *, scope: str, key: str, digest: bytes, out: type[Out], run: Callable[[], Out]
+) -> Out:
+    """``run()`` once per ``(scope, key)`` in the one store (``ledger.idempotency``): the same request
+    again (same ``digest``) answers what was stored; another request under the key is refused."""
+    stored = find_answer(session, scope=scope, key=key)
+    if stored is not None:
+        if stored.digest != digest:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used for a different request", field=KEY_FIELD
+            )
+        return out.model_validate_json(stored.response)
+    result = run()
+    keep_answer(
+        session, scope=scope, key=key, digest=digest, response=result.model_dump_json(), field=KEY_FIELD
+    )
+    return result
 
 
 def get_write(
