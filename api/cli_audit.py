@@ -20,7 +20,9 @@ from methodologies.registry import methodology_check
 
 __all__ = ["add_audit_commands"]
 
-PLEDGE_CERTIFICATE = "ecoledger-pledge-certificate-v1"  # market.certificate_form.FORMAT, without importing it
+PLEDGE_CERTIFICATE = (
+    "ecoledger-pledge-certificate-v1"  # market.pledges.certificate_form.FORMAT, without importing it
+)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

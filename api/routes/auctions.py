@@ -25,9 +25,9 @@ from api.schemas.auctions import (
 )
 from api.schemas.issuance import BodyOut, client_signatures
 from api.write import WriteDep
-from market.auction_bids import rejections
-from market.auction_settlement import close_auction, forfeit_award, settle_award, settlement_draft
-from market.auctions import (
+from market.auctions.bids import rejections
+from market.auctions.errors import AuctionStillOpen
+from market.auctions.service import (
     AcceptedBid,
     AuctionStatus,
     auction_bids,
@@ -40,7 +40,7 @@ from market.auctions import (
     register_need,
     sealed_now,
 )
-from market.errors import AuctionStillOpen
+from market.auctions.settlement import close_auction, forfeit_award, settle_award, settlement_draft
 
 router = APIRouter(prefix="/v1", tags=["auctions"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}

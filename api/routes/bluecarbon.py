@@ -25,7 +25,7 @@ from api.schemas.bluecarbon import (
     TransferCreditsIn,
 )
 from api.write import WriteDep
-from market.bluecarbon import (
+from market.bluecarbon.service import (
     account_serials,
     get_project,
     get_report,

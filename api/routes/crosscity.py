@@ -23,7 +23,7 @@ from api.schemas.crosscity import (
 from api.schemas.pledges import BodiesOut, consent_of
 from api.write import Write, WriteDep
 from ledger.crypto import SigningKey
-from market.crosscity import (
+from market.crosscity.service import (
     TransferRequest,
     TransferStatus,
     TransferStep,

@@ -29,8 +29,8 @@ from api.schemas.pledges import (
 )
 from api.write import WriteDep
 from ledger.errors import InvalidInput
-from market.certificate import PledgeCertificate, build_certificate, standing_of, verify_certificate
-from market.pledge import (
+from market.pledges.certificate import PledgeCertificate, build_certificate, standing_of, verify_certificate
+from market.pledges.service import (
     LoanRequest,
     PledgeStatus,
     PledgeStep,
