@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api.consent import consent_with
 from api.deps import ActorDep, CustodyKeyDep, PageDep, ReaderDep
 from api.schemas import ErrorOut, Page
 from api.schemas.auctions import (
@@ -23,7 +24,7 @@ from api.schemas.auctions import (
     SettlementIn,
     WinnerIn,
 )
-from api.schemas.issuance import BodyOut, client_signatures
+from api.schemas.issuance import BodyOut
 from api.write import WriteDep
 from market.auctions.bids import rejections
 from market.auctions.errors import AuctionStillOpen
@@ -41,6 +42,7 @@ from market.auctions.service import (
     sealed_now,
 )
 from market.auctions.settlement import close_auction, forfeit_award, settle_award, settlement_draft
+from market.consent import Consent
 
 router = APIRouter(prefix="/v1", tags=["auctions"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
@@ -83,7 +85,7 @@ def post_auction(payload: AuctionIn, key: CustodyKeyDep, w: WriteDep) -> Auction
                 w.session,
                 registry=w.registry,
                 actor=w.actor,
-                keys={w.actor.party: key},
+                signed_by=Consent.custody(w.actor.party, key),
                 terms=payload.terms(),
                 valid_until=payload.valid_until,
                 now=w.registry.clock(),
@@ -124,7 +126,7 @@ def post_bid(auction_id: str, payload: BidIn, key: CustodyKeyDep, w: WriteDep) -
                 w.session,
                 registry=w.registry,
                 actor=w.actor,
-                keys={w.actor.party: key},
+                signed_by=Consent.custody(w.actor.party, key),
                 auction_id=auction_id,
                 price_fen_per_t=payload.price_fen_per_t,
                 quantity_kg=payload.quantity_kg,
@@ -159,7 +161,7 @@ def post_close(auction_id: str, key: CustodyKeyDep, w: WriteDep) -> AuctionOut:
                 w.session,
                 registry=w.registry,
                 actor=w.actor,
-                keys={w.actor.party: key},
+                signed_by=Consent.custody(w.actor.party, key),
                 auction_id=auction_id,
                 now=w.registry.clock(),
             )
@@ -196,11 +198,10 @@ def post_settlement(auction_id: str, payload: SettlementIn, key: CustodyKeyDep, 
                 w.session,
                 registry=w.registry,
                 actor=w.actor,
-                keys={w.actor.party: key},
+                signed_by=consent_with(w.actor.party, key, payload.signatures),
                 auction_id=auction_id,
                 bidder=payload.bidder,
                 now=w.registry.clock(),
-                signatures=client_signatures(payload.signatures),
             )
         ),
     )
@@ -217,7 +218,7 @@ def post_forfeiture(auction_id: str, payload: WinnerIn, key: CustodyKeyDep, w: W
                 w.session,
                 registry=w.registry,
                 actor=w.actor,
-                keys={w.actor.party: key},
+                signed_by=Consent.custody(w.actor.party, key),
                 auction_id=auction_id,
                 bidder=payload.bidder,
                 now=w.registry.clock(),

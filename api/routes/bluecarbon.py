@@ -35,6 +35,7 @@ from market.bluecarbon.service import (
     submit_report,
     transfer_credits,
 )
+from market.consent import Consent
 from methodologies.registry import available, get, latest
 
 router = APIRouter(prefix="/v1", tags=["bluecarbon"])
@@ -89,7 +90,7 @@ def post_issuance(report: str, payload: IssueIn, key: CustodyKeyDep, w: WriteDep
                 w.session,
                 registry=w.registry,
                 actor=w.actor,
-                keys={w.actor.party: key},
+                signed_by=Consent.custody(w.actor.party, key),
                 report=report,
                 buffer_bps=payload.buffer_bps,
             )
@@ -108,7 +109,7 @@ def post_credit_transfer(payload: TransferCreditsIn, key: CustodyKeyDep, w: Writ
                 w.session,
                 registry=w.registry,
                 actor=w.actor,
-                keys={w.actor.party: key},
+                signed_by=Consent.custody(w.actor.party, key),
                 batch=payload.batch,
                 tonnes=payload.tonnes,
                 to_account=payload.to_account,
@@ -128,7 +129,7 @@ def post_retirement(payload: RetireIn, key: CustodyKeyDep, w: WriteDep) -> Credi
                 w.session,
                 registry=w.registry,
                 actor=w.actor,
-                keys={w.actor.party: key},
+                signed_by=Consent.custody(w.actor.party, key),
                 batch=payload.batch,
                 tonnes=payload.tonnes,
                 beneficiary=payload.beneficiary,

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api.consent import consent_of
 from api.deps import ActorDep, MaybeCustodyKeyDep, PageDep, ReaderDep, RegistryDep
 from api.schemas import ErrorOut, Page
 from api.schemas.crosscity import (
@@ -20,7 +21,7 @@ from api.schemas.crosscity import (
     TransferOut,
     TransferStepIn,
 )
-from api.schemas.pledges import BodiesOut, consent_of
+from api.schemas.pledges import BodiesOut
 from api.write import Write, WriteDep
 from ledger.crypto import SigningKey
 from market.crosscity.service import (

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api.consent import consent_of, consent_with
 from api.deps import ActorDep, CustodyKeyDep, MaybeCustodyKeyDep, PageDep, ReaderDep
 from api.schemas import Day, ErrorOut, Page
 from api.schemas.issuance import (
@@ -26,11 +27,10 @@ from api.schemas.issuance import (
     ExpiryReportOut,
     MajorProjectIn,
     RecordOut,
-    client_signatures,
 )
-from api.schemas.pledges import consent_of
 from api.schemas.trades import AcceptIn
 from api.write import WriteDep
+from market.consent import Consent
 from market.expiry.service import run_expiry
 from market.issuance.offers import (
     accept_allocation,
@@ -58,7 +58,7 @@ def post_cap(payload: CapIn, key: CustodyKeyDep, w: WriteDep) -> RecordOut:
                 w.session,
                 registry=w.registry,
                 actor=w.actor,
-                keys={w.actor.party: key},
+                signed_by=Consent.custody(w.actor.party, key),
                 instrument=payload.instrument,
                 quantity_kg=payload.quantity_kg,
                 valid_until=payload.valid_until,
@@ -195,7 +195,7 @@ def post_allocation(payload: AllocationIn, key: CustodyKeyDep, w: WriteDep) -> A
                 w.session,
                 registry=w.registry,
                 actor=w.actor,
-                keys={w.actor.party: key},
+                signed_by=consent_with(w.actor.party, key, payload.signatures),
                 enterprise=payload.enterprise,
                 instrument=payload.instrument,
                 quantity_kg=payload.quantity_kg,
@@ -204,7 +204,6 @@ def post_allocation(payload: AllocationIn, key: CustodyKeyDep, w: WriteDep) -> A
                 years=payload.years,
                 price_fen_per_tonne_year=payload.price_fen_per_tonne_year,
                 nonce=payload.nonce,
-                signatures=client_signatures(payload.signatures),
             )
         ),
     )
@@ -221,7 +220,7 @@ def post_major_project_allocation(payload: MajorProjectIn, key: CustodyKeyDep, w
                 w.session,
                 registry=w.registry,
                 actor=w.actor,
-                keys={w.actor.party: key},
+                signed_by=consent_with(w.actor.party, key, payload.signatures),
                 enterprise=payload.enterprise,
                 project=payload.project,
                 instrument=payload.instrument,
@@ -231,7 +230,6 @@ def post_major_project_allocation(payload: MajorProjectIn, key: CustodyKeyDep, w
                 years=payload.years,
                 price_fen_per_tonne_year=payload.price_fen_per_tonne_year,
                 nonce=payload.nonce,
-                signatures=client_signatures(payload.signatures),
             )
         ),
     )
@@ -268,7 +266,7 @@ def post_buy_back(payload: BuyBackIn, key: CustodyKeyDep, w: WriteDep) -> Record
                 w.session,
                 registry=w.registry,
                 actor=w.actor,
-                keys={w.actor.party: key},
+                signed_by=consent_with(w.actor.party, key, payload.signatures),
                 enterprise=payload.enterprise,
                 instrument=payload.instrument,
                 quantity_kg=payload.quantity_kg,
@@ -276,7 +274,6 @@ def post_buy_back(payload: BuyBackIn, key: CustodyKeyDep, w: WriteDep) -> Record
                 amount_fen=payload.amount_fen,
                 basis=payload.basis,
                 nonce=payload.nonce,
-                signatures=client_signatures(payload.signatures),
             )
         ),
     )

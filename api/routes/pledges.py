@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from api.certificate_pdf import render_certificate_pdf
+from api.consent import consent_of
 from api.deps import ActorDep, MaybeCustodyKeyDep, PageDep, ReaderDep, RegistryDep, SessionDep
 from api.schemas import ErrorOut, Page
 from api.schemas.participants import raw_public_key
@@ -25,7 +26,6 @@ from api.schemas.pledges import (
     LoanIn,
     PledgeOut,
     ReleaseIn,
-    consent_of,
 )
 from api.write import WriteDep
 from ledger.errors import InvalidInput

@@ -13,10 +13,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api.consent import consent_of, consent_with
 from api.deps import ActorDep, MaybeCustodyKeyDep, PageDep, ReaderDep
 from api.schemas import ErrorOut, Page
-from api.schemas.issuance import BodyOut, client_signatures
-from api.schemas.pledges import consent_of
+from api.schemas.issuance import BodyOut
 from api.schemas.trades import AcceptIn, OfferIn, TradeDraftQuery, TradeIn, TradeOfferOut, TradeOut
 from api.write import WriteDep
 from market.trades.offers import OfferStatus, accept_offer, get_offer, offer_trade, offers_of, withdraw_offer
@@ -57,7 +57,7 @@ def post_trade(payload: TradeIn, key: MaybeCustodyKeyDep, w: WriteDep) -> TradeO
                 w.session,
                 registry=w.registry,
                 actor=w.actor,
-                keys={w.actor.party: key} if key is not None else {},
+                signed_by=consent_with(w.actor.party, key, payload.signatures),
                 seller=payload.seller,
                 buyer=payload.buyer,
                 instrument=payload.instrument,
@@ -65,7 +65,6 @@ def post_trade(payload: TradeIn, key: MaybeCustodyKeyDep, w: WriteDep) -> TradeO
                 quantity_kg=payload.quantity_kg,
                 price_fen_per_t=payload.price_fen_per_t,
                 nonce=payload.nonce,
-                signatures=client_signatures(payload.signatures),
             )
         ),
     )
