@@ -22,6 +22,7 @@ import market  # noqa: F401  (registers the workflow tables before create_schema
 from accounts.custody import Vault
 from api import migrations
 from api.cli_credentials import add_credential_commands
+from api.cli_federation import add_federation_commands, verify_two
 from api.keyfile import checked_key, load_key, open_database, resolve_key_path, write_secret
 from api.replica import READ_URL_ENV, read_url, source_engine
 from ledger.crypto import SigningKey, b64d, b64e
@@ -298,9 +299,14 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
             kept = read_kept_checkpoints(Path(args.checkpoints))
         except (OSError, DomainError) as exc:
             raise SystemExit(f"--checkpoints: {exc}") from None
+    keys = [_registry_key(k) for k in args.registry_key or []]
+    if len(args.bundle) > 2 or len(keys) not in (0, len(args.bundle)):
+        raise SystemExit("audit verify: one bundle, or two (A B), with one --registry-key each or none")
+    if len(args.bundle) == 2:
+        return verify_two(args, keys or [None, None])
     summary = verify_bundle(
-        Path(args.bundle),
-        registry_key=_registry_key(args.registry_key),
+        Path(args.bundle[0]),
+        registry_key=keys[0] if keys else None,
         workers=args.workers,
         progress=args.progress or sys.stderr.isatty(),
         checks=[methodology_check],
@@ -467,8 +473,12 @@ def add_audit_commands(sub: Any) -> None:
     audit = sub.add_parser("audit", help="verify a bundle offline, report from it, check a certificate")
     asub = audit.add_subparsers(dest="audit_command", required=True)
     p = asub.add_parser("verify", help="verify every record, signature, checkpoint and rule of a bundle")
-    p.add_argument("bundle", help="bundle directory or .tar")
-    p.add_argument("--registry-key", help=REGISTRY_KEY_HELP)
+    p.add_argument("bundle", nargs="+", help="bundle directory or .tar; two (A B) for federated journals")
+    p.add_argument("--registry-key", action="append", help=REGISTRY_KEY_HELP + " (once per bundle)")
+    p.add_argument(
+        "--federation-checkpoint",
+        help="with two bundles: the cross-journal checkpoint both registries signed",
+    )
     p.add_argument(
         "--workers", type=int, help="processes parsing ahead (default: 1 for small bundles, else 2)"
     )
@@ -529,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     add_audit_commands(sub)
     add_db_commands(sub)
     add_credential_commands(sub)
+    add_federation_commands(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

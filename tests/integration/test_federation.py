@@ -4,6 +4,7 @@ forged cross-reference fails. The crash tests on two PostgreSQL clusters are in 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
+from api.cli import main
 from ledger.bundle import export_bundle
+from ledger.crypto import b64e
 from ledger.db import create_schema, make_engine
 from ledger.errors import InvalidFederationRecord, MissingSignature
 from ledger.federation import Member, cross_checkpoint
@@ -193,3 +196,33 @@ def test_a_cross_checkpoint_not_signed_by_both_registries_fails(pair: Pair, tmp_
     assert not checked.ok
     assert any("is not its registry key" in p for p in checked.checkpoint_problems)
     assert CrossCheckpoint.from_json(good.to_json()) == good
+
+
+def test_the_command_line_signs_the_cross_checkpoint_and_audits_the_pair(
+    pair: Pair, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    coordinator(pair.a, pair.b).transfer(signed_hold(pair.a, pair.b, "t7", 900))
+    journals, keys, bundles = [], [], []
+    for name, m in (("A", pair.a), ("B", pair.b)):
+        key_file = tmp_path / f"{name}.pem"
+        key_file.write_bytes(m.registry.key.to_pem())
+        journals += ["--journal", f"{m.engine.url.render_as_string(hide_password=False)}={key_file}"]
+        keys.append(f"--registry-key={b64e(m.registry.key.public)}")
+        with Session(m.engine) as s:
+            export_bundle(s, tmp_path / name)
+        bundles.append(str(tmp_path / name))
+    statement = str(tmp_path / "cross.json")
+    assert main(["federation", "checkpoint", statement, *journals]) == 0
+    assert "signed by 2 registries" in capsys.readouterr().out
+    assert main(["audit", "verify", *bundles, "--federation-checkpoint", statement, *keys]) == 0
+    out = capsys.readouterr().out
+    assert "1 completed, 0 voided, 0 in flight" in out
+    assert "RESULT        VERIFIED: both journals" in out
+    # a statement whose tree head of B was altered: B's replay does not meet it, and the pair fails
+    doc = json.loads(Path(statement).read_text())
+    doc["journals"][1]["checkpoint"]["root"] = "00" * 32
+    Path(statement).write_text(json.dumps(doc))
+    assert main(["audit", "verify", *bundles, "--federation-checkpoint", statement, *keys]) == 1
+    out = capsys.readouterr().out
+    assert "checkpoint_signature" in out
+    assert "RESULT        FAILED" in out
