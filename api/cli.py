@@ -35,6 +35,7 @@ from ledger.service import (
     adopt_rules,
     head_size,
     init_ledger,
+    latest_checkpoint,
     make_checkpoint,
     replay_database,
 )
@@ -101,6 +102,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     engine = source_engine(args)  # the replica (key checked, lag printed) under --read-db
     with Session(engine) as s:
         report, diff = replay_database(s)
+        kept = latest_checkpoint(s, at_least=0)
     engine.dispose()
     if not report.ok:
         print(f"FAILED at {report.failure}")
@@ -112,6 +114,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
         f"OK: {report.records} records, {report.checkpoints_verified} checkpoints verified, "
         f"{len(report.state.positions)} positions equal to the replay"
     )
+    where = "the replica's journal" if read_url(args) else "the journal"
+    checkpoint = "no checkpoint yet"
+    if kept is not None:  # a replica moves on while it is replayed: name what the replay covered
+        checkpoint = f"latest checkpoint {kept.tree_size}" + (
+            " (written after the replayed head)" if kept.tree_size > report.records else ""
+        )
+    print(f"verified {where} up to head {report.records} (hash {report.head_hash.hex()}); {checkpoint}")
     return 0
 
 
