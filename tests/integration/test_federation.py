@@ -17,10 +17,10 @@ from ledger.bundle import export_bundle
 from ledger.crypto import b64e
 from ledger.db import create_schema, make_engine
 from ledger.errors import InvalidFederationRecord, MissingSignature
-from ledger.federation import Member, cross_checkpoint
+from ledger.federation import Coordinator, Member, cross_checkpoint
 from ledger.federation_audit import CrossCheckpoint, PairAudit, verify_pair
 from ledger.journal import parse_line, seal
-from ledger.model import Lot, Posting, TxBody
+from ledger.model import HoldSettle, Lot, Posting, TxBody
 from ledger.replay import replay_lines
 from ledger.service import Instruction, journal_lines, new_nonce, sign_body, submit
 from tests.federation_support import (
@@ -226,3 +226,42 @@ def test_the_command_line_signs_the_cross_checkpoint_and_audits_the_pair(
     out = capsys.readouterr().out
     assert "checkpoint_signature" in out
     assert "RESULT        FAILED" in out
+
+
+class Stop(BaseException):
+    """The coordinator dying after the hold committed."""
+
+
+def test_a_completion_citing_a_credit_the_destination_never_wrote_fails_audit_verify_a_b(
+    pair: Pair, tmp_path: Path
+) -> None:
+    def die_after_hold(step: str) -> None:
+        if step == "hold":
+            raise Stop
+
+    with pytest.raises(Stop):
+        Coordinator(pair.a, pair.b, step=die_after_hold).transfer(signed_hold(pair.a, pair.b, "t8", 400))
+    # the source's insider completes the transfer without any credit in the destination
+    lot = Lot(jurisdiction=YUYAO, valid_until=UNTIL)
+    body = TxBody(
+        "federation.complete",
+        new_nonce(),
+        (Posting(holding(YUYAO), "COD", lot, -400), Posting(f"bureau:{YUYAO}.cap.COD", "COD", lot, 400)),
+        (HoldSettle("capture", "fed:t8", 400),),
+        meta={
+            "federation": {
+                "transfer": "t8",
+                "destination": pair.b.id,
+                "credit_seq": 9,
+                "credit_hash": "cd" * 32,
+            }
+        },
+    )
+    with Session(pair.a.engine) as s:
+        submit(s, Instruction.signed(body, (pair.a.bureau, key_of(pair.a.bureau))), registry=pair.a.registry)
+        s.commit()
+    assert units(pair.a, pair.b) == (START_KG - 400, 0, 0), "the units are gone from both journals"
+    checked = audit(pair, tmp_path)
+    assert all(s.ok for s in checked.summaries)
+    assert any("completes transfer t8 citing credit 9" in p for p in checked.cross.problems)
+    assert "RESULT        FAILED" in checked.render()
