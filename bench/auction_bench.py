@@ -1,4 +1,4 @@
-"""Clearing time of ``market.auction.clear`` for 1,000, 10,000 and 100,000 bids per design, against the
+"""Clearing time of ``market.auctions.model.clear`` for 1,000, 10,000 and 100,000 bids per design, against the
 target of 100,000 bids cleared in under a second (pure CPython, one core); then the settlement rate of
 one closed auction with a few hundred winners (``settle_auction``, one signed delivery-versus-payment
 ledger record per winner) and the time of its close, on SQLite and PostgreSQL."""
@@ -36,9 +36,8 @@ from ledger.db import make_engine
 from ledger.errors import DomainError
 from ledger.model import Lot, Posting, TxBody
 from ledger.service import Instruction, Registry, balances, init_ledger, new_nonce, replay_database
-from market.auction import AuctionDesign, AuctionTerms, Bid, ClearingResult, FixedDeposit, Need, clear
-from market.auction_settlement import close_auction, settle_auction
-from market.auctions import (
+from market.auctions.model import AuctionDesign, AuctionTerms, Bid, ClearingResult, FixedDeposit, Need, clear
+from market.auctions.service import (
     AuctionStatus,
     Award,
     AwardStatus,
@@ -47,6 +46,8 @@ from market.auctions import (
     place_bid,
     register_need,
 )
+from market.auctions.settlement import close_auction, settle_auction
+from market.consent import Consent
 
 TARGET_BIDS = 100_000
 TARGET_S = 1.0
@@ -253,7 +254,7 @@ def set_up_auction(engine: Engine, n: int, rng: random.Random) -> SettlementMark
             s,
             registry=registry,
             actor=bureau,
-            keys=bureau_keys,
+            signed_by=Consent(bureau_keys),
             terms=terms,
             valid_until=SETTLE_VALID_UNTIL,
             now=OPENS - timedelta(hours=1),
@@ -264,7 +265,7 @@ def set_up_auction(engine: Engine, n: int, rng: random.Random) -> SettlementMark
                 s,
                 registry=registry,
                 actor=e,
-                keys={e.party: keys[e.party]},
+                signed_by=Consent({e.party: keys[e.party]}),
                 auction_id=SETTLE_AUCTION,
                 price_fen_per_t=bid.price_fen_per_t,
                 quantity_kg=bid.quantity_kg,
@@ -290,7 +291,7 @@ def time_settlement(backend: Backend, n: int, seed: int) -> SettlementRun:
             s,
             registry=m.registry,
             actor=m.bureau,
-            keys=bureau_keys,
+            signed_by=Consent(bureau_keys),
             auction_id=SETTLE_AUCTION,
             now=OPENS + WINDOW,
         )
@@ -304,7 +305,7 @@ def time_settlement(backend: Backend, n: int, seed: int) -> SettlementRun:
             s,
             registry=m.registry,
             actor=m.bureau,
-            keys=m.keys,  # the bureau and every winner sign their delivery versus payment
+            signed_by=Consent(m.keys),  # the bureau and every winner sign their delivery versus payment
             auction_id=SETTLE_AUCTION,
             now=OPENS + WINDOW + timedelta(hours=1),
         )

@@ -30,12 +30,15 @@ from api.console.web import (
 )
 from ledger.model import Lot
 from ledger.units import INSTRUMENTS
-from market import auctions, crosscity, issuance, pledge
-from market.allocation_offers import allocation_offers_of, offer_allocation, withdraw_allocation
-from market.auction import AuctionDesign, AuctionTerms, FixedDeposit
-from market.crosscity import TransferStatus
-from market.pledge import PledgeStatus
-from market.trade_offers import OfferStatus
+from market.auctions import service as auctions
+from market.auctions.model import AuctionDesign, AuctionTerms, FixedDeposit
+from market.crosscity import service as crosscity
+from market.crosscity.service import TransferStatus
+from market.issuance import service as issuance
+from market.issuance.offers import allocation_offers_of, offer_allocation, withdraw_allocation
+from market.pledges import service as pledge
+from market.pledges.service import PledgeStatus
+from market.trades.offers import OfferStatus
 
 router = APIRouter(prefix=PREFIX + "/bureau", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -139,7 +142,7 @@ def raise_cap(c: WriteConsole, form: FormDep) -> Response:
             c.session,
             registry=c.app.registry,
             actor=c.me,
-            keys=c.keys(),
+            signed_by=c.consent(),
             instrument=code,
             quantity_kg=forms.kg(form, "quantity", code),
             valid_until=forms.day(form, "valid_until"),
@@ -173,7 +176,7 @@ def allocate(c: WriteConsole, form: FormDep) -> Response:
                 valid_until=valid_until,
                 purpose=purpose,
                 project=project,
-                signed_by=c.key(),
+                signed_by=c.consent(),
                 now=c.now,
             )
             args = {"id": offer.id, "fee": yuan(offer.fee_fen, c.lang)}
@@ -182,7 +185,7 @@ def allocate(c: WriteConsole, form: FormDep) -> Response:
             c.session,
             registry=c.app.registry,
             actor=c.me,
-            keys=c.keys(),
+            signed_by=c.consent(),
             enterprise=enterprise,
             instrument=code,
             quantity_kg=quantity_kg,
@@ -307,7 +310,7 @@ def open_auction(c: WriteConsole, form: FormDep) -> Response:
             c.session,
             registry=c.app.registry,
             actor=c.me,
-            keys=c.keys(),
+            signed_by=c.consent(),
             terms=terms,
             valid_until=lot.valid_until,
             now=c.now,
@@ -350,7 +353,7 @@ def approve_pledge(pledge_id: str, c: WriteConsole, form: FormDep) -> Response:
             pledge_id=pledge_id,
             approved_kg=forms.kg(form, "quantity", current.instrument),
             certificate_no=forms.text(form, "certificate_no"),
-            signed_by=c.key(),
+            signed_by=c.consent(),
         )
         return Done(to=PREFIX + "/bureau/approvals", message="flash.pledge_approved", args={"id": pledge_id})
 
@@ -364,7 +367,7 @@ def approve_transfer(request_id: str, c: WriteConsole, form: FormDep) -> Respons
 
     def run() -> Done:
         done = crosscity.approve_transfer(
-            c.session, registry=c.app.registry, actor=c.me, request_id=request_id, signed_by=c.key()
+            c.session, registry=c.app.registry, actor=c.me, request_id=request_id, signed_by=c.consent()
         )
         return Done(
             to=PREFIX + "/bureau/approvals",

@@ -11,7 +11,8 @@ from typing import Final
 from api.demo.rights import KG_PER_T, TERM_PRICE_FEN_PER_T
 from api.demo.stage import Stage
 from ledger.model import Lot
-from market import crosscity, pledge
+from market.crosscity import service as crosscity
+from market.pledges import service as pledge
 
 __all__ = [
     "Pledges",
@@ -25,7 +26,7 @@ __all__ = [
 # Yuyao lent 55 million CNY and Zhoushan about 75 million CNY on pledged rights in a year (DESIGN.md,
 # from the bureaus' reports); the demo shows two such loans. No uniform-price auction has cleared a
 # price in these cities (网络竞价 has no single one), so the banks appraise at the reference price,
-# Shaoxing's about 17,000 CNY/t (market.valuation), and lend at most 80% of it: 60 t secure at most
+# Shaoxing's about 17,000 CNY/t (market.pledges.valuation), and lend at most 80% of it: 60 t secure at most
 # 816,000 CNY, 50 t at most 680,000 CNY.
 LPR_BP: Final = 385  # a loan rate in basis points a year (3.85%), the demo's figure
 
@@ -68,7 +69,7 @@ def _through_confirmation(
         pledge_id=pledge_id,
         approved_kg=stage.call(pledge.get_pledge, actor=stage.p(bureau), pledge_id=pledge_id).applied_kg,
         certificate_no=cert,
-        signed_by=stage.key(bureau),
+        signed_by=stage.consent(bureau),
     )
     stage.clock.at(day + 2, 11)
     stage.call(
@@ -79,10 +80,12 @@ def _through_confirmation(
         amount_fen=loan_fen,
         rate_bp=LPR_BP,
         term_months=36,
-        signed_by=stage.key(bank),
+        signed_by=stage.consent(bank),
     )
     stage.clock.at(day + 2, 16)
-    stage.call(pledge.confirm_pledge, actor=stage.p(owner), pledge_id=pledge_id, signed_by=stage.key(owner))
+    stage.call(
+        pledge.confirm_pledge, actor=stage.p(owner), pledge_id=pledge_id, signed_by=stage.consent(owner)
+    )
 
 
 def pledges_confirmed(stage: Stage, valid_until: date) -> Pledges:
@@ -125,7 +128,7 @@ def release_part(stage: Stage, pledges: Pledges) -> None:
         pledge.release_pledge,
         actor=stage.p("bank_ningbo"),
         pledge_id=pledges.partly_released,
-        signed_by=stage.key("bank_ningbo"),
+        signed_by=stage.consent("bank_ningbo"),
         quantity_kg=20 * KG_PER_T,
     )
 
@@ -166,17 +169,23 @@ def _offer(
     )
     seller, buyer = stage.p("zhoushan_seafood"), stage.p("ningbo_petro")
     stage.call(
-        crosscity.offer_transfer, actor=seller, request_id=opened.id, signed_by=stage.key("zhoushan_seafood")
+        crosscity.offer_transfer,
+        actor=seller,
+        request_id=opened.id,
+        signed_by=stage.consent("zhoushan_seafood"),
     )
     stage.clock.at(day + 2, 10)
     return stage.call(
-        crosscity.accept_transfer, actor=buyer, request_id=opened.id, signed_by=stage.key("ningbo_petro")
+        crosscity.accept_transfer, actor=buyer, request_id=opened.id, signed_by=stage.consent("ningbo_petro")
     )
 
 
 def _approve(stage: Stage, bureau: str, request_id: str) -> crosscity.TransferRequest:
     return stage.call(
-        crosscity.approve_transfer, actor=stage.p(bureau), request_id=request_id, signed_by=stage.key(bureau)
+        crosscity.approve_transfer,
+        actor=stage.p(bureau),
+        request_id=request_id,
+        signed_by=stage.consent(bureau),
     )
 
 

@@ -18,9 +18,11 @@ from accounts.service import register_participant
 from ledger.crypto import SigningKey
 from ledger.model import Lot, Posting, TxBody
 from ledger.service import Balance, Instruction, Registry, balances, head_size, init_ledger, new_nonce, submit
-from market import auction_settlement, auctions
-from market.auction import AuctionDesign, AuctionTerms, FixedDeposit
-from market.auction_state import AcceptedBid, Auction, ProjectNeed, get_auction
+from market.auctions import service as auctions
+from market.auctions import settlement as auction_settlement
+from market.auctions.model import AuctionDesign, AuctionTerms, FixedDeposit
+from market.auctions.state import AcceptedBid, Auction, ProjectNeed, get_auction
+from market.consent import Consent
 
 YUYAO = "330281"
 BUREAU = "bureau:330281"
@@ -90,7 +92,7 @@ class World:
 
         The registry's clock is the service's ``now``: the ledger checks a bid's window by its
         record's time, as the registry's clock stamps it when the bid arrives."""
-        kwargs.setdefault("keys", self.keys)
+        kwargs.setdefault("signed_by", Consent(self.keys))
         now = kwargs.get("now")
         if isinstance(now, datetime):
             self.registry.clock = lambda: now
