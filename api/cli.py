@@ -22,6 +22,7 @@ from api.cli_audit import add_audit_commands
 from api.cli_common import open_registry
 from api.cli_credentials import add_credential_commands
 from api.cli_db import add_db_commands
+from api.cli_federation import add_federation_commands
 from api.keyfile import load_key, resolve_key_path, write_secret
 from api.replica import READ_URL_ENV, read_url, source_engine
 from ledger.crypto import SigningKey, b64e
@@ -31,6 +32,7 @@ from ledger.service import (
     Registry,
     head_size,
     init_ledger,
+    latest_checkpoint,
     make_checkpoint,
     replay_database,
 )
@@ -55,6 +57,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     engine = source_engine(args)  # the replica (key checked, lag printed) under --read-db
     with Session(engine) as s:
         report, diff = replay_database(s)
+        kept = latest_checkpoint(s, at_least=0)
     engine.dispose()
     if not report.ok:
         print(f"FAILED at {report.failure}")
@@ -66,6 +69,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
         f"OK: {report.records} records, {report.checkpoints_verified} checkpoints verified, "
         f"{len(report.state.positions)} positions equal to the replay"
     )
+    where = "the replica's journal" if read_url(args) else "the journal"
+    checkpoint = "no checkpoint yet"
+    if kept is not None:  # a replica moves on while it is replayed: name what the replay covered
+        checkpoint = f"latest checkpoint {kept.tree_size}" + (
+            " (written after the replayed head)" if kept.tree_size > report.records else ""
+        )
+    print(f"verified {where} up to head {report.records} (hash {report.head_hash.hex()}); {checkpoint}")
     return 0
 
 
@@ -196,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     add_audit_commands(sub)
     add_db_commands(sub)
     add_credential_commands(sub)
+    add_federation_commands(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import Session
 
 from api.cli_common import REGISTRY_KEY_HELP, open_registry, registry_key_arg
+from api.cli_federation import verify_two
 from api.replica import source_engine
 from ledger.crypto import b64e
 from ledger.errors import DomainError
@@ -80,9 +81,14 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
             kept = read_kept_checkpoints(Path(args.checkpoints))
         except (OSError, DomainError) as exc:
             raise SystemExit(f"--checkpoints: {exc}") from None
+    keys = [registry_key_arg(k) for k in args.registry_key or []]
+    if len(args.bundle) > 2 or len(keys) not in (0, len(args.bundle)):
+        raise SystemExit("audit verify: one bundle, or two (A B), with one --registry-key each or none")
+    if len(args.bundle) == 2:
+        return verify_two(args, keys or [None, None])
     summary = verify_bundle(
-        Path(args.bundle),
-        registry_key=registry_key_arg(args.registry_key),
+        Path(args.bundle[0]),
+        registry_key=keys[0] if keys else None,
         workers=args.workers,
         progress=args.progress or sys.stderr.isatty(),
         checks=[methodology_check],
@@ -168,8 +174,12 @@ def add_audit_commands(sub: Any) -> None:
     audit = sub.add_parser("audit", help="verify a bundle offline, report from it, check a certificate")
     asub = audit.add_subparsers(dest="audit_command", required=True)
     p = asub.add_parser("verify", help="verify every record, signature, checkpoint and rule of a bundle")
-    p.add_argument("bundle", help="bundle directory or .tar")
-    p.add_argument("--registry-key", help=REGISTRY_KEY_HELP)
+    p.add_argument("bundle", nargs="+", help="bundle directory or .tar; two (A B) for federated journals")
+    p.add_argument("--registry-key", action="append", help=REGISTRY_KEY_HELP + " (once per bundle)")
+    p.add_argument(
+        "--federation-checkpoint",
+        help="with two bundles: the cross-journal checkpoint both registries signed",
+    )
     p.add_argument(
         "--workers", type=int, help="processes parsing ahead (default: 1 for small bundles, else 2)"
     )
