@@ -15,6 +15,7 @@ __all__ = [
     "AuctionBookRow",
     "BalanceRow",
     "CheckpointRow",
+    "ControlsRow",
     "HeadRow",
     "HoldRow",
     "IdempotencyRow",
@@ -185,3 +186,13 @@ class AuctionBookBidRow(SQLModel, table=True):
     salt_held: bool
     price_fen_per_t: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     quantity_kg: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class ControlsRow(SQLModel, table=True):
+    """A party's controls as its latest control record left them (``ledger.controls``, canonical JSON);
+    the row of ``registry`` holds the registry's delay and limit. Rebuilt by replay from the journal."""
+
+    __tablename__ = "ledger_controls"
+    party: str = Field(primary_key=True)
+    state: str
+    changed_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
