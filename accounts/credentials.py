@@ -71,6 +71,7 @@ class Credential:
     label: str
     created_at: datetime
     revoked_at: datetime | None = None
+    user: str | None = None  # a named user's own key (accounts.users); None: the party's
 
     @property
     def active(self) -> bool:
@@ -95,6 +96,7 @@ def _credential(row: CredentialRow) -> Credential:
         row.label,
         parse_utc(row.created_at),
         parse_utc(row.revoked_at) if row.revoked_at else None,
+        row.user,
     )
 
 
@@ -113,9 +115,11 @@ def issue_credential(
     label: str = "",
     actor: Participant | None = None,
     now: datetime | None = None,
+    user: str | None = None,
 ) -> IssuedCredential:
     """A new API key for ``party``. ``actor`` is who asks (the party itself or the operator);
-    ``None`` means the registry itself (bootstrap, CLI), never a request."""
+    ``None`` means the registry itself (bootstrap, CLI), never a request. ``user``: the key of one
+    named user of the party (``accounts.users``), who then acts as that user."""
     if not isinstance(label, str) or len(label) > 100:
         raise InvalidInput("label must be at most 100 characters", field="label")
     _authorize(session, actor, party)
@@ -132,6 +136,7 @@ def issue_credential(
         scrypt_p=0,
         created_at=format_utc(created),
         hash_scheme=SHA256,
+        user=user,
     )
     session.add(row)
     session.flush()
@@ -146,6 +151,7 @@ class Authenticated:
     participant: Participant
     credential_id: str
     secret_hash: bytes
+    user: str | None = None  # the named user whose key it is (accounts.users), if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +182,7 @@ class PendingToken:
             raise InvalidCredentials("revoked")
         if self.participant is None:
             raise InvalidCredentials("no_participant")
-        return Authenticated(self.participant, self.credential_id, row.secret_hash)
+        return Authenticated(self.participant, self.credential_id, row.secret_hash, row.user)
 
 
 def look_up_token(session: Session, token: str) -> PendingToken:

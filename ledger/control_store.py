@@ -14,7 +14,7 @@ from ledger.canonical import canonical_bytes
 from ledger.controls import Controls, RegistryControls
 from ledger.tables import ControlsRow
 
-__all__ = ["load_controls", "load_registry_controls", "write_controls"]
+__all__ = ["load_controls", "load_registry_controls", "read_controls", "write_controls"]
 
 C = cast(Table, ControlsRow.__table__)  # type: ignore[attr-defined]
 _IN = select(C.c.party, C.c.state).where(C.c.party.in_(bindparam("parties", expanding=True)))
@@ -47,3 +47,8 @@ def write_controls(c: Connection, changes: Sequence[tuple[int, str, Controls | R
             for p, (seq, s) in last.items()
         ],
     )
+
+
+def read_controls(c: Connection, party: str) -> Controls | None:
+    """One party's controls as the journal left them (None: it adopted none)."""
+    return load_controls(c, [party])[party]

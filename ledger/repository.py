@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, text, tuple_, update
 from sqlmodel import Session
 
 from ledger.auction_book import AuctionBook, AuctionChange
@@ -27,6 +27,7 @@ from ledger.merkle import Frontier
 from ledger.model import REGISTRY, AccountKind, BalanceKey, Posting, TxBody
 from ledger.rules import AccountInfo, Effect, Hold, KeyInfo, PartyInfo, Position
 from ledger.tables import (
+    CONTROL_RECORDS,
     AccountRow,
     BalanceRow,
     CheckpointRow,
@@ -74,6 +75,8 @@ _IDEMPOTENT = select(ID.c.request_digest, ID.c.response).where(
 _IDEMPOTENT_IN = select(ID.c.scope, ID.c.key, ID.c.request_digest, ID.c.response).where(
     tuple_(ID.c.scope, ID.c.key).in_(bindparam("pairs", expanding=True))
 )
+# The very predicate of the partial index ix_journal_controls, as literal SQL, so both engines use it.
+_ANY_CONTROLS = select(J.c.seq).where(text(CONTROL_RECORDS)).limit(1)
 _DIGESTS_IN = select(J.c.body_digest).where(J.c.body_digest.in_(bindparam("digests", expanding=True)))
 _RULES_ADOPTED = select(J.c.core).where(J.c.type == "rules.adopt").order_by(J.c.seq.desc()).limit(1)
 _UPDATE_HEAD = update(HD).where(HD.c.id == 1)
@@ -144,6 +147,9 @@ class DbView:
     auctions: dict[str, AuctionBook | None] = field(default_factory=dict)
     controls: dict[str, Controls | None] = field(default_factory=dict)
     registry: RegistryControls | None = None  # loaded on first use
+    # Whether the journal holds any control record: until one exists, no party has controls and no
+    # batch reads the controls table (one indexed probe a batch).
+    any_controls: bool | None = None
 
     # -- reads -----------------------------------------------------------------
     def find_account(self, account_id: str) -> AccountInfo | None:
@@ -190,7 +196,7 @@ class DbView:
         parties = {a.owner for a in self.accounts.values() if a is not None}
         parties.update(s for body in bodies if isinstance(body, TxBody) for s in body.signers)
         wanted = sorted(parties - set(self.controls))
-        if wanted:
+        if wanted and self.has_controls():
             self.controls.update(load_controls(conn(self.session), wanted))
 
     def find_hold(self, hold_id: str) -> Hold | None:
@@ -237,14 +243,24 @@ class DbView:
             self.auctions[auction_id] = load_book(conn(self.session), auction_id)
         return self.auctions[auction_id]
 
+    def has_controls(self) -> bool:
+        if self.any_controls is None:
+            self.any_controls = conn(self.session).execute(_ANY_CONTROLS).first() is not None
+        return self.any_controls
+
     def find_controls(self, party: str) -> Controls | None:
         if party not in self.controls:
+            if not self.has_controls():
+                return None
             self.controls.update(load_controls(conn(self.session), [party]))
         return self.controls[party]
 
     def registry_controls(self) -> RegistryControls:
         if self.registry is None:
-            self.registry = load_registry_controls(conn(self.session), REGISTRY)
+            found = self.has_controls()
+            self.registry = (
+                load_registry_controls(conn(self.session), REGISTRY) if found else RegistryControls()
+            )
         return self.registry
 
     def find_key(self, key_id: str) -> KeyInfo | None:
@@ -346,6 +362,8 @@ class BatchWriter:
             commit_change(view.auctions, effect.auction)
             self.auction_changes.append((seq, effect.auction))
         if effect.controls is not None:
+            view.registry_controls()  # read before the first change, which a later read would undo
+            view.any_controls = True
             party, state = effect.controls
             if isinstance(state, RegistryControls):
                 view.registry = state

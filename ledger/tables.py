@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Column, Index, LargeBinary, 
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "CONTROL_RECORDS",
     "AccountRow",
     "AuctionBookBidRow",
     "AuctionBookRow",
@@ -34,6 +35,9 @@ def _blob(*, unique: bool = False, nullable: bool = False) -> Column:  # type: i
     return Column(LargeBinary, unique=unique, nullable=nullable)
 
 
+CONTROL_RECORDS = "action IN ('controls.set', 'trust.add', 'trust.remove', 'registry.controls')"
+
+
 class JournalRow(SQLModel, table=True):
     """One committed record. Append-only: triggers refuse UPDATE and DELETE."""
 
@@ -45,6 +49,13 @@ class JournalRow(SQLModel, table=True):
             "seq",
             sqlite_where=text("type = 'rules.adopt'"),
             postgresql_where=text("type = 'rules.adopt'"),
+        ),
+        # Control records (ledger.controls): whether there are any decides if a batch reads controls.
+        Index(
+            "ix_journal_controls",
+            "seq",
+            sqlite_where=text(CONTROL_RECORDS),
+            postgresql_where=text(CONTROL_RECORDS),
         ),
     )
     seq: int = Field(sa_column=_bigint(primary_key=True))
