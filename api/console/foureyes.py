@@ -32,8 +32,8 @@ from ledger.controls import USER_ROLES, Controls
 from ledger.errors import DomainError, InvalidInput
 from ledger.service import Balance, controls_of
 from ledger.units import INSTRUMENTS
-from market import foureyes
-from market.foureyes import Proposal
+from market.foureyes import service as foureyes
+from market.foureyes.service import Proposal
 
 HERE = PREFIX + "/controls"
 router = APIRouter(prefix=HERE, route_class=ConsoleRoute, include_in_schema=False)

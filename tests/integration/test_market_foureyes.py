@@ -16,7 +16,7 @@ from ledger import errors
 from ledger.journal import parse_line
 from ledger.model import Lot, Posting, TxBody
 from ledger.service import Instruction, balances, journal_lines, new_nonce, replay_database, submit
-from market import foureyes
+from market.foureyes import service as foureyes
 from tests.browser.world import VALID_UNTIL, ConsoleWorld, build_world
 
 LOT = Lot(jurisdiction="330281", valid_until=VALID_UNTIL)
