@@ -103,11 +103,14 @@ def check_controls(body: TxBody, view: LedgerView, at: datetime, effect: Effect)
         for user in users:
             if controls is None or user not in controls.users:
                 raise UnknownUser(f"{user} is not a user of {party}", field=f"{_FIELD}.{party}", user=user)
-    size = record_size_kg(body, view)
+    size: int | None = None  # measured only when some signer has a threshold for this action
     for party in sorted(effect.required_signers):
         controls = view.find_controls(party)
         limit = controls.four_eyes_kg.get(body.action) if controls is not None else None
-        if controls is not None and limit is not None and size > limit:
+        if controls is None or limit is None:
+            continue
+        size = record_size_kg(body, view) if size is None else size
+        if size > limit:
             _two_users(
                 party, approvals.get(party, ()), controls, f"a {body.action} of {size} kg (over {limit} kg)"
             )

@@ -197,3 +197,26 @@ def test_transfers_of_parties_without_controls_are_unchanged(ctl: Typed) -> None
     with Session(ctl.engine) as s:
         held = {b.account: b.total for b in balances(s) if b.instrument == "COD"}
     assert held[ctl.acc("yuyao_chem", "holding")] == 45_000
+
+
+def test_a_bureaus_allocation_above_its_threshold_needs_two_of_its_users(ctl: Typed) -> None:
+    bureau = ctl.party("yuyao")
+    ctl.submit(
+        controls(
+            "yuyao",
+            ctl,
+            users={"zhang": "clerk", "zhao": "approver"},
+            four_eyes_kg={"allocation.initial": 5_000},
+        ),
+        "yuyao",
+    )
+    big = _move("allocation.initial", ctl.acc("yuyao", "reserve"), ctl.acc("yuyao_dye", "holding"), 6_000)
+    assert (
+        ctl.refused(replace(big, meta={"approved_by": {bureau: ["zhang"]}}), "yuyao").code
+        == "four_eyes_required"
+    )
+    seq, lines = ctl.forged(replace(big, meta={"approved_by": {bureau: ["zhang"]}}), "yuyao")
+    assert replay_failure(ctl, lines) == (seq, "four_eyes_required")
+    ctl.submit(replace(big, meta={"approved_by": {bureau: ["zhang", "zhao"]}}), "yuyao")
+    small = _move("allocation.initial", ctl.acc("yuyao", "reserve"), ctl.acc("yuyao_dye", "holding"), 4_000)
+    ctl.submit(small, "yuyao")  # under the threshold: the bureau's signature alone, as before
