@@ -236,7 +236,12 @@ def post_credential(
 
     def run() -> CredentialOut:
         issued = issue_credential(
-            session, party=party, label=payload.label, actor=actor, now=registry.clock()
+            session,
+            party=party,
+            label=payload.label,
+            actor=actor,
+            now=registry.clock(),
+            acting_user=getattr(request.state, "api_user", None),
         )
         token.append(issued.token)
         return CredentialOut.of(issued.credential)
@@ -279,7 +284,12 @@ def post_credential_revocation(
         out=CredentialOut,
         run=lambda: CredentialOut.of(
             revoke_credential(
-                session, credential_id=credential_id, party=party, actor=actor, now=registry.clock()
+                session,
+                credential_id=credential_id,
+                party=party,
+                actor=actor,
+                now=registry.clock(),
+                acting_user=getattr(request.state, "api_user", None),
             )
         ),
     )
