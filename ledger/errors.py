@@ -35,7 +35,8 @@ The tree, so a caller can catch at the right depth::
     │   ├── FourEyesRequired      above a party's threshold, one user's approval is not enough
     │   ├── UnknownUser           an approval names no user of the party
     │   ├── AccountNotTrusted     a destination not (yet) on the sender's trusted list
-    │   └── TrustDelayNotMet      a trusted-list addition effective before the registry's delay
+    │   ├── TrustDelayNotMet      a trusted-list addition effective before the registry's delay
+    │   └── InvalidFederationRecord    a cross-journal leg that cites nothing, or not what it moves
     └── SignatureError            consent missing or not proven
         ├── MissingSignature
         ├── BadSignature
@@ -67,6 +68,7 @@ __all__ = [
     "HoldNotPermitted",
     "IdempotencyKeyReused",
     "InsufficientBalance",
+    "InvalidFederationRecord",
     "InvalidInput",
     "InvalidLot",
     "InvalidPledgeRegistration",
@@ -277,6 +279,13 @@ class AccountNotTrusted(RuleViolation):
 
 class TrustDelayNotMet(RuleViolation):
     code = "trust_delay_not_met"
+
+
+class InvalidFederationRecord(RuleViolation):
+    """A cross-journal transfer leg (``ledger.federation_rules``) whose citation of the other journal's
+    record is missing or malformed, or that moves other units than it cites (``field`` names the part)."""
+
+    code = "invalid_federation_record"
 
 
 class SignatureError(DomainError):
