@@ -246,6 +246,7 @@ async def get_actor(
             raise
     if request.method not in _SAFE_METHODS:
         limits.write(verified.credential_id)
+    request.state.api_user = verified.user  # a named user's key (accounts.users), or None
     return verified.participant
 
 

@@ -49,7 +49,10 @@ _DIVISION = re.compile(r"[0-9]{6}")  # ASCII only: \d would admit full-width dig
 BalanceKey = tuple[str, str, str]  # (account, instrument, lot key)
 # Transactions that may move nothing: the record is the fact (a bid after the first places no deposit,
 # yet it is a journal record signed by its bidder, ledger.auction_rules).
-EVIDENCE_ACTIONS = frozenset({"auction.bid"})
+# Control records (ledger.controls) move nothing either: a party's users, thresholds and trusted list.
+EVIDENCE_ACTIONS = frozenset(
+    {"auction.bid", "controls.set", "trust.add", "trust.remove", "registry.controls"}
+)
 
 
 def check_id(value: object, *, field: str) -> str:

@@ -10,7 +10,8 @@ from typing import Any, Protocol
 
 from ledger.auction_book import AuctionBook
 from ledger.auction_rules import commit_change
-from ledger.model import BalanceKey
+from ledger.controls import Controls, RegistryControls
+from ledger.model import REGISTRY, BalanceKey
 from ledger.rules import AccountInfo, Effect, Hold, KeyInfo, PartyInfo, Position
 
 __all__ = ["HoldArchive", "LedgerState"]
@@ -34,6 +35,8 @@ class LedgerState:
     rule_set: int = 1  # raised by ``rules.adopt`` records
     bureaus: dict[str, str] = field(default_factory=dict)  # jurisdiction -> its bureau's party id
     auctions: dict[str, AuctionBook] = field(default_factory=dict)  # opened under rule set 2 on
+    controls: dict[str, Controls] = field(default_factory=dict)  # parties' four-eyes and trusted lists
+    registry: RegistryControls = field(default_factory=RegistryControls)
     # With an archive, closed holds leave memory for it (a long replay's memory stays flat).
     archive: HoldArchive | None = field(default=None, compare=False, repr=False)
 
@@ -67,6 +70,12 @@ class LedgerState:
     def find_auction(self, auction_id: str) -> AuctionBook | None:
         return self.auctions.get(auction_id)
 
+    def find_controls(self, party: str) -> Controls | None:
+        return self.controls.get(party)
+
+    def registry_controls(self) -> RegistryControls:
+        return self.registry
+
     def commit(self, effect: Effect) -> None:
         for key, pos in effect.positions.items():
             if pos.total == 0 and pos.held == 0:
@@ -92,6 +101,12 @@ class LedgerState:
             commit_change(self.auctions, effect.auction, keep_closed=False)
         if effect.key is not None:
             self.keys[effect.key.key_id] = effect.key
+        if effect.controls is not None:
+            party, controls = effect.controls
+            if isinstance(controls, RegistryControls):
+                self.registry = controls
+            elif party != REGISTRY:
+                self.controls[party] = controls
 
     def balances(self) -> dict[BalanceKey, Position]:
         """Every non-zero position, the form live balances are compared in."""

@@ -140,6 +140,11 @@ class Console:
     def now(self) -> datetime:
         return self.app.registry.clock()
 
+    @property
+    def user(self) -> str | None:
+        """The named user logged in (``accounts.users``); None for the party's own key."""
+        return getattr(self.request.state, "console_user", None)
+
     def t(self, key: str, **args: object) -> str:
         return translate(self.lang, key, **args)
 
