@@ -15,8 +15,8 @@ from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, Response
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 __all__ = ["API_DESCRIPTION", "SIGNING_PREFIX", "install"]
