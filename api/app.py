@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from accounts.custody import Vault
-from api import console, docs, errors, observability
+from api import console, docs, errors, observability, public
 from api import security as hardening
 from api import tables as _tables  # noqa: F401  (registers the idempotency table)
 from api.deps import AppState, ReaderDep
@@ -67,6 +67,7 @@ def create_app(
     for module in (participants, issuance, auctions, trades, crosscity, pledges, bluecarbon, exports):
         app.include_router(module.router)
     docs.install(app)
+    public.install(app)  # the public registry: /public and /v1/public, no login
     console.install(app)  # the web console at /console (server-rendered; same services)
 
     @app.get("/health", tags=["operations"])

@@ -82,6 +82,10 @@ def _headers_for(path: str) -> list[tuple[bytes, bytes]]:
     out = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
     if path.startswith("/console/static/"):
         return [*out, (b"content-security-policy", CONSOLE_CSP.encode())]
+    if path.startswith(("/public", "/v1/public")):
+        # the public registry: no login, nothing private; its routes say how long it may be cached
+        csp = CONSOLE_CSP if path.startswith("/public") else API_CSP
+        return [*out, (b"content-security-policy", csp.encode()), (b"referrer-policy", b"same-origin")]
     if path.startswith("/console"):
         csp = CONSOLE_CSP
     elif path.startswith(("/docs", "/redoc")):

@@ -1,32 +1,72 @@
-"""The console's two charts, as inline SVG: cap use per instrument and lot (allocated, in auction or
-otherwise held, free in the reserve) and the clearing prices of closed auctions over time."""
+"""The console's and the public registry's charts, as inline SVG: cap use per instrument and lot (allocated,
+on hold, free in the reserve), one panel per display unit, and clearing prices aggregated per day.
+
+A panel never mixes units: t/a of discharge rights and VOCs quotas and tCO2e of blue carbon get their own
+axes. Prices are one series per instrument; auctions settled on the same day (Beijing time) become one
+point, the volume-weighted mean, with the day's lowest and highest price as a band around it.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date, timedelta, timezone
 
+from accounts.identifiers import DIVISIONS
 from api.console.i18n import translate
-from api.console.svg import Bar, Point, bars, line
+from api.console.svg import Bar, DaySeries, bars, day_bands
+from ledger.units import INSTRUMENTS
 from market.auction_state import Auction
 from market.issuance import CapPosition
 
-__all__ = ["average_price_fen_per_t", "cap_use", "prices"]
+__all__ = ["average_price_fen_per_t", "cap_use", "cap_use_panels", "daily_prices", "prices"]
+
+_CST = timezone(timedelta(hours=8))  # a trading day is a day in Beijing
+_UNIT_KEYS = {"t/a": "unit.t_a", "tCO2e": "unit.tco2e"}
+
+
+def _city(code: str, lang: str) -> str:
+    found = DIVISIONS.get(code)
+    if found is None:
+        return code
+    return found.name_zh if lang == "zh" else found.name
+
+
+def _unit(lang: str, display_unit: str) -> str:
+    key = _UNIT_KEYS.get(display_unit)
+    return translate(lang, key) if key else display_unit
+
+
+def cap_use_panels(lang: str, positions: Sequence[CapPosition]) -> list[str]:
+    """One stacked-bar chart per display unit; bars are labelled with the city's name (when the
+    positions span more than one city), the instrument and the lot's last year."""
+    by_unit: dict[str, list[CapPosition]] = defaultdict(list)
+    for p in positions:
+        by_unit[INSTRUMENTS[p.instrument].display_unit].append(p)
+    several = len({p.jurisdiction for p in positions}) > 1
+    out = []
+    for unit, group in sorted(by_unit.items()):
+        items = [
+            Bar(
+                (f"{_city(p.jurisdiction, lang)}\n" if several else "")
+                + f"{p.instrument} {p.lot.valid_until:%Y}",
+                (
+                    (p.allocated_kg, translate(lang, "chart.allocated")),
+                    (p.reserve_held_kg, translate(lang, "chart.held")),
+                    (p.available_kg, translate(lang, "chart.available")),
+                ),
+            )
+            for p in group
+        ]
+        shown = _unit(lang, unit)
+        scale = INSTRUMENTS[group[0].instrument].minor_per_display
+        out.append(bars(translate(lang, "chart.cap_use_in", unit=shown), items, unit=shown, scale=scale))
+    return out
 
 
 def cap_use(lang: str, positions: Sequence[CapPosition]) -> str:
-    """Stacked bars in tonnes: what the cap allocated, what the reserve holds on hold, what is free."""
-    items = [
-        Bar(
-            f"{p.instrument} {p.lot.valid_until:%Y}",
-            (
-                (p.allocated_kg, translate(lang, "chart.allocated")),
-                (p.reserve_held_kg, translate(lang, "chart.held")),
-                (p.available_kg, translate(lang, "chart.available")),
-            ),
-        )
-        for p in positions
-    ]
-    return bars(translate(lang, "chart.cap_use"), items, unit="t/a", scale=1000)
+    """Every panel of ``cap_use_panels``, one after the other."""
+    return "".join(cap_use_panels(lang, positions))
 
 
 def average_price_fen_per_t(auction: Auction) -> int | None:
@@ -39,12 +79,31 @@ def average_price_fen_per_t(auction: Auction) -> int | None:
     return result.revenue_fen * 1000 // result.sold_kg  # integer: a display figure, never posted
 
 
+def daily_prices(auctions: Sequence[Auction]) -> list[DaySeries]:
+    """Per instrument, per day of close (Beijing time): the volume-weighted mean price of every unit
+    sold that day (revenue / quantity, integer fen per tonne), and the lowest and highest price paid."""
+    days: dict[str, dict[date, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
+    for a in auctions:
+        result = a.result
+        if result is None or result.sold_kg == 0:
+            continue
+        day = result.closed_at.astimezone(_CST).date()
+        for alloc in result.allocations:
+            days[a.terms.instrument][day].append((alloc.price_fen_per_t, alloc.quantity_kg))
+    out = []
+    for code, per_day in sorted(days.items()):
+        points = []
+        for day, fills in sorted(per_day.items()):
+            kg = sum(q for _, q in fills)
+            mean = sum(p * q for p, q in fills) // kg if kg else 0  # display only: integer fen/t
+            points.append((day, mean, min(p for p, _ in fills), max(p for p, _ in fills)))
+        out.append(DaySeries(code, tuple(points)))
+    return out
+
+
 def prices(lang: str, auctions: Sequence[Auction]) -> str:
-    """Prices per tonne of the closed auctions, oldest first, labelled by auction id."""
-    closed = sorted(
-        (a for a in auctions if a.result is not None and average_price_fen_per_t(a) is not None),
-        key=lambda a: a.result.closed_at if a.result is not None else a.terms.closes_at,
-    )
-    points = [Point(a.auction_id[-12:], average_price_fen_per_t(a) or 0) for a in closed]
+    """Clearing prices per day and instrument: the day's volume-weighted mean, with a low-high band."""
+    series = daily_prices(auctions)
     unit = translate(lang, "unit.yuan") + "/t"
-    return line(translate(lang, "chart.prices"), points, unit=unit, scale=100)
+    legend = (translate(lang, "chart.day_mean"), translate(lang, "chart.day_range"))
+    return day_bands(translate(lang, "chart.prices"), series, unit=unit, scale=100, legend=legend)
