@@ -63,7 +63,7 @@ def test_a_visitor_reads_the_public_registry_in_chinese_without_logging_in(
     violations: list[str] = []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     failed: list[str] = []
-    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 and "favicon" not in r.url else None)
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 and "favicon" not in r.url else 0)
     page.goto(base + "/console/login")
     with page.expect_navigation():
         page.click("#public-link")
@@ -75,7 +75,7 @@ def test_a_visitor_reads_the_public_registry_in_chinese_without_logging_in(
     assert "总量使用（吨/年）" in charts.first.inner_html()
     page.screenshot(path=str(shots / "public-caps-zh.png"), full_page=True)
 
-    page.click("nav.tabs a[href^=\"/public/bluecarbon\"]")
+    page.click('nav.tabs a[href^="/public/bluecarbon"]')
     page.wait_for_selector("#issuances")
     assert "嵊泗贻贝养殖碳汇项目（示例）" in page.locator("#projects").inner_text()
     retired = page.locator("#retirements tbody tr")
@@ -83,7 +83,7 @@ def test_a_visitor_reads_the_public_registry_in_chinese_without_logging_in(
     assert "抵消储运作业排放（示例）" in retired.first.inner_text()
     page.screenshot(path=str(shots / "public-bluecarbon-zh.png"), full_page=True)
 
-    page.click("nav.tabs a[href^=\"/public/auctions\"]")
+    page.click('nav.tabs a[href^="/public/auctions"]')
     page.wait_for_selector(".auction-result")
     results = page.locator(".auction-result")
     assert results.count() == 1
