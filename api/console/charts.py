@@ -16,8 +16,8 @@ from accounts.identifiers import DIVISIONS
 from api.console.i18n import translate
 from api.console.svg import Bar, DaySeries, bars, day_bands
 from ledger.units import INSTRUMENTS
-from market.auction_state import Auction
-from market.issuance import CapPosition
+from market.auctions.state import Auction
+from market.issuance.service import CapPosition
 
 __all__ = ["average_price_fen_per_t", "cap_use", "cap_use_panels", "daily_prices", "prices"]
 

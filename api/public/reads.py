@@ -14,8 +14,8 @@ from accounts.identifiers import DIVISIONS
 from api.deps import state
 from api.public.cache import cache_of
 from api.security import client_address
-from market import public
-from market.issuance import CapPosition
+from market.issuance.service import CapPosition
+from market.public import service as public
 
 __all__ = ["KINDS", "city", "guard", "public_data"]
 

@@ -21,12 +21,12 @@ from api.app import create_app
 from api.limits import Limits
 from api.public.cache import PublicCache
 from ledger.service import Registry, init_ledger
-from market.auction_state import get_auction
-from market.auction_tables import AuctionBidRow
-from market.bluecarbon import ProjectSpec, get_batch, register_project
-from market.collateral_tables import PledgeRow
-from market.issuance import cap_position
-from market.public import public_auctions
+from market.auctions.state import get_auction
+from market.auctions.tables import AuctionBidRow
+from market.bluecarbon.service import ProjectSpec, get_batch, register_project
+from market.issuance.service import cap_position
+from market.pledges.tables import PledgeRow
+from market.public.service import public_auctions
 
 JSON_KINDS = ("projects", "issuances", "retirements", "auctions", "caps")
 PAGES = ("/public", "/public/bluecarbon", "/public/auctions")
