@@ -9,8 +9,8 @@ point, the volume-weighted mean, with the day's lowest and highest price as a ba
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from datetime import date, timedelta, timezone
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta, timezone
 
 from accounts.identifiers import DIVISIONS
 from api.console.i18n import translate
@@ -19,7 +19,7 @@ from ledger.units import INSTRUMENTS
 from market.auctions.state import Auction
 from market.issuance.service import CapPosition
 
-__all__ = ["average_price_fen_per_t", "cap_use", "cap_use_panels", "daily_prices", "prices"]
+__all__ = ["average_price_fen_per_t", "cap_use", "cap_use_panels", "daily_prices", "daily_series", "prices"]
 
 _CST = timezone(timedelta(hours=8))  # a trading day is a day in Beijing
 _UNIT_KEYS = {"t/a": "unit.t_a", "tCO2e": "unit.tco2e"}
@@ -37,6 +37,13 @@ def _unit(lang: str, display_unit: str) -> str:
     return translate(lang, key) if key else display_unit
 
 
+def _year(p: CapPosition) -> str:
+    """The lot's year: when a right's term ends, or a credit's vintage."""
+    if p.lot.valid_until is not None:
+        return f"{p.lot.valid_until:%Y}"
+    return str(p.lot.vintage or "")
+
+
 def cap_use_panels(lang: str, positions: Sequence[CapPosition]) -> list[str]:
     """One stacked-bar chart per display unit; bars are labelled with the city's name (when the
     positions span more than one city), the instrument and the lot's last year."""
@@ -48,8 +55,7 @@ def cap_use_panels(lang: str, positions: Sequence[CapPosition]) -> list[str]:
     for unit, group in sorted(by_unit.items()):
         items = [
             Bar(
-                (f"{_city(p.jurisdiction, lang)}\n" if several else "")
-                + f"{p.instrument} {p.lot.valid_until:%Y}",
+                (f"{_city(p.jurisdiction, lang)}\n" if several else "") + f"{p.instrument} {_year(p)}",
                 (
                     (p.allocated_kg, translate(lang, "chart.allocated")),
                     (p.reserve_held_kg, translate(lang, "chart.held")),
@@ -79,26 +85,32 @@ def average_price_fen_per_t(auction: Auction) -> int | None:
     return result.revenue_fen * 1000 // result.sold_kg  # integer: a display figure, never posted
 
 
-def daily_prices(auctions: Sequence[Auction]) -> list[DaySeries]:
-    """Per instrument, per day of close (Beijing time): the volume-weighted mean price of every unit
-    sold that day (revenue / quantity, integer fen per tonne), and the lowest and highest price paid."""
+def daily_series(fills: Iterable[tuple[str, datetime, int, int]]) -> list[DaySeries]:
+    """Fills (instrument, closed at, price fen/t, kg) as one series per instrument and day of close
+    (Beijing time): the volume-weighted mean price (sum of price x kg over kg, in whole fen per tonne,
+    a display figure), and the lowest and highest price paid that day."""
     days: dict[str, dict[date, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
-    for a in auctions:
-        result = a.result
-        if result is None or result.sold_kg == 0:
-            continue
-        day = result.closed_at.astimezone(_CST).date()
-        for alloc in result.allocations:
-            days[a.terms.instrument][day].append((alloc.price_fen_per_t, alloc.quantity_kg))
+    for code, closed_at, price, kg in fills:
+        days[code][closed_at.astimezone(_CST).date()].append((price, kg))
     out = []
     for code, per_day in sorted(days.items()):
         points = []
-        for day, fills in sorted(per_day.items()):
-            kg = sum(q for _, q in fills)
-            mean = sum(p * q for p, q in fills) // kg if kg else 0  # display only: integer fen/t
-            points.append((day, mean, min(p for p, _ in fills), max(p for p, _ in fills)))
+        for day, fills_of_day in sorted(per_day.items()):
+            kg = sum(q for _, q in fills_of_day)
+            mean = sum(p * q for p, q in fills_of_day) // kg if kg else 0
+            points.append((day, mean, min(p for p, _ in fills_of_day), max(p for p, _ in fills_of_day)))
         out.append(DaySeries(code, tuple(points)))
     return out
+
+
+def daily_prices(auctions: Sequence[Auction]) -> list[DaySeries]:
+    """Every allocation of every closed auction, per instrument and day (``daily_series``)."""
+    return daily_series(
+        (a.terms.instrument, a.result.closed_at, alloc.price_fen_per_t, alloc.quantity_kg)
+        for a in auctions
+        if a.result is not None
+        for alloc in a.result.allocations
+    )
 
 
 def prices(lang: str, auctions: Sequence[Auction]) -> str:
