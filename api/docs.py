@@ -15,7 +15,6 @@ from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -67,23 +66,18 @@ def _signs(path: str, operation: dict[str, Any], schemas: dict[str, Any]) -> boo
     return "signatures" in schema.get("properties", {})
 
 
-def openapi_with_signing(app: FastAPI) -> dict[str, Any]:
-    """The app's OpenAPI document, each signing route's description naming the prefix (made once)."""
-    if app.openapi_schema is None:
-        doc = get_openapi(
-            title=app.title,
-            version=app.version,
-            summary=app.summary,
-            description=app.description,
-            routes=app.routes,
-        )
-        schemas = doc.get("components", {}).get("schemas", {})
-        for path, item in doc.get("paths", {}).items():
-            for operation in item.values():
-                if isinstance(operation, dict) and _signs(path, operation, schemas):
-                    operation["description"] = operation.get("description", "") + SIGNING_NOTE
-        app.openapi_schema = doc
-    return app.openapi_schema
+def with_signing_notes(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` (FastAPI's OpenAPI document, changed in place) with each signing route's description
+    naming the prefix; idempotent, since FastAPI rebuilds the document when routes are added."""
+    schemas = doc.get("components", {}).get("schemas", {})
+    for path, item in doc.get("paths", {}).items():
+        for operation in item.values():
+            if not isinstance(operation, dict) or not _signs(path, operation, schemas):
+                continue
+            text = operation.get("description", "")
+            if SIGNING_NOTE not in text:
+                operation["description"] = text + SIGNING_NOTE
+    return doc
 
 
 _INIT_JS = """\
@@ -115,7 +109,8 @@ def _page(title: str) -> str:
 def install(app: FastAPI) -> None:
     """Serve /docs (the app must be made with ``docs_url=None``) and Swagger UI's files under it."""
     html = _page(app.title)
-    app.openapi = lambda: openapi_with_signing(app)  # type: ignore[method-assign]
+    plain = app.openapi
+    app.openapi = lambda: with_signing_notes(plain())  # type: ignore[method-assign]
 
     @app.get(DOCS, include_in_schema=False)
     def docs() -> HTMLResponse:
