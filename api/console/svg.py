@@ -60,7 +60,7 @@ def _nice_max(top: int) -> int:
         step *= 10
 
 
-def _frame(title: str, y_max: int, unit: str, scale: Decimal) -> list[str]:
+def _frame(title: str, y_max: int, unit: str, scale: Decimal, y_min: int = 0) -> list[str]:
     plot_h = _H - _TOP - _BOTTOM
     out = [
         f'<svg class="chart" viewBox="0 0 {_W} {_H}" role="img" aria-label="{escape(title)}" '
@@ -68,7 +68,7 @@ def _frame(title: str, y_max: int, unit: str, scale: Decimal) -> list[str]:
         f"<title>{escape(title)}</title>",
     ]
     for i in range(5):
-        value = y_max * i // 4
+        value = y_min + (y_max - y_min) * i // 4
         y = _TOP + plot_h - plot_h * i / 4
         out.append(f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         shown = Decimal(value) / scale
@@ -149,6 +149,16 @@ def line(title: str, points: Sequence[Point], *, unit: str, scale: int = 1) -> s
     return "".join(out)
 
 
+def _price_range(low: int, high: int) -> tuple[int, int]:
+    """The y axis of a price chart: from 0 when the prices spread over more than half their height,
+    else from a round figure below the lowest (the ticks say where), so a day's band is visible."""
+    if high <= 0 or low == high or low < high // 2:
+        return 0, _nice_max(high)
+    step = _nice_max(high - low)
+    y_min = low // step * step
+    return y_min, y_min + _nice_max(high - y_min)
+
+
 def day_bands(
     title: str, series: Sequence[DaySeries], *, unit: str, scale: int = 1, legend: tuple[str, str]
 ) -> str:
@@ -157,8 +167,10 @@ def day_bands(
     days = sorted({d for s in series for d, *_ in s.days})
     if not days:
         return ""
-    y_max = _nice_max(max(high for s in series for *_, high in s.days))
-    out = _frame(title, y_max, unit, Decimal(scale))
+    y_min, y_max = _price_range(
+        min(low for s in series for _, _, low, _ in s.days), max(high for s in series for *_, high in s.days)
+    )
+    out = _frame(title, y_max, unit, Decimal(scale), y_min)
     plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
     step = plot_w / len(days)
     box = min(14.0, step * 0.4)
@@ -167,7 +179,7 @@ def day_bands(
         return _LEFT + step * days.index(day) + step / 2
 
     def y_of(value: int) -> float:
-        return _TOP + plot_h - plot_h * value / y_max
+        return _TOP + plot_h - plot_h * (value - y_min) / (y_max - y_min)
 
     for k, s in enumerate(series):
         colour = _COLOURS[k % len(_COLOURS)]

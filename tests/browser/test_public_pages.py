@@ -96,3 +96,31 @@ def test_a_visitor_reads_the_public_registry_in_chinese_without_logging_in(
     assert violations == []
     assert failed == []
     context.close()
+
+
+def test_a_bureau_downloads_a_console_table_as_excel_in_chinese(
+    browser: Any, demo_site: tuple[str, demo.DemoFacts], shots: Path, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    base, facts = demo_site
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True
+    )
+    page = context.new_page()
+    page.goto(base + "/console/login")
+    page.fill("input[name=access_key]", next(x.token for x in facts.logins if x.alias == "yuyao"))
+    with page.expect_navigation():
+        page.click("form[action='/console/login'] button")
+    links = page.locator("p.export-xlsx a")
+    assert links.count() == page.locator("main table").count() >= 2
+    page.screenshot(path=str(shots / "console-excel-links-zh.png"), full_page=True)
+    with page.expect_download() as download:
+        links.first.click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name == "bureau-1.xlsx"
+    rows = list(load_workbook(saved).active.iter_rows(values_only=True))
+    assert rows[0][:3] == ("指标", "批次", "总量 (t/a)")
+    assert {r[0] for r in rows[1:]} == {"COD", "NH3-N"}
+    context.close()

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from api.console.charts import cap_use_panels, daily_series
-from api.console.svg import day_bands
+from api.console.svg import _price_range, day_bands
 from ledger.model import Lot
 from market.issuance.service import CapPosition
 
@@ -99,3 +99,22 @@ def test_each_days_mean_lies_in_its_band_and_counts_every_fill(raw: list[tuple[i
         of_day = [(p, q) for d, p, q in raw if (start + timedelta(days=d)).date() == day]
         assert low == min(p for p, _ in of_day) <= mean <= max(p for p, _ in of_day) == high
         assert mean == sum(p * q for p, q in of_day) // sum(q for _, q in of_day)
+
+
+@given(st.integers(min_value=1, max_value=10**9), st.integers(min_value=0, max_value=10**9))
+def test_a_price_axis_holds_every_price_and_starts_at_zero_for_a_wide_spread(low: int, spread: int) -> None:
+    high = low + spread
+    y_min, y_max = _price_range(low, high)
+    assert 0 <= y_min <= low <= high <= y_max
+    assert y_min < y_max
+    if low < high // 2:
+        assert y_min == 0
+
+
+def test_a_narrow_band_of_prices_is_drawn_on_an_axis_that_shows_it() -> None:
+    day = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
+    series = daily_series([("COD", day, 2_350_000, 1_200), ("COD", day, 2_160_000, 800)])
+    svg = day_bands("prices", series, unit="CNY/t", scale=100, legend=("mean", "range"))
+    ticks = re.findall(r'class="tick" text-anchor="end">([0-9,.]+)<', svg)
+    assert ticks[0] == "20,000"  # not 0: the band from 21,600 to 23,500 fills the plot
+    assert ticks[-1] == "25,000"
