@@ -20,8 +20,6 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.reports import escape_cell
@@ -112,6 +110,9 @@ def _value(text: str) -> tuple[Any, str | None, str | None]:
 
 def workbook(table: Table, title: str) -> bytes:
     """The table as an .xlsx workbook of one sheet; a column whose amounts share one unit names it."""
+    from openpyxl import Workbook  # here, not at start-up: every server worker imports the console
+    from openpyxl.styles import Font
+
     values = [[_value(cell) for cell in row] for row in table.rows]
     units: dict[int, set[str | None]] = {}
     for row in values:
