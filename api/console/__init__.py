@@ -17,6 +17,7 @@ from accounts.totp import check_second_factor
 from api.console import auction_views, auditor, bank, bureau, enterprise, foureyes, security, trades
 from api.console.guard import LOGIN_COOKIE, SESSION_COOKIE, now, set_cookie
 from api.console.web import PREFIX, ConsoleRoute, FormDep, ReadConsole, home_of, lang_of, render
+from api.console.xlsx import ConsoleExport
 from api.deps import SessionDep, state
 from api.errors import status_for
 from api.limits import RateLimited
@@ -84,6 +85,7 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     for module in (bureau, enterprise, trades, foureyes, bank, auditor, auction_views, security):
         app.include_router(module.router)
+    app.add_middleware(ConsoleExport, prefix=PREFIX)  # every table of every page as .xlsx (api.console.xlsx)
     static = Path(__file__).parent / "static"  # the stylesheet and the scripts (no inline script: CSP)
     app.mount(PREFIX + "/static", StaticFiles(directory=static), name="console-static")
 

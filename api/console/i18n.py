@@ -49,6 +49,7 @@ _FRAME: _T = {
         "the key; logging out ends it.",
     },
     "login.submit": {"zh": "登录", "en": "Log in"},
+    "login.public": {"zh": "公开信息（无需登录）", "en": "Public registry (no login)"},
     "error.title": {"zh": "无法完成请求", "en": "The request could not be completed"},
     "error.wrong_role": {
         "zh": "此页面不属于您的角色（403）。",
@@ -262,6 +263,11 @@ _AUCTION: _T = {
     "chart.held": {"zh": "竞价冻结", "en": "on hold"},
     "chart.available": {"zh": "储备可用", "en": "free in reserve"},
     "chart.prices": {"zh": "成交价走势（元/吨）", "en": "Clearing prices (CNY/t)"},
+    "chart.cap_use_in": {"zh": "总量使用（{unit}）", "en": "Cap use ({unit})"},
+    "chart.day_mean": {"zh": "日成交均价（按量加权）", "en": "daily volume-weighted mean"},
+    "chart.day_range": {"zh": "当日最低–最高", "en": "day's low–high"},
+    "unit.t_a": {"zh": "吨/年", "en": "t/a"},
+    "unit.tco2e": {"zh": "吨二氧化碳当量", "en": "tCO2e"},
 }
 
 _OTHERS: _T = {
