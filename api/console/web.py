@@ -26,6 +26,7 @@ from accounts.custody import custody_key
 from accounts.errors import NoCustodyKey
 from accounts.model import Participant, Role
 from accounts.service import participants
+from api.console.cert_problems import problem_text
 from api.console.guard import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -36,6 +37,7 @@ from api.console.guard import (
     set_cookie,
 )
 from api.console.i18n import LANGS, field_input, field_label, translate
+from api.console.messages import explain
 from api.deps import AppState, ReaderDep, SessionDep, state
 from api.errors import status_for
 from api.idempotency import once
@@ -175,18 +177,34 @@ FormDep = Annotated[dict[str, str], Depends(_form)]
 # -- rendering ------------------------------------------------------------------------------------
 
 
-def _error_view(lang: str, exc: DomainError) -> dict[str, Any]:
-    """A refusal as a person reads it: a sentence in their language, the field, and the stable code."""
+def _instrument_hint(values: Mapping[str, str] | None) -> str | None:
+    """The instrument a refused form was about (``instrument``, or ``CODE@lot`` in ``position``/``lot``):
+    a refusal's kg then read in that instrument's display unit."""
+    values = values or {}
+    for name in ("instrument", "position", "lot"):
+        code = values.get(name, "").partition("@")[0]
+        if code in INSTRUMENTS:
+            return code
+    return None
+
+
+def _error_view(
+    lang: str,
+    exc: DomainError,
+    values: Mapping[str, str] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A refusal as a person reads it: a sentence in their language, the evidence in display units
+    (never the English message with raw kg), the field, and the stable code."""
     name = exc.details.get("field")
-    code_key = f"err.{exc.code}"
-    sentence = translate(lang, code_key) if translate(lang, code_key) != code_key else ""
+    said, evidence = explain(lang, exc, instrument=_instrument_hint(values), names=names)
     return {
         "code": exc.code,
         "field": name,
         "input": field_input(name) if isinstance(name, str) else None,
         "field_label": field_label(lang, name) if isinstance(name, str) else None,
-        "sentence": sentence or translate(lang, "err.generic"),
-        "message": exc.message,
+        "sentence": said,
+        "detail": evidence,
     }
 
 
@@ -210,7 +228,7 @@ def render(
             flash = translate(lang, str(data["k"]), **{str(k): str(v) for k, v in data.get("a", {}).items()})
         except (ValueError, KeyError, TypeError, AttributeError):
             flash = None
-    err = _error_view(lang, error) if error is not None else None
+    err = _error_view(lang, error, values, context.get("names")) if error is not None else None
     csrf, new_nonce = csrf_for_page(request, login=template == "login.html")
     ctx: dict[str, Any] = {
         "lang": lang,
@@ -225,6 +243,7 @@ def render(
         "yuan": lambda fen: yuan(fen, lang),
         "per_t": lambda fen: per_tonne(fen, lang),
         "when": when,
+        "problem_text": lambda problem: problem_text(lang, problem, context.get("names")),
         "form_token": lambda: secrets.token_urlsafe(18),
         "csrf_value": csrf,
         "path": request.url.path,
