@@ -15,6 +15,7 @@ from accounts.identifiers import account_id
 from accounts.model import Role
 from accounts.service import account_balances, participants
 from api.console import charts, forms
+from api.console.todo import todo_of
 from api.console.web import (
     CST,
     PREFIX,
@@ -34,6 +35,7 @@ from market import auctions, crosscity, issuance, pledge
 from market.allocation_offers import allocation_offers_of, offer_allocation, withdraw_allocation
 from market.auction import AuctionDesign, AuctionTerms, FixedDeposit
 from market.crosscity import TransferStatus
+from market.need_standing import need_standing
 from market.pledge import PledgeStatus
 from market.trade_offers import OfferStatus
 
@@ -93,6 +95,7 @@ def dashboard(c: ReadConsole) -> HTMLResponse:
         positions=positions,
         auctions=mine,
         pending=len(pledges) + len(transfers),
+        todo=todo_of(c),
         cap_chart=charts.cap_use(c.lang, positions),
         price_chart=charts.prices(c.lang, mine),
     )
@@ -214,7 +217,10 @@ def withdraw_allocation_offer(offer_id: str, c: WriteConsole, form: FormDep) -> 
 def _needs_page(c: Console, **extra: object) -> HTMLResponse:
     ents = _enterprises(c)
     needs = [n for party, _ in ents for n in auctions.needs_of(c.session, actor=c.me, enterprise=party)]
-    return page(c, "bureau_needs.html", rights=RIGHTS, enterprises=ents, needs=needs, **extra)
+    standing = [s for party, _ in ents for s in need_standing(c.session, actor=c.me, enterprise=party)]
+    return page(
+        c, "bureau_needs.html", rights=RIGHTS, enterprises=ents, needs=needs, standing=standing, **extra
+    )
 
 
 @router.get("/needs", response_class=HTMLResponse)

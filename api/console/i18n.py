@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from api.console.i18n_pages import PAGES_TEXT
+
 __all__ = ["LANGS", "TEXT", "field_input", "field_label", "translate"]
 
 LANGS: Final = ("zh", "en")
@@ -621,6 +623,7 @@ TEXT: Final[_T] = {
     **_ERRORS,
     **_TRADES,
     **_ALLOCATION_OFFERS,
+    **PAGES_TEXT,
 }
 
 # Service errors name their own fields (``quantity_kg``); a form asks for tonnes (``quantity``).

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -247,6 +247,7 @@ def render(
         "form_token": lambda: secrets.token_urlsafe(18),
         "csrf_value": csrf,
         "path": request.url.path,
+        "lang_href": lambda to: _lang_href(request, to),
         **context,
     }
     response = TEMPLATES.TemplateResponse(request, template, ctx, status_code=status)
@@ -257,6 +258,12 @@ def render(
     if new_nonce is not None:
         set_cookie(request, response, LOGIN_COOKIE, new_nonce, max_age=3600)
     return response
+
+
+def _lang_href(request: Request, lang: str) -> str:
+    """This page in another language, keeping its query (a list's search, filters and page)."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return f"{request.url.path}?{urlencode([*kept, ('lang', lang)])}"
 
 
 def page(c: Console, template: str, **context: Any) -> HTMLResponse:
