@@ -130,4 +130,53 @@ _NEEDS: _T = {
     "needs.remaining": {"zh": "剩余可竞", "en": "Remaining"},
 }
 
-PAGES_TEXT: Final[_T] = {**_NEEDS, **_TODO, **_REVIEW, **_LISTS, **_HISTORY, **_ACTIONS}
+_RESERVE: _T = {
+    "nav.buyback": {"zh": "收储", "en": "Buy-back"},
+    "nav.expiry": {"zh": "到期", "en": "Expiry"},
+    "buyback.title": {"zh": "收储（回购入政府储备）", "en": "Buy-back into the reserve"},
+    "buyback.offer_title": {"zh": "发出收储要约", "en": "Offer a buy-back"},
+    "buyback.hint": {
+        "zh": "以托管密钥签署收储要约：企业确认后，排污权转入政府储备、收储款付给企业，"
+        "在同一条记录中完成（钱货两清）。确认前可撤回。",
+        "en": "Signed with your key in custody: when the enterprise consents, its rights enter the reserve "
+        "and the price is paid to it in one record (delivery versus payment). You may withdraw until then.",
+    },
+    "buyback.submit": {"zh": "签名发出要约", "en": "Sign and send the offer"},
+    "buyback.no_positions": {
+        "zh": "本辖区企业没有可收储的排污权。",
+        "en": "No enterprise of yours holds free rights.",
+    },
+    "buyback.offers": {"zh": "收储要约", "en": "Buy-back offers"},
+    "buyback.none": {"zh": "暂无收储要约。", "en": "No buy-back offers."},
+    "buyback.pending": {"zh": "待企业确认", "en": "awaiting the enterprise"},
+    "buyback.accepted": {"zh": "已收储", "en": "bought back"},
+    "buyback.withdrawn": {"zh": "已撤回/拒绝", "en": "withdrawn or declined"},
+    "field.buyback_position": {"zh": "企业持有批次", "en": "Enterprise position"},
+    "field.buyback_amount": {"zh": "收储款（元）", "en": "Price paid (CNY)"},
+    "flash.buyback_offered": {
+        "zh": "收储要约 {id} 已签名发出，待企业确认。",
+        "en": "Buy-back offer {id} sent.",
+    },
+    "flash.buyback_withdrawn": {"zh": "已撤回收储要约 {id}。", "en": "Buy-back offer {id} withdrawn."},
+    "err.unknown_buyback_offer": {"zh": "没有该收储要约", "en": "No such buy-back offer"},
+    "err.buyback_offer_not_pending": {
+        "zh": "该收储要约已确认或已撤回",
+        "en": "The offer is no longer pending",
+    },
+    "expiry.title": {"zh": "排污权到期情况", "en": "Rights expiring and expired"},
+    "expiry.hint": {
+        "zh": "今天（{today}）起至 {horizon} 到期的，以及已过期尚未注销的排污权。"
+        "过期后由到期注销作业转入注销账户；抵押或托管中的部分留待其控制方处理。",
+        "en": "Rights whose validity ends between today ({today}) and {horizon}, and those already expired: "
+        "the expiry run retires them; a part under a pledge or escrow waits for its controller.",
+    },
+    "expiry.state": {"zh": "状态", "en": "State"},
+    "expiry.expired": {"zh": "已过期", "en": "expired"},
+    "expiry.expiring": {"zh": "即将到期", "en": "expiring"},
+    "expiry.days": {"zh": "天数范围", "en": "Within (days)"},
+    "expiry.days_left": {"zh": "剩余 {days} 天", "en": "{days} days left"},
+    "expiry.expired_since": {"zh": "已过期 {days} 天", "en": "expired {days} days ago"},
+    "expiry.none": {"zh": "没有即将到期或已过期的排污权。", "en": "Nothing expires in this period."},
+}
+
+PAGES_TEXT: Final[_T] = {**_RESERVE, **_NEEDS, **_TODO, **_REVIEW, **_LISTS, **_HISTORY, **_ACTIONS}

@@ -438,3 +438,56 @@ def test_a_refused_allocation_reads_in_chinese_with_tonnes_per_year(http: HttpWo
     )
     assert "allocating 500.000 t/a exceeds the cap of 40.000 t/a" in english.text
     assert http.head() == head
+
+
+# -- buy-back and expiry ------------------------------------------------------------------------------
+
+
+def test_the_bureau_offers_a_buy_back_and_lists_the_offers_by_state(http: HttpWorld) -> None:
+    allocate(http, "yuyao_dye", 1_500)
+    bureau = login(http, "yuyao")
+    form = bureau.get("/console/bureau/buy-back").text
+    position = f"{http.party('yuyao_dye')}|COD@j=330281;u=2030-12-31"
+    assert f'value="{position}"' in form
+    head = http.head()
+    too_much = bureau.post(
+        "/console/bureau/buy-back",
+        data={"form_token": "bb0", "position": position, "quantity": "999", "amount": "1000"},
+    )
+    assert too_much.status_code == 409
+    assert "余额不足" in too_much.text
+    assert "t/a" in too_much.text  # what is free, in display units
+    made = bureau.post(
+        "/console/bureau/buy-back",
+        data={
+            "form_token": "bb1",
+            "position": position,
+            "quantity": "1",
+            "amount": "20000",
+            "basis": "收储 1 号",
+        },
+    )
+    assert (made.status_code, made.headers["location"]) == (303, "/console/bureau/buy-back")
+    assert http.head() == head  # an offer writes no record until the enterprise consents
+    page = bureau.get("/console/bureau/buy-back").text
+    assert "收储要约" in page
+    assert "待企业确认" in page
+    assert "20,000.00 元" in page
+    (offer_id,) = re.findall(r'<tr data-offer="(\w+)">', page)
+    assert offer_id in bureau.get("/console/bureau/buy-back?status=pending").text
+    assert offer_id not in bureau.get("/console/bureau/buy-back?status=accepted").text
+    withdrawn = bureau.post(f"/console/bureau/buy-back/{offer_id}/withdraw", data={"form_token": "bb2"})
+    assert withdrawn.status_code == 303
+    assert offer_id in bureau.get("/console/bureau/buy-back?status=withdrawn").text
+
+
+def test_the_expiry_page_lists_rights_by_city_with_the_days_left(http: HttpWorld) -> None:
+    bureau = login(http, "yuyao")
+    page = bureau.get("/console/bureau/expiry?days=3650").text
+    assert 'data-city="330281"' in page
+    assert "剩余" in page
+    assert 'data-state="expiring"' in page
+    near = bureau.get("/console/bureau/expiry?days=30").text
+    assert 'data-state="expiring"' not in near  # Yuyao's rights here run to 2030
+    assert "没有即将到期或已过期的排污权" in near
+    assert login(http, "yuyao_chem").get("/console/bureau/expiry").status_code == 403
