@@ -17,7 +17,7 @@ from accounts.service import get_participant
 from ledger.errors import Conflict, InsufficientBalance, NotFound
 from ledger.model import Signature, TxBody
 from ledger.service import Receipt, Registry, lock_head_time, new_nonce
-from ledger.timeutil import format_date, format_utc, parse_date
+from ledger.timeutil import format_date, format_utc, parse_date, parse_utc
 from market.auction_state import aware, free_units
 from market.buyback_tables import BuyBackOfferRow
 from market.errors import NotInJurisdiction
@@ -59,7 +59,7 @@ class BuyBackOffer:
     basis: str | None
     nonce: str
     status: OfferStatus
-    created_at: str
+    created_at: datetime
     closed_by: str | None
     buy_back_seq: int | None
 
@@ -243,7 +243,7 @@ def _offer(row: BuyBackOfferRow) -> BuyBackOffer:
         row.basis,
         row.nonce,
         OfferStatus(row.status),
-        row.created_at,
+        parse_utc(row.created_at),
         row.closed_by,
         row.buy_back_seq,
     )

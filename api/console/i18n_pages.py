@@ -151,6 +151,7 @@ _RESERVE: _T = {
     "buyback.pending": {"zh": "待企业确认", "en": "awaiting the enterprise"},
     "buyback.accepted": {"zh": "已收储", "en": "bought back"},
     "buyback.withdrawn": {"zh": "已撤回/拒绝", "en": "withdrawn or declined"},
+    "col.buyback_offer": {"zh": "要约编号", "en": "Offer"},
     "field.buyback_position": {"zh": "企业持有批次", "en": "Enterprise position"},
     "field.buyback_amount": {"zh": "收储款（元）", "en": "Price paid (CNY)"},
     "flash.buyback_offered": {

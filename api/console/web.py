@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from accounts.custody import custody_key
 from accounts.errors import NoCustodyKey
+from accounts.identifiers import DIVISIONS
 from accounts.model import Participant, Role
 from accounts.service import participants
 from api.console.cert_problems import problem_text
@@ -108,6 +109,15 @@ def yuan(fen: int, lang: str) -> str:
 
 def per_tonne(fen_per_t: int, lang: str) -> str:
     return f"{yuan(fen_per_t, lang)}/t"
+
+
+def city_name(code: str | None, lang: str) -> str:
+    """A division code as its name in ``lang`` (GB/T 2260, ``accounts.identifiers.DIVISIONS``);
+    the code itself for a division the table does not name."""
+    found = DIVISIONS.get(code or "")
+    if found is None:
+        return code or ""
+    return found.name_zh if lang == "zh" else found.name
 
 
 def when(moment: datetime | None) -> str:
@@ -243,6 +253,7 @@ def render(
         "yuan": lambda fen: yuan(fen, lang),
         "per_t": lambda fen: per_tonne(fen, lang),
         "when": when,
+        "city": lambda code: city_name(code, lang),
         "problem_text": lambda problem: problem_text(lang, problem, context.get("names")),
         "form_token": lambda: secrets.token_urlsafe(18),
         "csrf_value": csrf,
