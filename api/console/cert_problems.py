@@ -1,5 +1,5 @@
-"""The certificate checker's problems in the reader's language: each ``Problem`` carries a code and its
-arguments (market.certificate_form), rendered here with kg in t/a and fen in 元, never its English text.
+"""The certificate checker's problems in the reader's language: each ``Problem`` carries a code and
+its arguments (market.pledges.certificate_form), rendered with kg in t/a and fen in 元, never in English.
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Final
 
 from api.console.messages import sentence, shown_value
-from market.certificate_form import Problem
+from market.pledges.certificate_form import Problem
 
 __all__ = ["PROBLEMS", "problem_text"]
 

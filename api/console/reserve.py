@@ -30,9 +30,9 @@ from api.console.web import (
 from ledger.errors import InvalidInput
 from ledger.model import Lot
 from ledger.units import INSTRUMENTS
-from market.buyback_offers import buy_back_offers_of, offer_buy_back, withdraw_buy_back
-from market.expiry_watch import expiry_watch
-from market.trade_offers import OfferStatus
+from market.expiry.watch import expiry_watch
+from market.reserve.offers import buy_back_offers_of, offer_buy_back, withdraw_buy_back
+from market.trades.offers import OfferStatus
 
 router = APIRouter(prefix=PREFIX + "/bureau", route_class=ConsoleRoute, include_in_schema=False)
 

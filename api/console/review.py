@@ -10,7 +10,8 @@ from accounts.model import Role
 from api.console import forms
 from api.console.bureau import _approvals_page as approvals_page  # the page a refusal re-renders
 from api.console.web import PREFIX, ConsoleRoute, Done, FormDep, WriteConsole, act
-from market import crosscity, pledge
+from market.crosscity import service as crosscity
+from market.pledges import service as pledge
 
 router = APIRouter(prefix=PREFIX + "/bureau", route_class=ConsoleRoute, include_in_schema=False)
 

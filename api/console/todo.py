@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 from accounts.model import Role
 from api.console.web import PREFIX, Console
-from market import auctions, crosscity, pledge
-from market.allocation_offers import allocation_offers_of
-from market.auction_state import AuctionStatus, AwardStatus
-from market.crosscity import TransferStatus
-from market.pledge import PledgeStatus
-from market.trade_offers import OfferStatus, offers_of
+from market.auctions import service as auctions
+from market.auctions.state import AuctionStatus, AwardStatus
+from market.crosscity import service as crosscity
+from market.crosscity.service import TransferStatus
+from market.issuance.offers import allocation_offers_of
+from market.pledges import service as pledge
+from market.pledges.service import PledgeStatus
+from market.trades.offers import OfferStatus, offers_of
 
 __all__ = ["Todo", "todo_of"]
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Final
 
 from api.demo.stage import Stage
-from market import bluecarbon
+from market.bluecarbon import service as bluecarbon
 
 __all__ = ["PROJECT", "mussel_project"]
 

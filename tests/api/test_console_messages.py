@@ -18,8 +18,8 @@ from api.console.i18n import TEXT, translate
 from api.console.messages import DETAIL, SHORT, explain, sentence
 from ledger.crypto import SigningKey
 from ledger.errors import DomainError
-from market.certificate import verify_certificate
-from market.errors import CapExceeded
+from market.issuance.errors import CapExceeded
+from market.pledges.certificate import verify_certificate
 from tests.unit.test_market_certificate import REGISTRY, _certificate
 
 CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -17,11 +17,14 @@ from ledger.audit import verify_certificate_json
 from ledger.crypto import SigningKey
 from ledger.model import Lot
 from ledger.service import Registry, balances
-from market import auctions, crosscity, issuance, pledge
-from market.allocation_offers import offer_allocation
-from market.auction import AuctionDesign, AuctionTerms, FixedDeposit
-from market.crosscity import TransferStatus
-from market.pledge import PledgeStatus
+from market.auctions import service as auctions
+from market.auctions.model import AuctionDesign, AuctionTerms, FixedDeposit
+from market.crosscity import service as crosscity
+from market.crosscity.service import TransferStatus
+from market.issuance import service as issuance
+from market.issuance.offers import offer_allocation
+from market.pledges import service as pledge
+from market.pledges.service import PledgeStatus
 from tests.api.conftest import HttpWorld, console_login
 from tests.browser.world import fund
 from tests.conftest import engine_for

@@ -13,8 +13,8 @@ from sqlmodel import Session
 
 from ledger.audit import verify_certificate_json
 from ledger.model import Lot
-from market import pledge
-from market.pledge import PledgeStatus
+from market.pledges import service as pledge
+from market.pledges.service import PledgeStatus
 from tests.browser.conftest import Served
 from tests.browser.test_console_flow import Person
 from tests.browser.world import VALID_UNTIL

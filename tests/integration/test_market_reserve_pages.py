@@ -13,7 +13,9 @@ from accounts.errors import PermissionDenied
 from ledger.errors import InsufficientBalance, UnitsEncumbered
 from ledger.journal import parse_line
 from ledger.service import journal_lines
-from market.buyback_offers import (
+from market.expiry.watch import expiry_watch
+from market.issuance.errors import NotInJurisdiction
+from market.reserve.offers import (
     BuyBackOfferNotPending,
     UnknownBuyBackOffer,
     accept_buy_back,
@@ -21,9 +23,7 @@ from market.buyback_offers import (
     offer_buy_back,
     withdraw_buy_back,
 )
-from market.errors import NotInJurisdiction
-from market.expiry_watch import expiry_watch
-from market.trade_offers import OfferStatus
+from market.trades.offers import OfferStatus
 from tests.integration.test_market_pledge import START, VALID, Desk
 
 

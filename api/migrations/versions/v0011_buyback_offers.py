@@ -1,7 +1,7 @@
 """Buy-back offers: a bureau's signed buy-back (收储), pending the enterprise's consent (market).
 Frozen once released: never edit it.
 
-Written out by hand to match ``market.buyback_tables.BuyBackOfferRow``; a new table only, so
+Written out by hand to match ``market.reserve.tables.BuyBackOfferRow``; a new table only, so
 existing rows and the journal are untouched.
 """
 
