@@ -35,6 +35,7 @@ from market.auctions.standing import need_standing
 from market.crosscity import service as crosscity
 from market.issuance.offers import accept_allocation, allocation_offers_of, withdraw_allocation
 from market.pledges import service as pledge
+from market.reserve.offers import buy_back_offers_of
 from market.trades.offers import OfferStatus
 
 router = APIRouter(prefix=PREFIX + "/enterprise", route_class=ConsoleRoute, include_in_schema=False)
@@ -101,6 +102,7 @@ def _holdings_page(c: Console, **extra: object) -> HTMLResponse:
         needs=needs,
         standing=need_standing(c.session, actor=c.me, enterprise=c.me.party) if needs else [],
         offers=offers,
+        buy_backs=buy_back_offers_of(c.session, actor=c.me, status=OfferStatus.PENDING),
         todo=todo_of(c),
         **extra,
     )

@@ -94,6 +94,7 @@ _TODO: _T = {
     "todo.title": {"zh": "待办事项", "en": "To do"},
     "todo.none": {"zh": "暂无待办。", "en": "Nothing waits for you."},
     "todo.paid_use_offers": {"zh": "有偿使用要约待您确认", "en": "paid-use offers await your consent"},
+    "todo.buy_back_offers": {"zh": "收储要约待您答复", "en": "buy-back offers await your answer"},
     "todo.trade_offers": {"zh": "协议转让报价待您接受或拒绝", "en": "trade offers await your answer"},
     "todo.transfers_to_offer": {
         "zh": "跨地市交易申请待您签名报出",
@@ -146,6 +147,7 @@ _RESERVE: _T = {
         "zh": "本辖区企业没有可收储的排污权。",
         "en": "No enterprise of yours holds free rights.",
     },
+    "buyback.mine_title": {"zh": "生态环境局的收储要约", "en": "Buy-back offers from the bureau"},
     "buyback.offers": {"zh": "收储要约", "en": "Buy-back offers"},
     "buyback.none": {"zh": "暂无收储要约。", "en": "No buy-back offers."},
     "buyback.pending": {"zh": "待企业确认", "en": "awaiting the enterprise"},

@@ -14,6 +14,7 @@ from market.crosscity.service import TransferStatus
 from market.issuance.offers import allocation_offers_of
 from market.pledges import service as pledge
 from market.pledges.service import PledgeStatus
+from market.reserve.offers import buy_back_offers_of
 from market.trades.offers import OfferStatus, offers_of
 
 __all__ = ["Todo", "todo_of"]
@@ -39,6 +40,9 @@ def _enterprise(c: Console) -> list[Todo]:
     requests = crosscity.list_transfers(c.session, actor=c.me)
     to_offer = [r for r in requests if r.seller == me and r.status is TransferStatus.DRAFT]
     to_accept = [r for r in requests if r.buyer == me and r.status is TransferStatus.OFFERED]
+    buy_backs = [
+        o for o in buy_back_offers_of(c.session, actor=c.me, status=OfferStatus.PENDING) if o.enterprise == me
+    ]
     pledges = pledge.list_pledges(c.session, actor=c.me, status=PledgeStatus.LOAN_RECORDED)
     awards = [
         a
@@ -48,6 +52,7 @@ def _enterprise(c: Console) -> list[Todo]:
     ]
     return [
         Todo("todo.paid_use_offers", len(paid_use), f"{PREFIX}/enterprise"),
+        Todo("todo.buy_back_offers", len(buy_backs), f"{PREFIX}/enterprise#buyback"),
         Todo("todo.trade_offers", len(trades), f"{PREFIX}/enterprise/trades"),
         Todo("todo.transfers_to_offer", len(to_offer), f"{PREFIX}/enterprise/transfers"),
         Todo("todo.transfers_to_accept", len(to_accept), f"{PREFIX}/enterprise/transfers"),

@@ -479,9 +479,13 @@ def test_the_bureau_offers_a_buy_back_and_lists_the_offers_by_state(http: HttpWo
     (offer_id,) = re.findall(r'<tr data-offer="(\w+)">', page)
     assert offer_id in bureau.get("/console/bureau/buy-back?status=pending").text
     assert offer_id not in bureau.get("/console/bureau/buy-back?status=accepted").text
+    home = login(http, "yuyao_dye").get("/console/enterprise").text
+    assert _todo(home)["todo.buy_back_offers"] == 1  # the enterprise sees the offer waiting for it
+    assert f'<tr data-buyback="{offer_id}">' in home
     withdrawn = bureau.post(f"/console/bureau/buy-back/{offer_id}/withdraw", data={"form_token": "bb2"})
     assert withdrawn.status_code == 303
     assert offer_id in bureau.get("/console/bureau/buy-back?status=withdrawn").text
+    assert "todo.buy_back_offers" not in _todo(login(http, "yuyao_dye").get("/console/enterprise").text)
 
 
 def test_the_expiry_page_lists_rights_by_city_with_the_days_left(http: HttpWorld) -> None:
