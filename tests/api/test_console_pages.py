@@ -8,13 +8,15 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from api.cli import main
 from ledger.audit import verify_certificate_json
-from ledger.crypto import SigningKey
+from ledger.crypto import SigningKey, b64e
 from ledger.model import Lot
 from ledger.service import Registry, balances
 from market.auctions import service as auctions
@@ -108,7 +110,9 @@ def _seqs(page: str) -> set[int]:
 # -- history ------------------------------------------------------------------------------------------
 
 
-def test_the_history_shows_only_the_participants_own_records_each_with_a_proof(http: HttpWorld) -> None:
+def test_the_history_shows_only_the_participants_own_records_each_with_a_proof(
+    http: HttpWorld, tmp_path: Path
+) -> None:
     mine, theirs = allocate(http, "yuyao_chem", 1_000), allocate(http, "yuyao_dye", 1_000)
     chem = login(http, "yuyao_chem")
     page = chem.get("/console/history")
@@ -123,6 +127,9 @@ def test_the_history_shows_only_the_participants_own_records_each_with_a_proof(h
     checked = verify_certificate_json(json.loads(proof.text), http.registry.key.public)
     assert checked.ok, checked
     assert checked.seq == mine
+    kept = tmp_path / "proof.json"
+    kept.write_text(proof.text)  # as downloaded: the command line checks it offline too
+    assert main(["audit", "certificate", str(kept), f"--registry-key={b64e(http.registry.key.public)}"]) == 0
     refused = chem.get(f"/console/history/{theirs}/proof.json")
     assert refused.status_code == 403
     assert "无此权限" in refused.text
