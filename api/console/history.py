@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, time, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
@@ -15,6 +16,7 @@ from accounts.history import own_history, own_record_proof
 from api.console.lists import ListQuery, Paged, read_query
 from api.console.web import CST, PREFIX, ConsoleRoute, ReadConsole, WriteConsole, page
 from ledger.history import Touch
+from ledger.timeutil import day_in_range
 from ledger.units import INSTRUMENTS
 
 __all__ = ["ACTIONS", "router"]
@@ -53,10 +55,12 @@ ACTIONS = (
 
 
 def _day(raw: str) -> date | None:
+    """A typed day, or ``None`` (no bound) for an empty, malformed or out-of-range one."""
     try:
-        return date.fromisoformat(raw) if raw else None
+        day = date.fromisoformat(raw) if raw else None
     except ValueError:
         return None
+    return day if day is not None and day_in_range(day) else None
 
 
 def _start_of(day: date | None) -> datetime | None:
@@ -95,7 +99,7 @@ def history(c: ReadConsole) -> HTMLResponse:
 
 
 @router.get("/{seq}/proof.json")
-def proof(seq: int, c: WriteConsole) -> Response:
+def proof(seq: Annotated[int, Path(ge=0, le=2**62)], c: WriteConsole) -> Response:
     """One record of this participant's history with its inclusion proof under a signed checkpoint
     (a checkpoint is signed if none covers the record yet); refused for another party's record."""
     body = own_record_proof(c.session, actor=c.me, seq=seq, registry=c.app.registry)

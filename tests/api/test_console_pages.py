@@ -198,6 +198,9 @@ def test_history_filters_narrow_the_records_and_stay_in_the_page_links(http: Htt
     assert _seqs(petro.get("/console/history?instrument=COD").text) == set()
     tomorrow = (http.registry.clock() + timedelta(days=2)).date().isoformat()
     assert _seqs(petro.get(f"/console/history?since={tomorrow}").text) == set()
+    odd = petro.get("/console/history?since=0001-01-01&until=9999-12-31&page=-3&instrument=XYZ")
+    assert odd.status_code == 200  # out-of-range days and unknown values are no filter, not an error
+    assert petro.get("/console/history/99999999999999999999/proof.json").status_code == 422
 
 
 def test_a_filter_narrows_the_holdings_and_the_auction_list(http: HttpWorld) -> None:
