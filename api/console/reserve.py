@@ -103,7 +103,7 @@ def offer(c: WriteConsole, form: FormDep) -> Response:
             valid_until=lot.valid_until,
             amount_fen=forms.yuan_fen(form, "amount"),
             basis=forms.text(form, "basis", optional=True) or None,
-            signed_by=c.key(),
+            signed_by=c.consent(),
             now=c.now,
         )
         return Done(to=_HERE, message="flash.buyback_offered", args={"id": made.id})

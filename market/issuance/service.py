@@ -9,23 +9,23 @@ government reserve (政府储备), and allocating from it with the paid-use fee 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, Literal
 
 from sqlmodel import Session
 
-from accounts.errors import PermissionDenied
 from accounts.identifiers import account_id
 from accounts.model import Participant, Role
-from accounts.permissions import Action, Target, authorize, party_target, target_of
+from accounts.permissions import Action, authorize, party_target
 from accounts.service import SessionDirectory, get_participant
-from ledger.crypto import SigningKey
-from ledger.errors import InvalidInput, MissingSignature
-from ledger.model import Lot, Posting, Signature, TxBody
-from ledger.service import Instruction, Receipt, Registry, balances, lock_head_time, new_nonce, submit_all
-from ledger.units import check_amount, instrument
+from ledger.errors import InvalidInput
+from ledger.model import Lot, Posting, TxBody
+from ledger.service import Receipt, Registry, lock_head_time, new_nonce, submit_all
+from ledger.units import check_amount
+from market.consent import Consent, signed_instruction
+from market.issuance.cap import CapPosition, bureau_of, cap_position, rights_instrument, rights_lot, set_cap
 from market.issuance.errors import CapExceeded, NotInJurisdiction, PermitRequired
 
 __all__ = [
@@ -33,11 +33,9 @@ __all__ = [
     "DEFAULT_TERM_YEARS",
     "Allocation",
     "CapPosition",
-    "Keys",
     "allocate",
     "allocate_initial",
     "allocation_draft",
-    "authorized_instruction",
     "bureau_of",
     "cap_position",
     "paid_use_fee_fen",
@@ -45,10 +43,6 @@ __all__ = [
     "rights_lot",
     "set_cap",
 ]
-
-Keys = Mapping[str, SigningKey]
-"""Signing keys by party id; a workflow signs with the keys of exactly the parties whose consent
-its record needs (in custody or a test's demo keys); a missing one ends in ``MissingSignature``."""
 
 #: Government base prices for paid use, in fen per tonne-year. Jinhua 金价价管〔2012〕137号: COD and
 #: NH3-N 4,000 CNY/t·a, SO2 and NOx 1,000 CNY/t·a; VOCs: the Wuyi and Yongkang paid-use pilot
@@ -63,11 +57,6 @@ BASE_PRICE_FEN_PER_TONNE_YEAR: Final[Mapping[str, int]] = {
 DEFAULT_TERM_YEARS: Final = 5  # rights are allocated and sold for a 5-year term in Zhejiang
 
 _CITATION = "金价价管〔2012〕137号 (COD, NH3-N, SO2, NOx); Wuyi/Yongkang VOCs paid-use pilot 2021 (VOCs)"
-
-
-def rights_lot(jurisdiction: str, valid_until: date) -> Lot:
-    """The lot of rights of ``jurisdiction``'s cap valid until ``valid_until``."""
-    return Lot(jurisdiction=jurisdiction, valid_until=valid_until)
 
 
 def _int(value: object, *, field: str, low: int, high: int) -> int:
@@ -89,141 +78,6 @@ def paid_use_fee_fen(*, quantity_kg: int, price_fen_per_tonne_year: int, years: 
     _int(price_fen_per_tonne_year, field="price_fen_per_tonne_year", low=0, high=10**12)
     _int(years, field="years", low=1, high=50)
     return (quantity_kg * price_fen_per_tonne_year * years + 500) // 1000
-
-
-def bureau_of(actor: Participant, action: Action) -> str:
-    """The jurisdiction of the bureau acting; any other role is refused by the permission table."""
-    if actor.role is not Role.BUREAU or actor.jurisdiction is None:
-        authorize(actor, action, Target())  # raises: only bureaus hold issuing actions
-        raise PermissionDenied(
-            f"{actor.party} may not {action.value}: only a bureau does",
-            rule="action_not_granted_to_role",
-            action=action.value,
-            actor=actor.party,
-        )
-    return actor.jurisdiction
-
-
-def authorized_instruction(
-    session: Session,
-    *,
-    actor: Participant,
-    action: Action,
-    body: TxBody,
-    keys: Keys,
-    signers: Sequence[str],
-    opening: Mapping[str, str] | None = None,
-    given: Sequence[Signature] = (),
-) -> Instruction:
-    """``body`` signed by each of ``signers`` whose key is in ``keys``, after checking that
-    ``actor`` may do ``action`` on it (target resolved from the registry's records) and signed it.
-    ``opening`` maps accounts the same batch opens first to their owners; ``given`` are signatures
-    over ``body`` made elsewhere (a counterparty's client), which the ledger verifies like the rest.
-
-    Writes nothing: refusals (``PermissionDenied`` naming the rule) come before any record.
-    """
-    pairs = [(party, keys[party]) for party in dict.fromkeys(signers) if party in keys]
-    signed = Instruction.signed(body, *pairs, scope=actor.party)
-    made = {s.party for s in signed.signatures}
-    ins = replace(signed, signatures=signed.signatures + tuple(s for s in given if s.party not in made))
-    authorize(actor, action, target_of(body, ins.signatures, _Directory(session, opening or {})))
-    if actor.party not in {s.party for s in ins.signatures}:
-        raise MissingSignature(
-            f"{actor.party} must sign what it submits", field="signatures", missing=[actor.party]
-        )
-    return ins
-
-
-class _Directory(SessionDirectory):
-    """The registry's records, plus accounts about to be opened in the same batch."""
-
-    def __init__(self, session: Session, opening: Mapping[str, str]) -> None:
-        super().__init__(session)
-        self.opening = opening
-
-    def owner_of(self, account: str) -> str | None:
-        return self.opening.get(account) or super().owner_of(account)
-
-
-@dataclass(frozen=True, slots=True)
-class CapPosition:
-    """A jurisdiction's cap for one instrument and lot: ``cap_kg`` in force, ``reserve_kg`` not
-    allocated (of which ``reserve_held_kg`` in auction escrow or otherwise held)."""
-
-    jurisdiction: str
-    instrument: str
-    lot: Lot
-    cap_kg: int
-    reserve_kg: int
-    reserve_held_kg: int
-
-    @property
-    def allocated_kg(self) -> int:
-        return self.cap_kg - self.reserve_kg
-
-    @property
-    def available_kg(self) -> int:
-        return self.reserve_kg - self.reserve_held_kg
-
-
-def cap_position(session: Session, *, jurisdiction: str, instrument: str, valid_until: date) -> CapPosition:
-    """The cap in force (minus the cap account's balance) and the reserve, for one lot."""
-    bureau = f"bureau:{jurisdiction}"
-    lot = rights_lot(jurisdiction, valid_until)
-    cap = reserve = held = 0
-    for b in balances(session, account=account_id(bureau, "cap", instrument)):
-        if b.instrument == instrument and b.lot == lot.key():
-            cap = -b.total
-    for b in balances(session, account=account_id(bureau, "reserve")):
-        if b.instrument == instrument and b.lot == lot.key():
-            reserve, held = b.total, b.held
-    return CapPosition(jurisdiction, instrument, lot, cap, reserve, held)
-
-
-def rights_instrument(code: str) -> str:
-    """The code of a discharge right or VOCs quota (instruments under a jurisdiction's cap)."""
-    inst = instrument(code, field="instrument")
-    if not inst.scoped_to_jurisdiction:
-        raise InvalidInput(
-            f"{inst.code} is not a discharge right or VOCs quota under a cap", field="instrument"
-        )
-    return inst.code
-
-
-def set_cap(
-    session: Session,
-    *,
-    registry: Registry,
-    actor: Participant,
-    keys: Keys,
-    instrument: str,
-    quantity_kg: int,
-    valid_until: date,
-    basis: str | None = None,
-) -> Receipt:
-    """Raise the actor bureau's cap (总量控制) by ``quantity_kg``: cap account -> reserve, one lot
-    {jurisdiction, valid_until}. Only the bureau of the jurisdiction; ``basis`` cites the decision."""
-    code = rights_instrument(instrument)
-    check_amount(quantity_kg, field="quantity_kg")
-    jurisdiction = bureau_of(actor, Action.ISSUE_RIGHTS)
-    lot = rights_lot(jurisdiction, valid_until)
-    meta: dict[str, Any] = {"jurisdiction": jurisdiction, "quantity_kg": quantity_kg}
-    if basis is not None:
-        meta["basis"] = basis
-    body = TxBody(
-        "cap.set",
-        new_nonce(),
-        (
-            Posting(account_id(actor.party, "cap", code), code, lot, -quantity_kg),
-            Posting(account_id(actor.party, "reserve"), code, lot, quantity_kg),
-        ),
-        signers=(actor.party,),
-        meta=meta,
-    )
-    ins = authorized_instruction(
-        session, actor=actor, action=Action.ISSUE_RIGHTS, body=body, keys=keys, signers=[actor.party]
-    )
-    return submit_all(session, [ins], registry=registry)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +164,7 @@ def allocate(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     enterprise: str,
     instrument: str,
     quantity_kg: int,
@@ -321,7 +175,6 @@ def allocate(
     years: int = DEFAULT_TERM_YEARS,
     price_fen_per_tonne_year: int | None = None,
     nonce: str | None = None,
-    signatures: Sequence[Signature] = (),
 ) -> Allocation:
     """Allocate rights from the bureau's reserve to an enterprise of its jurisdiction.
 
@@ -330,7 +183,7 @@ def allocate(
     (``CapExceeded``; the ledger's no-negative rule is the second line). With paid use the fee
     (quantity x price x years; the base price unless one is given) moves enterprise cash ->
     bureau cash in the same record, so rights and money move together or not at all; both sign.
-    The enterprise's consent may come as its own ``signatures`` over the body that
+    The enterprise's consent may come as its own signatures over the body that
     ``allocation_draft`` returns for the same terms and ``nonce``.
     """
     jurisdiction = bureau_of(actor, Action.ISSUE_RIGHTS)
@@ -349,14 +202,13 @@ def allocate(
         price_fen_per_tonne_year=price_fen_per_tonne_year,
     )
     body = _allocation_body(terms, nonce or new_nonce())
-    ins = authorized_instruction(
+    ins = signed_instruction(
         session,
         actor=actor,
         action=Action.ISSUE_RIGHTS,
         body=body,
-        keys=keys,
+        signed_by=signed_by,
         signers=body.signers,
-        given=signatures,
     )
     lock_head_time(session)  # the sequencer lock first, so the reserve read is the one written against
     _check_cap(session, terms, valid_until)
@@ -482,7 +334,7 @@ def allocate_initial(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     enterprise: str,
     instrument: str,
     quantity_kg: int,
@@ -491,14 +343,13 @@ def allocate_initial(
     years: int = DEFAULT_TERM_YEARS,
     price_fen_per_tonne_year: int | None = None,
     nonce: str | None = None,
-    signatures: Sequence[Signature] = (),
 ) -> Allocation:
     """Initial allocation (初始排污权) to an enterprise under its permit: see ``allocate``."""
     return allocate(
         session,
         registry=registry,
         actor=actor,
-        keys=keys,
+        signed_by=signed_by,
         enterprise=enterprise,
         instrument=instrument,
         quantity_kg=quantity_kg,
@@ -508,5 +359,4 @@ def allocate_initial(
         years=years,
         price_fen_per_tonne_year=price_fen_per_tonne_year,
         nonce=nonce,
-        signatures=signatures,
     )

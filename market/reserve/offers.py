@@ -160,7 +160,7 @@ def accept_buy_back(
         session,
         registry=registry,
         actor=get_participant(session, party=offer.bureau),
-        keys={},
+        signed_by=Consent.given(given),
         enterprise=offer.enterprise,
         instrument=offer.instrument,
         quantity_kg=offer.quantity_kg,
@@ -168,7 +168,6 @@ def accept_buy_back(
         amount_fen=offer.amount_fen,
         basis=offer.basis,
         nonce=offer.nonce,
-        signatures=given,
     )
     _close(session, row, OfferStatus.ACCEPTED, now, actor.party, receipt.seq)
     return receipt

@@ -21,6 +21,7 @@ from ledger.model import Lot
 from ledger.service import Registry, balances
 from market.auctions import service as auctions
 from market.auctions.model import AuctionDesign, AuctionTerms, FixedDeposit
+from market.consent import Consent
 from market.crosscity import service as crosscity
 from market.crosscity.service import TransferStatus
 from market.issuance import service as issuance
@@ -48,7 +49,7 @@ def http(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             s,
             registry=world.registry,
             actor=yuyao.participant,
-            keys={yuyao.party: yuyao.key},
+            signed_by=Consent.custody(yuyao.party, yuyao.key),
             instrument="COD",
             quantity_kg=40_000,
             valid_until=UNTIL,
@@ -75,7 +76,7 @@ def allocate(http: HttpWorld, alias: str, kg: int) -> int:
             s,
             registry=http.registry,
             actor=yuyao.participant,
-            keys={yuyao.party: yuyao.key},
+            signed_by=Consent.custody(yuyao.party, yuyao.key),
             enterprise=http.party(alias),
             instrument="COD",
             quantity_kg=kg,
@@ -160,7 +161,7 @@ def _register(http: HttpWorld, pledge_id: str, kg: int) -> None:
             pledge_id=pledge_id,
             approved_kg=kg,
             certificate_no=f"CERT-{pledge_id}",
-            signed_by=bureau.key,
+            signed_by=Consent.custody(bureau.party, bureau.key),
         )
         pledge.record_loan(
             s,
@@ -171,10 +172,14 @@ def _register(http: HttpWorld, pledge_id: str, kg: int) -> None:
             amount_fen=100_000,
             rate_bp=385,
             term_months=12,
-            signed_by=bank.key,
+            signed_by=Consent.custody(bank.party, bank.key),
         )
         pledge.confirm_pledge(
-            s, registry=http.registry, actor=owner.participant, pledge_id=pledge_id, signed_by=owner.key
+            s,
+            registry=http.registry,
+            actor=owner.participant,
+            pledge_id=pledge_id,
+            signed_by=Consent.custody(owner.party, owner.key),
         )
         s.commit()
 
@@ -243,7 +248,7 @@ def _open_auction(http: HttpWorld, auction_id: str, design: AuctionDesign) -> No
             s,
             registry=http.registry,
             actor=yuyao.participant,
-            keys={yuyao.party: yuyao.key},
+            signed_by=Consent.custody(yuyao.party, yuyao.key),
             terms=terms,
             valid_until=UNTIL,
             now=now,
@@ -279,7 +284,7 @@ def test_the_to_do_panel_counts_what_waits_for_each_role_and_links_to_its_form(h
             pledge_id=pledge_id,
             approved_kg=300,
             certificate_no="CERT-TODO",
-            signed_by=http.who("yuyao").key,
+            signed_by=Consent.custody(http.party("yuyao"), http.who("yuyao").key),
         )
         offer_allocation(
             s,
@@ -290,7 +295,7 @@ def test_the_to_do_panel_counts_what_waits_for_each_role_and_links_to_its_form(h
             valid_until=UNTIL,
             purpose="major_project",
             project="扩建项目",
-            signed_by=http.who("yuyao").key,
+            signed_by=Consent.custody(http.party("yuyao"), http.who("yuyao").key),
             now=http.registry.clock(),
         )
         s.commit()
@@ -321,7 +326,7 @@ def test_the_needs_pages_show_what_remains_of_a_need(http: HttpWorld) -> None:
             s,
             registry=http.registry,
             actor=chem.participant,
-            keys={chem.party: chem.key},
+            signed_by=Consent.custody(chem.party, chem.key),
             auction_id="YY-NEED-1",
             price_fen_per_t=2_100_000,
             quantity_kg=1_000,
@@ -399,10 +404,18 @@ def test_the_bureau_refuses_a_cross_city_request_and_the_held_units_return(http:
             expires_at=http.registry.clock() + timedelta(days=5),
         )
         crosscity.offer_transfer(
-            s, registry=http.registry, actor=seller.participant, request_id=req.id, signed_by=seller.key
+            s,
+            registry=http.registry,
+            actor=seller.participant,
+            request_id=req.id,
+            signed_by=Consent.custody(seller.party, seller.key),
         )
         crosscity.accept_transfer(
-            s, registry=http.registry, actor=buyer.participant, request_id=req.id, signed_by=buyer.key
+            s,
+            registry=http.registry,
+            actor=buyer.participant,
+            request_id=req.id,
+            signed_by=Consent.custody(buyer.party, buyer.key),
         )
         s.commit()
         assert sum(b.held for b in balances(s, account=holding)) == held_before + 1_000

@@ -15,6 +15,7 @@ from accounts.model import Participant
 from api.console.todo import Todo, todo_of
 from ledger.service import Registry
 from market.auctions import settlement as auction_settlement
+from market.consent import Consent
 from tests.integration.test_market_auctions_world import CLOSE, RESERVE_FEN_PER_T, World, minutes, terms
 
 
@@ -59,6 +60,7 @@ def test_the_panel_asks_the_bureau_to_close_and_settle_and_the_winner_to_pay(wor
         actor=world.p("yuyao"),
         auction_id="A1",
         bidder=world.party("yuyao_chem"),
+        signed_by=Consent(keys=world.keys_of("yuyao", "yuyao_chem")),
         now=CLOSE + timedelta(hours=1),
     )
     assert "todo.awards_to_pay" not in _todo(world, "yuyao_chem", CLOSE + timedelta(hours=2))

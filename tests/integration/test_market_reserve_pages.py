@@ -42,7 +42,7 @@ def _offer(desk: Desk, kg: int = 1_000, amount_fen: int = 2_000_000, enterprise:
         valid_until=VALID,
         amount_fen=amount_fen,
         basis="余环〔2025〕收储 1 号",
-        signed_by=desk.key("yuyao"),
+        signed_by=desk.consent("yuyao"),
         now=desk.clock(),
     )
     return offer.id
@@ -62,7 +62,7 @@ def test_an_accepted_buy_back_moves_rights_and_price_in_one_record(desk: Desk) -
         accept_buy_back,
         actor=desk.p("yuyao_chem"),
         offer_id=offer_id,
-        signed_by=desk.key("yuyao_chem"),
+        signed_by=desk.consent("yuyao_chem"),
         now=desk.clock(),
     )
     assert desk.journal_size() == size + 1
@@ -84,7 +84,7 @@ def test_an_accepted_buy_back_moves_rights_and_price_in_one_record(desk: Desk) -
             accept_buy_back,
             actor=desk.p("yuyao_chem"),
             offer_id=offer_id,
-            signed_by=desk.key("yuyao_chem"),
+            signed_by=desk.consent("yuyao_chem"),
             now=desk.clock(),
         )
 
@@ -98,12 +98,16 @@ def test_only_the_enterprise_accepts_and_either_side_withdraws(desk: Desk) -> No
             accept_buy_back,
             actor=desk.p("yuyao_dye"),
             offer_id=offer_id,
-            signed_by=desk.key("yuyao_dye"),
+            signed_by=desk.consent("yuyao_dye"),
             now=START,
         )
     with pytest.raises(PermissionDenied):  # the bureau cannot consent in the enterprise's name
         desk.call(
-            accept_buy_back, actor=desk.p("yuyao"), offer_id=offer_id, signed_by=desk.key("yuyao"), now=START
+            accept_buy_back,
+            actor=desk.p("yuyao"),
+            offer_id=offer_id,
+            signed_by=desk.consent("yuyao"),
+            now=START,
         )
     declined = desk.call(withdraw_buy_back, actor=desk.p("yuyao_chem"), offer_id=offer_id, now=desk.clock())
     assert (declined.status, declined.closed_by) == (OfferStatus.WITHDRAWN, desk.party("yuyao_chem"))
@@ -127,7 +131,7 @@ def test_an_offer_beyond_what_is_free_or_of_another_city_is_refused(desk: Desk) 
             accept_buy_back,
             actor=desk.p("yuyao_chem"),
             offer_id=offer_id,
-            signed_by=desk.key("yuyao_chem"),
+            signed_by=desk.consent("yuyao_chem"),
             now=desk.clock(),
         )
     (still,) = desk.call(buy_back_offers_of, actor=desk.p("yuyao"), status=OfferStatus.PENDING)
