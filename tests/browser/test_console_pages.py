@@ -97,6 +97,8 @@ def test_the_to_do_panel_leads_the_bureau_to_a_refusal_with_a_reason(
     browser: Any, served: Served, shots: Path
 ) -> None:
     world = served.world
+    bureau = Person(browser, served, "yuyao", shots)
+    _allocate(bureau, served, "yuyao_chem", "1")  # its own free rights to pledge, whatever ran before
     with Session(world.engine) as s:
         applied = pledge.apply_for_pledge(
             s,
@@ -108,7 +110,7 @@ def test_the_to_do_panel_leads_the_bureau_to_a_refusal_with_a_reason(
             quantity_kg=1_000,
         )
         s.commit()
-    bureau = Person(browser, served, "yuyao", shots)
+    bureau.go("/console/bureau")
     panel = bureau.page.locator("#todo")
     assert "待办事项" in panel.inner_text()
     item = panel.locator("li[data-todo='todo.pledges_to_approve']")
