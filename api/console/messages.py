@@ -59,6 +59,10 @@ SHORT: Final[_T] = {
     "invalid_bid": {"zh": "报价格式不正确", "en": "The bid is malformed"},
     "invalid_credit_code": {"zh": "统一社会信用代码不正确", "en": "Invalid unified social credit code"},
     "invalid_lot": {"zh": "批次不正确", "en": "Invalid lot"},
+    "invalid_federation_record": {
+        "zh": "跨登记簿转移记录引用的对方记录缺失或不符",
+        "en": "The cross-journal transfer does not match the record it cites",
+    },
     "invalid_monitoring_data": {"zh": "监测数据不正确", "en": "Invalid monitoring data"},
     "invalid_permit_number": {"zh": "排污许可证编号不正确", "en": "Invalid discharge permit number"},
     "invalid_pledge_registration": {
