@@ -19,7 +19,9 @@ from tests.browser.conftest import Served
 from tests.browser.test_console_flow import Person
 from tests.browser.world import VALID_UNTIL
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser_pages")]  # one world, in order
+# One world per module, but each test makes what it needs: under xdist another module's tests may run
+# between two of these, and the module's world is then built afresh.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser_pages")]
 
 
 def _allocate(bureau: Person, served: Served, alias: str, tonnes: str) -> None:
@@ -73,6 +75,9 @@ def test_an_enterprise_downloads_the_proof_of_its_own_record(
 def test_a_filter_narrows_the_history_and_survives_the_next_page(
     browser: Any, served: Served, shots: Path
 ) -> None:
+    bureau = Person(browser, served, "yuyao", shots)
+    _allocate(bureau, served, "yuyao_chem", "1")  # a record besides the world's deposit, whatever ran before
+    bureau.context.close()
     chem = Person(browser, served, "yuyao_chem", shots)
     chem.go("/console/history")
     everything = chem.page.locator("table.history tbody tr").count()
@@ -138,6 +143,7 @@ def test_the_to_do_panel_leads_the_bureau_to_a_refusal_with_a_reason(
 
 def test_the_reserve_pages_render_for_the_bureau(browser: Any, served: Served, shots: Path) -> None:
     bureau = Person(browser, served, "yuyao", shots)
+    _allocate(bureau, served, "yuyao_dye", "1")  # a position to offer for, whatever ran before
     bureau.go("/console/bureau/buy-back")
     form = bureau.page.locator("form[action$='/bureau/buy-back']")
     form.locator("select[name=position]").select_option(index=0)
