@@ -14,7 +14,6 @@ from sqlalchemy import Engine
 from accounts.custody import Vault
 from api import console, errors, observability
 from api import security as hardening
-from api import tables as _tables  # noqa: F401  (registers the idempotency table)
 from api.deps import AppState, ReaderDep
 from api.limits import Limits, limits_from_env
 from api.replica import lag_between

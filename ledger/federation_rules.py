@@ -123,9 +123,8 @@ def _check_hold(body: TxBody, cite: Citation) -> None:
             "controlled by the registry (whose coordinator completes or voids it)",
             field="holds[0]",
         )
-    for name in ("receiver",):
-        if not isinstance(cite.fields[name], str) or not cite.fields[name]:
-            raise _bad("receiver is the account credited in the destination journal", name)
+    if not isinstance(cite.fields["receiver"], str) or not cite.fields["receiver"]:
+        raise _bad("receiver is the account credited in the destination journal", "receiver")
     if not isinstance(cite.fields["to_jurisdiction"], str) or not _DIVISION.fullmatch(
         cite.fields["to_jurisdiction"]
     ):
