@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 from api.console.foureyes_text import CONTROLS_TEXT
+from api.console.i18n_pages import PAGES_TEXT
 
 __all__ = ["LANGS", "TEXT", "field_input", "field_label", "translate"]
 
@@ -630,6 +631,7 @@ TEXT: Final[_T] = {
     **_TRADES,
     **_ALLOCATION_OFFERS,
     **CONTROLS_TEXT,
+    **PAGES_TEXT,
 }
 
 # Service errors name their own fields (``quantity_kg``); a form asks for tonnes (``quantity``).
