@@ -273,7 +273,7 @@ def render(
         "form_token": lambda: secrets.token_urlsafe(18),
         "csrf_value": csrf,
         "path": request.url.path,
-        "lang_href": lambda to: _lang_href(request, to),
+        "lang_href": lambda to: lang_href(request, to),
         **context,
     }
     response = TEMPLATES.TemplateResponse(request, template, ctx, status_code=status)
@@ -286,7 +286,7 @@ def render(
     return response
 
 
-def _lang_href(request: Request, lang: str) -> str:
+def lang_href(request: Request, lang: str) -> str:
     """This page in another language, keeping its query (a list's search, filters and page)."""
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
     return f"{request.url.path}?{urlencode([*kept, ('lang', lang)])}"
