@@ -20,9 +20,12 @@ from ledger.auction_rules import commit_change
 from ledger.auction_store import load_book, write_changes
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint
+from ledger.claim_store import load_claim, load_pledge_loan, write_claims
+from ledger.forced_sale import ForcedClaim
 from ledger.journal import SealedRecord
 from ledger.merkle import Frontier
 from ledger.model import AccountKind, BalanceKey, Posting, TxBody
+from ledger.pledge_terms import PledgeLoan
 from ledger.rules import AccountInfo, Effect, Hold, KeyInfo, PartyInfo, Position
 from ledger.tables import (
     AccountRow,
@@ -140,6 +143,9 @@ class DbView:
     digests: dict[bytes, bool] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], tuple[bytes, str] | None] = field(default_factory=dict)
     auctions: dict[str, AuctionBook | None] = field(default_factory=dict)
+    pledge_loans: dict[str, PledgeLoan | None] = field(default_factory=dict)
+    claims: dict[str, ForcedClaim | None] = field(default_factory=dict)
+    stored_claims: set[str] = field(default_factory=set)
 
     # -- reads -----------------------------------------------------------------
     def find_account(self, account_id: str) -> AccountInfo | None:
@@ -227,6 +233,18 @@ class DbView:
             self.auctions[auction_id] = load_book(conn(self.session), auction_id)
         return self.auctions[auction_id]
 
+    def find_pledge_loan(self, pledge_id: str) -> PledgeLoan | None:
+        if pledge_id not in self.pledge_loans:
+            self.pledge_loans[pledge_id] = load_pledge_loan(conn(self.session), pledge_id)
+        return self.pledge_loans[pledge_id]
+
+    def find_claim(self, pledge_id: str) -> ForcedClaim | None:
+        if pledge_id not in self.claims:
+            self.claims[pledge_id] = load_claim(conn(self.session), pledge_id)
+            if self.claims[pledge_id] is not None:
+                self.stored_claims.add(pledge_id)
+        return self.claims[pledge_id]
+
     def find_key(self, key_id: str) -> KeyInfo | None:
         if key_id not in self.keys:
             row = conn(self.session).execute(_KEY_BY_ID, {"id": key_id}).first()
@@ -279,6 +297,7 @@ class BatchWriter:
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     idempotency: list[dict[str, Any]] = field(default_factory=list)
     auction_changes: list[tuple[int, AuctionChange]] = field(default_factory=list)
+    claims: list[tuple[int, ForcedClaim, bool]] = field(default_factory=list)
 
     def add(
         self, view: DbView, record: SealedRecord, body: Any, effect: Effect, digest: bytes, stamp: str
@@ -324,6 +343,13 @@ class BatchWriter:
         if effect.auction is not None:
             commit_change(view.auctions, effect.auction)
             self.auction_changes.append((seq, effect.auction))
+        if effect.pledge_loan is not None:
+            view.pledge_loans[effect.pledge_loan[0]] = effect.pledge_loan[1]
+        if effect.claim is not None:
+            stored = effect.claim.pledge in view.stored_claims
+            view.claims[effect.claim.pledge] = effect.claim
+            view.stored_claims.add(effect.claim.pledge)
+            self.claims.append((seq, effect.claim, not stored))
         if effect.party is not None:
             info = PartyInfo.of(effect.party.party, effect.party.role, effect.party.profile)
             view.parties[info.id] = info
@@ -383,6 +409,8 @@ class BatchWriter:
             c.execute(_INSERT[ID.name], self.idempotency)
         if self.auction_changes:
             write_changes(c, self.auction_changes)
+        if self.claims:
+            write_claims(c, self.claims)
         values = head.values()
         if head.existed:
             c.execute(_UPDATE_HEAD, values)

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint
+from ledger.claim_store import load_claim
 from ledger.crypto import TAG_BODY, SigningKey
 from ledger.errors import (
     DomainError,
@@ -30,6 +31,7 @@ from ledger.errors import (
     NotFound,
     UnknownAccount,
 )
+from ledger.forced_sale import ForcedClaim
 from ledger.journal import GENESIS_PREV, SealedRecord, seal
 from ledger.merkle import Frontier, consistency_proof, inclusion_proof, leaf_hash
 from ledger.model import REGISTRY, AccountKind, AdoptRules, Body, Genesis, Signature
@@ -57,6 +59,7 @@ from ledger.timeutil import format_utc, parse_utc, utc_now
 
 __all__ = [
     "Balance",
+    "ForcedClaim",
     "InclusionProof",
     "Instruction",
     "Receipt",
@@ -69,6 +72,7 @@ __all__ = [
     "consistency",
     "consistency_between",
     "find_account",
+    "find_claim",
     "find_hold",
     "init_ledger",
     "journal_lines",
@@ -311,6 +315,11 @@ def accounts_of_owner(session: Session, *, owner: str) -> list[AccountInfo]:
 def find_hold(session: Session, *, hold: str) -> Hold | None:
     """The hold ``hold`` as it stands now (amount still held, status), or None."""
     return DbView(session).find_hold(hold)
+
+
+def find_claim(session: Session, *, pledge: str) -> ForcedClaim | None:
+    """A defaulted pledge's claim in forced sale and what it has recovered (``ledger.forced_sale``)."""
+    return load_claim(conn(session), pledge)
 
 
 def keys_of_party(session: Session, *, party: str) -> list[KeyInfo]:

@@ -10,7 +10,9 @@ from typing import Any, Protocol
 
 from ledger.auction_book import AuctionBook
 from ledger.auction_rules import commit_change
+from ledger.forced_sale import ForcedClaim
 from ledger.model import BalanceKey
+from ledger.pledge_terms import PledgeLoan
 from ledger.rules import AccountInfo, Effect, Hold, KeyInfo, PartyInfo, Position
 
 __all__ = ["HoldArchive", "LedgerState"]
@@ -34,6 +36,8 @@ class LedgerState:
     rule_set: int = 1  # raised by ``rules.adopt`` records
     bureaus: dict[str, str] = field(default_factory=dict)  # jurisdiction -> its bureau's party id
     auctions: dict[str, AuctionBook] = field(default_factory=dict)  # opened under rule set 2 on
+    pledge_loans: dict[str, PledgeLoan] = field(default_factory=dict)  # signed loan terms, by pledge id
+    claims: dict[str, ForcedClaim] = field(default_factory=dict)  # forced sales' claims, by pledge id
     # With an archive, closed holds leave memory for it (a long replay's memory stays flat).
     archive: HoldArchive | None = field(default=None, compare=False, repr=False)
 
@@ -67,6 +71,12 @@ class LedgerState:
     def find_auction(self, auction_id: str) -> AuctionBook | None:
         return self.auctions.get(auction_id)
 
+    def find_pledge_loan(self, pledge_id: str) -> PledgeLoan | None:
+        return self.pledge_loans.get(pledge_id)
+
+    def find_claim(self, pledge_id: str) -> ForcedClaim | None:
+        return self.claims.get(pledge_id)
+
     def commit(self, effect: Effect) -> None:
         for key, pos in effect.positions.items():
             if pos.total == 0 and pos.held == 0:
@@ -92,6 +102,10 @@ class LedgerState:
             commit_change(self.auctions, effect.auction, keep_closed=False)
         if effect.key is not None:
             self.keys[effect.key.key_id] = effect.key
+        if effect.pledge_loan is not None:
+            self.pledge_loans[effect.pledge_loan[0]] = effect.pledge_loan[1]
+        if effect.claim is not None:
+            self.claims[effect.claim.pledge] = effect.claim
 
     def balances(self) -> dict[BalanceKey, Position]:
         """Every non-zero position, the form live balances are compared in."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from api.console.i18n_defaults import DEFAULTS
+
 __all__ = ["LANGS", "TEXT", "field_input", "field_label", "translate"]
 
 LANGS: Final = ("zh", "en")
@@ -609,6 +611,7 @@ _SECURITY: _T = {
 }
 
 TEXT: Final[_T] = {
+    **DEFAULTS,
     **_SECURITY,
     **_FRAME,
     **_COLUMNS,
