@@ -28,6 +28,7 @@ from ledger.errors import (
 )
 from ledger.model import HoldSettle, Lot, Posting, Signature, TxBody
 from ledger.pledge_terms import PLEDGE_REASON
+from ledger.prices import market_price
 from ledger.service import Instruction, Registry, balances, lock_head_time
 from ledger.text import check_display_text
 from ledger.timeutil import format_utc
@@ -199,6 +200,7 @@ class LoanRequest:
     amount_fen: int
     rate_bp: int
     term_months: int
+    bank_fen_per_tonne: int | None = None  # the bank's own appraisal per tonne (docs/valuation.md)
 
 
 def bodies_to_sign(
@@ -230,7 +232,7 @@ def bodies_to_sign(
         _expect_status(pledge, PledgeStatus.APPROVED)
         if loan is None or registry is None:
             raise InvalidInput("the loan body needs the loan's terms", field="loan_id")
-        offered = _with_loan(session, pledge, loan, today=registry.clock().date())
+        offered = _with_loan(session, pledge, loan, now=registry.clock())
         return (registration_body(offered, names=party_names(session, pledge)),)
     if step is PledgeStep.CONFIRM:
         _expect_status(pledge, PledgeStatus.LOAN_RECORDED)
@@ -251,25 +253,38 @@ def _with_loan(
     pledge: Pledge,
     loan: LoanRequest,
     *,
-    today: date,
+    now: datetime,
     policy: ValuationPolicy | None = None,
     clearing_prices: ClearingPrices | None = None,
 ) -> Pledge:
-    """The pledge with ``loan`` recorded today: the approved quantity appraised at the latest auction
-    clearing price, else the reference price; the loan checked against it (``valuation.check_loan``)."""
+    """The pledge with ``loan`` recorded today: the approved quantity appraised by the documented rule
+    (docs/valuation.md: the market's 90-day volume-weighted price, else the reference price, or the
+    bank's own appraisal where lower), or, with a ``clearing_prices`` seam, at its price; the loan
+    checked against it (``valuation.check_loan``)."""
     assert pledge.approved_kg is not None
     assert pledge.lot.jurisdiction is not None
     assert pledge.lot.valid_until is not None
     check_display_text(loan.loan_id, field="loan_id")
-    terms = LoanTerms(loan.loan_id, loan.amount_fen, loan.rate_bp, loan.term_months, today)
-    prices = clearing_prices or latest_clearing_price
-    price = prices(session, instrument=pledge.instrument, jurisdiction=pledge.lot.jurisdiction)
+    terms = LoanTerms(loan.loan_id, loan.amount_fen, loan.rate_bp, loan.term_months, now.date())
+    clearing = market = None
+    if clearing_prices is not None:
+        clearing = clearing_prices(
+            session, instrument=pledge.instrument, jurisdiction=pledge.lot.jurisdiction
+        )
+    else:
+        found = market_price(
+            session, instrument=pledge.instrument, jurisdiction=pledge.lot.jurisdiction, until=now
+        )
+        market = None if found is None else found.price_fen_per_tonne
     valued = appraise(
         instrument_code=pledge.instrument,
         jurisdiction=pledge.lot.jurisdiction,
         quantity_kg=pledge.approved_kg,
-        clearing_price_fen_per_tonne=price,
+        clearing_price_fen_per_tonne=clearing,
         policy=policy or ValuationPolicy(),
+        market_fen_per_tonne=market,
+        bank_fen_per_tonne=loan.bank_fen_per_tonne,
+        documented=clearing_prices is None,
     )
     check_loan(terms, appraisal=valued, valid_until=pledge.lot.valid_until)
     return replace(pledge, loan=terms, appraisal=valued)
@@ -329,6 +344,9 @@ def _to_pledge(row: PledgeRow) -> Pledge:
             PriceSource(row.price_source),
             row.appraised_fen,
             row.max_ltv_bp,
+            row.reference_fen_per_tonne,
+            None if row.reference_source is None else PriceSource(row.reference_source),
+            row.bank_fen_per_tonne,
         )
     return Pledge(
         id=row.id,
@@ -606,14 +624,17 @@ def record_loan(
     term_months: int,
     signed_by: Consent,
     policy: ValuationPolicy | None = None,
-    clearing_prices: ClearingPrices = latest_clearing_price,
+    clearing_prices: ClearingPrices | None = None,
+    bank_price_fen_per_tonne: int | None = None,
 ) -> Pledge:
     """Step 3 (银行录入贷款信息): the pledgee bank records the loan and signs the registration body,
     which carries the loan's terms (principal, rate, term, maturity) and the bureau's approval.
 
-    The approved quantity is appraised at the latest auction clearing price, else the reference
-    price; the loan is at most ``policy.max_ltv_bp`` (80%) of that value and matures no later than
-    the rights' validity end (``valuation.check_loan``)."""
+    The approved quantity is appraised by the documented rule (docs/valuation.md): the registry's
+    reference (the market's 90-day volume-weighted price, else the reference price) or the bank's own
+    ``bank_price_fen_per_tonne`` where lower, both kept in the signed record; the loan is at most
+    ``policy.max_ltv_bp`` (80%) of that value and matures no later than the rights' validity end
+    (``valuation.check_loan``)."""
     row = _row(session, pledge_id)
     _expect(row, PledgeStatus.APPROVED)
     pledge = _to_pledge(row)
@@ -627,10 +648,8 @@ def record_loan(
     _owner_consented_target(session, actor, Action.REGISTER_PLEDGE, pledge)
     now = registry.clock()
     _check_approval_signed(session, pledge, at=now)
-    request = LoanRequest(loan_id, amount_fen, rate_bp, term_months)
-    offered = _with_loan(
-        session, pledge, request, today=now.date(), policy=policy, clearing_prices=clearing_prices
-    )
+    request = LoanRequest(loan_id, amount_fen, rate_bp, term_months, bank_price_fen_per_tonne)
+    offered = _with_loan(session, pledge, request, now=now, policy=policy, clearing_prices=clearing_prices)
     body = registration_body(offered, names=party_names(session, pledge))
     (sig,) = consent(session, bodies=[body], party=actor.party, signed_by=signed_by, at=now)
     assert offered.loan is not None
@@ -640,6 +659,11 @@ def record_loan(
     row.loan_start = offered.loan.start.isoformat()
     row.price_fen_per_tonne, row.price_source = valued.price_fen_per_tonne, valued.source.value
     row.appraised_fen, row.max_ltv_bp = valued.value_fen, valued.max_ltv_bp
+    row.reference_fen_per_tonne, row.bank_fen_per_tonne = (
+        valued.reference_fen_per_tonne,
+        valued.bank_fen_per_tonne,
+    )
+    row.reference_source = None if valued.reference_source is None else valued.reference_source.value
     row.signatures = dump_signatures({**load_signatures(row.signatures), actor.party: sig})
     row.status = PledgeStatus.LOAN_RECORDED.value
     return _save(session, row)

@@ -1,5 +1,6 @@
 """The end of a default (拍卖处置, ledger.forced_sale): each defaulted pledge's claim in forced sale, the
-pledge a forced auction sells on the ledger's auction book and on the workflow's auction row.
+pledge a forced auction sells on the ledger's auction book and on the workflow's auction row; and the
+valuation of a pledge (docs/valuation.md): the registry's reference price and the bank's own appraisal.
 
 New table and nullable columns only: auctions opened before are the reserve's (NULL pledge).
 """
@@ -37,6 +38,10 @@ def upgrade() -> None:
     with op.batch_alter_table("auction") as batch:
         batch.add_column(sa.Column("pledge", sa.String(), nullable=True))
         batch.add_column(sa.Column("seller", sa.String(), nullable=True))
+    with op.batch_alter_table("pledge") as batch:
+        batch.add_column(sa.Column("reference_fen_per_tonne", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("reference_source", sa.String(), nullable=True))
+        batch.add_column(sa.Column("bank_fen_per_tonne", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
