@@ -72,7 +72,7 @@ def record_loan(pledge_id: str, c: WriteConsole, form: FormDep) -> Response:
             amount_fen=forms.yuan_fen(form, "amount"),
             rate_bp=_rate_bp(form),
             term_months=forms.whole(form, "term_months", low=1, high=600),
-            signed_by=c.key(),
+            signed_by=c.consent(),
             bank_price_fen_per_tonne=forms.yuan_fen(form, "bank_price")
             if forms.text(form, "bank_price", optional=True)
             else None,
@@ -95,7 +95,7 @@ def release(pledge_id: str, c: WriteConsole, form: FormDep) -> Response:
             registry=c.app.registry,
             actor=c.me,
             pledge_id=pledge_id,
-            signed_by=c.key(),
+            signed_by=c.consent(),
             quantity_kg=forms.kg(form, "quantity", current.instrument) if partial else None,
         )
         return Done(

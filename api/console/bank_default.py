@@ -73,7 +73,7 @@ def enforce(pledge_id: str, c: WriteConsole, form: FormDep) -> Response:
 
     def run() -> Done:
         pledge.enforce_pledge(
-            c.session, registry=c.app.registry, actor=c.me, pledge_id=pledge_id, signed_by=c.key()
+            c.session, registry=c.app.registry, actor=c.me, pledge_id=pledge_id, signed_by=c.consent()
         )
         return Done(to=PREFIX + "/bank/holdings", message="flash.pledge_enforced", args={"id": pledge_id})
 
@@ -135,7 +135,7 @@ def forced_auction(pledge_id: str, c: WriteConsole, form: FormDep) -> Response:
             c.session,
             registry=c.app.registry,
             actor=c.me,
-            key=c.key(),
+            signed_by=c.consent(),
             pledge_id=pledge_id,
             terms=terms,
             reason=forms.text(form, "reason"),

@@ -118,7 +118,7 @@ def issue(report_id: str, c: WriteConsole, form: FormDep) -> Response:
 
     def run() -> Done:
         done = bc.issue_credits(
-            c.session, registry=c.app.registry, actor=c.me, keys=c.keys(), report=report_id
+            c.session, registry=c.app.registry, actor=c.me, signed_by=c.consent(), report=report_id
         )
         return Done(to=PREFIX + "/bluecarbon", message="flash.bc_issued", args={"id": done.batch})
 
@@ -135,7 +135,7 @@ def transfer(c: WriteConsole, form: FormDep) -> Response:
             c.session,
             registry=c.app.registry,
             actor=c.me,
-            keys=c.keys(),
+            signed_by=c.consent(),
             batch=forms.text(form, "batch"),
             tonnes=forms.whole(form, "tonnes", low=1, high=10**9),
             to_account=account_id(forms.text(form, "to"), "holding"),
@@ -155,7 +155,7 @@ def retire(c: WriteConsole, form: FormDep) -> Response:
             c.session,
             registry=c.app.registry,
             actor=c.me,
-            keys=c.keys(),
+            signed_by=c.consent(),
             batch=forms.text(form, "batch"),
             tonnes=forms.whole(form, "tonnes", low=1, high=10**9),
             beneficiary=forms.text(form, "beneficiary"),

@@ -24,14 +24,13 @@ from market.auctions.service import _check_opening
 from market.auctions.state import (
     DEFAULT_PAYMENT_WINDOW,
     Auction,
-    Keys,
     auction_row,
     aware,
     free_units,
     get_auction,
-    submit_signed,
 )
 from market.auctions.tables import AuctionRow
+from market.consent import Consent, submit_consented
 
 __all__ = ["forced_auctions_of", "open_forced_auction"]
 
@@ -41,7 +40,7 @@ def open_forced_auction(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     terms: AuctionTerms,
     valid_until: date,
     claim: ForcedClaim,
@@ -84,7 +83,7 @@ def open_forced_auction(
         )
     hold = body.holds[0].hold
     with session.begin_nested():
-        receipt = submit_signed(session, registry=registry, actor=actor, keys=keys, body=body, signers=())
+        receipt = submit_consented(session, registry=registry, actor=actor, signed_by=signed_by, body=body)
         row = auction_row(terms, bureau, valid_until, payment_window, hold, receipt.seq)
         row.pledge, row.seller = claim.pledge, claim.bank
         session.add(row)

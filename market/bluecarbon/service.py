@@ -48,7 +48,8 @@ from market.bluecarbon.tables import (
     MonitoringReportRow,
     SerialBlockRow,
 )
-from market.issuance.service import Keys, authorized_instruction, bureau_of
+from market.consent import Consent, signed_instruction
+from market.issuance.service import bureau_of
 from methodologies.base import Result, decimal_text, evaluate
 from methodologies.errors import FieldProblem, InvalidMonitoringData
 from methodologies.registry import get, recompute
@@ -441,7 +442,7 @@ def issue_credits(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     report: str,
     buffer_bps: int = DEFAULT_BUFFER_BPS,
 ) -> Issuance:
@@ -471,12 +472,12 @@ def issue_credits(
     body = TxBody(ISSUE_ACTION, new_nonce(), plan.postings, signers=(project.bureau,), meta=meta)
     buffer = account_id(project.bureau, "buffer")
     opening = {} if find_account(session, account=buffer) is not None else {buffer: project.bureau}
-    ins = authorized_instruction(
+    ins = signed_instruction(
         session,
         actor=actor,
         action=Action.ISSUE_CREDITS,
         body=body,
-        keys=keys,
+        signed_by=signed_by,
         signers=[project.bureau],
         opening=opening,
     )
@@ -505,7 +506,7 @@ def _move_credits(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     batch: str,
     tonnes: int,
     to_account: str,
@@ -531,8 +532,8 @@ def _move_credits(
     meta = {**meta, "batch": batch, "tonnes": tonnes, "serials": [r.to_json() for r in serials]}
     name = "bc.retire" if action is Action.RETIRE_UNITS else "bc.transfer"
     body = TxBody(name, new_nonce(), postings, signers=(actor.party,), meta=meta)
-    ins = authorized_instruction(
-        session, actor=actor, action=action, body=body, keys=keys, signers=[actor.party]
+    ins = signed_instruction(
+        session, actor=actor, action=action, body=body, signed_by=signed_by, signers=[actor.party]
     )
     with session.begin_nested():
         receipt = submit_all(session, [ins], registry=registry)[0]
@@ -545,7 +546,7 @@ def transfer_credits(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     batch: str,
     tonnes: int,
     to_account: str,
@@ -563,7 +564,7 @@ def transfer_credits(
         session,
         registry=registry,
         actor=actor,
-        keys=keys,
+        signed_by=signed_by,
         batch=batch,
         tonnes=tonnes,
         to_account=to_account,
@@ -577,7 +578,7 @@ def retire_credits(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     batch: str,
     tonnes: int,
     beneficiary: str,
@@ -590,7 +591,7 @@ def retire_credits(
         session,
         registry=registry,
         actor=actor,
-        keys=keys,
+        signed_by=signed_by,
         batch=batch,
         tonnes=tonnes,
         to_account=account_id(actor.party, "retirement"),

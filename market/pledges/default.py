@@ -10,13 +10,13 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from accounts.model import Participant
-from ledger.crypto import SigningKey
 from ledger.forced_sale import ForcedClaim, claim_cap
 from ledger.pledge_terms import PledgeLoan
 from ledger.service import Registry, find_claim
 from market.auctions.forced import open_forced_auction
 from market.auctions.model import AuctionTerms
 from market.auctions.state import DEFAULT_PAYMENT_WINDOW, Auction
+from market.consent import Consent
 from market.pledges.errors import PledgeStateConflict
 from market.pledges.service import PledgeStatus, _reason, _row, _save, enforce_pledge
 
@@ -53,7 +53,7 @@ def start_forced_auction(
     *,
     registry: Registry,
     actor: Participant,
-    key: SigningKey,
+    signed_by: Consent,
     pledge_id: str,
     terms: AuctionTerms,
     reason: str,
@@ -73,7 +73,7 @@ def start_forced_auction(
             status=row.status,
         )
     if row.held_kg > 0:
-        enforce_pledge(session, registry=registry, actor=actor, pledge_id=pledge_id, signed_by=key)
+        enforce_pledge(session, registry=registry, actor=actor, pledge_id=pledge_id, signed_by=signed_by)
     pledge = _save(session, _row(session, pledge_id))
     if (terms.instrument, terms.jurisdiction) != (pledge.instrument, pledge.lot.jurisdiction):
         raise PledgeStateConflict(
@@ -85,7 +85,7 @@ def start_forced_auction(
         session,
         registry=registry,
         actor=actor,
-        keys={actor.party: key},
+        signed_by=signed_by,
         terms=terms,
         valid_until=pledge.lot.valid_until,
         claim=claim,

@@ -14,6 +14,7 @@ from sqlmodel import Session
 from accounts.service import get_participant
 from ledger.service import balances
 from market.auctions import service as auctions
+from market.consent import Consent
 from market.issuance import service as issuance
 from market.pledges import service as pledges
 from tests.browser.conftest import Served
@@ -41,14 +42,14 @@ def _pledged(served: Served) -> str:
     3.85% (through the services: the four steps have their own browser test)."""
     world = served.world
     demo, reg = world.demo, world.registry
-    keys = {d.party: d.key for d in demo.values()}
+    keys = Consent(keys={d.party: d.key for d in demo.values()})
     with Session(world.engine) as s:
         who = {alias: get_participant(s, party=demo[alias].party) for alias in demo}
         issuance.allocate(
             s,
             registry=reg,
             actor=who["yuyao"],
-            keys=keys,
+            signed_by=keys,
             enterprise=demo["yuyao_chem"].party,
             instrument="COD",
             quantity_kg=3_000,
@@ -73,7 +74,7 @@ def _pledged(served: Served) -> str:
             pledge_id=p.id,
             approved_kg=3_000,
             certificate_no="余排污质〔2026〕第031号",
-            signed_by=demo["yuyao"].key,
+            signed_by=keys,
         )
         pledges.record_loan(
             s,
@@ -84,11 +85,9 @@ def _pledged(served: Served) -> str:
             amount_fen=3_000_000,
             rate_bp=385,
             term_months=12,
-            signed_by=demo["bank_yuyao"].key,
+            signed_by=keys,
         )
-        pledges.confirm_pledge(
-            s, registry=reg, actor=who["yuyao_chem"], pledge_id=p.id, signed_by=demo["yuyao_chem"].key
-        )
+        pledges.confirm_pledge(s, registry=reg, actor=who["yuyao_chem"], pledge_id=p.id, signed_by=keys)
         auctions.register_need(
             s,
             actor=who["yuyao"],

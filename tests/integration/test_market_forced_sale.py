@@ -70,7 +70,7 @@ def _sell(
     desk.call(
         start_forced_auction,
         actor=desk.p("bank_yuyao"),
-        key=desk.key("bank_yuyao"),
+        signed_by=desk.consent("bank_yuyao"),
         pledge_id=pledge_id,
         terms=_terms(desk, auction_id, kg, lot),
         reason="逾期未还 loan overdue",
@@ -91,7 +91,7 @@ def _sell(
         desk.call(
             auctions.place_bid,
             actor=desk.p(alias),
-            keys={desk.party(alias): desk.key(alias)},
+            signed_by=desk.consent(alias),
             auction_id=auction_id,
             price_fen_per_t=price,
             quantity_kg=wanted,
@@ -101,7 +101,7 @@ def _sell(
     desk.call(
         settlement.close_auction,
         actor=desk.p("yuyao"),
-        keys={desk.party("yuyao"): desk.key("yuyao")},
+        signed_by=desk.consent("yuyao"),
         auction_id=auction_id,
         now=desk.clock.now,
     )
@@ -111,7 +111,7 @@ def _settle(desk: Desk, alias: str, auction_id: str = "FS-1") -> None:
     desk.call(
         settlement.settle_award,
         actor=desk.p("yuyao"),
-        keys={desk.party("yuyao"): desk.key("yuyao"), desk.party(alias): desk.key(alias)},
+        signed_by=desk.consent("yuyao") + desk.consent(alias),
         auction_id=auction_id,
         bidder=desk.party(alias),
         now=desk.clock.now,
@@ -171,7 +171,7 @@ def test_only_the_pledgee_bank_starts_a_forced_auction_and_never_on_a_released_p
         desk.call(
             start_forced_auction,
             actor=desk.p("bank_ningbo"),
-            key=desk.key("bank_ningbo"),
+            signed_by=desk.consent("bank_ningbo"),
             pledge_id=pledge_id,
             terms=_terms(desk, "FS-X", KG, lot),
             reason="not mine",
@@ -190,7 +190,7 @@ def test_a_bank_never_sells_enforced_rights_bilaterally(desk: Desk) -> None:
         desk.call(
             trade,
             actor=desk.p("bank_yuyao"),
-            keys={desk.party("bank_yuyao"): desk.key("bank_yuyao")},
+            signed_by=desk.consent("bank_yuyao"),
             seller=desk.party("bank_yuyao"),
             buyer=desk.party("yuyao_dye"),
             instrument="COD",
