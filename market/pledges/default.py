@@ -18,7 +18,9 @@ from market.auctions.model import AuctionTerms
 from market.auctions.state import DEFAULT_PAYMENT_WINDOW, Auction
 from market.consent import Consent
 from market.pledges.errors import PledgeStateConflict
-from market.pledges.service import PledgeStatus, _reason, _row, _save, enforce_pledge
+from market.pledges.model import PledgeStatus
+from market.pledges.settlement import _reason, enforce_pledge
+from market.pledges.store import _row, _save
 
 __all__ = ["claim_now", "start_forced_auction"]
 
