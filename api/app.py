@@ -20,7 +20,7 @@ from api.limits import Limits, limits_from_env
 from api.replica import lag_between
 from api.routes import auctions, bluecarbon, crosscity, exports, issuance, participants, pledges, trades
 from api.routes import ledger as ledger_routes
-from ledger.db import read_only, statement_reader
+from ledger.db import read_only, snapshot_reader, statement_reader
 from ledger.registry_key import check_registry_key
 from ledger.sequencer import Sequencer
 from ledger.service import Registry, head_size
@@ -55,7 +55,7 @@ def create_app(
         vault=vault,
         reads_inline=engine.dialect.name == "sqlite",
         limits=limits or limits_from_env(),
-        replica=None if replica is None else statement_reader(replica),
+        replica=None if replica is None else snapshot_reader(replica),
     )
     errors.install(app)
     # added before Observe, so it runs inside it: its refusals (413, 429) are logged and counted too

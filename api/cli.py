@@ -22,6 +22,7 @@ import market  # noqa: F401  (registers the workflow tables before create_schema
 from accounts.custody import Vault
 from api import migrations
 from api.cli_credentials import add_credential_commands
+from api.cli_federation import add_federation_commands, verify_two
 from api.keyfile import checked_key, load_key, open_database, resolve_key_path, write_secret
 from api.replica import READ_URL_ENV, read_url, source_engine
 from ledger.crypto import SigningKey, b64d, b64e
@@ -34,6 +35,7 @@ from ledger.service import (
     adopt_rules,
     head_size,
     init_ledger,
+    latest_checkpoint,
     make_checkpoint,
     replay_database,
 )
@@ -102,6 +104,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     engine = source_engine(args)  # the replica (key checked, lag printed) under --read-db
     with Session(engine) as s:
         report, diff = replay_database(s)
+        kept = latest_checkpoint(s, at_least=0)
     engine.dispose()
     if not report.ok:
         print(f"FAILED at {report.failure}")
@@ -113,6 +116,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
         f"OK: {report.records} records, {report.checkpoints_verified} checkpoints verified, "
         f"{len(report.state.positions)} positions equal to the replay"
     )
+    where = "the replica's journal" if read_url(args) else "the journal"
+    checkpoint = "no checkpoint yet"
+    if kept is not None:  # a replica moves on while it is replayed: name what the replay covered
+        checkpoint = f"latest checkpoint {kept.tree_size}" + (
+            " (written after the replayed head)" if kept.tree_size > report.records else ""
+        )
+    print(f"verified {where} up to head {report.records} (hash {report.head_hash.hex()}); {checkpoint}")
     return 0
 
 
@@ -300,9 +310,14 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
             kept = read_kept_checkpoints(Path(args.checkpoints))
         except (OSError, DomainError) as exc:
             raise SystemExit(f"--checkpoints: {exc}") from None
+    keys = [_registry_key(k) for k in args.registry_key or []]
+    if len(args.bundle) > 2 or len(keys) not in (0, len(args.bundle)):
+        raise SystemExit("audit verify: one bundle, or two (A B), with one --registry-key each or none")
+    if len(args.bundle) == 2:
+        return verify_two(args, keys or [None, None])
     summary = verify_bundle(
-        Path(args.bundle),
-        registry_key=_registry_key(args.registry_key),
+        Path(args.bundle[0]),
+        registry_key=keys[0] if keys else None,
         workers=args.workers,
         progress=args.progress or sys.stderr.isatty(),
         checks=[methodology_check],
@@ -469,8 +484,12 @@ def add_audit_commands(sub: Any) -> None:
     audit = sub.add_parser("audit", help="verify a bundle offline, report from it, check a certificate")
     asub = audit.add_subparsers(dest="audit_command", required=True)
     p = asub.add_parser("verify", help="verify every record, signature, checkpoint and rule of a bundle")
-    p.add_argument("bundle", help="bundle directory or .tar")
-    p.add_argument("--registry-key", help=REGISTRY_KEY_HELP)
+    p.add_argument("bundle", nargs="+", help="bundle directory or .tar; two (A B) for federated journals")
+    p.add_argument("--registry-key", action="append", help=REGISTRY_KEY_HELP + " (once per bundle)")
+    p.add_argument(
+        "--federation-checkpoint",
+        help="with two bundles: the cross-journal checkpoint both registries signed",
+    )
     p.add_argument(
         "--workers", type=int, help="processes parsing ahead (default: 1 for small bundles, else 2)"
     )
@@ -531,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
     add_audit_commands(sub)
     add_db_commands(sub)
     add_credential_commands(sub)
+    add_federation_commands(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

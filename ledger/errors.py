@@ -31,7 +31,8 @@ The tree, so a caller can catch at the right depth::
     │   ├── MovementNotAllowed    the body type may not move these units this way (ledger.movements)
     │   ├── WrongJurisdiction     units outside their jurisdiction, or a second bureau for one
     │   ├── UnknownRuleSet        a rule set this software does not know, or going backwards
-    │   └── InvalidPledgeRegistration  loan terms or the bureau's approval missing or inconsistent
+    │   ├── InvalidPledgeRegistration  loan terms or the bureau's approval missing or inconsistent
+    │   └── InvalidFederationRecord    a cross-journal leg that cites nothing, or not what it moves
     └── SignatureError            consent missing or not proven
         ├── MissingSignature
         ├── BadSignature
@@ -61,6 +62,7 @@ __all__ = [
     "HoldNotPermitted",
     "IdempotencyKeyReused",
     "InsufficientBalance",
+    "InvalidFederationRecord",
     "InvalidInput",
     "InvalidLot",
     "InvalidPledgeRegistration",
@@ -248,6 +250,13 @@ class InvalidPledgeRegistration(RuleViolation):
     do not match its hold (``field`` names the part of the body)."""
 
     code = "invalid_pledge_registration"
+
+
+class InvalidFederationRecord(RuleViolation):
+    """A cross-journal transfer leg (``ledger.federation_rules``) whose citation of the other journal's
+    record is missing or malformed, or that moves other units than it cites (``field`` names the part)."""
+
+    code = "invalid_federation_record"
 
 
 class SignatureError(DomainError):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from accounts.service import account_balance_as_of, account_balances, read_journal
-from api.deps import ActorDep, ReaderDep, RegistryDep, SequencerDep, read
+from api.deps import ActorDep, ReaderDep, RegistryDep, SequencerDep, read, read_stamped
 from api.schemas import BalanceOut, ErrorOut, Instant, InstructionIn, ReceiptOut
 from api.schemas.proofs import CheckpointOut, ConsistencyOut
 from ledger.canonical import canonical_bytes
@@ -25,11 +25,16 @@ Seq = Annotated[int, Path(ge=0, le=MAX_SEQ, description="journal position")]
 
 
 @router.get("/accounts/{account}/balances", response_model=list[BalanceOut], responses=ERRORS)
-async def get_balances(account: str, actor: ActorDep, request: Request) -> list[BalanceOut]:
-    """Live positions of an account the caller may see (its own, or as a supervisor)."""
-    found = await read(
-        request, lambda session: account_balances(session, actor=actor, account=account), replica=True
+async def get_balances(
+    account: str, actor: ActorDep, request: Request, response: Response
+) -> list[BalanceOut]:
+    """Live positions of an account the caller may see (its own, or as a supervisor); read from the
+    replica when one is configured, with the journal head it reflects in X-Ecoledger-Replica-* headers."""
+    found, stamp = await read_stamped(
+        request, lambda session: account_balances(session, actor=actor, account=account)
     )
+    if stamp is not None:
+        response.headers.update(stamp.headers())
     return [
         BalanceOut(
             account=b.account,
