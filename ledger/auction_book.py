@@ -76,6 +76,7 @@ class AuctionBook:
     deposits: dict[str, int] = field(default_factory=dict)  # deposits a bidder placed, fen
     standing_fen_per_t: int | None = None  # ascending: the best price so far
     close: datetime | None = None  # ascending: the timed stage's close after the bids so far
+    pledge: str | None = None  # a forced auction (拍卖处置, ledger.forced_sale): the defaulted pledge
 
     def add(self, bid: BookBid) -> None:
         """Record one more bid (in arrival order) and bring the running figures up to date."""

@@ -37,6 +37,7 @@ from ledger.auction_errors import (
 )
 from ledger.canonical import canonical_bytes
 from ledger.errors import InvalidInput
+from ledger.forced_sale import FORCED_SETTLE, check_forced_open, check_forced_settle
 from ledger.model import AccountKind, HoldPlace, HoldSettle, Lot, TxBody, check_id
 from ledger.timeutil import format_utc
 
@@ -56,9 +57,11 @@ def check_auction(body: TxBody, view: LedgerView, at: datetime, effect: Effect) 
     meta = body.meta
     auction_id = check_id(meta.get("auction_id"), field="body.meta.auction_id")
     if body.action == "auction.open":
-        effect.auction = _opened(body, view, auction_id)
+        effect.auction = _opened(body, view, at, effect, auction_id)
     elif body.action == "auction.bid":
         effect.auction = _Bid(body, view, at, effect, _open_book(view, auction_id)).check()
+    elif body.action == FORCED_SETTLE:
+        check_forced_settle(body, view, effect, view.find_auction(auction_id))
     elif body.action == "auction.result":
         book = view.find_auction(auction_id)
         if book is not None or not _legacy_result(body, view, auction_id):
@@ -96,8 +99,9 @@ def _open_book(view: LedgerView, auction_id: str) -> AuctionBook:
     return book
 
 
-def _opened(body: TxBody, view: LedgerView, auction_id: str) -> AuctionChange:
-    """``auction.open``: the terms are well formed and the one hold places exactly what they offer."""
+def _opened(body: TxBody, view: LedgerView, at: datetime, effect: Effect, auction_id: str) -> AuctionChange:
+    """``auction.open``: the terms are well formed and the one hold places exactly what they offer: of
+    its bureau's reserve, or (``meta.forced``, ``ledger.forced_sale``) of the claiming bank's holding."""
     if view.find_auction(auction_id) is not None:
         raise DuplicateAuction(
             f"auction {auction_id} is already on the journal", field="body.meta.auction_id"
@@ -105,19 +109,26 @@ def _opened(body: TxBody, view: LedgerView, auction_id: str) -> AuctionChange:
     terms, valid_until = terms_from_meta(body.meta)
     place = body.holds[0] if len(body.holds) == 1 else None
     account = None if not isinstance(place, HoldPlace) else view.find_account(place.account)
+    forced = "forced" in body.meta
     if (
         not isinstance(place, HoldPlace)
         or account is None
-        or account.kind is not AccountKind.RESERVE
-        or place.controller != account.owner
+        or account.kind is not (AccountKind.HOLDING if forced else AccountKind.RESERVE)
+        or (not forced and place.controller != account.owner)
         or (place.instrument, place.amount) != (terms.instrument, terms.quantity_kg)
         or place.lot != Lot(jurisdiction=terms.jurisdiction, valid_until=valid_until)
     ):
         raise InvalidInput(
-            "an auction.open record holds exactly the offered quantity of the lot in its bureau's reserve",
+            "an auction.open record holds exactly the offered quantity of the lot in its bureau's reserve "
+            "(a forced auction: in the claiming bank's holding)",
             field="body.holds",
         )
-    return AuctionChange(auction_id, opened=AuctionBook(terms, valid_until, account.owner, place.hold))
+    if not forced:
+        return AuctionChange(auction_id, opened=AuctionBook(terms, valid_until, account.owner, place.hold))
+    # The bank signs as the owner of the held units; the bureau consents by running it (it signs the result).
+    bureau, claim = check_forced_open(body, view, at, place, effect)
+    book = AuctionBook(terms, valid_until, bureau, place.hold, pledge=claim.pledge)
+    return AuctionChange(auction_id, opened=book)
 
 
 def _legacy_result(body: TxBody, view: LedgerView, auction_id: str) -> bool:
@@ -289,6 +300,13 @@ class _Result:
                     expected=expected.get(name),
                 )
         self._check_holds(result.allocations, {r.bidder for r in result.allocations})
+        if self.book.pledge is not None:
+            # A forced auction's awards re-hold, for the same bureau, units the bank put on hold at the
+            # open (the holds are exactly those above): the bank's consent was given there.
+            lot_hold = self.view.find_hold(self.book.hold)
+            owner = None if lot_hold is None else self.view.find_account(lot_hold.account)
+            if owner is not None:
+                self.effect.required_signers.discard(owner.owner)
         return AuctionChange(self.terms.auction_id, closed=True)
 
     def _revealed(self, i: int, entry: object, booked: BookBid) -> Bid | None:

@@ -30,7 +30,7 @@ def load_book(c: Connection, auction_id: str) -> AuctionBook | None:
     if row is None:
         return None
     terms, valid_until = terms_from_meta(json.loads(row.terms))
-    book = AuctionBook(terms, valid_until, row.bureau, row.hold, bool(row.open))
+    book = AuctionBook(terms, valid_until, row.bureau, row.hold, bool(row.open), pledge=row.pledge)
     for bid in (
         BookBid(
             seq=b.seq,
@@ -67,6 +67,7 @@ def write_changes(c: Connection, changes: Sequence[tuple[int, AuctionChange]]) -
                     "terms": canonical_bytes(meta).decode(),
                     "open": True,
                     "opened_seq": seq,
+                    "pledge": book.pledge,
                 }
             )
         if change.bid is not None:

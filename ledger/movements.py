@@ -150,8 +150,9 @@ _TABLE = (
     Movement(
         "auction.open",
         holds=frozenset({HoldOp.PLACE}),
-        hold_kinds=frozenset({K.RESERVE}),
-        description="reserve units put up for auction are held until the result",
+        hold_kinds=frozenset({K.RESERVE, K.HOLDING}),
+        description="reserve units put up for auction are held until the result; a forced auction "
+        "(拍卖处置, meta.forced) holds a bank's enforced rights instead, checked by ledger.forced_sale",
     ),
     Movement(
         "auction.bid",
@@ -163,7 +164,7 @@ _TABLE = (
     Movement(
         "auction.result",
         holds=_ALL_HOLDS,
-        hold_kinds=frozenset({K.RESERVE}),
+        hold_kinds=frozenset({K.RESERVE, K.HOLDING}),
         description="the result: the lot's hold becomes one hold per award; losers' deposits released",
     ),
     Movement(
@@ -172,6 +173,14 @@ _TABLE = (
         credits=(_HOLDING_RIGHTS, _cash(frozenset({"bureau"}))),
         holds=_SETTLE,
         description="a winner pays its award (delivery versus payment), its deposit counted in",
+    ),
+    Movement(
+        "auction.settle_forced",
+        debits=(_leg({K.HOLDING}, {"bank"}, RIGHTS, home=False), _cash(PARTICIPANTS)),
+        credits=(_HOLDING_RIGHTS, _cash(frozenset({"bank", "enterprise"}))),
+        holds=_SETTLE,
+        description="a winner of a forced auction pays its award; the bank is paid first up to its claim "
+        "(principal and interest), the rest to the enterprise, in this one record (ledger.forced_sale)",
     ),
     Movement(
         "auction.forfeit",
@@ -252,7 +261,7 @@ _TABLE = (
         holds=frozenset({HoldOp.CAPTURE}),
         captured_only=True,
         description="enforcement on default: the pledged rights go to the bank's holding, the only "
-        "way a bank comes to hold rights",
+        "way a bank comes to hold rights; it sells them only by forced auction, never bilaterally",
     ),
     Movement(
         "expiry",

@@ -140,32 +140,78 @@ class PledgeLoan:
 
 @dataclass(frozen=True, slots=True)
 class Appraised:
-    """The value the loan was checked against: quantity x price per tonne, and the loan-to-value cap."""
+    """The value the loan was checked against: quantity x price per tonne, and the loan-to-value cap.
+
+    Since the bank enters its own appraisal (docs/valuation.md) the record also keeps the registry's
+    reference price (``reference_fen_per_tonne``, ``reference_source``: the market's recent
+    volume-weighted price, ``market``, or the configured ``reference``) and the bank's price
+    (``bank_fen_per_tonne``, or null); ``price_fen_per_tonne`` is then the lower of the two and
+    ``source`` says which (``bank`` when the bank's is lower). Older records carry the first four only."""
 
     price_fen_per_tonne: int
     source: str
     value_fen: int
     max_ltv_bp: int
+    reference_fen_per_tonne: int | None = None
+    reference_source: str | None = None
+    bank_fen_per_tonne: int | None = None
+
+    @property
+    def has_reference(self) -> bool:
+        return self.reference_fen_per_tonne is not None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "price_fen_per_tonne": self.price_fen_per_tonne,
             "source": self.source,
             "value_fen": self.value_fen,
             "max_ltv_bp": self.max_ltv_bp,
         }
+        if self.has_reference:
+            out["reference_fen_per_tonne"] = self.reference_fen_per_tonne
+            out["reference_source"] = self.reference_source
+            out["bank_fen_per_tonne"] = self.bank_fen_per_tonne
+        return out
 
     @classmethod
     def parse(cls, value: object, path: str = "meta.appraisal") -> Appraised:
-        obj = _exact(value, {"price_fen_per_tonne", "source", "value_fen", "max_ltv_bp"}, path)
-        if obj.get("source") not in ("auction", "reference"):
-            raise InvalidPledgeRegistration(f"{path}.source is auction or reference", field=f"{path}.source")
-        return cls(
-            _int(obj, "price_fen_per_tonne", path, 1, _MAX_FEN),
+        base = {"price_fen_per_tonne", "source", "value_fen", "max_ltv_bp"}
+        extra = {"reference_fen_per_tonne", "reference_source", "bank_fen_per_tonne"}
+        both = isinstance(value, dict) and set(value) == base | extra
+        obj = _exact(value, base | extra if both else base, path)
+        price = _int(obj, "price_fen_per_tonne", path, 1, _MAX_FEN)
+        found = cls(
+            price,
             obj["source"],
             _int(obj, "value_fen", path, 0, _MAX_FEN),
             _int(obj, "max_ltv_bp", path, 1, BP),
         )
+        if not both:
+            if obj.get("source") not in ("auction", "reference"):
+                raise InvalidPledgeRegistration(
+                    f"{path}.source is auction or reference", field=f"{path}.source"
+                )
+            return found
+        reference = _int(obj, "reference_fen_per_tonne", path, 1, _MAX_FEN)
+        ref_source = obj.get("reference_source")
+        if ref_source not in ("market", "reference"):
+            raise InvalidPledgeRegistration(
+                f"{path}.reference_source is market or reference", field=f"{path}.reference_source"
+            )
+        bank = (
+            None
+            if obj.get("bank_fen_per_tonne") is None
+            else _int(obj, "bank_fen_per_tonne", path, 1, _MAX_FEN)
+        )
+        # The lower of the registry's reference and the bank's own appraisal values the collateral.
+        wanted = (bank, "bank") if bank is not None and bank < reference else (reference, ref_source)
+        if (price, obj["source"]) != wanted:
+            raise InvalidPledgeRegistration(
+                f"{path}.price_fen_per_tonne must be the lower of the reference and the bank's price, "
+                f"{wanted[0]} ({wanted[1]})",
+                field=f"{path}.price_fen_per_tonne",
+            )
+        return cls(price, obj["source"], found.value_fen, found.max_ltv_bp, reference, ref_source, bank)
 
 
 def approval_statement(

@@ -20,11 +20,14 @@ from ledger.auction_rules import commit_change
 from ledger.auction_store import load_book, write_changes
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint
+from ledger.claim_store import load_claim, load_pledge_loan, write_claims
 from ledger.control_store import load_controls, load_registry_controls, write_controls
 from ledger.controls import Controls, RegistryControls
+from ledger.forced_sale import ForcedClaim
 from ledger.journal import SealedRecord
 from ledger.merkle import Frontier
 from ledger.model import REGISTRY, AccountKind, BalanceKey, Posting, TxBody
+from ledger.pledge_terms import PledgeLoan
 from ledger.rules import AccountInfo, Effect, Hold, KeyInfo, PartyInfo, Position
 from ledger.tables import (
     CONTROL_RECORDS,
@@ -150,6 +153,9 @@ class DbView:
     # Whether the journal holds any control record: until one exists, no party has controls and no
     # batch reads the controls table (one indexed probe a batch).
     any_controls: bool | None = None
+    pledge_loans: dict[str, PledgeLoan | None] = field(default_factory=dict)
+    claims: dict[str, ForcedClaim | None] = field(default_factory=dict)
+    stored_claims: set[str] = field(default_factory=set)
 
     # -- reads -----------------------------------------------------------------
     def find_account(self, account_id: str) -> AccountInfo | None:
@@ -263,6 +269,18 @@ class DbView:
             )
         return self.registry
 
+    def find_pledge_loan(self, pledge_id: str) -> PledgeLoan | None:
+        if pledge_id not in self.pledge_loans:
+            self.pledge_loans[pledge_id] = load_pledge_loan(conn(self.session), pledge_id)
+        return self.pledge_loans[pledge_id]
+
+    def find_claim(self, pledge_id: str) -> ForcedClaim | None:
+        if pledge_id not in self.claims:
+            self.claims[pledge_id] = load_claim(conn(self.session), pledge_id)
+            if self.claims[pledge_id] is not None:
+                self.stored_claims.add(pledge_id)
+        return self.claims[pledge_id]
+
     def find_key(self, key_id: str) -> KeyInfo | None:
         if key_id not in self.keys:
             row = conn(self.session).execute(_KEY_BY_ID, {"id": key_id}).first()
@@ -316,6 +334,7 @@ class BatchWriter:
     idempotency: list[dict[str, Any]] = field(default_factory=list)
     auction_changes: list[tuple[int, AuctionChange]] = field(default_factory=list)
     control_changes: list[tuple[int, str, Controls | RegistryControls]] = field(default_factory=list)
+    claims: list[tuple[int, ForcedClaim, bool]] = field(default_factory=list)
 
     def add(
         self, view: DbView, record: SealedRecord, body: Any, effect: Effect, digest: bytes, stamp: str
@@ -370,6 +389,13 @@ class BatchWriter:
             else:
                 view.controls[party] = state
             self.control_changes.append((seq, party, state))
+        if effect.pledge_loan is not None:
+            view.pledge_loans[effect.pledge_loan[0]] = effect.pledge_loan[1]
+        if effect.claim is not None:
+            stored = effect.claim.pledge in view.stored_claims
+            view.claims[effect.claim.pledge] = effect.claim
+            view.stored_claims.add(effect.claim.pledge)
+            self.claims.append((seq, effect.claim, not stored))
         if effect.party is not None:
             info = PartyInfo.of(effect.party.party, effect.party.role, effect.party.profile)
             view.parties[info.id] = info
@@ -431,6 +457,8 @@ class BatchWriter:
             write_changes(c, self.auction_changes)
         if self.control_changes:
             write_controls(c, self.control_changes)
+        if self.claims:
+            write_claims(c, self.claims)
         values = head.values()
         if head.existed:
             c.execute(_UPDATE_HEAD, values)

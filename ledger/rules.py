@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ledger.auction_book import AuctionBook, AuctionChange
 from ledger.auction_rules import check_auction
@@ -64,7 +64,10 @@ from ledger.model import (
 )
 from ledger.movement_rules import TypedMovement
 from ledger.movements import MOVEMENTS, RULE_SETS, Movement
-from ledger.pledge_terms import PLEDGE_REGISTER, check_registration, has_signed_terms
+from ledger.pledge_terms import PLEDGE_REGISTER, PledgeLoan, check_registration, has_signed_terms
+
+if TYPE_CHECKING:
+    from ledger.forced_sale import ForcedClaim
 
 __all__ = [
     "AccountInfo",
@@ -154,6 +157,8 @@ class LedgerView(Protocol):
     def find_auction(self, auction_id: str) -> AuctionBook | None: ...
     def find_controls(self, party: str) -> Controls | None: ...
     def registry_controls(self) -> RegistryControls: ...
+    def find_pledge_loan(self, pledge_id: str) -> PledgeLoan | None: ...
+    def find_claim(self, pledge_id: str) -> ForcedClaim | None: ...
     @property
     def rule_set(self) -> int: ...
 
@@ -172,6 +177,10 @@ class Effect:
     auction: AuctionChange | None = None  # an auction record: opened, a bid, or closed (ledger.auction_rules)
     # a control record (ledger.controls): the party's controls from the next record on
     controls: tuple[str, Controls | RegistryControls] | None = None
+    pledge_loan: tuple[str, PledgeLoan] | None = None  # a pledge registration's signed loan, by pledge id
+    claim: ForcedClaim | None = (
+        None  # a forced sale's claim as it stands after the record (ledger.forced_sale)
+    )
 
 
 def apply(body: Body, view: LedgerView, at: datetime) -> Effect:
@@ -311,6 +320,7 @@ class _Tx:
         self.collect_signers()
         if self.body.action == PLEDGE_REGISTER and (self.view.rule_set >= 2 or has_signed_terms(self.body)):
             check_registration(self.body, self.view, self.at)  # its loan terms and the bureau's approval
+            self.effect.pledge_loan = (self.body.meta["pledge"], PledgeLoan.parse(self.body.meta["loan"]))
         return self.effect
 
     def movement(self) -> Movement:

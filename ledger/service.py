@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint
+from ledger.claim_store import load_claim
 from ledger.control_store import load_registry_controls, read_controls
 from ledger.controls import Controls, RegistryControls
 from ledger.crypto import TAG_BODY, SigningKey
@@ -32,6 +33,7 @@ from ledger.errors import (
     NotFound,
     UnknownAccount,
 )
+from ledger.forced_sale import ForcedClaim
 from ledger.journal import GENESIS_PREV, SealedRecord, seal
 from ledger.merkle import Frontier, consistency_proof, inclusion_proof, leaf_hash
 from ledger.model import REGISTRY, AccountKind, AdoptRules, Body, Genesis, Signature
@@ -59,6 +61,7 @@ from ledger.timeutil import format_utc, parse_utc, utc_now
 
 __all__ = [
     "Balance",
+    "ForcedClaim",
     "InclusionProof",
     "Instruction",
     "Receipt",
@@ -72,6 +75,7 @@ __all__ = [
     "consistency_between",
     "controls_of",
     "find_account",
+    "find_claim",
     "find_hold",
     "init_ledger",
     "journal_lines",
@@ -325,6 +329,11 @@ def controls_of(session: Session, *, party: str) -> Controls | None:
 def registry_controls(session: Session) -> RegistryControls:
     """The registry's trusted-list delay and its limit outside a list (defaults if never set)."""
     return load_registry_controls(conn(session), REGISTRY)
+
+
+def find_claim(session: Session, *, pledge: str) -> ForcedClaim | None:
+    """A defaulted pledge's claim in forced sale and what it has recovered (``ledger.forced_sale``)."""
+    return load_claim(conn(session), pledge)
 
 
 def keys_of_party(session: Session, *, party: str) -> list[KeyInfo]:

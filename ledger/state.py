@@ -11,7 +11,9 @@ from typing import Any, Protocol
 from ledger.auction_book import AuctionBook
 from ledger.auction_rules import commit_change
 from ledger.controls import Controls, RegistryControls
+from ledger.forced_sale import ForcedClaim
 from ledger.model import REGISTRY, BalanceKey
+from ledger.pledge_terms import PledgeLoan
 from ledger.rules import AccountInfo, Effect, Hold, KeyInfo, PartyInfo, Position
 
 __all__ = ["HoldArchive", "LedgerState"]
@@ -37,6 +39,8 @@ class LedgerState:
     auctions: dict[str, AuctionBook] = field(default_factory=dict)  # opened under rule set 2 on
     controls: dict[str, Controls] = field(default_factory=dict)  # parties' four-eyes and trusted lists
     registry: RegistryControls = field(default_factory=RegistryControls)
+    pledge_loans: dict[str, PledgeLoan] = field(default_factory=dict)  # signed loan terms, by pledge id
+    claims: dict[str, ForcedClaim] = field(default_factory=dict)  # forced sales' claims, by pledge id
     # With an archive, closed holds leave memory for it (a long replay's memory stays flat).
     archive: HoldArchive | None = field(default=None, compare=False, repr=False)
 
@@ -76,6 +80,12 @@ class LedgerState:
     def registry_controls(self) -> RegistryControls:
         return self.registry
 
+    def find_pledge_loan(self, pledge_id: str) -> PledgeLoan | None:
+        return self.pledge_loans.get(pledge_id)
+
+    def find_claim(self, pledge_id: str) -> ForcedClaim | None:
+        return self.claims.get(pledge_id)
+
     def commit(self, effect: Effect) -> None:
         for key, pos in effect.positions.items():
             if pos.total == 0 and pos.held == 0:
@@ -107,6 +117,10 @@ class LedgerState:
                 self.registry = controls
             elif party != REGISTRY:
                 self.controls[party] = controls
+        if effect.pledge_loan is not None:
+            self.pledge_loans[effect.pledge_loan[0]] = effect.pledge_loan[1]
+        if effect.claim is not None:
+            self.claims[effect.claim.pledge] = effect.claim
 
     def balances(self) -> dict[BalanceKey, Position]:
         """Every non-zero position, the form live balances are compared in."""

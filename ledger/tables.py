@@ -23,6 +23,7 @@ __all__ = [
     "JournalRow",
     "KeyRow",
     "PartyRow",
+    "PledgeClaimRow",
     "PostingRow",
 ]
 
@@ -179,6 +180,7 @@ class AuctionBookRow(SQLModel, table=True):
     terms: str
     open: bool
     opened_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    pledge: str | None = None  # a forced auction (ledger.forced_sale): the defaulted pledge it sells
 
 
 class AuctionBookBidRow(SQLModel, table=True):
@@ -207,4 +209,18 @@ class ControlsRow(SQLModel, table=True):
     __tablename__ = "ledger_controls"
     party: str = Field(primary_key=True)
     state: str
+
+
+class PledgeClaimRow(SQLModel, table=True):
+    """A defaulted pledge's claim in forced sale (``ledger.forced_sale``): fixed by its first forced
+    auction, ``recovered_fen`` raised by each forced settlement; replay rebuilds it from the journal."""
+
+    __tablename__ = "ledger_pledge_claim"
+    pledge: str = Field(primary_key=True)
+    bank: str
+    enterprise: str
+    principal_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    interest_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    recovered_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    opened_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     changed_seq: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -90,6 +90,9 @@ def record_loan(pledge_id: str, c: WriteConsole, form: FormDep) -> Response:
             rate_bp=_rate_bp(form),
             term_months=forms.whole(form, "term_months", low=1, high=600),
             signed_by=c.consent(),
+            bank_price_fen_per_tonne=forms.yuan_fen(form, "bank_price")
+            if forms.text(form, "bank_price", optional=True)
+            else None,
         )
         return Done(to=PREFIX + "/bank", message="flash.loan_recorded", args={"id": pledge_id})
 

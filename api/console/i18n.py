@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 from api.console.foureyes_text import CONTROLS_TEXT
+from api.console.i18n_defaults import DEFAULTS
 from api.console.i18n_pages import PAGES_TEXT
 
 __all__ = ["LANGS", "TEXT", "field_input", "field_label", "translate"]
@@ -618,6 +619,7 @@ _SECURITY: _T = {
 }
 
 TEXT: Final[_T] = {
+    **DEFAULTS,
     **_SECURITY,
     **_FRAME,
     **_COLUMNS,

@@ -109,6 +109,9 @@ def get_pledge_bodies(
     amount_fen: Annotated[_Int, Query(description="loan: the principal in fen")] = None,
     rate_bp: Annotated[_Int, Query(description="loan: annual rate in basis points")] = None,
     term_months: Annotated[_Int, Query(description="loan: term in months")] = None,
+    bank_price_fen_per_tonne: Annotated[
+        _Int, Query(description="loan: the bank's own appraisal, fen per tonne (docs/valuation.md)")
+    ] = None,
 ) -> BodiesOut:
     """The exact documents a step signs, for a client signing with its own key (self-custody): for
     ``approve`` the approval statement; for ``loan`` the registration body with the loan as of today."""
@@ -118,7 +121,7 @@ def get_pledge_bodies(
             raise InvalidInput(
                 "the loan step needs loan_id, amount_fen, rate_bp and term_months", field="loan_id"
             )
-        loan = LoanRequest(loan_id, amount_fen, rate_bp, term_months)
+        loan = LoanRequest(loan_id, amount_fen, rate_bp, term_months, bank_price_fen_per_tonne)
     bodies = bodies_to_sign(
         session,
         actor=actor,
@@ -171,6 +174,7 @@ def post_loan(pledge_id: str, payload: LoanIn, key: MaybeCustodyKeyDep, w: Write
                 rate_bp=payload.rate_bp,
                 term_months=payload.term_months,
                 signed_by=consent_of(payload.signatures, key, w.actor.party),
+                bank_price_fen_per_tonne=payload.bank_price_fen_per_tonne,
             )
         ),
     )

@@ -96,6 +96,11 @@ class LoanIn(ConsentIn):
     amount_fen: SafeInt = Field(description="the loan in fen (1 CNY = 100 fen)")
     rate_bp: SafeInt = Field(description="annual rate in basis points (385 = 3.85%)")
     term_months: SafeInt
+    bank_price_fen_per_tonne: SafeInt | None = Field(
+        default=None,
+        description="the bank's own appraisal in fen per tonne; the lower of it and the registry's "
+        "reference price values the rights (docs/valuation.md)",
+    )
 
 
 class ReleaseIn(ConsentIn):
@@ -134,7 +139,9 @@ class PledgeOut(BaseModel):
         description="loan_id, amount_fen, rate_bp, term_months, start, maturity"
     )
     appraisal: dict[str, Any] | None = Field(
-        description="price_fen_per_tonne, source (auction or reference), value_fen, max_ltv_bp, max_loan_fen"
+        description="price_fen_per_tonne, source (market, reference, bank; auction before #20), value_fen, "
+        "max_ltv_bp, max_loan_fen, reference_fen_per_tonne, reference_source, bank_fen_per_tonne "
+        "(docs/valuation.md)"
     )
     held_kg: int
     released_kg: int

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlmodel import Session
 
-from accounts.identifiers import account_id
 from accounts.model import Participant
 from ledger.auction_book import BookBid, award_hold_id, result_meta, revealed_bid
 from ledger.model import HoldPlace, HoldSettle, TxBody
@@ -112,7 +111,7 @@ def _result_body(
     session: Session, auction: Auction, accepted: list[AcceptedBid], result: ClearingResult
 ) -> TxBody:
     winners = result.winners()
-    reserve = account_id(auction.bureau, "reserve")
+    reserve = auction.source_account  # the reserve, or a forced auction's bank holding
     ops: list[HoldSettle | HoldPlace] = [
         HoldSettle("release", auction.hold, held_amount(session, auction.hold))
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, func, select
 
@@ -14,8 +15,9 @@ from accounts.model import Participant
 from accounts.permissions import Action, authorize, party_target
 from accounts.service import SessionDirectory
 from ledger.errors import DomainError
+from ledger.forced_sale import FORCED_SETTLE, forced_split
 from ledger.model import HoldSettle, Lot, Posting, TxBody
-from ledger.service import Registry, lock_head_time, new_nonce
+from ledger.service import Registry, find_claim, lock_head_time, new_nonce
 from ledger.timeutil import format_utc
 from market.auctions.closing import award_hold, close_auction
 from market.auctions.errors import (
@@ -122,26 +124,37 @@ def _settlement_body(session: Session, auction: Auction, award: Award) -> TxBody
     ops = [HoldSettle("capture", award.hold, award.quantity_kg)]
     ops += _deposit_ops(session, auction_id, bidder, capture_fen=award.amount_fen)
     postings = [
-        Posting(account_id(auction.bureau, "reserve"), terms.instrument, lot, -award.quantity_kg),
+        Posting(auction.source_account, terms.instrument, lot, -award.quantity_kg),
         Posting(account_id(bidder, "holding"), terms.instrument, lot, award.quantity_kg),
     ]
-    if award.amount_fen:
-        postings += [
-            Posting(account_id(bidder, "cash"), "CNY", Lot(), -award.amount_fen),
-            Posting(account_id(auction.bureau, "cash"), "CNY", Lot(), award.amount_fen),
-        ]
-    meta = {
+    meta: dict[str, Any] = {
         "auction_id": auction_id,
         "bidder": bidder,
         "quantity_kg": award.quantity_kg,
         "price_fen_per_t": average_price(auction.result.allocations, bidder),
         "amount_fen": award.amount_fen,
     }
+    action = "auction.settle"
+    if award.amount_fen:
+        postings.append(Posting(account_id(bidder, "cash"), "CNY", Lot(), -award.amount_fen))
+    if auction.pledge is not None:  # 拍卖处置: the bank first, up to its claim; the rest to the enterprise
+        action = FORCED_SETTLE
+        claim = find_claim(session, pledge=auction.pledge)
+        assert claim is not None  # the forced auction's open record fixed it
+        to_bank, to_owner = forced_split(paid_fen=award.amount_fen, outstanding_fen=claim.outstanding_fen)
+        postings += [
+            Posting(account_id(party, "cash"), "CNY", Lot(), amount)
+            for party, amount in ((claim.bank, to_bank), (claim.enterprise, to_owner))
+            if amount
+        ]
+        meta.update(pledge=auction.pledge, to_bank_fen=to_bank, to_enterprise_fen=to_owner)
+    elif award.amount_fen:
+        postings.append(Posting(account_id(auction.bureau, "cash"), "CNY", Lot(), award.amount_fen))
     # A nonce derived from the auction and the winner, so both parties can sign the same body apart;
     # the award settles once, so the body is applied at most once.
     nonce = "settle." + hashlib.sha256(f"{auction_id}\x00{bidder}".encode()).hexdigest()[:40]
     return TxBody(
-        "auction.settle",
+        action,
         nonce,
         tuple(postings),
         holds=tuple(ops),

@@ -12,6 +12,7 @@ from typing import Final, TypeVar
 from sqlmodel import Session, col, select
 
 from accounts.errors import PermissionDenied
+from accounts.identifiers import account_id
 from accounts.model import Participant
 from accounts.permissions import Action, Target, authorize
 from ledger.errors import InvalidInput
@@ -155,10 +156,17 @@ class Auction:
     status: AuctionStatus
     opened_seq: int
     result: AuctionResult | None
+    pledge: str | None = None  # a forced auction (拍卖处置): the defaulted pledge whose rights it sells
+    seller: str | None = None  # ... and the bank whose holding they are in
 
     @property
     def auction_id(self) -> str:
         return self.terms.auction_id
+
+    @property
+    def source_account(self) -> str:
+        """Where the units sold are: the bureau's reserve, or a forced auction's bank holding."""
+        return account_id(self.seller, "holding") if self.seller else account_id(self.bureau, "reserve")
 
 
 # -- signing and authorization ---------------------------------------------------------------
@@ -321,6 +329,8 @@ def _auction(session: Session, row: AuctionRow) -> Auction:
         AuctionStatus(row.status),
         row.opened_seq,
         _result(session, row),
+        row.pledge,
+        row.seller,
     )
 
 

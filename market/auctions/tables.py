@@ -57,6 +57,9 @@ class AuctionRow(SQLModel, table=True):
     sold_kg: int | None = Field(default=None, sa_column=_bigint(nullable=True))
     unsold_kg: int | None = Field(default=None, sa_column=_bigint(nullable=True))
     revenue_fen: int | None = Field(default=None, sa_column=_bigint(nullable=True))
+    # A forced auction (拍卖处置) of a defaulted pledge: the pledge, and the bank whose holding sells.
+    pledge: str | None = None
+    seller: str | None = None
 
 
 class ProjectNeedRow(SQLModel, table=True):

@@ -130,7 +130,13 @@ def registration_body(pledge: Pledge, *, names: Mapping[str, str]) -> TxBody:
     terms, valued = pledge.loan, pledge.appraisal
     loan = PledgeLoan(terms.loan_id, terms.amount_fen, terms.rate_bp, terms.term_months, terms.start)
     appraised = Appraised(
-        valued.price_fen_per_tonne, valued.source.value, valued.value_fen, valued.max_ltv_bp
+        valued.price_fen_per_tonne,
+        valued.source.value,
+        valued.value_fen,
+        valued.max_ltv_bp,
+        valued.reference_fen_per_tonne,
+        None if valued.reference_source is None else valued.reference_source.value,
+        valued.bank_fen_per_tonne,
     )
     meta = {
         "pledge": pledge.id,

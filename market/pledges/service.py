@@ -220,14 +220,17 @@ def record_loan(
     term_months: int,
     signed_by: Consent,
     policy: ValuationPolicy | None = None,
-    clearing_prices: ClearingPrices = latest_clearing_price,
+    clearing_prices: ClearingPrices | None = None,
+    bank_price_fen_per_tonne: int | None = None,
 ) -> Pledge:
     """Step 3 (银行录入贷款信息): the pledgee bank records the loan and signs the registration body,
     which carries the loan's terms (principal, rate, term, maturity) and the bureau's approval.
 
-    The approved quantity is appraised at the latest auction clearing price, else the reference
-    price; the loan is at most ``policy.max_ltv_bp`` (80%) of that value and matures no later than
-    the rights' validity end (``valuation.check_loan``)."""
+    The approved quantity is appraised by the documented rule (docs/valuation.md): the registry's
+    reference (the market's 90-day volume-weighted price, else the reference price) or the bank's own
+    ``bank_price_fen_per_tonne`` where lower, both kept in the signed record; the loan is at most
+    ``policy.max_ltv_bp`` (80%) of that value and matures no later than the rights' validity end
+    (``valuation.check_loan``)."""
     row = pledge_row(session, pledge_id)
     expect_row_status(row, PledgeStatus.APPROVED)
     pledge = to_pledge(row)
@@ -241,10 +244,8 @@ def record_loan(
     _owner_consented_target(session, actor, Action.REGISTER_PLEDGE, pledge)
     now = registry.clock()
     _check_approval_signed(session, pledge, at=now)
-    request = LoanRequest(loan_id, amount_fen, rate_bp, term_months)
-    offered = with_loan(
-        session, pledge, request, today=now.date(), policy=policy, clearing_prices=clearing_prices
-    )
+    request = LoanRequest(loan_id, amount_fen, rate_bp, term_months, bank_price_fen_per_tonne)
+    offered = with_loan(session, pledge, request, now=now, policy=policy, clearing_prices=clearing_prices)
     body = registration_body(offered, names=party_names(session, pledge))
     (sig,) = consent(session, bodies=[body], party=actor.party, signed_by=signed_by, at=now)
     assert offered.loan is not None
@@ -254,6 +255,11 @@ def record_loan(
     row.loan_start = offered.loan.start.isoformat()
     row.price_fen_per_tonne, row.price_source = valued.price_fen_per_tonne, valued.source.value
     row.appraised_fen, row.max_ltv_bp = valued.value_fen, valued.max_ltv_bp
+    row.reference_fen_per_tonne, row.bank_fen_per_tonne = (
+        valued.reference_fen_per_tonne,
+        valued.bank_fen_per_tonne,
+    )
+    row.reference_source = None if valued.reference_source is None else valued.reference_source.value
     row.signatures = dump_signatures({**load_signatures(row.signatures), actor.party: sig})
     row.status = PledgeStatus.LOAN_RECORDED.value
     return save_pledge(session, row)

@@ -4,7 +4,7 @@ order for a client that signs with its own key, and the pledge with its loan ter
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import datetime
 from enum import StrEnum
 
 from sqlmodel import Session
@@ -14,6 +14,7 @@ from accounts.service import get_participant
 from ledger.errors import (
     InvalidInput,
 )
+from ledger.prices import market_price
 from ledger.service import Registry
 from ledger.text import check_display_text
 from ledger.units import check_amount
@@ -24,7 +25,7 @@ from market.pledges.record import (
     approval_of,
     registration_body,
 )
-from market.pledges.store import ClearingPrices, get_pledge, latest_clearing_price
+from market.pledges.store import ClearingPrices, get_pledge
 from market.pledges.valuation import LoanTerms, ValuationPolicy, appraise, check_loan
 
 __all__ = ["LoanRequest", "PledgeStep", "bodies_to_sign", "party_names"]
@@ -48,6 +49,7 @@ class LoanRequest:
     amount_fen: int
     rate_bp: int
     term_months: int
+    bank_fen_per_tonne: int | None = None  # the bank's own appraisal per tonne (docs/valuation.md)
 
 
 def bodies_to_sign(
@@ -79,7 +81,7 @@ def bodies_to_sign(
         expect_status(pledge, PledgeStatus.APPROVED)
         if loan is None or registry is None:
             raise InvalidInput("the loan body needs the loan's terms", field="loan_id")
-        offered = with_loan(session, pledge, loan, today=registry.clock().date())
+        offered = with_loan(session, pledge, loan, now=registry.clock())
         return (registration_body(offered, names=party_names(session, pledge)),)
     if step is PledgeStep.CONFIRM:
         expect_status(pledge, PledgeStatus.LOAN_RECORDED)
@@ -100,25 +102,38 @@ def with_loan(
     pledge: Pledge,
     loan: LoanRequest,
     *,
-    today: date,
+    now: datetime,
     policy: ValuationPolicy | None = None,
     clearing_prices: ClearingPrices | None = None,
 ) -> Pledge:
-    """The pledge with ``loan`` recorded today: the approved quantity appraised at the latest auction
-    clearing price, else the reference price; the loan checked against it (``valuation.check_loan``)."""
+    """The pledge with ``loan`` recorded today: the approved quantity appraised by the documented rule
+    (docs/valuation.md: the market's 90-day volume-weighted price, else the reference price, or the
+    bank's own appraisal where lower), or, with a ``clearing_prices`` seam, at its price; the loan
+    checked against it (``valuation.check_loan``)."""
     assert pledge.approved_kg is not None
     assert pledge.lot.jurisdiction is not None
     assert pledge.lot.valid_until is not None
     check_display_text(loan.loan_id, field="loan_id")
-    terms = LoanTerms(loan.loan_id, loan.amount_fen, loan.rate_bp, loan.term_months, today)
-    prices = clearing_prices or latest_clearing_price
-    price = prices(session, instrument=pledge.instrument, jurisdiction=pledge.lot.jurisdiction)
+    terms = LoanTerms(loan.loan_id, loan.amount_fen, loan.rate_bp, loan.term_months, now.date())
+    clearing = market = None
+    if clearing_prices is not None:
+        clearing = clearing_prices(
+            session, instrument=pledge.instrument, jurisdiction=pledge.lot.jurisdiction
+        )
+    else:
+        found = market_price(
+            session, instrument=pledge.instrument, jurisdiction=pledge.lot.jurisdiction, until=now
+        )
+        market = None if found is None else found.price_fen_per_tonne
     valued = appraise(
         instrument_code=pledge.instrument,
         jurisdiction=pledge.lot.jurisdiction,
         quantity_kg=pledge.approved_kg,
-        clearing_price_fen_per_tonne=price,
+        clearing_price_fen_per_tonne=clearing,
         policy=policy or ValuationPolicy(),
+        market_fen_per_tonne=market,
+        bank_fen_per_tonne=loan.bank_fen_per_tonne,
+        documented=clearing_prices is None,
     )
     check_loan(terms, appraisal=valued, valid_until=pledge.lot.valid_until)
     return replace(pledge, loan=terms, appraisal=valued)

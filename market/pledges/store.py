@@ -76,6 +76,9 @@ def to_pledge(row: PledgeRow) -> Pledge:
             PriceSource(row.price_source),
             row.appraised_fen,
             row.max_ltv_bp,
+            row.reference_fen_per_tonne,
+            None if row.reference_source is None else PriceSource(row.reference_source),
+            row.bank_fen_per_tonne,
         )
     return Pledge(
         id=row.id,

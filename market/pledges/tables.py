@@ -41,6 +41,10 @@ class PledgeRow(SQLModel, table=True):
     price_source: str | None = None
     appraised_fen: int | None = Field(default=None, sa_column=_bigint(nullable=True))
     max_ltv_bp: int | None = None
+    # docs/valuation.md: the registry's reference price and its source, and the bank's own appraisal
+    reference_fen_per_tonne: int | None = Field(default=None, sa_column=_bigint(nullable=True))
+    reference_source: str | None = None
+    bank_fen_per_tonne: int | None = Field(default=None, sa_column=_bigint(nullable=True))
     held_kg: int = Field(sa_column=_bigint())
     released_kg: int = Field(sa_column=_bigint())
     enforced_kg: int = Field(sa_column=_bigint())

@@ -44,8 +44,10 @@ _KG_PER_TONNE: Final = 1_000
 
 
 class PriceSource(StrEnum):
-    AUCTION = "auction"  # the latest clearing price of a bureau auction (竞价) of that right
-    REFERENCE = "reference"  # a configured reference price
+    AUCTION = "auction"  # the latest clearing price of a bureau auction (竞价) of that right (before #20)
+    REFERENCE = "reference"  # a configured reference price (the bureau's published one)
+    MARKET = "market"  # the volume-weighted mean of the last 90 days' trades and auction settlements
+    BANK = "bank"  # the bank's own appraisal, where it is lower than the registry's reference
 
 
 def _int(value: object, *, field: str, low: int, high: int) -> int:
@@ -99,6 +101,9 @@ class Appraisal:
     source: PriceSource
     value_fen: int
     max_ltv_bp: int
+    reference_fen_per_tonne: int | None = None  # the registry's price (market, else reference) ...
+    reference_source: PriceSource | None = None
+    bank_fen_per_tonne: int | None = None  # ... and the bank's own, both kept in the signed record
 
     @property
     def max_loan_fen(self) -> int:
@@ -115,6 +120,9 @@ class Appraisal:
             "value_fen": self.value_fen,
             "max_ltv_bp": self.max_ltv_bp,
             "max_loan_fen": self.max_loan_fen,
+            "reference_fen_per_tonne": self.reference_fen_per_tonne,
+            "reference_source": None if self.reference_source is None else self.reference_source.value,
+            "bank_fen_per_tonne": self.bank_fen_per_tonne,
         }
 
 
@@ -125,13 +133,37 @@ def appraise(
     quantity_kg: int,
     clearing_price_fen_per_tonne: int | None,
     policy: ValuationPolicy,
+    market_fen_per_tonne: int | None = None,
+    bank_fen_per_tonne: int | None = None,
+    documented: bool = False,
 ) -> Appraisal:
-    """Value pledged rights: the latest auction clearing price per tonne of that right in that
-    jurisdiction if one is known, else the policy's reference price; value = kg x price / 1000,
-    rounded down to the fen (collateral is never overstated)."""
+    """Value pledged rights at a price per tonne; value = kg x price / 1000, rounded down to the fen
+    (collateral is never overstated).
+
+    ``documented`` (the rule of docs/valuation.md): the registry's reference is the market price
+    (``market_fen_per_tonne``, the volume-weighted mean of the last 90 days' trades and auction
+    settlements of that right in that jurisdiction), else the policy's reference price; the bank's
+    own appraisal, if it gives one, values the rights when it is lower. Otherwise (the seam tests
+    use): the latest auction clearing price if one is known, else the policy's reference price."""
     code = instrument(instrument_code, field="instrument").code
     check_amount(quantity_kg, field="quantity_kg")
-    if clearing_price_fen_per_tonne is not None:
+    reference_source: PriceSource | None = None
+    reference: int | None = None
+    if documented:
+        if market_fen_per_tonne is not None:
+            reference = _int(market_fen_per_tonne, field="market_fen_per_tonne", low=1, high=MAX_AMOUNT)
+            reference_source = PriceSource.MARKET
+        else:
+            reference, reference_source = (
+                policy.reference.price_for(code, jurisdiction),
+                PriceSource.REFERENCE,
+            )
+        price, source = reference, reference_source
+        if bank_fen_per_tonne is not None:
+            _int(bank_fen_per_tonne, field="bank_price_fen_per_tonne", low=1, high=MAX_AMOUNT)
+            if bank_fen_per_tonne < reference:
+                price, source = bank_fen_per_tonne, PriceSource.BANK
+    elif clearing_price_fen_per_tonne is not None:
         price = _int(
             clearing_price_fen_per_tonne, field="clearing_price_fen_per_tonne", low=1, high=MAX_AMOUNT
         )
@@ -141,7 +173,18 @@ def appraise(
     value = quantity_kg * price // _KG_PER_TONNE
     if value > MAX_AMOUNT:
         raise InvalidLoanTerms("the appraised value exceeds the ledger's range", field="quantity_kg")
-    return Appraisal(code, jurisdiction, quantity_kg, price, source, value, policy.max_ltv_bp)
+    return Appraisal(
+        code,
+        jurisdiction,
+        quantity_kg,
+        price,
+        source,
+        value,
+        policy.max_ltv_bp,
+        reference,
+        reference_source,
+        bank_fen_per_tonne if documented else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

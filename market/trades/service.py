@@ -172,6 +172,12 @@ def _checked_body(
         raise InvalidTrade("seller and buyer must differ", field="buyer")
     sells, buys = get_participant(session, party=seller), get_participant(session, party=buyer)
     for party, field in ((sells, "seller"), (buys, "buyer")):
+        if party.role is Role.BANK:  # docs/forced-sale.md: a bank sells by forced auction only
+            raise InvalidTrade(
+                f"{party.party} is a bank: it sells enforced pledged rights only by forced auction "
+                "(拍卖处置)",
+                field=field,
+            )
         if party.role is not Role.ENTERPRISE or party.jurisdiction is None:
             raise InvalidTrade(f"{party.party} is not an enterprise", field=field)
     if sells.jurisdiction != buys.jurisdiction:

@@ -131,11 +131,14 @@ def test_the_four_steps_hold_the_units_for_the_bank_in_one_record(http: HttpWorl
         "instrument": "COD",
         "jurisdiction": "330281",
         "quantity_kg": 5_000,
-        "price_fen_per_tonne": 1_700_000,  # Shaoxing's reference, no auction has cleared
+        "price_fen_per_tonne": 1_700_000,  # Shaoxing's reference, nothing traded in 90 days
         "source": "reference",
         "value_fen": 8_500_000,
         "max_ltv_bp": 8_000,
         "max_loan_fen": 6_800_000,
+        "reference_fen_per_tonne": 1_700_000,
+        "reference_source": "reference",
+        "bank_fen_per_tonne": None,
     }
     assert p["loan"]["amount_fen"] == 6_800_000
     assert http.head() == size, "nothing is recorded before the enterprise confirms"

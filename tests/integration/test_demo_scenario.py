@@ -115,7 +115,10 @@ def _both_banks_hold_pledges_at_three_different_steps(engine: Engine, facts: Fac
         60_000,
     )
     assert active.loan_amount_fen == 80_000_000
-    assert active.price_source == "reference"
+    # docs/valuation.md: Yuyao's settled auction and trades of the last 90 days price it, not the reference
+    assert (active.price_source, active.reference_source) == ("market", "market")
+    assert active.price_fen_per_tonne is not None
+    assert active.price_fen_per_tonne > 1_700_000
     assert (partial.bank, partial.status, partial.held_kg, partial.released_kg) == (
         _party(facts, "bank_ningbo"),
         PledgeStatus.ACTIVE.value,

@@ -215,7 +215,15 @@ class Desk:
             return head_size(s), balances(s)
 
     def pledge(
-        self, owner: str, bank: str, lot: Lot, kg: int, *, loan_fen: int | None = None, months: int = 12
+        self,
+        owner: str,
+        bank: str,
+        lot: Lot,
+        kg: int,
+        *,
+        loan_fen: int | None = None,
+        months: int = 12,
+        bank_price: int | None = None,
     ) -> Pledge:
         """All four steps with the demo keys."""
         p = self.call(
@@ -243,6 +251,7 @@ class Desk:
             rate_bp=385,
             term_months=months,
             signed_by=self.consent(bank),
+            bank_price_fen_per_tonne=bank_price,
         )
         return self.call(confirm_pledge, actor=self.p(owner), pledge_id=p.id, signed_by=self.consent(owner))
 
@@ -538,10 +547,12 @@ def test_the_latest_closed_auction_of_that_right_and_city_prices_the_pledge(desk
     with Session(desk.engine) as s:
         assert latest_clearing_price(s, instrument="COD", jurisdiction="330281") == 1_800_000
         assert latest_clearing_price(s, instrument="NOX", jurisdiction="330281") is None
+    # The documented rule (docs/valuation.md) prices a pledge from settled records in the journal, not
+    # from a clearing price in the auction rows: these closings were never settled, so the reference.
     lot = desk.grant("yuyao", "yuyao_chem", 1_000)
     p = desk.pledge("yuyao_chem", "bank_yuyao", lot, 1_000)
     assert p.appraisal is not None
-    assert (p.appraisal.source, p.appraisal.value_fen) == (PriceSource.AUCTION, 1_800_000)
+    assert (p.appraisal.source, p.appraisal.value_fen) == (PriceSource.REFERENCE, 1_700_000)
 
 
 # -- encumbrance -----------------------------------------------------------------------------------

@@ -1,0 +1,89 @@
+"""Reads of blue-carbon projects, reports and batches for the console: a participant's own projects,
+a bureau's projects to verify, and each serial block labelled by project, vintage and range."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, or_, select
+
+from accounts.model import Participant
+from market.bluecarbon.tables import (
+    BlueCarbonBatchRow,
+    BlueCarbonProjectRow,
+    MonitoringReportRow,
+    SerialBlockRow,
+)
+
+__all__ = ["HeldRange", "ProjectView", "held_ranges", "projects_for", "report_result"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectView:
+    """A project with its reports (newest first) and the batches issued from them."""
+
+    project: BlueCarbonProjectRow
+    reports: list[MonitoringReportRow]
+    batches: list[BlueCarbonBatchRow]
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRange:
+    """Serials ``start``-``end`` of a batch held by an account, with the batch's project and vintage:
+    what a label shows apart (project · vintage · start-end), never run together."""
+
+    batch: str
+    project: str
+    project_name: str
+    vintage: int
+    start: int
+    end: int
+    account: str
+
+    @property
+    def tonnes(self) -> int:
+        return self.end - self.start + 1
+
+
+def projects_for(session: Session, *, actor: Participant) -> list[ProjectView]:
+    """The projects ``actor`` owns, or, for a bureau, those whose reports it verifies."""
+    stmt = select(BlueCarbonProjectRow).where(
+        or_(col(BlueCarbonProjectRow.owner) == actor.party, col(BlueCarbonProjectRow.bureau) == actor.party)
+    )
+    out = []
+    for row in session.exec(stmt.order_by(col(BlueCarbonProjectRow.project))):
+        reports = session.exec(
+            select(MonitoringReportRow)
+            .where(MonitoringReportRow.project == row.project)
+            .order_by(col(MonitoringReportRow.monitoring_start).desc())
+        ).all()
+        batches = session.exec(
+            select(BlueCarbonBatchRow)
+            .where(BlueCarbonBatchRow.project == row.project)
+            .order_by(col(BlueCarbonBatchRow.serial_start))
+        ).all()
+        out.append(ProjectView(row, list(reports), list(batches)))
+    return out
+
+
+def held_ranges(session: Session, *, accounts: list[str]) -> list[HeldRange]:
+    """The live serial blocks of ``accounts`` (the caller checked it may read them), labelled."""
+    stmt = (
+        select(SerialBlockRow, BlueCarbonBatchRow, BlueCarbonProjectRow)
+        .join(BlueCarbonBatchRow, col(BlueCarbonBatchRow.batch) == col(SerialBlockRow.batch))
+        .join(BlueCarbonProjectRow, col(BlueCarbonProjectRow.project) == col(BlueCarbonBatchRow.project))
+        .where(col(SerialBlockRow.account).in_(accounts))
+        .order_by(col(SerialBlockRow.account), col(SerialBlockRow.batch), col(SerialBlockRow.start))
+    )
+    return [
+        HeldRange(b.batch, p.project, p.name, b.vintage, s.start, s.end, s.account)
+        for s, b, p in session.exec(stmt)
+    ]
+
+
+def report_result(report: MonitoringReportRow) -> dict[str, Any]:
+    """The methodology's stored result: inputs, parameters with their sources, every step."""
+    result: dict[str, Any] = json.loads(report.result_json)
+    return result

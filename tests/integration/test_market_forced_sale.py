@@ -1,0 +1,243 @@
+"""The end of a default (拍卖处置) on SQLite and PostgreSQL: the bank enforces and puts the rights up for
+a forced auction; each winner's payment settles bank first (principal and interest), the rest to the
+enterprise, in one record; replay agrees, and refuses a registry-sealed record that pays otherwise."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from accounts.errors import PermissionDenied
+from ledger.forced_sale import claim_cap
+from ledger.journal import parse_line, seal
+from ledger.model import Lot, Posting, TxBody
+from ledger.pledge_terms import PledgeLoan
+from ledger.replay import replay_lines
+from ledger.service import find_claim, journal_lines, replay_database, sign_body
+from market.auctions import service as auctions
+from market.auctions import settlement
+from market.auctions.model import AuctionDesign, AuctionTerms, FixedDeposit
+from market.auctions.state import AuctionStatus, get_auction
+from market.pledges.default import start_forced_auction
+from market.pledges.service import PledgeStatus, get_pledge
+from market.trades.errors import InvalidTrade
+from market.trades.service import trade
+from tests.integration.test_market_pledge import Desk
+
+
+@pytest.fixture
+def desk(engine: Engine) -> Desk:
+    return Desk.create(engine)
+
+
+KG = 1_000  # 1 t COD pledged for a loan of 1,000,000 fen (10,000 CNY) at 3.85% from START
+
+
+def _terms(desk: Desk, auction_id: str, kg: int, lot: Lot, price_fen_per_t: int = 1_000_000) -> AuctionTerms:
+    now = desk.clock.now
+    return AuctionTerms(
+        auction_id=auction_id,
+        instrument="COD",
+        jurisdiction=lot.jurisdiction or "",
+        quantity_kg=kg,
+        reserve_price_fen_per_t=price_fen_per_t,
+        design=AuctionDesign.PAY_AS_BID,
+        opens_at=now,
+        closes_at=now + timedelta(hours=2),
+        deposit_rule=FixedDeposit(10_000),
+    )
+
+
+def _defaulted(desk: Desk) -> tuple[str, Lot]:
+    lot = desk.grant("yuyao", "yuyao_chem", 2 * KG)
+    p = desk.pledge("yuyao_chem", "bank_yuyao", lot, KG)
+    desk.clock.advance(days=73)  # 73 days of interest: 1,000,000 x 3.85% x 73/365 = 7,700 fen
+    return p.id, lot
+
+
+def _sell(
+    desk: Desk,
+    pledge_id: str,
+    lot: Lot,
+    bids: dict[str, tuple[int, int]],
+    *,
+    auction_id: str = "FS-1",
+    kg: int = KG,
+) -> None:
+    """Start a forced auction of ``kg``, take ``bids`` (alias -> (fen per t, kg)), close it."""
+    desk.call(
+        start_forced_auction,
+        actor=desk.p("bank_yuyao"),
+        signed_by=desk.consent("bank_yuyao"),
+        pledge_id=pledge_id,
+        terms=_terms(desk, auction_id, kg, lot),
+        reason="逾期未还 loan overdue",
+        now=desk.clock.now,
+    )
+    for alias, (price, wanted) in bids.items():
+        desk.fund(alias, 5_000_000)
+        desk.call(
+            auctions.register_need,
+            actor=desk.p("yuyao"),
+            enterprise=desk.party(alias),
+            instrument="COD",
+            approved_kg=wanted,
+            project=f"{alias} new line",
+            now=desk.clock.now,
+        )
+        desk.clock.advance(minutes=1)
+        desk.call(
+            auctions.place_bid,
+            actor=desk.p(alias),
+            signed_by=desk.consent(alias),
+            auction_id=auction_id,
+            price_fen_per_t=price,
+            quantity_kg=wanted,
+            now=desk.clock.now,
+        )
+    desk.clock.advance(hours=3)
+    desk.call(
+        settlement.close_auction,
+        actor=desk.p("yuyao"),
+        signed_by=desk.consent("yuyao"),
+        auction_id=auction_id,
+        now=desk.clock.now,
+    )
+
+
+def _settle(desk: Desk, alias: str, auction_id: str = "FS-1") -> None:
+    desk.call(
+        settlement.settle_award,
+        actor=desk.p("yuyao"),
+        signed_by=desk.consent("yuyao") + desk.consent(alias),
+        auction_id=auction_id,
+        bidder=desk.party(alias),
+        now=desk.clock.now,
+    )
+
+
+def _cash(desk: Desk, alias: str) -> int:
+    return desk.position(f"{desk.party(alias)}.cash", Lot(), "CNY")[0]
+
+
+def test_the_interest_of_a_claim_is_simple_actual_over_365_rounded_down() -> None:
+    loan = PledgeLoan("L", 1_000_000, 385, 12, date(2025, 6, 1))
+    assert claim_cap(loan, date(2025, 8, 13)) == (1_000_000, 7_700)
+    assert claim_cap(loan, date(2025, 6, 1)) == (1_000_000, 0)
+    assert claim_cap(loan, date(2025, 5, 1)) == (1_000_000, 0)  # never negative
+    assert claim_cap(PledgeLoan("L", 999, 1, 12, date(2025, 6, 1)), date(2025, 6, 2)) == (999, 0)
+
+
+def test_a_forced_auction_pays_the_bank_first_then_the_enterprise_each_in_one_record(desk: Desk) -> None:
+    pledge_id, lot = _defaulted(desk)
+    bank, owner = f"{desk.party('bank_yuyao')}.holding", f"{desk.party('yuyao_chem')}.holding"
+    bank_before, owner_before = _cash(desk, "bank_yuyao"), _cash(desk, "yuyao_chem")
+    # 600 kg sold at 12,000 CNY/t: 720,000 fen, all to the bank (1,007,700 owed)
+    _sell(desk, pledge_id, lot, {"yuyao_dye": (1_200_000, 600)})
+    p = desk.call(get_pledge, actor=desk.p("bank_yuyao"), pledge_id=pledge_id)
+    assert (p.status, p.held_kg, p.enforced_kg, p.claim_fen) == (
+        PledgeStatus.FORCED_AUCTION,
+        0,
+        KG,
+        1_007_700,
+    )
+    assert desk.position(owner, lot) == (KG, 0)  # the pledged 1,000 kg left the enterprise at enforcement
+    assert desk.position(bank, lot) == (KG, 600)  # 600 held for the award, 400 unsold and free again
+    _settle(desk, "yuyao_dye")
+    assert (_cash(desk, "bank_yuyao") - bank_before, _cash(desk, "yuyao_chem") - owner_before) == (720_000, 0)
+    # the unsold 400 kg in a second forced auction, at 11,000 CNY/t: 440,000 fen, the claim fixed by the first
+    desk.clock.advance(days=30)
+    _sell(desk, pledge_id, lot, {"yuyao_dye": (1_100_000, 400)}, auction_id="FS-2", kg=400)
+    _settle(desk, "yuyao_dye", "FS-2")
+    assert _cash(desk, "bank_yuyao") - bank_before == 1_007_700  # principal and interest, no more
+    assert _cash(desk, "yuyao_chem") - owner_before == 720_000 + 440_000 - 1_007_700
+    assert desk.position(f"{desk.party('yuyao_dye')}.holding", lot) == (KG, 0)
+    assert desk.position(bank, lot) == (0, 0)
+    with desk.session() as s:
+        claim = find_claim(s, pledge=pledge_id)
+        assert claim is not None
+        assert (claim.claim_fen, claim.recovered_fen, claim.outstanding_fen) == (1_007_700, 1_007_700, 0)
+        assert get_auction(s, auction_id="FS-2").status is AuctionStatus.SETTLED
+        report, diff = replay_database(s)
+        assert report.ok, report.failure
+        assert not diff
+
+
+def test_only_the_pledgee_bank_starts_a_forced_auction_and_never_on_a_released_pledge(desk: Desk) -> None:
+    pledge_id, lot = _defaulted(desk)
+    with pytest.raises(PermissionDenied):
+        desk.call(
+            start_forced_auction,
+            actor=desk.p("bank_ningbo"),
+            signed_by=desk.consent("bank_ningbo"),
+            pledge_id=pledge_id,
+            terms=_terms(desk, "FS-X", KG, lot),
+            reason="not mine",
+            now=desk.clock.now,
+        )
+    assert (
+        desk.call(get_pledge, actor=desk.p("bank_yuyao"), pledge_id=pledge_id).status is PledgeStatus.ACTIVE
+    )
+
+
+def test_a_bank_never_sells_enforced_rights_bilaterally(desk: Desk) -> None:
+    pledge_id, lot = _defaulted(desk)
+    _sell(desk, pledge_id, lot, {"yuyao_dye": (1_200_000, 600)})  # 400 kg unsold stay with the bank
+    assert desk.position(f"{desk.party('bank_yuyao')}.holding", lot)[0] == KG
+    with pytest.raises(InvalidTrade, match="forced auction"):
+        desk.call(
+            trade,
+            actor=desk.p("bank_yuyao"),
+            signed_by=desk.consent("bank_yuyao"),
+            seller=desk.party("bank_yuyao"),
+            buyer=desk.party("yuyao_dye"),
+            instrument="COD",
+            valid_until=lot.valid_until,
+            quantity_kg=400,
+            price_fen_per_t=1_000_000,
+        )
+
+
+def test_replay_refuses_a_forced_settlement_that_pays_the_enterprise_before_the_bank_is_whole(
+    desk: Desk,
+) -> None:
+    pledge_id, lot = _defaulted(desk)
+    _sell(desk, pledge_id, lot, {"yuyao_dye": (1_200_000, 600)})
+    with desk.session() as s:
+        auction = get_auction(s, auction_id="FS-1")
+        award = auction.result.award(desk.party("yuyao_dye")) if auction.result else None
+        assert award is not None
+        honest = settlement._settlement_body(s, auction, award)
+        lines = list(journal_lines(s))
+    # the same payment, split 500,000 to the bank and 220,000 to the enterprise while 1,007,700 is owed
+    postings = [p for p in honest.postings if p.instrument != "CNY" or p.amount < 0]
+    postings += [
+        Posting(f"{desk.party('bank_yuyao')}.cash", "CNY", Lot(), 500_000),
+        Posting(f"{desk.party('yuyao_chem')}.cash", "CNY", Lot(), 220_000),
+    ]
+    forged = TxBody(
+        honest.action,
+        honest.nonce,
+        tuple(postings),
+        holds=honest.holds,
+        signers=honest.signers,
+        meta=honest.meta,
+    )
+    last = parse_line(lines[-1])
+    sigs = [sign_body(forged, desk.party(a), desk.key(a)) for a in ("yuyao", "yuyao_dye")]
+    record = seal(
+        seq=last.seq + 1,
+        prev=last.hash,
+        time=last.time + timedelta(seconds=1),
+        body=forged.to_json(),
+        sigs=sigs,
+        registry=desk.registry.key,
+    )
+    failure = replay_lines([*lines, record.line()]).failure
+    assert failure is not None
+    assert (failure.seq, failure.rule) == (record.seq, "movement_not_allowed"), failure
+    assert failure.evidence.get("to_bank_fen") == 720_000
+    # and the honest record replays
+    assert replay_lines(lines).failure is None
