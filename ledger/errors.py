@@ -31,7 +31,8 @@ The tree, so a caller can catch at the right depth::
     │   ├── MovementNotAllowed    the body type may not move these units this way (ledger.movements)
     │   ├── WrongJurisdiction     units outside their jurisdiction, or a second bureau for one
     │   ├── UnknownRuleSet        a rule set this software does not know, or going backwards
-    │   └── InvalidPledgeRegistration  loan terms or the bureau's approval missing or inconsistent
+    │   ├── InvalidPledgeRegistration  loan terms or the bureau's approval missing or inconsistent
+    │   └── InvalidHouseholdRecord     a roster, attribution or proceeds split the rules do not give
     └── SignatureError            consent missing or not proven
         ├── MissingSignature
         ├── BadSignature
@@ -61,6 +62,7 @@ __all__ = [
     "HoldNotPermitted",
     "IdempotencyKeyReused",
     "InsufficientBalance",
+    "InvalidHouseholdRecord",
     "InvalidInput",
     "InvalidLot",
     "InvalidPledgeRegistration",
@@ -248,6 +250,14 @@ class InvalidPledgeRegistration(RuleViolation):
     do not match its hold (``field`` names the part of the body)."""
 
     code = "invalid_pledge_registration"
+
+
+class InvalidHouseholdRecord(RuleViolation):
+    """A household roster, an issuance's attribution to members or a sale's split of its proceeds
+    that ``ledger.households`` does not give: a member left out or shortchanged, the fee not the one
+    agreed (``field`` names the part of the body)."""
+
+    code = "invalid_household_record"
 
 
 class SignatureError(DomainError):

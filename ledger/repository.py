@@ -20,6 +20,10 @@ from ledger.auction_rules import commit_change
 from ledger.auction_store import load_book, write_changes
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint
+from ledger.household_rules import HouseholdChange
+from ledger.household_store import load_attribution, load_roster
+from ledger.household_store import write_changes as write_household_changes
+from ledger.households import Attribution, Roster
 from ledger.journal import SealedRecord
 from ledger.merkle import Frontier
 from ledger.model import AccountKind, BalanceKey, Posting, TxBody
@@ -140,6 +144,8 @@ class DbView:
     digests: dict[bytes, bool] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], tuple[bytes, str] | None] = field(default_factory=dict)
     auctions: dict[str, AuctionBook | None] = field(default_factory=dict)
+    rosters: dict[str, Roster | None] = field(default_factory=dict)
+    attributions: dict[str, Attribution | None] = field(default_factory=dict)
 
     # -- reads -----------------------------------------------------------------
     def find_account(self, account_id: str) -> AccountInfo | None:
@@ -227,6 +233,16 @@ class DbView:
             self.auctions[auction_id] = load_book(conn(self.session), auction_id)
         return self.auctions[auction_id]
 
+    def find_roster(self, roster: str) -> Roster | None:
+        if roster not in self.rosters:
+            self.rosters[roster] = load_roster(conn(self.session), roster)
+        return self.rosters[roster]
+
+    def find_attribution(self, batch: str) -> Attribution | None:
+        if batch not in self.attributions:
+            self.attributions[batch] = load_attribution(conn(self.session), batch)
+        return self.attributions[batch]
+
     def find_key(self, key_id: str) -> KeyInfo | None:
         if key_id not in self.keys:
             row = conn(self.session).execute(_KEY_BY_ID, {"id": key_id}).first()
@@ -279,6 +295,7 @@ class BatchWriter:
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     idempotency: list[dict[str, Any]] = field(default_factory=list)
     auction_changes: list[tuple[int, AuctionChange]] = field(default_factory=list)
+    household_changes: list[tuple[int, HouseholdChange]] = field(default_factory=list)
 
     def add(
         self, view: DbView, record: SealedRecord, body: Any, effect: Effect, digest: bytes, stamp: str
@@ -324,6 +341,12 @@ class BatchWriter:
         if effect.auction is not None:
             commit_change(view.auctions, effect.auction)
             self.auction_changes.append((seq, effect.auction))
+        if effect.household is not None:
+            if effect.household.roster is not None:
+                view.rosters[effect.household.roster.id] = effect.household.roster
+            if effect.household.attribution is not None:
+                view.attributions[effect.household.attribution.batch] = effect.household.attribution
+            self.household_changes.append((seq, effect.household))
         if effect.party is not None:
             info = PartyInfo.of(effect.party.party, effect.party.role, effect.party.profile)
             view.parties[info.id] = info
@@ -383,6 +406,8 @@ class BatchWriter:
             c.execute(_INSERT[ID.name], self.idempotency)
         if self.auction_changes:
             write_changes(c, self.auction_changes)
+        if self.household_changes:
+            write_household_changes(c, self.household_changes)
         values = head.values()
         if head.existed:
             c.execute(_UPDATE_HEAD, values)

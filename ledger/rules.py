@@ -42,6 +42,8 @@ from ledger.errors import (
     UnknownRuleSet,
     WrongJurisdiction,
 )
+from ledger.household_rules import HOUSEHOLD_ACTIONS, HouseholdChange, check_households
+from ledger.households import Attribution, Roster
 from ledger.model import (
     REGISTRY,
     AccountKind,
@@ -149,6 +151,8 @@ class LedgerView(Protocol):
     def find_party(self, party: str) -> PartyInfo | None: ...
     def bureau_of(self, jurisdiction: str) -> str | None: ...
     def find_auction(self, auction_id: str) -> AuctionBook | None: ...
+    def find_roster(self, roster: str) -> Roster | None: ...
+    def find_attribution(self, batch: str) -> Attribution | None: ...
     @property
     def rule_set(self) -> int: ...
 
@@ -165,6 +169,7 @@ class Effect:
     required_signers: set[str] = field(default_factory=set)
     rule_set: int | None = None  # a ``rules.adopt`` record: the rule set from the next record on
     auction: AuctionChange | None = None  # an auction record: opened, a bid, or closed (ledger.auction_rules)
+    household: HouseholdChange | None = None  # a roster confirmed, or a batch attributed (ledger.households)
 
 
 def apply(body: Body, view: LedgerView, at: datetime) -> Effect:
@@ -301,6 +306,8 @@ class _Tx:
         self.collect_signers()
         if self.body.action == PLEDGE_REGISTER and (self.view.rule_set >= 2 or has_signed_terms(self.body)):
             check_registration(self.body, self.view, self.at)  # its loan terms and the bureau's approval
+        if self.body.action in HOUSEHOLD_ACTIONS:
+            check_households(self.body, self.view, self.effect)  # roster, attribution, split of proceeds
         return self.effect
 
     def movement(self) -> Movement:

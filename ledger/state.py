@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from ledger.auction_book import AuctionBook
 from ledger.auction_rules import commit_change
+from ledger.households import Attribution, Roster
 from ledger.model import BalanceKey
 from ledger.rules import AccountInfo, Effect, Hold, KeyInfo, PartyInfo, Position
 
@@ -34,6 +35,8 @@ class LedgerState:
     rule_set: int = 1  # raised by ``rules.adopt`` records
     bureaus: dict[str, str] = field(default_factory=dict)  # jurisdiction -> its bureau's party id
     auctions: dict[str, AuctionBook] = field(default_factory=dict)  # opened under rule set 2 on
+    rosters: dict[str, Roster] = field(default_factory=dict)  # confirmed household rosters by id
+    attributions: dict[str, Attribution] = field(default_factory=dict)  # by batch
     # With an archive, closed holds leave memory for it (a long replay's memory stays flat).
     archive: HoldArchive | None = field(default=None, compare=False, repr=False)
 
@@ -67,6 +70,12 @@ class LedgerState:
     def find_auction(self, auction_id: str) -> AuctionBook | None:
         return self.auctions.get(auction_id)
 
+    def find_roster(self, roster: str) -> Roster | None:
+        return self.rosters.get(roster)
+
+    def find_attribution(self, batch: str) -> Attribution | None:
+        return self.attributions.get(batch)
+
     def commit(self, effect: Effect) -> None:
         for key, pos in effect.positions.items():
             if pos.total == 0 and pos.held == 0:
@@ -92,6 +101,11 @@ class LedgerState:
             commit_change(self.auctions, effect.auction, keep_closed=False)
         if effect.key is not None:
             self.keys[effect.key.key_id] = effect.key
+        if effect.household is not None:
+            if effect.household.roster is not None:
+                self.rosters[effect.household.roster.id] = effect.household.roster
+            if effect.household.attribution is not None:
+                self.attributions[effect.household.attribution.batch] = effect.household.attribution
 
     def balances(self) -> dict[BalanceKey, Position]:
         """Every non-zero position, the form live balances are compared in."""

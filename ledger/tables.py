@@ -185,3 +185,13 @@ class AuctionBookBidRow(SQLModel, table=True):
     salt_held: bool
     price_fen_per_t: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     quantity_kg: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class HouseholdFactRow(SQLModel, table=True):
+    """Where the journal states a household fact the rules read (``ledger.household_rules``): ``key`` is
+    ``roster:<id>`` (a confirmed roster) or ``batch:<batch>`` (an issuance's attribution), ``seq`` the
+    record that states it. The fact itself is read back from that record, the one source replay has."""
+
+    __tablename__ = "ledger_household"
+    key: str = Field(primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -6,3 +6,4 @@ from market import auction_tables as _auction_tables  # noqa: F401
 from market import collateral_tables as _collateral_tables  # noqa: F401
 from market import issuance_tables as _issuance_tables  # noqa: F401
 from market import trade_tables as _trade_tables  # noqa: F401
+from market.households import tables as _household_tables  # noqa: F401

@@ -32,6 +32,7 @@ from market.errors import (
     UnknownMonitoringReport,
     UnknownProject,
 )
+from market.households.attribution import issuance_attribution
 from market.issuance import Keys, authorized_instruction, bureau_of
 from market.issuance_tables import (
     BlueCarbonBatchRow,
@@ -468,6 +469,13 @@ def issue_credits(
     book = SerialBook(next_serial=plan.serials.start)
     book.apply(plan.postings, mint=plan.serials)
     meta = _issuance_meta(result, project, rep, plan, buffer_bps)
+    meta |= issuance_attribution(  # the sink attributed to the members of a confirmed roster, if any
+        session,
+        project=project.project,
+        start=date.fromisoformat(rep.monitoring_start),
+        end=date.fromisoformat(rep.monitoring_end),
+        sink_kg_co2e=result.sink_kg_co2e,
+    )
     body = TxBody(ISSUE_ACTION, new_nonce(), plan.postings, signers=(project.bureau,), meta=meta)
     buffer = account_id(project.bureau, "buffer")
     opening = {} if find_account(session, account=buffer) is not None else {buffer: project.bureau}
