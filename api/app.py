@@ -18,7 +18,17 @@ from api import tables as _tables  # noqa: F401  (registers the idempotency tabl
 from api.deps import AppState, ReaderDep
 from api.limits import Limits, limits_from_env
 from api.replica import lag_between
-from api.routes import auctions, bluecarbon, crosscity, exports, issuance, participants, pledges, trades
+from api.routes import (
+    auctions,
+    bluecarbon,
+    crosscity,
+    exports,
+    households,
+    issuance,
+    participants,
+    pledges,
+    trades,
+)
 from api.routes import ledger as ledger_routes
 from ledger.db import read_only, statement_reader
 from ledger.registry_key import check_registry_key
@@ -62,7 +72,17 @@ def create_app(
     app.add_middleware(hardening.Harden, limits=app.state.ecoledger.limits)
     observability.install(app)
     app.include_router(ledger_routes.router)
-    for module in (participants, issuance, auctions, trades, crosscity, pledges, bluecarbon, exports):
+    for module in (
+        participants,
+        issuance,
+        auctions,
+        trades,
+        crosscity,
+        pledges,
+        bluecarbon,
+        households,
+        exports,
+    ):
         app.include_router(module.router)
     console.install(app)  # the web console at /console (server-rendered; same services)
 

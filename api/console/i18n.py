@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from api.console.household_text import HOUSEHOLDS as _HOUSEHOLDS
+
 __all__ = ["LANGS", "TEXT", "field_input", "field_label", "translate"]
 
 LANGS: Final = ("zh", "en")
@@ -621,6 +623,7 @@ TEXT: Final[_T] = {
     **_ERRORS,
     **_TRADES,
     **_ALLOCATION_OFFERS,
+    **_HOUSEHOLDS,
 }
 
 # Service errors name their own fields (``quantity_kg``); a form asks for tonnes (``quantity``).
