@@ -31,6 +31,7 @@ HOUSEHOLDS: Final[dict[str, dict[str, str]]] = {
     "hh.received": {"zh": "已分配收益", "en": "Proceeds received"},
     "hh.balance": {"zh": "账户余额", "en": "Account balance"},
     "hh.lines": {"zh": "逐笔记录", "en": "Record by record"},
+    "hh.kind": {"zh": "事项", "en": "Entry"},
     "hh.kind.roster": {"zh": "名册确认", "en": "Roster confirmed"},
     "hh.kind.attribution": {"zh": "签发归属", "en": "Attributed at issuance"},
     "hh.kind.sale": {"zh": "出售分配", "en": "Sale, split paid"},

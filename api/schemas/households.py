@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.schemas import Day, StrictIn
 from api.schemas.pledges import SafeInt
+from ledger.timeutil import format_utc
 from market.households.model import MemberEntry
 from market.households.service import RosterInfo
 from market.households.statement import Statement
@@ -119,7 +120,7 @@ class StatementOut(BaseModel):
                 StatementLineOut(
                     kind=x.kind,
                     seq=x.seq,
-                    time=x.time,
+                    time=format_utc(x.time),
                     figures=x.figures,
                     proof=x.proof.to_json() if x.proof is not None else None,
                 )

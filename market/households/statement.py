@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, select
@@ -16,6 +17,7 @@ from accounts.permissions import Action, authorize
 from accounts.service import get_participant, target_for_account
 from ledger.errors import NotFound
 from ledger.service import InclusionProof, balances, journal_lines, prove_inclusion
+from ledger.timeutil import parse_utc
 from market.households.errors import UnknownMember
 from market.households.model import mask_name
 from market.households.tables import HouseholdMemberRow, HouseholdRosterRow, HouseholdSaleRow
@@ -31,7 +33,7 @@ class Line:
 
     kind: str  # roster | attribution | sale
     seq: int
-    time: str
+    time: datetime
     figures: dict[str, Any]
     proof: InclusionProof | None
 
@@ -91,7 +93,7 @@ def _roster_lines(session: Session, cooperative: str, member: str) -> list[Line]
             **{k: found[k] for k in ("area_cmu", "rafts", "longlines", "identity_hash")},
             "harvest_kg": found.get("harvest_kg"),
         }
-        out.append(Line("roster", row.confirmed_seq, record["time"], figures, proof))
+        out.append(Line("roster", row.confirmed_seq, parse_utc(record["time"]), figures, proof))
     return out
 
 
@@ -108,7 +110,7 @@ def _attribution_lines(session: Session, rosters: list[Line], member: str) -> li
                 continue
             kg = next(s["kg_co2e"] for s in attribution["shares"] if s["member"] == member)
             figures = {"batch": batch.batch, "kg_co2e": kg, "sink_kg_co2e": attribution["sink_kg_co2e"]}
-            out.append(Line("attribution", batch.issued_seq, record["time"], figures, proof))
+            out.append(Line("attribution", batch.issued_seq, parse_utc(record["time"]), figures, proof))
     return out
 
 
@@ -135,7 +137,7 @@ def _sale_lines(session: Session, cooperative: str, member: str) -> list[Line]:
             "fen": fen,
             "retired": row.retired,
         }
-        out.append(Line("sale", row.seq, record["time"], figures, proof))
+        out.append(Line("sale", row.seq, parse_utc(record["time"]), figures, proof))
     return out
 
 
