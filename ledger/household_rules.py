@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["HOUSEHOLD_ACTIONS", "HouseholdChange", "HouseholdView", "check_households"]
 
 ISSUE: Final = "bc.issue"
-HOUSEHOLD_ACTIONS: Final = frozenset({ROSTER_ACTION, ISSUE, SALE_ACTION})
+TRANSFER: Final = "bc.transfer"
+HOUSEHOLD_ACTIONS: Final = frozenset({ROSTER_ACTION, ISSUE, SALE_ACTION, TRANSFER})
 TONNE_KG: Final = 1_000  # one serial, one tonne
 
 
@@ -68,6 +69,26 @@ def check_households(body: TxBody, view: HouseholdView, effect: Effect) -> None:
             effect.household = HouseholdChange(attribution=attribution)
     elif body.action == SALE_ACTION:
         _check_sale(body, view)
+    elif body.action == TRANSFER:
+        _check_transfer(body, view)
+
+
+def _check_transfer(body: TxBody, view: HouseholdView) -> None:
+    """Credits attributed to a cooperative's members leave its holding by sale (``bc.sale``, which pays
+    them) or by its own retirement, never by a plain transfer whose price the journal would not see."""
+    for i, p in enumerate(body.postings):
+        if p.amount >= 0 or p.lot.batch is None:
+            continue
+        attribution = view.find_attribution(p.lot.batch)
+        roster = view.find_roster(attribution.roster) if attribution is not None else None
+        info = view.find_account(p.account)
+        if roster is not None and info is not None and info.owner == roster.cooperative:
+            raise _fail(
+                f"batch {p.lot.batch} is attributed to the members of {roster.cooperative}: it leaves the "
+                "cooperative by sale (bc.sale), which pays them, not by a plain transfer",
+                f"body.postings[{i}]",
+                batch=p.lot.batch,
+            )
 
 
 def _role(view: HouseholdView, party: str, role: str, field: str) -> None:
@@ -198,11 +219,11 @@ def _check_sale(body: TxBody, view: HouseholdView) -> None:
         raise _fail(f"the buyer {buyer} pays {proceeds} fen from its cash account", "body.postings")
     attribution = view.find_attribution(batch)
     roster = view.find_roster(attribution.roster) if attribution is not None else None
-    if roster is None or seller != roster.cooperative:
+    if attribution is None or roster is None or seller != roster.cooperative:
         if "distribution" in meta or credits != {_cash_of(seller): proceeds}:
             raise _fail(f"{seller} is paid {proceeds} fen into its cash account", "body.postings")
         return
-    expected = distribution_meta(roster, attribution, proceeds)  # type: ignore[arg-type]
+    expected = distribution_meta(roster, attribution, proceeds)
     if meta.get("distribution") != expected:
         raise _fail(_first_difference(meta.get("distribution"), expected, "fen"), "body.meta.distribution")
     due: dict[str, int] = defaultdict(int)

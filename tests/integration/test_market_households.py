@@ -35,7 +35,7 @@ from ledger.service import (
     sign_body,
     submit,
 )
-from market.bluecarbon import ProjectSpec, issue_credits, register_project, submit_report
+from market.bluecarbon import ProjectSpec, issue_credits, register_project, submit_report, transfer_credits
 from market.households.model import MemberEntry, id_card_with_check
 from market.households.service import confirm_roster, member_account, register_roster, sell_credits
 
@@ -363,3 +363,82 @@ def test_a_roster_needs_the_bureaus_signature(coop: Coop) -> None:
     coop_only = Instruction.signed(body, (coop.demo["shengsi_coop"].party, coop.demo["shengsi_coop"].key))
     with Session(coop.engine) as s, pytest.raises(MissingSignature):
         submit(s, coop_only, registry=coop.registry)
+
+
+def test_a_sale_retired_for_the_buyer_splits_the_same_way_and_the_serials_never_move_again(
+    coop: Coop,
+) -> None:
+    confirmed(coop, fee_bp=1_000)
+    issued(coop)
+    fund(coop, "zhoushan_ship", 1_000_000)
+    sale = coop.run(
+        sell_credits,
+        registry=coop.registry,
+        actor=coop.p("shengsi_coop"),
+        keys=coop.keys,
+        batch=f"{PROJECT}-2023-1",
+        tonnes=3,
+        price_fen_per_t=3_333,
+        buyer=coop.demo["zhoushan_ship"].party,
+        retire_for="舟山示例船舶修造有限公司",
+    )
+    assert (sale.proceeds_fen, sale.distribution["fee_fen"], sale.distribution["members_fen"]) == (
+        9_999,
+        999,
+        9_000,
+    )
+    ship = coop.demo["zhoushan_ship"].party
+    with Session(coop.engine) as s:
+        retired = {
+            b.account: b.total for b in balances(s) if b.instrument == "BC" and b.account.startswith(ship)
+        }
+        report, diff = replay_database(s)
+    assert retired == {f"{ship}.retirement": 3_000}
+    assert report.ok, report.failure
+    assert not diff
+
+
+def test_credits_without_a_roster_sell_with_the_whole_price_to_the_seller(coop: Coop) -> None:
+    issued(coop)  # no roster for the period: nothing attributed
+    sale = sold(coop, tonnes=5, price_fen_per_t=10_000)
+    assert sale.distribution is None
+    assert cny(coop)[f"{coop.demo['shengsi_coop'].party}.cash"] == 50_000
+    forged = _sale_body(
+        coop,
+        sale.receipt.seq,
+        lambda meta, postings: (
+            {**meta, "distribution": {"roster": "x"}},
+            postings,
+        ),
+    )
+    seq, lines = coop.forged(forged, "shengsi_coop", "zhoushan_ship")
+    failure = replay_lines(lines, registry_key=coop.registry.key.public).failure
+    assert failure is not None
+    assert (failure.seq, failure.rule) == (seq, "invalid_household_record")
+
+
+def test_attributed_credits_do_not_leave_the_cooperative_by_a_plain_transfer(coop: Coop) -> None:
+    confirmed(coop)
+    issued(coop)
+    with pytest.raises(InvalidHouseholdRecord, match="by sale"):
+        coop.run(
+            transfer_credits,
+            registry=coop.registry,
+            actor=coop.p("shengsi_coop"),
+            keys=coop.keys,
+            batch=f"{PROJECT}-2023-1",
+            tonnes=1,
+            to_account=f"{coop.demo['zhoushan_ship'].party}.holding",
+        )
+    fund(coop, "zhoushan_ship", 1_000_000)
+    sale = sold(coop, tonnes=2)  # sold, the buyer may pass the credits on as it likes
+    assert sale.distribution is not None
+    coop.run(
+        transfer_credits,
+        registry=coop.registry,
+        actor=coop.p("zhoushan_ship"),
+        keys=coop.keys,
+        batch=f"{PROJECT}-2023-1",
+        tonnes=1,
+        to_account=f"{coop.demo['shengsi_coop'].party}.holding",
+    )
