@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from api.schemas import Day, StrictIn
 from api.schemas.pledges import SafeInt
 from ledger.timeutil import format_utc
-from market.households.model import MemberEntry
+from market.households.model import MemberEntry, area_cmu
 from market.households.service import RosterInfo
 from market.households.statement import Statement
 
@@ -37,7 +37,7 @@ class RosterMemberIn(StrictIn):
             member=self.member,
             name=self.name,
             id_card=self.id_card,
-            area_mu=Decimal(self.area_mu) if self.area_mu.strip() else Decimal(0),
+            area_mu=Decimal(area_cmu(self.area_mu)) / 100,  # decimal text read exactly, or InvalidInput
             rafts=self.rafts,
             longlines=self.longlines,
             harvest_kg=self.harvest_kg,

@@ -94,7 +94,7 @@ class MemberEntry:
         if not isinstance(self.name, str) or not self.name.strip() or len(self.name) > 64:
             raise InvalidInput("name must be 1-64 characters", field="name")
         check_id_card(self.id_card, field="id_card")
-        area_cmu(self.area_mu)
+        object.__setattr__(self, "area_mu", Decimal(area_cmu(self.area_mu)) / 100)  # text or Decimal in
         for name in ("rafts", "longlines"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**6:

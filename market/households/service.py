@@ -30,6 +30,7 @@ from ledger.households import (
     Member,
     Roster,
     distribution_meta,
+    parse_roster,
     roster_id,
     roster_meta,
 )
@@ -179,7 +180,10 @@ def register_roster(
             for m, r in zip(members, rows, strict=True)
         ),
     )
-    meta = roster_meta(roster)  # what the ledger checks (ledger.households.parse_roster)
+    meta = roster_meta(roster)
+    parse_roster(
+        meta, path="roster"
+    )  # what the ledger will check of it, refused now rather than at confirmation
     body = TxBody(ROSTER_ACTION, new_nonce(), signers=(actor.party, proj.bureau), meta=meta)
     if actor.party not in keys:
         raise InvalidInput(f"{actor.party} must sign its roster", field="signatures")
