@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from accounts.demo import DemoParticipant, register_demo
+from api.cli import main
+from ledger.bundle import write_bundle
+from ledger.crypto import b64e
 from ledger.errors import InvalidHouseholdRecord, MissingSignature
 from ledger.households import ROSTER_ACTION
 from ledger.journal import parse_line, seal
@@ -301,7 +305,7 @@ def _omit(meta: dict[str, Any], postings: list[Posting]) -> tuple[dict[str, Any]
     [(_shortchange, "member SS0002 is due 28500 fen, the record says 28499"), (_omit, "SS0005 is left out")],
 )
 def test_a_sale_that_shortchanges_or_omits_a_member_is_refused_live_and_fails_replay(
-    coop: Coop, change: Any, why: str
+    coop: Coop, change: Any, why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     confirmed(coop)
     issued(coop)
@@ -322,6 +326,13 @@ def test_a_sale_that_shortchanges_or_omits_a_member_is_refused_live_and_fails_re
     assert (report.failure.seq, report.failure.rule) == (seq, "invalid_household_record")
     assert why in report.failure.message
     assert why in str(refused.value)
+    write_bundle(tmp_path / "bundle", lines, [])  # what an auditor downloads, checked by the command
+    capsys.readouterr()
+    key = b64e(coop.registry.key.public)
+    assert main(["audit", "verify", str(tmp_path / "bundle"), f"--registry-key={key}"]) == 1
+    out = capsys.readouterr().out
+    assert f"record        {seq}" in out
+    assert "rule          invalid_household_record" in out
 
 
 def test_an_issuance_that_leaves_the_confirmed_members_out_fails_replay(coop: Coop) -> None:
