@@ -26,7 +26,7 @@ from reportlab.platypus.flowables import KeepTogether
 
 from ledger.crypto import b64e, key_id_for
 from ledger.timeutil import parse_utc
-from market.certificate import CertificateCheck, PledgeCertificate, Standing
+from market.pledges.certificate import CertificateCheck, PledgeCertificate, Standing
 
 __all__ = ["QR_FILE_LIMIT", "CertificatePdf", "qr_payload", "render_certificate_pdf"]
 

@@ -42,7 +42,9 @@ from methodologies.registry import recompute
 
 # A base64url key may begin with "-", which argparse would take for an option: hence the = form.
 REGISTRY_KEY_HELP = "the registry's public key (base64url), from a trusted source; write --registry-key=KEY"
-PLEDGE_CERTIFICATE = "ecoledger-pledge-certificate-v1"  # market.certificate_form.FORMAT, without importing it
+PLEDGE_CERTIFICATE = (
+    "ecoledger-pledge-certificate-v1"  # market.pledges.certificate_form.FORMAT, without importing it
+)
 
 
 def open_registry(url: str | None, key_path: str | None, *, create: bool = False) -> tuple[Engine, Registry]:

@@ -16,7 +16,7 @@ from api.client import ApiError, Client
 from ledger.crypto import b64e
 from ledger.errors import DomainError
 from ledger.service import Registry
-from market.certificate import (
+from market.pledges.certificate import (
     CertificateCheck,
     PledgeCertificate,
     Standing,

@@ -1,4 +1,4 @@
-"""Clearing time of ``market.auction.clear`` for 1,000, 10,000 and 100,000 bids per design, against the
+"""Clearing time of ``market.auctions.model.clear`` for 1,000, 10,000 and 100,000 bids per design, against the
 target of 100,000 bids cleared in under a second (pure CPython, one core); then the settlement rate of
 one closed auction with a few hundred winners (``settle_auction``, one signed delivery-versus-payment
 ledger record per winner) and the time of its close, on SQLite and PostgreSQL."""
@@ -36,9 +36,8 @@ from ledger.db import make_engine
 from ledger.errors import DomainError
 from ledger.model import Lot, Posting, TxBody
 from ledger.service import Instruction, Registry, balances, init_ledger, new_nonce, replay_database
-from market.auction import AuctionDesign, AuctionTerms, Bid, ClearingResult, FixedDeposit, Need, clear
-from market.auction_settlement import close_auction, settle_auction
-from market.auctions import (
+from market.auctions.model import AuctionDesign, AuctionTerms, Bid, ClearingResult, FixedDeposit, Need, clear
+from market.auctions.service import (
     AuctionStatus,
     Award,
     AwardStatus,
@@ -47,6 +46,7 @@ from market.auctions import (
     place_bid,
     register_need,
 )
+from market.auctions.settlement import close_auction, settle_auction
 
 TARGET_BIDS = 100_000
 TARGET_S = 1.0

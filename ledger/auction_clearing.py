@@ -237,7 +237,7 @@ def _collector_paused() -> Iterator[None]:
 def clear(terms: AuctionTerms, bids: Iterable[Bid], needs: Iterable[Need]) -> ClearingResult:
     """Clears an auction by its design; refuses no bid by raising, but reports each with a reason.
 
-    Bids are screened with ``market.auction.check_bid``'s rules, sorted once by (price desc, seq),
+    Bids are screened with ``market.auctions.model.check_bid``'s rules, sorted once by (price desc, seq),
     cut to the top 70% of bidders for 网络竞价, then filled up to the supply and each bidder's
     need. Uniform price charges every winner the clearing price, the other designs each bid's own
     price. Raises only ``BidSequenceConflict`` if two bids share a ``seq``. O(n log n); the result

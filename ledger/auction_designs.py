@@ -1,5 +1,5 @@
 """The four auction designs (竞价规则) on plain bids, and the money rules: payment rounding and deposit
-(保证金) formulas. Pure: the ledger re-runs them on revealed bids; the workflow imports ``market.auction``."""
+(保证金) formulas. Pure: the ledger re-runs them on revealed bids; ``market.auctions.model`` imports them."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class AuctionDesign(StrEnum):
 
 
 class RejectReason(StrEnum):
-    """Why clearing gave a bid nothing. The first seven equal the codes of ``market.errors``."""
+    """Why clearing gave a bid nothing. The first seven equal the codes of ``market.auctions.errors``."""
 
     NOT_ELIGIBLE = "not_eligible"
     OUTSIDE_WINDOW = "bid_outside_window"

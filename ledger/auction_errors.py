@@ -1,5 +1,5 @@
 """Errors of auctions on the journal: malformed terms and bids, bids an auction rule refuses, and the
-ledger's own refusals of a bid or result record. ``market.errors`` re-exports the workflow's ones.
+ledger's own refusals of a bid or result record. ``market.auctions.errors`` re-exports the workflow's ones.
 
 Each class sits under a ``ledger.errors`` family::
 

@@ -1,9 +1,11 @@
-"""The workflows that produce ledger transactions: issuance and reserve, auctions, transfers,
-pledges, retirement and expiry. Importing the package registers its tables on the metadata."""
+"""The workflows that produce ledger transactions, one package per domain: issuance, reserve, expiry,
+auctions, trades, cross-city, pledges, blue carbon. Importing the package registers its tables."""
 
-# Each workflow area keeps its rows in its own module; list them here so create_schema sees them.
-from market import auction_tables as _auction_tables  # noqa: F401
-from market import collateral_tables as _collateral_tables  # noqa: F401
-from market import issuance_tables as _issuance_tables  # noqa: F401
-from market import trade_tables as _trade_tables  # noqa: F401
+# Each domain keeps its rows in its own tables module; list them here so create_schema sees them.
+from market.auctions import tables as _auction_tables  # noqa: F401
+from market.bluecarbon import tables as _bluecarbon_tables  # noqa: F401
+from market.crosscity import tables as _crosscity_tables  # noqa: F401
 from market.households import tables as _household_tables  # noqa: F401
+from market.issuance import tables as _issuance_tables  # noqa: F401
+from market.pledges import tables as _pledge_tables  # noqa: F401
+from market.trades import tables as _trade_tables  # noqa: F401

@@ -12,7 +12,7 @@ from ledger.pledge_terms import TAG_APPROVAL, Appraised, PledgeLoan, approval_st
 
 __all__ = ["pledge_registration"]
 
-PRICE_FEN_PER_T = 1_700_000  # Shaoxing's banks' ~17,000 CNY per tonne (market.valuation)
+PRICE_FEN_PER_T = 1_700_000  # Shaoxing's banks' ~17,000 CNY per tonne (market.pledges.valuation)
 
 
 def pledge_registration(

@@ -29,8 +29,9 @@ from api.console.web import (
 )
 from ledger.crypto import SigningKey
 from ledger.errors import DomainError
-from market import auction_settlement, auctions
-from market.auction_state import AuctionStatus, AwardStatus
+from market.auctions import service as auctions
+from market.auctions import settlement as auction_settlement
+from market.auctions.state import AuctionStatus, AwardStatus
 
 router = APIRouter(prefix=PREFIX + "/auctions", route_class=ConsoleRoute, include_in_schema=False)
 

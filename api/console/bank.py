@@ -25,8 +25,9 @@ from api.console.web import (
     page,
 )
 from ledger.errors import DomainError, InvalidInput
-from market import certificate, pledge
-from market.pledge import PledgeStatus
+from market.pledges import certificate as certificate
+from market.pledges import service as pledge
+from market.pledges.service import PledgeStatus
 
 router = APIRouter(prefix=PREFIX + "/bank", route_class=ConsoleRoute, include_in_schema=False)
 

@@ -30,12 +30,15 @@ from api.console.web import (
 )
 from ledger.model import Lot
 from ledger.units import INSTRUMENTS
-from market import auctions, crosscity, issuance, pledge
-from market.allocation_offers import allocation_offers_of, offer_allocation, withdraw_allocation
-from market.auction import AuctionDesign, AuctionTerms, FixedDeposit
-from market.crosscity import TransferStatus
-from market.pledge import PledgeStatus
-from market.trade_offers import OfferStatus
+from market.auctions import service as auctions
+from market.auctions.model import AuctionDesign, AuctionTerms, FixedDeposit
+from market.crosscity import service as crosscity
+from market.crosscity.service import TransferStatus
+from market.issuance import service as issuance
+from market.issuance.offers import allocation_offers_of, offer_allocation, withdraw_allocation
+from market.pledges import service as pledge
+from market.pledges.service import PledgeStatus
+from market.trades.offers import OfferStatus
 
 router = APIRouter(prefix=PREFIX + "/bureau", route_class=ConsoleRoute, include_in_schema=False)
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from api.console.i18n import translate
 from api.console.svg import Bar, Point, bars, line
-from market.auction_state import Auction
-from market.issuance import CapPosition
+from market.auctions.state import Auction
+from market.issuance.service import CapPosition
 
 __all__ = ["average_price_fen_per_t", "cap_use", "prices"]
 

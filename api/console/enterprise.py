@@ -28,9 +28,11 @@ from api.console.web import (
 from ledger.model import Lot
 from ledger.service import Balance
 from ledger.units import INSTRUMENTS
-from market import auctions, crosscity, pledge
-from market.allocation_offers import accept_allocation, allocation_offers_of, withdraw_allocation
-from market.trade_offers import OfferStatus
+from market.auctions import service as auctions
+from market.crosscity import service as crosscity
+from market.issuance.offers import accept_allocation, allocation_offers_of, withdraw_allocation
+from market.pledges import service as pledge
+from market.trades.offers import OfferStatus
 
 router = APIRouter(prefix=PREFIX + "/enterprise", route_class=ConsoleRoute, include_in_schema=False)
 

@@ -30,8 +30,8 @@ from ledger.errors import InvalidInput
 from ledger.model import Lot
 from ledger.service import Balance
 from ledger.units import INSTRUMENTS
-from market.auction import payment_fen
-from market.trade_offers import accept_offer, offer_trade, offers_of, withdraw_offer
+from market.auctions.model import payment_fen
+from market.trades.offers import accept_offer, offer_trade, offers_of, withdraw_offer
 
 _HERE = PREFIX + "/enterprise/trades"
 router = APIRouter(prefix=_HERE, route_class=ConsoleRoute, include_in_schema=False)
@@ -50,7 +50,7 @@ def _positions(c: Console) -> list[Balance]:
 
 
 def _buyers(c: Console) -> list[tuple[str, str]]:
-    """The enterprises this one may trade with: the others of its jurisdiction (market.trades)."""
+    """The enterprises this one may trade with: the others of its jurisdiction (market.trades.service)."""
     if c.me.jurisdiction is None:  # no filter at all would list every city's enterprises
         return []
     found = participants(c.session, role=Role.ENTERPRISE, jurisdiction=c.me.jurisdiction)

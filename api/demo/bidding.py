@@ -9,9 +9,10 @@ from typing import Final
 
 from api.demo.rights import KG_PER_T, TERM_PRICE_FEN_PER_T
 from api.demo.stage import BEIJING, Stage
-from market import auction_settlement, auctions
-from market.auction import QUZHOU_DEPOSIT, AuctionDesign, AuctionTerms
-from market.issuance import BASE_PRICE_FEN_PER_TONNE_YEAR
+from market.auctions import service as auctions
+from market.auctions import settlement as auction_settlement
+from market.auctions.model import QUZHOU_DEPOSIT, AuctionDesign, AuctionTerms
+from market.issuance.service import BASE_PRICE_FEN_PER_TONNE_YEAR
 
 __all__ = ["LIVE_AUCTION", "SETTLED_AUCTION", "live_auction", "settled_auction"]
 

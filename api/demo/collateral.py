@@ -11,7 +11,8 @@ from typing import Final
 from api.demo.rights import KG_PER_T, TERM_PRICE_FEN_PER_T
 from api.demo.stage import Stage
 from ledger.model import Lot
-from market import crosscity, pledge
+from market.crosscity import service as crosscity
+from market.pledges import service as pledge
 
 __all__ = [
     "Pledges",
@@ -25,7 +26,7 @@ __all__ = [
 # Yuyao lent 55 million CNY and Zhoushan about 75 million CNY on pledged rights in a year (DESIGN.md,
 # from the bureaus' reports); the demo shows two such loans. No uniform-price auction has cleared a
 # price in these cities (网络竞价 has no single one), so the banks appraise at the reference price,
-# Shaoxing's about 17,000 CNY/t (market.valuation), and lend at most 80% of it: 60 t secure at most
+# Shaoxing's about 17,000 CNY/t (market.pledges.valuation), and lend at most 80% of it: 60 t secure at most
 # 816,000 CNY, 50 t at most 680,000 CNY.
 LPR_BP: Final = 385  # a loan rate in basis points a year (3.85%), the demo's figure
 

@@ -10,7 +10,7 @@ from typing import Final
 
 from api.demo import households
 from api.demo.stage import Stage
-from market import bluecarbon
+from market.bluecarbon import service as bluecarbon
 from market.households import service as members
 
 __all__ = ["PROJECT", "mussel_project"]

@@ -8,8 +8,12 @@ from datetime import date
 from typing import Final
 
 from api.demo.stage import Stage
-from market import allocation_offers, issuance, reserve, trade_offers, trades
-from market.issuance import BASE_PRICE_FEN_PER_TONNE_YEAR, DEFAULT_TERM_YEARS
+from market.issuance import offers as allocation_offers
+from market.issuance import service as issuance
+from market.issuance.service import BASE_PRICE_FEN_PER_TONNE_YEAR, DEFAULT_TERM_YEARS
+from market.reserve import service as reserve
+from market.trades import offers as trade_offers
+from market.trades import service as trades
 
 __all__ = [
     "OFFER_PRICE_FEN_PER_T",

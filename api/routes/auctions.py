@@ -33,9 +33,9 @@ from api.schemas.auctions import (
     WinnerIn,
 )
 from api.schemas.issuance import BodyOut, client_signatures
-from market.auction_bids import rejections
-from market.auction_settlement import close_auction, forfeit_award, settle_award, settlement_draft
-from market.auctions import (
+from market.auctions.bids import rejections
+from market.auctions.errors import AuctionStillOpen
+from market.auctions.service import (
     AcceptedBid,
     AuctionStatus,
     auction_bids,
@@ -48,7 +48,7 @@ from market.auctions import (
     register_need,
     sealed_now,
 )
-from market.errors import AuctionStillOpen
+from market.auctions.settlement import close_auction, forfeit_award, settle_award, settlement_draft
 
 router = APIRouter(prefix="/v1", tags=["auctions"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}

@@ -33,7 +33,7 @@ from api.schemas.bluecarbon import (
     SerialBlockOut,
     TransferCreditsIn,
 )
-from market.bluecarbon import (
+from market.bluecarbon.service import (
     account_serials,
     get_project,
     get_report,

@@ -33,7 +33,7 @@ from api.schemas.crosscity import (
     TransferStepIn,
 )
 from api.schemas.pledges import BodiesOut, consent_of
-from market.crosscity import (
+from market.crosscity.service import (
     TransferRequest,
     TransferStatus,
     TransferStep,

@@ -40,17 +40,17 @@ from api.schemas.issuance import (
 )
 from api.schemas.pledges import consent_of
 from api.schemas.trades import AcceptIn
-from market.allocation_offers import (
+from market.expiry.service import run_expiry
+from market.issuance.offers import (
     accept_allocation,
     allocation_offers_of,
     get_allocation_offer,
     offer_allocation,
     withdraw_allocation,
 )
-from market.expiry import run_expiry
-from market.issuance import allocate_initial, allocation_draft, cap_position, set_cap
-from market.reserve import allocate_to_major_project, buy_back, buy_back_draft
-from market.trade_offers import OfferStatus
+from market.issuance.service import allocate_initial, allocation_draft, cap_position, set_cap
+from market.reserve.service import allocate_to_major_project, buy_back, buy_back_draft
+from market.trades.offers import OfferStatus
 
 router = APIRouter(prefix="/v1", tags=["issuance"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}

@@ -15,7 +15,7 @@ from ledger.canonical import canonical_bytes
 from ledger.errors import InvalidInput
 from ledger.model import Signature, TxBody, parse_body
 from ledger.service import Instruction, consistency_between, latest_checkpoint, prove_inclusion
-from market.transfers import submit_transfer
+from market.trades.transfers import submit_transfer
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}

@@ -41,8 +41,8 @@ from api.schemas.pledges import (
     consent_of,
 )
 from ledger.errors import InvalidInput
-from market.certificate import PledgeCertificate, build_certificate, standing_of, verify_certificate
-from market.pledge import (
+from market.pledges.certificate import PledgeCertificate, build_certificate, standing_of, verify_certificate
+from market.pledges.service import (
     LoanRequest,
     Pledge,
     PledgeStatus,

@@ -27,8 +27,8 @@ from api.schemas import ErrorOut, Page
 from api.schemas.issuance import BodyOut, client_signatures
 from api.schemas.pledges import consent_of
 from api.schemas.trades import AcceptIn, OfferIn, TradeDraftQuery, TradeIn, TradeOfferOut, TradeOut
-from market.trade_offers import OfferStatus, accept_offer, get_offer, offer_trade, offers_of, withdraw_offer
-from market.trades import trade, trade_draft
+from market.trades.offers import OfferStatus, accept_offer, get_offer, offer_trade, offers_of, withdraw_offer
+from market.trades.service import trade, trade_draft
 
 router = APIRouter(prefix="/v1", tags=["trades"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}

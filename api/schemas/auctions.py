@@ -11,8 +11,15 @@ from pydantic import BaseModel, Field, Strict
 
 from api.schemas import Day, Instant, StrictIn
 from api.schemas.issuance import Signatures
-from market.auction import AuctionDesign, AuctionTerms, DepositRule, FixedDeposit, RatioDeposit, RejectedBid
-from market.auctions import AcceptedBid, Auction, AuctionLive, Award, ProjectNeed
+from market.auctions.model import (
+    AuctionDesign,
+    AuctionTerms,
+    DepositRule,
+    FixedDeposit,
+    RatioDeposit,
+    RejectedBid,
+)
+from market.auctions.service import AcceptedBid, Auction, AuctionLive, Award, ProjectNeed
 
 __all__ = [
     "AuctionIn",
@@ -76,7 +83,7 @@ class RatioDepositIn(StrictIn):
 
 
 class AuctionIn(StrictIn):
-    """The terms of an auction of reserve rights (竞价公告), as ``market.auction.AuctionTerms`` takes them."""
+    """The terms of an auction of reserve rights (竞价公告), as ``auctions.model.AuctionTerms`` takes them."""
 
     auction_id: str = Field(min_length=1, max_length=64)
     instrument: str = Field(max_length=16)

@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field, field_validator
 
 from api.schemas import StrictIn
 from api.schemas.pledges import I_JSON_MAX, SafeInt
-from market.bluecarbon import CreditMove, Issuance, MonitoringReport, ProjectSpec
-from market.issuance_tables import BlueCarbonProjectRow
-from market.serials import SerialBlock
+from market.bluecarbon.serials import SerialBlock
+from market.bluecarbon.service import CreditMove, Issuance, MonitoringReport, ProjectSpec
+from market.bluecarbon.tables import BlueCarbonProjectRow
 from methodologies.base import Methodology
 
 __all__ = [

@@ -19,7 +19,7 @@ from ledger.timeutil import (
     instant_in_range,
     parse_date,
 )
-from market.crosscity import CityReport, CorridorPolicy, Demand, TransferRequest
+from market.crosscity.service import CityReport, CorridorPolicy, Demand, TransferRequest
 
 __all__ = [
     "CityReportOut",

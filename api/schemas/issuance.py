@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.schemas import CleanText, Day, Instant, SignatureIn, StrictIn
 from ledger.model import Signature, TxBody
 from ledger.service import Receipt
-from market.allocation_offers import AllocationOffer
-from market.expiry import ExpiredPosition, ExpiryReport
-from market.issuance import Allocation, CapPosition
+from market.expiry.service import ExpiredPosition, ExpiryReport
+from market.issuance.offers import AllocationOffer
+from market.issuance.service import Allocation, CapPosition
 
 __all__ = [
     "AllocationDraftQuery",

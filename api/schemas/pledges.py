@@ -12,9 +12,10 @@ from accounts.errors import NoCustodyKey
 from api.schemas import SignatureIn, StrictIn
 from ledger.crypto import SigningKey, b64e, key_id_for
 from ledger.model import Lot, Signature, TxBody
-from market.certificate import CertificateCheck, Standing
-from market.pledge import Consent, Pledge
-from market.pledge_record import Approval
+from market.consent import Consent
+from market.pledges.certificate import CertificateCheck, Standing
+from market.pledges.record import Approval
+from market.pledges.service import Pledge
 
 __all__ = [
     "I_JSON_MAX",

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas import CleanText, Day, StrictIn
 from api.schemas.issuance import BodyOut, Nonce, Signatures
-from market.trade_offers import TradeOffer
-from market.trades import Trade
+from market.trades.offers import TradeOffer
+from market.trades.service import Trade
 
 __all__ = ["AcceptIn", "OfferIn", "TradeDraftQuery", "TradeIn", "TradeOfferOut", "TradeOut"]
 

@@ -49,13 +49,13 @@ from ledger.service import (
 )
 from ledger.timeutil import format_utc, utc_now
 from ledger.units import check_amount
-from market.auction_state import submit_signed
-from market.bluecarbon import _blocks, _write_blocks, get_batch, get_project
+from market.auctions.state import submit_signed
+from market.bluecarbon.serials import BC, SERIAL_KG, SerialBook
+from market.bluecarbon.service import _blocks, _write_blocks, get_batch, get_project
 from market.households.errors import MemberIdentityMismatch, RosterAlreadyConfirmed, UnknownRoster
 from market.households.model import SALT_BYTES, MemberEntry, identity_hash
 from market.households.tables import HouseholdMemberRow, HouseholdRosterRow, HouseholdSaleRow
-from market.issuance import Keys, bureau_of
-from market.serials import BC, SERIAL_KG, SerialBook
+from market.issuance.service import Keys, bureau_of
 
 __all__ = [
     "RosterInfo",

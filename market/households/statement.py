@@ -18,10 +18,10 @@ from accounts.service import get_participant, target_for_account
 from ledger.errors import NotFound
 from ledger.service import InclusionProof, balances, journal_lines, prove_inclusion
 from ledger.timeutil import parse_utc
+from market.bluecarbon.tables import BlueCarbonBatchRow
 from market.households.errors import UnknownMember
 from market.households.model import mask_name
 from market.households.tables import HouseholdMemberRow, HouseholdRosterRow, HouseholdSaleRow
-from market.issuance_tables import BlueCarbonBatchRow
 
 __all__ = ["Line", "Statement", "member_statement"]
 

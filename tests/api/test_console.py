@@ -18,8 +18,8 @@ from api.console.i18n import LANGS, TEXT, translate
 from api.console.svg import Bar, Point, bars, line
 from ledger.crypto import SigningKey
 from ledger.service import Registry, balances
-from market import issuance
-from market.trade_offers import OfferStatus, offers_of
+from market.issuance import service as issuance
+from market.trades.offers import OfferStatus, offers_of
 from tests.api.conftest import HttpWorld, console_login
 from tests.browser.world import fund
 from tests.conftest import engine_for

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from api.console.web import yuan
-from market.allocation_offers import allocation_offers_of
-from market.trade_offers import OfferStatus
+from market.issuance.offers import allocation_offers_of
+from market.trades.offers import OfferStatus
 from tests.api.conftest import HttpWorld
 from tests.api.test_console import http, login  # noqa: F401  (the module's world, and a logged-in browser)
 

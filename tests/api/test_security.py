@@ -26,7 +26,7 @@ from api.deps import _cache
 from api.limits import Limits
 from ledger.crypto import SigningKey
 from ledger.service import Registry
-from market import issuance
+from market.issuance import service as issuance
 from tests.api.conftest import HttpWorld, console_login, error_of
 from tests.conftest import engine_for
 

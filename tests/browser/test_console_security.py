@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import Session
 
 from accounts.credentials import issue_credential, revoke_credential
-from market.trade_offers import offers_of
+from market.trades.offers import offers_of
 from tests.browser.conftest import Served
 from tests.browser.world import VALID_UNTIL
 

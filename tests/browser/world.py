@@ -16,7 +16,7 @@ from ledger.crypto import SigningKey
 from ledger.model import Lot, Posting, TxBody
 from ledger.service import Instruction, Registry, init_ledger, new_nonce, submit
 from ledger.timeutil import utc_now
-from market import issuance
+from market.issuance import service as issuance
 
 VALID_UNTIL = date(2030, 12, 31)
 CAP_KG = 20_000  # 20 t/a of COD in Yuyao's reserve

@@ -39,18 +39,12 @@ from ledger.sequencer import Sequencer
 from ledger.service import Instruction, Registry, init_ledger, new_nonce, replay_database, submit
 from ledger.tables import CheckpointRow
 from ledger.timeutil import utc_now
-from market import auctions
-from market.auction import FixedDeposit
-from market.auction_tables import AuctionBidRow, AuctionRow
-from market.collateral_tables import PledgeRow
-from market.errors import (
-    AuctionClosed,
-    BidExceedsNeed,
-    CollateralUnavailable,
-    PledgeStateConflict,
-    TooManyBids,
-)
-from market.pledge import (
+from market.auctions import service as auctions
+from market.auctions.errors import AuctionClosed, BidExceedsNeed, TooManyBids
+from market.auctions.model import FixedDeposit
+from market.auctions.tables import AuctionBidRow, AuctionRow
+from market.pledges.errors import CollateralUnavailable, PledgeStateConflict
+from market.pledges.service import (
     PledgeStatus,
     apply_for_pledge,
     approve_pledge,
@@ -59,8 +53,9 @@ from market.pledge import (
     record_loan,
     release_pledge,
 )
-from market.trades import trade
-from market.transfers import submit_transfer
+from market.pledges.tables import PledgeRow
+from market.trades.service import trade
+from market.trades.transfers import submit_transfer
 from tests.integration.test_market_auctions_world import BUREAU, EXTRA, LOT, VALID_UNTIL, YUYAO, terms
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("concurrency")]

@@ -18,13 +18,14 @@ from accounts.service import get_participant
 from api import demo
 from ledger.model import Lot
 from ledger.service import Registry, balances, head_size, replay_database
-from market import auctions, crosscity
-from market.auction_state import AuctionStatus, AwardStatus, get_auction
-from market.bluecarbon import get_batch, serials_of
-from market.collateral_tables import PledgeRow
+from market.auctions import service as auctions
+from market.auctions.state import AuctionStatus, AwardStatus, get_auction
+from market.bluecarbon.service import get_batch, serials_of
+from market.crosscity import service as crosscity
 from market.households.service import member_account, rosters_of
-from market.pledge import PledgeStatus
-from market.trade_offers import OfferStatus, get_offer
+from market.pledges.service import PledgeStatus
+from market.pledges.tables import PledgeRow
+from market.trades.offers import OfferStatus, get_offer
 
 Facts = demo.DemoFacts
 

@@ -18,7 +18,7 @@ from ledger.errors import DomainError, InsufficientBalance
 from ledger.repository import J
 from ledger.sequencer import GROUP, GroupCommitFailed, Sequencer
 from ledger.service import Instruction, Receipt, balances, replay_database, submit
-from market.trade_tables import TradeOfferRow
+from market.trades.tables import TradeOfferRow
 from tests.support import World, transfer
 
 A, B = "ent:a.h", "ent:b.h"

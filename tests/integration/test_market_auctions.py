@@ -15,10 +15,9 @@ from accounts.errors import PermissionDenied
 from ledger.auction_book import bid_commitment
 from ledger.errors import InsufficientBalance, MissingSignature
 from ledger.service import Registry, find_hold, journal_lines, replay_database
-from market import auction_settlement, auctions
-from market.auction import AuctionDesign, RatioDeposit, clear_with_caps, payment_fen
-from market.auction_state import AuctionStatus, AwardStatus, auction_bid_list, get_auction
-from market.errors import (
+from market.auctions import service as auctions
+from market.auctions import settlement as auction_settlement
+from market.auctions.errors import (
     AuctionClosed,
     AuctionStillOpen,
     BidBelowReserve,
@@ -28,6 +27,8 @@ from market.errors import (
     InvalidAuctionTerms,
     NotEligible,
 )
+from market.auctions.model import AuctionDesign, RatioDeposit, clear_with_caps, payment_fen
+from market.auctions.state import AuctionStatus, AwardStatus, auction_bid_list, get_auction
 from tests.integration.test_market_auctions_world import (
     BUREAU,
     CLOSE,

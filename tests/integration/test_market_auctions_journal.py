@@ -30,8 +30,8 @@ from ledger.journal import parse_line, seal
 from ledger.model import HoldPlace, TxBody, parse_body
 from ledger.replay import replay_lines
 from ledger.service import Instruction, Registry, head_size, journal_lines, new_nonce, sign_body, submit
-from market import auction_settlement
-from market.auction import AuctionDesign
+from market.auctions import settlement as auction_settlement
+from market.auctions.model import AuctionDesign
 from tests.integration.test_market_auctions_world import (
     BUREAU,
     CLOSE,

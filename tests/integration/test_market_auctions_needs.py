@@ -14,10 +14,10 @@ from sqlmodel import Session
 
 from ledger.errors import DomainError
 from ledger.service import Registry, replay_database
-from market.auction import AuctionDesign
-from market.auction_bids import rejections
-from market.auctions import bidder_need
-from market.errors import BidExceedsNeed, TooManyBids
+from market.auctions.bids import rejections
+from market.auctions.errors import BidExceedsNeed, TooManyBids
+from market.auctions.model import AuctionDesign
+from market.auctions.service import bidder_need
 from tests.integration.test_market_auctions_world import CLOSE, RESERVE_FEN_PER_T, World, minutes, terms
 
 P = RESERVE_FEN_PER_T

@@ -14,11 +14,11 @@ from sqlmodel import Session
 from accounts.errors import PermissionDenied
 from ledger.errors import DomainError, InsufficientBalance, MissingSignature
 from ledger.service import Registry, find_hold, journal_lines, replay_database
-from market import auction_settlement
-from market.auction import AuctionDesign, FixedDeposit, payment_fen
-from market.auction_needs import open_needs
-from market.auction_state import AuctionStatus, AwardStatus, submit_signed
-from market.errors import AwardNotPending, PaymentOverdue, PaymentWindowOpen, UnknownAward
+from market.auctions import settlement as auction_settlement
+from market.auctions.errors import AwardNotPending, PaymentOverdue, PaymentWindowOpen, UnknownAward
+from market.auctions.model import AuctionDesign, FixedDeposit, payment_fen
+from market.auctions.needs import open_needs
+from market.auctions.state import AuctionStatus, AwardStatus, submit_signed
 from tests.integration.test_market_auctions_world import (
     BUREAU,
     CLOSE,
@@ -219,7 +219,7 @@ def test_a_fault_after_one_winners_record_undoes_that_record_only(
             raise DomainError("injected fault after the settlement record was written")
         return receipt
 
-    monkeypatch.setattr("market.auction_settlement.submit_signed", faulty)
+    monkeypatch.setattr("market.auctions.settlement.submit_signed", faulty)
     outcome = world.run(
         auction_settlement.settle_auction, actor=world.p("yuyao"), auction_id="A1", now=minutes(90)
     )

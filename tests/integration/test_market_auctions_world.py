@@ -18,9 +18,10 @@ from accounts.service import register_participant
 from ledger.crypto import SigningKey
 from ledger.model import Lot, Posting, TxBody
 from ledger.service import Balance, Instruction, Registry, balances, head_size, init_ledger, new_nonce, submit
-from market import auction_settlement, auctions
-from market.auction import AuctionDesign, AuctionTerms, FixedDeposit
-from market.auction_state import AcceptedBid, Auction, ProjectNeed, get_auction
+from market.auctions import service as auctions
+from market.auctions import settlement as auction_settlement
+from market.auctions.model import AuctionDesign, AuctionTerms, FixedDeposit
+from market.auctions.state import AcceptedBid, Auction, ProjectNeed, get_auction
 
 YUYAO = "330281"
 BUREAU = "bureau:330281"

@@ -29,7 +29,9 @@ from ledger.service import (
     replay_database,
     submit,
 )
-from market.bluecarbon import (
+from market.bluecarbon.errors import OverlappingMonitoringPeriod, ReportAlreadyIssued, SerialsNotHeld
+from market.bluecarbon.serials import SerialBlock, SerialRange, recheck_issuance, replay_serials
+from market.bluecarbon.service import (
     ProjectSpec,
     get_batch,
     get_report,
@@ -40,13 +42,7 @@ from market.bluecarbon import (
     submit_report,
     transfer_credits,
 )
-from market.errors import (
-    OverlappingMonitoringPeriod,
-    ReportAlreadyIssued,
-    SerialsNotHeld,
-)
-from market.issuance_tables import BlueCarbonBatchRow, MonitoringReportRow
-from market.serials import SerialBlock, SerialRange, recheck_issuance, replay_serials
+from market.bluecarbon.tables import BlueCarbonBatchRow, MonitoringReportRow
 from methodologies.errors import InputHashMismatch, InvalidMonitoringData, QuantityMismatch
 from methodologies.registry import recompute
 
@@ -422,7 +418,7 @@ def test_a_fault_mid_issuance_leaves_no_record_no_buffer_account_and_no_batch(
     def broken(*_: object) -> None:
         raise RuntimeError("disk full while writing serial blocks")
 
-    monkeypatch.setattr("market.bluecarbon._write_blocks", broken)
+    monkeypatch.setattr("market.bluecarbon.service._write_blocks", broken)
     with Session(engine) as s:
         _project(s, demo)
         report = submit_report(s, actor=demo["shengsi_coop"].participant, project=PROJECT, data=_data())

@@ -17,9 +17,9 @@ from ledger.journal import parse_line, seal
 from ledger.model import HoldPlace, TxBody
 from ledger.replay import replay_lines
 from ledger.service import Instruction, Registry, adopt_rules, journal_lines, sign_body, submit
-from market.certificate import registry_certificate, standing_of, verify_certificate
-from market.collateral_tables import PledgeRow
-from market.pledge import (
+from market.pledges.certificate import registry_certificate, standing_of, verify_certificate
+from market.pledges.record import approval_of, registration_body, sign_document
+from market.pledges.service import (
     Pledge,
     PledgeStatus,
     enforce_pledge,
@@ -27,8 +27,8 @@ from market.pledge import (
     party_names,
     release_pledge,
 )
-from market.pledge_record import approval_of, registration_body, sign_document
-from market.valuation import LoanTerms
+from market.pledges.tables import PledgeRow
+from market.pledges.valuation import LoanTerms
 from tests.integration.test_market_pledge import Desk
 from tests.support import COD_YUYAO, World
 

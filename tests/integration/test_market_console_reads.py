@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy import Engine
 
 from ledger.service import Registry
-from market import auctions, crosscity, pledge
-from market.auction import AuctionDesign
-from market.auction_state import AuctionStatus
+from market.auctions import service as auctions
+from market.auctions.model import AuctionDesign
+from market.auctions.state import AuctionStatus
+from market.crosscity import service as crosscity
+from market.pledges import service as pledge
 from tests.integration.test_market_auctions_world import CLOSE, World, minutes, terms
 
 ALIASES = ("operator", "yuyao", "ningbo", "yuyao_chem", "yuyao_dye", "ningbo_petro", "bank_yuyao", "auditor")

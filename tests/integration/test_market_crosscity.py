@@ -15,7 +15,8 @@ from ledger.errors import ExpiredUnits, UnitsEncumbered
 from ledger.journal import parse_line
 from ledger.model import Lot
 from ledger.service import find_hold, journal_lines
-from market.crosscity import (
+from market.crosscity.errors import DemandNotMet, InvalidTransferTerms, TransferExpired, TransferStateConflict
+from market.crosscity.service import (
     CorridorPolicy,
     DemandStatus,
     TransferRequest,
@@ -30,12 +31,6 @@ from market.crosscity import (
     open_transfer,
     post_demand,
     reject_transfer,
-)
-from market.errors import (
-    DemandNotMet,
-    InvalidTransferTerms,
-    TransferExpired,
-    TransferStateConflict,
 )
 from tests.integration.test_market_pledge import START, VALID, Desk
 

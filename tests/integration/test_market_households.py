@@ -39,7 +39,13 @@ from ledger.service import (
     sign_body,
     submit,
 )
-from market.bluecarbon import ProjectSpec, issue_credits, register_project, submit_report, transfer_credits
+from market.bluecarbon.service import (
+    ProjectSpec,
+    issue_credits,
+    register_project,
+    submit_report,
+    transfer_credits,
+)
 from market.households.model import MemberEntry, id_card_with_check
 from market.households.service import confirm_roster, member_account, register_roster, sell_credits
 

@@ -29,10 +29,10 @@ from ledger.service import (
     replay_database,
     submit,
 )
-from market.errors import CapExceeded, NotInJurisdiction, PermitRequired
-from market.expiry import run_expiry
-from market.issuance import allocate_initial, cap_position, paid_use_fee_fen, set_cap
-from market.reserve import allocate_to_major_project, buy_back
+from market.expiry.service import run_expiry
+from market.issuance.errors import CapExceeded, NotInJurisdiction, PermitRequired
+from market.issuance.service import allocate_initial, cap_position, paid_use_fee_fen, set_cap
+from market.reserve.service import allocate_to_major_project, buy_back
 from tests.pledge_support import pledge_registration
 
 Demo = dict[str, DemoParticipant]

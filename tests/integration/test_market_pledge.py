@@ -37,16 +37,17 @@ from ledger.service import (
     submit,
     submit_all,
 )
-from market.auction_tables import AuctionRow
-from market.certificate import PledgeCertificate, build_certificate, verify_certificate
-from market.errors import (
+from market.auctions.tables import AuctionRow
+from market.pledges.certificate import PledgeCertificate, build_certificate, verify_certificate
+from market.pledges.errors import (
     CollateralUnavailable,
     LoanExceedsValue,
     LoanTermBeyondValidity,
     PledgeStateConflict,
     UnknownPledge,
 )
-from market.pledge import (
+from market.pledges.record import approval_of, sign_document, target_body
+from market.pledges.service import (
     Pledge,
     PledgeStatus,
     apply_for_pledge,
@@ -60,8 +61,7 @@ from market.pledge import (
     release_pledge,
     request_forced_auction,
 )
-from market.pledge_record import approval_of, sign_document, target_body
-from market.valuation import PriceSource
+from market.pledges.valuation import PriceSource
 
 T = TypeVar("T")
 START = datetime(2025, 6, 1, 1, 0, tzinfo=UTC)

@@ -14,9 +14,9 @@ from accounts.errors import PermissionDenied
 from ledger.errors import InsufficientBalance, MissingSignature, UnitsEncumbered
 from ledger.model import Posting, TxBody
 from ledger.service import Instruction, Registry, journal_lines, new_nonce, submit
-from market.auction import payment_fen
-from market.errors import CrossJurisdictionTrade, InvalidTrade
-from market.trades import trade
+from market.auctions.model import payment_fen
+from market.trades.errors import CrossJurisdictionTrade, InvalidTrade
+from market.trades.service import trade
 from tests.integration.test_market_auctions_world import ALIASES, BUREAU, LOT, VALID_UNTIL, World
 from tests.pledge_support import pledge_registration
 

@@ -47,7 +47,7 @@ from ledger.service import (
     replay_database,
     submit,
 )
-from market.trades import trade
+from market.trades.service import trade
 from tests.conftest import PG_URL, _pg_unreachable
 from tests.integration.test_market_auctions_world import BUREAU, LOT, VALID_UNTIL, World
 

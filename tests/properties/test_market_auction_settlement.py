@@ -19,10 +19,10 @@ from sqlmodel import Session
 from ledger.crypto import SigningKey
 from ledger.errors import DomainError
 from ledger.service import Registry, balances, replay_database
-from market import auction_settlement
-from market.auction import AuctionDesign, DepositRule, FixedDeposit, RatioDeposit, clear
-from market.auction_needs import open_needs
-from market.auction_state import AuctionStatus, AwardStatus, auction_bid_list
+from market.auctions import settlement as auction_settlement
+from market.auctions.model import AuctionDesign, DepositRule, FixedDeposit, RatioDeposit, clear
+from market.auctions.needs import open_needs
+from market.auctions.state import AuctionStatus, AwardStatus, auction_bid_list
 from tests.conftest import engine_for
 from tests.integration.test_market_auctions_world import (
     BUREAU,

@@ -35,7 +35,9 @@ from ledger.service import (
     replay_database,
     submit,
 )
-from market.bluecarbon import (
+from market.bluecarbon.errors import NothingToIssue, SerialsNotHeld
+from market.bluecarbon.serials import ISSUE_ACTION, SerialBlock, SerialBook, recheck_issuance, replay_serials
+from market.bluecarbon.service import (
     ProjectSpec,
     issue_credits,
     register_project,
@@ -43,9 +45,7 @@ from market.bluecarbon import (
     submit_report,
     transfer_credits,
 )
-from market.errors import NothingToIssue, SerialsNotHeld
-from market.issuance_tables import BlueCarbonBatchRow, SerialBlockRow
-from market.serials import ISSUE_ACTION, SerialBlock, SerialBook, recheck_issuance, replay_serials
+from market.bluecarbon.tables import BlueCarbonBatchRow, SerialBlockRow
 from tests.conftest import engine_for
 
 OWNERS = {"P1": "shengsi_coop", "P2": "zhoushan_ship"}  # a cooperative's project and an enterprise's

@@ -23,9 +23,12 @@ from accounts.model import Participant
 from ledger import errors as lerr
 from ledger.model import Lot, Posting, TxBody
 from ledger.service import Instruction, balances, find_hold, new_nonce, submit
-from market import crosscity, pledge
-from market import errors as merr
-from market.collateral_tables import CrossCityTransferRow, PledgeRow
+from market.crosscity import errors as cerr
+from market.crosscity import service as crosscity
+from market.crosscity.tables import CrossCityTransferRow
+from market.pledges import errors as perr
+from market.pledges import service as pledge
+from market.pledges.tables import PledgeRow
 from tests.integration.test_market_pledge import START, Desk
 
 ENTERPRISES = ["yuyao_chem", "yuyao_dye", "zhoushan_ship", "ningbo_petro"]
@@ -34,12 +37,12 @@ UNTIL = [date(2030, 12, 31), date(2029, 12, 31)]
 CITIES = {"330281": "yuyao", "330900": "zhoushan", "330200": "ningbo"}
 SAME_CITY = {"yuyao_chem": "yuyao_dye", "yuyao_dye": "yuyao_chem"}
 EXPECTED = (
-    merr.CollateralUnavailable,
-    merr.DemandNotMet,
-    merr.PledgeStateConflict,
-    merr.TransferStateConflict,
-    merr.TransferExpired,
-    merr.InvalidTransferTerms,
+    perr.CollateralUnavailable,
+    cerr.DemandNotMet,
+    perr.PledgeStateConflict,
+    cerr.TransferStateConflict,
+    cerr.TransferExpired,
+    cerr.InvalidTransferTerms,
     lerr.UnitsEncumbered,
     lerr.InsufficientBalance,
     lerr.InvalidQuantity,

@@ -16,8 +16,8 @@ from ledger.errors import (
     RuleViolation,
     UnknownInstrument,
 )
-from market import errors
-from market.auction import (
+from market.auctions import errors
+from market.auctions.model import (
     QUZHOU_DEPOSIT,
     AuctionDesign,
     AuctionTerms,
@@ -33,6 +33,11 @@ from market.auction import (
     required_deposit,
     settle_deposits,
 )
+from market.bluecarbon import errors as bluecarbon_errors
+from market.crosscity import errors as crosscity_errors
+from market.issuance import errors as issuance_errors
+from market.pledges import errors as pledge_errors
+from market.trades import errors as trade_errors
 
 YUYAO = "330281"
 OPENS = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)
@@ -179,7 +184,8 @@ def test_refusal_codes_are_the_reason_codes_clearing_gives() -> None:
 
 
 def test_every_market_error_has_its_own_code_under_a_ledger_family() -> None:
-    classes = [getattr(errors, name) for name in errors.__all__]
+    modules = [errors, bluecarbon_errors, crosscity_errors, issuance_errors, pledge_errors, trade_errors]
+    classes = [getattr(module, name) for module in modules for name in module.__all__]
     assert len({c.code for c in classes}) == len(classes)
     for cls in classes:
         assert issubclass(cls, InvalidInput | Conflict | RuleViolation | NotFound)

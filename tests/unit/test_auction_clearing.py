@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from market.auction import (
+from market.auctions.errors import BidSequenceConflict
+from market.auctions.model import (
     Allocation,
     AuctionDesign,
     AuctionTerms,
@@ -19,7 +20,6 @@ from market.auction import (
     payment_fen,
     winning_share,
 )
-from market.errors import BidSequenceConflict
 
 YUYAO = "330281"
 OPENS = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)  # 09:00 in Yuyao

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.auction_designs import in_priority_order, top_share
-from market.auction import (
+from market.auctions.model import (
     AuctionDesign,
     AuctionTerms,
     Bid,

@@ -6,13 +6,13 @@ import pytest
 
 from ledger.errors import InvalidInput
 from ledger.model import AccountKind, Body, Lot, OpenAccount, Posting, TxBody
-from market.errors import (
+from market.bluecarbon.errors import (
     RetiredSerialsImmovable,
     SerialRangeConflict,
     SerialsNotHeld,
     WholeTonnesOnly,
 )
-from market.serials import (
+from market.bluecarbon.serials import (
     SerialBlock,
     SerialBook,
     SerialRange,

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.model import Lot, Posting
-from market.errors import RetiredSerialsImmovable, SerialsNotHeld
-from market.serials import SerialBook, SerialRange
+from market.bluecarbon.errors import RetiredSerialsImmovable, SerialsNotHeld
+from market.bluecarbon.serials import SerialBook, SerialRange
 
 HOLDERS = ["coop.holding", "ent.holding", "bureau.buffer"]
 SINK = "coop.retirement"

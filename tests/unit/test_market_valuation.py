@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.errors import InvalidQuantity, UnknownInstrument
-from market.errors import InvalidLoanTerms, LoanExceedsValue, LoanTermBeyondValidity
-from market.valuation import (
+from market.pledges.errors import InvalidLoanTerms, LoanExceedsValue, LoanTermBeyondValidity
+from market.pledges.valuation import (
     MAX_LTV_BP,
     SHAOXING_REFERENCE_FEN_PER_TONNE,
     Appraisal,
