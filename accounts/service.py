@@ -4,7 +4,7 @@ as it under the permission table. Every function takes a Session, flushes and ne
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from accounts.tables import ParticipantRow
 from ledger.bundle import Manifest, export_bundle
 from ledger.crypto import SigningKey, key_id_for
 from ledger.errors import DuplicateParty, InvalidInput, MissingSignature
-from ledger.model import Body, OpenAccount, RegisterKey, RegisterParty, check_public_key
+from ledger.model import Body, OpenAccount, RegisterKey, RegisterParty, Signature, check_public_key
 from ledger.service import (
     Balance,
     Instruction,
@@ -52,6 +52,7 @@ __all__ = [
     "read_journal",
     "register_in_custody",
     "register_participant",
+    "require_own_signature",
     "submit_all",
     "submit_as",
     "target_for_account",
@@ -290,7 +291,13 @@ def check_submission(
     """Refuse ``instruction`` unless ``actor`` may submit it: allowed ``action`` on the accounts and
     holds it names (owners and jurisdictions from the records) and the actor's own signature on it."""
     authorize(actor, action, target_of(instruction.body, instruction.signatures, SessionDirectory(session)))
-    if actor.party not in {s.party for s in instruction.signatures}:
+    require_own_signature(actor, instruction.signatures)
+
+
+def require_own_signature(actor: Participant, signatures: Iterable[Signature]) -> None:
+    """The one place that says a participant must sign what it submits, so the journal shows who
+    acted (``MissingSignature`` otherwise); every gateway that submits on an actor's behalf calls it."""
+    if actor.party not in {s.party for s in signatures}:
         raise MissingSignature(
             f"{actor.party} must sign what it submits", field="signatures", missing=[actor.party]
         )

@@ -40,8 +40,9 @@ from ledger.crypto import SigningKey
 from ledger.model import Body, Lot, Posting, Signature, TxBody, parse_body
 from ledger.proofs import ConsistencyProof
 from ledger.service import new_nonce, sign_body
+from market.consent import sign_document
 from market.pledges.certificate import CertificateCheck, PledgeCertificate, verify_certificate
-from market.pledges.record import Approval, parse_approval, sign_document
+from market.pledges.record import Approval, parse_approval
 
 __all__ = ["ApiError", "Client", "ProofError", "transfer_body"]
 

@@ -47,6 +47,7 @@ from market.auctions.service import (
     register_need,
 )
 from market.auctions.settlement import close_auction, settle_auction
+from market.consent import Consent
 
 TARGET_BIDS = 100_000
 TARGET_S = 1.0
@@ -253,7 +254,7 @@ def set_up_auction(engine: Engine, n: int, rng: random.Random) -> SettlementMark
             s,
             registry=registry,
             actor=bureau,
-            keys=bureau_keys,
+            signed_by=Consent(bureau_keys),
             terms=terms,
             valid_until=SETTLE_VALID_UNTIL,
             now=OPENS - timedelta(hours=1),
@@ -264,7 +265,7 @@ def set_up_auction(engine: Engine, n: int, rng: random.Random) -> SettlementMark
                 s,
                 registry=registry,
                 actor=e,
-                keys={e.party: keys[e.party]},
+                signed_by=Consent({e.party: keys[e.party]}),
                 auction_id=SETTLE_AUCTION,
                 price_fen_per_t=bid.price_fen_per_t,
                 quantity_kg=bid.quantity_kg,
@@ -290,7 +291,7 @@ def time_settlement(backend: Backend, n: int, seed: int) -> SettlementRun:
             s,
             registry=m.registry,
             actor=m.bureau,
-            keys=bureau_keys,
+            signed_by=Consent(bureau_keys),
             auction_id=SETTLE_AUCTION,
             now=OPENS + WINDOW,
         )
@@ -304,7 +305,7 @@ def time_settlement(backend: Backend, n: int, seed: int) -> SettlementRun:
             s,
             registry=m.registry,
             actor=m.bureau,
-            keys=m.keys,  # the bureau and every winner sign their delivery versus payment
+            signed_by=Consent(m.keys),  # the bureau and every winner sign their delivery versus payment
             auction_id=SETTLE_AUCTION,
             now=OPENS + WINDOW + timedelta(hours=1),
         )

@@ -27,11 +27,11 @@ from api.console.web import (
     per_tonne,
     when,
 )
-from ledger.crypto import SigningKey
 from ledger.errors import DomainError
 from market.auctions import service as auctions
 from market.auctions import settlement as auction_settlement
 from market.auctions.state import AuctionStatus, AwardStatus
+from market.consent import Consent
 
 router = APIRouter(prefix=PREFIX + "/auctions", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -109,7 +109,7 @@ def bid(auction_id: str, c: WriteConsole, form: FormDep) -> Response:
             c.session,
             registry=c.app.registry,
             actor=c.me,
-            keys=c.keys(),
+            signed_by=c.consent(),
             auction_id=auction_id,
             price_fen_per_t=forms.yuan_fen(form, "price"),
             quantity_kg=forms.kg(form, "quantity", auction.terms.instrument),
@@ -137,30 +137,35 @@ def close(auction_id: str, c: WriteConsole, form: FormDep) -> Response:
 
     def run() -> Done:
         auction_settlement.close_auction(
-            c.session, registry=c.app.registry, actor=c.me, keys=c.keys(), auction_id=auction_id, now=c.now
+            c.session,
+            registry=c.app.registry,
+            actor=c.me,
+            signed_by=c.consent(),
+            auction_id=auction_id,
+            now=c.now,
         )
         return Done(to=f"{PREFIX}/auctions/{auction_id}", message="flash.auction_closed")
 
     return act(c, form, run, lambda exc: _detail(c, auction_id, error=exc, values=form))
 
 
-def _settlement_keys(c: Console, auction_id: str) -> dict[str, SigningKey]:
+def _settlement_consent(c: Console, auction_id: str) -> Consent:
     """The bureau's key, and each pending winner's key in custody. Settlement (钱货两清) needs both
     signatures; a winner who bid through the console, keys in custody, consented to the auction's rules,
     under which the recorded result obliges it to pay. A winner signing for itself is left out: its
     award stays pending for it to settle through the API."""
-    keys = c.keys()
+    keys = dict(c.consent().keys)
     auction = auctions.get_auction(c.session, auction_id=auction_id)
     vault = c.app.vault
     if auction.result is None or vault is None:
-        return keys
+        return Consent(keys)
     for award in auction.result.awards:
         if award.status is AwardStatus.PENDING and find_participant(c.session, party=award.bidder):
             try:
                 keys[award.bidder] = custody_key(c.session, vault=vault, party=award.bidder, at=c.now)
             except NoCustodyKey:
                 continue
-    return keys
+    return Consent(keys)
 
 
 @router.post("/{auction_id}/settle")
@@ -173,7 +178,7 @@ def settle(auction_id: str, c: WriteConsole, form: FormDep) -> Response:
             c.session,
             registry=c.app.registry,
             actor=c.me,
-            keys=_settlement_keys(c, auction_id),
+            signed_by=_settlement_consent(c, auction_id),
             auction_id=auction_id,
             now=c.now,
         )

@@ -72,7 +72,7 @@ def record_loan(pledge_id: str, c: WriteConsole, form: FormDep) -> Response:
             amount_fen=forms.yuan_fen(form, "amount"),
             rate_bp=_rate_bp(form),
             term_months=forms.whole(form, "term_months", low=1, high=600),
-            signed_by=c.key(),
+            signed_by=c.consent(),
         )
         return Done(to=PREFIX + "/bank", message="flash.loan_recorded", args={"id": pledge_id})
 
@@ -92,7 +92,7 @@ def release(pledge_id: str, c: WriteConsole, form: FormDep) -> Response:
             registry=c.app.registry,
             actor=c.me,
             pledge_id=pledge_id,
-            signed_by=c.key(),
+            signed_by=c.consent(),
             quantity_kg=forms.kg(form, "quantity", current.instrument) if partial else None,
         )
         return Done(

@@ -142,7 +142,7 @@ def raise_cap(c: WriteConsole, form: FormDep) -> Response:
             c.session,
             registry=c.app.registry,
             actor=c.me,
-            keys=c.keys(),
+            signed_by=c.consent(),
             instrument=code,
             quantity_kg=forms.kg(form, "quantity", code),
             valid_until=forms.day(form, "valid_until"),
@@ -176,7 +176,7 @@ def allocate(c: WriteConsole, form: FormDep) -> Response:
                 valid_until=valid_until,
                 purpose=purpose,
                 project=project,
-                signed_by=c.key(),
+                signed_by=c.consent(),
                 now=c.now,
             )
             args = {"id": offer.id, "fee": yuan(offer.fee_fen, c.lang)}
@@ -185,7 +185,7 @@ def allocate(c: WriteConsole, form: FormDep) -> Response:
             c.session,
             registry=c.app.registry,
             actor=c.me,
-            keys=c.keys(),
+            signed_by=c.consent(),
             enterprise=enterprise,
             instrument=code,
             quantity_kg=quantity_kg,
@@ -310,7 +310,7 @@ def open_auction(c: WriteConsole, form: FormDep) -> Response:
             c.session,
             registry=c.app.registry,
             actor=c.me,
-            keys=c.keys(),
+            signed_by=c.consent(),
             terms=terms,
             valid_until=lot.valid_until,
             now=c.now,
@@ -353,7 +353,7 @@ def approve_pledge(pledge_id: str, c: WriteConsole, form: FormDep) -> Response:
             pledge_id=pledge_id,
             approved_kg=forms.kg(form, "quantity", current.instrument),
             certificate_no=forms.text(form, "certificate_no"),
-            signed_by=c.key(),
+            signed_by=c.consent(),
         )
         return Done(to=PREFIX + "/bureau/approvals", message="flash.pledge_approved", args={"id": pledge_id})
 
@@ -367,7 +367,7 @@ def approve_transfer(request_id: str, c: WriteConsole, form: FormDep) -> Respons
 
     def run() -> Done:
         done = crosscity.approve_transfer(
-            c.session, registry=c.app.registry, actor=c.me, request_id=request_id, signed_by=c.key()
+            c.session, registry=c.app.registry, actor=c.me, request_id=request_id, signed_by=c.consent()
         )
         return Done(
             to=PREFIX + "/bureau/approvals",

@@ -94,7 +94,12 @@ def accept_allocation_offer(offer_id: str, c: WriteConsole, form: FormDep) -> Re
 
     def run() -> Done:
         done = accept_allocation(
-            c.session, registry=c.app.registry, actor=c.me, offer_id=offer_id, signed_by=c.key(), now=c.now
+            c.session,
+            registry=c.app.registry,
+            actor=c.me,
+            offer_id=offer_id,
+            signed_by=c.consent(),
+            now=c.now,
         )
         args = {"seq": str(done.receipt.seq), "fee": yuan(done.fee_fen, c.lang)}
         return Done(to=PREFIX + "/enterprise", message="flash.allocation_accepted", args=args)
@@ -166,7 +171,7 @@ def confirm(pledge_id: str, c: WriteConsole, form: FormDep) -> Response:
 
     def run() -> Done:
         pledge.confirm_pledge(
-            c.session, registry=c.app.registry, actor=c.me, pledge_id=pledge_id, signed_by=c.key()
+            c.session, registry=c.app.registry, actor=c.me, pledge_id=pledge_id, signed_by=c.consent()
         )
         return Done(
             to=PREFIX + "/enterprise/pledges", message="flash.pledge_confirmed", args={"id": pledge_id}
@@ -251,7 +256,7 @@ def _step(c: Console, request_id: str, form: dict[str, str], step: str) -> Respo
     service = {"offer": crosscity.offer_transfer, "accept": crosscity.accept_transfer}[step]
 
     def run() -> Done:
-        service(c.session, registry=c.app.registry, actor=c.me, request_id=request_id, signed_by=c.key())
+        service(c.session, registry=c.app.registry, actor=c.me, request_id=request_id, signed_by=c.consent())
         return Done(
             to=PREFIX + "/enterprise/transfers", message=f"flash.transfer_{step}", args={"id": request_id}
         )

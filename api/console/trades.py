@@ -104,7 +104,7 @@ def offer(c: WriteConsole, form: FormDep) -> Response:
             valid_until=valid_until,
             quantity_kg=forms.kg(form, "quantity", code),
             price_fen_per_t=forms.yuan_fen(form, "price"),
-            signed_by=c.key(),
+            signed_by=c.consent(),
             now=c.now,
         )
         return Done(to=_HERE, message="flash.trade_offered", args={"id": made.id})
@@ -119,7 +119,12 @@ def accept(offer_id: str, c: WriteConsole, form: FormDep) -> Response:
 
     def run() -> Done:
         done = accept_offer(
-            c.session, registry=c.app.registry, actor=c.me, offer_id=offer_id, signed_by=c.key(), now=c.now
+            c.session,
+            registry=c.app.registry,
+            actor=c.me,
+            offer_id=offer_id,
+            signed_by=c.consent(),
+            now=c.now,
         )
         return Done(to=_HERE, message="flash.trade_accepted", args={"id": offer_id, "seq": str(done.seq)})
 

@@ -42,6 +42,7 @@ from api.idempotency import once
 from ledger.crypto import SigningKey
 from ledger.errors import DomainError
 from ledger.units import INSTRUMENTS, format_amount
+from market.consent import Consent
 
 __all__ = [
     "PREFIX",
@@ -146,8 +147,9 @@ class Console:
             raise NoCustodyKey("this registry holds no keys in custody", party=self.me.party)
         return custody_key(self.session, vault=self.app.vault, party=self.me.party, at=self.now)
 
-    def keys(self) -> dict[str, SigningKey]:
-        return {self.me.party: self.key()}
+    def consent(self) -> Consent:
+        """The participant's consent to the step it submits: signed with its key in custody."""
+        return Consent.custody(self.me.party, self.key())
 
     @cached_property
     def names(self) -> dict[str, str]:

@@ -69,7 +69,7 @@ def _through_confirmation(
         pledge_id=pledge_id,
         approved_kg=stage.call(pledge.get_pledge, actor=stage.p(bureau), pledge_id=pledge_id).applied_kg,
         certificate_no=cert,
-        signed_by=stage.key(bureau),
+        signed_by=stage.consent(bureau),
     )
     stage.clock.at(day + 2, 11)
     stage.call(
@@ -80,10 +80,12 @@ def _through_confirmation(
         amount_fen=loan_fen,
         rate_bp=LPR_BP,
         term_months=36,
-        signed_by=stage.key(bank),
+        signed_by=stage.consent(bank),
     )
     stage.clock.at(day + 2, 16)
-    stage.call(pledge.confirm_pledge, actor=stage.p(owner), pledge_id=pledge_id, signed_by=stage.key(owner))
+    stage.call(
+        pledge.confirm_pledge, actor=stage.p(owner), pledge_id=pledge_id, signed_by=stage.consent(owner)
+    )
 
 
 def pledges_confirmed(stage: Stage, valid_until: date) -> Pledges:
@@ -126,7 +128,7 @@ def release_part(stage: Stage, pledges: Pledges) -> None:
         pledge.release_pledge,
         actor=stage.p("bank_ningbo"),
         pledge_id=pledges.partly_released,
-        signed_by=stage.key("bank_ningbo"),
+        signed_by=stage.consent("bank_ningbo"),
         quantity_kg=20 * KG_PER_T,
     )
 
@@ -167,17 +169,23 @@ def _offer(
     )
     seller, buyer = stage.p("zhoushan_seafood"), stage.p("ningbo_petro")
     stage.call(
-        crosscity.offer_transfer, actor=seller, request_id=opened.id, signed_by=stage.key("zhoushan_seafood")
+        crosscity.offer_transfer,
+        actor=seller,
+        request_id=opened.id,
+        signed_by=stage.consent("zhoushan_seafood"),
     )
     stage.clock.at(day + 2, 10)
     return stage.call(
-        crosscity.accept_transfer, actor=buyer, request_id=opened.id, signed_by=stage.key("ningbo_petro")
+        crosscity.accept_transfer, actor=buyer, request_id=opened.id, signed_by=stage.consent("ningbo_petro")
     )
 
 
 def _approve(stage: Stage, bureau: str, request_id: str) -> crosscity.TransferRequest:
     return stage.call(
-        crosscity.approve_transfer, actor=stage.p(bureau), request_id=request_id, signed_by=stage.key(bureau)
+        crosscity.approve_transfer,
+        actor=stage.p(bureau),
+        request_id=request_id,
+        signed_by=stage.consent(bureau),
     )
 
 

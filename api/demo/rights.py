@@ -186,7 +186,7 @@ def trade_offered(stage: Stage, valid_until: date) -> str:
         valid_until=valid_until,
         quantity_kg=2 * KG_PER_T,
         price_fen_per_t=OFFER_PRICE_FEN_PER_T,
-        signed_by=stage.key("yuyao_chem"),
+        signed_by=stage.consent("yuyao_chem"),
     )
     return offer.id
 
@@ -203,7 +203,7 @@ def allocation_offered(stage: Stage, valid_until: date) -> str:
         quantity_kg=10 * KG_PER_T,
         valid_until=valid_until,
         purpose="initial",
-        signed_by=stage.key("yuyao"),
+        signed_by=stage.consent("yuyao"),
     )
     return (
         f"paid use offered (有偿使用) {offer.id}: 余姚分局 → 余姚示例造纸, 10 t COD, "

@@ -20,6 +20,7 @@ from accounts.service import register_participant
 from ledger.crypto import SigningKey
 from ledger.model import Lot, Posting, TxBody
 from ledger.service import Instruction, Registry, new_nonce, submit_all
+from market.consent import Consent
 
 __all__ = ["BEIJING", "Clock", "Login", "Stage"]
 
@@ -98,11 +99,15 @@ class Stage:
     def keys(self) -> Mapping[str, SigningKey]:
         return self.signing
 
+    def consent(self, alias: str) -> Consent:
+        """``alias``'s consent by its key in the registry's custody."""
+        return Consent.custody(self.party(alias), self.key(alias))
+
     def call(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        """One workflow step in its own transaction, committed; ``registry`` and ``keys`` are passed
-        when the service takes them, and ``now`` is the scenario's clock."""
+        """One workflow step in its own transaction, committed; ``registry`` and everyone's custody keys
+        (``signed_by``) are passed when the service takes them, and ``now`` is the scenario's clock."""
         params = inspect.signature(fn).parameters
-        defaults = {"registry": self.registry, "keys": self.signing, "now": self.clock()}
+        defaults = {"registry": self.registry, "signed_by": Consent(self.signing), "now": self.clock()}
         for name, value in defaults.items():
             if name in params:
                 kwargs.setdefault(name, value)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from api.consent import consent_with
 from api.deps import (
     ActorDep,
     CustodyKeyDep,
@@ -32,7 +33,7 @@ from api.schemas.auctions import (
     SettlementIn,
     WinnerIn,
 )
-from api.schemas.issuance import BodyOut, client_signatures
+from api.schemas.issuance import BodyOut
 from market.auctions.bids import rejections
 from market.auctions.errors import AuctionStillOpen
 from market.auctions.service import (
@@ -49,6 +50,7 @@ from market.auctions.service import (
     sealed_now,
 )
 from market.auctions.settlement import close_auction, forfeit_award, settle_award, settlement_draft
+from market.consent import Consent
 
 router = APIRouter(prefix="/v1", tags=["auctions"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
@@ -114,7 +116,7 @@ def post_auction(
                 session,
                 registry=registry,
                 actor=actor,
-                keys={actor.party: key},
+                signed_by=Consent.custody(actor.party, key),
                 terms=payload.terms(),
                 valid_until=payload.valid_until,
                 now=registry.clock(),
@@ -168,7 +170,7 @@ def post_bid(
                 session,
                 registry=registry,
                 actor=actor,
-                keys={actor.party: key},
+                signed_by=Consent.custody(actor.party, key),
                 auction_id=auction_id,
                 price_fen_per_t=payload.price_fen_per_t,
                 quantity_kg=payload.quantity_kg,
@@ -215,7 +217,7 @@ def post_close(
                 session,
                 registry=registry,
                 actor=actor,
-                keys={actor.party: key},
+                signed_by=Consent.custody(actor.party, key),
                 auction_id=auction_id,
                 now=registry.clock(),
             )
@@ -265,11 +267,10 @@ def post_settlement(
                 session,
                 registry=registry,
                 actor=actor,
-                keys={actor.party: key},
+                signed_by=consent_with(actor.party, key, payload.signatures),
                 auction_id=auction_id,
                 bidder=payload.bidder,
                 now=registry.clock(),
-                signatures=client_signatures(payload.signatures),
             )
         ),
     )
@@ -299,7 +300,7 @@ def post_forfeiture(
                 session,
                 registry=registry,
                 actor=actor,
-                keys={actor.party: key},
+                signed_by=Consent.custody(actor.party, key),
                 auction_id=auction_id,
                 bidder=payload.bidder,
                 now=registry.clock(),

@@ -43,6 +43,7 @@ from market.bluecarbon.service import (
     submit_report,
     transfer_credits,
 )
+from market.consent import Consent
 from methodologies.registry import available, get, latest
 
 router = APIRouter(prefix="/v1", tags=["bluecarbon"])
@@ -134,7 +135,7 @@ def post_issuance(
                 session,
                 registry=registry,
                 actor=actor,
-                keys={actor.party: key},
+                signed_by=Consent.custody(actor.party, key),
                 report=report,
                 buffer_bps=payload.buffer_bps,
             )
@@ -166,7 +167,7 @@ def post_credit_transfer(
                 session,
                 registry=registry,
                 actor=actor,
-                keys={actor.party: key},
+                signed_by=Consent.custody(actor.party, key),
                 batch=payload.batch,
                 tonnes=payload.tonnes,
                 to_account=payload.to_account,
@@ -199,7 +200,7 @@ def post_retirement(
                 session,
                 registry=registry,
                 actor=actor,
-                keys={actor.party: key},
+                signed_by=Consent.custody(actor.party, key),
                 batch=payload.batch,
                 tonnes=payload.tonnes,
                 beneficiary=payload.beneficiary,

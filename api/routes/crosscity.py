@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from accounts.model import Participant
+from api.consent import consent_of
 from api.deps import (
     ActorDep,
     IdempotencyKeyDep,
@@ -32,7 +33,7 @@ from api.schemas.crosscity import (
     TransferOut,
     TransferStepIn,
 )
-from api.schemas.pledges import BodiesOut, consent_of
+from api.schemas.pledges import BodiesOut
 from market.crosscity.service import (
     TransferRequest,
     TransferStatus,

@@ -13,6 +13,7 @@ from api.deps import ActorDep, CustodyKeyDep, IdempotencyKeyDep, ReaderDep, Regi
 from api.idempotency import once
 from api.schemas import ErrorOut
 from api.schemas.households import RosterIn, RosterOut, StatementOut
+from market.consent import Consent
 from market.households.service import confirm_roster, get_roster, register_roster
 from market.households.statement import member_statement
 
@@ -43,7 +44,7 @@ def post_roster(
             register_roster(
                 session,
                 actor=actor,
-                keys={actor.party: key},
+                signed_by=Consent.custody(actor.party, key),
                 project=payload.project,
                 period_start=payload.period_start,
                 period_end=payload.period_end,
@@ -67,7 +68,13 @@ def post_roster_confirmation(
     """Confirm a roster onto the journal (the project's bureau only), opening the members' accounts."""
 
     def run() -> RosterOut:
-        confirm_roster(session, registry=registry, actor=actor, keys={actor.party: key}, roster=roster)
+        confirm_roster(
+            session,
+            registry=registry,
+            actor=actor,
+            signed_by=Consent.custody(actor.party, key),
+            roster=roster,
+        )
         return RosterOut.of(get_roster(session, roster=roster))
 
     return once(

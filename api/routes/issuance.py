@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from api.consent import consent_of, consent_with
 from api.deps import (
     ActorDep,
     CustodyKeyDep,
@@ -36,10 +37,9 @@ from api.schemas.issuance import (
     ExpiryReportOut,
     MajorProjectIn,
     RecordOut,
-    client_signatures,
 )
-from api.schemas.pledges import consent_of
 from api.schemas.trades import AcceptIn
+from market.consent import Consent
 from market.expiry.service import run_expiry
 from market.issuance.offers import (
     accept_allocation,
@@ -79,7 +79,7 @@ def post_cap(
                 session,
                 registry=registry,
                 actor=actor,
-                keys={actor.party: key},
+                signed_by=Consent.custody(actor.party, key),
                 instrument=payload.instrument,
                 quantity_kg=payload.quantity_kg,
                 valid_until=payload.valid_until,
@@ -260,7 +260,7 @@ def post_allocation(
                 session,
                 registry=registry,
                 actor=actor,
-                keys={actor.party: key},
+                signed_by=consent_with(actor.party, key, payload.signatures),
                 enterprise=payload.enterprise,
                 instrument=payload.instrument,
                 quantity_kg=payload.quantity_kg,
@@ -269,7 +269,6 @@ def post_allocation(
                 years=payload.years,
                 price_fen_per_tonne_year=payload.price_fen_per_tonne_year,
                 nonce=payload.nonce,
-                signatures=client_signatures(payload.signatures),
             )
         ),
     )
@@ -298,7 +297,7 @@ def post_major_project_allocation(
                 session,
                 registry=registry,
                 actor=actor,
-                keys={actor.party: key},
+                signed_by=consent_with(actor.party, key, payload.signatures),
                 enterprise=payload.enterprise,
                 project=payload.project,
                 instrument=payload.instrument,
@@ -308,7 +307,6 @@ def post_major_project_allocation(
                 years=payload.years,
                 price_fen_per_tonne_year=payload.price_fen_per_tonne_year,
                 nonce=payload.nonce,
-                signatures=client_signatures(payload.signatures),
             )
         ),
     )
@@ -357,7 +355,7 @@ def post_buy_back(
                 session,
                 registry=registry,
                 actor=actor,
-                keys={actor.party: key},
+                signed_by=consent_with(actor.party, key, payload.signatures),
                 enterprise=payload.enterprise,
                 instrument=payload.instrument,
                 quantity_kg=payload.quantity_kg,
@@ -365,7 +363,6 @@ def post_buy_back(
                 amount_fen=payload.amount_fen,
                 basis=payload.basis,
                 nonce=payload.nonce,
-                signatures=client_signatures(payload.signatures),
             )
         ),
     )

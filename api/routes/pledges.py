@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from accounts.model import Participant
 from api.certificate_pdf import render_certificate_pdf
+from api.consent import consent_of
 from api.deps import (
     ActorDep,
     IdempotencyKeyDep,
@@ -38,7 +39,6 @@ from api.schemas.pledges import (
     LoanIn,
     PledgeOut,
     ReleaseIn,
-    consent_of,
 )
 from ledger.errors import InvalidInput
 from market.pledges.certificate import PledgeCertificate, build_certificate, standing_of, verify_certificate

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from api.consent import consent_of, consent_with
 from api.deps import (
     ActorDep,
     IdempotencyKeyDep,
@@ -24,8 +25,7 @@ from api.deps import (
 )
 from api.idempotency import write
 from api.schemas import ErrorOut, Page
-from api.schemas.issuance import BodyOut, client_signatures
-from api.schemas.pledges import consent_of
+from api.schemas.issuance import BodyOut
 from api.schemas.trades import AcceptIn, OfferIn, TradeDraftQuery, TradeIn, TradeOfferOut, TradeOut
 from market.trades.offers import OfferStatus, accept_offer, get_offer, offer_trade, offers_of, withdraw_offer
 from market.trades.service import trade, trade_draft
@@ -77,7 +77,7 @@ def post_trade(
                 session,
                 registry=registry,
                 actor=actor,
-                keys={actor.party: key} if key is not None else {},
+                signed_by=consent_with(actor.party, key, payload.signatures),
                 seller=payload.seller,
                 buyer=payload.buyer,
                 instrument=payload.instrument,
@@ -85,7 +85,6 @@ def post_trade(
                 quantity_kg=payload.quantity_kg,
                 price_fen_per_t=payload.price_fen_per_t,
                 nonce=payload.nonce,
-                signatures=client_signatures(payload.signatures),
             )
         ),
     )

@@ -8,13 +8,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from accounts.errors import NoCustodyKey
 from api.schemas import SignatureIn, StrictIn
-from ledger.crypto import SigningKey, b64e, key_id_for
-from ledger.model import Lot, Signature, TxBody
-from market.consent import Consent
+from ledger.crypto import b64e, key_id_for
+from ledger.model import Lot
+from market.consent import Signable
 from market.pledges.certificate import CertificateCheck, Standing
-from market.pledges.record import Approval
 from market.pledges.service import Pledge
 
 __all__ = [
@@ -34,7 +32,6 @@ __all__ = [
     "ReleaseIn",
     "SafeInt",
     "StandingOut",
-    "consent_of",
 ]
 
 _KG = "kilograms (a right's unit: 1 t = 1000 kg)"
@@ -69,18 +66,6 @@ class ConsentIn(StrictIn):
     custody; with them (made over the bodies ``GET .../bodies`` returns, in that order) it does not."""
 
     signatures: list[SignatureIn] | None = Field(default=None, max_length=4)
-
-
-def consent_of(signatures: Sequence[SignatureIn] | None, key: SigningKey | None, party: str) -> Consent:
-    """The caller's consent: the signatures it sent, else its custody key (``NoCustodyKey`` if none)."""
-    if signatures is not None:
-        return tuple(
-            Signature.parse(s.model_dump(exclude_defaults=True), f"signatures[{i}]")
-            for i, s in enumerate(signatures)
-        )
-    if key is None:
-        raise NoCustodyKey("the registry holds no key of yours: send signatures", party=party)
-    return key
 
 
 class ApplyIn(StrictIn):
@@ -199,7 +184,7 @@ class BodiesOut(BaseModel):
     bodies: list[dict[str, Any]]
 
     @classmethod
-    def of(cls, step: str, signer: str, bodies: Sequence[TxBody | Approval]) -> BodiesOut:
+    def of(cls, step: str, signer: str, bodies: Sequence[Signable]) -> BodiesOut:
         return cls(step=step, signer=signer, bodies=[b.to_json() for b in bodies])
 
 

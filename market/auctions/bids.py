@@ -37,15 +37,14 @@ from market.auctions.state import (
     AcceptedBid,
     Auction,
     AuctionStatus,
-    Keys,
     auction_bid_list,
     authorize_bureau,
     aware,
     free_units,
     get_auction,
-    submit_signed,
 )
 from market.auctions.tables import AuctionBidRow
+from market.consent import Consent, submit_consented
 
 __all__ = [
     "AuctionLive",
@@ -68,7 +67,7 @@ def place_bid(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     auction_id: str,
     price_fen_per_t: int,
     quantity_kg: int,
@@ -108,14 +107,14 @@ def place_bid(
     mine = [b for b in existing if b.bid.bidder == actor.party]
     most_need = max([left, *(b.need_kg or 0 for b in mine)])
     top_up = max(0, required_deposit(terms, most_need) - sum(b.deposit_fen for b in mine))
-    return _record(session, registry, actor, keys, auction, bid, left, top_up)
+    return _record(session, registry, actor, signed_by, auction, bid, left, top_up)
 
 
 def _record(
     session: Session,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     auction: Auction,
     bid: Bid,
     need_kg: int,
@@ -125,7 +124,9 @@ def _record(
     salt = secrets.token_bytes(SALT_BYTES) if auction.terms.design is not AuctionDesign.ASCENDING else None
     body = _bid_body(session, auction, bid, need_kg, deposit_fen, salt)
     with session.begin_nested():
-        receipt = submit_signed(session, registry=registry, actor=actor, keys=keys, body=body, signers=())
+        receipt = submit_consented(
+            session, registry=registry, actor=actor, signed_by=signed_by, body=body, signers=()
+        )
         row = AuctionBidRow(
             auction_id=auction.auction_id,
             seq=bid.seq,

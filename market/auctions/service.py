@@ -29,7 +29,6 @@ from market.auctions.state import (
     AuctionStatus,
     Award,
     AwardStatus,
-    Keys,
     ProjectNeed,
     auction_row,
     aware,
@@ -37,9 +36,9 @@ from market.auctions.state import (
     free_units,
     get_auction,
     need_from_row,
-    submit_signed,
 )
 from market.auctions.tables import AuctionRow, ProjectNeedRow
+from market.consent import Consent, submit_consented
 
 __all__ = [  # re-exported from market.auctions.state and market.auctions.bids: callers import this module
     "DEFAULT_PAYMENT_WINDOW",
@@ -50,7 +49,6 @@ __all__ = [  # re-exported from market.auctions.state and market.auctions.bids: 
     "AuctionStatus",
     "Award",
     "AwardStatus",
-    "Keys",
     "ProjectNeed",
     "auction_bids",
     "auction_live",
@@ -132,7 +130,7 @@ def open_auction(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     terms: AuctionTerms,
     valid_until: date,
     now: datetime,
@@ -170,7 +168,9 @@ def open_auction(
             field="quantity_kg",
         )
     with session.begin_nested():
-        receipt = submit_signed(session, registry=registry, actor=actor, keys=keys, body=body, signers=())
+        receipt = submit_consented(
+            session, registry=registry, actor=actor, signed_by=signed_by, body=body, signers=()
+        )
         session.add(auction_row(terms, actor.party, valid_until, payment_window, hold, receipt.seq))
         session.flush()
     return get_auction(session, auction_id=terms.auction_id)

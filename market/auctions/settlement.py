@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +17,7 @@ from accounts.permissions import Action, authorize, party_target
 from accounts.service import SessionDirectory
 from ledger.auction_book import BookBid, award_hold_id, result_meta, revealed_bid
 from ledger.errors import DomainError
-from ledger.model import HoldPlace, HoldSettle, Lot, Posting, Signature, TxBody
+from ledger.model import HoldPlace, HoldSettle, Lot, Posting, TxBody
 from ledger.service import Registry, lock_head_time, new_nonce
 from ledger.timeutil import format_utc
 from market.auctions.errors import (
@@ -37,15 +36,14 @@ from market.auctions.state import (
     AuctionStatus,
     Award,
     AwardStatus,
-    Keys,
     auction_bid_list,
     authorize_bureau,
     aware,
     get_auction,
     held_amount,
-    submit_signed,
 )
 from market.auctions.tables import AuctionAllocationRow, AuctionAwardRow, AuctionRow
+from market.consent import Consent, submit_consented
 
 __all__ = [
     "average_price",
@@ -59,7 +57,13 @@ __all__ = [
 
 
 def close_auction(
-    session: Session, *, registry: Registry, actor: Participant, keys: Keys, auction_id: str, now: datetime
+    session: Session,
+    *,
+    registry: Registry,
+    actor: Participant,
+    signed_by: Consent,
+    auction_id: str,
+    now: datetime,
 ) -> Auction:
     """The bureau closes bidding, clears the auction and records the signed result (``auction.result``).
 
@@ -87,7 +91,9 @@ def close_auction(
     result = clear_with_caps(auction.terms, bids, _caps(session, auction, accepted))
     body = _result_body(session, auction, accepted, result)
     with session.begin_nested():
-        receipt = submit_signed(session, registry=registry, actor=actor, keys=keys, body=body, signers=())
+        receipt = submit_consented(
+            session, registry=registry, actor=actor, signed_by=signed_by, body=body, signers=()
+        )
         _store_result(session, auction, accepted, result, receipt.seq, now + auction.payment_window)
     return get_auction(session, auction_id=auction_id)
 
@@ -205,11 +211,10 @@ def settle_award(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     auction_id: str,
     bidder: str,
     now: datetime,
-    signatures: Sequence[Signature] = (),
 ) -> Award:
     """Delivery versus payment (钱货两清) for one winner, in one ledger record (``auction.settle``).
 
@@ -219,24 +224,23 @@ def settle_award(
     released. Both the bureau (the holds' controller) and the winner sign: all of it moves, or
     nothing. Rules: a pending award, before the payment deadline (afterwards the deposit is forfeit).
     One record per winner, so one winner who cannot pay blocks nobody else. Either party may submit;
-    the other's consent may be its ``signatures`` over the body ``settlement_draft`` shows (the body
+    the other's consent may be its own signatures over the body ``settlement_draft`` shows (the body
     is fixed by the result, its nonce derived from the auction and the winner).
     """
     now = aware(now)
     lock_head_time(session)
     auction, award = _pending(session, auction_id, bidder)
-    return _settle(session, registry, actor, keys, auction, award, now, signatures)
+    return _settle(session, registry, actor, signed_by, auction, award, now)
 
 
 def _settle(
     session: Session,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     auction: Auction,
     award: Award,
     now: datetime,
-    signatures: Sequence[Signature] = (),
 ) -> Award:
     auction_id, bidder = auction.auction_id, award.bidder
     if actor.party == bidder:
@@ -251,7 +255,7 @@ def _settle(
             bidder=bidder,
         )
     body = _settlement_body(session, auction, award)
-    return _record(session, registry, actor, keys, auction, bidder, body, AwardStatus.SETTLED, signatures)
+    return _record(session, registry, actor, signed_by, auction, bidder, body, AwardStatus.SETTLED)
 
 
 def settlement_draft(session: Session, *, actor: Participant, auction_id: str, bidder: str) -> TxBody:
@@ -299,7 +303,13 @@ def _settlement_body(session: Session, auction: Auction, award: Award) -> TxBody
 
 
 def settle_auction(
-    session: Session, *, registry: Registry, actor: Participant, keys: Keys, auction_id: str, now: datetime
+    session: Session,
+    *,
+    registry: Registry,
+    actor: Participant,
+    signed_by: Consent,
+    auction_id: str,
+    now: datetime,
 ) -> dict[str, Award | DomainError]:
     """The bureau settles every pending award, each in its own record and savepoint.
 
@@ -319,7 +329,7 @@ def settle_auction(
         if award.status is not AwardStatus.PENDING:
             continue
         try:
-            out[award.bidder] = _settle(session, registry, actor, keys, auction, award, now)
+            out[award.bidder] = _settle(session, registry, actor, signed_by, auction, award, now)
         except DomainError as exc:
             out[award.bidder] = exc
     return out
@@ -330,7 +340,7 @@ def forfeit_award(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     auction_id: str,
     bidder: str,
     now: datetime,
@@ -376,7 +386,7 @@ def forfeit_award(
         signers=(auction.bureau,),
         meta=meta,
     )
-    return _record(session, registry, actor, keys, auction, bidder, body, AwardStatus.FORFEITED)
+    return _record(session, registry, actor, signed_by, auction, bidder, body, AwardStatus.FORFEITED)
 
 
 def average_price(allocations: tuple[Allocation, ...], bidder: str) -> int:
@@ -430,17 +440,16 @@ def _record(
     session: Session,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     auction: Auction,
     bidder: str,
     body: TxBody,
     status: AwardStatus,
-    given: Sequence[Signature] = (),
 ) -> Award:
     """Submit an award's record and mark the award done; the auction is settled with its last award."""
     with session.begin_nested():
-        receipt = submit_signed(
-            session, registry=registry, actor=actor, keys=keys, body=body, signers=body.signers, given=given
+        receipt = submit_consented(
+            session, registry=registry, actor=actor, signed_by=signed_by, body=body, signers=body.signers
         )
         row = session.get(AuctionAwardRow, (auction.auction_id, bidder))
         assert row is not None

@@ -4,8 +4,7 @@ stored in ``market.auctions.tables`` and read back, and the signing and authoriz
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Final, TypeVar
@@ -15,10 +14,9 @@ from sqlmodel import Session, col, select
 from accounts.errors import PermissionDenied
 from accounts.model import Participant
 from accounts.permissions import Action, Target, authorize
-from ledger.crypto import SigningKey
-from ledger.errors import InvalidInput, MissingSignature
-from ledger.model import Body, Lot, Signature
-from ledger.service import Instruction, Receipt, Registry, balances, find_hold, submit
+from ledger.errors import InvalidInput
+from ledger.model import Lot
+from ledger.service import balances, find_hold
 from ledger.timeutil import format_date, format_utc, parse_date, parse_utc
 from market.auctions.errors import UnknownAuction
 from market.auctions.model import (
@@ -46,7 +44,6 @@ __all__ = [
     "AuctionStatus",
     "Award",
     "AwardStatus",
-    "Keys",
     "ProjectNeed",
     "auction_bid_list",
     "auction_row",
@@ -57,13 +54,8 @@ __all__ = [
     "get_auction",
     "held_amount",
     "need_from_row",
-    "submit_signed",
 ]
 
-Keys = Mapping[str, SigningKey]
-"""Signing keys by party id (in custody, or a test's demo keys), as ``market.issuance.service`` takes them: a
-workflow signs with those of the parties whose consent its record needs; a missing one ends in
-``MissingSignature`` and nothing is written."""
 
 #: Winners pay the balance within 5 days of the result (Zhejiang notices: 成交后5个工作日内缴款).
 DEFAULT_PAYMENT_WINDOW: Final = timedelta(days=5)
@@ -177,32 +169,6 @@ def aware(moment: object, *, field: str = "now") -> datetime:
     if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidInput(f"{field} must be a timezone-aware datetime", field=field)
     return moment
-
-
-def submit_signed(
-    session: Session,
-    *,
-    registry: Registry,
-    actor: Participant,
-    keys: Keys,
-    body: Body,
-    signers: Sequence[str],
-    given: Sequence[Signature] = (),
-) -> Receipt:
-    """``body`` signed by each of ``signers`` with a key in ``keys``, submitted in ``actor``'s name;
-    ``given`` adds signatures made elsewhere (a counterparty's client), verified by the ledger.
-
-    The actor must sign what it submits; a missing consent is the ledger's ``MissingSignature``.
-    """
-    if actor.party not in keys and actor.party not in {s.party for s in given}:
-        raise MissingSignature(
-            f"{actor.party} must sign what it submits", field="signatures", missing=[actor.party]
-        )
-    pairs = [(party, keys[party]) for party in dict.fromkeys([actor.party, *signers]) if party in keys]
-    signed = replace(Instruction.signed(body, *pairs), scope=actor.party)
-    made = {s.party for s in signed.signatures}
-    extra = tuple(s for s in given if s.party not in made)
-    return submit(session, replace(signed, signatures=signed.signatures + extra), registry=registry)
 
 
 def authorize_bureau(actor: Participant, auction: Auction) -> None:

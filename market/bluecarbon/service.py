@@ -48,8 +48,9 @@ from market.bluecarbon.tables import (
     MonitoringReportRow,
     SerialBlockRow,
 )
+from market.consent import Consent, signed_instruction
 from market.households.attribution import issuance_attribution
-from market.issuance.service import Keys, authorized_instruction, bureau_of
+from market.issuance.service import bureau_of
 from methodologies.base import Result, decimal_text, evaluate
 from methodologies.errors import FieldProblem, InvalidMonitoringData
 from methodologies.registry import get, recompute
@@ -442,7 +443,7 @@ def issue_credits(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     report: str,
     buffer_bps: int = DEFAULT_BUFFER_BPS,
 ) -> Issuance:
@@ -479,12 +480,12 @@ def issue_credits(
     body = TxBody(ISSUE_ACTION, new_nonce(), plan.postings, signers=(project.bureau,), meta=meta)
     buffer = account_id(project.bureau, "buffer")
     opening = {} if find_account(session, account=buffer) is not None else {buffer: project.bureau}
-    ins = authorized_instruction(
+    ins = signed_instruction(
         session,
         actor=actor,
         action=Action.ISSUE_CREDITS,
         body=body,
-        keys=keys,
+        signed_by=signed_by,
         signers=[project.bureau],
         opening=opening,
     )
@@ -513,7 +514,7 @@ def _move_credits(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     batch: str,
     tonnes: int,
     to_account: str,
@@ -539,8 +540,8 @@ def _move_credits(
     meta = {**meta, "batch": batch, "tonnes": tonnes, "serials": [r.to_json() for r in serials]}
     name = "bc.retire" if action is Action.RETIRE_UNITS else "bc.transfer"
     body = TxBody(name, new_nonce(), postings, signers=(actor.party,), meta=meta)
-    ins = authorized_instruction(
-        session, actor=actor, action=action, body=body, keys=keys, signers=[actor.party]
+    ins = signed_instruction(
+        session, actor=actor, action=action, body=body, signed_by=signed_by, signers=[actor.party]
     )
     with session.begin_nested():
         receipt = submit_all(session, [ins], registry=registry)[0]
@@ -553,7 +554,7 @@ def transfer_credits(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     batch: str,
     tonnes: int,
     to_account: str,
@@ -571,7 +572,7 @@ def transfer_credits(
         session,
         registry=registry,
         actor=actor,
-        keys=keys,
+        signed_by=signed_by,
         batch=batch,
         tonnes=tonnes,
         to_account=to_account,
@@ -585,7 +586,7 @@ def retire_credits(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     batch: str,
     tonnes: int,
     beneficiary: str,
@@ -598,7 +599,7 @@ def retire_credits(
         session,
         registry=registry,
         actor=actor,
-        keys=keys,
+        signed_by=signed_by,
         batch=batch,
         tonnes=tonnes,
         to_account=account_id(actor.party, "retirement"),

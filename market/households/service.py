@@ -44,18 +44,17 @@ from ledger.service import (
     find_roster,
     lock_head_time,
     new_nonce,
-    sign_body,
     submit_all,
 )
 from ledger.timeutil import format_utc, utc_now
 from ledger.units import check_amount
-from market.auctions.state import submit_signed
 from market.bluecarbon.serials import BC, SERIAL_KG, SerialBook
 from market.bluecarbon.service import _blocks, _write_blocks, get_batch, get_project
+from market.consent import Consent, consent, signed_instruction, submit_consented
 from market.households.errors import MemberIdentityMismatch, RosterAlreadyConfirmed, UnknownRoster
 from market.households.model import SALT_BYTES, MemberEntry, identity_hash
 from market.households.tables import HouseholdMemberRow, HouseholdRosterRow, HouseholdSaleRow
-from market.issuance.service import Keys, bureau_of
+from market.issuance.service import bureau_of
 
 __all__ = [
     "RosterInfo",
@@ -148,7 +147,7 @@ def register_roster(
     session: Session,
     *,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     project: str,
     period_start: date,
     period_end: date,
@@ -185,9 +184,7 @@ def register_roster(
         meta, path="roster"
     )  # what the ledger will check of it, refused now rather than at confirmation
     body = TxBody(ROSTER_ACTION, new_nonce(), signers=(actor.party, proj.bureau), meta=meta)
-    if actor.party not in keys:
-        raise InvalidInput(f"{actor.party} must sign its roster", field="signatures")
-    signature = sign_body(body, actor.party, keys[actor.party])
+    (signature,) = consent(session, bodies=[body], party=actor.party, signed_by=signed_by, at=utc_now())
     row = HouseholdRosterRow(
         roster=rid,
         project=project,
@@ -209,7 +206,7 @@ def _roster_body(row: HouseholdRosterRow) -> TxBody:
 
 
 def confirm_roster(
-    session: Session, *, registry: Registry, actor: Participant, keys: Keys, roster: str
+    session: Session, *, registry: Registry, actor: Participant, signed_by: Consent, roster: str
 ) -> Receipt:
     """The project's bureau confirms a registered roster: one record signed by the cooperative (when it
     registered) and the bureau, after the records opening the members' accounts not yet open."""
@@ -219,11 +216,11 @@ def confirm_roster(
     lock_head_time(session)
     if row.status != "submitted":
         raise RosterAlreadyConfirmed(f"roster {roster} is already confirmed", field="roster", roster=roster)
-    if actor.party not in keys:
-        raise InvalidInput(f"{actor.party} must sign the confirmation", field="signatures")
     body = _roster_body(row)
-    given = tuple(Signature.parse(s, "signatures") for s in json.loads(row.signatures))
-    ins = Instruction(body, (*given, sign_body(body, actor.party, keys[actor.party])), scope=actor.party)
+    coop = Consent.given(Signature.parse(s, "signatures") for s in json.loads(row.signatures))
+    ins = signed_instruction(
+        session, actor=actor, body=body, signed_by=signed_by + coop, signers=[row.bureau]
+    )
     opens = [
         Instruction(OpenAccount(m["account"], row.cooperative, AccountKind.MEMBER, new_nonce()))
         for m in body.meta["members"]
@@ -287,19 +284,19 @@ def sell_credits(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     batch: str,
     tonnes: int,
     price_fen_per_t: int,
     buyer: str,
     retire_for: str | None = None,
-    signatures: Sequence[Signature] = (),
 ) -> Sale:
     """Sell whole tonnes of a batch for CNY, delivery versus payment, in one ``bc.sale`` record: the
     lowest serials the seller holds go to the buyer's holding (or, with ``retire_for`` naming the
     beneficiary, straight into the buyer's retirement account); the buyer pays tonnes x price. When the
     batch was attributed to the seller's members, the seller keeps the agreed fee and the members are
-    paid their split in the same record; otherwise the seller is paid. Seller and buyer both sign."""
+    paid their split in the same record; otherwise the seller is paid. Seller and buyer both sign
+    (``signed_by``: their custody keys, or the buyer's own signature over the body)."""
     if isinstance(tonnes, bool) or not isinstance(tonnes, int) or tonnes < 1:
         raise InvalidInput("tonnes must be a positive whole number (one serial per tonne)", field="tonnes")
     check_amount(price_fen_per_t, field="price_fen_per_t")
@@ -337,14 +334,8 @@ def sell_credits(
         meta["distribution"] = split
     body = TxBody(SALE_ACTION, new_nonce(), tuple(postings), signers=(seller, buyer), meta=meta)
     with session.begin_nested():
-        receipt = submit_signed(
-            session,
-            registry=registry,
-            actor=actor,
-            keys=keys,
-            body=body,
-            signers=[seller, buyer],
-            given=signatures,
+        receipt = submit_consented(
+            session, registry=registry, actor=actor, body=body, signed_by=signed_by, signers=[seller, buyer]
         )
         _write_blocks(session, book, touched)
         if split is not None:

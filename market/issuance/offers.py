@@ -16,7 +16,7 @@ from accounts.model import Participant
 from accounts.permissions import Action
 from accounts.service import get_participant
 from ledger.errors import Conflict, InvalidInput, NotFound
-from ledger.model import Signature, TxBody
+from ledger.model import TxBody
 from ledger.service import Registry, lock_head_time, new_nonce
 from ledger.timeutil import format_date, format_utc, parse_date
 from market.auctions.state import aware
@@ -161,13 +161,13 @@ def accept_allocation(
             actor=actor.party,
         )
     offer = _pending(session, row)
-    given: list[Signature] = list(load_signatures(row.bureau_signature).values())
-    given += consent(session, bodies=[offer.body], party=actor.party, signed_by=signed_by, at=now)
+    mine = consent(session, bodies=[offer.body], party=actor.party, signed_by=signed_by, at=now)
+    stored = tuple(load_signatures(row.bureau_signature).values())
     done = allocate(
         session,
         registry=registry,
         actor=get_participant(session, party=offer.bureau),
-        keys={},
+        signed_by=Consent.given(stored + mine),
         enterprise=offer.enterprise,
         instrument=offer.instrument,
         quantity_kg=offer.quantity_kg,
@@ -178,7 +178,6 @@ def accept_allocation(
         years=offer.years,
         price_fen_per_tonne_year=offer.price_fen_per_tonne_year,
         nonce=offer.nonce,
-        signatures=given,
     )
     _close(session, row, OfferStatus.ACCEPTED, now, done.receipt.seq)
     return done

@@ -9,8 +9,8 @@ government reserve (政府储备), and allocating from it with the paid-use fee 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, Literal
 
@@ -19,13 +19,13 @@ from sqlmodel import Session
 from accounts.errors import PermissionDenied
 from accounts.identifiers import account_id
 from accounts.model import Participant, Role
-from accounts.permissions import Action, Target, authorize, party_target, target_of
+from accounts.permissions import Action, Target, authorize, party_target
 from accounts.service import SessionDirectory, get_participant
-from ledger.crypto import SigningKey
-from ledger.errors import InvalidInput, MissingSignature
-from ledger.model import Lot, Posting, Signature, TxBody
-from ledger.service import Instruction, Receipt, Registry, balances, lock_head_time, new_nonce, submit_all
+from ledger.errors import InvalidInput
+from ledger.model import Lot, Posting, TxBody
+from ledger.service import Receipt, Registry, balances, lock_head_time, new_nonce, submit_all
 from ledger.units import check_amount, instrument
+from market.consent import Consent, signed_instruction
 from market.issuance.errors import CapExceeded, NotInJurisdiction, PermitRequired
 
 __all__ = [
@@ -33,11 +33,9 @@ __all__ = [
     "DEFAULT_TERM_YEARS",
     "Allocation",
     "CapPosition",
-    "Keys",
     "allocate",
     "allocate_initial",
     "allocation_draft",
-    "authorized_instruction",
     "bureau_of",
     "cap_position",
     "paid_use_fee_fen",
@@ -45,10 +43,6 @@ __all__ = [
     "rights_lot",
     "set_cap",
 ]
-
-Keys = Mapping[str, SigningKey]
-"""Signing keys by party id; a workflow signs with the keys of exactly the parties whose consent
-its record needs (in custody or a test's demo keys); a missing one ends in ``MissingSignature``."""
 
 #: Government base prices for paid use, in fen per tonne-year. Jinhua 金价价管〔2012〕137号: COD and
 #: NH3-N 4,000 CNY/t·a, SO2 and NOx 1,000 CNY/t·a; VOCs: the Wuyi and Yongkang paid-use pilot
@@ -104,47 +98,6 @@ def bureau_of(actor: Participant, action: Action) -> str:
     return actor.jurisdiction
 
 
-def authorized_instruction(
-    session: Session,
-    *,
-    actor: Participant,
-    action: Action,
-    body: TxBody,
-    keys: Keys,
-    signers: Sequence[str],
-    opening: Mapping[str, str] | None = None,
-    given: Sequence[Signature] = (),
-) -> Instruction:
-    """``body`` signed by each of ``signers`` whose key is in ``keys``, after checking that
-    ``actor`` may do ``action`` on it (target resolved from the registry's records) and signed it.
-    ``opening`` maps accounts the same batch opens first to their owners; ``given`` are signatures
-    over ``body`` made elsewhere (a counterparty's client), which the ledger verifies like the rest.
-
-    Writes nothing: refusals (``PermissionDenied`` naming the rule) come before any record.
-    """
-    pairs = [(party, keys[party]) for party in dict.fromkeys(signers) if party in keys]
-    signed = Instruction.signed(body, *pairs, scope=actor.party)
-    made = {s.party for s in signed.signatures}
-    ins = replace(signed, signatures=signed.signatures + tuple(s for s in given if s.party not in made))
-    authorize(actor, action, target_of(body, ins.signatures, _Directory(session, opening or {})))
-    if actor.party not in {s.party for s in ins.signatures}:
-        raise MissingSignature(
-            f"{actor.party} must sign what it submits", field="signatures", missing=[actor.party]
-        )
-    return ins
-
-
-class _Directory(SessionDirectory):
-    """The registry's records, plus accounts about to be opened in the same batch."""
-
-    def __init__(self, session: Session, opening: Mapping[str, str]) -> None:
-        super().__init__(session)
-        self.opening = opening
-
-    def owner_of(self, account: str) -> str | None:
-        return self.opening.get(account) or super().owner_of(account)
-
-
 @dataclass(frozen=True, slots=True)
 class CapPosition:
     """A jurisdiction's cap for one instrument and lot: ``cap_kg`` in force, ``reserve_kg`` not
@@ -195,7 +148,7 @@ def set_cap(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     instrument: str,
     quantity_kg: int,
     valid_until: date,
@@ -220,8 +173,13 @@ def set_cap(
         signers=(actor.party,),
         meta=meta,
     )
-    ins = authorized_instruction(
-        session, actor=actor, action=Action.ISSUE_RIGHTS, body=body, keys=keys, signers=[actor.party]
+    ins = signed_instruction(
+        session,
+        actor=actor,
+        action=Action.ISSUE_RIGHTS,
+        body=body,
+        signed_by=signed_by,
+        signers=[actor.party],
     )
     return submit_all(session, [ins], registry=registry)[0]
 
@@ -310,7 +268,7 @@ def allocate(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     enterprise: str,
     instrument: str,
     quantity_kg: int,
@@ -321,7 +279,6 @@ def allocate(
     years: int = DEFAULT_TERM_YEARS,
     price_fen_per_tonne_year: int | None = None,
     nonce: str | None = None,
-    signatures: Sequence[Signature] = (),
 ) -> Allocation:
     """Allocate rights from the bureau's reserve to an enterprise of its jurisdiction.
 
@@ -330,7 +287,7 @@ def allocate(
     (``CapExceeded``; the ledger's no-negative rule is the second line). With paid use the fee
     (quantity x price x years; the base price unless one is given) moves enterprise cash ->
     bureau cash in the same record, so rights and money move together or not at all; both sign.
-    The enterprise's consent may come as its own ``signatures`` over the body that
+    The enterprise's consent may come as its own signatures over the body that
     ``allocation_draft`` returns for the same terms and ``nonce``.
     """
     jurisdiction = bureau_of(actor, Action.ISSUE_RIGHTS)
@@ -349,14 +306,13 @@ def allocate(
         price_fen_per_tonne_year=price_fen_per_tonne_year,
     )
     body = _allocation_body(terms, nonce or new_nonce())
-    ins = authorized_instruction(
+    ins = signed_instruction(
         session,
         actor=actor,
         action=Action.ISSUE_RIGHTS,
         body=body,
-        keys=keys,
+        signed_by=signed_by,
         signers=body.signers,
-        given=signatures,
     )
     lock_head_time(session)  # the sequencer lock first, so the reserve read is the one written against
     _check_cap(session, terms, valid_until)
@@ -482,7 +438,7 @@ def allocate_initial(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     enterprise: str,
     instrument: str,
     quantity_kg: int,
@@ -491,14 +447,13 @@ def allocate_initial(
     years: int = DEFAULT_TERM_YEARS,
     price_fen_per_tonne_year: int | None = None,
     nonce: str | None = None,
-    signatures: Sequence[Signature] = (),
 ) -> Allocation:
     """Initial allocation (初始排污权) to an enterprise under its permit: see ``allocate``."""
     return allocate(
         session,
         registry=registry,
         actor=actor,
-        keys=keys,
+        signed_by=signed_by,
         enterprise=enterprise,
         instrument=instrument,
         quantity_kg=quantity_kg,
@@ -508,5 +463,4 @@ def allocate_initial(
         years=years,
         price_fen_per_tonne_year=price_fen_per_tonne_year,
         nonce=nonce,
-        signatures=signatures,
     )

@@ -8,10 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ledger.canonical import canonical_bytes
-from ledger.crypto import TAG_BODY, SigningKey
 from ledger.errors import InvalidInput
-from ledger.model import HoldPlace, Lot, Signature, TxBody, check_id
+from ledger.model import HoldPlace, Lot, TxBody, check_id
 from ledger.pledge_terms import (
     PLEDGE_REASON,
     PLEDGE_REGISTER,
@@ -30,13 +28,10 @@ if TYPE_CHECKING:
 __all__ = [
     "BASIS",
     "Approval",
-    "Signable",
     "approval_of",
     "hold_of",
-    "message_of",
     "parse_approval",
     "registration_body",
-    "sign_document",
     "target_body",
 ]
 
@@ -50,25 +45,12 @@ class Approval:
 
     statement: dict[str, Any]
 
+    @property
+    def tag(self) -> bytes:
+        return TAG_APPROVAL
+
     def to_json(self) -> dict[str, Any]:
         return self.statement
-
-
-Signable = TxBody | Approval
-"""What a pledge step asks a party to sign."""
-
-
-def message_of(doc: Signable) -> tuple[bytes, bytes]:
-    """The tag and the canonical bytes a signature over ``doc`` covers."""
-    if isinstance(doc, Approval):
-        return TAG_APPROVAL, canonical_bytes(doc.statement)
-    return TAG_BODY, canonical_bytes(doc.to_json())
-
-
-def sign_document(doc: Signable, party: str, key: SigningKey) -> Signature:
-    """``party``'s signature over ``doc`` with ``key`` (marked ``custody`` when the registry holds it)."""
-    tag, message = message_of(doc)
-    return Signature(party, key.key_id, key.sign(tag, message), custody=key.custody)
 
 
 def _approved(pledge: Pledge) -> tuple[int, str]:

@@ -33,10 +33,9 @@ from ledger.text import check_display_text
 from ledger.timeutil import format_utc
 from ledger.units import check_amount, instrument
 from market.auctions.tables import AuctionRow
-from market.consent import Consent, consent, dump_signatures, load_signatures
+from market.consent import Consent, Signable, consent, dump_signatures, load_signatures
 from market.pledges.errors import CollateralUnavailable, PledgeStateConflict, UnknownPledge
 from market.pledges.record import (
-    Signable,
     approval_of,
     registration_body,
     target_body,
@@ -650,7 +649,13 @@ def _check_approval_signed(session: Session, pledge: Pledge, *, at: datetime) ->
     were signed holds the bureau's signature over the old body, which the new record cannot carry."""
     approval = [s for s in pledge.signatures if s.party == pledge.bureau]
     try:
-        consent(session, bodies=[approval_of(pledge)], party=pledge.bureau, signed_by=approval, at=at)
+        consent(
+            session,
+            bodies=[approval_of(pledge)],
+            party=pledge.bureau,
+            signed_by=Consent.given(approval),
+            at=at,
+        )
     except DomainError:
         raise PledgeStateConflict(
             f"pledge {pledge.id} was approved before loan terms were signed, or its approval no longer "

@@ -4,7 +4,6 @@ versus payment in one record, and allocating reserved quota to a major project (
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -15,15 +14,14 @@ from accounts.model import Participant
 from accounts.permissions import Action, authorize, party_target
 from accounts.service import SessionDirectory, get_participant
 from ledger.errors import InvalidInput
-from ledger.model import Lot, Posting, Signature, TxBody
+from ledger.model import Lot, Posting, TxBody
 from ledger.service import Receipt, Registry, new_nonce, submit_all
 from ledger.units import check_amount
+from market.consent import Consent, signed_instruction
 from market.issuance.service import (
     DEFAULT_TERM_YEARS,
     Allocation,
-    Keys,
     allocate,
-    authorized_instruction,
     bureau_of,
     rights_instrument,
     rights_lot,
@@ -37,7 +35,7 @@ def buy_back(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     enterprise: str,
     instrument: str,
     quantity_kg: int,
@@ -45,26 +43,24 @@ def buy_back(
     amount_fen: int,
     basis: str | None = None,
     nonce: str | None = None,
-    signatures: Sequence[Signature] = (),
 ) -> Receipt:
     """Buy rights back into the reserve (收储): enterprise holding -> bureau reserve and
     ``amount_fen`` bureau cash -> enterprise cash in ONE record that both sign, so neither leg
     happens without the other (delivery versus payment). Only the bureau of the jurisdiction;
     units under a pledge or expired cannot be sold back (the ledger refuses them). The enterprise's
-    consent may come as its ``signatures`` over what ``buy_back_draft`` returns for the same ``nonce``."""
+    consent may come as its own signatures over what ``buy_back_draft`` returns for the same ``nonce``."""
     jurisdiction = bureau_of(actor, Action.BUY_BACK_RESERVE)
     ent = get_participant(session, party=enterprise)
     body = _buy_back_body(
         actor.party, ent.party, jurisdiction, instrument, quantity_kg, valid_until, amount_fen, basis, nonce
     )
-    ins = authorized_instruction(
+    ins = signed_instruction(
         session,
         actor=actor,
         action=Action.BUY_BACK_RESERVE,
         body=body,
-        keys=keys,
+        signed_by=signed_by,
         signers=[actor.party, ent.party],
-        given=signatures,
     )
     return submit_all(session, [ins], registry=registry)[0]
 
@@ -137,7 +133,7 @@ def allocate_to_major_project(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     enterprise: str,
     project: str,
     instrument: str,
@@ -147,7 +143,6 @@ def allocate_to_major_project(
     years: int = DEFAULT_TERM_YEARS,
     price_fen_per_tonne_year: int | None = None,
     nonce: str | None = None,
-    signatures: Sequence[Signature] = (),
 ) -> Allocation:
     """Allocate reserved quota (预留指标) to an enterprise's major project (重大项目): reserve ->
     enterprise holding under the cap, no permit needed yet; ``project`` names it in the record.
@@ -156,7 +151,7 @@ def allocate_to_major_project(
         session,
         registry=registry,
         actor=actor,
-        keys=keys,
+        signed_by=signed_by,
         enterprise=enterprise,
         instrument=instrument,
         quantity_kg=quantity_kg,
@@ -167,5 +162,4 @@ def allocate_to_major_project(
         years=years,
         price_fen_per_tonne_year=price_fen_per_tonne_year,
         nonce=nonce,
-        signatures=signatures,
     )

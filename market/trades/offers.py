@@ -15,9 +15,8 @@ from accounts.errors import PermissionDenied
 from accounts.identifiers import account_id
 from accounts.model import Participant
 from accounts.permissions import Action
-from ledger.crypto import SigningKey
 from ledger.errors import Conflict, InsufficientBalance, NotFound
-from ledger.model import Lot, Signature, TxBody
+from ledger.model import Lot, TxBody
 from ledger.service import Registry, lock_head_time, new_nonce
 from ledger.timeutil import format_date, format_utc, parse_date
 from market.auctions.state import aware, free_units
@@ -173,17 +172,13 @@ def accept_offer(
             actor=actor.party,
         )
     offer = _pending(row)
-    given: list[Signature] = list(load_signatures(row.seller_signature).values())
-    keys: dict[str, SigningKey] = {}
-    if isinstance(signed_by, SigningKey):
-        keys[actor.party] = signed_by
-    else:
-        given += consent(session, bodies=[offer.body], party=actor.party, signed_by=signed_by, at=now)
+    mine = consent(session, bodies=[offer.body], party=actor.party, signed_by=signed_by, at=now)
+    stored = tuple(load_signatures(row.seller_signature).values())
     done = trade(
         session,
         registry=registry,
         actor=actor,
-        keys=keys,
+        signed_by=Consent.given(stored + mine),
         seller=offer.seller,
         buyer=offer.buyer,
         instrument=offer.instrument,
@@ -191,7 +186,6 @@ def accept_offer(
         quantity_kg=offer.quantity_kg,
         price_fen_per_t=offer.price_fen_per_t,
         nonce=offer.nonce,
-        signatures=given,
     )
     _close(session, row, OfferStatus.ACCEPTED, now, done.seq)
     return done

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -15,12 +14,12 @@ from accounts.identifiers import account_id
 from accounts.model import Participant, Role
 from accounts.permissions import Action, authorize, target_of
 from accounts.service import SessionDirectory, get_participant
-from ledger.model import Lot, Posting, Signature, TxBody
+from ledger.model import Lot, Posting, TxBody
 from ledger.service import Registry, new_nonce
 from ledger.timeutil import format_date
 from ledger.units import check_amount, instrument
 from market.auctions.model import payment_fen
-from market.auctions.state import Keys, submit_signed
+from market.consent import Consent, submit_consented
 from market.trades.errors import CrossJurisdictionTrade, InvalidTrade
 
 __all__ = ["Trade", "instrument_code", "trade", "trade_body", "trade_draft"]
@@ -80,7 +79,7 @@ def trade(
     *,
     registry: Registry,
     actor: Participant,
-    keys: Keys,
+    signed_by: Consent,
     seller: str,
     buyer: str,
     instrument: str,
@@ -88,7 +87,6 @@ def trade(
     quantity_kg: int,
     price_fen_per_t: int,
     nonce: str | None = None,
-    signatures: Sequence[Signature] = (),
 ) -> Trade:
     """Two enterprises trade rights of their jurisdiction, delivery versus payment, in one record.
 
@@ -97,7 +95,7 @@ def trade(
     its serials); the price is at least one fen in total. Each party may move only its own side
     (permission table: the seller the units, the buyer the cash), and both sign; either submits.
     The ledger refuses units the seller does not hold free (pledged or in escrow) and cash the
-    buyer does not have, and then nothing moves. A party's consent may be its ``signatures`` over the
+    buyer does not have, and then nothing moves. A party's consent may be its own signatures over the
     body ``trade_draft`` shows for the same terms and ``nonce`` (a self-custody client, a trade offer).
     """
     body = _checked_body(
@@ -111,8 +109,8 @@ def trade(
         price_fen_per_t=price_fen_per_t,
         nonce=nonce,
     )
-    receipt = submit_signed(
-        session, registry=registry, actor=actor, keys=keys, body=body, signers=body.signers, given=signatures
+    receipt = submit_consented(
+        session, registry=registry, actor=actor, signed_by=signed_by, body=body, signers=body.signers
     )
     units = body.postings[0]
     amount = body.postings[3].amount

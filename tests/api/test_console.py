@@ -18,6 +18,7 @@ from api.console.i18n import LANGS, TEXT, translate
 from api.console.svg import Bar, Point, bars, line
 from ledger.crypto import SigningKey
 from ledger.service import Registry, balances
+from market.consent import Consent
 from market.issuance import service as issuance
 from market.trades.offers import OfferStatus, offers_of
 from tests.api.conftest import HttpWorld, console_login
@@ -61,7 +62,7 @@ def http(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             s,
             registry=world.registry,
             actor=yuyao.participant,
-            keys={yuyao.party: yuyao.key},
+            signed_by=Consent({yuyao.party: yuyao.key}),
             instrument="COD",
             quantity_kg=10_000,
             valid_until=date(2030, 12, 31),

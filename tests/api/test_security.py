@@ -26,6 +26,7 @@ from api.deps import _cache
 from api.limits import Limits
 from ledger.crypto import SigningKey
 from ledger.service import Registry
+from market.consent import Consent
 from market.issuance import service as issuance
 from tests.api.conftest import HttpWorld, console_login, error_of
 from tests.conftest import engine_for
@@ -46,7 +47,7 @@ def http(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             s,
             registry=world.registry,
             actor=yuyao.participant,
-            keys={yuyao.party: yuyao.key},
+            signed_by=Consent({yuyao.party: yuyao.key}),
             instrument="COD",
             quantity_kg=100_000,
             valid_until=date(2030, 12, 31),

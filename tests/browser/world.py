@@ -16,6 +16,7 @@ from ledger.crypto import SigningKey
 from ledger.model import Lot, Posting, TxBody
 from ledger.service import Instruction, Registry, init_ledger, new_nonce, submit
 from ledger.timeutil import utc_now
+from market.consent import Consent
 from market.issuance import service as issuance
 
 VALID_UNTIL = date(2030, 12, 31)
@@ -66,7 +67,7 @@ def build_world(engine: Engine, *, cap: bool = True) -> ConsoleWorld:
                 s,
                 registry=registry,
                 actor=yuyao.participant,
-                keys={yuyao.party: yuyao.key},
+                signed_by=Consent({yuyao.party: yuyao.key}),
                 instrument="COD",
                 quantity_kg=CAP_KG,
                 valid_until=VALID_UNTIL,

@@ -43,6 +43,7 @@ from market.auctions import service as auctions
 from market.auctions.errors import AuctionClosed, BidExceedsNeed, TooManyBids
 from market.auctions.model import FixedDeposit
 from market.auctions.tables import AuctionBidRow, AuctionRow
+from market.consent import Consent
 from market.pledges.errors import CollateralUnavailable, PledgeStateConflict
 from market.pledges.service import (
     PledgeStatus,
@@ -136,6 +137,9 @@ class Market:
     def key(self, alias: str) -> SigningKey:
         return self.people[alias].key
 
+    def consent(self, alias: str) -> Consent:
+        return Consent.custody(self.party(alias), self.key(alias))
+
     @property
     def keys(self) -> dict[str, SigningKey]:
         return {d.party: d.key for d in self.people.values()}
@@ -209,7 +213,7 @@ def build_market(engine: Engine) -> Market:
             s,
             registry=registry,
             actor=m.p("yuyao"),
-            keys=m.keys,
+            signed_by=Consent(m.keys),
             terms=terms(
                 quantity_kg=OFFERED_KG,
                 reserve_price_fen_per_t=RESERVE_FEN_PER_T,
@@ -346,7 +350,7 @@ class Client:
             s,
             registry=self.m.registry,
             actor=self.m.p(self.rng.choice((seller, buyer))),
-            keys=self.m.keys,
+            signed_by=Consent(self.m.keys),
             seller=self.m.party(seller),
             buyer=self.m.party(buyer),
             instrument="COD",
@@ -404,7 +408,7 @@ class Client:
             s,
             registry=self.m.registry,
             actor=self.m.p(bidder),
-            keys=self.m.keys,
+            signed_by=Consent(self.m.keys),
             auction_id="A1",
             price_fen_per_t=RESERVE_FEN_PER_T + 10_000 * self.rng.randint(0, 50),
             quantity_kg=self.rng.randint(100, 2_000),  # within every need (2,000 kg and up)
@@ -452,7 +456,7 @@ class Client:
                     pledge_id=pledge_id,
                     approved_kg=row.applied_kg,
                     certificate_no=f"ZJPW-{YUYAO}-{pledge_id}",
-                    signed_by=self.m.key("yuyao"),
+                    signed_by=self.m.consent("yuyao"),
                 )
         elif step == "approved":
             pledge = record_loan(
@@ -464,7 +468,7 @@ class Client:
                 amount_fen=(row.approved_kg or 0) * 1_000,  # 10,000 CNY/t: under 80% of 17,000
                 rate_bp=385,
                 term_months=12,
-                signed_by=self.m.key(bank),
+                signed_by=self.m.consent(bank),
             )
         elif step == "loan_recorded":
             pledge = confirm_pledge(
@@ -472,7 +476,7 @@ class Client:
                 registry=self.m.registry,
                 actor=self.m.p(enterprise),
                 pledge_id=pledge_id,
-                signed_by=self.m.key(enterprise),
+                signed_by=self.m.consent(enterprise),
             )
             seq, digest = _tip(s)
             assert seq == pledge.record_seq
@@ -488,7 +492,7 @@ class Client:
                     registry=self.m.registry,
                     actor=self.m.p(bank),
                     pledge_id=pledge_id,
-                    signed_by=self.m.key(bank),
+                    signed_by=self.m.consent(bank),
                     quantity_kg=quantity,
                 )
             except InvalidQuantity as exc:

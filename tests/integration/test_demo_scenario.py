@@ -21,6 +21,7 @@ from ledger.service import Registry, balances, head_size, replay_database
 from market.auctions import service as auctions
 from market.auctions.state import AuctionStatus, AwardStatus, get_auction
 from market.bluecarbon.service import get_batch, serials_of
+from market.consent import Consent
 from market.crosscity import service as crosscity
 from market.households.service import member_account, rosters_of
 from market.pledges.service import PledgeStatus
@@ -179,7 +180,7 @@ def _logins_authenticate_and_a_person_can_bid_live_with_the_custody_key(
             s,
             registry=registry,
             actor=actor,
-            keys={chem.party: key},
+            signed_by=Consent({chem.party: key}),
             auction_id=facts.live_auction,
             price_fen_per_t=2_200_000,
             quantity_kg=1_000,

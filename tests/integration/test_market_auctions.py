@@ -29,6 +29,7 @@ from market.auctions.errors import (
 )
 from market.auctions.model import AuctionDesign, RatioDeposit, clear_with_caps, payment_fen
 from market.auctions.state import AuctionStatus, AwardStatus, auction_bid_list, get_auction
+from market.consent import Consent
 from tests.integration.test_market_auctions_world import (
     BUREAU,
     CLOSE,
@@ -90,7 +91,7 @@ def test_only_the_bureau_of_the_jurisdiction_opens_an_auction_once(world: World)
         world.run(
             auctions.open_auction,
             actor=world.p("yuyao"),
-            keys=world.keys_of("yuyao_chem"),
+            signed_by=Consent(world.keys_of("yuyao_chem")),
             terms=terms(),
             valid_until=VALID_UNTIL,
             now=T0,

@@ -32,6 +32,7 @@ from ledger.replay import replay_lines
 from ledger.service import Instruction, Registry, head_size, journal_lines, new_nonce, sign_body, submit
 from market.auctions import settlement as auction_settlement
 from market.auctions.model import AuctionDesign
+from market.consent import Consent
 from tests.integration.test_market_auctions_world import (
     BUREAU,
     CLOSE,
@@ -65,7 +66,7 @@ def honest_result(w: World, at: datetime = AFTER) -> TxBody:
     w.registry.clock = lambda: at
     with Session(w.engine) as s:
         auction_settlement.close_auction(
-            s, registry=w.registry, actor=w.p("yuyao"), keys=w.keys, auction_id="A1", now=at
+            s, registry=w.registry, actor=w.p("yuyao"), signed_by=Consent(w.keys), auction_id="A1", now=at
         )
         line = next(iter(journal_lines(s, start=head_size(s) - 1)))
         s.rollback()

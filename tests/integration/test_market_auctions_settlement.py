@@ -18,7 +18,8 @@ from market.auctions import settlement as auction_settlement
 from market.auctions.errors import AwardNotPending, PaymentOverdue, PaymentWindowOpen, UnknownAward
 from market.auctions.model import AuctionDesign, FixedDeposit, payment_fen
 from market.auctions.needs import open_needs
-from market.auctions.state import AuctionStatus, AwardStatus, submit_signed
+from market.auctions.state import AuctionStatus, AwardStatus
+from market.consent import Consent, submit_consented
 from tests.integration.test_market_auctions_world import (
     BUREAU,
     CLOSE,
@@ -50,7 +51,7 @@ def _records(w: World, action: str) -> list[dict[str, Any]]:
 
 
 def _settle(
-    w: World, alias: str, *, by: str = "yuyao", keys: dict[str, Any] | None = None, at: Any = None
+    w: World, alias: str, *, by: str = "yuyao", signed_by: Consent | None = None, at: Any = None
 ) -> Any:
     return w.run(
         auction_settlement.settle_award,
@@ -58,7 +59,7 @@ def _settle(
         auction_id="A1",
         bidder=w.party(alias),
         now=CLOSE + timedelta(hours=1) if at is None else at,
-        **({} if keys is None else {"keys": keys}),
+        **({} if signed_by is None else {"signed_by": signed_by}),
     )
 
 
@@ -102,7 +103,7 @@ def test_a_deposit_above_the_price_is_released_at_settlement(world: World) -> No
     world.open(terms(quantity_kg=100, deposit_rule=FixedDeposit(500_000)))
     placed = world.bid("yuyao_chem", P, 100, minutes(5))
     world.close()
-    _settle(world, "yuyao_chem", keys=world.keys_of("yuyao", "yuyao_chem"))
+    _settle(world, "yuyao_chem", signed_by=Consent(world.keys_of("yuyao", "yuyao_chem")))
     assert world.position(f"{chem}.cash") == (CHEM_FUNDS - payment_fen(100, P), 0)
     assert placed.deposit_hold is not None
     with Session(world.engine) as s:
@@ -117,10 +118,10 @@ def test_settlement_needs_the_winner_and_the_bureau_to_sign(world: World) -> Non
     world.close()
     before = world.snapshot()
     with pytest.raises(MissingSignature) as err:
-        _settle(world, "yuyao_chem", keys=world.keys_of("yuyao"))
+        _settle(world, "yuyao_chem", signed_by=Consent(world.keys_of("yuyao")))
     assert err.value.details["missing"] == [world.party("yuyao_chem")]
     with pytest.raises(MissingSignature):
-        _settle(world, "yuyao_chem", by="yuyao_chem", keys=world.keys_of("yuyao_chem"))
+        _settle(world, "yuyao_chem", by="yuyao_chem", signed_by=Consent(world.keys_of("yuyao_chem")))
     with pytest.raises(PermissionDenied):
         _settle(world, "yuyao_chem", by="yuyao_dye")
     with pytest.raises(PermissionDenied):
@@ -211,7 +212,7 @@ def test_a_fault_after_one_winners_record_undoes_that_record_only(
     world.bid("yuyao_chem", P, 1_000, minutes(1))
     world.bid("yuyao_dye", P, 1_000, minutes(2))
     world.close()
-    real = submit_signed
+    real = submit_consented
 
     def faulty(session: Session, **kwargs: Any) -> Any:
         receipt = real(session, **kwargs)
@@ -219,7 +220,7 @@ def test_a_fault_after_one_winners_record_undoes_that_record_only(
             raise DomainError("injected fault after the settlement record was written")
         return receipt
 
-    monkeypatch.setattr("market.auctions.settlement.submit_signed", faulty)
+    monkeypatch.setattr("market.auctions.settlement.submit_consented", faulty)
     outcome = world.run(
         auction_settlement.settle_auction, actor=world.p("yuyao"), auction_id="A1", now=minutes(90)
     )

@@ -22,6 +22,7 @@ from market.auctions import service as auctions
 from market.auctions import settlement as auction_settlement
 from market.auctions.model import AuctionDesign, AuctionTerms, FixedDeposit
 from market.auctions.state import AcceptedBid, Auction, ProjectNeed, get_auction
+from market.consent import Consent
 
 YUYAO = "330281"
 BUREAU = "bureau:330281"
@@ -91,7 +92,7 @@ class World:
 
         The registry's clock is the service's ``now``: the ledger checks a bid's window by its
         record's time, as the registry's clock stamps it when the bid arrives."""
-        kwargs.setdefault("keys", self.keys)
+        kwargs.setdefault("signed_by", Consent(self.keys))
         now = kwargs.get("now")
         if isinstance(now, datetime):
             self.registry.clock = lambda: now

@@ -43,6 +43,7 @@ from market.bluecarbon.service import (
     transfer_credits,
 )
 from market.bluecarbon.tables import BlueCarbonBatchRow, MonitoringReportRow
+from market.consent import Consent
 from methodologies.errors import InputHashMismatch, InvalidMonitoringData, QuantityMismatch
 from methodologies.registry import recompute
 
@@ -96,7 +97,11 @@ def _issued(engine: Engine, registry: Registry, demo: Demo, data: dict[str, Any]
             s, actor=demo["shengsi_coop"].participant, project=PROJECT, data=data or _data()
         )
         issuance = issue_credits(
-            s, registry=registry, actor=demo["zhoushan"].participant, keys=_keys(demo), report=report.id
+            s,
+            registry=registry,
+            actor=demo["zhoushan"].participant,
+            signed_by=Consent(_keys(demo)),
+            report=report.id,
         )
         s.commit()
     return issuance
@@ -179,9 +184,11 @@ def test_later_batches_continue_the_serial_numbers_and_count_per_vintage(
             data=_data(monitoring_start="2024-01-01", monitoring_end="2024-12-31"),
         )
         b2 = issue_credits(
-            s, registry=registry, actor=bureau, keys=_keys(demo), report=second.id, buffer_bps=0
+            s, registry=registry, actor=bureau, signed_by=Consent(_keys(demo)), report=second.id, buffer_bps=0
         )
-        b3 = issue_credits(s, registry=registry, actor=bureau, keys=_keys(demo), report=third.id)
+        b3 = issue_credits(
+            s, registry=registry, actor=bureau, signed_by=Consent(_keys(demo)), report=third.id
+        )
         s.commit()
     assert (first.batch, b2.batch, b3.batch) == (
         f"{PROJECT}-2023-1",
@@ -242,7 +249,7 @@ def test_overlapping_periods_and_a_second_issuance_of_one_report_are_refused(
                 s,
                 registry=registry,
                 actor=demo["zhoushan"].participant,
-                keys=_keys(demo),
+                signed_by=Consent(_keys(demo)),
                 report=f"{PROJECT}-R1",
             )
         assert head_size(s) == size
@@ -265,7 +272,11 @@ def test_only_the_bureau_over_the_project_issues_and_only_the_owner_reports(
         ):
             with pytest.raises(PermissionDenied) as refused:
                 issue_credits(
-                    s, registry=registry, actor=demo[alias].participant, keys=_keys(demo), report=report.id
+                    s,
+                    registry=registry,
+                    actor=demo[alias].participant,
+                    signed_by=Consent(_keys(demo)),
+                    report=report.id,
                 )
             assert refused.value.rule == rule
         assert head_size(s) == size
@@ -283,7 +294,7 @@ def test_transfers_move_the_lowest_serials_and_blocks_split_and_merge(
             s,
             registry=registry,
             actor=coop.participant,
-            keys=_keys(demo),
+            signed_by=Consent(_keys(demo)),
             batch=batch,
             tonnes=100,
             to_account=ship_holding,
@@ -292,7 +303,7 @@ def test_transfers_move_the_lowest_serials_and_blocks_split_and_merge(
             s,
             registry=registry,
             actor=coop.participant,
-            keys=_keys(demo),
+            signed_by=Consent(_keys(demo)),
             batch=batch,
             tonnes=50,
             to_account=ship_holding,
@@ -301,7 +312,7 @@ def test_transfers_move_the_lowest_serials_and_blocks_split_and_merge(
             s,
             registry=registry,
             actor=ship.participant,
-            keys=_keys(demo),
+            signed_by=Consent(_keys(demo)),
             batch=batch,
             tonnes=30,
             to_account=f"{coop.party}.holding",
@@ -320,7 +331,7 @@ def test_transfers_move_the_lowest_serials_and_blocks_split_and_merge(
                 s,
                 registry=registry,
                 actor=ship.participant,
-                keys=_keys(demo),
+                signed_by=Consent(_keys(demo)),
                 batch=batch,
                 tonnes=121,
                 to_account=f"{coop.party}.holding",
@@ -330,7 +341,7 @@ def test_transfers_move_the_lowest_serials_and_blocks_split_and_merge(
                 s,
                 registry=registry,
                 actor=ship.participant,
-                keys=_keys(demo),
+                signed_by=Consent(_keys(demo)),
                 batch=batch,
                 tonnes=0,
                 to_account=f"{coop.party}.holding",
@@ -348,7 +359,7 @@ def test_retired_serials_are_recorded_and_never_move_again(
             s,
             registry=registry,
             actor=coop.participant,
-            keys=_keys(demo),
+            signed_by=Consent(_keys(demo)),
             batch=batch,
             tonnes=10,
             beneficiary="舟山示例船舶修造有限公司",
@@ -383,7 +394,7 @@ def test_the_journal_replays_to_the_same_serial_blocks_and_balances(
             s,
             registry=registry,
             actor=coop.participant,
-            keys=_keys(demo),
+            signed_by=Consent(_keys(demo)),
             batch=batch,
             tonnes=700,
             to_account=f"{ship.party}.holding",
@@ -392,7 +403,7 @@ def test_the_journal_replays_to_the_same_serial_blocks_and_balances(
             s,
             registry=registry,
             actor=ship.participant,
-            keys=_keys(demo),
+            signed_by=Consent(_keys(demo)),
             batch=batch,
             tonnes=200,
             beneficiary="x",
@@ -425,7 +436,11 @@ def test_a_fault_mid_issuance_leaves_no_record_no_buffer_account_and_no_batch(
         size = head_size(s)
         with pytest.raises(RuntimeError):
             issue_credits(
-                s, registry=registry, actor=demo["zhoushan"].participant, keys=_keys(demo), report=report.id
+                s,
+                registry=registry,
+                actor=demo["zhoushan"].participant,
+                signed_by=Consent(_keys(demo)),
+                report=report.id,
             )
         s.commit()  # even a caller that commits after the failure keeps nothing of it
     with Session(engine) as s:

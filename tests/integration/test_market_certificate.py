@@ -17,8 +17,9 @@ from ledger.journal import parse_line, seal
 from ledger.model import HoldPlace, TxBody
 from ledger.replay import replay_lines
 from ledger.service import Instruction, Registry, adopt_rules, journal_lines, sign_body, submit
+from market.consent import sign_document
 from market.pledges.certificate import registry_certificate, standing_of, verify_certificate
-from market.pledges.record import approval_of, registration_body, sign_document
+from market.pledges.record import approval_of, registration_body
 from market.pledges.service import (
     Pledge,
     PledgeStatus,
@@ -208,7 +209,7 @@ def test_the_standing_names_the_record_that_changed_it(desk: Desk) -> None:
         assert standing_of(s, pledge_id=p.id, record_seq=0).status == "unknown"
     bank = desk.p("bank_yuyao")
     p = desk.call(
-        release_pledge, actor=bank, pledge_id=p.id, signed_by=desk.key("bank_yuyao"), quantity_kg=200
+        release_pledge, actor=bank, pledge_id=p.id, signed_by=desk.consent("bank_yuyao"), quantity_kg=200
     )
     with Session(desk.engine) as s:
         now = standing_of(s, pledge_id=p.id, record_seq=p.record_seq or 0)
@@ -218,7 +219,7 @@ def test_the_standing_names_the_record_that_changed_it(desk: Desk) -> None:
         200,
         desk.journal_size() - 1,
     )
-    p = desk.call(enforce_pledge, actor=bank, pledge_id=p.id, signed_by=desk.key("bank_yuyao"))
+    p = desk.call(enforce_pledge, actor=bank, pledge_id=p.id, signed_by=desk.consent("bank_yuyao"))
     with Session(desk.engine) as s:
         now = standing_of(s, pledge_id=p.id, record_seq=p.record_seq or 0)
         cert = registry_certificate(s, registry=desk.registry, pledge_id=p.id)

@@ -78,17 +78,22 @@ def _offer(
         policy=policy or CorridorPolicy(),
     )
     assert req.status is TransferStatus.DRAFT
-    return desk.call(offer_transfer, actor=desk.p(seller), request_id=req.id, signed_by=desk.key(seller))
+    return desk.call(offer_transfer, actor=desk.p(seller), request_id=req.id, signed_by=desk.consent(seller))
 
 
 def _accept(desk: Desk, req: TransferRequest) -> TransferRequest:
     return desk.call(
-        accept_transfer, actor=desk.p("ningbo_petro"), request_id=req.id, signed_by=desk.key("ningbo_petro")
+        accept_transfer,
+        actor=desk.p("ningbo_petro"),
+        request_id=req.id,
+        signed_by=desk.consent("ningbo_petro"),
     )
 
 
 def _approve(desk: Desk, req: TransferRequest, bureau: str) -> TransferRequest:
-    return desk.call(approve_transfer, actor=desk.p(bureau), request_id=req.id, signed_by=desk.key(bureau))
+    return desk.call(
+        approve_transfer, actor=desk.p(bureau), request_id=req.id, signed_by=desk.consent(bureau)
+    )
 
 
 def test_the_demand_list_takes_enterprises_needs_and_shows_the_open_ones(desk: Desk) -> None:
@@ -187,7 +192,10 @@ def test_approval_needs_the_buyers_acceptance_first_and_counts_once(desk: Desk) 
         _approve(desk, req, "ningbo")
     with pytest.raises(PermissionDenied):  # only the buyer accepts
         desk.call(
-            accept_transfer, actor=desk.p("yuyao_chem"), request_id=req.id, signed_by=desk.key("yuyao_chem")
+            accept_transfer,
+            actor=desk.p("yuyao_chem"),
+            request_id=req.id,
+            signed_by=desk.consent("yuyao_chem"),
         )
     req = _accept(desk, req)
     _approve(desk, req, "ningbo")
@@ -294,7 +302,7 @@ def test_pledged_units_cannot_be_offered_across_cities(desk: Desk) -> None:
             offer_transfer,
             actor=desk.p("zhoushan_ship"),
             request_id=req.id,
-            signed_by=desk.key("zhoushan_ship"),
+            signed_by=desk.consent("zhoushan_ship"),
         )
     assert desk.snapshot() == before
 

@@ -46,6 +46,7 @@ from market.bluecarbon.service import (
     submit_report,
     transfer_credits,
 )
+from market.consent import Consent
 from market.households.model import MemberEntry, id_card_with_check
 from market.households.service import confirm_roster, member_account, register_roster, sell_credits
 
@@ -133,14 +134,20 @@ def confirmed(c: Coop, *, fee_bp: int = 500, harvests: tuple[int, ...] | None = 
     row = c.run(
         register_roster,
         actor=c.p("shengsi_coop"),
-        keys=c.keys,
+        signed_by=Consent(c.keys),
         project=PROJECT,
         period_start=START,
         period_end=END,
         fee_bp=fee_bp,
         members=members(harvests),
     )
-    c.run(confirm_roster, registry=c.registry, actor=c.p("zhoushan"), keys=c.keys, roster=row.roster)
+    c.run(
+        confirm_roster,
+        registry=c.registry,
+        actor=c.p("zhoushan"),
+        signed_by=Consent(c.keys),
+        roster=row.roster,
+    )
     return str(row.roster)
 
 
@@ -154,7 +161,9 @@ def issued(c: Coop, harvest_kg: int = 110_000) -> Any:
         "species": "Mytilus coruscus",
     }
     report = c.run(submit_report, actor=c.p("shengsi_coop"), project=PROJECT, data=data)
-    return c.run(issue_credits, registry=c.registry, actor=c.p("zhoushan"), keys=c.keys, report=report.id)
+    return c.run(
+        issue_credits, registry=c.registry, actor=c.p("zhoushan"), signed_by=Consent(c.keys), report=report.id
+    )
 
 
 def fund(c: Coop, alias: str, fen: int) -> None:
@@ -184,7 +193,7 @@ def sold(c: Coop, tonnes: int = 20, price_fen_per_t: int = 10_000) -> Any:
         sell_credits,
         registry=c.registry,
         actor=c.p("shengsi_coop"),
-        keys=c.keys,
+        signed_by=Consent(c.keys),
         batch=f"{PROJECT}-2023-1",
         tonnes=tonnes,
         price_fen_per_t=price_fen_per_t,
@@ -361,7 +370,7 @@ def test_a_roster_needs_the_bureaus_signature(coop: Coop) -> None:
     row = coop.run(
         register_roster,
         actor=coop.p("shengsi_coop"),
-        keys=coop.keys,
+        signed_by=Consent(coop.keys),
         project=PROJECT,
         period_start=START,
         period_end=END,
@@ -392,7 +401,7 @@ def test_a_sale_retired_for_the_buyer_splits_the_same_way_and_the_serials_never_
         sell_credits,
         registry=coop.registry,
         actor=coop.p("shengsi_coop"),
-        keys=coop.keys,
+        signed_by=Consent(coop.keys),
         batch=f"{PROJECT}-2023-1",
         tonnes=3,
         price_fen_per_t=3_333,
@@ -442,7 +451,7 @@ def test_attributed_credits_do_not_leave_the_cooperative_by_a_plain_transfer(coo
             transfer_credits,
             registry=coop.registry,
             actor=coop.p("shengsi_coop"),
-            keys=coop.keys,
+            signed_by=Consent(coop.keys),
             batch=f"{PROJECT}-2023-1",
             tonnes=1,
             to_account=f"{coop.demo['zhoushan_ship'].party}.holding",
@@ -454,7 +463,7 @@ def test_attributed_credits_do_not_leave_the_cooperative_by_a_plain_transfer(coo
         transfer_credits,
         registry=coop.registry,
         actor=coop.p("zhoushan_ship"),
-        keys=coop.keys,
+        signed_by=Consent(coop.keys),
         batch=f"{PROJECT}-2023-1",
         tonnes=1,
         to_account=f"{coop.demo['shengsi_coop'].party}.holding",

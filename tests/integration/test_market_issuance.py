@@ -29,6 +29,7 @@ from ledger.service import (
     replay_database,
     submit,
 )
+from market.consent import Consent
 from market.expiry.service import run_expiry
 from market.issuance.errors import CapExceeded, NotInJurisdiction, PermitRequired
 from market.issuance.service import allocate_initial, cap_position, paid_use_fee_fen, set_cap
@@ -81,7 +82,7 @@ class Env:
 
     def run(self, fn: Any, **kwargs: Any) -> Any:
         with Session(self.engine) as s:
-            out = fn(s, registry=self.registry, keys=self.keys, **kwargs)
+            out = fn(s, registry=self.registry, signed_by=Consent(self.keys), **kwargs)
             s.commit()
         return out
 
@@ -291,7 +292,7 @@ def test_a_buy_back_moves_rights_and_money_together_or_not_at_all(env: Env) -> N
         buy_back(
             s,
             registry=env.registry,
-            keys={"bureau:330281": env.demo["yuyao"].key},
+            signed_by=Consent({"bureau:330281": env.demo["yuyao"].key}),
             quantity_kg=1_000,
             amount_fen=1_700_000,
             **kwargs,

@@ -38,6 +38,7 @@ from ledger.service import (
     submit_all,
 )
 from market.auctions.tables import AuctionRow
+from market.consent import Consent, sign_document
 from market.pledges.certificate import PledgeCertificate, build_certificate, verify_certificate
 from market.pledges.errors import (
     CollateralUnavailable,
@@ -46,7 +47,7 @@ from market.pledges.errors import (
     PledgeStateConflict,
     UnknownPledge,
 )
-from market.pledges.record import approval_of, sign_document, target_body
+from market.pledges.record import approval_of, target_body
 from market.pledges.service import (
     Pledge,
     PledgeStatus,
@@ -130,6 +131,9 @@ class Desk:
 
     def key(self, alias: str) -> SigningKey:
         return self.demo[alias].key
+
+    def consent(self, alias: str) -> Consent:
+        return Consent.custody(self.party(alias), self.key(alias))
 
     def party(self, alias: str) -> str:
         return self.demo[alias].party
@@ -228,7 +232,7 @@ class Desk:
             pledge_id=p.id,
             approved_kg=kg,
             certificate_no=f"ZJPW-{lot.jurisdiction}-0001",
-            signed_by=self.key(BUREAUS[lot.jurisdiction or ""]),
+            signed_by=self.consent(BUREAUS[lot.jurisdiction or ""]),
         )
         p = self.call(
             record_loan,
@@ -238,9 +242,9 @@ class Desk:
             amount_fen=loan_fen if loan_fen is not None else kg * 1_000,
             rate_bp=385,
             term_months=months,
-            signed_by=self.key(bank),
+            signed_by=self.consent(bank),
         )
-        return self.call(confirm_pledge, actor=self.p(owner), pledge_id=p.id, signed_by=self.key(owner))
+        return self.call(confirm_pledge, actor=self.p(owner), pledge_id=p.id, signed_by=self.consent(owner))
 
 
 BUREAUS = {"330200": "ningbo", "330281": "yuyao", "330300": "wenzhou", "330900": "zhoushan"}
@@ -272,7 +276,7 @@ def test_the_four_steps_write_one_record_holding_the_units_for_the_bank(desk: De
         pledge_id=p.id,
         approved_kg=5_000,
         certificate_no="ZJPW-330281-2025-0042",
-        signed_by=desk.key("yuyao"),
+        signed_by=desk.consent("yuyao"),
     )
     assert (p.status, p.approved_kg) == (PledgeStatus.APPROVED, 5_000)
     p = desk.call(
@@ -283,14 +287,14 @@ def test_the_four_steps_write_one_record_holding_the_units_for_the_bank(desk: De
         amount_fen=6_000_000,
         rate_bp=385,
         term_months=36,
-        signed_by=desk.key("bank_yuyao"),
+        signed_by=desk.consent("bank_yuyao"),
     )
     assert p.status is PledgeStatus.LOAN_RECORDED
     assert p.appraisal is not None
     assert p.appraisal.source is PriceSource.REFERENCE
     assert p.appraisal.value_fen == 5_000 * 1_700_000 // 1_000  # Shaoxing's ~17,000 CNY/t
     assert desk.journal_size() == size, "no record before the enterprise confirms"
-    p = desk.call(confirm_pledge, actor=chem, pledge_id=p.id, signed_by=desk.key("yuyao_chem"))
+    p = desk.call(confirm_pledge, actor=chem, pledge_id=p.id, signed_by=desk.consent("yuyao_chem"))
     assert (p.status, p.held_kg) == (PledgeStatus.ACTIVE, 5_000)
     assert desk.journal_size() == size + 1
     assert desk.position(_holding(desk, "yuyao_chem"), lot) == (10_000, 5_000)
@@ -337,7 +341,7 @@ def test_a_client_may_sign_the_body_itself_instead_of_handing_over_a_key(desk: D
             pledge_id=p.id,
             approved_kg=500,
             certificate_no="C-1",
-            signed_by=[sign_body(target_body(approved), "bureau:330281", desk.key("yuyao"))],
+            signed_by=Consent.given([sign_body(target_body(approved), "bureau:330281", desk.key("yuyao"))]),
         )
     p = desk.call(
         approve_pledge,
@@ -345,7 +349,7 @@ def test_a_client_may_sign_the_body_itself_instead_of_handing_over_a_key(desk: D
         pledge_id=p.id,
         approved_kg=500,
         certificate_no="C-1",
-        signed_by=[sig],
+        signed_by=Consent.given([sig]),
     )
     assert p.status is PledgeStatus.APPROVED
     other_body = target_body(replace(approved, approved_kg=499))
@@ -358,7 +362,7 @@ def test_a_client_may_sign_the_body_itself_instead_of_handing_over_a_key(desk: D
             amount_fen=100,
             rate_bp=0,
             term_months=1,
-            signed_by=[sign_body(other_body, bank.party, desk.key("bank_yuyao"))],
+            signed_by=Consent.given([sign_body(other_body, bank.party, desk.key("bank_yuyao"))]),
         )
     with pytest.raises(KeyNotValid):  # the bank signing with the bureau's key
         desk.call(
@@ -369,7 +373,7 @@ def test_a_client_may_sign_the_body_itself_instead_of_handing_over_a_key(desk: D
             amount_fen=100,
             rate_bp=0,
             term_months=1,
-            signed_by=desk.key("yuyao"),
+            signed_by=Consent.custody(bank.party, desk.key("yuyao")),
         )
     assert desk.call(get_pledge, actor=bank, pledge_id=p.id).status is PledgeStatus.APPROVED
 
@@ -389,12 +393,12 @@ def test_steps_out_of_order_are_refused(desk: Desk) -> None:
             amount_fen=1,
             rate_bp=1,
             term_months=1,
-            signed_by=desk.key("bank_yuyao"),
+            signed_by=desk.consent("bank_yuyao"),
         )
     with pytest.raises(PledgeStateConflict):
-        desk.call(confirm_pledge, actor=chem, pledge_id=p.id, signed_by=desk.key("yuyao_chem"))
+        desk.call(confirm_pledge, actor=chem, pledge_id=p.id, signed_by=desk.consent("yuyao_chem"))
     with pytest.raises(UnknownPledge):
-        desk.call(confirm_pledge, actor=chem, pledge_id="pl-missing", signed_by=desk.key("yuyao_chem"))
+        desk.call(confirm_pledge, actor=chem, pledge_id="pl-missing", signed_by=desk.consent("yuyao_chem"))
     with pytest.raises(InvalidQuantity):
         desk.call(
             approve_pledge,
@@ -402,7 +406,7 @@ def test_steps_out_of_order_are_refused(desk: Desk) -> None:
             pledge_id=p.id,
             approved_kg=501,
             certificate_no="C",
-            signed_by=desk.key("yuyao"),
+            signed_by=desk.consent("yuyao"),
         )
 
 
@@ -429,7 +433,7 @@ def test_only_the_rights_own_bureau_approves_and_only_the_pledgee_bank_records_t
                 pledge_id=p.id,
                 approved_kg=500,
                 certificate_no="C",
-                signed_by=desk.key(alias),
+                signed_by=desk.consent(alias),
             )
         assert err.value.rule == rule
     desk.call(
@@ -438,7 +442,7 @@ def test_only_the_rights_own_bureau_approves_and_only_the_pledgee_bank_records_t
         pledge_id=p.id,
         approved_kg=500,
         certificate_no="C",
-        signed_by=desk.key("yuyao"),
+        signed_by=desk.consent("yuyao"),
     )
     for alias, rule in (("bank_ningbo", "pledge_under_own_control"), ("yuyao", "pledge_under_own_control")):
         with pytest.raises(PermissionDenied) as err:
@@ -450,7 +454,7 @@ def test_only_the_rights_own_bureau_approves_and_only_the_pledgee_bank_records_t
                 amount_fen=1,
                 rate_bp=1,
                 term_months=1,
-                signed_by=desk.key(alias),
+                signed_by=desk.consent(alias),
             )
         assert err.value.rule == rule
 
@@ -472,7 +476,7 @@ def test_a_loan_above_80_percent_of_the_value_or_beyond_the_validity_is_refused(
         pledge_id=p.id,
         approved_kg=10_000,
         certificate_no="C",
-        signed_by=desk.key("yuyao"),
+        signed_by=desk.consent("yuyao"),
     )
     value = 10_000 * 1_700_000 // 1_000  # 10 t at 17,000 CNY/t: 170,000 CNY
     loan = {
@@ -480,7 +484,7 @@ def test_a_loan_above_80_percent_of_the_value_or_beyond_the_validity_is_refused(
         "pledge_id": p.id,
         "loan_id": "L",
         "rate_bp": 385,
-        "signed_by": desk.key("bank_yuyao"),
+        "signed_by": desk.consent("bank_yuyao"),
     }
     with pytest.raises(LoanExceedsValue) as err:
         desk.call(record_loan, amount_fen=value * 8 // 10 + 1, term_months=12, **loan)
@@ -629,7 +633,7 @@ def test_confirmation_rechecks_the_units_are_still_free(desk: Desk) -> None:
         pledge_id=p.id,
         approved_kg=900,
         certificate_no="C",
-        signed_by=desk.key("yuyao"),
+        signed_by=desk.consent("yuyao"),
     )
     desk.call(
         record_loan,
@@ -639,7 +643,7 @@ def test_confirmation_rechecks_the_units_are_still_free(desk: Desk) -> None:
         amount_fen=100,
         rate_bp=1,
         term_months=1,
-        signed_by=desk.key("bank_yuyao"),
+        signed_by=desk.consent("bank_yuyao"),
     )
     sold = TxBody(
         "transfer",
@@ -652,7 +656,9 @@ def test_confirmation_rechecks_the_units_are_still_free(desk: Desk) -> None:
     with desk.session() as s:  # sold meanwhile, outside the workflow
         submit(s, Instruction.signed(sold, (chem.party, chem.key)), registry=desk.registry)
     with pytest.raises(CollateralUnavailable):
-        desk.call(confirm_pledge, actor=chem.participant, pledge_id=p.id, signed_by=chem.key)
+        desk.call(
+            confirm_pledge, actor=chem.participant, pledge_id=p.id, signed_by=desk.consent("yuyao_chem")
+        )
 
 
 def test_only_the_owner_confirms(desk: Desk) -> None:
@@ -671,7 +677,7 @@ def test_only_the_owner_confirms(desk: Desk) -> None:
         pledge_id=p.id,
         approved_kg=100,
         certificate_no="C",
-        signed_by=desk.key("yuyao"),
+        signed_by=desk.consent("yuyao"),
     )
     desk.call(
         record_loan,
@@ -681,11 +687,11 @@ def test_only_the_owner_confirms(desk: Desk) -> None:
         amount_fen=100,
         rate_bp=1,
         term_months=1,
-        signed_by=desk.key("bank_yuyao"),
+        signed_by=desk.consent("bank_yuyao"),
     )
     for alias in ("yuyao_dye", "bank_yuyao", "yuyao"):
         with pytest.raises(PermissionDenied):
-            desk.call(confirm_pledge, actor=desk.p(alias), pledge_id=p.id, signed_by=desk.key(alias))
+            desk.call(confirm_pledge, actor=desk.p(alias), pledge_id=p.id, signed_by=desk.consent(alias))
 
 
 # -- after registration ----------------------------------------------------------------------------
@@ -697,25 +703,25 @@ def test_the_pledgee_releases_in_part_then_in_full_and_no_other_bank_may(desk: D
     for alias in ("bank_ningbo", "yuyao_chem", "yuyao"):
         before = desk.snapshot()
         with pytest.raises(PermissionDenied) as err:
-            desk.call(release_pledge, actor=desk.p(alias), pledge_id=p.id, signed_by=desk.key(alias))
+            desk.call(release_pledge, actor=desk.p(alias), pledge_id=p.id, signed_by=desk.consent(alias))
         assert desk.snapshot() == before
         if alias == "bank_ningbo":
             assert err.value.rule == "pledge_controller_only"
     bank = desk.p("bank_yuyao")
     p = desk.call(
-        release_pledge, actor=bank, pledge_id=p.id, quantity_kg=400, signed_by=desk.key("bank_yuyao")
+        release_pledge, actor=bank, pledge_id=p.id, quantity_kg=400, signed_by=desk.consent("bank_yuyao")
     )
     assert (p.status, p.held_kg, p.released_kg) == (PledgeStatus.ACTIVE, 600, 400)
     assert desk.position(_holding(desk, "yuyao_chem"), lot) == (1_000, 600)
     with pytest.raises(InvalidQuantity):
         desk.call(
-            release_pledge, actor=bank, pledge_id=p.id, quantity_kg=601, signed_by=desk.key("bank_yuyao")
+            release_pledge, actor=bank, pledge_id=p.id, quantity_kg=601, signed_by=desk.consent("bank_yuyao")
         )
-    p = desk.call(release_pledge, actor=bank, pledge_id=p.id, signed_by=desk.key("bank_yuyao"))
+    p = desk.call(release_pledge, actor=bank, pledge_id=p.id, signed_by=desk.consent("bank_yuyao"))
     assert (p.status, p.held_kg, p.released_kg) == (PledgeStatus.RELEASED, 0, 1_000)
     assert desk.position(_holding(desk, "yuyao_chem"), lot) == (1_000, 0)
     with pytest.raises(PledgeStateConflict):
-        desk.call(release_pledge, actor=bank, pledge_id=p.id, signed_by=desk.key("bank_yuyao"))
+        desk.call(release_pledge, actor=bank, pledge_id=p.id, signed_by=desk.consent("bank_yuyao"))
 
 
 def test_enforcement_captures_the_held_units_into_the_banks_holding_in_one_record(desk: Desk) -> None:
@@ -723,11 +729,11 @@ def test_enforcement_captures_the_held_units_into_the_banks_holding_in_one_recor
     p = desk.pledge("yuyao_chem", "bank_yuyao", lot, 700)
     with pytest.raises(PermissionDenied):
         desk.call(
-            enforce_pledge, actor=desk.p("bank_ningbo"), pledge_id=p.id, signed_by=desk.key("bank_ningbo")
+            enforce_pledge, actor=desk.p("bank_ningbo"), pledge_id=p.id, signed_by=desk.consent("bank_ningbo")
         )
     size = desk.journal_size()
     p = desk.call(
-        enforce_pledge, actor=desk.p("bank_yuyao"), pledge_id=p.id, signed_by=desk.key("bank_yuyao")
+        enforce_pledge, actor=desk.p("bank_yuyao"), pledge_id=p.id, signed_by=desk.consent("bank_yuyao")
     )
     assert (p.status, p.held_kg, p.enforced_kg) == (PledgeStatus.ENFORCED, 0, 700)
     assert desk.journal_size() == size + 1
@@ -758,7 +764,7 @@ def test_a_forced_auction_records_the_intent_and_keeps_the_units_held(desk: Desk
             request_forced_auction, actor=desk.p("bank_yuyao"), pledge_id=p.id, claim_fen=1, reason="again"
         )
     p = desk.call(
-        enforce_pledge, actor=desk.p("bank_yuyao"), pledge_id=p.id, signed_by=desk.key("bank_yuyao")
+        enforce_pledge, actor=desk.p("bank_yuyao"), pledge_id=p.id, signed_by=desk.consent("bank_yuyao")
     )
     assert p.status is PledgeStatus.ENFORCED
 

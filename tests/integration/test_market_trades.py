@@ -15,6 +15,7 @@ from ledger.errors import InsufficientBalance, MissingSignature, UnitsEncumbered
 from ledger.model import Posting, TxBody
 from ledger.service import Instruction, Registry, journal_lines, new_nonce, submit
 from market.auctions.model import payment_fen
+from market.consent import Consent
 from market.trades.errors import CrossJurisdictionTrade, InvalidTrade
 from market.trades.service import trade
 from tests.integration.test_market_auctions_world import ALIASES, BUREAU, LOT, VALID_UNTIL, World
@@ -78,10 +79,10 @@ def test_a_trade_is_delivery_versus_payment_in_one_record(world: World) -> None:
 def test_either_party_submits_but_both_must_sign(world: World) -> None:
     before = world.snapshot()
     with pytest.raises(MissingSignature) as err:
-        _trade(world, keys=world.keys_of("yuyao_chem"))
+        _trade(world, signed_by=Consent(world.keys_of("yuyao_chem")))
     assert err.value.details["missing"] == [world.party("yuyao_dye")]
     with pytest.raises(MissingSignature):
-        _trade(world, by="yuyao_dye", keys=world.keys_of("yuyao_dye"))
+        _trade(world, by="yuyao_dye", signed_by=Consent(world.keys_of("yuyao_dye")))
     with pytest.raises(PermissionDenied):
         _trade(world, by="ningbo_petro")
     with pytest.raises(PermissionDenied):

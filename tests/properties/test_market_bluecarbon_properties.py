@@ -46,6 +46,7 @@ from market.bluecarbon.service import (
     transfer_credits,
 )
 from market.bluecarbon.tables import BlueCarbonBatchRow, SerialBlockRow
+from market.consent import Consent
 from tests.conftest import engine_for
 
 OWNERS = {"P1": "shengsi_coop", "P2": "zhoushan_ship"}  # a cooperative's project and an enterprise's
@@ -76,7 +77,7 @@ class BlueCarbonMachine(RuleBasedStateMachine):
 
     def run(self, fn: Any, **kwargs: Any) -> Any:
         with Session(self.engine) as s:
-            out = fn(s, registry=self.registry, keys=self.keys, **kwargs)
+            out = fn(s, registry=self.registry, signed_by=Consent(self.keys), **kwargs)
             s.commit()
         return out
 

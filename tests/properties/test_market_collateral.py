@@ -105,7 +105,7 @@ class Run:
     def step(self, fn: Any, actor: str, *, sign: bool = True, **kwargs: Any) -> Any:
         d = self.desk
         if sign:
-            kwargs["signed_by"] = d.key(actor)
+            kwargs["signed_by"] = d.consent(actor)
         return fn(self.s, registry=d.registry, actor=d.p(actor), **kwargs)
 
     def do(self, op: tuple[Any, ...]) -> None:

@@ -17,9 +17,10 @@ from ledger.journal import GENESIS_PREV, SealedRecord, parse_line, seal
 from ledger.merkle import inclusion_proof, root_of
 from ledger.model import HoldPlace, Lot, Posting, TxBody
 from ledger.service import sign_body
+from market.consent import sign_document
 from market.pledges.certificate import PartyKey, PledgeCertificate, displayed_fields, verify_certificate
 from market.pledges.errors import MalformedCertificate
-from market.pledges.record import approval_of, registration_body, sign_document
+from market.pledges.record import approval_of, registration_body
 from market.pledges.service import Pledge, PledgeStatus
 from market.pledges.valuation import Appraisal, LoanTerms, PriceSource
 
