@@ -23,7 +23,7 @@ from ledger.units import check_amount
 from market.pledges.errors import PledgeStateConflict
 
 if TYPE_CHECKING:
-    from market.pledges.service import Pledge
+    from market.pledges.model import Pledge
 
 __all__ = [
     "BASIS",

@@ -1,0 +1,132 @@
+"""After registration (排污权抵质押): release on repayment, enforcement on default (处置), a forced auction of
+the pledged rights, and cancelling a pledge that never reached the ledger."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from accounts.model import Participant
+from accounts.permissions import Action, authorize, target_of
+from accounts.service import SessionDirectory, submit_as
+from ledger.errors import (
+    InvalidInput,
+)
+from ledger.model import TxBody
+from ledger.service import Instruction, Registry
+from ledger.units import check_amount
+from market.consent import Consent, consent
+
+# -- after registration ---------------------------------------------------------------------------
+
+__all__ = [
+    "cancel_pledge",
+    "enforce_pledge",
+    "release_pledge",
+    "request_forced_auction",
+]
+from market.pledges.model import _IN_PROGRESS, Pledge, PledgeStatus, enforcement_body, release_body
+from market.pledges.store import _denied, _expect, _row, _save, _to_pledge
+
+
+def _settle(
+    session: Session,
+    *,
+    registry: Registry,
+    actor: Participant,
+    action: Action,
+    body: TxBody,
+    signed_by: Consent,
+) -> int:
+    authorize(actor, action, target_of(body, (), SessionDirectory(session)))
+    sigs = consent(session, bodies=[body], party=actor.party, signed_by=signed_by, at=registry.clock())
+    receipt = submit_as(
+        session, registry=registry, actor=actor, action=action, instruction=Instruction(body, sigs)
+    )
+    return receipt.seq
+
+
+def release_pledge(
+    session: Session,
+    *,
+    registry: Registry,
+    actor: Participant,
+    pledge_id: str,
+    signed_by: Consent,
+    quantity_kg: int | None = None,
+) -> Pledge:
+    """Release on repayment (解押): the pledgee bank releases ``quantity_kg`` (default all) of the held
+    units to the owner. Only the bank controlling the hold may (rule ``pledge_controller_only``)."""
+    row = _row(session, pledge_id)
+    pledge = _to_pledge(row)
+    body = release_body(pledge, quantity_kg=quantity_kg)
+    released = body.holds[0].amount
+    row.last_seq = _settle(
+        session, registry=registry, actor=actor, action=Action.RELEASE_PLEDGE, body=body, signed_by=signed_by
+    )
+    row.held_kg -= released
+    row.released_kg += released
+    row.settlements += 1
+    if row.held_kg == 0:
+        row.status, row.closed_by = PledgeStatus.RELEASED.value, actor.party
+    return _save(session, row)
+
+
+def enforce_pledge(
+    session: Session, *, registry: Registry, actor: Participant, pledge_id: str, signed_by: Consent
+) -> Pledge:
+    """Enforcement on default (处置): the pledgee bank captures every held unit into its own holding
+    in one record; only the controlling bank may."""
+    row = _row(session, pledge_id)
+    pledge = _to_pledge(row)
+    body = enforcement_body(pledge)
+    row.last_seq = _settle(
+        session, registry=registry, actor=actor, action=Action.ENFORCE_PLEDGE, body=body, signed_by=signed_by
+    )
+    row.enforced_kg += row.held_kg
+    row.held_kg = 0
+    row.settlements += 1
+    row.status, row.closed_by = PledgeStatus.ENFORCED.value, actor.party
+    return _save(session, row)
+
+
+def request_forced_auction(
+    session: Session, *, actor: Participant, pledge_id: str, claim_fen: int, reason: str
+) -> Pledge:
+    """Enforcement on default by forced auction (拍卖处置): the controlling bank marks the pledge for
+    sale with its claim; the units stay held for it, and the auction pays it first, up to the claim
+    (``valuation.forced_sale_split``). Records the intent only: the auction workflow sells."""
+    row = _row(session, pledge_id)
+    _expect(row, PledgeStatus.ACTIVE)
+    pledge = _to_pledge(row)
+    authorize(
+        actor, Action.ENFORCE_PLEDGE, target_of(enforcement_body(pledge), (), SessionDirectory(session))
+    )
+    check_amount(claim_fen, field="claim_fen")
+    _reason(reason)
+    row.status, row.claim_fen, row.closed_by, row.reason = (
+        PledgeStatus.FORCED_AUCTION.value,
+        claim_fen,
+        actor.party,
+        reason,
+    )
+    return _save(session, row)  # the hold stays open: the auction workflow captures it
+
+
+def cancel_pledge(session: Session, *, actor: Participant, pledge_id: str, reason: str) -> Pledge:
+    """Before confirmation any of the three parties may end a pledge: the enterprise withdraws, the
+    bureau refuses the quantity, the bank declines the loan. Nothing was held, so nothing is released."""
+    row = _row(session, pledge_id)
+    _expect(row, *_IN_PROGRESS)
+    if actor.party not in (row.enterprise, row.bank, row.bureau):
+        raise _denied(
+            actor, Action.REGISTER_PLEDGE, "pledge_parties_only", "only a party to the pledge ends it"
+        )
+    _reason(reason)
+    row.status, row.closed_by, row.reason = PledgeStatus.CANCELLED.value, actor.party, reason
+    return _save(session, row)
+
+
+def _reason(reason: object) -> str:
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+        raise InvalidInput("reason must be 1-500 characters", field="reason")
+    return reason
