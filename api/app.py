@@ -14,7 +14,6 @@ from sqlalchemy import Engine
 from accounts.custody import Vault
 from api import console, errors, observability
 from api import security as hardening
-from api import tables as _tables  # noqa: F401  (registers the idempotency table)
 from api.deps import AppState, ReaderDep
 from api.limits import Limits, limits_from_env
 from api.replica import lag_between
@@ -30,7 +29,7 @@ from api.routes import (
     trades,
 )
 from api.routes import ledger as ledger_routes
-from ledger.db import read_only, statement_reader
+from ledger.db import read_only, snapshot_reader, statement_reader
 from ledger.registry_key import check_registry_key
 from ledger.sequencer import Sequencer
 from ledger.service import Registry, head_size
@@ -65,7 +64,7 @@ def create_app(
         vault=vault,
         reads_inline=engine.dialect.name == "sqlite",
         limits=limits or limits_from_env(),
-        replica=None if replica is None else statement_reader(replica),
+        replica=None if replica is None else snapshot_reader(replica),
     )
     errors.install(app)
     # added before Observe, so it runs inside it: its refusals (413, 429) are logged and counted too

@@ -28,6 +28,7 @@ from accounts.model import Participant
 from api.limits import Limits, limits_from_env
 from api.security import client_address
 from ledger.crypto import SigningKey
+from ledger.replica import ReplicaStamp, replica_stamp
 from ledger.sequencer import Sequencer
 from ledger.service import Registry
 
@@ -136,6 +137,19 @@ async def read(request: Request, work: Callable[[Session], T], *, replica: bool 
     if app.quick_threads is None:
         app.quick_threads = anyio.CapacityLimiter(QUICK_READERS)
     return await anyio.to_thread.run_sync(_in_session, engine, work, limiter=app.quick_threads)
+
+
+async def read_stamped(request: Request, work: Callable[[Session], T]) -> tuple[T, ReplicaStamp | None]:
+    """``read(..., replica=True)``, and when a replica answered, what its answer reflects (journal
+    head, latest checkpoint, replay delay), read in the same snapshot: a client of a replica is told
+    how far behind the primary the answer may be."""
+    if state(request).replica is None:
+        return await read(request, work), None
+
+    def stamped(session: Session) -> tuple[T, ReplicaStamp | None]:
+        return work(session), replica_stamp(session)
+
+    return await read(request, stamped, replica=True)
 
 
 async def in_thread(request: Request, work: Callable[[Session], T]) -> T:

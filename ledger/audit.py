@@ -293,6 +293,7 @@ def verify_bundle(
     workers: int | None = None,
     progress: bool = False,
     checks: Sequence[RecordCheck] = (),
+    observers: Sequence[RecordObserver] = (),
     extra_checkpoints: Iterable[Checkpoint] = (),
     spill_dir: Path | None = None,
 ) -> AuditSummary:
@@ -326,6 +327,7 @@ def verify_bundle(
                 registry_key=pin,
                 workers=workers,
                 checks=checks,
+                observers=observers,
                 extra_checkpoints=extra_checkpoints,
                 progress=bar,
                 spill_dir=spill_dir,

@@ -63,6 +63,14 @@ def statement_reader(engine: Engine) -> Engine:
     return read_only(engine)
 
 
+def snapshot_reader(engine: Engine) -> Engine:
+    """The same engine for reads whose statements must see one snapshot (a replica's answer and the
+    journal head it reflects): REPEATABLE READ on PostgreSQL (a hot standby allows it), else ``read_only``."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="REPEATABLE READ")
+    return read_only(engine)
+
+
 def read_only(engine: Engine) -> Engine:
     """The same engine for read-only sessions: on SQLite they skip the write lock."""
     return engine.execution_options(**{READ_ONLY: True})

@@ -32,6 +32,7 @@ The tree, so a caller can catch at the right depth::
     │   ├── WrongJurisdiction     units outside their jurisdiction, or a second bureau for one
     │   ├── UnknownRuleSet        a rule set this software does not know, or going backwards
     │   ├── InvalidPledgeRegistration  loan terms or the bureau's approval missing or inconsistent
+    │   ├── InvalidFederationRecord    a cross-journal leg that cites nothing, or not what it moves
     │   └── InvalidHouseholdRecord     a roster, attribution or proceeds split the rules do not give
     └── SignatureError            consent missing or not proven
         ├── MissingSignature
@@ -62,6 +63,7 @@ __all__ = [
     "HoldNotPermitted",
     "IdempotencyKeyReused",
     "InsufficientBalance",
+    "InvalidFederationRecord",
     "InvalidHouseholdRecord",
     "InvalidInput",
     "InvalidLot",
@@ -250,6 +252,13 @@ class InvalidPledgeRegistration(RuleViolation):
     do not match its hold (``field`` names the part of the body)."""
 
     code = "invalid_pledge_registration"
+
+
+class InvalidFederationRecord(RuleViolation):
+    """A cross-journal transfer leg (``ledger.federation_rules``) whose citation of the other journal's
+    record is missing or malformed, or that moves other units than it cites (``field`` names the part)."""
+
+    code = "invalid_federation_record"
 
 
 class InvalidHouseholdRecord(RuleViolation):

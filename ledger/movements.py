@@ -202,6 +202,35 @@ _TABLE = (
         description="a rejected or expired cross-city request releases the seller's hold",
     ),
     Movement(
+        "federation.hold",
+        holds=frozenset({HoldOp.PLACE}),
+        hold_kinds=frozenset({K.HOLDING}),
+        signers=frozenset({Signer.LOT_BUREAUS}),
+        description="a transfer to another journal (联合登记, federation) begins: the seller's rights held "
+        "for the registry, citing the destination journal; the seller and its bureau sign",
+    ),
+    Movement(
+        "federation.credit",
+        debits=(_CAP,),
+        credits=(_HOLDING_RIGHTS,),
+        description="the destination journal credits the receiver out of its bureau's cap, citing the "
+        "source journal's hold record (seq and hash); ledger.federation_rules checks the citation",
+    ),
+    Movement(
+        "federation.complete",
+        debits=(_HOLDING_RIGHTS,),
+        credits=(_CAP,),
+        holds=frozenset({HoldOp.CAPTURE}),
+        captured_only=True,
+        description="the source journal takes the held rights back into its bureau's cap, citing the "
+        "destination's credit record (seq and hash): the units now exist only there",
+    ),
+    Movement(
+        "federation.void",
+        holds=frozenset({HoldOp.RELEASE}),
+        description="the destination refused the credit: the source journal releases the hold",
+    ),
+    Movement(
         "pledge.register",
         holds=frozenset({HoldOp.PLACE}),
         hold_kinds=frozenset({K.HOLDING}),

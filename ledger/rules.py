@@ -42,6 +42,7 @@ from ledger.errors import (
     UnknownRuleSet,
     WrongJurisdiction,
 )
+from ledger.federation_rules import FEDERATION_ACTIONS, check_federation
 from ledger.household_rules import HOUSEHOLD_ACTIONS, HouseholdChange, check_households
 from ledger.households import Attribution, Roster
 from ledger.model import (
@@ -303,6 +304,8 @@ class _Tx:
         self.check_positions()
         if self.view.rule_set >= 2:
             TypedMovement(self, self.movement()).check()
+            if self.body.action in FEDERATION_ACTIONS:
+                check_federation(self)  # the citation of the other journal's record (ledger.federation_rules)
         self.collect_signers()
         if self.body.action == PLEDGE_REGISTER and (self.view.rule_set >= 2 or has_signed_terms(self.body)):
             check_registration(self.body, self.view, self.at)  # its loan terms and the bureau's approval

@@ -145,13 +145,14 @@ class CheckpointRow(SQLModel, table=True):
 
 
 class IdempotencyRow(SQLModel, table=True):
-    """Applied-at-most-once: the key, the digest of what it carried, and the answer given."""
+    """Applied-at-most-once (``ledger.idempotency``, the one store): the key, the digest of what it
+    carried, and the answer given; for a signed instruction, also the record it answered with."""
 
     __tablename__ = "idempotency"
     scope: str = Field(primary_key=True)
     key: str = Field(primary_key=True)
     request_digest: bytes = Field(sa_column=_blob())
-    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     response: str
 
 

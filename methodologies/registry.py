@@ -8,6 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from ledger.errors import DomainError
+from ledger.replay import ReplayFailure
+from ledger.state import LedgerState
 from methodologies import bivalve_hyt0305, seaweed_hyt0305
 from methodologies.base import Methodology, Result, evaluate
 from methodologies.errors import (
@@ -17,7 +20,7 @@ from methodologies.errors import (
     UnknownMethodology,
 )
 
-__all__ = ["available", "get", "latest", "recompute"]
+__all__ = ["available", "get", "latest", "methodology_check", "recompute"]
 
 _METHODOLOGIES: Final[dict[tuple[str, str], Methodology[Any]]] = {
     (m.id, m.version): m for m in (bivalve_hyt0305.METHODOLOGY, seaweed_hyt0305.METHODOLOGY)
@@ -81,3 +84,30 @@ def recompute(record_meta: Mapping[str, Any]) -> Result:
     if result.sink_kg_co2e != recorded_kg:
         raise QuantityMismatch(recorded_kg, result.sink_kg_co2e)
     return result
+
+
+def methodology_check(seq: int, body: dict[str, Any], state: LedgerState) -> ReplayFailure | None:
+    """A recorded issuance with a methodology result recomputes to that result, and the record
+    credits no more than it (the auditor's replay of the methodology, as a replay plug-in)."""
+    meta = body.get("meta")
+    if not isinstance(meta, dict) or "methodology" not in meta:
+        return None
+    try:
+        result = recompute(meta)
+    except DomainError as exc:
+        return ReplayFailure(
+            seq, exc.code, exc.message, {"methodology": meta.get("methodology"), **exc.details}
+        )
+    credited = sum(
+        p.get("amount", 0)
+        for p in body.get("postings", ())
+        if p.get("instrument") == "BC" and isinstance(p.get("amount"), int) and p["amount"] > 0
+    )
+    if credited > result.sink_kg_co2e:
+        return ReplayFailure(
+            seq,
+            "methodology_overissued",
+            f"credits {credited} kg CO2e but the methodology gives {result.sink_kg_co2e}",
+            {"credited": credited, "recomputed": result.sink_kg_co2e},
+        )
+    return None

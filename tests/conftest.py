@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 import accounts.tables  # noqa: F401  (registers the participant tables before create_schema)
-import api.tables  # noqa: F401  (registers the API idempotency table before create_schema)
 import market  # noqa: F401  (registers the workflow tables before create_schema)
 from ledger.crypto import SigningKey
 from ledger.db import create_schema, make_engine

@@ -1,5 +1,10 @@
 """The console's plumbing: the login session (``guard``), language, flash messages, per-form idempotency
 tokens, rendering with exact unit formatting, and HTML error pages; the views live in the sibling modules.
+
+A console action goes through the API's write seam (``api.write.Write``): the person logged in is its
+actor, and its Idempotency-Key is the hidden ``form_token`` every rendered form carries (``m.token()``,
+fresh per page), so a double submit or a reload of the POST replays the first answer instead of acting
+twice; a post without one (no form of ours) simply runs, as an API call without a key does.
 """
 
 from __future__ import annotations
@@ -7,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
@@ -38,7 +43,7 @@ from api.console.guard import (
 from api.console.i18n import LANGS, field_input, field_label, translate
 from api.deps import AppState, ReaderDep, SessionDep, state
 from api.errors import status_for
-from api.idempotency import once
+from api.write import Write
 from ledger.crypto import SigningKey
 from ledger.errors import DomainError
 from ledger.units import INSTRUMENTS, format_amount
@@ -125,6 +130,7 @@ class Console:
     me: Participant
     lang: str
     errors: list[str] = field(default_factory=list)
+    write: Write | None = None  # a write request's seam (``WriteConsole``); None for a page view
 
     @property
     def app(self) -> AppState:
@@ -161,7 +167,9 @@ def _read_console(request: Request, session: ReaderDep) -> Console:
 
 
 def _write_console(request: Request, session: SessionDep) -> Console:
-    return Console(request, session, logged_in(request, session, writable=True), lang_of(request))
+    me = logged_in(request, session, writable=True)
+    seam = Write(request, me, state(request).registry, None, session)  # keyed per form, in ``act``
+    return Console(request, session, me, lang_of(request), write=seam)
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -270,20 +278,14 @@ def act(
     run: Callable[[], Done],
     on_error: Callable[[DomainError], HTMLResponse],
 ) -> Response:
-    """Run one service call at most once per form token (``api.idempotency.once``); on a refusal,
-    undo everything and show the form again with the error beside its field."""
+    """Run one service call through the write seam, at most once per form token (``Write.once``); on a
+    refusal, undo everything and show the form again with the error beside its field."""
+    if c.write is None:
+        raise RuntimeError("a console action needs a write console (WriteConsole)")
+    seam = replace(c.write, key=form.get("form_token") or None)
     payload = {k: v for k, v in sorted(form.items()) if k != "form_token"}
     try:
-        done = once(
-            c.session,
-            actor=c.me,
-            key=form.get("form_token") or None,
-            method="POST",
-            path=c.request.url.path,
-            payload=payload,
-            out=Done,
-            run=run,
-        )
+        done = seam.once(payload, Done, run)
     except DomainError as exc:
         c.session.rollback()
         response = on_error(exc)

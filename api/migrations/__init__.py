@@ -22,7 +22,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
 import accounts.tables  # noqa: F401  (registers the participant and custody tables)
-import api.tables  # noqa: F401  (registers the API's idempotent-response table)
 import ledger.tables  # noqa: F401  (registers the journal, balances and key tables)
 import market  # noqa: F401  (registers the workflow tables)
 from ledger.db import append_only_statements, make_engine, read_only

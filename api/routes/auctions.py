@@ -7,19 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from api.consent import consent_with
-from api.deps import (
-    ActorDep,
-    CustodyKeyDep,
-    IdempotencyKeyDep,
-    PageDep,
-    ReaderDep,
-    RegistryDep,
-    SessionDep,
-)
-from api.idempotency import write
+from api.deps import ActorDep, CustodyKeyDep, PageDep, ReaderDep
 from api.schemas import ErrorOut, Page
 from api.schemas.auctions import (
     AuctionIn,
@@ -34,6 +25,7 @@ from api.schemas.auctions import (
     WinnerIn,
 )
 from api.schemas.issuance import BodyOut
+from api.write import WriteDep
 from market.auctions.bids import rejections
 from market.auctions.errors import AuctionStillOpen
 from market.auctions.service import (
@@ -57,31 +49,20 @@ ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in
 
 
 @router.post("/needs", response_model=NeedOut, responses=ERRORS)
-def post_need(
-    payload: NeedIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> NeedOut:
+def post_need(payload: NeedIn, w: WriteDep) -> NeedOut:
     """A bureau approves an enterprise's project need (项目需求): what it may bid for."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
         NeedOut,
         lambda: NeedOut.of(
             register_need(
-                session,
-                actor=actor,
+                w.session,
+                actor=w.actor,
                 enterprise=payload.enterprise,
                 instrument=payload.instrument,
                 approved_kg=payload.approved_kg,
                 project=payload.project,
-                now=registry.clock(),
+                now=w.registry.clock(),
             )
         ),
     )
@@ -94,32 +75,20 @@ def get_needs(party: str, actor: ActorDep, session: ReaderDep) -> list[NeedOut]:
 
 
 @router.post("/auctions", response_model=AuctionOut, responses=ERRORS)
-def post_auction(
-    payload: AuctionIn,
-    request: Request,
-    actor: ActorDep,
-    key: CustodyKeyDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> AuctionOut:
+def post_auction(payload: AuctionIn, key: CustodyKeyDep, w: WriteDep) -> AuctionOut:
     """A bureau opens an auction of reserve rights; the offered quantity goes on hold."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
         AuctionOut,
         lambda: AuctionOut.of(
             open_auction(
-                session,
-                registry=registry,
-                actor=actor,
-                signed_by=Consent.custody(actor.party, key),
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                signed_by=Consent.custody(w.actor.party, key),
                 terms=payload.terms(),
                 valid_until=payload.valid_until,
-                now=registry.clock(),
+                now=w.registry.clock(),
                 payment_window=payload.payment_window,
             )
         ),
@@ -147,34 +116,21 @@ def get_auction_route(auction_id: str, actor: ActorDep, session: ReaderDep) -> A
 
 
 @router.post("/auctions/{auction_id}/bids", response_model=BidOut, responses=ERRORS)
-def post_bid(
-    auction_id: str,
-    payload: BidIn,
-    request: Request,
-    actor: ActorDep,
-    key: CustodyKeyDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> BidOut:
+def post_bid(auction_id: str, payload: BidIn, key: CustodyKeyDep, w: WriteDep) -> BidOut:
     """An enterprise bids; its first bid places the deposit (保证金) in escrow."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
         BidOut,
         lambda: _placed(
             place_bid(
-                session,
-                registry=registry,
-                actor=actor,
-                signed_by=Consent.custody(actor.party, key),
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                signed_by=Consent.custody(w.actor.party, key),
                 auction_id=auction_id,
                 price_fen_per_t=payload.price_fen_per_t,
                 quantity_kg=payload.quantity_kg,
-                now=registry.clock(),
+                now=w.registry.clock(),
             )
         ),
     )
@@ -195,31 +151,19 @@ def get_bids(auction_id: str, actor: ActorDep, session: ReaderDep) -> list[BidOu
 
 
 @router.post("/auctions/{auction_id}/close", response_model=AuctionOut, responses=ERRORS)
-def post_close(
-    auction_id: str,
-    request: Request,
-    actor: ActorDep,
-    key: CustodyKeyDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> AuctionOut:
+def post_close(auction_id: str, key: CustodyKeyDep, w: WriteDep) -> AuctionOut:
     """The bureau closes bidding and records the signed result (not before the extended close)."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         None,
         AuctionOut,
         lambda: AuctionOut.of(
             close_auction(
-                session,
-                registry=registry,
-                actor=actor,
-                signed_by=Consent.custody(actor.party, key),
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                signed_by=Consent.custody(w.actor.party, key),
                 auction_id=auction_id,
-                now=registry.clock(),
+                now=w.registry.clock(),
             )
         ),
     )
@@ -244,66 +188,40 @@ def get_settlement_draft(auction_id: str, bidder: str, actor: ActorDep, session:
 
 
 @router.post("/auctions/{auction_id}/settlements", response_model=AwardOut, responses=ERRORS)
-def post_settlement(
-    auction_id: str,
-    payload: SettlementIn,
-    request: Request,
-    actor: ActorDep,
-    key: CustodyKeyDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> AwardOut:
+def post_settlement(auction_id: str, payload: SettlementIn, key: CustodyKeyDep, w: WriteDep) -> AwardOut:
     """Settle one winner, delivery versus payment (钱货两清): the bureau's and the winner's signatures."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
         AwardOut,
         lambda: AwardOut.of(
             settle_award(
-                session,
-                registry=registry,
-                actor=actor,
-                signed_by=consent_with(actor.party, key, payload.signatures),
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                signed_by=consent_with(w.actor.party, key, payload.signatures),
                 auction_id=auction_id,
                 bidder=payload.bidder,
-                now=registry.clock(),
+                now=w.registry.clock(),
             )
         ),
     )
 
 
 @router.post("/auctions/{auction_id}/forfeitures", response_model=AwardOut, responses=ERRORS)
-def post_forfeiture(
-    auction_id: str,
-    payload: WinnerIn,
-    request: Request,
-    actor: ActorDep,
-    key: CustodyKeyDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> AwardOut:
+def post_forfeiture(auction_id: str, payload: WinnerIn, key: CustodyKeyDep, w: WriteDep) -> AwardOut:
     """A winner who did not pay by the deadline forfeits its deposit (保证金没收) to the bureau."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
         AwardOut,
         lambda: AwardOut.of(
             forfeit_award(
-                session,
-                registry=registry,
-                actor=actor,
-                signed_by=Consent.custody(actor.party, key),
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                signed_by=Consent.custody(w.actor.party, key),
                 auction_id=auction_id,
                 bidder=payload.bidder,
-                now=registry.clock(),
+                now=w.registry.clock(),
             )
         ),
     )

@@ -7,18 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from api.deps import (
-    ActorDep,
-    CustodyKeyDep,
-    IdempotencyKeyDep,
-    PageDep,
-    ReaderDep,
-    RegistryDep,
-    SessionDep,
-)
-from api.idempotency import once
+from api.deps import ActorDep, CustodyKeyDep, PageDep, ReaderDep
 from api.schemas import ErrorOut, Page
 from api.schemas.bluecarbon import (
     CreditMoveOut,
@@ -33,6 +24,7 @@ from api.schemas.bluecarbon import (
     SerialBlockOut,
     TransferCreditsIn,
 )
+from api.write import WriteDep
 from market.bluecarbon.service import (
     account_serials,
     get_project,
@@ -53,23 +45,12 @@ LIST_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for co
 
 
 @router.post("/bc/projects", response_model=ProjectOut, responses=ERRORS)
-def post_project(
-    payload: ProjectIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> ProjectOut:
+def post_project(payload: ProjectIn, w: WriteDep) -> ProjectOut:
     """Register a mussel-farm project (贻贝养殖碳汇项目) owned by the caller (a cooperative or enterprise)."""
-    return once(
-        session,
-        actor=actor,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=payload.model_dump(mode="json"),
-        out=ProjectOut,
-        run=lambda: ProjectOut.of(register_project(session, actor=actor, spec=payload.spec())),
+    return w.once(
+        payload,
+        ProjectOut,
+        lambda: ProjectOut.of(register_project(w.session, actor=w.actor, spec=payload.spec())),
     )
 
 
@@ -81,25 +62,13 @@ def get_project_route(project: str, actor: ActorDep, session: ReaderDep) -> Proj
 
 
 @router.post("/bc/projects/{project}/reports", response_model=ReportOut, responses=ERRORS)
-def post_report(
-    project: str,
-    payload: ReportIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> ReportOut:
+def post_report(project: str, payload: ReportIn, w: WriteDep) -> ReportOut:
     """Submit monitoring data for a period (the owner only): the methodology computes the sink and
     every figure; every problem in the data is refused at once, one per field."""
-    return once(
-        session,
-        actor=actor,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=payload.model_dump(mode="json"),
-        out=ReportOut,
-        run=lambda: ReportOut.of(submit_report(session, actor=actor, project=project, data=payload.data)),
+    return w.once(
+        payload,
+        ReportOut,
+        lambda: ReportOut.of(submit_report(w.session, actor=w.actor, project=project, data=payload.data)),
     )
 
 
@@ -110,32 +79,18 @@ def get_report_route(report: str, actor: ActorDep, session: ReaderDep) -> Report
 
 
 @router.post("/bc/reports/{report}/issue", response_model=IssuanceOut, responses=ERRORS)
-def post_issuance(
-    report: str,
-    payload: IssueIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    key: CustodyKeyDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> IssuanceOut:
+def post_issuance(report: str, payload: IssueIn, key: CustodyKeyDep, w: WriteDep) -> IssuanceOut:
     """Verify a report and issue its vintage batch (核证签发), the project's bureau only: the inputs
     are recomputed, whole tonnes issued with serials, the buffer share set aside."""
-    return once(
-        session,
-        actor=actor,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=payload.model_dump(mode="json"),
-        out=IssuanceOut,
-        run=lambda: IssuanceOut.of(
+    return w.once(
+        payload,
+        IssuanceOut,
+        lambda: IssuanceOut.of(
             issue_credits(
-                session,
-                registry=registry,
-                actor=actor,
-                signed_by=Consent.custody(actor.party, key),
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                signed_by=Consent.custody(w.actor.party, key),
                 report=report,
                 buffer_bps=payload.buffer_bps,
             )
@@ -144,30 +99,17 @@ def post_issuance(
 
 
 @router.post("/bc/transfers", response_model=CreditMoveOut, responses=ERRORS)
-def post_credit_transfer(
-    payload: TransferCreditsIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    key: CustodyKeyDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> CreditMoveOut:
+def post_credit_transfer(payload: TransferCreditsIn, key: CustodyKeyDep, w: WriteDep) -> CreditMoveOut:
     """Transfer whole tonnes of a batch from the caller's holding; its lowest serials move."""
-    return once(
-        session,
-        actor=actor,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=payload.model_dump(mode="json"),
-        out=CreditMoveOut,
-        run=lambda: CreditMoveOut.of(
+    return w.once(
+        payload,
+        CreditMoveOut,
+        lambda: CreditMoveOut.of(
             transfer_credits(
-                session,
-                registry=registry,
-                actor=actor,
-                signed_by=Consent.custody(actor.party, key),
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                signed_by=Consent.custody(w.actor.party, key),
                 batch=payload.batch,
                 tonnes=payload.tonnes,
                 to_account=payload.to_account,
@@ -177,30 +119,17 @@ def post_credit_transfer(
 
 
 @router.post("/bc/retirements", response_model=CreditMoveOut, responses=ERRORS)
-def post_retirement(
-    payload: RetireIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    key: CustodyKeyDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> CreditMoveOut:
+def post_retirement(payload: RetireIn, key: CustodyKeyDep, w: WriteDep) -> CreditMoveOut:
     """Retire (注销) whole tonnes for a beneficiary: the serials never move again."""
-    return once(
-        session,
-        actor=actor,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=payload.model_dump(mode="json"),
-        out=CreditMoveOut,
-        run=lambda: CreditMoveOut.of(
+    return w.once(
+        payload,
+        CreditMoveOut,
+        lambda: CreditMoveOut.of(
             retire_credits(
-                session,
-                registry=registry,
-                actor=actor,
-                signed_by=Consent.custody(actor.party, key),
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                signed_by=Consent.custody(w.actor.party, key),
                 batch=payload.batch,
                 tonnes=payload.tonnes,
                 beneficiary=payload.beneficiary,

@@ -7,22 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
-from sqlmodel import Session
+from fastapi import APIRouter, Query
 
-from accounts.model import Participant
 from api.consent import consent_of
-from api.deps import (
-    ActorDep,
-    IdempotencyKeyDep,
-    MaybeCustodyKeyDep,
-    PageDep,
-    ReaderDep,
-    RegistryDep,
-    SessionDep,
-)
-from api.idempotency import once, write
+from api.deps import ActorDep, MaybeCustodyKeyDep, PageDep, ReaderDep, RegistryDep
 from api.schemas import ErrorOut, Page
 from api.schemas.crosscity import (
     CityReportOut,
@@ -34,6 +22,8 @@ from api.schemas.crosscity import (
     TransferStepIn,
 )
 from api.schemas.pledges import BodiesOut
+from api.write import Write, WriteDep
+from ledger.crypto import SigningKey
 from market.crosscity.service import (
     TransferRequest,
     TransferStatus,
@@ -56,44 +46,21 @@ ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in
 READ_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 422)}
 LIST_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 422)}
 InstrumentQuery = Annotated[str | None, Query(max_length=16, description="only needs for this right")]
+Step = Callable[..., TransferRequest]  # offer_transfer, accept_transfer, approve_transfer
 JurisdictionQuery = Annotated[str | None, Query(max_length=6, description="only needs of this city")]
 
 
-def _write(
-    session: Session,
-    request: Request,
-    actor: Participant,
-    key: str | None,
-    payload: BaseModel | None,
-    run: Callable[[], TransferRequest],
-) -> TransferOut:
-    """One step of a request, applied at most once per Idempotency-Key."""
-    return write(session, request, actor, key, payload, TransferOut, lambda: TransferOut.of(run()))
-
-
 @router.post("/demands", response_model=DemandOut, responses=ERRORS)
-def post_demand_route(
-    payload: DemandIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> DemandOut:
+def post_demand_route(payload: DemandIn, w: WriteDep) -> DemandOut:
     """An enterprise posts a project's need on the demand list (项目需求库)."""
-    return once(
-        session,
-        actor=actor,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=payload.model_dump(mode="json"),
-        out=DemandOut,
-        run=lambda: DemandOut.of(
+    return w.once(
+        payload,
+        DemandOut,
+        lambda: DemandOut.of(
             post_demand(
-                session,
-                registry=registry,
-                actor=actor,
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
                 instrument_code=payload.instrument,
                 quantity_kg=payload.quantity_kg,
                 max_price_fen_per_tonne=payload.max_price_fen_per_tonne,
@@ -122,31 +89,23 @@ def get_demands(
 
 
 @router.post("/cross-city-transfers", response_model=TransferOut, responses=ERRORS)
-def post_transfer(
-    payload: TransferIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TransferOut:
+def post_transfer(payload: TransferIn, w: WriteDep) -> TransferOut:
     """A holder (or a bureau, from its reserve) in another city opens an offer against a need."""
-    return _write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
-        lambda: open_transfer(
-            session,
-            registry=registry,
-            actor=actor,
-            demand_id=payload.demand_id,
-            lot=payload.lot.rights_lot(),
-            quantity_kg=payload.quantity_kg,
-            price_fen_per_tonne=payload.price_fen_per_tonne,
-            expires_at=payload.expiry(),
-            policy=payload.policy.policy(),
+        TransferOut,
+        lambda: TransferOut.of(
+            open_transfer(
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                demand_id=payload.demand_id,
+                lot=payload.lot.rights_lot(),
+                quantity_kg=payload.quantity_kg,
+                price_fen_per_tonne=payload.price_fen_per_tonne,
+                expires_at=payload.expiry(),
+                policy=payload.policy.policy(),
+            )
         ),
     )
 
@@ -181,110 +140,58 @@ def get_transfer_bodies(
     return BodiesOut.of(step.value, actor.party, bodies)
 
 
-@router.post("/cross-city-transfers/{request_id}/offer", response_model=TransferOut, responses=ERRORS)
-def post_offer(
-    request_id: str,
-    payload: TransferStepIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    key: MaybeCustodyKeyDep,
-    idempotency_key: IdempotencyKeyDep = None,
+def _step(
+    w: Write, request_id: str, payload: TransferStepIn, key: SigningKey | None, step: Step
 ) -> TransferOut:
-    """The seller offers: signs the hold and the settlement; one record holds its units."""
-    return _write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    """A signed step of a request: the caller's signatures, else its custody key, consent to it."""
+    return w.once(
         payload,
-        lambda: offer_transfer(
-            session,
-            registry=registry,
-            actor=actor,
-            request_id=request_id,
-            signed_by=consent_of(payload.signatures, key, actor.party),
+        TransferOut,
+        lambda: TransferOut.of(
+            step(
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                request_id=request_id,
+                signed_by=consent_of(payload.signatures, key, w.actor.party),
+            )
         ),
     )
+
+
+@router.post("/cross-city-transfers/{request_id}/offer", response_model=TransferOut, responses=ERRORS)
+def post_offer(request_id: str, payload: TransferStepIn, key: MaybeCustodyKeyDep, w: WriteDep) -> TransferOut:
+    """The seller offers: signs the hold and the settlement; one record holds its units."""
+    return _step(w, request_id, payload, key, offer_transfer)
 
 
 @router.post("/cross-city-transfers/{request_id}/accept", response_model=TransferOut, responses=ERRORS)
 def post_accept(
-    request_id: str,
-    payload: TransferStepIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    key: MaybeCustodyKeyDep,
-    idempotency_key: IdempotencyKeyDep = None,
+    request_id: str, payload: TransferStepIn, key: MaybeCustodyKeyDep, w: WriteDep
 ) -> TransferOut:
     """The buyer accepts by signing the settlement (its payment and the units it receives)."""
-    return _write(
-        session,
-        request,
-        actor,
-        idempotency_key,
-        payload,
-        lambda: accept_transfer(
-            session,
-            registry=registry,
-            actor=actor,
-            request_id=request_id,
-            signed_by=consent_of(payload.signatures, key, actor.party),
-        ),
-    )
+    return _step(w, request_id, payload, key, accept_transfer)
 
 
 @router.post("/cross-city-transfers/{request_id}/approve", response_model=TransferOut, responses=ERRORS)
 def post_approve(
-    request_id: str,
-    payload: TransferStepIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    key: MaybeCustodyKeyDep,
-    idempotency_key: IdempotencyKeyDep = None,
+    request_id: str, payload: TransferStepIn, key: MaybeCustodyKeyDep, w: WriteDep
 ) -> TransferOut:
     """A bureau of either city approves; the second approval settles the transfer in one record."""
-    return _write(
-        session,
-        request,
-        actor,
-        idempotency_key,
-        payload,
-        lambda: approve_transfer(
-            session,
-            registry=registry,
-            actor=actor,
-            request_id=request_id,
-            signed_by=consent_of(payload.signatures, key, actor.party),
-        ),
-    )
+    return _step(w, request_id, payload, key, approve_transfer)
 
 
 @router.post("/cross-city-transfers/{request_id}/reject", response_model=TransferOut, responses=ERRORS)
-def post_reject(
-    request_id: str,
-    payload: RejectIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TransferOut:
+def post_reject(request_id: str, payload: RejectIn, w: WriteDep) -> TransferOut:
     """A party ends an open request (a bureau rejects, the buyer declines, the seller withdraws);
     held units are released."""
-    return _write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
-        lambda: reject_transfer(
-            session, registry=registry, actor=actor, request_id=request_id, reason=payload.reason
+        TransferOut,
+        lambda: TransferOut.of(
+            reject_transfer(
+                w.session, registry=w.registry, actor=w.actor, request_id=request_id, reason=payload.reason
+            )
         ),
     )
 

@@ -14,11 +14,11 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from accounts.service import export_journal
-from api.cli import methodology_check
 from api.deps import ActorDep, ReaderDep, RegistryDep
 from api.schemas import ErrorOut
 from api.schemas.exports import VerificationOut
 from ledger.audit import verify_bundle
+from methodologies.registry import methodology_check
 
 router = APIRouter(prefix="/v1", tags=["exports"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403)}

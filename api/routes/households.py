@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from api.deps import ActorDep, CustodyKeyDep, IdempotencyKeyDep, ReaderDep, RegistryDep, SessionDep
-from api.idempotency import once
+from api.deps import ActorDep, CustodyKeyDep, ReaderDep
 from api.schemas import ErrorOut
 from api.schemas.households import RosterIn, RosterOut, StatementOut
+from api.write import WriteDep
 from market.consent import Consent
 from market.households.service import confirm_roster, get_roster, register_roster
 from market.households.statement import member_statement
@@ -23,28 +23,16 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for co
 
 
 @router.post("/bc/rosters", response_model=RosterOut, responses=ERRORS)
-def post_roster(
-    payload: RosterIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    key: CustodyKeyDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> RosterOut:
+def post_roster(payload: RosterIn, key: CustodyKeyDep, w: WriteDep) -> RosterOut:
     """Register (and sign) the member households of a project for a monitoring period (the owner only)."""
-    return once(
-        session,
-        actor=actor,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=payload.model_dump(mode="json"),
-        out=RosterOut,
-        run=lambda: RosterOut.of(
+    return w.once(
+        payload,
+        RosterOut,
+        lambda: RosterOut.of(
             register_roster(
-                session,
-                actor=actor,
-                signed_by=Consent.custody(actor.party, key),
+                w.session,
+                actor=w.actor,
+                signed_by=Consent.custody(w.actor.party, key),
                 project=payload.project,
                 period_start=payload.period_start,
                 period_end=payload.period_end,
@@ -56,37 +44,15 @@ def post_roster(
 
 
 @router.post("/bc/rosters/{roster}/confirm", response_model=RosterOut, responses=ERRORS)
-def post_roster_confirmation(
-    roster: str,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    key: CustodyKeyDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> RosterOut:
+def post_roster_confirmation(roster: str, key: CustodyKeyDep, w: WriteDep) -> RosterOut:
     """Confirm a roster onto the journal (the project's bureau only), opening the members' accounts."""
 
     def run() -> RosterOut:
-        confirm_roster(
-            session,
-            registry=registry,
-            actor=actor,
-            signed_by=Consent.custody(actor.party, key),
-            roster=roster,
-        )
-        return RosterOut.of(get_roster(session, roster=roster))
+        signed_by = Consent.custody(w.actor.party, key)
+        confirm_roster(w.session, registry=w.registry, actor=w.actor, signed_by=signed_by, roster=roster)
+        return RosterOut.of(get_roster(w.session, roster=roster))
 
-    return once(
-        session,
-        actor=actor,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload={},
-        out=RosterOut,
-        run=run,
-    )
+    return w.once(None, RosterOut, run)
 
 
 @router.get(

@@ -7,20 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from api.consent import consent_of, consent_with
-from api.deps import (
-    ActorDep,
-    CustodyKeyDep,
-    IdempotencyKeyDep,
-    MaybeCustodyKeyDep,
-    PageDep,
-    ReaderDep,
-    RegistryDep,
-    SessionDep,
-)
-from api.idempotency import write
+from api.deps import ActorDep, CustodyKeyDep, MaybeCustodyKeyDep, PageDep, ReaderDep
 from api.schemas import Day, ErrorOut, Page
 from api.schemas.issuance import (
     AllocationDraftQuery,
@@ -39,6 +29,7 @@ from api.schemas.issuance import (
     RecordOut,
 )
 from api.schemas.trades import AcceptIn
+from api.write import WriteDep
 from market.consent import Consent
 from market.expiry.service import run_expiry
 from market.issuance.offers import (
@@ -57,29 +48,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in
 
 
 @router.post("/caps", response_model=RecordOut, responses=ERRORS)
-def post_cap(
-    payload: CapIn,
-    request: Request,
-    actor: ActorDep,
-    key: CustodyKeyDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> RecordOut:
+def post_cap(payload: CapIn, key: CustodyKeyDep, w: WriteDep) -> RecordOut:
     """A bureau raises its cap (总量控制) into its government reserve (政府储备)."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
         RecordOut,
         lambda: RecordOut.of(
             set_cap(
-                session,
-                registry=registry,
-                actor=actor,
-                signed_by=Consent.custody(actor.party, key),
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                signed_by=Consent.custody(w.actor.party, key),
                 instrument=payload.instrument,
                 quantity_kg=payload.quantity_kg,
                 valid_until=payload.valid_until,
@@ -128,26 +107,16 @@ def get_allocation_draft(
 
 @router.post("/allocation-offers", response_model=AllocationOfferOut, responses=ERRORS)
 def post_allocation_offer(
-    payload: AllocationOfferIn,
-    request: Request,
-    actor: ActorDep,
-    key: MaybeCustodyKeyDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
+    payload: AllocationOfferIn, key: MaybeCustodyKeyDep, w: WriteDep
 ) -> AllocationOfferOut:
     """A bureau offers a paid-use allocation, signed now; nothing moves until the enterprise consents."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
         AllocationOfferOut,
         lambda: AllocationOfferOut.of(
             offer_allocation(
-                session,
-                actor=actor,
+                w.session,
+                actor=w.actor,
                 enterprise=payload.enterprise,
                 instrument=payload.instrument,
                 quantity_kg=payload.quantity_kg,
@@ -156,8 +125,8 @@ def post_allocation_offer(
                 project=payload.project,
                 years=payload.years,
                 price_fen_per_tonne_year=payload.price_fen_per_tonne_year,
-                signed_by=consent_of(payload.signatures or None, key, actor.party),
-                now=registry.clock(),
+                signed_by=consent_of(payload.signatures or None, key, w.actor.party),
+                now=w.registry.clock(),
                 nonce=payload.nonce,
             )
         ),
@@ -184,83 +153,49 @@ def get_allocation_offer_route(offer_id: str, actor: ActorDep, session: ReaderDe
 
 @router.post("/allocation-offers/{offer_id}/accept", response_model=AllocationOut, responses=ERRORS)
 def post_allocation_accept(
-    offer_id: str,
-    payload: AcceptIn,
-    request: Request,
-    actor: ActorDep,
-    key: MaybeCustodyKeyDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
+    offer_id: str, payload: AcceptIn, key: MaybeCustodyKeyDep, w: WriteDep
 ) -> AllocationOut:
     """The enterprise consents to the fee: rights and fee move in one record, both signatures on it."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
         AllocationOut,
         lambda: AllocationOut.of(
             accept_allocation(
-                session,
-                registry=registry,
-                actor=actor,
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
                 offer_id=offer_id,
-                signed_by=consent_of(payload.signatures or None, key, actor.party),
-                now=registry.clock(),
+                signed_by=consent_of(payload.signatures or None, key, w.actor.party),
+                now=w.registry.clock(),
             )
         ),
     )
 
 
 @router.post("/allocation-offers/{offer_id}/withdraw", response_model=AllocationOfferOut, responses=ERRORS)
-def post_allocation_withdraw(
-    offer_id: str,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> AllocationOfferOut:
+def post_allocation_withdraw(offer_id: str, w: WriteDep) -> AllocationOfferOut:
     """The bureau withdraws a pending offer, or the enterprise declines it."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         None,
         AllocationOfferOut,
         lambda: AllocationOfferOut.of(
-            withdraw_allocation(session, actor=actor, offer_id=offer_id, now=registry.clock())
+            withdraw_allocation(w.session, actor=w.actor, offer_id=offer_id, now=w.registry.clock())
         ),
     )
 
 
 @router.post("/allocations", response_model=AllocationOut, responses=ERRORS)
-def post_allocation(
-    payload: AllocationIn,
-    request: Request,
-    actor: ActorDep,
-    key: CustodyKeyDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> AllocationOut:
+def post_allocation(payload: AllocationIn, key: CustodyKeyDep, w: WriteDep) -> AllocationOut:
     """Initial allocation (初始排污权) from the reserve, with the paid-use fee in the same record."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
         AllocationOut,
         lambda: AllocationOut.of(
             allocate_initial(
-                session,
-                registry=registry,
-                actor=actor,
-                signed_by=consent_with(actor.party, key, payload.signatures),
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                signed_by=consent_with(w.actor.party, key, payload.signatures),
                 enterprise=payload.enterprise,
                 instrument=payload.instrument,
                 quantity_kg=payload.quantity_kg,
@@ -275,29 +210,17 @@ def post_allocation(
 
 
 @router.post("/reserve/major-project-allocations", response_model=AllocationOut, responses=ERRORS)
-def post_major_project_allocation(
-    payload: MajorProjectIn,
-    request: Request,
-    actor: ActorDep,
-    key: CustodyKeyDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> AllocationOut:
+def post_major_project_allocation(payload: MajorProjectIn, key: CustodyKeyDep, w: WriteDep) -> AllocationOut:
     """Reserved quota (预留指标) to an enterprise's major project (重大项目)."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
         AllocationOut,
         lambda: AllocationOut.of(
             allocate_to_major_project(
-                session,
-                registry=registry,
-                actor=actor,
-                signed_by=consent_with(actor.party, key, payload.signatures),
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                signed_by=consent_with(w.actor.party, key, payload.signatures),
                 enterprise=payload.enterprise,
                 project=payload.project,
                 instrument=payload.instrument,
@@ -333,29 +256,17 @@ def get_buy_back_draft(
 
 
 @router.post("/reserve/buy-backs", response_model=RecordOut, responses=ERRORS)
-def post_buy_back(
-    payload: BuyBackIn,
-    request: Request,
-    actor: ActorDep,
-    key: CustodyKeyDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> RecordOut:
+def post_buy_back(payload: BuyBackIn, key: CustodyKeyDep, w: WriteDep) -> RecordOut:
     """Buy rights back into the reserve (收储), delivery versus payment in one record."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
         RecordOut,
         lambda: RecordOut.of(
             buy_back(
-                session,
-                registry=registry,
-                actor=actor,
-                signed_by=consent_with(actor.party, key, payload.signatures),
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                signed_by=consent_with(w.actor.party, key, payload.signatures),
                 enterprise=payload.enterprise,
                 instrument=payload.instrument,
                 quantity_kg=payload.quantity_kg,
@@ -369,21 +280,12 @@ def post_buy_back(
 
 
 @router.post("/expiry-runs", response_model=ExpiryReportOut, responses=ERRORS)
-def post_expiry_run(
-    payload: ExpiryIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> ExpiryReportOut:
+def post_expiry_run(payload: ExpiryIn, w: WriteDep) -> ExpiryReportOut:
     """Sweep expired rights into their bureau's retirement account (有效期届满; the operator only)."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
         ExpiryReportOut,
-        lambda: ExpiryReportOut.of(run_expiry(session, registry=registry, today=payload.today, actor=actor)),
+        lambda: ExpiryReportOut.of(
+            run_expiry(w.session, registry=w.registry, today=payload.today, actor=w.actor)
+        ),
     )

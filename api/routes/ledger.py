@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from accounts.service import account_balance_as_of, account_balances, read_journal
-from api.deps import ActorDep, ReaderDep, RegistryDep, SequencerDep, read
+from api.deps import ActorDep, ReaderDep, read, read_stamped
 from api.schemas import BalanceOut, ErrorOut, Instant, InstructionIn, ReceiptOut
 from api.schemas.proofs import CheckpointOut, ConsistencyOut
+from api.write import SubmitDep
 from ledger.canonical import canonical_bytes
 from ledger.errors import InvalidInput
 from ledger.model import Signature, TxBody, parse_body
-from ledger.service import Instruction, consistency_between, latest_checkpoint, prove_inclusion
+from ledger.service import consistency_between, latest_checkpoint, prove_inclusion
 from market.trades.transfers import submit_transfer
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
@@ -25,11 +26,16 @@ Seq = Annotated[int, Path(ge=0, le=MAX_SEQ, description="journal position")]
 
 
 @router.get("/accounts/{account}/balances", response_model=list[BalanceOut], responses=ERRORS)
-async def get_balances(account: str, actor: ActorDep, request: Request) -> list[BalanceOut]:
-    """Live positions of an account the caller may see (its own, or as a supervisor)."""
-    found = await read(
-        request, lambda session: account_balances(session, actor=actor, account=account), replica=True
+async def get_balances(
+    account: str, actor: ActorDep, request: Request, response: Response
+) -> list[BalanceOut]:
+    """Live positions of an account the caller may see (its own, or as a supervisor); read from the
+    replica when one is configured, with the journal head it reflects in X-Ecoledger-Replica-* headers."""
+    found, stamp = await read_stamped(
+        request, lambda session: account_balances(session, actor=actor, account=account)
     )
+    if stamp is not None:
+        response.headers.update(stamp.headers())
     return [
         BalanceOut(
             account=b.account,
@@ -61,15 +67,8 @@ async def get_balances_as_of(
 
 
 @router.post("/instructions", response_model=ReceiptOut, responses=ERRORS)
-def post_instruction(
-    payload: InstructionIn,
-    actor: ActorDep,
-    sequencer: SequencerDep,
-    registry: RegistryDep,
-    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
-) -> ReceiptOut:
+def post_instruction(payload: InstructionIn, w: SubmitDep) -> ReceiptOut:
     """Submit a signed transfer; workflows (auctions, pledges...) have their own routes."""
-    # No database slot: the route holds no connection; it waits for the sequencer's next batch.
     body = parse_body(payload.body)
     if not isinstance(body, TxBody) or body.action not in GENERIC_ACTIONS:
         raise InvalidInput(
@@ -80,8 +79,10 @@ def post_instruction(
         Signature.parse(s.model_dump(exclude_defaults=True), f"signatures[{i}]")
         for i, s in enumerate(payload.signatures)
     )
-    instruction = Instruction(body, sigs, idempotency_key, actor.party)
-    receipt = submit_transfer(sequencer, registry=registry, actor=actor, instruction=instruction)
+    # The key travels in the instruction: the sequencer's batch applies it at most once.
+    receipt = submit_transfer(
+        w.sequencer, registry=w.registry, actor=w.actor, instruction=w.instruction(body, sigs)
+    )
     return ReceiptOut(seq=receipt.seq, hash=receipt.hash, time=receipt.time, replayed=receipt.replayed)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query
 
 from accounts.credentials import issue_credential, revoke_credential
 from accounts.custody import Vault, new_custody_key, register_with_custody
@@ -15,17 +15,7 @@ from accounts.errors import NoCustodyKey
 from accounts.keys import add_key, revoke_key, rotate_key
 from accounts.model import Role
 from accounts.service import accounts_of, register_participant, visible_participant, visible_participants
-from api.deps import (
-    ActorDep,
-    IdempotencyKeyDep,
-    MaybeCustodyKeyDep,
-    PageDep,
-    ReaderDep,
-    RegistryDep,
-    SessionDep,
-    state,
-)
-from api.idempotency import once
+from api.deps import ActorDep, MaybeCustodyKeyDep, PageDep, ReaderDep
 from api.schemas import ErrorOut, Page
 from api.schemas.participants import (
     AccountOut,
@@ -40,6 +30,7 @@ from api.schemas.participants import (
     RevokeKeyIn,
     raw_public_key,
 )
+from api.write import WriteDep
 from ledger.crypto import SigningKey
 
 router = APIRouter(prefix="/v1", tags=["participants"])
@@ -77,38 +68,23 @@ def get_participant_route(party: str, actor: ActorDep, session: ReaderDep) -> Pa
 
 
 @router.post("/participants", response_model=ParticipantOut, responses=ERRORS)
-def post_participant(
-    payload: Annotated[RegistrationIn, Body()],
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> ParticipantOut:
+def post_participant(payload: Annotated[RegistrationIn, Body()], w: WriteDep) -> ParticipantOut:
     """Register a participant with its accounts; without ``public_key`` its key is held in custody."""
-    vault = state(request).vault
 
     def run() -> ParticipantOut:
         spec = payload.spec()
         if payload.public_key is not None:
             public = raw_public_key(payload.public_key)
-            done = register_participant(session, registry=registry, spec=spec, public_key=public, actor=actor)
+            done = register_participant(
+                w.session, registry=w.registry, spec=spec, public_key=public, actor=w.actor
+            )
         else:
             done = register_with_custody(
-                session, registry=registry, vault=_vault(vault), spec=spec, actor=actor
+                w.session, registry=w.registry, vault=_vault(w.vault), spec=spec, actor=w.actor
             )
         return ParticipantOut.of(done)
 
-    return once(
-        session,
-        actor=actor,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=payload.model_dump(mode="json"),
-        out=ParticipantOut,
-        run=run,
-    )
+    return w.once(payload, ParticipantOut, run)
 
 
 def _vault(vault: Vault | None) -> Vault:
@@ -123,37 +99,27 @@ def _own(actor_party: str, party: str, key: SigningKey | None) -> SigningKey | N
 
 
 @router.post("/participants/{party}/keys", response_model=KeyEventOut, responses=ERRORS)
-def post_key(
-    party: str,
-    payload: KeyIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    key: MaybeCustodyKeyDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> KeyEventOut:
+def post_key(party: str, payload: KeyIn, key: MaybeCustodyKeyDep, w: WriteDep) -> KeyEventOut:
     """Register a new signing key (rotation when ``replaces`` names the old one), signed by the
     party's current key in custody; without ``public_key`` the registry generates and holds it."""
-    signed_by = _own(actor.party, party, key)
-    vault = state(request).vault
+    signed_by = _own(w.actor.party, party, key)
 
     def run() -> KeyEventOut:
         if payload.public_key is None:
             event = new_custody_key(
-                session,
-                registry=registry,
-                vault=_vault(vault),
-                actor=actor,
+                w.session,
+                registry=w.registry,
+                vault=_vault(w.vault),
+                actor=w.actor,
                 party=party,
                 replaces=payload.replaces,
                 signed_by=signed_by,
             )
         elif payload.replaces is None:
             event = add_key(
-                session,
-                registry=registry,
-                actor=actor,
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
                 party=party,
                 public_key=raw_public_key(payload.public_key),
                 signed_by=signed_by,
@@ -161,9 +127,9 @@ def post_key(
             )
         else:
             event = rotate_key(
-                session,
-                registry=registry,
-                actor=actor,
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
                 party=party,
                 old_key_id=payload.replaces,
                 new_public_key=raw_public_key(payload.public_key),
@@ -172,45 +138,23 @@ def post_key(
             )
         return KeyEventOut.of(event)
 
-    return once(
-        session,
-        actor=actor,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=payload.model_dump(mode="json"),
-        out=KeyEventOut,
-        run=run,
-    )
+    return w.once(payload, KeyEventOut, run)
 
 
 @router.post("/participants/{party}/keys/{key_id}/revoke", response_model=KeyEventOut, responses=ERRORS)
 def post_key_revocation(
-    party: str,
-    key_id: str,
-    payload: RevokeKeyIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    key: MaybeCustodyKeyDep,
-    idempotency_key: IdempotencyKeyDep = None,
+    party: str, key_id: str, payload: RevokeKeyIn, key: MaybeCustodyKeyDep, w: WriteDep
 ) -> KeyEventOut:
     """Revoke a signing key now: later signatures with it are refused, earlier ones stay valid."""
-    signed_by = _own(actor.party, party, key)
-    return once(
-        session,
-        actor=actor,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=payload.model_dump(mode="json"),
-        out=KeyEventOut,
-        run=lambda: KeyEventOut.of(
+    signed_by = _own(w.actor.party, party, key)
+    return w.once(
+        payload,
+        KeyEventOut,
+        lambda: KeyEventOut.of(
             revoke_key(
-                session,
-                registry=registry,
-                actor=actor,
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
                 party=party,
                 key_id=key_id,
                 reason=payload.reason,
@@ -222,64 +166,34 @@ def post_key_revocation(
 
 
 @router.post("/participants/{party}/credentials", response_model=IssuedCredentialOut, responses=ERRORS)
-def post_credential(
-    party: str,
-    payload: CredentialIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> IssuedCredentialOut:
+def post_credential(party: str, payload: CredentialIn, w: WriteDep) -> IssuedCredentialOut:
     """Issue an API key: its token is in this response only (a replay returns it without the token)."""
     token: list[str] = []
 
     def run() -> CredentialOut:
         issued = issue_credential(
-            session, party=party, label=payload.label, actor=actor, now=registry.clock()
+            w.session, party=party, label=payload.label, actor=w.actor, now=w.registry.clock()
         )
         token.append(issued.token)
         return CredentialOut.of(issued.credential)
 
-    # Only the credential, never the token, goes into the idempotency table: the registry keeps
+    # Only the credential, never the token, goes into the idempotency store: the registry keeps
     # nothing from which the secret could be read back.
-    credential = once(
-        session,
-        actor=actor,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=payload.model_dump(mode="json"),
-        out=CredentialOut,
-        run=run,
-    )
+    credential = w.once(payload, CredentialOut, run)
     return IssuedCredentialOut(credential=credential, token=token[0] if token else None)
 
 
 @router.post(
     "/participants/{party}/credentials/{credential_id}/revoke", response_model=CredentialOut, responses=ERRORS
 )
-def post_credential_revocation(
-    party: str,
-    credential_id: str,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> CredentialOut:
+def post_credential_revocation(party: str, credential_id: str, w: WriteDep) -> CredentialOut:
     """Revoke an API key at once (cached tokens stop working within seconds)."""
-    return once(
-        session,
-        actor=actor,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload={},
-        out=CredentialOut,
-        run=lambda: CredentialOut.of(
+    return w.once(
+        None,
+        CredentialOut,
+        lambda: CredentialOut.of(
             revoke_credential(
-                session, credential_id=credential_id, party=party, actor=actor, now=registry.clock()
+                w.session, credential_id=credential_id, party=party, actor=w.actor, now=w.registry.clock()
             )
         ),
     )

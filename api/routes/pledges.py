@@ -5,26 +5,13 @@ Each route parses, calls one service function and returns its result; rules live
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from pydantic import BaseModel
-from sqlmodel import Session
 
-from accounts.model import Participant
 from api.certificate_pdf import render_certificate_pdf
 from api.consent import consent_of
-from api.deps import (
-    ActorDep,
-    IdempotencyKeyDep,
-    MaybeCustodyKeyDep,
-    PageDep,
-    ReaderDep,
-    RegistryDep,
-    SessionDep,
-)
-from api.idempotency import write
+from api.deps import ActorDep, MaybeCustodyKeyDep, PageDep, ReaderDep, RegistryDep, SessionDep
 from api.schemas import ErrorOut, Page
 from api.schemas.participants import raw_public_key
 from api.schemas.pledges import (
@@ -40,11 +27,11 @@ from api.schemas.pledges import (
     PledgeOut,
     ReleaseIn,
 )
+from api.write import WriteDep
 from ledger.errors import InvalidInput
 from market.pledges.certificate import PledgeCertificate, build_certificate, standing_of, verify_certificate
 from market.pledges.service import (
     LoanRequest,
-    Pledge,
     PledgeStatus,
     PledgeStep,
     apply_for_pledge,
@@ -66,42 +53,22 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for co
 CHECK_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 422)}
 
 
-def _write(
-    session: Session,
-    request: Request,
-    actor: Participant,
-    key: str | None,
-    payload: BaseModel | None,
-    run: Callable[[], Pledge],
-) -> PledgeOut:
-    """One pledge step, applied at most once per Idempotency-Key."""
-    return write(session, request, actor, key, payload, PledgeOut, lambda: PledgeOut.of(run()))
-
-
 @router.post("/pledges", response_model=PledgeOut, responses=ERRORS)
-def post_pledge(
-    payload: ApplyIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> PledgeOut:
+def post_pledge(payload: ApplyIn, w: WriteDep) -> PledgeOut:
     """Step 1 (企业申请): an enterprise applies to pledge its rights of one lot to a bank."""
-    return _write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
-        lambda: apply_for_pledge(
-            session,
-            registry=registry,
-            actor=actor,
-            bank=payload.bank,
-            instrument_code=payload.instrument,
-            lot=payload.lot.lot(payload.instrument),
-            quantity_kg=payload.quantity_kg,
+        PledgeOut,
+        lambda: PledgeOut.of(
+            apply_for_pledge(
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                bank=payload.bank,
+                instrument_code=payload.instrument,
+                lot=payload.lot.lot(payload.instrument),
+                quantity_kg=payload.quantity_kg,
+            )
         ),
     )
 
@@ -167,192 +134,130 @@ def get_pledge_bodies(
 
 
 @router.post("/pledges/{pledge_id}/approve", response_model=PledgeOut, responses=ERRORS)
-def post_approve(
-    pledge_id: str,
-    payload: ApproveIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    key: MaybeCustodyKeyDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> PledgeOut:
+def post_approve(pledge_id: str, payload: ApproveIn, key: MaybeCustodyKeyDep, w: WriteDep) -> PledgeOut:
     """Step 2 (生态环境部门审核): the rights' bureau approves a quantity on its electronic certificate."""
-    return _write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
-        lambda: approve_pledge(
-            session,
-            registry=registry,
-            actor=actor,
-            pledge_id=pledge_id,
-            approved_kg=payload.approved_kg,
-            certificate_no=payload.certificate_no,
-            signed_by=consent_of(payload.signatures, key, actor.party),
+        PledgeOut,
+        lambda: PledgeOut.of(
+            approve_pledge(
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                pledge_id=pledge_id,
+                approved_kg=payload.approved_kg,
+                certificate_no=payload.certificate_no,
+                signed_by=consent_of(payload.signatures, key, w.actor.party),
+            )
         ),
     )
 
 
 @router.post("/pledges/{pledge_id}/loan", response_model=PledgeOut, responses=ERRORS)
-def post_loan(
-    pledge_id: str,
-    payload: LoanIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    key: MaybeCustodyKeyDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> PledgeOut:
+def post_loan(pledge_id: str, payload: LoanIn, key: MaybeCustodyKeyDep, w: WriteDep) -> PledgeOut:
     """Step 3 (银行录入贷款信息): the pledgee bank records the loan, checked against the appraisal
     (at most 80% of the value; maturing no later than the rights' validity end)."""
-    return _write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
-        lambda: record_loan(
-            session,
-            registry=registry,
-            actor=actor,
-            pledge_id=pledge_id,
-            loan_id=payload.loan_id,
-            amount_fen=payload.amount_fen,
-            rate_bp=payload.rate_bp,
-            term_months=payload.term_months,
-            signed_by=consent_of(payload.signatures, key, actor.party),
+        PledgeOut,
+        lambda: PledgeOut.of(
+            record_loan(
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                pledge_id=pledge_id,
+                loan_id=payload.loan_id,
+                amount_fen=payload.amount_fen,
+                rate_bp=payload.rate_bp,
+                term_months=payload.term_months,
+                signed_by=consent_of(payload.signatures, key, w.actor.party),
+            )
         ),
     )
 
 
 @router.post("/pledges/{pledge_id}/confirm", response_model=PledgeOut, responses=ERRORS)
-def post_confirm(
-    pledge_id: str,
-    payload: ConsentIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    key: MaybeCustodyKeyDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> PledgeOut:
+def post_confirm(pledge_id: str, payload: ConsentIn, key: MaybeCustodyKeyDep, w: WriteDep) -> PledgeOut:
     """Step 4 (企业确认): the enterprise confirms; one record holds the units for the bank."""
-    return _write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
-        lambda: confirm_pledge(
-            session,
-            registry=registry,
-            actor=actor,
-            pledge_id=pledge_id,
-            signed_by=consent_of(payload.signatures, key, actor.party),
+        PledgeOut,
+        lambda: PledgeOut.of(
+            confirm_pledge(
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                pledge_id=pledge_id,
+                signed_by=consent_of(payload.signatures, key, w.actor.party),
+            )
         ),
     )
 
 
 @router.post("/pledges/{pledge_id}/release", response_model=PledgeOut, responses=ERRORS)
-def post_release(
-    pledge_id: str,
-    payload: ReleaseIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    key: MaybeCustodyKeyDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> PledgeOut:
+def post_release(pledge_id: str, payload: ReleaseIn, key: MaybeCustodyKeyDep, w: WriteDep) -> PledgeOut:
     """Release on repayment (解押): the pledgee bank releases all or part of the held units."""
-    return _write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
-        lambda: release_pledge(
-            session,
-            registry=registry,
-            actor=actor,
-            pledge_id=pledge_id,
-            quantity_kg=payload.quantity_kg,
-            signed_by=consent_of(payload.signatures, key, actor.party),
+        PledgeOut,
+        lambda: PledgeOut.of(
+            release_pledge(
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                pledge_id=pledge_id,
+                quantity_kg=payload.quantity_kg,
+                signed_by=consent_of(payload.signatures, key, w.actor.party),
+            )
         ),
     )
 
 
 @router.post("/pledges/{pledge_id}/enforce", response_model=PledgeOut, responses=ERRORS)
-def post_enforce(
-    pledge_id: str,
-    payload: ConsentIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    key: MaybeCustodyKeyDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> PledgeOut:
+def post_enforce(pledge_id: str, payload: ConsentIn, key: MaybeCustodyKeyDep, w: WriteDep) -> PledgeOut:
     """Enforcement on default (处置): the pledgee bank captures every held unit into its holding."""
-    return _write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
-        lambda: enforce_pledge(
-            session,
-            registry=registry,
-            actor=actor,
-            pledge_id=pledge_id,
-            signed_by=consent_of(payload.signatures, key, actor.party),
+        PledgeOut,
+        lambda: PledgeOut.of(
+            enforce_pledge(
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                pledge_id=pledge_id,
+                signed_by=consent_of(payload.signatures, key, w.actor.party),
+            )
         ),
     )
 
 
 @router.post("/pledges/{pledge_id}/forced-auction", response_model=PledgeOut, responses=ERRORS)
-def post_forced_auction(
-    pledge_id: str,
-    payload: ForcedAuctionIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> PledgeOut:
+def post_forced_auction(pledge_id: str, payload: ForcedAuctionIn, w: WriteDep) -> PledgeOut:
     """Enforcement by forced auction (拍卖处置): the bank marks the pledge for sale with its claim."""
-    return _write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
-        lambda: request_forced_auction(
-            session, actor=actor, pledge_id=pledge_id, claim_fen=payload.claim_fen, reason=payload.reason
+        PledgeOut,
+        lambda: PledgeOut.of(
+            request_forced_auction(
+                w.session,
+                actor=w.actor,
+                pledge_id=pledge_id,
+                claim_fen=payload.claim_fen,
+                reason=payload.reason,
+            )
         ),
     )
 
 
 @router.post("/pledges/{pledge_id}/cancel", response_model=PledgeOut, responses=ERRORS)
-def post_cancel(
-    pledge_id: str,
-    payload: CancelIn,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> PledgeOut:
+def post_cancel(pledge_id: str, payload: CancelIn, w: WriteDep) -> PledgeOut:
     """Before confirmation, a party ends the pledge: withdrawn, refused or declined."""
-    return _write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
-        lambda: cancel_pledge(session, actor=actor, pledge_id=pledge_id, reason=payload.reason),
+        PledgeOut,
+        lambda: PledgeOut.of(
+            cancel_pledge(w.session, actor=w.actor, pledge_id=pledge_id, reason=payload.reason)
+        ),
     )
 
 

@@ -11,22 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from api.consent import consent_of, consent_with
-from api.deps import (
-    ActorDep,
-    IdempotencyKeyDep,
-    MaybeCustodyKeyDep,
-    PageDep,
-    ReaderDep,
-    RegistryDep,
-    SessionDep,
-)
-from api.idempotency import write
+from api.deps import ActorDep, MaybeCustodyKeyDep, PageDep, ReaderDep
 from api.schemas import ErrorOut, Page
 from api.schemas.issuance import BodyOut
 from api.schemas.trades import AcceptIn, OfferIn, TradeDraftQuery, TradeIn, TradeOfferOut, TradeOut
+from api.write import WriteDep
 from market.trades.offers import OfferStatus, accept_offer, get_offer, offer_trade, offers_of, withdraw_offer
 from market.trades.service import trade, trade_draft
 
@@ -55,29 +47,17 @@ def get_trade_draft(
 
 
 @router.post("/trades", response_model=TradeOut, responses=ERRORS)
-def post_trade(
-    payload: TradeIn,
-    request: Request,
-    actor: ActorDep,
-    key: MaybeCustodyKeyDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TradeOut:
+def post_trade(payload: TradeIn, key: MaybeCustodyKeyDep, w: WriteDep) -> TradeOut:
     """Record a trade both parties signed, delivery versus payment (钱货两清) in one record."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
         TradeOut,
         lambda: TradeOut.of(
             trade(
-                session,
-                registry=registry,
-                actor=actor,
-                signed_by=consent_with(actor.party, key, payload.signatures),
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                signed_by=consent_with(w.actor.party, key, payload.signatures),
                 seller=payload.seller,
                 buyer=payload.buyer,
                 instrument=payload.instrument,
@@ -91,34 +71,22 @@ def post_trade(
 
 
 @router.post("/trade-offers", response_model=TradeOfferOut, responses=ERRORS)
-def post_offer(
-    payload: OfferIn,
-    request: Request,
-    actor: ActorDep,
-    key: MaybeCustodyKeyDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TradeOfferOut:
+def post_offer(payload: OfferIn, key: MaybeCustodyKeyDep, w: WriteDep) -> TradeOfferOut:
     """The seller offers a trade to a buyer, signed now; nothing moves until the buyer accepts."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
         TradeOfferOut,
         lambda: TradeOfferOut.of(
             offer_trade(
-                session,
-                actor=actor,
+                w.session,
+                actor=w.actor,
                 buyer=payload.buyer,
                 instrument=payload.instrument,
                 valid_until=payload.valid_until,
                 quantity_kg=payload.quantity_kg,
                 price_fen_per_t=payload.price_fen_per_t,
-                signed_by=consent_of(payload.signatures or None, key, actor.party),
-                now=registry.clock(),
+                signed_by=consent_of(payload.signatures or None, key, w.actor.party),
+                now=w.registry.clock(),
                 nonce=payload.nonce,
             )
         ),
@@ -144,55 +112,31 @@ def get_offer_route(offer_id: str, actor: ActorDep, session: ReaderDep) -> Trade
 
 
 @router.post("/trade-offers/{offer_id}/accept", response_model=TradeOut, responses=ERRORS)
-def post_accept(
-    offer_id: str,
-    payload: AcceptIn,
-    request: Request,
-    actor: ActorDep,
-    key: MaybeCustodyKeyDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TradeOut:
+def post_accept(offer_id: str, payload: AcceptIn, key: MaybeCustodyKeyDep, w: WriteDep) -> TradeOut:
     """The buyer accepts: the trade is recorded with both signatures, DvP."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         payload,
         TradeOut,
         lambda: TradeOut.of(
             accept_offer(
-                session,
-                registry=registry,
-                actor=actor,
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
                 offer_id=offer_id,
-                signed_by=consent_of(payload.signatures or None, key, actor.party),
-                now=registry.clock(),
+                signed_by=consent_of(payload.signatures or None, key, w.actor.party),
+                now=w.registry.clock(),
             )
         ),
     )
 
 
 @router.post("/trade-offers/{offer_id}/withdraw", response_model=TradeOfferOut, responses=ERRORS)
-def post_withdraw(
-    offer_id: str,
-    request: Request,
-    actor: ActorDep,
-    session: SessionDep,
-    registry: RegistryDep,
-    idempotency_key: IdempotencyKeyDep = None,
-) -> TradeOfferOut:
+def post_withdraw(offer_id: str, w: WriteDep) -> TradeOfferOut:
     """The seller withdraws a pending offer, or the buyer declines it."""
-    return write(
-        session,
-        request,
-        actor,
-        idempotency_key,
+    return w.once(
         None,
         TradeOfferOut,
         lambda: TradeOfferOut.of(
-            withdraw_offer(session, actor=actor, offer_id=offer_id, now=registry.clock())
+            withdraw_offer(w.session, actor=w.actor, offer_id=offer_id, now=w.registry.clock())
         ),
     )

@@ -143,6 +143,46 @@ def test_a_signed_transfer_applies_once_per_idempotency_key(api: Api) -> None:
     assert dye.json()[0]["total"] == 1_200
 
 
+def test_one_key_answers_one_request_across_signed_instructions_and_workflow_writes(api: Api) -> None:
+    """One store: a key a signed transfer used is refused on a workflow route, and the other way
+    round; neither write happens twice, and each repeat still answers what it first did."""
+    api.allocate("yuyao_chem", 5_000)
+    chem = api.headers("yuyao_chem")
+    transfer = api.transfer_payload("yuyao_chem", "yuyao_dye", 1_000)
+    first = api.client.post("/v1/instructions", json=transfer, headers={**chem, "Idempotency-Key": "k-1"})
+    assert first.status_code == 200, first.text
+    demand = {
+        "instrument": "COD",
+        "quantity_kg": 1_000,
+        "max_price_fen_per_tonne": 2_000_000,
+        "valid_until": "2030-06-30",
+        "project": "a new dye line",
+    }
+    posted = api.client.post("/v1/demands", json=demand, headers={**chem, "Idempotency-Key": "k-2"})
+    assert posted.status_code == 200, posted.text
+    with Session(api.engine) as s:
+        size = head_size(s)
+
+    workflow = api.client.post("/v1/demands", json=demand, headers={**chem, "Idempotency-Key": "k-1"})
+    signed = api.client.post(
+        "/v1/instructions",
+        json=api.transfer_payload("yuyao_chem", "yuyao_dye", 1),
+        headers={**chem, "Idempotency-Key": "k-2"},
+    )
+
+    assert (workflow.status_code, workflow.json()["error"]["code"]) == (409, "idempotency_key_reused")
+    assert (signed.status_code, signed.json()["error"]["code"]) == (409, "idempotency_key_reused")
+    again = api.client.post("/v1/instructions", json=transfer, headers={**chem, "Idempotency-Key": "k-1"})
+    assert again.json() == {**first.json(), "replayed": True}
+    assert api.client.post("/v1/demands", json=demand, headers={**chem, "Idempotency-Key": "k-2"}).json() == (
+        posted.json()
+    )
+    with Session(api.engine) as s:
+        assert head_size(s) == size
+    listed = api.client.get("/v1/demands", headers=chem).json()
+    assert [d["id"] for d in listed["items"]] == [posted.json()["id"]]
+
+
 @pytest.mark.parametrize(
     ("mutate", "status", "code"),
     [

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from api.cli import main, methodology_check
+from api.cli import main
 from ledger.audit import verify_bundle
 from ledger.bundle import JOURNAL, write_bundle
 from ledger.crypto import SigningKey, b64e
 from ledger.model import Posting, TxBody
 from ledger.state import LedgerState
 from methodologies import evaluate, get
+from methodologies.registry import methodology_check
 from tests.audit_demo import build_demo_dir
 from tests.integration.test_audit_reports import BC23, ZHOUSHAN, at, scenario, tx
 from tests.unit.test_methodologies_registry import MUSSELS

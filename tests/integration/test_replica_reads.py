@@ -10,12 +10,16 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from sqlmodel import Session
 
+from accounts.credentials import issue_credential
+from accounts.demo import DEMO_SPECS, demo_key
+from accounts.service import register_participant
 from api.app import create_app
 from api.cli import main
 from ledger.crypto import SigningKey
 from ledger.db import create_schema, make_engine
-from ledger.service import Registry
+from ledger.service import Registry, head_size
 from tests.integration.pg_pair import PgPair
 from tests.support import World, transfer
 
@@ -69,6 +73,9 @@ def test_verify_and_export_from_a_lagging_replica_say_how_far_behind_it_is(
         out = capsys.readouterr().out
         assert "3 records behind the primary" in out
         assert "OK:" in out
+        assert "verified the replica's journal up to head" in out
+        assert "latest checkpoint" in out
+        assert "ms behind" in out  # PostgreSQL's own replay delay, beside the head and checkpoint
         assert main([*cli, "export", str(tmp_path / "bundle")]) == 0
         assert "3 records behind the primary" in capsys.readouterr().out
     finally:
@@ -91,6 +98,39 @@ def test_health_reports_how_far_the_replica_is_behind(pg_pair: PgPair, world: Wo
         assert body["replica"]["records_behind"] == 1
         assert body["replica"]["replica_records"] == body["journal_size"] - 1
         assert body["replica"]["replica_checkpoint"] > 0
+    finally:
+        replay(pg_pair, paused=False)
+        replica.dispose()
+
+
+def test_a_balance_read_from_the_replica_carries_the_head_it_reflects_and_its_replay_lag(
+    pg_pair: PgPair, world: World
+) -> None:
+    replica = make_engine(pg_pair.standby.url)
+    app = create_app(world.engine, world.registry, replica=replica)
+    client = TestClient(app, raise_server_exceptions=False)
+    with Session(world.engine) as s:
+        spec = DEMO_SPECS["auditor"]  # an auditor may read every account
+        auditor = register_participant(s, registry=world.registry, spec=spec, public_key=demo_key("a").public)
+        token = issue_credential(s, party=auditor.party).token
+        s.commit()
+    account = "ent:a.h"
+    caught_up(pg_pair, world.engine)
+    try:
+        answer = client.get(f"/v1/accounts/{account}/balances", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200, answer.text
+        head = int(answer.headers["X-Ecoledger-Replica-Head"])
+        with Session(world.engine) as s:
+            assert head == head_size(s)
+        assert int(answer.headers["X-Ecoledger-Replica-Checkpoint"]) <= head
+        assert answer.headers["X-Ecoledger-Replica-Lag"] == "0.000"  # caught up: nothing left to apply
+        replay(pg_pair, paused=True)
+        world.submit(transfer("ent:a.h", "ent:b.h", 10), "ent:a")
+        time.sleep(0.3)
+        behind = client.get(f"/v1/accounts/{account}/balances", headers={"Authorization": f"Bearer {token}"})
+        assert int(behind.headers["X-Ecoledger-Replica-Head"]) == head  # the new record not yet applied
+        assert behind.json() == answer.json()
+        assert float(behind.headers["X-Ecoledger-Replica-Lag"]) > 0
     finally:
         replay(pg_pair, paused=False)
         replica.dispose()
