@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, delete, select
 
-from accounts.errors import InvalidCredentials, UnknownCredential
+from accounts.errors import InvalidCredentials, PermissionDenied, UnknownCredential
 from accounts.model import Participant
 from accounts.permissions import Action, authorize
 from accounts.service import find_participant, get_participant, target_for_party
@@ -71,6 +71,7 @@ class Credential:
     label: str
     created_at: datetime
     revoked_at: datetime | None = None
+    user: str | None = None  # a named user's own key (accounts.users); None: the party's
 
     @property
     def active(self) -> bool:
@@ -95,12 +96,26 @@ def _credential(row: CredentialRow) -> Credential:
         row.label,
         parse_utc(row.created_at),
         parse_utc(row.revoked_at) if row.revoked_at else None,
+        row.user,
     )
 
 
 def _authorize(
-    session: Session, actor: Participant | None, party: str, action: Action = Action.MANAGE_CREDENTIALS
+    session: Session,
+    actor: Participant | None,
+    party: str,
+    action: Action = Action.MANAGE_CREDENTIALS,
+    acting_user: str | None = None,
 ) -> None:
+    if acting_user is not None and actor is not None:
+        # A named user's key (accounts.users) acts for the party but never mints or revokes its keys:
+        # a clerk with a key of the party's own could name users and approve alone.
+        raise PermissionDenied(
+            f"{actor.party}'s user {acting_user} may not manage the party's keys (administrator only)",
+            rule="administrator_only",
+            action=action.value,
+            actor=actor.party,
+        )
     get_participant(session, party=party)
     if actor is not None:
         authorize(actor, action, target_for_party(session, party=party))
@@ -113,12 +128,15 @@ def issue_credential(
     label: str = "",
     actor: Participant | None = None,
     now: datetime | None = None,
+    user: str | None = None,
+    acting_user: str | None = None,
 ) -> IssuedCredential:
     """A new API key for ``party``. ``actor`` is who asks (the party itself or the operator);
-    ``None`` means the registry itself (bootstrap, CLI), never a request."""
+    ``None`` means the registry itself (bootstrap, CLI), never a request. ``user``: the key of one
+    named user of the party (``accounts.users``), who then acts as that user."""
     if not isinstance(label, str) or len(label) > 100:
         raise InvalidInput("label must be at most 100 characters", field="label")
-    _authorize(session, actor, party)
+    _authorize(session, actor, party, acting_user=acting_user)
     credential_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
     created = now or utc_now()
     row = CredentialRow(
@@ -132,6 +150,7 @@ def issue_credential(
         scrypt_p=0,
         created_at=format_utc(created),
         hash_scheme=SHA256,
+        user=user,
     )
     session.add(row)
     session.flush()
@@ -146,6 +165,7 @@ class Authenticated:
     participant: Participant
     credential_id: str
     secret_hash: bytes
+    user: str | None = None  # the named user whose key it is (accounts.users), if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +196,7 @@ class PendingToken:
             raise InvalidCredentials("revoked")
         if self.participant is None:
             raise InvalidCredentials("no_participant")
-        return Authenticated(self.participant, self.credential_id, row.secret_hash)
+        return Authenticated(self.participant, self.credential_id, row.secret_hash, row.user)
 
 
 def look_up_token(session: Session, token: str) -> PendingToken:
@@ -222,6 +242,7 @@ def revoke_credential(
     actor: Participant | None = None,
     now: datetime | None = None,
     party: str | None = None,
+    acting_user: str | None = None,
 ) -> Credential:
     """Revoke an API key at once; later calls with it fail and the console sessions opened with it
     end. Revoking twice keeps the first time. ``party``, when given, must own the key (a route names
@@ -229,7 +250,7 @@ def revoke_credential(
     row = session.get(CredentialRow, credential_id) if isinstance(credential_id, str) else None
     if row is None or (party is not None and row.party != party):
         raise UnknownCredential(f"no credential {credential_id}", field="credential_id")
-    _authorize(session, actor, row.party, Action.ADMINISTER_CREDENTIALS)
+    _authorize(session, actor, row.party, Action.ADMINISTER_CREDENTIALS, acting_user)
     if row.revoked_at is None:
         row.revoked_at = format_utc(now or utc_now())
         session.add(row)

@@ -55,6 +55,7 @@ class SessionView:
     id_hash: str
     credential_id: str
     due_touch: bool
+    user: str | None = None  # the named user logged in (accounts.users); None: the party's own key
 
 
 def _hash(session_id: str) -> str:
@@ -120,7 +121,9 @@ def resolve_session(
     who = find_participant(session, party=row.party)
     if who is None:
         raise InvalidCredentials("no_participant")
-    return SessionView(who, row.id_hash, row.credential_id, last_seen + policy.touch_every <= now)
+    return SessionView(
+        who, row.id_hash, row.credential_id, last_seen + policy.touch_every <= now, credential.user
+    )
 
 
 def touch_session(session: Session, *, id_hash: str, now: datetime) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-__all__ = ["ConsoleSessionRow", "CredentialRow", "CustodyKeyRow", "ParticipantRow", "TotpRow"]
+__all__ = ["ConsoleSessionRow", "CredentialRow", "CustodyKeyRow", "ParticipantRow", "TotpRow", "UserRow"]
 
 
 class ParticipantRow(SQLModel, table=True):
@@ -42,6 +42,22 @@ class CredentialRow(SQLModel, table=True):
     hash_scheme: str = Field(
         default="scrypt", sa_column=Column(String, nullable=False, server_default="scrypt")
     )
+    # A named user's own key (``party_user``); None: the party's key, held by its administrator.
+    user: str | None = Field(default=None, sa_column=Column(String, nullable=True, index=True))
+
+
+class UserRow(SQLModel, table=True):
+    """A named person acting for a participant (经办人 clerk, 复核人 approver). The journal's
+    ``controls.set`` records carry the ids and roles; the name stays here, off the journal."""
+
+    __tablename__ = "party_user"
+    __table_args__ = (UniqueConstraint("party", "user_id", name="uq_party_user"),)
+    id: str = Field(primary_key=True)  # "<party>/<user_id>": unique across the registry
+    party: str = Field(sa_column=Column(String, ForeignKey("participant.party"), nullable=False, index=True))
+    user_id: str
+    name: str
+    role: str
+    created_at: str  # the ledger's UTC text form
 
 
 class CustodyKeyRow(SQLModel, table=True):

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from accounts.custody import Vault
-from api import console, errors, observability
+from api import console, docs, errors, observability, public
 from api import security as hardening
 from api.deps import AppState, ReaderDep
 from api.limits import Limits, limits_from_env
@@ -53,7 +53,9 @@ def create_app(
         title="ecoledger",
         version="0.1.0",
         summary="Registry of discharge rights, VOCs quotas and blue-carbon credits",
-        description="Every write is a signed instruction; every committed one is a journal record.",
+        description=docs.API_DESCRIPTION,
+        docs_url=None,  # served by api.docs from the packaged Swagger UI (offline, under the CSP)
+        redoc_url=None,  # ReDoc would come from a CDN: not offered
     )
     app.state.ecoledger = AppState(
         engine=engine,
@@ -83,6 +85,8 @@ def create_app(
         exports,
     ):
         app.include_router(module.router)
+    docs.install(app)
+    public.install(app)  # the public registry: /public and /v1/public, no login
     console.install(app)  # the web console at /console (server-rendered; same services)
 
     @app.get("/health", tags=["operations"])

@@ -155,6 +155,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for line in facts.summary:
         print(f"   · {line}")
     print(f" console   {base}/console")
+    print(f" public    {base}/public   (no login)")
     print(f" API docs  {base}/docs   (Authorization: Bearer <access key>)")
     print(f" logins    also in {folder / 'logins.txt'} (0600); custody secret in {folder / 'custody-secret'}")
     for line in demo.logins_text(facts.logins).splitlines():

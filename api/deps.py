@@ -50,7 +50,14 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-_bearer = HTTPBearer(auto_error=False)  # a missing token is our 401, not FastAPI's 403/422
+_bearer = HTTPBearer(  # a missing token is our 401, not FastAPI's 403/422
+    auto_error=False,
+    bearerFormat="ek_<id>_<secret>",
+    description=(
+        "An access key issued by the registry's operator. It authenticates the caller; consent to a "
+        'body is a separate Ed25519 signature over "ecoledger-body-v1" + 0x00 + RFC 8785 JSON of the body.'
+    ),
+)
 
 
 @dataclass
@@ -246,6 +253,7 @@ async def get_actor(
             raise
     if request.method not in _SAFE_METHODS:
         limits.write(verified.credential_id)
+    request.state.api_user = verified.user  # a named user's key (accounts.users), or None
     return verified.participant
 
 

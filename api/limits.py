@@ -98,17 +98,21 @@ class Limits:
     write_burst_credential: float = 40
     writes_per_s_address: float = 1000
     write_burst_address: float = 1000
+    public_per_s_address: float = 5  # the public registry's pages and JSON, anonymous: per address
+    public_burst_address: float = 60
     max_body_bytes: int = 1024 * 1024
     by_address: Throttle = field(init=False)
     by_credential: Throttle = field(init=False)
     writes_credential: Throttle = field(init=False)
     writes_address: Throttle = field(init=False)
+    public_address: Throttle = field(init=False)
 
     def __post_init__(self) -> None:
         self.by_address = Throttle(self.failures_per_min / 60, self.failures_per_min)
         self.by_credential = Throttle(self.credential_failures_per_min / 60, self.credential_failures_per_min)
         self.writes_credential = Throttle(self.writes_per_s_credential, self.write_burst_credential)
         self.writes_address = Throttle(self.writes_per_s_address, self.write_burst_address)
+        self.public_address = Throttle(self.public_per_s_address, self.public_burst_address)
 
     def check_address(self, address: str) -> None:
         """Refuse an authentication from an address that failed too often (costs nothing else)."""
@@ -132,6 +136,12 @@ class Limits:
     def write_from(self, address: str) -> float | None:
         return self.writes_address.take(address)
 
+    def public_read(self, address: str) -> None:
+        """Count an anonymous read of the public registry from ``address``; 429 past its rate."""
+        wait = self.public_address.take(address)
+        if wait is not None:
+            raise _refuse(wait, "public registry requests from this address", field="address")
+
 
 def limits_from_env() -> Limits:
     """``Limits`` with any of ``ECOLEDGER_LIMIT_<FIELD>`` (e.g. ``..._WRITES_PER_S_ADDRESS=200``)."""
@@ -142,6 +152,8 @@ def limits_from_env() -> Limits:
         "write_burst_credential",
         "writes_per_s_address",
         "write_burst_address",
+        "public_per_s_address",
+        "public_burst_address",
     )
     given: dict[str, float] = {}
     for name in names:

@@ -31,7 +31,12 @@ CONSOLE_CSP = (
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 API_CSP = "default-src 'none'; frame-ancestors 'none'"  # JSON and files: nothing to run or frame
-DOCS_CSP = "frame-ancestors 'none'"  # /docs loads Swagger UI's own script and style
+# /docs: Swagger UI from the registry's own copy (api.docs), nothing inline; it sets styles through the
+# DOM (which style-src 'self' allows), draws icons as data: SVG and fetches only /openapi.json.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -77,6 +82,10 @@ def _headers_for(path: str) -> list[tuple[bytes, bytes]]:
     out = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
     if path.startswith("/console/static/"):
         return [*out, (b"content-security-policy", CONSOLE_CSP.encode())]
+    if path.startswith(("/public", "/v1/public")):
+        # the public registry: no login, nothing private; its routes say how long it may be cached
+        csp = CONSOLE_CSP if path.startswith("/public") else API_CSP
+        return [*out, (b"content-security-policy", csp.encode()), (b"referrer-policy", b"same-origin")]
     if path.startswith("/console"):
         csp = CONSOLE_CSP
     elif path.startswith(("/docs", "/redoc")):

@@ -32,6 +32,10 @@ The tree, so a caller can catch at the right depth::
     │   ├── WrongJurisdiction     units outside their jurisdiction, or a second bureau for one
     │   ├── UnknownRuleSet        a rule set this software does not know, or going backwards
     │   ├── InvalidPledgeRegistration  loan terms or the bureau's approval missing or inconsistent
+    │   ├── FourEyesRequired      above a party's threshold, one user's approval is not enough
+    │   ├── UnknownUser           an approval names no user of the party
+    │   ├── AccountNotTrusted     a destination not (yet) on the sender's trusted list
+    │   ├── TrustDelayNotMet      a trusted-list addition effective before the registry's delay
     │   ├── InvalidFederationRecord    a cross-journal leg that cites nothing, or not what it moves
     │   └── InvalidHouseholdRecord     a roster, attribution or proceeds split the rules do not give
     └── SignatureError            consent missing or not proven
@@ -48,6 +52,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AccountCannotSend",
+    "AccountNotTrusted",
     "BadSignature",
     "Conflict",
     "CustodyNotHeld",
@@ -59,6 +64,7 @@ __all__ = [
     "DuplicateParty",
     "DuplicateSignature",
     "ExpiredUnits",
+    "FourEyesRequired",
     "HoldNotOpen",
     "HoldNotPermitted",
     "IdempotencyKeyReused",
@@ -80,6 +86,7 @@ __all__ = [
     "RegistryKeyMismatch",
     "RuleViolation",
     "SignatureError",
+    "TrustDelayNotMet",
     "UnbalancedTransaction",
     "UnitsEncumbered",
     "UnknownAccount",
@@ -88,6 +95,7 @@ __all__ = [
     "UnknownKey",
     "UnknownParty",
     "UnknownRuleSet",
+    "UnknownUser",
     "WrongJurisdiction",
 ]
 
@@ -252,6 +260,27 @@ class InvalidPledgeRegistration(RuleViolation):
     do not match its hold (``field`` names the part of the body)."""
 
     code = "invalid_pledge_registration"
+
+
+class FourEyesRequired(RuleViolation):
+    """Above a party's four-eyes threshold (双人审批) a record needs two of its users, a second one an
+    approver; the journal names both (``meta.approved_by``)."""
+
+    code = "four_eyes_required"
+
+
+class UnknownUser(RuleViolation):
+    code = "unknown_user"
+
+
+class AccountNotTrusted(RuleViolation):
+    """The sender adopted a trusted-account list and the destination is not on it, or not yet in effect."""
+
+    code = "account_not_trusted"
+
+
+class TrustDelayNotMet(RuleViolation):
+    code = "trust_delay_not_met"
 
 
 class InvalidFederationRecord(RuleViolation):

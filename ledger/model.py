@@ -50,7 +50,10 @@ BalanceKey = tuple[str, str, str]  # (account, instrument, lot key)
 # Transactions that may move nothing: the record is the fact (a bid after the first places no deposit,
 # yet it is a journal record signed by its bidder, ledger.auction_rules; a cooperative's roster of
 # member households that its bureau confirms, ledger.households).
-EVIDENCE_ACTIONS = frozenset({"auction.bid", "household.roster"})
+# Control records (ledger.controls) move nothing either: a party's users, thresholds and trusted list.
+EVIDENCE_ACTIONS = frozenset(
+    {"auction.bid", "household.roster", "controls.set", "trust.add", "trust.remove", "registry.controls"}
+)
 
 
 def check_id(value: object, *, field: str) -> str:

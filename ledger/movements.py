@@ -303,6 +303,23 @@ _TABLE = (
         credits=(_cash(),),
         description="CNY paid in through the operator's bank gateway (入金)",
     ),
+    # Control records move nothing; ledger.control_rules checks them (and every record against them).
+    Movement(
+        "controls.set",
+        description="a party's named users (clerk, approver), four-eyes thresholds (双人审批) and whether "
+        "it keeps a trusted-account list; changing thresholds in force needs two of its users",
+    ),
+    Movement(
+        "trust.add",
+        description="an account joins the party's trusted list, approved by two of its users, in effect "
+        "after the registry's delay (EU 2019/1122 art. 23: 4 working days)",
+    ),
+    Movement("trust.remove", description="an account leaves the party's trusted list, at once"),
+    Movement(
+        "registry.controls",
+        description="the registry's trusted-list delay and its per-transfer limit outside a list; "
+        "sealed by the registry alone",
+    ),
 )
 
 MOVEMENTS: dict[str, Movement] = {m.action: m for m in _TABLE}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, text, tuple_, update
 from sqlmodel import Session
 
 from ledger.auction_book import AuctionBook, AuctionChange
@@ -20,15 +20,18 @@ from ledger.auction_rules import commit_change
 from ledger.auction_store import load_book, write_changes
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint
+from ledger.control_store import load_controls, load_registry_controls, write_controls
+from ledger.controls import Controls, RegistryControls
 from ledger.household_rules import HouseholdChange
 from ledger.household_store import load_attribution, load_roster
 from ledger.household_store import write_changes as write_household_changes
 from ledger.households import Attribution, Roster
 from ledger.journal import SealedRecord
 from ledger.merkle import Frontier
-from ledger.model import AccountKind, BalanceKey, Posting, TxBody
+from ledger.model import REGISTRY, AccountKind, BalanceKey, Posting, TxBody
 from ledger.rules import AccountInfo, Effect, Hold, KeyInfo, PartyInfo, Position
 from ledger.tables import (
+    CONTROL_RECORDS,
     AccountRow,
     BalanceRow,
     CheckpointRow,
@@ -76,6 +79,8 @@ _IDEMPOTENT = select(ID.c.request_digest, ID.c.response).where(
 _IDEMPOTENT_IN = select(ID.c.scope, ID.c.key, ID.c.request_digest, ID.c.response).where(
     tuple_(ID.c.scope, ID.c.key).in_(bindparam("pairs", expanding=True))
 )
+# The very predicate of the partial index ix_journal_controls, as literal SQL, so both engines use it.
+_ANY_CONTROLS = select(J.c.seq).where(text(CONTROL_RECORDS)).limit(1)
 _DIGESTS_IN = select(J.c.body_digest).where(J.c.body_digest.in_(bindparam("digests", expanding=True)))
 _RULES_ADOPTED = select(J.c.core).where(J.c.type == "rules.adopt").order_by(J.c.seq.desc()).limit(1)
 _UPDATE_HEAD = update(HD).where(HD.c.id == 1)
@@ -144,6 +149,11 @@ class DbView:
     digests: dict[bytes, bool] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], tuple[bytes, str] | None] = field(default_factory=dict)
     auctions: dict[str, AuctionBook | None] = field(default_factory=dict)
+    controls: dict[str, Controls | None] = field(default_factory=dict)
+    registry: RegistryControls | None = None  # loaded on first use
+    # Whether the journal holds any control record: until one exists, no party has controls and no
+    # batch reads the controls table (one indexed probe a batch).
+    any_controls: bool | None = None
     rosters: dict[str, Roster | None] = field(default_factory=dict)
     attributions: dict[str, Attribution | None] = field(default_factory=dict)
 
@@ -188,6 +198,12 @@ class DbView:
                 keys.extend(p.key for p in body.postings)
         self.prefetch_accounts(k[0] for k in keys)
         self.prefetch_positions(keys)
+        # The controls of every party that may consent: signers named, and owners of the accounts.
+        parties = {a.owner for a in self.accounts.values() if a is not None}
+        parties.update(s for body in bodies if isinstance(body, TxBody) for s in body.signers)
+        wanted = sorted(parties - set(self.controls))
+        if wanted and self.has_controls():
+            self.controls.update(load_controls(conn(self.session), wanted))
 
     def find_hold(self, hold_id: str) -> Hold | None:
         if hold_id not in self.holds:
@@ -232,6 +248,26 @@ class DbView:
         if auction_id not in self.auctions:
             self.auctions[auction_id] = load_book(conn(self.session), auction_id)
         return self.auctions[auction_id]
+
+    def has_controls(self) -> bool:
+        if self.any_controls is None:
+            self.any_controls = conn(self.session).execute(_ANY_CONTROLS).first() is not None
+        return self.any_controls
+
+    def find_controls(self, party: str) -> Controls | None:
+        if party not in self.controls:
+            if not self.has_controls():
+                return None
+            self.controls.update(load_controls(conn(self.session), [party]))
+        return self.controls[party]
+
+    def registry_controls(self) -> RegistryControls:
+        if self.registry is None:
+            found = self.has_controls()
+            self.registry = (
+                load_registry_controls(conn(self.session), REGISTRY) if found else RegistryControls()
+            )
+        return self.registry
 
     def find_roster(self, roster: str) -> Roster | None:
         if roster not in self.rosters:
@@ -295,6 +331,7 @@ class BatchWriter:
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     idempotency: list[dict[str, Any]] = field(default_factory=list)
     auction_changes: list[tuple[int, AuctionChange]] = field(default_factory=list)
+    control_changes: list[tuple[int, str, Controls | RegistryControls]] = field(default_factory=list)
     household_changes: list[tuple[int, HouseholdChange]] = field(default_factory=list)
 
     def add(
@@ -341,6 +378,15 @@ class BatchWriter:
         if effect.auction is not None:
             commit_change(view.auctions, effect.auction)
             self.auction_changes.append((seq, effect.auction))
+        if effect.controls is not None:
+            view.registry_controls()  # read before the first change, which a later read would undo
+            view.any_controls = True
+            party, state = effect.controls
+            if isinstance(state, RegistryControls):
+                view.registry = state
+            else:
+                view.controls[party] = state
+            self.control_changes.append((seq, party, state))
         if effect.household is not None:
             if effect.household.roster is not None:
                 view.rosters[effect.household.roster.id] = effect.household.roster
@@ -406,6 +452,8 @@ class BatchWriter:
             c.execute(_INSERT[ID.name], self.idempotency)
         if self.auction_changes:
             write_changes(c, self.auction_changes)
+        if self.control_changes:
+            write_controls(c, self.control_changes)
         if self.household_changes:
             write_household_changes(c, self.household_changes)
         values = head.values()

@@ -15,6 +15,8 @@ from typing import Literal, Protocol
 
 from ledger.auction_book import AuctionBook, AuctionChange
 from ledger.auction_rules import check_auction
+from ledger.control_rules import check_controls
+from ledger.controls import Controls, RegistryControls
 from ledger.crypto import TAG_BODY, verify
 from ledger.errors import (
     AccountCannotSend,
@@ -152,6 +154,8 @@ class LedgerView(Protocol):
     def find_party(self, party: str) -> PartyInfo | None: ...
     def bureau_of(self, jurisdiction: str) -> str | None: ...
     def find_auction(self, auction_id: str) -> AuctionBook | None: ...
+    def find_controls(self, party: str) -> Controls | None: ...
+    def registry_controls(self) -> RegistryControls: ...
     def find_roster(self, roster: str) -> Roster | None: ...
     def find_attribution(self, batch: str) -> Attribution | None: ...
     @property
@@ -170,6 +174,8 @@ class Effect:
     required_signers: set[str] = field(default_factory=set)
     rule_set: int | None = None  # a ``rules.adopt`` record: the rule set from the next record on
     auction: AuctionChange | None = None  # an auction record: opened, a bid, or closed (ledger.auction_rules)
+    # a control record (ledger.controls): the party's controls from the next record on
+    controls: tuple[str, Controls | RegistryControls] | None = None
     household: HouseholdChange | None = None  # a roster confirmed, or a batch attributed (ledger.households)
 
 
@@ -179,7 +185,8 @@ def apply(body: Body, view: LedgerView, at: datetime) -> Effect:
     Raises the specific domain error of the first rule broken; the view is never changed.
     """
     if isinstance(body, TxBody):
-        return check_auction(body, view, at, _Tx(body, view, at).run())
+        effect = check_controls(body, view, at, _Tx(body, view, at).run())
+        return check_auction(body, view, at, effect)
     if isinstance(body, RegisterParty):
         if view.has_party(body.party):
             raise DuplicateParty(f"party {body.party} is already registered", party=body.party)

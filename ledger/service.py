@@ -19,6 +19,8 @@ from sqlmodel import Session
 
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint
+from ledger.control_store import load_registry_controls, read_controls
+from ledger.controls import Controls, RegistryControls
 from ledger.crypto import TAG_BODY, SigningKey
 from ledger.errors import (
     DomainError,
@@ -69,6 +71,7 @@ __all__ = [
     "checkpoint_of_size",
     "consistency",
     "consistency_between",
+    "controls_of",
     "find_account",
     "find_attribution",
     "find_hold",
@@ -81,6 +84,7 @@ __all__ = [
     "make_checkpoint",
     "new_nonce",
     "prove_inclusion",
+    "registry_controls",
     "sign_body",
     "submit",
     "submit_all",
@@ -324,6 +328,16 @@ def accounts_of_owner(session: Session, *, owner: str) -> list[AccountInfo]:
 def find_hold(session: Session, *, hold: str) -> Hold | None:
     """The hold ``hold`` as it stands now (amount still held, status), or None."""
     return DbView(session).find_hold(hold)
+
+
+def controls_of(session: Session, *, party: str) -> Controls | None:
+    """A party's users, four-eyes thresholds and trusted list as the journal left them (ledger.controls)."""
+    return read_controls(conn(session), party)
+
+
+def registry_controls(session: Session) -> RegistryControls:
+    """The registry's trusted-list delay and its limit outside a list (defaults if never set)."""
+    return load_registry_controls(conn(session), REGISTRY)
 
 
 def keys_of_party(session: Session, *, party: str) -> list[KeyInfo]:

@@ -10,8 +10,9 @@ from typing import Any, Protocol
 
 from ledger.auction_book import AuctionBook
 from ledger.auction_rules import commit_change
+from ledger.controls import Controls, RegistryControls
 from ledger.households import Attribution, Roster
-from ledger.model import BalanceKey
+from ledger.model import REGISTRY, BalanceKey
 from ledger.rules import AccountInfo, Effect, Hold, KeyInfo, PartyInfo, Position
 
 __all__ = ["HoldArchive", "LedgerState"]
@@ -35,6 +36,8 @@ class LedgerState:
     rule_set: int = 1  # raised by ``rules.adopt`` records
     bureaus: dict[str, str] = field(default_factory=dict)  # jurisdiction -> its bureau's party id
     auctions: dict[str, AuctionBook] = field(default_factory=dict)  # opened under rule set 2 on
+    controls: dict[str, Controls] = field(default_factory=dict)  # parties' four-eyes and trusted lists
+    registry: RegistryControls = field(default_factory=RegistryControls)
     rosters: dict[str, Roster] = field(default_factory=dict)  # confirmed household rosters by id
     attributions: dict[str, Attribution] = field(default_factory=dict)  # by batch
     # With an archive, closed holds leave memory for it (a long replay's memory stays flat).
@@ -70,6 +73,12 @@ class LedgerState:
     def find_auction(self, auction_id: str) -> AuctionBook | None:
         return self.auctions.get(auction_id)
 
+    def find_controls(self, party: str) -> Controls | None:
+        return self.controls.get(party)
+
+    def registry_controls(self) -> RegistryControls:
+        return self.registry
+
     def find_roster(self, roster: str) -> Roster | None:
         return self.rosters.get(roster)
 
@@ -101,6 +110,12 @@ class LedgerState:
             commit_change(self.auctions, effect.auction, keep_closed=False)
         if effect.key is not None:
             self.keys[effect.key.key_id] = effect.key
+        if effect.controls is not None:
+            party, controls = effect.controls
+            if isinstance(controls, RegistryControls):
+                self.registry = controls
+            elif party != REGISTRY:
+                self.controls[party] = controls
         if effect.household is not None:
             if effect.household.roster is not None:
                 self.rosters[effect.household.roster.id] = effect.household.roster

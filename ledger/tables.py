@@ -10,11 +10,13 @@ from sqlalchemy import BigInteger, CheckConstraint, Column, Index, LargeBinary, 
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "CONTROL_RECORDS",
     "AccountRow",
     "AuctionBookBidRow",
     "AuctionBookRow",
     "BalanceRow",
     "CheckpointRow",
+    "ControlsRow",
     "HeadRow",
     "HoldRow",
     "IdempotencyRow",
@@ -33,6 +35,9 @@ def _blob(*, unique: bool = False, nullable: bool = False) -> Column:  # type: i
     return Column(LargeBinary, unique=unique, nullable=nullable)
 
 
+CONTROL_RECORDS = "action IN ('controls.set', 'trust.add', 'trust.remove', 'registry.controls')"
+
+
 class JournalRow(SQLModel, table=True):
     """One committed record. Append-only: triggers refuse UPDATE and DELETE."""
 
@@ -44,6 +49,13 @@ class JournalRow(SQLModel, table=True):
             "seq",
             sqlite_where=text("type = 'rules.adopt'"),
             postgresql_where=text("type = 'rules.adopt'"),
+        ),
+        # Control records (ledger.controls): whether there are any decides if a batch reads controls.
+        Index(
+            "ix_journal_controls",
+            "seq",
+            sqlite_where=text(CONTROL_RECORDS),
+            postgresql_where=text(CONTROL_RECORDS),
         ),
     )
     seq: int = Field(sa_column=_bigint(primary_key=True))
@@ -186,6 +198,16 @@ class AuctionBookBidRow(SQLModel, table=True):
     salt_held: bool
     price_fen_per_t: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     quantity_kg: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class ControlsRow(SQLModel, table=True):
+    """A party's controls as its latest control record left them (``ledger.controls``, canonical JSON);
+    the row of ``registry`` holds the registry's delay and limit. Rebuilt by replay from the journal."""
+
+    __tablename__ = "ledger_controls"
+    party: str = Field(primary_key=True)
+    state: str
+    changed_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class HouseholdFactRow(SQLModel, table=True):

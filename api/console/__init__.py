@@ -14,9 +14,23 @@ from accounts.credentials import credential_id_of, look_up_token
 from accounts.errors import InvalidCredentials, SecondFactorInvalid, SecondFactorRequired
 from accounts.sessions import LIFETIME, end_session, open_session
 from accounts.totp import check_second_factor
-from api.console import auction_views, auditor, bank, bureau, enterprise, households, security, trades
+from api.console import (
+    auction_views,
+    auditor,
+    bank,
+    bureau,
+    enterprise,
+    foureyes,
+    history,
+    households,
+    reserve,
+    review,
+    security,
+    trades,
+)
 from api.console.guard import LOGIN_COOKIE, SESSION_COOKIE, now, set_cookie
 from api.console.web import PREFIX, ConsoleRoute, FormDep, ReadConsole, home_of, lang_of, render
+from api.console.xlsx import ConsoleExport
 from api.deps import SessionDep, state
 from api.errors import status_for
 from api.limits import RateLimited
@@ -82,8 +96,22 @@ def logout(request: Request, session: SessionDep) -> RedirectResponse:
 def install(app: FastAPI) -> None:
     """Serve the console at /console (and send / there), with its stylesheet."""
     app.include_router(router)
-    for module in (bureau, enterprise, trades, bank, auditor, auction_views, security, households):
+    for module in (
+        bureau,
+        review,
+        reserve,
+        enterprise,
+        trades,
+        foureyes,
+        bank,
+        history,
+        auditor,
+        auction_views,
+        security,
+        households,
+    ):
         app.include_router(module.router)
+    app.add_middleware(ConsoleExport, prefix=PREFIX)  # every table of every page as .xlsx (api.console.xlsx)
     static = Path(__file__).parent / "static"  # the stylesheet and the scripts (no inline script: CSP)
     app.mount(PREFIX + "/static", StaticFiles(directory=static), name="console-static")
 

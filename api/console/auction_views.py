@@ -14,6 +14,7 @@ from accounts.errors import NoCustodyKey
 from accounts.model import Role
 from accounts.service import find_participant
 from api.console import charts, forms
+from api.console.lists import narrow, read_query
 from api.console.web import (
     PREFIX,
     Console,
@@ -30,7 +31,8 @@ from api.console.web import (
 from ledger.errors import DomainError
 from market.auctions import service as auctions
 from market.auctions import settlement as auction_settlement
-from market.auctions.state import AuctionStatus, AwardStatus
+from market.auctions.model import AuctionDesign
+from market.auctions.state import Auction, AuctionStatus, AwardStatus
 from market.consent import Consent
 
 router = APIRouter(prefix=PREFIX + "/auctions", route_class=ConsoleRoute, include_in_schema=False)
@@ -40,7 +42,34 @@ router = APIRouter(prefix=PREFIX + "/auctions", route_class=ConsoleRoute, includ
 def auction_list(c: ReadConsole) -> HTMLResponse:
     """Every auction (public notices and results), newest first, with the price chart."""
     found = auctions.list_auctions(c.session, actor=c.me)
-    return page(c, "auctions.html", auctions=found, price_chart=charts.prices(c.lang, found))
+    query = read_query(c.request, ("status", "design", "instrument"))
+    paged = narrow(
+        found,
+        query,
+        text=lambda a: (a.auction_id, c.names.get(a.bureau, a.bureau), a.terms.instrument),
+        fields={
+            "status": lambda a: a.status.value,
+            "design": lambda a: a.terms.design.value,
+            "instrument": lambda a: a.terms.instrument,
+        },
+    )
+    return page(
+        c,
+        "auctions.html",
+        auctions=paged.items,
+        paged=paged,
+        filters=_auction_filters(c, found),
+        price_chart=charts.prices(c.lang, found),
+    )
+
+
+def _auction_filters(c: Console, found: list[Auction]) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """The list's filters: status, design and the instruments auctioned, labelled in the language."""
+    return [
+        ("status", "col.status", [(s.value, c.t(f"status.{s.value}")) for s in AuctionStatus]),
+        ("design", "col.design", [(d.value, c.t(f"design.{d.value}")) for d in AuctionDesign]),
+        ("instrument", "col.instrument", sorted({(a.terms.instrument, a.terms.instrument) for a in found})),
+    ]
 
 
 def _detail(c: Console, auction_id: str, **extra: object) -> HTMLResponse:

@@ -13,6 +13,8 @@ from starlette.responses import Response
 from accounts.model import Role
 from api.certificate_pdf import render_certificate_pdf
 from api.console import forms
+from api.console.lists import narrow, read_query
+from api.console.todo import todo_of
 from api.console.web import (
     PREFIX,
     Console,
@@ -33,9 +35,24 @@ router = APIRouter(prefix=PREFIX + "/bank", route_class=ConsoleRoute, include_in
 
 
 def _pledges_page(c: Console, **extra: object) -> HTMLResponse:
-    found = pledge.list_pledges(c.session, actor=c.me)
-    by_status = {s.value: [p for p in found if p.status is s] for s in PledgeStatus}
-    return page(c, "bank_pledges.html", by_status=by_status, **extra)
+    query = read_query(c.request, ("status",))
+    paged = narrow(
+        pledge.list_pledges(c.session, actor=c.me),
+        query,
+        text=lambda p: (p.id, p.certificate_no or "", c.names.get(p.enterprise, p.enterprise), p.instrument),
+        fields={"status": lambda p: p.status.value},
+    )
+    by_status = {s.value: [p for p in paged.items if p.status is s] for s in PledgeStatus}
+    statuses = [(s.value, c.t(f"pledge.{s.value}")) for s in PledgeStatus]
+    return page(
+        c,
+        "bank_pledges.html",
+        by_status=by_status,
+        paged=paged,
+        filters=[("status", "col.status", statuses)],
+        todo=todo_of(c),
+        **extra,
+    )
 
 
 @router.get("", response_class=HTMLResponse)

@@ -15,6 +15,7 @@ from accounts.identifiers import account_id
 from accounts.model import Role
 from accounts.service import account_balances, participants
 from api.console import charts, forms
+from api.console.todo import todo_of
 from api.console.web import (
     CST,
     PREFIX,
@@ -32,6 +33,7 @@ from ledger.model import Lot
 from ledger.units import INSTRUMENTS
 from market.auctions import service as auctions
 from market.auctions.model import AuctionDesign, AuctionTerms, FixedDeposit
+from market.auctions.standing import need_standing
 from market.crosscity import service as crosscity
 from market.crosscity.service import TransferStatus
 from market.issuance import service as issuance
@@ -96,6 +98,7 @@ def dashboard(c: ReadConsole) -> HTMLResponse:
         positions=positions,
         auctions=mine,
         pending=len(pledges) + len(transfers),
+        todo=todo_of(c),
         cap_chart=charts.cap_use(c.lang, positions),
         price_chart=charts.prices(c.lang, mine),
     )
@@ -217,7 +220,10 @@ def withdraw_allocation_offer(offer_id: str, c: WriteConsole, form: FormDep) -> 
 def _needs_page(c: Console, **extra: object) -> HTMLResponse:
     ents = _enterprises(c)
     needs = [n for party, _ in ents for n in auctions.needs_of(c.session, actor=c.me, enterprise=party)]
-    return page(c, "bureau_needs.html", rights=RIGHTS, enterprises=ents, needs=needs, **extra)
+    standing = [s for party, _ in ents for s in need_standing(c.session, actor=c.me, enterprise=party)]
+    return page(
+        c, "bureau_needs.html", rights=RIGHTS, enterprises=ents, needs=needs, standing=standing, **extra
+    )
 
 
 @router.get("/needs", response_class=HTMLResponse)

@@ -13,6 +13,8 @@ from accounts.identifiers import account_id
 from accounts.model import Role
 from accounts.service import account_balances, participants
 from api.console import forms
+from api.console.lists import ListQuery, narrow, read_query
+from api.console.todo import todo_of
 from api.console.web import (
     PREFIX,
     Console,
@@ -29,9 +31,11 @@ from ledger.model import Lot
 from ledger.service import Balance
 from ledger.units import INSTRUMENTS
 from market.auctions import service as auctions
+from market.auctions.standing import need_standing
 from market.crosscity import service as crosscity
 from market.issuance.offers import accept_allocation, allocation_offers_of, withdraw_allocation
 from market.pledges import service as pledge
+from market.reserve.offers import buy_back_offers_of
 from market.trades.offers import OfferStatus
 
 router = APIRouter(prefix=PREFIX + "/enterprise", route_class=ConsoleRoute, include_in_schema=False)
@@ -69,7 +73,19 @@ def holdings(c: ReadConsole) -> HTMLResponse:
     return _holdings_page(c)
 
 
+def _narrowed(c: Console, query: ListQuery) -> dict[str, list[Balance]]:
+    """The balances the search and the instrument filter keep (a holding has few enough lots that
+    every match shows on one page)."""
+    return {
+        kind: narrow(
+            rows, query, text=lambda b: (b.instrument, b.lot), fields={"instrument": lambda b: b.instrument}
+        ).items
+        for kind, rows in _balances(c).items()
+    }
+
+
 def _holdings_page(c: Console, **extra: object) -> HTMLResponse:
+    query = read_query(c.request, ("instrument",), per_page=10_000)
     needs = (
         auctions.needs_of(c.session, actor=c.me, enterprise=c.me.party)
         if c.me.role is Role.ENTERPRISE
@@ -79,10 +95,15 @@ def _holdings_page(c: Console, **extra: object) -> HTMLResponse:
     return page(
         c,
         "enterprise_holdings.html",
-        balances=_balances(c),
+        balances=_narrowed(c, query),
+        query=query,
+        filters=[("instrument", "col.instrument", [(code, code) for code in INSTRUMENTS])],
         pledges=pledge.list_pledges(c.session, actor=c.me),
         needs=needs,
+        standing=need_standing(c.session, actor=c.me, enterprise=c.me.party) if needs else [],
         offers=offers,
+        buy_backs=buy_back_offers_of(c.session, actor=c.me, status=OfferStatus.PENDING),
+        todo=todo_of(c),
         **extra,
     )
 

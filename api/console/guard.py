@@ -83,6 +83,7 @@ def logged_in(request: Request, session: Session, *, writable: bool) -> Particip
     if writable:
         app.limits.write(view.credential_id)
     request.state.console_me = view.participant
+    request.state.console_user = view.user
     return view.participant
 
 

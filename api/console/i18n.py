@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Final
 
+from api.console.foureyes_text import CONTROLS_TEXT
 from api.console.household_text import HOUSEHOLDS as _HOUSEHOLDS
+from api.console.i18n_pages import PAGES_TEXT
 
 __all__ = ["LANGS", "TEXT", "field_input", "field_label", "translate"]
 
@@ -49,6 +51,7 @@ _FRAME: _T = {
         "the key; logging out ends it.",
     },
     "login.submit": {"zh": "登录", "en": "Log in"},
+    "login.public": {"zh": "公开信息（无需登录）", "en": "Public registry (no login)"},
     "error.title": {"zh": "无法完成请求", "en": "The request could not be completed"},
     "error.wrong_role": {
         "zh": "此页面不属于您的角色（403）。",
@@ -262,6 +265,11 @@ _AUCTION: _T = {
     "chart.held": {"zh": "竞价冻结", "en": "on hold"},
     "chart.available": {"zh": "储备可用", "en": "free in reserve"},
     "chart.prices": {"zh": "成交价走势（元/吨）", "en": "Clearing prices (CNY/t)"},
+    "chart.cap_use_in": {"zh": "总量使用（{unit}）", "en": "Cap use ({unit})"},
+    "chart.day_mean": {"zh": "日成交均价（按量加权）", "en": "daily volume-weighted mean"},
+    "chart.day_range": {"zh": "当日最低–最高", "en": "day's low–high"},
+    "unit.t_a": {"zh": "吨/年", "en": "t/a"},
+    "unit.tco2e": {"zh": "吨二氧化碳当量", "en": "tCO2e"},
 }
 
 _OTHERS: _T = {
@@ -623,6 +631,8 @@ TEXT: Final[_T] = {
     **_ERRORS,
     **_TRADES,
     **_ALLOCATION_OFFERS,
+    **CONTROLS_TEXT,
+    **PAGES_TEXT,
     **_HOUSEHOLDS,
 }
 

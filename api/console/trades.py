@@ -15,6 +15,7 @@ from accounts.identifiers import account_id
 from accounts.model import Role
 from accounts.service import account_balances, participants
 from api.console import forms
+from api.console.lists import narrow, read_query
 from api.console.web import (
     PREFIX,
     Console,
@@ -31,7 +32,7 @@ from ledger.model import Lot
 from ledger.service import Balance
 from ledger.units import INSTRUMENTS
 from market.auctions.model import payment_fen
-from market.trades.offers import accept_offer, offer_trade, offers_of, withdraw_offer
+from market.trades.offers import OfferStatus, accept_offer, offer_trade, offers_of, withdraw_offer
 
 _HERE = PREFIX + "/enterprise/trades"
 router = APIRouter(prefix=_HERE, route_class=ConsoleRoute, include_in_schema=False)
@@ -58,7 +59,13 @@ def _buyers(c: Console) -> list[tuple[str, str]]:
 
 
 def _trades_page(c: Console, **extra: object) -> HTMLResponse:
-    offers = offers_of(c.session, actor=c.me)
+    query = read_query(c.request, ("status",), per_page=1_000)
+    offers = narrow(
+        offers_of(c.session, actor=c.me),
+        query,
+        text=lambda o: (o.id, c.names.get(o.seller, o.seller), c.names.get(o.buyer, o.buyer), o.instrument),
+        fields={"status": lambda o: o.status.value},
+    ).items
     return page(
         c,
         "enterprise_trades.html",
@@ -67,6 +74,8 @@ def _trades_page(c: Console, **extra: object) -> HTMLResponse:
         outgoing=[o for o in offers if o.seller == c.me.party],
         incoming=[o for o in offers if o.buyer == c.me.party],
         totals={o.id: payment_fen(o.quantity_kg, o.price_fen_per_t) for o in offers},
+        query=query,
+        filters=[("status", "col.status", [(s.value, c.t(f"trade_offer.{s.value}")) for s in OfferStatus])],
         **extra,
     )
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -29,8 +29,10 @@ from sqlmodel import Session
 
 from accounts.custody import custody_key
 from accounts.errors import NoCustodyKey
+from accounts.identifiers import DIVISIONS
 from accounts.model import Participant, Role
 from accounts.service import participants
+from api.console.cert_problems import problem_text
 from api.console.guard import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -41,6 +43,7 @@ from api.console.guard import (
     set_cookie,
 )
 from api.console.i18n import LANGS, field_input, field_label, translate
+from api.console.messages import explain
 from api.deps import AppState, ReaderDep, SessionDep, state
 from api.errors import status_for
 from api.write import Write
@@ -114,6 +117,15 @@ def per_tonne(fen_per_t: int, lang: str) -> str:
     return f"{yuan(fen_per_t, lang)}/t"
 
 
+def city_name(code: str | None, lang: str) -> str:
+    """A division code as its name in ``lang`` (GB/T 2260, ``accounts.identifiers.DIVISIONS``);
+    the code itself for a division the table does not name."""
+    found = DIVISIONS.get(code or "")
+    if found is None:
+        return code or ""
+    return found.name_zh if lang == "zh" else found.name
+
+
 def when(moment: datetime | None) -> str:
     return "" if moment is None else moment.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -139,6 +151,11 @@ class Console:
     @property
     def now(self) -> datetime:
         return self.app.registry.clock()
+
+    @property
+    def user(self) -> str | None:
+        """The named user logged in (``accounts.users``); None for the party's own key."""
+        return getattr(self.request.state, "console_user", None)
 
     def t(self, key: str, **args: object) -> str:
         return translate(self.lang, key, **args)
@@ -185,18 +202,34 @@ FormDep = Annotated[dict[str, str], Depends(_form)]
 # -- rendering ------------------------------------------------------------------------------------
 
 
-def _error_view(lang: str, exc: DomainError) -> dict[str, Any]:
-    """A refusal as a person reads it: a sentence in their language, the field, and the stable code."""
+def _instrument_hint(values: Mapping[str, str] | None) -> str | None:
+    """The instrument a refused form was about (``instrument``, or ``CODE@lot`` in ``position``/``lot``):
+    a refusal's kg then read in that instrument's display unit."""
+    values = values or {}
+    for name in ("instrument", "position", "lot"):
+        code = values.get(name, "").partition("@")[0]
+        if code in INSTRUMENTS:
+            return code
+    return None
+
+
+def _error_view(
+    lang: str,
+    exc: DomainError,
+    values: Mapping[str, str] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A refusal as a person reads it: a sentence in their language, the evidence in display units
+    (never the English message with raw kg), the field, and the stable code."""
     name = exc.details.get("field")
-    code_key = f"err.{exc.code}"
-    sentence = translate(lang, code_key) if translate(lang, code_key) != code_key else ""
+    said, evidence = explain(lang, exc, instrument=_instrument_hint(values), names=names)
     return {
         "code": exc.code,
         "field": name,
         "input": field_input(name) if isinstance(name, str) else None,
         "field_label": field_label(lang, name) if isinstance(name, str) else None,
-        "sentence": sentence or translate(lang, "err.generic"),
-        "message": exc.message,
+        "sentence": said,
+        "detail": evidence,
     }
 
 
@@ -220,7 +253,7 @@ def render(
             flash = translate(lang, str(data["k"]), **{str(k): str(v) for k, v in data.get("a", {}).items()})
         except (ValueError, KeyError, TypeError, AttributeError):
             flash = None
-    err = _error_view(lang, error) if error is not None else None
+    err = _error_view(lang, error, values, context.get("names")) if error is not None else None
     csrf, new_nonce = csrf_for_page(request, login=template == "login.html")
     ctx: dict[str, Any] = {
         "lang": lang,
@@ -235,9 +268,12 @@ def render(
         "yuan": lambda fen: yuan(fen, lang),
         "per_t": lambda fen: per_tonne(fen, lang),
         "when": when,
+        "city": lambda code: city_name(code, lang),
+        "problem_text": lambda problem: problem_text(lang, problem, context.get("names")),
         "form_token": lambda: secrets.token_urlsafe(18),
         "csrf_value": csrf,
         "path": request.url.path,
+        "lang_href": lambda to: _lang_href(request, to),
         **context,
     }
     response = TEMPLATES.TemplateResponse(request, template, ctx, status_code=status)
@@ -248,6 +284,12 @@ def render(
     if new_nonce is not None:
         set_cookie(request, response, LOGIN_COOKIE, new_nonce, max_age=3600)
     return response
+
+
+def _lang_href(request: Request, lang: str) -> str:
+    """This page in another language, keeping its query (a list's search, filters and page)."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return f"{request.url.path}?{urlencode([*kept, ('lang', lang)])}"
 
 
 def page(c: Console, template: str, **context: Any) -> HTMLResponse:

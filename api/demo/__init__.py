@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from accounts.custody import Vault
 from accounts.demo import DEMO_SPECS, SCENARIO_SPECS
-from api.demo import bidding, collateral, mussels, rights
+from api.demo import bidding, collateral, foureyes, mussels, rights
 from api.demo.stage import Login, Stage
 from ledger.service import Registry, init_ledger
 from ledger.timeutil import utc_now
@@ -40,6 +40,7 @@ class DemoFacts:
     awaiting_transfer: str
     pending_trade_offer: str
     blue_carbon_project: str
+    four_eyes_pending: str
     seconds: float
 
 
@@ -75,6 +76,7 @@ def load(engine: Engine, registry: Registry, vault: Vault, *, start: datetime | 
     live = bidding.live_auction(stage, until)
     offered = rights.trade_offered(stage, until)
     consent = rights.allocation_offered(stage, until)
+    four_eyes_pending, four_eyes = foureyes.four_eyes(stage)
     summary = (
         allocated,
         consent,
@@ -88,6 +90,7 @@ def load(engine: Engine, registry: Registry, vault: Vault, *, start: datetime | 
         "on 50 t, 20 t released; 30 t awaiting the Yuyao bureau's approval",
         "Zhoushan→Ningbo from the demand list (项目需求库): 10 t COD settled; 6 t awaiting Ningbo's approval",
         mussel,
+        four_eyes,
     )
     return DemoFacts(
         participants=len(stage.people),
@@ -102,6 +105,7 @@ def load(engine: Engine, registry: Registry, vault: Vault, *, start: datetime | 
         awaiting_transfer=awaiting,
         pending_trade_offer=offered,
         blue_carbon_project=mussels.PROJECT,
+        four_eyes_pending=four_eyes_pending,
         seconds=time.perf_counter() - began,
     )
 

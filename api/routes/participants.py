@@ -172,7 +172,12 @@ def post_credential(party: str, payload: CredentialIn, w: WriteDep) -> IssuedCre
 
     def run() -> CredentialOut:
         issued = issue_credential(
-            w.session, party=party, label=payload.label, actor=w.actor, now=w.registry.clock()
+            w.session,
+            party=party,
+            label=payload.label,
+            actor=w.actor,
+            now=w.registry.clock(),
+            acting_user=getattr(w.request.state, "api_user", None),
         )
         token.append(issued.token)
         return CredentialOut.of(issued.credential)
@@ -193,7 +198,12 @@ def post_credential_revocation(party: str, credential_id: str, w: WriteDep) -> C
         CredentialOut,
         lambda: CredentialOut.of(
             revoke_credential(
-                w.session, credential_id=credential_id, party=party, actor=w.actor, now=w.registry.clock()
+                w.session,
+                credential_id=credential_id,
+                party=party,
+                actor=w.actor,
+                now=w.registry.clock(),
+                acting_user=getattr(w.request.state, "api_user", None),
             )
         ),
     )

@@ -51,7 +51,7 @@ __all__ = [
 _PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,47}")  # batch ids "<project>-<vintage>-<n>" stay ids
 
 
-def _text(value: object, field: str) -> str:
+def checked_text(value: object, field: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > 200:
         raise InvalidInput(f"{field} must be 1-200 characters", field=field)
     return value
@@ -91,8 +91,8 @@ class ProjectSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.project, str) or not _PROJECT_ID.fullmatch(self.project):
             raise InvalidInput("project must be 1-48 letters, digits and inner hyphens", field="project")
-        _text(self.name, "name")
-        _text(self.location, "location")
+        checked_text(self.name, "name")
+        checked_text(self.location, "location")
         object.__setattr__(self, "area_mu", _area(self.area_mu))
         if isinstance(self.households, bool) or not isinstance(self.households, int) or self.households < 1:
             raise InvalidInput("households must be a positive whole number", field="households")

@@ -30,8 +30,8 @@ from market.bluecarbon.errors import (
 from market.bluecarbon.projects import (
     MonitoringReport,
     ProjectSpec,
-    _text,
     account_serials,
+    checked_text,
     get_batch,
     get_project,
     get_report,
@@ -383,7 +383,7 @@ def retire_credits(
 ) -> CreditMove:
     """Retire (注销) whole tonnes: actor holding -> its own retirement account, which never sends,
     so the serials recorded in the meta {beneficiary, reason, serials} never move again."""
-    meta = {"beneficiary": _text(beneficiary, "beneficiary"), "reason": _text(reason, "reason")}
+    meta = {"beneficiary": checked_text(beneficiary, "beneficiary"), "reason": checked_text(reason, "reason")}
     return _move_credits(
         session,
         registry=registry,

@@ -19,7 +19,7 @@ from ledger.units import check_amount, instrument
 from market.crosscity.model import Demand, DemandStatus
 
 # -- the demand list ------------------------------------------------------------------------------
-from market.crosscity.store import _denied, _save, _to_demand
+from market.crosscity.store import denied, save_row, to_demand
 from market.crosscity.tables import DemandRow
 
 
@@ -38,7 +38,7 @@ def post_demand(
     for its own jurisdiction, a price ceiling per tonne, a date after which offers are refused."""
     authorize(actor, Action.POST_NEED, target_for_account(session, account=account_id(actor.party, "cash")))
     if actor.jurisdiction is None:  # an enterprise always has one; the table grants no one else
-        raise _denied(actor, Action.POST_NEED, "own_needs_only", "a need belongs to a city")
+        raise denied(actor, Action.POST_NEED, "own_needs_only", "a need belongs to a city")
     inst = instrument(instrument_code, field="instrument_code")
     if not inst.scoped_to_jurisdiction:
         raise InvalidInput(f"{inst.code} is not a discharge right or VOCs quota", field="instrument_code")
@@ -62,8 +62,8 @@ def post_demand(
         status=DemandStatus.OPEN.value,
         posted_at=format_utc(now),
     )
-    _save(session, row)
-    return _to_demand(row)
+    save_row(session, row)
+    return to_demand(row)
 
 
 def open_demands(
@@ -78,4 +78,4 @@ def open_demands(
         stmt = stmt.where(DemandRow.instrument == instrument_code)
     if jurisdiction is not None:
         stmt = stmt.where(DemandRow.jurisdiction == jurisdiction)
-    return [_to_demand(r) for r in session.exec(stmt.order_by(col(DemandRow.posted_at), col(DemandRow.id)))]
+    return [to_demand(r) for r in session.exec(stmt.order_by(col(DemandRow.posted_at), col(DemandRow.id)))]

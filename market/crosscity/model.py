@@ -55,7 +55,7 @@ class TransferStatus(StrEnum):
     EXPIRED = "expired"  # past its expiry; the hold released by the sweep
 
 
-_OPEN: Final = (TransferStatus.DRAFT, TransferStatus.OFFERED, TransferStatus.ACCEPTED)
+OPEN_STATUSES: Final = (TransferStatus.DRAFT, TransferStatus.OFFERED, TransferStatus.ACCEPTED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from ledger.units import instrument
 from market.crosscity.model import TransferStatus
 
 # -- the per-city report --------------------------------------------------------------------------
-from market.crosscity.store import _to_request
+from market.crosscity.store import to_request
 from market.crosscity.tables import CrossCityTransferRow
 
 
@@ -88,5 +88,5 @@ def _transferred(
         stmt = stmt.where(t.source == source)
     if destination is not None:
         stmt = stmt.where(t.destination == destination)
-    requests = [_to_request(r) for r in session.exec(stmt)]
+    requests = [to_request(r) for r in session.exec(stmt)]
     return sum(r.delivered_kg if destination is not None else r.quantity_kg for r in requests)

@@ -78,8 +78,8 @@ __all__ = [
 # -- the request's steps --------------------------------------------------------------------------
 from market.crosscity.demands import open_demands, post_demand
 from market.crosscity.model import (
-    _OPEN,
     ONE_TO_ONE,
+    OPEN_STATUSES,
     CorridorPolicy,
     Demand,
     DemandStatus,
@@ -91,14 +91,14 @@ from market.crosscity.model import (
 )
 from market.crosscity.report import CityReport, city_report
 from market.crosscity.store import (
-    _demand_row,
-    _denied,
-    _expect,
-    _pending_kg,
-    _request_row,
-    _save,
-    _to_demand,
-    _to_request,
+    demand_row,
+    denied,
+    expect_open,
+    pending_kg,
+    request_row,
+    save_row,
+    to_demand,
+    to_request,
 )
 
 
@@ -117,7 +117,7 @@ def open_transfer(
     """A holder (or a bureau, from its reserve) in another city opens an offer against a need: units
     of ``lot`` (the source city's), at a price within the need's ceiling, for at most what the need
     still lacks after other open offers. Nothing is held until the seller offers (signs)."""
-    demand = _to_demand(_demand_row(session, demand_id))
+    demand = to_demand(demand_row(session, demand_id))
     now = registry.clock()
     if lot.jurisdiction is None or lot.valid_until is None:
         raise InvalidLot("rights offered need a jurisdiction and a validity end", field="lot")
@@ -171,8 +171,8 @@ def open_transfer(
         signatures="{}",
         created_at=format_utc(now),
     )
-    _save(session, row)
-    return _to_request(row)
+    save_row(session, row)
+    return to_request(row)
 
 
 def _check_fits(session: Session, demand: Demand, req: TransferRequest, now: datetime) -> None:
@@ -191,7 +191,7 @@ def _check_fits(session: Session, demand: Demand, req: TransferRequest, now: dat
             field="price_fen_per_tonne",
             demand=demand.id,
         )
-    lacking = demand.remaining_kg - _pending_kg(session, demand.id)
+    lacking = demand.remaining_kg - pending_kg(session, demand.id)
     if req.delivered_kg > lacking:
         raise DemandNotMet(
             f"the need lacks {max(lacking, 0)} kg after open offers; this one delivers {req.delivered_kg}",
@@ -206,10 +206,10 @@ def offer_transfer(
 ) -> TransferRequest:
     """The seller offers: it signs ``hold_body`` and ``settlement_body`` (in that order), and one
     record holds its units for the request, under the registry's control."""
-    row = _request_row(session, request_id)
+    row = request_row(session, request_id)
     now = registry.clock()
-    _expect(row, now, TransferStatus.DRAFT)
-    req = _to_request(row)
+    expect_open(row, now, TransferStatus.DRAFT)
+    req = to_request(row)
     hold, settle = hold_body(req), settlement_body(req)
     authorize(actor, Action.TRANSFER_UNITS, target_of(hold, (), SessionDirectory(session)))
     hold_sig, settle_sig = consent(
@@ -224,26 +224,26 @@ def offer_transfer(
     )
     row.hold_seq, row.status = receipt.seq, TransferStatus.OFFERED.value
     row.signatures = dump_signatures({actor.party: settle_sig})
-    _save(session, row)
-    return _to_request(row)
+    save_row(session, row)
+    return to_request(row)
 
 
 def accept_transfer(
     session: Session, *, registry: Registry, actor: Participant, request_id: str, signed_by: Consent
 ) -> TransferRequest:
     """The buyer accepts the offer by signing ``settlement_body`` (its payment and the units it receives)."""
-    row = _request_row(session, request_id)
+    row = request_row(session, request_id)
     now = registry.clock()
-    _expect(row, now, TransferStatus.OFFERED)
-    req = _to_request(row)
+    expect_open(row, now, TransferStatus.OFFERED)
+    req = to_request(row)
     authorize(
         actor, Action.TRANSFER_UNITS, target_for_account(session, account=account_id(req.buyer, "cash"))
     )
     (sig,) = consent(session, bodies=[settlement_body(req)], party=actor.party, signed_by=signed_by, at=now)
     row.signatures = dump_signatures({**load_signatures(row.signatures), actor.party: sig})
     row.status = TransferStatus.ACCEPTED.value
-    _save(session, row)
-    return _to_request(row)
+    save_row(session, row)
+    return to_request(row)
 
 
 def approve_transfer(
@@ -252,14 +252,14 @@ def approve_transfer(
     """A bureau of either side approves an accepted request by signing ``settlement_body``; a bureau
     of neither side is refused (rule ``bureau_party_to_cross_city``). The LAST approval settles it in
     one record signed by seller, buyer and both bureaus, and fills the need by the delivered kg."""
-    row = _request_row(session, request_id)
+    row = request_row(session, request_id)
     now = registry.clock()
-    _expect(row, now, TransferStatus.ACCEPTED)
-    req = _to_request(row)
+    expect_open(row, now, TransferStatus.ACCEPTED)
+    req = to_request(row)
     body = settlement_body(req)
     authorize(actor, Action.APPROVE_CROSS_CITY, target_of(body, req.signatures, SessionDirectory(session)))
     if actor.party not in (req.source_bureau, req.destination_bureau):
-        raise _denied(
+        raise denied(
             actor,
             Action.APPROVE_CROSS_CITY,
             "bureau_party_to_cross_city",
@@ -276,13 +276,13 @@ def approve_transfer(
             session, registry=registry, actor=actor, action=Action.APPROVE_CROSS_CITY, instruction=instruction
         )
         row.settled_seq, row.status = receipt.seq, TransferStatus.SETTLED.value
-        demand = _demand_row(session, req.demand_id)
+        demand = demand_row(session, req.demand_id)
         demand.filled_kg += req.delivered_kg
         if demand.filled_kg >= demand.quantity_kg:
             demand.status = DemandStatus.FILLED.value
-        _save(session, demand)
-    _save(session, row)
-    return _to_request(row)
+        save_row(session, demand)
+    save_row(session, row)
+    return to_request(row)
 
 
 def reject_transfer(
@@ -291,24 +291,24 @@ def reject_transfer(
     """A party ends an open request: either bureau rejects it, the buyer declines, the seller
     withdraws. If units were held, one record (sealed by the registry, the hold's controller)
     releases them."""
-    row = _request_row(session, request_id)
-    if row.status not in _OPEN:
+    row = request_row(session, request_id)
+    if row.status not in OPEN_STATUSES:
         raise TransferStateConflict(f"transfer request {row.id} is {row.status}", request=row.id)
-    req = _to_request(row)
+    req = to_request(row)
     if actor.party in (req.source_bureau, req.destination_bureau):
         authorize(
             actor, Action.APPROVE_CROSS_CITY, target_of(settlement_body(req), (), SessionDirectory(session))
         )
     elif actor.party not in (req.seller, req.buyer):
-        raise _denied(
+        raise denied(
             actor, Action.TRANSFER_UNITS, "transfer_parties_only", "only a party to the request ends it"
         )
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
         raise InvalidInput("reason must be 1-500 characters", field="reason")
     _close(session, registry, [row], TransferStatus.REJECTED)
     row.closed_by, row.reason = actor.party, reason
-    _save(session, row)
-    return _to_request(row)
+    save_row(session, row)
+    return to_request(row)
 
 
 def _close(
@@ -316,7 +316,7 @@ def _close(
 ) -> None:
     """Close requests, releasing the holds of those offered, all in one batch (all or none)."""
     held = [r for r in rows if r.status != TransferStatus.DRAFT.value]
-    bodies = [release_body(_to_request(r), status=status) for r in held]
+    bodies = [release_body(to_request(r), status=status) for r in held]
     receipts = submit_all(session, [Instruction(b) for b in bodies], registry=registry) if bodies else []
     for r, receipt in zip(held, receipts, strict=True):
         r.closed_seq = receipt.seq
@@ -331,7 +331,7 @@ def expire_transfers(session: Session, *, registry: Registry) -> list[TransferRe
     rows = list(
         session.exec(
             select(CrossCityTransferRow)
-            .where(col(CrossCityTransferRow.status).in_([s.value for s in _OPEN]))
+            .where(col(CrossCityTransferRow.status).in_([s.value for s in OPEN_STATUSES]))
             .where(CrossCityTransferRow.expires_at <= now)
             .order_by(col(CrossCityTransferRow.id))
             .with_for_update()
@@ -342,7 +342,7 @@ def expire_transfers(session: Session, *, registry: Registry) -> list[TransferRe
         r.closed_by, r.reason = REGISTRY, "expired"
         session.add(r)
     session.flush()
-    return [_to_request(r) for r in rows]
+    return [to_request(r) for r in rows]
 
 
 def get_transfer(session: Session, *, actor: Participant, request_id: str) -> TransferRequest:
@@ -352,7 +352,7 @@ def get_transfer(session: Session, *, actor: Participant, request_id: str) -> Tr
         raise UnknownTransferRequest(
             f"no transfer request {request_id}", request=request_id, field="request_id"
         )
-    req = _to_request(row)
+    req = to_request(row)
     if actor.party not in (req.seller, req.buyer, req.source_bureau, req.destination_bureau):
         authorize(actor, Action.READ_ACCOUNT, target_for_account(session, account=req.from_account))
     return req
@@ -368,7 +368,7 @@ def list_transfers(
         stmt = stmt.where(CrossCityTransferRow.status == status.value)
     out = []
     for row in session.exec(stmt.order_by(col(CrossCityTransferRow.created_at).desc())):
-        req = _to_request(row)
+        req = to_request(row)
         if actor.party not in (req.seller, req.buyer, req.source_bureau, req.destination_bureau):
             try:
                 authorize(actor, Action.READ_ACCOUNT, target_for_account(session, account=req.from_account))

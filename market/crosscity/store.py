@@ -21,7 +21,7 @@ from market.crosscity.errors import (
 
 # -- rows -----------------------------------------------------------------------------------------
 from market.crosscity.model import (
-    _OPEN,
+    OPEN_STATUSES,
     CorridorPolicy,
     Demand,
     DemandStatus,
@@ -31,7 +31,7 @@ from market.crosscity.model import (
 from market.crosscity.tables import CrossCityTransferRow, DemandRow
 
 
-def _to_demand(row: DemandRow) -> Demand:
+def to_demand(row: DemandRow) -> Demand:
     return Demand(
         row.id,
         row.buyer,
@@ -46,7 +46,7 @@ def _to_demand(row: DemandRow) -> Demand:
     )
 
 
-def _to_request(row: CrossCityTransferRow) -> TransferRequest:
+def to_request(row: CrossCityTransferRow) -> TransferRequest:
     return TransferRequest(
         id=row.id,
         demand_id=row.demand_id,
@@ -69,14 +69,14 @@ def _to_request(row: CrossCityTransferRow) -> TransferRequest:
     )
 
 
-def _demand_row(session: Session, demand_id: str) -> DemandRow:
+def demand_row(session: Session, demand_id: str) -> DemandRow:
     row = session.get(DemandRow, demand_id, with_for_update=True, populate_existing=True)
     if row is None:
         raise UnknownDemand(f"no demand {demand_id}", demand=demand_id, field="demand_id")
     return row
 
 
-def _request_row(session: Session, request_id: str) -> CrossCityTransferRow:
+def request_row(session: Session, request_id: str) -> CrossCityTransferRow:
     """The request's row, locked for the rest of the transaction (one step at a time per request)."""
     row = session.get(CrossCityTransferRow, request_id, with_for_update=True, populate_existing=True)
     if row is None:
@@ -86,7 +86,7 @@ def _request_row(session: Session, request_id: str) -> CrossCityTransferRow:
     return row
 
 
-def _expect(row: CrossCityTransferRow, now: datetime, *statuses: TransferStatus) -> None:
+def expect_open(row: CrossCityTransferRow, now: datetime, *statuses: TransferStatus) -> None:
     if row.status not in statuses:
         wanted = " or ".join(s.value for s in statuses)
         raise TransferStateConflict(
@@ -102,7 +102,7 @@ def _expect(row: CrossCityTransferRow, now: datetime, *statuses: TransferStatus)
         )
 
 
-def _denied(actor: Participant, action: Action, rule: str, why: str) -> PermissionDenied:
+def denied(actor: Participant, action: Action, rule: str, why: str) -> PermissionDenied:
     return PermissionDenied(
         f"{actor.party} may not {action.value}: {why} (rule {rule})",
         rule=rule,
@@ -111,17 +111,17 @@ def _denied(actor: Participant, action: Action, rule: str, why: str) -> Permissi
     )
 
 
-def _save(session: Session, row: DemandRow | CrossCityTransferRow) -> None:
+def save_row(session: Session, row: DemandRow | CrossCityTransferRow) -> None:
     session.add(row)
     session.flush()
 
 
-def _pending_kg(session: Session, demand_id: str) -> int:
+def pending_kg(session: Session, demand_id: str) -> int:
     """Delivered kg of open requests against a need: reserved so offers never oversubscribe it."""
     rows = session.exec(
         select(CrossCityTransferRow).where(
             CrossCityTransferRow.demand_id == demand_id,
-            col(CrossCityTransferRow.status).in_([s.value for s in _OPEN]),
+            col(CrossCityTransferRow.status).in_([s.value for s in OPEN_STATUSES]),
         )
     )
-    return sum(_to_request(r).delivered_kg for r in rows)
+    return sum(to_request(r).delivered_kg for r in rows)

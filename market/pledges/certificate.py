@@ -186,15 +186,28 @@ def verify_certificate(
     key = registry_public_key if registry_public_key is not None else cert.registry_public_key
     if key != cert.registry_public_key:
         problems.append(
-            Problem("registry_public_key", "the file names another registry key than the one pinned")
+            Problem(
+                "registry_public_key",
+                "the file names another registry key than the one pinned",
+                "other_registry_key",
+            )
         )
     checkpoint_signed = cert.checkpoint.key_id == key_id_for(key) and cert.checkpoint.verifies_with(key)
     if not checkpoint_signed:
-        problems.append(Problem("checkpoint", "the checkpoint is not signed by the registry key"))
+        problems.append(
+            Problem("checkpoint", "the checkpoint is not signed by the registry key", "checkpoint_unsigned")
+        )
     try:
         rec = parse_line(cert.record)
     except DomainError as exc:
-        problems.append(Problem("record", f"the record does not parse: {exc.message}"))
+        problems.append(
+            Problem(
+                "record",
+                f"the record does not parse: {exc.message}",
+                "record_unparsed",
+                (("error", exc.code),),
+            )
+        )
         return CertificateCheck(
             key, pinned, checkpoint_signed, False, False, False, False, tuple(problems), None
         )
@@ -202,12 +215,26 @@ def verify_certificate(
         leaf_hash(rec.hash), rec.seq, cert.checkpoint.tree_size, list(cert.path), cert.checkpoint.root
     )
     if rec.seq != cert.seq:
-        problems.append(Problem("seq", f"the file says record {cert.seq}, the record is {rec.seq}"))
+        problems.append(
+            Problem(
+                "seq",
+                f"the file says record {cert.seq}, the record is {rec.seq}",
+                "seq_mismatch",
+                (("file_seq", str(cert.seq)), ("record_seq", str(rec.seq))),
+            )
+        )
     elif not included:
-        problems.append(Problem("path", f"record {rec.seq} is not included under the checkpoint's root"))
+        problems.append(
+            Problem(
+                "path",
+                f"record {rec.seq} is not included under the checkpoint's root",
+                "not_included",
+                (("seq", str(rec.seq)),),
+            )
+        )
     sealed = verify(key, TAG_REGISTRY, rec.hash, rec.registry_sig)
     if not sealed:
-        problems.append(Problem("record", "the record is not sealed by the registry key"))
+        problems.append(Problem("record", "the record is not sealed by the registry key", "not_sealed"))
     signed = _check_parties(cert, rec, problems)
     before = len(problems)
     fields = _fields_of(rec, problems)
@@ -218,6 +245,8 @@ def verify_certificate(
                 Problem(
                     "expected_quantity_kg",
                     f"the record pledges {fields['quantity_kg']} kg, not {expected_quantity_kg}",
+                    "quantity_differs",
+                    (("record_kg", str(fields["quantity_kg"])), ("expected_kg", str(expected_quantity_kg))),
                 )
             )
     matches = fields is not None and len(problems) == before
@@ -231,7 +260,7 @@ def _fields_of(rec: ParsedRecord, problems: list[Problem]) -> dict[str, Any] | N
     try:
         return displayed_fields(rec)
     except DomainError as exc:
-        problems.append(Problem("record", exc.message))
+        problems.append(Problem("record", exc.message, "record_unparsed", (("error", exc.code),)))
         return None
 
 
@@ -248,11 +277,25 @@ def _check_parties(cert: PledgeCertificate, rec: ParsedRecord, problems: list[Pr
     for i, sig in enumerate(rec.sigs):
         public = keys.get((sig.party, sig.key_id))
         if public is None:
-            problems.append(Problem("keys", f"lists no key {sig.key_id} of {sig.party}"))
+            problems.append(
+                Problem(
+                    "keys",
+                    f"lists no key {sig.key_id} of {sig.party}",
+                    "key_not_listed",
+                    (("key_id", sig.key_id), ("party", sig.party)),
+                )
+            )
         elif verify(public, TAG_BODY, rec.body_bytes, sig.sig):
             verified.add(sig.party)
         else:
-            problems.append(Problem(f"record.sigs[{i}]", f"the signature of {sig.party} does not verify"))
+            problems.append(
+                Problem(
+                    f"record.sigs[{i}]",
+                    f"the signature of {sig.party} does not verify",
+                    "signature_invalid",
+                    (("party", sig.party),),
+                )
+            )
     meta = body.meta
     required = {meta.get("enterprise"), meta.get("bank"), meta.get("bureau")}
     if has_signed_terms(body):
@@ -260,10 +303,24 @@ def _check_parties(cert: PledgeCertificate, rec: ParsedRecord, problems: list[Pr
             check_registration(body, _CertificateView(cert, meta), rec.time)
             verified.add(meta["bureau"])  # its approval verified inside the rule
         except DomainError as exc:
-            problems.append(Problem(f"record.body.{exc.details.get('field', 'meta')}", exc.message))
+            problems.append(
+                Problem(
+                    f"record.body.{exc.details.get('field', 'meta')}",
+                    exc.message,
+                    "terms_invalid",
+                    (("error", exc.code),),
+                )
+            )
     missing = sorted(str(p) for p in required - verified)
     if missing:
-        problems.append(Problem("record.sigs", f"no valid signature of {', '.join(missing)}"))
+        problems.append(
+            Problem(
+                "record.sigs",
+                f"no valid signature of {', '.join(missing)}",
+                "signatures_missing",
+                (("parties", ", ".join(missing)),),
+            )
+        )
     return len(problems) == before
 
 
@@ -273,10 +330,15 @@ def _diff(shown: Any, signed: Any, path: str, problems: list[Problem]) -> None:
         for name in sorted(set(signed) | set(shown)):
             if name not in shown:
                 problems.append(
-                    Problem(f"{path}.{name}", f"is missing; the signed record says {signed[name]!r}")
+                    Problem(
+                        f"{path}.{name}",
+                        f"is missing; the signed record says {signed[name]!r}",
+                        "field_missing",
+                        (("signed", _short(signed[name])),),
+                    )
                 )
             elif name not in signed:
-                problems.append(Problem(f"{path}.{name}", "is not in the signed record"))
+                problems.append(Problem(f"{path}.{name}", "is not in the signed record", "field_extra"))
             else:
                 _diff(shown[name], signed[name], f"{path}.{name}", problems)
     elif isinstance(signed, list) and isinstance(shown, list) and len(signed) == len(shown):
@@ -284,7 +346,12 @@ def _diff(shown: Any, signed: Any, path: str, problems: list[Problem]) -> None:
             _diff(a, b, f"{path}[{i}]", problems)
     elif canonical_json(shown) != canonical_json(signed):
         problems.append(
-            Problem(path, f"the certificate shows {_short(shown)}, the signed record says {_short(signed)}")
+            Problem(
+                path,
+                f"the certificate shows {_short(shown)}, the signed record says {_short(signed)}",
+                "field_differs",
+                (("shown", _short(shown)), ("signed", _short(signed))),
+            )
         )
 
 

@@ -26,10 +26,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One thing wrong with a certificate: the field of the file it concerns, and why."""
+    """One thing wrong with a certificate: the field of the file it concerns, and why; ``code`` and
+    ``args`` say the same for a reader in another language (the console renders them, never ``message``)."""
 
     field: str
     message: str
+    code: str = "other"
+    args: tuple[tuple[str, str], ...] = ()
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"

@@ -29,8 +29,8 @@ class PledgeStatus(StrEnum):
     CANCELLED = "cancelled"  # withdrawn or refused before confirmation; nothing was ever held
 
 
-_IN_PROGRESS = (PledgeStatus.APPLIED, PledgeStatus.APPROVED, PledgeStatus.LOAN_RECORDED)
-_HOLDING = (PledgeStatus.ACTIVE, PledgeStatus.FORCED_AUCTION)
+IN_PROGRESS_STATUSES = (PledgeStatus.APPLIED, PledgeStatus.APPROVED, PledgeStatus.LOAN_RECORDED)
+HOLDING_STATUSES = (PledgeStatus.ACTIVE, PledgeStatus.FORCED_AUCTION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +104,7 @@ def enforcement_body(pledge: Pledge) -> TxBody:
 
 
 def _settle_quantity(pledge: Pledge, quantity_kg: int | None) -> int:
-    if pledge.status not in _HOLDING or pledge.held_kg <= 0:
+    if pledge.status not in HOLDING_STATUSES or pledge.held_kg <= 0:
         raise PledgeStateConflict(
             f"pledge {pledge.id} is {pledge.status.value}: it holds nothing to settle", pledge=pledge.id
         )
@@ -119,7 +119,7 @@ def _settle_quantity(pledge: Pledge, quantity_kg: int | None) -> int:
     return quantity_kg
 
 
-def _expect_status(pledge: Pledge, status: PledgeStatus) -> None:
+def expect_status(pledge: Pledge, status: PledgeStatus) -> None:
     if pledge.status is not status:
         raise PledgeStateConflict(
             f"pledge {pledge.id} is {pledge.status.value}; this step needs it {status.value}",

@@ -77,19 +77,19 @@ from market.pledges.model import Pledge, PledgeStatus, enforcement_body, release
 
 # -- the four steps -------------------------------------------------------------------------------
 from market.pledges.settlement import cancel_pledge, enforce_pledge, release_pledge, request_forced_auction
-from market.pledges.signing import LoanRequest, PledgeStep, _with_loan, bodies_to_sign, party_names
+from market.pledges.signing import LoanRequest, PledgeStep, bodies_to_sign, party_names, with_loan
 from market.pledges.store import (
     ClearingPrices,
-    _check_collateral,
-    _denied,
-    _expect,
-    _row,
-    _save,
-    _to_pledge,
+    check_collateral,
+    denied,
+    expect_row_status,
     get_pledge,
     latest_clearing_price,
     list_pledges,
+    pledge_row,
     pledges_on,
+    save_pledge,
+    to_pledge,
 )
 
 
@@ -106,7 +106,7 @@ def apply_for_pledge(
     """Step 1 (企业申请): an enterprise applies to pledge ``quantity_kg`` of its rights of one lot to
     ``bank``. The units must be its own, unexpired, and free of holds and of other pledges in progress."""
     if actor.role is not Role.ENTERPRISE:
-        raise _denied(
+        raise denied(
             actor, Action.TRANSFER_UNITS, "pledgor_enterprise_only", "only an enterprise pledges its rights"
         )
     inst = instrument(instrument_code, field="instrument_code")
@@ -141,7 +141,7 @@ def apply_for_pledge(
         status=PledgeStatus.APPLIED,
     )
     lock_head_time(session)  # the sequencer lock: applications on one position are checked one at a time
-    _check_collateral(session, pledge=pledge, quantity_kg=quantity_kg, count_in_progress=True)
+    check_collateral(session, pledge=pledge, quantity_kg=quantity_kg, count_in_progress=True)
     row = PledgeRow(
         id=pledge.id,
         enterprise=pledge.enterprise,
@@ -159,7 +159,7 @@ def apply_for_pledge(
         enforced_kg=0,
         settlements=0,
     )
-    return _save(session, row)
+    return save_pledge(session, row)
 
 
 def _owner_consented_target(session: Session, actor: Participant, action: Action, pledge: Pledge) -> None:
@@ -182,10 +182,10 @@ def approve_pledge(
     """Step 2 (生态环境部门审核): the bureau of the rights' jurisdiction approves a quantity (at most the
     one applied for) on its electronic certificate ``certificate_no`` (any Unicode text without control
     or bidi characters, e.g. 余排污质〔2026〕第018号), and signs the approval statement."""
-    row = _row(session, pledge_id)
-    _expect(row, PledgeStatus.APPLIED)
+    row = pledge_row(session, pledge_id)
+    expect_row_status(row, PledgeStatus.APPLIED)
     if actor.role is not Role.BUREAU:
-        raise _denied(
+        raise denied(
             actor, Action.REGISTER_PLEDGE, "bureau_approves_quantity", "only the bureau approves the quantity"
         )
     check_amount(approved_kg, field="approved_kg")
@@ -194,7 +194,7 @@ def approve_pledge(
             f"approved {approved_kg} kg exceeds the {row.applied_kg} kg applied for", field="approved_kg"
         )
     check_display_text(certificate_no, field="certificate_no")
-    pledge = replace(_to_pledge(row), approved_kg=approved_kg, certificate_no=certificate_no)
+    pledge = replace(to_pledge(row), approved_kg=approved_kg, certificate_no=certificate_no)
     _owner_consented_target(session, actor, Action.REGISTER_PLEDGE, pledge)
     (sig,) = consent(
         session,
@@ -205,7 +205,7 @@ def approve_pledge(
     )
     row.approved_kg, row.certificate_no, row.status = approved_kg, certificate_no, PledgeStatus.APPROVED.value
     row.signatures = dump_signatures({actor.party: sig})
-    return _save(session, row)
+    return save_pledge(session, row)
 
 
 def record_loan(
@@ -228,11 +228,11 @@ def record_loan(
     The approved quantity is appraised at the latest auction clearing price, else the reference
     price; the loan is at most ``policy.max_ltv_bp`` (80%) of that value and matures no later than
     the rights' validity end (``valuation.check_loan``)."""
-    row = _row(session, pledge_id)
-    _expect(row, PledgeStatus.APPROVED)
-    pledge = _to_pledge(row)
+    row = pledge_row(session, pledge_id)
+    expect_row_status(row, PledgeStatus.APPROVED)
+    pledge = to_pledge(row)
     if actor.role is not Role.BANK:
-        raise _denied(
+        raise denied(
             actor,
             Action.REGISTER_PLEDGE,
             "pledge_under_own_control",
@@ -242,7 +242,7 @@ def record_loan(
     now = registry.clock()
     _check_approval_signed(session, pledge, at=now)
     request = LoanRequest(loan_id, amount_fen, rate_bp, term_months)
-    offered = _with_loan(
+    offered = with_loan(
         session, pledge, request, today=now.date(), policy=policy, clearing_prices=clearing_prices
     )
     body = registration_body(offered, names=party_names(session, pledge))
@@ -256,7 +256,7 @@ def record_loan(
     row.appraised_fen, row.max_ltv_bp = valued.value_fen, valued.max_ltv_bp
     row.signatures = dump_signatures({**load_signatures(row.signatures), actor.party: sig})
     row.status = PledgeStatus.LOAN_RECORDED.value
-    return _save(session, row)
+    return save_pledge(session, row)
 
 
 def _check_approval_signed(session: Session, pledge: Pledge, *, at: datetime) -> None:
@@ -286,16 +286,16 @@ def confirm_pledge(
     hold (reason ``pledge``, controller the bank), signed by enterprise and bank and carrying the
     bureau's approval. From then on the owner cannot sell, transfer or retire the units (the ledger
     refuses: UnitsEncumbered)."""
-    row = _row(session, pledge_id)
-    _expect(row, PledgeStatus.LOAN_RECORDED)
-    pledge = _to_pledge(row)
+    row = pledge_row(session, pledge_id)
+    expect_row_status(row, PledgeStatus.LOAN_RECORDED)
+    pledge = to_pledge(row)
     if actor.party != pledge.enterprise:
         authorize(actor, Action.TRANSFER_UNITS, target_for_account(session, account=pledge.account))
-        raise _denied(actor, Action.TRANSFER_UNITS, "own_units_only", "only the owner confirms its pledge")
+        raise denied(actor, Action.TRANSFER_UNITS, "own_units_only", "only the owner confirms its pledge")
     body = registration_body(pledge, names=party_names(session, pledge))
     (sig,) = consent(session, bodies=[body], party=actor.party, signed_by=signed_by, at=registry.clock())
     assert pledge.approved_kg is not None
-    _check_collateral(session, pledge=pledge, quantity_kg=pledge.approved_kg, count_in_progress=False)
+    check_collateral(session, pledge=pledge, quantity_kg=pledge.approved_kg, count_in_progress=False)
     sigs = {**load_signatures(row.signatures), actor.party: sig}
     # The body's signers sign it; the bureau's approval travels inside it (meta.approval).
     signed = tuple(sigs[p] for p in sorted(body.signers))
@@ -309,4 +309,4 @@ def confirm_pledge(
     row.signatures = dump_signatures(sigs)
     row.status, row.held_kg = PledgeStatus.ACTIVE.value, pledge.approved_kg
     row.record_seq = row.last_seq = receipt.seq
-    return _save(session, row)
+    return save_pledge(session, row)

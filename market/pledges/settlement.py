@@ -24,8 +24,8 @@ __all__ = [
     "release_pledge",
     "request_forced_auction",
 ]
-from market.pledges.model import _IN_PROGRESS, Pledge, PledgeStatus, enforcement_body, release_body
-from market.pledges.store import _denied, _expect, _row, _save, _to_pledge
+from market.pledges.model import IN_PROGRESS_STATUSES, Pledge, PledgeStatus, enforcement_body, release_body
+from market.pledges.store import denied, expect_row_status, pledge_row, save_pledge, to_pledge
 
 
 def _settle(
@@ -56,8 +56,8 @@ def release_pledge(
 ) -> Pledge:
     """Release on repayment (解押): the pledgee bank releases ``quantity_kg`` (default all) of the held
     units to the owner. Only the bank controlling the hold may (rule ``pledge_controller_only``)."""
-    row = _row(session, pledge_id)
-    pledge = _to_pledge(row)
+    row = pledge_row(session, pledge_id)
+    pledge = to_pledge(row)
     body = release_body(pledge, quantity_kg=quantity_kg)
     released = body.holds[0].amount
     row.last_seq = _settle(
@@ -68,7 +68,7 @@ def release_pledge(
     row.settlements += 1
     if row.held_kg == 0:
         row.status, row.closed_by = PledgeStatus.RELEASED.value, actor.party
-    return _save(session, row)
+    return save_pledge(session, row)
 
 
 def enforce_pledge(
@@ -76,8 +76,8 @@ def enforce_pledge(
 ) -> Pledge:
     """Enforcement on default (处置): the pledgee bank captures every held unit into its own holding
     in one record; only the controlling bank may."""
-    row = _row(session, pledge_id)
-    pledge = _to_pledge(row)
+    row = pledge_row(session, pledge_id)
+    pledge = to_pledge(row)
     body = enforcement_body(pledge)
     row.last_seq = _settle(
         session, registry=registry, actor=actor, action=Action.ENFORCE_PLEDGE, body=body, signed_by=signed_by
@@ -86,7 +86,7 @@ def enforce_pledge(
     row.held_kg = 0
     row.settlements += 1
     row.status, row.closed_by = PledgeStatus.ENFORCED.value, actor.party
-    return _save(session, row)
+    return save_pledge(session, row)
 
 
 def request_forced_auction(
@@ -95,9 +95,9 @@ def request_forced_auction(
     """Enforcement on default by forced auction (拍卖处置): the controlling bank marks the pledge for
     sale with its claim; the units stay held for it, and the auction pays it first, up to the claim
     (``valuation.forced_sale_split``). Records the intent only: the auction workflow sells."""
-    row = _row(session, pledge_id)
-    _expect(row, PledgeStatus.ACTIVE)
-    pledge = _to_pledge(row)
+    row = pledge_row(session, pledge_id)
+    expect_row_status(row, PledgeStatus.ACTIVE)
+    pledge = to_pledge(row)
     authorize(
         actor, Action.ENFORCE_PLEDGE, target_of(enforcement_body(pledge), (), SessionDirectory(session))
     )
@@ -109,21 +109,21 @@ def request_forced_auction(
         actor.party,
         reason,
     )
-    return _save(session, row)  # the hold stays open: the auction workflow captures it
+    return save_pledge(session, row)  # the hold stays open: the auction workflow captures it
 
 
 def cancel_pledge(session: Session, *, actor: Participant, pledge_id: str, reason: str) -> Pledge:
     """Before confirmation any of the three parties may end a pledge: the enterprise withdraws, the
     bureau refuses the quantity, the bank declines the loan. Nothing was held, so nothing is released."""
-    row = _row(session, pledge_id)
-    _expect(row, *_IN_PROGRESS)
+    row = pledge_row(session, pledge_id)
+    expect_row_status(row, *IN_PROGRESS_STATUSES)
     if actor.party not in (row.enterprise, row.bank, row.bureau):
-        raise _denied(
+        raise denied(
             actor, Action.REGISTER_PLEDGE, "pledge_parties_only", "only a party to the pledge ends it"
         )
     _reason(reason)
     row.status, row.closed_by, row.reason = PledgeStatus.CANCELLED.value, actor.party, reason
-    return _save(session, row)
+    return save_pledge(session, row)
 
 
 def _reason(reason: object) -> str:

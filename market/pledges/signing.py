@@ -19,7 +19,7 @@ from ledger.text import check_display_text
 from ledger.units import check_amount
 from market.consent import Signable
 from market.pledges.errors import PledgeStateConflict
-from market.pledges.model import Pledge, PledgeStatus, _expect_status, enforcement_body, release_body
+from market.pledges.model import Pledge, PledgeStatus, enforcement_body, expect_status, release_body
 from market.pledges.record import (
     approval_of,
     registration_body,
@@ -76,13 +76,13 @@ def bodies_to_sign(
         check_display_text(certificate_no, field="certificate_no")
         return (approval_of(replace(pledge, approved_kg=approved_kg, certificate_no=certificate_no)),)
     if step is PledgeStep.LOAN:
-        _expect_status(pledge, PledgeStatus.APPROVED)
+        expect_status(pledge, PledgeStatus.APPROVED)
         if loan is None or registry is None:
             raise InvalidInput("the loan body needs the loan's terms", field="loan_id")
-        offered = _with_loan(session, pledge, loan, today=registry.clock().date())
+        offered = with_loan(session, pledge, loan, today=registry.clock().date())
         return (registration_body(offered, names=party_names(session, pledge)),)
     if step is PledgeStep.CONFIRM:
-        _expect_status(pledge, PledgeStatus.LOAN_RECORDED)
+        expect_status(pledge, PledgeStatus.LOAN_RECORDED)
         return (registration_body(pledge, names=party_names(session, pledge)),)
     if step is PledgeStep.RELEASE:
         return (release_body(pledge, quantity_kg=quantity_kg),)
@@ -95,7 +95,7 @@ def party_names(session: Session, pledge: Pledge) -> dict[str, str]:
     return {role: get_participant(session, party=party).name for role, party in roles.items()}
 
 
-def _with_loan(
+def with_loan(
     session: Session,
     pledge: Pledge,
     loan: LoanRequest,

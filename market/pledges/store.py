@@ -21,7 +21,7 @@ from market.consent import load_signatures
 from market.pledges.errors import CollateralUnavailable, PledgeStateConflict, UnknownPledge
 
 # -- valuation seam -------------------------------------------------------------------------------
-from market.pledges.model import _HOLDING, _IN_PROGRESS, Pledge, PledgeStatus
+from market.pledges.model import HOLDING_STATUSES, IN_PROGRESS_STATUSES, Pledge, PledgeStatus
 from market.pledges.tables import PledgeRow
 from market.pledges.valuation import Appraisal, LoanTerms, PriceSource
 
@@ -56,7 +56,7 @@ def latest_clearing_price(session: Session, *, instrument: str, jurisdiction: st
 # -- rows -----------------------------------------------------------------------------------------
 
 
-def _to_pledge(row: PledgeRow) -> Pledge:
+def to_pledge(row: PledgeRow) -> Pledge:
     loan = appraisal = None
     if row.loan_id is not None:
         assert row.loan_amount_fen is not None
@@ -107,7 +107,7 @@ def _day(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def _row(session: Session, pledge_id: str) -> PledgeRow:
+def pledge_row(session: Session, pledge_id: str) -> PledgeRow:
     """The pledge's row, locked for the rest of the transaction (one step at a time per pledge)."""
     row = session.get(PledgeRow, pledge_id, with_for_update=True, populate_existing=True)
     if row is None:
@@ -115,7 +115,7 @@ def _row(session: Session, pledge_id: str) -> PledgeRow:
     return row
 
 
-def _expect(row: PledgeRow, *statuses: PledgeStatus) -> None:
+def expect_row_status(row: PledgeRow, *statuses: PledgeStatus) -> None:
     if row.status not in statuses:
         wanted = " or ".join(s.value for s in statuses)
         raise PledgeStateConflict(
@@ -123,7 +123,7 @@ def _expect(row: PledgeRow, *statuses: PledgeStatus) -> None:
         )
 
 
-def _denied(actor: Participant, action: Action, rule: str, why: str) -> PermissionDenied:
+def denied(actor: Participant, action: Action, rule: str, why: str) -> PermissionDenied:
     return PermissionDenied(
         f"{actor.party} may not {action.value}: {why} (rule {rule})",
         rule=rule,
@@ -132,10 +132,10 @@ def _denied(actor: Participant, action: Action, rule: str, why: str) -> Permissi
     )
 
 
-def _save(session: Session, row: PledgeRow) -> Pledge:
+def save_pledge(session: Session, row: PledgeRow) -> Pledge:
     session.add(row)
     session.flush()
-    return _to_pledge(row)
+    return to_pledge(row)
 
 
 def get_pledge(session: Session, *, actor: Participant, pledge_id: str) -> Pledge:
@@ -146,7 +146,7 @@ def get_pledge(session: Session, *, actor: Participant, pledge_id: str) -> Pledg
         raise UnknownPledge(f"no pledge {pledge_id}", pledge=pledge_id, field="pledge_id")
     if actor.party not in (row.enterprise, row.bank, row.bureau):
         authorize(actor, Action.READ_ACCOUNT, target_for_account(session, account=row.account))
-    return _to_pledge(row)
+    return to_pledge(row)
 
 
 def pledges_on(
@@ -158,7 +158,7 @@ def pledges_on(
     )
     if statuses:
         stmt = stmt.where(col(PledgeRow.status).in_([s.value for s in statuses]))
-    return [_to_pledge(r) for r in session.exec(stmt.order_by(col(PledgeRow.applied_at), col(PledgeRow.id)))]
+    return [to_pledge(r) for r in session.exec(stmt.order_by(col(PledgeRow.applied_at), col(PledgeRow.id)))]
 
 
 def list_pledges(session: Session, *, actor: Participant, status: PledgeStatus | None = None) -> list[Pledge]:
@@ -182,7 +182,7 @@ def list_pledges(session: Session, *, actor: Participant, status: PledgeStatus |
                 authorize(actor, Action.READ_ACCOUNT, target_for_account(session, account=row.account))
             except PermissionDenied:
                 continue
-        out.append(_to_pledge(row))
+        out.append(to_pledge(row))
     return out
 
 
@@ -193,7 +193,7 @@ def _free_kg(session: Session, *, account: str, instrument_code: str, lot: Lot) 
     return 0
 
 
-def _check_collateral(session: Session, *, pledge: Pledge, quantity_kg: int, count_in_progress: bool) -> None:
+def check_collateral(session: Session, *, pledge: Pledge, quantity_kg: int, count_in_progress: bool) -> None:
     """A bank cannot take the same units twice, nor two banks the same units: the units asked for
     must be free of holds (and, when applying, of other pledges still in progress)."""
     others = [
@@ -203,12 +203,12 @@ def _check_collateral(session: Session, *, pledge: Pledge, quantity_kg: int, cou
             account=pledge.account,
             instrument=pledge.instrument,
             lot=pledge.lot,
-            statuses=(*_HOLDING, *_IN_PROGRESS),
+            statuses=(*HOLDING_STATUSES, *IN_PROGRESS_STATUSES),
         )
         if p.id != pledge.id
     ]
     free = _free_kg(session, account=pledge.account, instrument_code=pledge.instrument, lot=pledge.lot)
-    reserved = sum(p.approved_kg or p.applied_kg for p in others if p.status in _IN_PROGRESS)
+    reserved = sum(p.approved_kg or p.applied_kg for p in others if p.status in IN_PROGRESS_STATUSES)
     available = free - reserved if count_in_progress else free
     if quantity_kg > available:
         pledged_to = sorted({p.bank for p in others})

@@ -23,7 +23,7 @@ def test_the_demo_loads_a_scenario_that_replays_clean(
     logins = tmp_path / "logins.txt"
     assert logins.stat().st_mode & 0o077 == 0
     assert (tmp_path / "custody-secret").stat().st_mode & 0o077 == 0
-    assert len(logins.read_text().splitlines()) == 22  # a header and 21 participants
+    assert len(logins.read_text().splitlines()) == 24  # a header, 21 participants, 2 named users
     assert (
         main(
             [

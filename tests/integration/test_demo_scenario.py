@@ -16,13 +16,15 @@ from accounts.credentials import authenticate
 from accounts.custody import Vault, custody_key
 from accounts.service import get_participant
 from api import demo
+from api.demo import foureyes as demo_foureyes
 from ledger.model import Lot
-from ledger.service import Registry, balances, head_size, replay_database
+from ledger.service import Registry, balances, controls_of, head_size, replay_database
 from market.auctions import service as auctions
 from market.auctions.state import AuctionStatus, AwardStatus, get_auction
 from market.bluecarbon.service import get_batch, serials_of
 from market.consent import Consent
 from market.crosscity import service as crosscity
+from market.foureyes import service as foureyes
 from market.households.service import member_account, rosters_of
 from market.pledges.service import PledgeStatus
 from market.pledges.tables import PledgeRow
@@ -51,7 +53,8 @@ def test_the_demo_scenario_loads_through_the_services_and_holds_what_the_console
 ) -> None:
     vault = Vault.generate()
     facts = demo.load(engine, registry, vault)
-    assert facts.participants == len(facts.logins) == 21
+    assert facts.participants == 21
+    assert len(facts.logins) == 21 + 2  # and two named users of 宁波示例纺织 (clerk, approver)
     _the_journal_replays_clean(engine)
     _yuyao_settled_one_online_bidding_and_keeps_one_open(engine, facts)
     _both_banks_hold_pledges_at_three_different_steps(engine, facts)
@@ -61,6 +64,25 @@ def test_the_demo_scenario_loads_through_the_services_and_holds_what_the_console
     _the_mussel_project_was_issued_with_serials_and_partly_retired(engine, facts)
     _the_518_households_were_paid_their_split_of_the_sale(engine, facts)
     _logins_authenticate_and_a_person_can_bid_live_with_the_custody_key(engine, registry, vault, facts)
+    _a_four_eyes_transfer_waits_for_the_approver_and_a_trusted_account_is_in_its_delay(engine, facts)
+
+
+def _a_four_eyes_transfer_waits_for_the_approver_and_a_trusted_account_is_in_its_delay(
+    engine: Engine, facts: Facts
+) -> None:
+    textile = _party(facts, "ningbo_textile")
+    with Session(engine) as s:
+        who = get_participant(s, party=textile)
+        todo = foureyes.to_do(s, actor=who, user=demo_foureyes.APPROVER, now=datetime.now(UTC))
+        controls = controls_of(s, party=textile)
+    assert [(p.id, p.terms["quantity_kg"], p.proposed_by) for p in todo] == [
+        (facts.four_eyes_pending, 12_000, demo_foureyes.CLERK)
+    ]
+    assert controls is not None
+    assert controls.trusted_list
+    [(account, since)] = controls.trusted.items()
+    assert account == f"{_party(facts, 'ningbo_petro')}.holding"
+    assert since > datetime.now(UTC)  # still in its delay
 
 
 def _the_journal_replays_clean(engine: Engine) -> None:
