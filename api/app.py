@@ -17,7 +17,17 @@ from api import security as hardening
 from api.deps import AppState, ReaderDep
 from api.limits import Limits, limits_from_env
 from api.replica import lag_between
-from api.routes import auctions, bluecarbon, crosscity, exports, issuance, participants, pledges, trades
+from api.routes import (
+    auctions,
+    bluecarbon,
+    crosscity,
+    exports,
+    households,
+    issuance,
+    participants,
+    pledges,
+    trades,
+)
 from api.routes import ledger as ledger_routes
 from ledger.db import read_only, snapshot_reader, statement_reader
 from ledger.registry_key import check_registry_key
@@ -63,7 +73,17 @@ def create_app(
     app.add_middleware(hardening.Harden, limits=app.state.ecoledger.limits)
     observability.install(app)
     app.include_router(ledger_routes.router)
-    for module in (participants, issuance, auctions, trades, crosscity, pledges, bluecarbon, exports):
+    for module in (
+        participants,
+        issuance,
+        auctions,
+        trades,
+        crosscity,
+        pledges,
+        bluecarbon,
+        households,
+        exports,
+    ):
         app.include_router(module.router)
     docs.install(app)
     public.install(app)  # the public registry: /public and /v1/public, no login

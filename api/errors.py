@@ -39,6 +39,7 @@ STATUS: dict[type[e.DomainError], int] = {
     e.RuleViolation: 409,
     e.MovementNotAllowed: 422,  # the body can never be valid, whatever the balances
     e.WrongJurisdiction: 422,
+    e.InvalidHouseholdRecord: 422,  # a split the rule does not give is never valid
     e.SignatureError: 422,
     PermissionDenied: 403,
     InvalidCredentials: 401,

@@ -36,7 +36,8 @@ The tree, so a caller can catch at the right depth::
     │   ├── UnknownUser           an approval names no user of the party
     │   ├── AccountNotTrusted     a destination not (yet) on the sender's trusted list
     │   ├── TrustDelayNotMet      a trusted-list addition effective before the registry's delay
-    │   └── InvalidFederationRecord    a cross-journal leg that cites nothing, or not what it moves
+    │   ├── InvalidFederationRecord    a cross-journal leg that cites nothing, or not what it moves
+    │   └── InvalidHouseholdRecord     a roster, attribution or proceeds split the rules do not give
     └── SignatureError            consent missing or not proven
         ├── MissingSignature
         ├── BadSignature
@@ -69,6 +70,7 @@ __all__ = [
     "IdempotencyKeyReused",
     "InsufficientBalance",
     "InvalidFederationRecord",
+    "InvalidHouseholdRecord",
     "InvalidInput",
     "InvalidLot",
     "InvalidPledgeRegistration",
@@ -286,6 +288,14 @@ class InvalidFederationRecord(RuleViolation):
     record is missing or malformed, or that moves other units than it cites (``field`` names the part)."""
 
     code = "invalid_federation_record"
+
+
+class InvalidHouseholdRecord(RuleViolation):
+    """A household roster, an issuance's attribution to members or a sale's split of its proceeds
+    that ``ledger.households`` does not give: a member left out or shortchanged, the fee not the one
+    agreed (``field`` names the part of the body)."""
+
+    code = "invalid_household_record"
 
 
 class SignatureError(DomainError):

@@ -48,10 +48,11 @@ _DIVISION = re.compile(r"[0-9]{6}")  # ASCII only: \d would admit full-width dig
 
 BalanceKey = tuple[str, str, str]  # (account, instrument, lot key)
 # Transactions that may move nothing: the record is the fact (a bid after the first places no deposit,
-# yet it is a journal record signed by its bidder, ledger.auction_rules).
+# yet it is a journal record signed by its bidder, ledger.auction_rules; a cooperative's roster of
+# member households that its bureau confirms, ledger.households).
 # Control records (ledger.controls) move nothing either: a party's users, thresholds and trusted list.
 EVIDENCE_ACTIONS = frozenset(
-    {"auction.bid", "controls.set", "trust.add", "trust.remove", "registry.controls"}
+    {"auction.bid", "household.roster", "controls.set", "trust.add", "trust.remove", "registry.controls"}
 )
 
 
@@ -109,6 +110,7 @@ class AccountKind(StrEnum):
     CASH = "cash"  # a participant's CNY
     BUFFER = "buffer"  # blue-carbon buffer pool against reversal
     SETTLEMENT = "settlement"  # the bank gateway CNY enters and leaves by; runs negative
+    MEMBER = "member"  # 社员账户: a member household's CNY, kept by its cooperative (ledger.households)
 
     @property
     def may_be_negative(self) -> bool:

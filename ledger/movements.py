@@ -49,6 +49,7 @@ KIND_INSTRUMENTS: dict[AccountKind, frozenset[InstrumentKind]] = {
     K.CASH: MONEY,
     K.BUFFER: CARBON,
     K.SETTLEMENT: MONEY,
+    K.MEMBER: MONEY,
 }
 
 PARTICIPANTS = frozenset({"enterprise", "cooperative"})  # who holds units to trade (排污单位, 合作社)
@@ -286,6 +287,24 @@ _TABLE = (
         debits=(_CARBON_HOLDING,),
         credits=(_leg({K.RETIREMENT}, set(PARTICIPANTS), CARBON, home=False),),
         description="blue-carbon credits retired (注销)",
+    ),
+    Movement(
+        "bc.sale",
+        debits=(_CARBON_HOLDING, _cash(PARTICIPANTS)),
+        credits=(
+            _CARBON_HOLDING,
+            _leg({K.RETIREMENT}, set(PARTICIPANTS), CARBON, home=False),
+            _cash(PARTICIPANTS),
+            Leg(frozenset({K.MEMBER}), frozenset({"cooperative"}), MONEY, home=False),
+        ),
+        description="blue carbon sold for CNY, by serial, to the buyer's holding or retired for it; "
+        "a cooperative's proceeds less its agreed fee go to its members' accounts in the same record "
+        "(ledger.households)",
+    ),
+    Movement(
+        "household.roster",
+        description="a cooperative's member households (社员名册) for a project and monitoring period, "
+        "with the fee they agreed; the cooperative and its bureau sign; moves nothing",
     ),
     Movement(
         "cash.deposit",

@@ -24,6 +24,10 @@ from ledger.claim_store import load_claim, load_pledge_loan, write_claims
 from ledger.control_store import load_controls, load_registry_controls, write_controls
 from ledger.controls import Controls, RegistryControls
 from ledger.forced_sale import ForcedClaim
+from ledger.household_rules import HouseholdChange
+from ledger.household_store import load_attribution, load_roster
+from ledger.household_store import write_changes as write_household_changes
+from ledger.households import Attribution, Roster
 from ledger.journal import SealedRecord
 from ledger.merkle import Frontier
 from ledger.model import REGISTRY, AccountKind, BalanceKey, Posting, TxBody
@@ -156,6 +160,8 @@ class DbView:
     pledge_loans: dict[str, PledgeLoan | None] = field(default_factory=dict)
     claims: dict[str, ForcedClaim | None] = field(default_factory=dict)
     stored_claims: set[str] = field(default_factory=set)
+    rosters: dict[str, Roster | None] = field(default_factory=dict)
+    attributions: dict[str, Attribution | None] = field(default_factory=dict)
 
     # -- reads -----------------------------------------------------------------
     def find_account(self, account_id: str) -> AccountInfo | None:
@@ -281,6 +287,16 @@ class DbView:
                 self.stored_claims.add(pledge_id)
         return self.claims[pledge_id]
 
+    def find_roster(self, roster: str) -> Roster | None:
+        if roster not in self.rosters:
+            self.rosters[roster] = load_roster(conn(self.session), roster)
+        return self.rosters[roster]
+
+    def find_attribution(self, batch: str) -> Attribution | None:
+        if batch not in self.attributions:
+            self.attributions[batch] = load_attribution(conn(self.session), batch)
+        return self.attributions[batch]
+
     def find_key(self, key_id: str) -> KeyInfo | None:
         if key_id not in self.keys:
             row = conn(self.session).execute(_KEY_BY_ID, {"id": key_id}).first()
@@ -335,6 +351,7 @@ class BatchWriter:
     auction_changes: list[tuple[int, AuctionChange]] = field(default_factory=list)
     control_changes: list[tuple[int, str, Controls | RegistryControls]] = field(default_factory=list)
     claims: list[tuple[int, ForcedClaim, bool]] = field(default_factory=list)
+    household_changes: list[tuple[int, HouseholdChange]] = field(default_factory=list)
 
     def add(
         self, view: DbView, record: SealedRecord, body: Any, effect: Effect, digest: bytes, stamp: str
@@ -396,6 +413,12 @@ class BatchWriter:
             view.claims[effect.claim.pledge] = effect.claim
             view.stored_claims.add(effect.claim.pledge)
             self.claims.append((seq, effect.claim, not stored))
+        if effect.household is not None:
+            if effect.household.roster is not None:
+                view.rosters[effect.household.roster.id] = effect.household.roster
+            if effect.household.attribution is not None:
+                view.attributions[effect.household.attribution.batch] = effect.household.attribution
+            self.household_changes.append((seq, effect.household))
         if effect.party is not None:
             info = PartyInfo.of(effect.party.party, effect.party.role, effect.party.profile)
             view.parties[info.id] = info
@@ -459,6 +482,8 @@ class BatchWriter:
             write_controls(c, self.control_changes)
         if self.claims:
             write_claims(c, self.claims)
+        if self.household_changes:
+            write_household_changes(c, self.household_changes)
         values = head.values()
         if head.existed:
             c.execute(_UPDATE_HEAD, values)

@@ -45,6 +45,8 @@ from ledger.errors import (
     WrongJurisdiction,
 )
 from ledger.federation_rules import FEDERATION_ACTIONS, check_federation
+from ledger.household_rules import HOUSEHOLD_ACTIONS, HouseholdChange, check_households
+from ledger.households import Attribution, Roster
 from ledger.model import (
     REGISTRY,
     AccountKind,
@@ -159,6 +161,8 @@ class LedgerView(Protocol):
     def registry_controls(self) -> RegistryControls: ...
     def find_pledge_loan(self, pledge_id: str) -> PledgeLoan | None: ...
     def find_claim(self, pledge_id: str) -> ForcedClaim | None: ...
+    def find_roster(self, roster: str) -> Roster | None: ...
+    def find_attribution(self, batch: str) -> Attribution | None: ...
     @property
     def rule_set(self) -> int: ...
 
@@ -181,6 +185,7 @@ class Effect:
     claim: ForcedClaim | None = (
         None  # a forced sale's claim as it stands after the record (ledger.forced_sale)
     )
+    household: HouseholdChange | None = None  # a roster confirmed, or a batch attributed (ledger.households)
 
 
 def apply(body: Body, view: LedgerView, at: datetime) -> Effect:
@@ -321,6 +326,8 @@ class _Tx:
         if self.body.action == PLEDGE_REGISTER and (self.view.rule_set >= 2 or has_signed_terms(self.body)):
             check_registration(self.body, self.view, self.at)  # its loan terms and the bureau's approval
             self.effect.pledge_loan = (self.body.meta["pledge"], PledgeLoan.parse(self.body.meta["loan"]))
+        if self.body.action in HOUSEHOLD_ACTIONS:
+            check_households(self.body, self.view, self.effect)  # roster, attribution, split of proceeds
         return self.effect
 
     def movement(self) -> Movement:

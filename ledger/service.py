@@ -34,6 +34,7 @@ from ledger.errors import (
     UnknownAccount,
 )
 from ledger.forced_sale import ForcedClaim
+from ledger.households import Attribution, Roster
 from ledger.journal import GENESIS_PREV, SealedRecord, seal
 from ledger.merkle import Frontier, consistency_proof, inclusion_proof, leaf_hash
 from ledger.model import REGISTRY, AccountKind, AdoptRules, Body, Genesis, Signature
@@ -75,8 +76,10 @@ __all__ = [
     "consistency_between",
     "controls_of",
     "find_account",
+    "find_attribution",
     "find_claim",
     "find_hold",
+    "find_roster",
     "init_ledger",
     "journal_lines",
     "keys_of_party",
@@ -309,6 +312,16 @@ def lock_head_time(session: Session) -> datetime | None:
 def find_account(session: Session, *, account: str) -> AccountInfo | None:
     """The ledger account ``account`` (owner and kind), or None."""
     return DbView(session).find_account(account)
+
+
+def find_roster(session: Session, *, roster: str) -> Roster | None:
+    """The household roster ``roster`` as the journal confirmed it (``ledger.households``), or None."""
+    return DbView(session).find_roster(roster)
+
+
+def find_attribution(session: Session, *, batch: str) -> Attribution | None:
+    """The attribution of blue-carbon batch ``batch`` to a roster's members, or None."""
+    return DbView(session).find_attribution(batch)
 
 
 def accounts_of_owner(session: Session, *, owner: str) -> list[AccountInfo]:

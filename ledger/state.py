@@ -12,6 +12,7 @@ from ledger.auction_book import AuctionBook
 from ledger.auction_rules import commit_change
 from ledger.controls import Controls, RegistryControls
 from ledger.forced_sale import ForcedClaim
+from ledger.households import Attribution, Roster
 from ledger.model import REGISTRY, BalanceKey
 from ledger.pledge_terms import PledgeLoan
 from ledger.rules import AccountInfo, Effect, Hold, KeyInfo, PartyInfo, Position
@@ -41,6 +42,8 @@ class LedgerState:
     registry: RegistryControls = field(default_factory=RegistryControls)
     pledge_loans: dict[str, PledgeLoan] = field(default_factory=dict)  # signed loan terms, by pledge id
     claims: dict[str, ForcedClaim] = field(default_factory=dict)  # forced sales' claims, by pledge id
+    rosters: dict[str, Roster] = field(default_factory=dict)  # confirmed household rosters by id
+    attributions: dict[str, Attribution] = field(default_factory=dict)  # by batch
     # With an archive, closed holds leave memory for it (a long replay's memory stays flat).
     archive: HoldArchive | None = field(default=None, compare=False, repr=False)
 
@@ -86,6 +89,12 @@ class LedgerState:
     def find_claim(self, pledge_id: str) -> ForcedClaim | None:
         return self.claims.get(pledge_id)
 
+    def find_roster(self, roster: str) -> Roster | None:
+        return self.rosters.get(roster)
+
+    def find_attribution(self, batch: str) -> Attribution | None:
+        return self.attributions.get(batch)
+
     def commit(self, effect: Effect) -> None:
         for key, pos in effect.positions.items():
             if pos.total == 0 and pos.held == 0:
@@ -121,6 +130,11 @@ class LedgerState:
             self.pledge_loans[effect.pledge_loan[0]] = effect.pledge_loan[1]
         if effect.claim is not None:
             self.claims[effect.claim.pledge] = effect.claim
+        if effect.household is not None:
+            if effect.household.roster is not None:
+                self.rosters[effect.household.roster.id] = effect.household.roster
+            if effect.household.attribution is not None:
+                self.attributions[effect.household.attribution.batch] = effect.household.attribution
 
     def balances(self) -> dict[BalanceKey, Position]:
         """Every non-zero position, the form live balances are compared in."""

@@ -224,3 +224,13 @@ class PledgeClaimRow(SQLModel, table=True):
     recovered_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
     opened_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     changed_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class HouseholdFactRow(SQLModel, table=True):
+    """Where the journal states a household fact the rules read (``ledger.household_rules``): ``key`` is
+    ``roster:<id>`` (a confirmed roster) or ``batch:<batch>`` (an issuance's attribution), ``seq`` the
+    record that states it. The fact itself is read back from that record, the one source replay has."""
+
+    __tablename__ = "ledger_household"
+    key: str = Field(primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -24,6 +24,7 @@ from api.console import (
     enterprise,
     foureyes,
     history,
+    households,
     reserve,
     review,
     security,
@@ -111,6 +112,7 @@ def install(app: FastAPI) -> None:
         auditor,
         auction_views,
         security,
+        households,
     ):
         app.include_router(module.router)
     app.add_middleware(ConsoleExport, prefix=PREFIX)  # every table of every page as .xlsx (api.console.xlsx)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 from api.console.foureyes_text import CONTROLS_TEXT
+from api.console.household_text import HOUSEHOLDS as _HOUSEHOLDS
 from api.console.i18n_defaults import DEFAULTS
 from api.console.i18n_pages import PAGES_TEXT
 
@@ -634,6 +635,7 @@ TEXT: Final[_T] = {
     **_ALLOCATION_OFFERS,
     **CONTROLS_TEXT,
     **PAGES_TEXT,
+    **_HOUSEHOLDS,
 }
 
 # Service errors name their own fields (``quantity_kg``); a form asks for tonnes (``quantity``).

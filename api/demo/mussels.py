@@ -1,5 +1,6 @@
 """The demo's mussel blue-carbon project at Shengsi (贻贝养殖碳汇): registered by the cooperative, a
-year's monitoring report computed by HY/T 0305-2021 (bivalve), verified and issued by Zhoushan, sold, retired.
+year's monitoring report computed by HY/T 0305-2021 (bivalve), its 518 households' roster confirmed by
+Zhoushan, verified and issued with the sink attributed to them, sold with the proceeds split to them, retired.
 """
 
 from __future__ import annotations
@@ -7,8 +8,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Final
 
+from api.demo import households
 from api.demo.stage import Stage
 from market.bluecarbon import service as bluecarbon
+from market.households import service as members
 
 __all__ = ["PROJECT", "mussel_project"]
 
@@ -19,11 +22,16 @@ PROJECT: Final = "SS-MUSSEL-01"
 AREA_MU: Final = 22_000
 HOUSEHOLDS: Final = 518
 HARVEST_KG_PER_MU: Final = 2_000
+# Shengsi's deal cleared at 100 CNY per tonne (DESIGN.md): the demo's sale uses that price.
+PRICE_FEN_PER_T: Final = 10_000
+SOLD_T: Final = 3_000
 
 
 def mussel_project(stage: Stage) -> str:
-    """Register, report a year's harvest, verify and issue (10% to the buffer pool), then the first
-    deal: 3,000 t to a Zhoushan storage firm, which retires 1,000 t for its own emissions."""
+    """Register, report a year's harvest, the 518 households' roster (registered by the cooperative,
+    confirmed by Zhoushan), verify and issue (10% to the buffer pool; the sink attributed to the
+    households by area), then the first deal: 3,000 t sold at 100 CNY/t to a Zhoushan storage firm,
+    the proceeds less the 3% fee split to the households in the sale's record; the firm retires 1,000 t."""
     coop, zhoushan = stage.p("shengsi_coop"), stage.p("zhoushan")
     stage.clock.at(-22, 9)
     spec = bluecarbon.ProjectSpec(
@@ -45,17 +53,30 @@ def mussel_project(stage: Stage) -> str:
         "species": "Mytilus coruscus",
     }
     report = stage.call(bluecarbon.submit_report, actor=coop, project=PROJECT, data=data)
+    roster = stage.call(
+        members.register_roster,
+        actor=coop,
+        project=PROJECT,
+        period_start=report.monitoring_start,
+        period_end=report.monitoring_end,
+        fee_bp=households.FEE_BP,
+        members=households.members(),
+    )
+    stage.clock.at(-20, 11)
+    stage.call(members.confirm_roster, actor=zhoushan, roster=roster.roster)
     stage.clock.at(-20, 15)
     issued = stage.call(bluecarbon.issue_credits, actor=zhoushan, report=report.id)
     stage.clock.at(-19, 10)
     buyer = stage.p("zhoushan_tank")
-    stage.call(
-        bluecarbon.transfer_credits,
+    sale = stage.call(
+        members.sell_credits,
         actor=coop,
         batch=issued.batch,
-        tonnes=3_000,
-        to_account=f"{buyer.party}.holding",
+        tonnes=SOLD_T,
+        price_fen_per_t=PRICE_FEN_PER_T,
+        buyer=buyer.party,
     )
+    assert sale.distribution is not None
     stage.clock.at(-18, 10)
     stage.call(
         bluecarbon.retire_credits,
@@ -68,5 +89,8 @@ def mussel_project(stage: Stage) -> str:
     return (
         f"mussel blue carbon, 嵊泗 {AREA_MU:,} mu, {HOUSEHOLDS} households: {issued.batch} verified, "
         f"{issued.split.issued_t:,} t CO2e, serials {issued.serials.start}-{issued.serials.end} "
-        f"({issued.split.buffer_t:,} t buffer); 3,000 t sold, 1,000 t retired"
+        f"({issued.split.buffer_t:,} t buffer); roster of {households.HOUSEHOLDS} confirmed; "
+        f"{SOLD_T:,} t sold at {PRICE_FEN_PER_T // 100} CNY/t, "
+        f"{sale.distribution['members_fen'] // 100:,} CNY to the households after the "
+        f"{households.FEE_BP // 100}% fee; 1,000 t retired"
     )

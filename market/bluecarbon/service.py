@@ -56,6 +56,7 @@ from market.bluecarbon.tables import (
     SerialBlockRow,
 )
 from market.consent import Consent, signed_instruction
+from market.households.attribution import issuance_attribution
 from market.issuance.service import bureau_of
 from methodologies.base import Result
 from methodologies.registry import recompute
@@ -258,6 +259,13 @@ def issue_credits(
     book = SerialBook(next_serial=plan.serials.start)
     book.apply(plan.postings, mint=plan.serials)
     meta = _issuance_meta(result, project, rep, plan, buffer_bps)
+    meta |= issuance_attribution(  # the sink attributed to the members of a confirmed roster, if any
+        session,
+        project=project.project,
+        start=date.fromisoformat(rep.monitoring_start),
+        end=date.fromisoformat(rep.monitoring_end),
+        sink_kg_co2e=result.sink_kg_co2e,
+    )
     body = TxBody(ISSUE_ACTION, new_nonce(), plan.postings, signers=(project.bureau,), meta=meta)
     buffer = account_id(project.bureau, "buffer")
     opening = {} if find_account(session, account=buffer) is not None else {buffer: project.bureau}

@@ -25,6 +25,7 @@ from market.bluecarbon.service import get_batch, serials_of
 from market.consent import Consent
 from market.crosscity import service as crosscity
 from market.foureyes import service as foureyes
+from market.households.service import member_account, rosters_of
 from market.pledges.service import PledgeStatus
 from market.pledges.tables import PledgeRow
 from market.trades.offers import OfferStatus, get_offer
@@ -61,6 +62,7 @@ def test_the_demo_scenario_loads_through_the_services_and_holds_what_the_console
     _zhoushan_vocs_were_allocated_and_traded(engine, facts)
     _a_yuyao_trade_offer_waits_for_the_dyer(engine, facts)
     _the_mussel_project_was_issued_with_serials_and_partly_retired(engine, facts)
+    _the_518_households_were_paid_their_split_of_the_sale(engine, facts)
     _logins_authenticate_and_a_person_can_bid_live_with_the_custody_key(engine, registry, vault, facts)
     _a_four_eyes_transfer_waits_for_the_approver_and_a_trusted_account_is_in_its_delay(engine, facts)
 
@@ -172,6 +174,18 @@ def _the_mussel_project_was_issued_with_serials_and_partly_retired(engine: Engin
         (retired,) = serials_of(s, account=f"{tank}.retirement")
         assert retired.end - retired.start + 1 == 1_000  # one serial per tonne, one block
         assert _position(s, f"{tank}.retirement", "BC") == (1_000_000, 0)
+
+
+def _the_518_households_were_paid_their_split_of_the_sale(engine: Engine, facts: Facts) -> None:
+    """22,000 mu over 518 households; 3,000 t sold at 100 CNY/t: 9,000 CNY fee (3%), 291,000 CNY to them."""
+    coop = _party(facts, "shengsi_coop")
+    with Session(engine) as s:
+        (row,) = rosters_of(s, cooperative=coop)
+        assert (row.status, row.members, row.meta["total_area_cmu"]) == ("confirmed", 518, 2_200_000)
+        paid = [_position(s, member_account(coop, m["member"]), "CNY")[0] for m in row.meta["members"]]
+        assert sum(paid) == 29_100_000
+        assert min(paid) > 0
+        assert _position(s, f"{coop}.cash", "CNY") == (900_000, 0)
 
 
 def _logins_authenticate_and_a_person_can_bid_live_with_the_custody_key(

@@ -15,7 +15,7 @@ from alembic import op
 from api.migrations import forward_only
 
 revision: str = "0014"
-down_revision: str | None = "0007"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
