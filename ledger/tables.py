@@ -209,6 +209,7 @@ class ControlsRow(SQLModel, table=True):
     __tablename__ = "ledger_controls"
     party: str = Field(primary_key=True)
     state: str
+    changed_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class PledgeClaimRow(SQLModel, table=True):

@@ -8,6 +8,21 @@ from typing import Final
 __all__ = ["HOUSEHOLDS"]
 
 HOUSEHOLDS: Final[dict[str, dict[str, str]]] = {
+    "err.invalid_household_record": {
+        "zh": "社员名册、碳汇归属或收益分配与规则不符（份额须恰好合计、无人遗漏、服务费按约定）",
+        "en": "The roster, the attribution or the split of proceeds breaks the rule "
+        "(shares sum exactly, nobody omitted, the fee as agreed)",
+    },
+    "err.member_identity_mismatch": {
+        "zh": "社员姓名或身份证号与名册登记不符",
+        "en": "The member's name or ID-card number does not match the register",
+    },
+    "err.roster_already_confirmed": {
+        "zh": "该名册已由生态环境局确认",
+        "en": "The roster is confirmed already",
+    },
+    "err.unknown_member": {"zh": "名册中没有该社员", "en": "No such member on the roster"},
+    "err.unknown_roster": {"zh": "没有该社员名册", "en": "No such roster"},
     "nav.households": {"zh": "社员分配", "en": "Member households"},
     "hh.title": {"zh": "社员名册与碳汇收益", "en": "Member households and their carbon proceeds"},
     "hh.rosters": {"zh": "已登记名册", "en": "Rosters"},
