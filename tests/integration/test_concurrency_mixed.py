@@ -465,7 +465,9 @@ class Client:
                 actor=self.m.p(bank),
                 pledge_id=pledge_id,
                 loan_id=f"LN-{pledge_id}",
-                amount_fen=(row.approved_kg or 0) * 1_000,  # 10,000 CNY/t: under 80% of 17,000
+                # Half the reserve price: every trade and award here is at or above the reserve, so the
+                # market's 90-day price (docs/valuation.md) keeps this loan under 80% of the value.
+                amount_fen=(row.approved_kg or 0) * RESERVE_FEN_PER_T // 2_000,
                 rate_bp=385,
                 term_months=12,
                 signed_by=self.m.consent(bank),
