@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from sqlmodel import Session
 
 from ledger.service import balances
@@ -34,7 +35,14 @@ class Person:
             self.page.click("form[action='/console/login'] button")
 
     def go(self, path: str) -> None:
-        self.page.goto(self.base + path)
+        try:
+            self.page.goto(self.base + path)
+        except PlaywrightError as exc:
+            # An auction page reloads itself when its status changes (static/auction.js); that reload
+            # can abort a navigation begun at the same moment. Navigating again is what a user does.
+            if "ERR_ABORTED" not in str(exc):
+                raise
+            self.page.goto(self.base + path)
 
     def submit(self, form: str) -> None:
         """Submit the form whose action ends with ``form`` and wait for the next page."""
