@@ -77,6 +77,9 @@ class AuctionBook:
     standing_fen_per_t: int | None = None  # ascending: the best price so far
     close: datetime | None = None  # ascending: the timed stage's close after the bids so far
     pledge: str | None = None  # a forced auction (拍卖处置, ledger.forced_sale): the defaulted pledge
+    # Once closed: what each winner owes, fen (its allocations' amounts), so that a settlement's
+    # payment is checked against the result on the journal; None while open.
+    dues: dict[str, int] | None = None
 
     def add(self, bid: BookBid) -> None:
         """Record one more bid (in arrival order) and bring the running figures up to date."""
@@ -110,6 +113,7 @@ class AuctionChange:
     opened: AuctionBook | None = None
     bid: BookBid | None = None
     closed: bool = False
+    dues: dict[str, int] | None = None  # with ``closed``: each winner's amount due, fen
 
 
 def award_hold_id(auction_hold: str, bidder: str) -> str:

@@ -85,6 +85,7 @@ def commit_change(
         book.add(change.bid)
     if change.closed:
         book.open = False
+        book.dues = change.dues
         if not keep_closed:
             book.bids = []  # replay keeps no closed auction's bids: nothing reads them again
 
@@ -307,7 +308,7 @@ class _Result:
             owner = None if lot_hold is None else self.view.find_account(lot_hold.account)
             if owner is not None:
                 self.effect.required_signers.discard(owner.owner)
-        return AuctionChange(self.terms.auction_id, closed=True)
+        return AuctionChange(self.terms.auction_id, closed=True, dues=result.amounts_due_fen())
 
     def _revealed(self, i: int, entry: object, booked: BookBid) -> Bid | None:
         field = f"body.meta.bids[{i}]"

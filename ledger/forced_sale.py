@@ -8,8 +8,10 @@ Pure. The ledger runs these checks when a record is accepted and replay runs the
   days over 365, from the loan's start to the record's day, rounded down; the bureau of the lot's
   jurisdiction runs the auction (it controls the lot's hold and signs the result). A pledge's claim
   is fixed by its first forced auction; a later one (of what an earlier one left unsold) states it again.
-- ``auction.settle_forced``: one winner pays its award in ONE record; of the money it pays, the bank
-  receives ``min(paid, claim - already recovered)`` and the enterprise the rest; no one else is paid.
+- ``auction.settle_forced``: one winner pays its award in ONE record, exactly the amount the auction's
+  result on the journal awards it for (its allocations' price x quantity); of that money the bank
+  receives ``min(paid, claim - already recovered)`` and the enterprise the rest; no one else is paid,
+  and the record's stated ``to_bank_fen`` / ``to_enterprise_fen`` are those amounts.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from ledger.auction_book import AuctionBook, award_hold_id
+from ledger.auction_errors import AuctionResultMismatch
 from ledger.errors import InvalidInput, MovementNotAllowed
 from ledger.model import AccountKind, HoldPlace, HoldSettle, TxBody, check_id
 from ledger.pledge_terms import BP, PledgeLoan
@@ -212,8 +215,22 @@ def check_forced_settle(body: TxBody, view: LedgerView, effect: Effect, book: Au
             raise MovementNotAllowed(
                 "a forced sale pays only the bank and the enterprise", field=f"postings[{i}].account"
             )
+    due = None if book.dues is None else book.dues.get(bidder)
+    if paid != due:
+        # The price the result recorded is the price: a lower payment shifts the loss to the bank and
+        # the enterprise, a higher one takes from the winner what it never bid.
+        raise AuctionResultMismatch(
+            f"{bidder} pays {paid} fen; the auction's result on the journal awards it for {due} fen",
+            field="postings",
+            paid_fen=paid,
+            due_fen=due,
+        )
     to_bank, to_owner = forced_split(paid_fen=paid, outstanding_fen=claim.outstanding_fen)
-    if (credits[claim.bank], credits[claim.enterprise]) != (to_bank, to_owner):
+    stated = (meta.get("to_bank_fen", to_bank), meta.get("to_enterprise_fen", to_owner))
+    if (credits[claim.bank], credits[claim.enterprise]) != (to_bank, to_owner) or stated != (
+        to_bank,
+        to_owner,
+    ):
         raise MovementNotAllowed(
             f"of {paid} fen paid, the bank is owed {to_bank} fen first (outstanding {claim.outstanding_fen}) "
             f"and the enterprise the other {to_owner}",

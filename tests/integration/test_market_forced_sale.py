@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import Engine
 
 from accounts.errors import PermissionDenied
+from ledger.auction_errors import AuctionResultMismatch
 from ledger.forced_sale import claim_cap
 from ledger.journal import parse_line, seal
 from ledger.model import Lot, Posting, TxBody
 from ledger.pledge_terms import PledgeLoan
 from ledger.replay import replay_lines
-from ledger.service import find_claim, journal_lines, replay_database, sign_body
+from ledger.service import Instruction, find_claim, journal_lines, replay_database, sign_body, submit
 from market.auctions import service as auctions
 from market.auctions import settlement
 from market.auctions.model import AuctionDesign, AuctionTerms, FixedDeposit
@@ -241,3 +242,80 @@ def test_replay_refuses_a_forced_settlement_that_pays_the_enterprise_before_the_
     assert failure.evidence.get("to_bank_fen") == 720_000
     # and the honest record replays
     assert replay_lines(lines).failure is None
+
+
+def _forge_after(desk: Desk, lines: list[str], forged: TxBody, *signers: str) -> str:
+    """``forged`` sealed by the registry after ``lines``, signed by ``signers`` (aliases): a record a
+    dishonest operator could write, which replay must refuse by the rules alone."""
+    last = parse_line(lines[-1])
+    sigs = [sign_body(forged, desk.party(a), desk.key(a)) for a in signers]
+    return seal(
+        seq=last.seq + 1,
+        prev=last.hash,
+        time=last.time + timedelta(seconds=1),
+        body=forged.to_json(),
+        sigs=sigs,
+        registry=desk.registry.key,
+    ).line()
+
+
+def test_replay_refuses_a_forced_settlement_whose_payment_differs_from_the_recorded_award(
+    desk: Desk,
+) -> None:
+    pledge_id, lot = _defaulted(desk)
+    _sell(desk, pledge_id, lot, {"yuyao_dye": (1_200_000, 600)})  # awarded 600 kg for 720,000 fen
+    with desk.session() as s:
+        auction = get_auction(s, auction_id="FS-1")
+        award = auction.result.award(desk.party("yuyao_dye")) if auction.result else None
+        assert award is not None
+        assert award.amount_fen == 720_000
+        honest = settlement._settlement_body(s, auction, award)
+        lines = list(journal_lines(s))
+    # the winner pays 100,000 fen less, all of it to the bank: a split that is right for what is paid
+    cheap = [p for p in honest.postings if p.instrument != "CNY"]
+    cheap += [
+        Posting(f"{desk.party('yuyao_dye')}.cash", "CNY", Lot(), -620_000),
+        Posting(f"{desk.party('bank_yuyao')}.cash", "CNY", Lot(), 620_000),
+    ]
+    deposit = [op for op in honest.holds if op.hold == award.hold]  # the rights; the deposit stays held
+    forged = TxBody(
+        honest.action,
+        honest.nonce,
+        tuple(cheap),
+        holds=tuple(deposit),
+        signers=honest.signers,
+        meta={**honest.meta, "amount_fen": 620_000, "to_bank_fen": 620_000},
+    )
+    record = _forge_after(desk, lines, forged, "yuyao", "yuyao_dye")
+    failure = replay_lines([*lines, record]).failure
+    assert failure is not None
+    assert (failure.seq, failure.rule) == (parse_line(record).seq, "auction_result_mismatch"), failure
+    assert (failure.evidence.get("paid_fen"), failure.evidence.get("due_fen")) == (620_000, 720_000)
+    # the live ledger refuses the same body
+    signed = Instruction.signed(forged, *((desk.party(a), desk.key(a)) for a in ("yuyao", "yuyao_dye")))
+    with desk.session() as s, pytest.raises(AuctionResultMismatch):
+        submit(s, signed, registry=desk.registry)
+
+
+def test_replay_refuses_a_forced_settlement_that_states_a_split_it_does_not_pay(desk: Desk) -> None:
+    pledge_id, lot = _defaulted(desk)
+    _sell(desk, pledge_id, lot, {"yuyao_dye": (1_200_000, 600)})
+    with desk.session() as s:
+        auction = get_auction(s, auction_id="FS-1")
+        award = auction.result.award(desk.party("yuyao_dye")) if auction.result else None
+        assert award is not None
+        honest = settlement._settlement_body(s, auction, award)
+        lines = list(journal_lines(s))
+    # the payment is right, but the record tells a reader the enterprise got 20,000 fen of it
+    forged = TxBody(
+        honest.action,
+        honest.nonce,
+        honest.postings,
+        holds=honest.holds,
+        signers=honest.signers,
+        meta={**honest.meta, "to_bank_fen": 700_000, "to_enterprise_fen": 20_000},
+    )
+    record = _forge_after(desk, lines, forged, "yuyao", "yuyao_dye")
+    failure = replay_lines([*lines, record]).failure
+    assert failure is not None
+    assert (failure.seq, failure.rule) == (parse_line(record).seq, "movement_not_allowed"), failure
