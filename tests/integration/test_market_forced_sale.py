@@ -17,12 +17,13 @@ from ledger.model import Lot, Posting, TxBody
 from ledger.pledge_terms import PledgeLoan
 from ledger.replay import replay_lines
 from ledger.service import Instruction, find_claim, journal_lines, replay_database, sign_body, submit
+from market.auctions import forced, settlement
 from market.auctions import service as auctions
-from market.auctions import settlement
 from market.auctions.model import AuctionDesign, AuctionTerms, FixedDeposit
 from market.auctions.state import AuctionStatus, get_auction
-from market.pledges.default import start_forced_auction
-from market.pledges.service import PledgeStatus, get_pledge
+from market.pledges.default import claim_now, start_forced_auction
+from market.pledges.errors import PledgeStateConflict
+from market.pledges.service import PledgeStatus, enforce_pledge, get_pledge
 from market.trades.errors import InvalidTrade
 from market.trades.service import trade
 from tests.integration.test_market_pledge import Desk
@@ -36,18 +37,28 @@ def desk(engine: Engine) -> Desk:
 KG = 1_000  # 1 t COD pledged for a loan of 1,000,000 fen (10,000 CNY) at 3.85% from START
 
 
-def _terms(desk: Desk, auction_id: str, kg: int, lot: Lot, price_fen_per_t: int = 1_000_000) -> AuctionTerms:
+def _terms(
+    desk: Desk,
+    auction_id: str,
+    kg: int,
+    lot: Lot,
+    price_fen_per_t: int = 1_000_000,
+    design: AuctionDesign = AuctionDesign.PAY_AS_BID,
+) -> AuctionTerms:
     now = desk.clock.now
+    ascending = design is AuctionDesign.ASCENDING
     return AuctionTerms(
         auction_id=auction_id,
         instrument="COD",
         jurisdiction=lot.jurisdiction or "",
         quantity_kg=kg,
         reserve_price_fen_per_t=price_fen_per_t,
-        design=AuctionDesign.PAY_AS_BID,
+        design=design,
         opens_at=now,
         closes_at=now + timedelta(hours=2),
         deposit_rule=FixedDeposit(10_000),
+        max_bids_per_bidder=None if ascending else 10,
+        increment_fen_per_t=10_000 if ascending else None,
     )
 
 
@@ -66,14 +77,16 @@ def _sell(
     *,
     auction_id: str = "FS-1",
     kg: int = KG,
+    starter: str = "bank_yuyao",
+    design: AuctionDesign = AuctionDesign.PAY_AS_BID,
 ) -> None:
-    """Start a forced auction of ``kg``, take ``bids`` (alias -> (fen per t, kg)), close it."""
+    """``starter`` starts a forced auction of ``kg``, takes ``bids`` (alias -> (fen per t, kg)), closes it."""
     desk.call(
         start_forced_auction,
-        actor=desk.p("bank_yuyao"),
-        signed_by=desk.consent("bank_yuyao"),
+        actor=desk.p(starter),
+        signed_by=desk.consent(starter),
         pledge_id=pledge_id,
-        terms=_terms(desk, auction_id, kg, lot),
+        terms=_terms(desk, auction_id, kg, lot, design=design),
         reason="逾期未还 loan overdue",
         now=desk.clock.now,
     )
@@ -319,3 +332,76 @@ def test_replay_refuses_a_forced_settlement_that_states_a_split_it_does_not_pay(
     failure = replay_lines([*lines, record]).failure
     assert failure is not None
     assert (failure.seq, failure.rule) == (parse_line(record).seq, "movement_not_allowed"), failure
+
+
+def _enforce(desk: Desk, pledge_id: str) -> None:
+    desk.call(
+        enforce_pledge, actor=desk.p("bank_yuyao"), signed_by=desk.consent("bank_yuyao"), pledge_id=pledge_id
+    )
+
+
+def test_the_bureau_starts_the_forced_sale_of_rights_the_bank_enforced_under_an_ascending_design(
+    desk: Desk,
+) -> None:
+    pledge_id, lot = _defaulted(desk)
+    with pytest.raises(PledgeStateConflict, match="enforces it before"):
+        desk.call(
+            start_forced_auction,
+            actor=desk.p("yuyao"),
+            signed_by=desk.consent("yuyao"),
+            pledge_id=pledge_id,
+            terms=_terms(desk, "FS-EARLY", KG, lot),
+            reason="未执行 not enforced yet",
+            now=desk.clock.now,
+        )
+    _enforce(desk, pledge_id)
+    with pytest.raises(PermissionDenied):  # another city's bureau
+        desk.call(
+            start_forced_auction,
+            actor=desk.p("ningbo"),
+            signed_by=desk.consent("ningbo"),
+            pledge_id=pledge_id,
+            terms=_terms(desk, "FS-X", KG, lot),
+            reason="not ours",
+            now=desk.clock.now,
+        )
+    bank_before, owner_before = _cash(desk, "bank_yuyao"), _cash(desk, "yuyao_chem")
+    # 1,000 kg at 11,000 CNY/t = 1,100,000 fen: 1,007,700 to the bank, 92,300 to the enterprise
+    _sell(
+        desk, pledge_id, lot, {"yuyao_dye": (1_100_000, KG)}, starter="yuyao", design=AuctionDesign.ASCENDING
+    )
+    _settle(desk, "yuyao_dye")
+    assert _cash(desk, "bank_yuyao") - bank_before == 1_007_700
+    assert _cash(desk, "yuyao_chem") - owner_before == 92_300
+    with desk.session() as s:
+        auction = get_auction(s, auction_id="FS-1")
+        assert (auction.terms.design, auction.status) == (AuctionDesign.ASCENDING, AuctionStatus.SETTLED)
+        p = get_pledge(s, actor=desk.p("yuyao"), pledge_id=pledge_id)
+        assert (p.status, p.claim_fen, p.closed_by) == (
+            PledgeStatus.FORCED_AUCTION,
+            1_007_700,
+            desk.party("yuyao"),
+        )
+        report, diff = replay_database(s)
+        assert report.ok, report.failure
+        assert not diff
+
+
+def test_replay_refuses_a_forced_auction_the_bureau_opened_before_the_bank_enforced(desk: Desk) -> None:
+    pledge_id, lot = _defaulted(desk)
+    other = desk.pledge("yuyao_chem", "bank_yuyao", lot, KG)  # the lot's other tonne, to the same bank
+    _enforce(desk, other.id)  # the bank's holding now has 1,000 kg of the lot, from the other pledge
+    with desk.session() as s:
+        claim = claim_now(s, pledge_id=pledge_id, on=desk.clock.now)
+        lines = list(journal_lines(s))
+    assert lot.valid_until is not None
+    # the bureau sells them as if for the first pledge, which the bank never enforced
+    terms = _terms(desk, "FS-F", KG, lot)
+    forged = forced._body(
+        terms, lot.valid_until, claim, desk.party("yuyao"), timedelta(days=5), starter=desk.party("yuyao")
+    )
+    record = _forge_after(desk, lines, forged, "yuyao")
+    failure = replay_lines([*lines, record]).failure
+    assert failure is not None
+    assert (failure.seq, failure.rule) == (parse_line(record).seq, "movement_not_allowed"), failure
+    assert failure.evidence.get("field") == "body.signers", failure
