@@ -1,6 +1,7 @@
 """The bureau's end of a default in the console, without a browser, on SQLite and PostgreSQL: once the
 bank has enforced a pledge, the bureau starts its forced auction (拍卖处置) under any design, the ascending
-one too; before enforcement, or for another role, it is refused and nothing is written."""
+one too; before enforcement, or for another role, it is refused and nothing is written. And the
+enterprise's pledge and cross-city lists narrow by status and by a search, like the other long lists."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from api.console.web import CST
 from market.auctions.model import AuctionDesign
 from market.auctions.state import get_auction
 from market.consent import Consent
+from market.crosscity import service as crosscity
 from market.pledges import service as pledge
 from market.pledges.service import PledgeStatus
 from tests.api.conftest import HttpWorld
-from tests.api.test_console_pages import _register, allocate, apply_pledge, http, login
+from tests.api.test_console_pages import UNTIL, YUYAO_LOT, _register, allocate, apply_pledge, http, login
 
 __all__ = ["http"]  # the module's world, one per engine
 
@@ -101,3 +103,108 @@ def test_the_bureau_starts_the_forced_auction_the_bank_enforced_under_the_ascend
     page = bureau.get(f"/console/auctions/{auction_id}")
     assert "拍卖处置" in page.text
     assert auction_id in bureau.get("/console/bureau/defaults").text
+
+
+# -- filters on the enterprise's pledge and cross-city lists ----------------------------------------
+
+
+def _rows(page: str, ids: list[str]) -> set[str]:
+    """Which of ``ids`` the page's list shows."""
+    return {i for i in ids if f">{i}<" in page or f">{i}<br>" in page}
+
+
+def test_the_enterprises_pledge_list_narrows_by_status_and_by_search(http: HttpWorld) -> None:
+    allocate(http, "yuyao_dye", 900)
+    applied = apply_pledge(http, "yuyao_dye", "bank_yuyao", 300)
+    active = apply_pledge(http, "yuyao_dye", "bank_ningbo", 300)
+    _register_with(http, active, "bank_ningbo", "yuyao_dye", 300)
+    dye = login(http, "yuyao_dye")
+    ids = [applied, active]
+    everything = dye.get("/console/enterprise/pledges")
+    assert everything.status_code == 200
+    assert _rows(everything.text, ids) == {applied, active}
+    assert 'name="status"' in everything.text  # the status filter, like the other long lists
+    only_applied = dye.get("/console/enterprise/pledges?status=applied")
+    assert _rows(only_applied.text, ids) == {applied}
+    by_text = dye.get(f"/console/enterprise/pledges?q={active}")
+    assert _rows(by_text.text, ids) == {active}
+    assert _rows(dye.get("/console/enterprise/pledges?q=no-such-pledge").text, ids) == set()
+
+
+def _register_with(http: HttpWorld, pledge_id: str, bank_alias: str, owner_alias: str, kg: int) -> None:
+    bureau, bank, owner = http.who("yuyao"), http.who(bank_alias), http.who(owner_alias)
+    with Session(http.engine) as s:
+        pledge.approve_pledge(
+            s,
+            registry=http.registry,
+            actor=bureau.participant,
+            pledge_id=pledge_id,
+            approved_kg=kg,
+            certificate_no=f"CERT-{pledge_id}",
+            signed_by=Consent.custody(bureau.party, bureau.key),
+        )
+        pledge.record_loan(
+            s,
+            registry=http.registry,
+            actor=bank.participant,
+            pledge_id=pledge_id,
+            loan_id=f"LN-{pledge_id}",
+            amount_fen=100_000,
+            rate_bp=385,
+            term_months=12,
+            signed_by=Consent.custody(bank.party, bank.key),
+        )
+        pledge.confirm_pledge(
+            s,
+            registry=http.registry,
+            actor=owner.participant,
+            pledge_id=pledge_id,
+            signed_by=Consent.custody(owner.party, owner.key),
+        )
+        s.commit()
+
+
+def test_the_enterprises_cross_city_list_narrows_by_status_and_by_search(http: HttpWorld) -> None:
+    allocate(http, "yuyao_chem", 2_000)
+    seller, buyer = http.who("yuyao_chem"), http.who("ningbo_petro")
+    with Session(http.engine) as s:
+        demand = crosscity.post_demand(
+            s,
+            registry=http.registry,
+            actor=buyer.participant,
+            instrument_code="COD",
+            quantity_kg=2_000,
+            max_price_fen_per_tonne=3_000_000,
+            valid_until=UNTIL,
+            project="宁波扩建二期",
+        )
+        made = [
+            crosscity.open_transfer(
+                s,
+                registry=http.registry,
+                actor=seller.participant,
+                demand_id=demand.id,
+                lot=YUYAO_LOT,
+                quantity_kg=500,
+                price_fen_per_tonne=2_500_000,
+                expires_at=http.registry.clock() + timedelta(days=5),
+            )
+            for _ in range(2)
+        ]
+        crosscity.offer_transfer(
+            s,
+            registry=http.registry,
+            actor=seller.participant,
+            request_id=made[1].id,
+            signed_by=Consent.custody(seller.party, seller.key),
+        )
+        s.commit()
+    draft, offered = made[0].id, made[1].id
+    ids = [draft, offered]
+    chem = login(http, "yuyao_chem")
+    everything = chem.get("/console/enterprise/transfers")
+    assert everything.status_code == 200
+    assert _rows(everything.text, ids) == {draft, offered}
+    assert _rows(chem.get("/console/enterprise/transfers?status=offered").text, ids) == {offered}
+    assert _rows(chem.get(f"/console/enterprise/transfers?q={draft}").text, ids) == {draft}
+    assert _rows(chem.get("/console/enterprise/transfers?status=settled").text, ids) == set()
