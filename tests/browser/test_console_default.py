@@ -173,10 +173,10 @@ def test_the_bureau_starts_the_forced_auction_of_rights_the_bank_enforced_and_se
     bureau = Person(browser, served, "yuyao", shots)
     bureau.go("/console/bureau/defaults")
     row = bureau.page.locator(f"tr[data-pledge='{pledge_id}']")
-    assert ("3.000 t/a", "已处置") == (
+    assert (
         row.locator("td.num").first.inner_text(),
         row.locator(".status").inner_text(),
-    )
+    ) == ("3.000 t/a", "已处置")
     bureau.shot("d07-bureau-defaults-enforced")
     row.locator("a.start-forced").click()
     bureau.page.wait_for_load_state()
