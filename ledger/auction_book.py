@@ -14,7 +14,7 @@ from typing import Any
 
 from ledger.auction_clearing import AuctionTerms, ClearingResult
 from ledger.auction_designs import AuctionDesign, FixedDeposit, RatioDeposit, RejectReason
-from ledger.auction_errors import InvalidAuctionTerms
+from ledger.auction_errors import AuctionResultMismatch, InvalidAuctionTerms
 from ledger.canonical import canonical_bytes
 from ledger.crypto import sha256, tagged
 from ledger.errors import InvalidInput
@@ -28,6 +28,7 @@ __all__ = [
     "BookBid",
     "award_hold_id",
     "bid_commitment",
+    "check_award_paid",
     "commitment_matches",
     "result_meta",
     "revealed_bid",
@@ -119,6 +120,20 @@ class AuctionChange:
 def award_hold_id(auction_hold: str, bidder: str) -> str:
     """The hold that keeps a winner's rights in the reserve from the result until it pays or forfeits."""
     return f"{auction_hold}:award:{bidder}"
+
+
+def check_award_paid(book: AuctionBook, bidder: str, paid_fen: int) -> None:
+    """A settlement pays exactly what the auction's result on the journal awards ``bidder`` (its
+    allocations' price x quantity, deposit counted in): a lower payment shifts the loss to whoever the
+    money is owed, a higher one takes from the winner what it never bid."""
+    due = None if book.dues is None else book.dues.get(bidder)
+    if paid_fen != due:
+        raise AuctionResultMismatch(
+            f"{bidder} pays {paid_fen} fen; the auction's result on the journal awards it for {due} fen",
+            field="postings",
+            paid_fen=paid_fen,
+            due_fen=due,
+        )
 
 
 # -- sealed bids ---------------------------------------------------------------------------------

@@ -23,8 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from ledger.auction_book import AuctionBook, award_hold_id
-from ledger.auction_errors import AuctionResultMismatch
+from ledger.auction_book import AuctionBook, award_hold_id, check_award_paid
 from ledger.errors import InvalidInput, MovementNotAllowed
 from ledger.model import AccountKind, HoldPlace, HoldSettle, TxBody, check_id
 from ledger.pledge_terms import BP, PledgeLoan
@@ -233,16 +232,7 @@ def check_forced_settle(body: TxBody, view: LedgerView, effect: Effect, book: Au
             raise MovementNotAllowed(
                 "a forced sale pays only the bank and the enterprise", field=f"postings[{i}].account"
             )
-    due = None if book.dues is None else book.dues.get(bidder)
-    if paid != due:
-        # The price the result recorded is the price: a lower payment shifts the loss to the bank and
-        # the enterprise, a higher one takes from the winner what it never bid.
-        raise AuctionResultMismatch(
-            f"{bidder} pays {paid} fen; the auction's result on the journal awards it for {due} fen",
-            field="postings",
-            paid_fen=paid,
-            due_fen=due,
-        )
+    check_award_paid(book, bidder, paid)
     to_bank, to_owner = forced_split(paid_fen=paid, outstanding_fen=claim.outstanding_fen)
     stated = (meta.get("to_bank_fen", to_bank), meta.get("to_enterprise_fen", to_owner))
     if (credits[claim.bank], credits[claim.enterprise]) != (to_bank, to_owner) or stated != (
