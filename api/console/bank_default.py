@@ -64,6 +64,7 @@ class Sale:
     pledge: Pledge
     claim: ForcedClaim | None
     auctions: list[Auction]
+    offerable_kg: int  # still held by the pledge, or enforced and free in the bank's holding
 
     @property
     def paid_fen(self) -> int:
@@ -90,7 +91,12 @@ def _sales(c: Console, party: str) -> list[Sale]:
         if p.status in _DEFAULTED and party in (p.bank, p.bureau)
     ]
     return [
-        Sale(p, find_claim(c.session, pledge=p.id), forced_auctions_of(c.session, pledge=p.id))
+        Sale(
+            p,
+            find_claim(c.session, pledge=p.id),
+            forced_auctions_of(c.session, pledge=p.id),
+            p.held_kg or _offerable_kg(c, p),
+        )
         for p in defaulted
     ]
 
@@ -124,9 +130,18 @@ def enforce(pledge_id: str, c: WriteConsole, form: FormDep) -> Response:
 
 
 def _offerable_kg(c: Console, p: Pledge) -> int:
-    """What of this pledge's rights the bank's holding still has free to offer."""
+    """What of this pledge's enforced rights is not yet on offer or sold, and still free in the bank's
+    holding (another pledge of the same lot may share that holding: never more than this one enforced)."""
+    committed = 0
+    for auction in forced_auctions_of(c.session, pledge=p.id):
+        if auction.result is None:  # open: all of it on offer
+            committed += auction.terms.quantity_kg
+        else:  # closed: what its winners took or still owe; the unsold and the forfeited came back
+            committed += sum(
+                a.quantity_kg for a in auction.result.awards if a.status is not AwardStatus.FORFEITED
+            )
     free = free_units(c.session, account=account_id(p.bank, "holding"), instrument=p.instrument, lot=p.lot)
-    return min(free, p.enforced_kg) if p.enforced_kg else free
+    return max(0, min(free, p.enforced_kg - committed))
 
 
 def _starter(c: Console) -> str:

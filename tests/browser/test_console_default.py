@@ -209,6 +209,7 @@ def test_the_bureau_starts_the_forced_auction_of_rights_the_bank_enforced_and_se
     assert "25,192.50" in row.locator("td.recovered").inner_text()  # the bank, paid first
     assert "7,807.50" in row.locator("td.to-enterprise").inner_text()  # the rest, to the enterprise
     assert "FS-YY-047" in row.inner_text()
+    assert row.locator("a.start-forced").count() == 0  # all 3 t sold: nothing left to offer
     bureau.shot("d09-bureau-defaults-split")
     for person in (bank, dye, bureau):
         person.context.close()
