@@ -14,7 +14,7 @@ from typing import Any
 
 from ledger.auction_clearing import AuctionTerms, ClearingResult
 from ledger.auction_designs import AuctionDesign, FixedDeposit, RatioDeposit, RejectReason
-from ledger.auction_errors import InvalidAuctionTerms
+from ledger.auction_errors import AuctionResultMismatch, InvalidAuctionTerms
 from ledger.canonical import canonical_bytes
 from ledger.crypto import sha256, tagged
 from ledger.errors import InvalidInput
@@ -28,6 +28,7 @@ __all__ = [
     "BookBid",
     "award_hold_id",
     "bid_commitment",
+    "check_award_paid",
     "commitment_matches",
     "result_meta",
     "revealed_bid",
@@ -77,6 +78,9 @@ class AuctionBook:
     standing_fen_per_t: int | None = None  # ascending: the best price so far
     close: datetime | None = None  # ascending: the timed stage's close after the bids so far
     pledge: str | None = None  # a forced auction (拍卖处置, ledger.forced_sale): the defaulted pledge
+    # Once closed: what each winner owes, fen (its allocations' amounts), so that a settlement's
+    # payment is checked against the result on the journal; None while open.
+    dues: dict[str, int] | None = None
 
     def add(self, bid: BookBid) -> None:
         """Record one more bid (in arrival order) and bring the running figures up to date."""
@@ -110,11 +114,26 @@ class AuctionChange:
     opened: AuctionBook | None = None
     bid: BookBid | None = None
     closed: bool = False
+    dues: dict[str, int] | None = None  # with ``closed``: each winner's amount due, fen
 
 
 def award_hold_id(auction_hold: str, bidder: str) -> str:
     """The hold that keeps a winner's rights in the reserve from the result until it pays or forfeits."""
     return f"{auction_hold}:award:{bidder}"
+
+
+def check_award_paid(book: AuctionBook, bidder: str, paid_fen: int) -> None:
+    """A settlement pays exactly what the auction's result on the journal awards ``bidder`` (its
+    allocations' price x quantity, deposit counted in): a lower payment shifts the loss to whoever the
+    money is owed, a higher one takes from the winner what it never bid."""
+    due = None if book.dues is None else book.dues.get(bidder)
+    if paid_fen != due:
+        raise AuctionResultMismatch(
+            f"{bidder} pays {paid_fen} fen; the auction's result on the journal awards it for {due} fen",
+            field="postings",
+            paid_fen=paid_fen,
+            due_fen=due,
+        )
 
 
 # -- sealed bids ---------------------------------------------------------------------------------

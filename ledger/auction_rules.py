@@ -16,6 +16,7 @@ from ledger.auction_book import (
     AuctionChange,
     BookBid,
     award_hold_id,
+    check_award_paid,
     commitment_matches,
     result_meta,
     terms_from_meta,
@@ -36,7 +37,7 @@ from ledger.auction_errors import (
     TooManyBids,
 )
 from ledger.canonical import canonical_bytes
-from ledger.errors import InvalidInput
+from ledger.errors import InvalidInput, MovementNotAllowed
 from ledger.forced_sale import FORCED_SETTLE, check_forced_open, check_forced_settle
 from ledger.model import AccountKind, HoldPlace, HoldSettle, Lot, TxBody, check_id
 from ledger.timeutil import format_utc
@@ -62,6 +63,8 @@ def check_auction(body: TxBody, view: LedgerView, at: datetime, effect: Effect) 
         effect.auction = _Bid(body, view, at, effect, _open_book(view, auction_id)).check()
     elif body.action == FORCED_SETTLE:
         check_forced_settle(body, view, effect, view.find_auction(auction_id))
+    elif body.action == "auction.settle":
+        _check_settle(body, view, view.find_auction(auction_id))
     elif body.action == "auction.result":
         book = view.find_auction(auction_id)
         if book is not None or not _legacy_result(body, view, auction_id):
@@ -85,8 +88,32 @@ def commit_change(
         book.add(change.bid)
     if change.closed:
         book.open = False
+        book.dues = change.dues
         if not keep_closed:
             book.bids = []  # replay keeps no closed auction's bids: nothing reads them again
+
+
+def _check_settle(body: TxBody, view: LedgerView, book: AuctionBook | None) -> None:
+    """``auction.settle``: of an auction closed on the journal, only the winner pays, and exactly what
+    the result awards it. An auction opened under rule set 1 has no book and keeps that set's rules."""
+    if book is None:
+        return
+    if book.open or book.pledge is not None:
+        raise MovementNotAllowed(
+            "an auction.settle settles a closed auction of reserve rights (a forced one: "
+            "auction.settle_forced)",
+            field="body.meta.auction_id",
+        )
+    bidder = check_id(body.meta.get("bidder"), field="body.meta.bidder")
+    paid = 0
+    for i, p in enumerate(body.postings):
+        if p.instrument != "CNY" or p.amount >= 0:
+            continue
+        info = view.find_account(p.account)
+        if info is None or info.owner != bidder:
+            raise MovementNotAllowed("only the winner pays in a settlement", field=f"postings[{i}]")
+        paid -= p.amount
+    check_award_paid(book, bidder, paid)
 
 
 def _open_book(view: LedgerView, auction_id: str) -> AuctionBook:
@@ -307,7 +334,7 @@ class _Result:
             owner = None if lot_hold is None else self.view.find_account(lot_hold.account)
             if owner is not None:
                 self.effect.required_signers.discard(owner.owner)
-        return AuctionChange(self.terms.auction_id, closed=True)
+        return AuctionChange(self.terms.auction_id, closed=True, dues=result.amounts_due_fen())
 
     def _revealed(self, i: int, entry: object, booked: BookBid) -> Bid | None:
         field = f"body.meta.bids[{i}]"

@@ -21,7 +21,7 @@ AB = cast(Table, AuctionBookRow.__table__)  # type: ignore[attr-defined]
 ABB = cast(Table, AuctionBookBidRow.__table__)  # type: ignore[attr-defined]
 _BOOK = select(AB).where(AB.c.auction_id == bindparam("id"))
 _BIDS = select(ABB).where(ABB.c.auction_id == bindparam("id")).order_by(ABB.c.seq)
-_CLOSE = update(AB).where(AB.c.auction_id == bindparam("b_id")).values(open=False)
+_CLOSE = update(AB).where(AB.c.auction_id == bindparam("b_id")).values(open=False, dues=bindparam("b_dues"))
 
 
 def load_book(c: Connection, auction_id: str) -> AuctionBook | None:
@@ -31,6 +31,8 @@ def load_book(c: Connection, auction_id: str) -> AuctionBook | None:
         return None
     terms, valid_until = terms_from_meta(json.loads(row.terms))
     book = AuctionBook(terms, valid_until, row.bureau, row.hold, bool(row.open), pledge=row.pledge)
+    if row.dues is not None:
+        book.dues = {str(k): int(v) for k, v in json.loads(row.dues).items()}
     for bid in (
         BookBid(
             seq=b.seq,
@@ -73,7 +75,8 @@ def write_changes(c: Connection, changes: Sequence[tuple[int, AuctionChange]]) -
         if change.bid is not None:
             bids.append(_bid_row(change.auction_id, seq, change.bid))
         if change.closed:
-            closed.append({"b_id": change.auction_id})
+            dues = None if change.dues is None else canonical_bytes(change.dues).decode()
+            closed.append({"b_id": change.auction_id, "b_dues": dues})
     if books:
         c.execute(insert(AB), books)
     if bids:

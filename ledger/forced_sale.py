@@ -6,10 +6,14 @@ Pure. The ledger runs these checks when a record is accepted and replay runs the
   pledge ``meta.forced.pledge`` (the hold ``pledge.<id>``, controlled by the bank, on the enterprise's
   holding); the claim is at most the signed loan's principal plus simple interest at its rate, actual
   days over 365, from the loan's start to the record's day, rounded down; the bureau of the lot's
-  jurisdiction runs the auction (it controls the lot's hold and signs the result). A pledge's claim
+  jurisdiction runs the auction (it controls the lot's hold and signs the result). The bank signs the
+  open, or the bureau does, once the bank has enforced the whole pledge (the hold ``pledge.<id>``
+  captured): the bureau may then start the sale the bank has not. A pledge's claim
   is fixed by its first forced auction; a later one (of what an earlier one left unsold) states it again.
-- ``auction.settle_forced``: one winner pays its award in ONE record; of the money it pays, the bank
-  receives ``min(paid, claim - already recovered)`` and the enterprise the rest; no one else is paid.
+- ``auction.settle_forced``: one winner pays its award in ONE record, exactly the amount the auction's
+  result on the journal awards it for (its allocations' price x quantity); of that money the bank
+  receives ``min(paid, claim - already recovered)`` and the enterprise the rest; no one else is paid,
+  and the record's stated ``to_bank_fen`` / ``to_enterprise_fen`` are those amounts.
 """
 
 from __future__ import annotations
@@ -19,13 +23,13 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from ledger.auction_book import AuctionBook, award_hold_id
+from ledger.auction_book import AuctionBook, award_hold_id, check_award_paid
 from ledger.errors import InvalidInput, MovementNotAllowed
 from ledger.model import AccountKind, HoldPlace, HoldSettle, TxBody, check_id
 from ledger.pledge_terms import BP, PledgeLoan
 
 if TYPE_CHECKING:
-    from ledger.rules import Effect, LedgerView
+    from ledger.rules import Effect, Hold, LedgerView
 
 __all__ = [
     "FORCED_SETTLE",
@@ -170,9 +174,25 @@ def check_forced_open(
                 "body.meta.forced.claim_fen",
             )
         claim = known
-    effect.required_signers.add(claim.bank)
+    _starter(body, pledged, bureau, claim, effect)
     effect.claim = claim
     return bureau, claim
+
+
+def _starter(body: TxBody, pledged: Hold, bureau: str, claim: ForcedClaim, effect: Effect) -> None:
+    """Who may start it: the bank, or the bureau once the bank has enforced the pledge (its hold captured
+    whole), the default then being on the journal under the bank's own signature. The bureau then
+    signs instead of the bank, which consented to the sale of the enforced units by enforcing them."""
+    if claim.bank in body.signers or bureau not in body.signers:
+        effect.required_signers.add(claim.bank)
+        return
+    if pledged.status != "captured":
+        raise _refuse(
+            f"the bureau starts the forced sale of pledge {claim.pledge} only after the bank enforced it",
+            "body.signers",
+        )
+    effect.required_signers.discard(claim.bank)
+    effect.required_signers.add(bureau)
 
 
 def check_forced_settle(body: TxBody, view: LedgerView, effect: Effect, book: AuctionBook | None) -> None:
@@ -212,8 +232,13 @@ def check_forced_settle(body: TxBody, view: LedgerView, effect: Effect, book: Au
             raise MovementNotAllowed(
                 "a forced sale pays only the bank and the enterprise", field=f"postings[{i}].account"
             )
+    check_award_paid(book, bidder, paid)
     to_bank, to_owner = forced_split(paid_fen=paid, outstanding_fen=claim.outstanding_fen)
-    if (credits[claim.bank], credits[claim.enterprise]) != (to_bank, to_owner):
+    stated = (meta.get("to_bank_fen", to_bank), meta.get("to_enterprise_fen", to_owner))
+    if (credits[claim.bank], credits[claim.enterprise]) != (to_bank, to_owner) or stated != (
+        to_bank,
+        to_owner,
+    ):
         raise MovementNotAllowed(
             f"of {paid} fen paid, the bank is owed {to_bank} fen first (outstanding {claim.outstanding_fen}) "
             f"and the enterprise the other {to_owner}",

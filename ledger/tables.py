@@ -181,6 +181,7 @@ class AuctionBookRow(SQLModel, table=True):
     open: bool
     opened_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     pledge: str | None = None  # a forced auction (ledger.forced_sale): the defaulted pledge it sells
+    dues: str | None = None  # once closed: each winner's amount due in fen, canonical JSON {bidder: fen}
 
 
 class AuctionBookBidRow(SQLModel, table=True):

@@ -17,7 +17,7 @@ from api.console import forms
 from api.console.web import PREFIX, Console, ConsoleRoute, Done, FormDep, ReadConsole, WriteConsole, act, page
 from ledger.errors import InvalidInput
 from market.bluecarbon import service as bc
-from market.bluecarbon.reads import held_ranges, projects_for
+from market.bluecarbon.reads import held_ranges, projects_for, retirements_of
 from methodologies.bivalve_hyt0305 import MusselSpecies
 
 router = APIRouter(prefix=PREFIX + "/bluecarbon", route_class=ConsoleRoute, include_in_schema=False)
@@ -37,6 +37,7 @@ def _page(c: Console, **extra: object) -> HTMLResponse:
         projects=projects_for(c.session, actor=c.me),
         held=[r for r in ranges if r.account == mine[0]],
         retired=[r for r in ranges if r.account == mine[1]],
+        retirements=retirements_of(c.session, account=mine[1]) if c.me.role in _OWNERS else [],
         species=SPECIES,
         **extra,
     )

@@ -35,6 +35,7 @@ from market.auctions.standing import need_standing
 from market.crosscity import service as crosscity
 from market.issuance.offers import accept_allocation, allocation_offers_of, withdraw_allocation
 from market.pledges import service as pledge
+from market.pledges.service import PledgeStatus
 from market.reserve.offers import buy_back_offers_of
 from market.trades.offers import OfferStatus
 
@@ -145,12 +146,22 @@ def decline_allocation_offer(offer_id: str, c: WriteConsole, form: FormDep) -> R
 
 def _pledge_page(c: Console, **extra: object) -> HTMLResponse:
     banks = [(p.party, p.name) for p in participants(c.session, role=Role.BANK)]
+    query = read_query(c.request, ("status",))
+    paged = narrow(
+        pledge.list_pledges(c.session, actor=c.me),
+        query,
+        text=lambda p: (p.id, p.certificate_no or "", c.names.get(p.bank, p.bank), p.instrument),
+        fields={"status": lambda p: p.status.value},
+    )
+    statuses = [(s.value, c.t(f"pledge.{s.value}")) for s in PledgeStatus]
     return page(
         c,
         "enterprise_pledge.html",
         banks=banks,
         rights=_rights(c),
-        pledges=pledge.list_pledges(c.session, actor=c.me),
+        pledges=paged.items,
+        paged=paged,
+        filters=[("status", "col.status", statuses)],
         **extra,
     )
 
@@ -206,13 +217,30 @@ def confirm(pledge_id: str, c: WriteConsole, form: FormDep) -> Response:
 
 def _transfers_page(c: Console, **extra: object) -> HTMLResponse:
     demands = crosscity.open_demands(c.session, on=c.now.date())
+    query = read_query(c.request, ("status",))
+    paged = narrow(
+        crosscity.list_transfers(c.session, actor=c.me),
+        query,
+        text=lambda r: (
+            r.id,
+            r.instrument,
+            r.source,
+            r.destination,
+            c.names.get(r.seller, r.seller),
+            c.names.get(r.buyer, r.buyer),
+        ),
+        fields={"status": lambda r: r.status.value},
+    )
+    statuses = [(s.value, c.t(f"transfer.{s.value}")) for s in crosscity.TransferStatus]
     return page(
         c,
         "enterprise_transfers.html",
         rights=RIGHTS,
         demands=demands,
         positions=_rights(c),
-        requests=crosscity.list_transfers(c.session, actor=c.me),
+        requests=paged.items,
+        paged=paged,
+        filters=[("status", "col.status", statuses)],
         default_until=f"{c.now.year + 5}-12-31",
         **extra,
     )

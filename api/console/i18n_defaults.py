@@ -21,10 +21,25 @@ DEFAULTS: Final[dict[str, dict[str, str]]] = {
     "default.principal": {"zh": "本金", "en": "Principal"},
     "default.interest": {"zh": "利息", "en": "Interest"},
     "default.recovered": {"zh": "已受偿", "en": "Recovered"},
+    "default.to_enterprise": {"zh": "余款归排污单位", "en": "Rest to the enterprise"},
     "default.auctions": {"zh": "处置拍卖", "en": "Forced auctions"},
     "default.start": {"zh": "发起拍卖处置", "en": "Start a forced auction"},
     "default.start_submit": {"zh": "强制执行并发起拍卖", "en": "Enforce and open the auction"},
     "default.enforce": {"zh": "强制执行", "en": "Enforce"},
+    "nav.bureau_defaults": {"zh": "违约处置", "en": "Defaults"},
+    "default.bureau_hint": {
+        "zh": "银行强制执行质押后，若未发起拍卖处置，可由本局按现有竞价方式发起；优先受偿额为合同本金及计至"
+        "发起之日的利息。",
+        "en": "Once a bank has enforced a pledge, the bureau may start the forced auction under any of "
+        "the auction designs if the bank has not; the claim is the signed principal and interest to "
+        "the day it starts.",
+    },
+    "default.bureau_start_hint": {
+        "zh": "拍卖标的为银行已强制执行、仍在其持有账户中的排污权；本局组织竞价并签署成交结果。",
+        "en": "The lot is the enforced rights still free in the bank's holding; the bureau runs the "
+        "auction and signs its result.",
+    },
+    "default.bureau_start_submit": {"zh": "发起拍卖处置", "en": "Open the forced auction"},
     "default.rule": {
         "zh": "成交价款先清偿银行的本金和利息（按合同年利率、实际天数/365计单利，计至首次处置拍卖之日），"
         "余款归排污单位；每位买受人的付款在同一笔登记记录中完成分配，审计重放逐笔核验。",
@@ -96,6 +111,9 @@ DEFAULTS: Final[dict[str, dict[str, str]]] = {
     "bc.species.galloprovincialis": {"zh": "紫贻贝", "en": "Mytilus galloprovincialis"},
     "bc.held": {"zh": "持有的蓝碳（按序列号区间）", "en": "Blue carbon held (serial ranges)"},
     "bc.retired": {"zh": "已注销", "en": "Retired"},
+    "bc.retirements": {"zh": "注销记录（受益方与原因）", "en": "Retirements (beneficiary and reason)"},
+    "bc.serials": {"zh": "序列号区间", "en": "Serial ranges"},
+    "bc.record": {"zh": "登记记录", "en": "Record"},
     "bc.project": {"zh": "项目", "en": "Project"},
     "bc.tonnes": {"zh": "数量", "en": "Quantity"},
     "bc.transfer": {"zh": "转让", "en": "Transfer"},

@@ -1,5 +1,6 @@
-"""Excel (.xlsx) export of every table of the console: each page's tables get a download link, and the
-same page asked with ``?xlsx=N`` answers its N-th table as a workbook (same route, same login, same rights).
+"""Excel (.xlsx) export of every table of the console and of the public registry's pages: each page's
+tables get a download link, and the same page asked with ``?xlsx=N`` answers its N-th table as a
+workbook (same route, same login, same rights; on /public the same cache and rate limit).
 
 Amounts are numbers, never floats on the way: the page's exact text ("1.500 t/a", "4,000.00 元") is read
 back as a ``Decimal`` and written as that decimal (openpyxl stores its exact digits), with a number format
@@ -212,7 +213,8 @@ class ConsoleExport:
                 if 0 <= index < len(tables):
                     name = path.rstrip("/").rsplit("/", 1)[-1] or "console"
                     body = workbook(tables[index], f"{name} {index + 1}")
-                    headers = [(k, v) for k, v in headers if k.lower() != b"content-type"]
+                    # the page's ETag names the page, not this file (whose bytes carry a timestamp)
+                    headers = [(k, v) for k, v in headers if k.lower() not in (b"content-type", b"etag")]
                     headers += [
                         (b"content-type", XLSX.encode()),
                         (b"content-disposition", f'attachment; filename="{name}-{index + 1}.xlsx"'.encode()),

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Body, Query, Request, Response
 
 from api.certificate_pdf import render_certificate_pdf
 from api.consent import consent_of
-from api.deps import ActorDep, MaybeCustodyKeyDep, PageDep, ReaderDep, RegistryDep, SessionDep
+from api.deps import ActorDep, CustodyKeyDep, MaybeCustodyKeyDep, PageDep, ReaderDep, RegistryDep, SessionDep
 from api.schemas import ErrorOut, Page
+from api.schemas.auctions import AuctionOut, ForcedSaleIn
 from api.schemas.participants import raw_public_key
 from api.schemas.pledges import (
     ApplyIn,
@@ -29,7 +30,9 @@ from api.schemas.pledges import (
 )
 from api.write import WriteDep
 from ledger.errors import InvalidInput
+from market.consent import Consent
 from market.pledges.certificate import PledgeCertificate, build_certificate, standing_of, verify_certificate
+from market.pledges.default import start_forced_auction
 from market.pledges.service import (
     LoanRequest,
     PledgeStatus,
@@ -237,7 +240,7 @@ def post_enforce(pledge_id: str, payload: ConsentIn, key: MaybeCustodyKeyDep, w:
 
 @router.post("/pledges/{pledge_id}/forced-auction", response_model=PledgeOut, responses=ERRORS)
 def post_forced_auction(pledge_id: str, payload: ForcedAuctionIn, w: WriteDep) -> PledgeOut:
-    """Enforcement by forced auction (拍卖处置): the bank marks the pledge for sale with its claim."""
+    """Marks a pledge for forced sale with the bank's claim (the units stay held); /forced-sale sells."""
     return w.once(
         payload,
         PledgeOut,
@@ -251,6 +254,37 @@ def post_forced_auction(pledge_id: str, payload: ForcedAuctionIn, w: WriteDep) -
             )
         ),
     )
+
+
+@router.post(
+    "/pledges/{pledge_id}/forced-sale",
+    response_model=AuctionOut,
+    responses=ERRORS,
+    tags=["auctions"],
+)
+def post_forced_sale(pledge_id: str, payload: ForcedSaleIn, key: CustodyKeyDep, w: WriteDep) -> AuctionOut:
+    """拍卖处置: the bank (enforcing first) or, after enforcement, the bureau opens a forced auction."""
+
+    def run() -> AuctionOut:
+        pledged = get_pledge(w.session, actor=w.actor, pledge_id=pledge_id)
+        now = w.registry.clock()
+        terms = payload.terms(
+            instrument=pledged.instrument, jurisdiction=pledged.lot.jurisdiction or "", opens_at=now
+        )
+        opened = start_forced_auction(
+            w.session,
+            registry=w.registry,
+            actor=w.actor,
+            signed_by=Consent.custody(w.actor.party, key),
+            pledge_id=pledge_id,
+            terms=terms,
+            reason=payload.reason,
+            now=now,
+            payment_window=payload.payment_window,
+        )
+        return AuctionOut.of(opened)
+
+    return w.once(payload, AuctionOut, run)
 
 
 @router.post("/pledges/{pledge_id}/cancel", response_model=PledgeOut, responses=ERRORS)

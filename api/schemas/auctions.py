@@ -27,6 +27,7 @@ __all__ = [
     "AwardOut",
     "BidIn",
     "BidOut",
+    "ForcedSaleIn",
     "NeedIn",
     "NeedOut",
     "ResultOut",
@@ -105,11 +106,6 @@ class AuctionIn(StrictIn):
     payment_window_s: int = Field(default=5 * 86_400, gt=0, le=90 * 86_400)
 
     def terms(self) -> AuctionTerms:
-        rule: DepositRule = (
-            FixedDeposit(self.deposit.amount_fen)
-            if isinstance(self.deposit, FixedDepositIn)
-            else RatioDeposit(self.deposit.ratio_bp, self.deposit.years)
-        )
         return AuctionTerms(
             auction_id=self.auction_id,
             instrument=self.instrument,
@@ -119,7 +115,56 @@ class AuctionIn(StrictIn):
             design=self.design,
             opens_at=self.opens_at,
             closes_at=self.closes_at,
-            deposit_rule=rule,
+            deposit_rule=_deposit_rule(self.deposit),
+            base_price_fen_per_t=self.base_price_fen_per_t,
+            max_bids_per_bidder=self.max_bids_per_bidder,
+            start_price_fen_per_t=self.start_price_fen_per_t,
+            increment_fen_per_t=self.increment_fen_per_t,
+            extension=timedelta(seconds=self.extension_s),
+        )
+
+    @property
+    def payment_window(self) -> timedelta:
+        return timedelta(seconds=self.payment_window_s)
+
+
+def _deposit_rule(deposit: FixedDepositIn | RatioDepositIn) -> DepositRule:
+    if isinstance(deposit, FixedDepositIn):
+        return FixedDeposit(deposit.amount_fen)
+    return RatioDeposit(deposit.ratio_bp, deposit.years)
+
+
+class ForcedSaleIn(StrictIn):
+    """A forced auction (拍卖处置) of a defaulted pledge's enforced rights, under any of the designs; the
+    instrument, jurisdiction and lot are the pledge's, bidding opens when the registry records it."""
+
+    auction_id: str = Field(min_length=1, max_length=64)
+    quantity_kg: Kg = Field(description="of the enforced rights still free in the bank's holding")
+    reserve_price_fen_per_t: FenPerT = Field(description="底价, fen per tonne")
+    design: Annotated[AuctionDesign, Strict(False)] = Field(
+        description="uniform_price, pay_as_bid, online_bidding (网络竞价) or ascending"
+    )
+    closes_at: Instant
+    deposit: Annotated[FixedDepositIn | RatioDepositIn, Field(discriminator="kind")]
+    base_price_fen_per_t: FenPerT | None = Field(default=None, description="基准价, per tonne-year")
+    max_bids_per_bidder: int | None = Field(default=10, gt=0, le=1000)
+    start_price_fen_per_t: FenPerT | None = Field(default=None, description="ascending only")
+    increment_fen_per_t: FenPerT | None = Field(default=None, description="ascending only")
+    extension_s: int = Field(default=240, gt=0, le=86_400, description="ascending timed stage, seconds")
+    payment_window_s: int = Field(default=5 * 86_400, gt=0, le=90 * 86_400)
+    reason: str = Field(min_length=1, max_length=500, description="why (e.g. the loan is overdue)")
+
+    def terms(self, *, instrument: str, jurisdiction: str, opens_at: datetime) -> AuctionTerms:
+        return AuctionTerms(
+            auction_id=self.auction_id,
+            instrument=instrument,
+            jurisdiction=jurisdiction,
+            quantity_kg=self.quantity_kg,
+            reserve_price_fen_per_t=self.reserve_price_fen_per_t,
+            design=self.design,
+            opens_at=opens_at,
+            closes_at=self.closes_at,
+            deposit_rule=_deposit_rule(self.deposit),
             base_price_fen_per_t=self.base_price_fen_per_t,
             max_bids_per_bidder=self.max_bids_per_bidder,
             start_price_fen_per_t=self.start_price_fen_per_t,

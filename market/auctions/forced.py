@@ -47,24 +47,27 @@ def open_forced_auction(
     now: datetime,
     payment_window: timedelta = DEFAULT_PAYMENT_WINDOW,
 ) -> Auction:
-    """The claiming bank puts enforced rights of its holding up for a forced auction (拍卖处置) under any
-    of the existing designs. The bureau of the rights' jurisdiction runs it like its own: it controls
-    the lot's hold, closes it and settles each winner, whose payment goes to the bank first, up to the
-    claim, and the rest to the enterprise (``market.auctions.settlement``). The bank signs the record;
-    the ledger checks the claim against the pledge's signed loan (``ledger.forced_sale``)."""
+    """The claiming bank, or the bureau of the rights' jurisdiction once the bank has enforced the pledge,
+    puts enforced rights of the bank's holding up for a forced auction (拍卖处置) under any of the
+    existing designs (sealed uniform price, sealed pay-as-bid, 网络竞价, ascending). That bureau runs
+    it like its own: it controls the lot's hold, closes it and settles each winner, whose payment goes
+    to the bank first, up to the claim, and the rest to the enterprise (``market.auctions.settlement``).
+    The starter signs the record; the ledger checks who may start it and the claim against the
+    pledge's signed loan (``ledger.forced_sale``)."""
     now = aware(now)
     if not isinstance(terms, AuctionTerms):
         raise InvalidAuctionTerms("terms must be AuctionTerms", field="terms")
-    if actor.role is not Role.BANK or actor.party != claim.bank:
+    _check_opening(terms, valid_until, now, payment_window)
+    bureau = get_participant(session, party=f"bureau:{terms.jurisdiction}").party
+    if actor.party not in (claim.bank, bureau) or actor.role not in (Role.BANK, Role.BUREAU):
         raise PermissionDenied(
-            f"{actor.party} is not the bank that claims on pledge {claim.pledge}",
-            rule="pledge_controller_only",
+            f"{actor.party} is neither the bank that claims on pledge {claim.pledge} nor the bureau of "
+            f"jurisdiction {terms.jurisdiction}",
+            rule="pledgee_or_bureau_only",
             action=Action.ENFORCE_PLEDGE.value,
             actor=actor.party,
         )
-    _check_opening(terms, valid_until, now, payment_window)
-    bureau = get_participant(session, party=f"bureau:{terms.jurisdiction}").party
-    body = _body(terms, valid_until, claim, bureau, payment_window)
+    body = _body(terms, valid_until, claim, bureau, payment_window, starter=actor.party)
     lock_head_time(session)
     if session.get(AuctionRow, terms.auction_id) is not None:
         raise DuplicateAuction(f"auction {terms.auction_id} already exists", field="auction_id")
@@ -92,14 +95,21 @@ def open_forced_auction(
 
 
 def _body(
-    terms: AuctionTerms, valid_until: date, claim: ForcedClaim, bureau: str, window: timedelta
+    terms: AuctionTerms,
+    valid_until: date,
+    claim: ForcedClaim,
+    bureau: str,
+    window: timedelta,
+    *,
+    starter: str,
 ) -> TxBody:
     lot = Lot(jurisdiction=terms.jurisdiction, valid_until=valid_until)
     hold = f"auction:{terms.auction_id}"
     holding = account_id(claim.bank, "holding")
     place = HoldPlace(hold, holding, terms.instrument, lot, terms.quantity_kg, "auction", bureau)
     meta = {**terms_meta(terms, valid_until, window), "forced": forced_meta(claim)}
-    return TxBody("auction.open", new_nonce(), holds=(place,), signers=(claim.bank,), meta=meta)
+    # The bank signs it, or the bureau once the bank enforced the pledge (ledger.forced_sale).
+    return TxBody("auction.open", new_nonce(), holds=(place,), signers=(starter,), meta=meta)
 
 
 def forced_auctions_of(session: Session, *, pledge: str) -> list[Auction]:

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Final
 
 from sqlmodel import Session, col, or_, select
 
 from accounts.model import Participant
+from ledger.households import SALE_ACTION
+from ledger.records import transactions_with_action
+from market.bluecarbon.serials import SERIAL_KG
 from market.bluecarbon.tables import (
     BlueCarbonBatchRow,
     BlueCarbonProjectRow,
@@ -17,7 +21,19 @@ from market.bluecarbon.tables import (
     SerialBlockRow,
 )
 
-__all__ = ["HeldRange", "ProjectView", "held_ranges", "projects_for", "report_result"]
+__all__ = [
+    "HeldRange",
+    "ProjectView",
+    "Retirement",
+    "held_ranges",
+    "projects_for",
+    "report_result",
+    "retirements_of",
+]
+
+# The records that put credits into a retirement account: a holder's own retirement (注销) and a sale
+# retired straight for its buyer (``ledger.households``), both with the beneficiary in their meta.
+RETIRING_ACTIONS: Final = ("bc.retire", SALE_ACTION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +103,58 @@ def report_result(report: MonitoringReportRow) -> dict[str, Any]:
     """The methodology's stored result: inputs, parameters with their sources, every step."""
     result: dict[str, Any] = json.loads(report.result_json)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class Retirement:
+    """One retirement into an account as its signed record states it: when, which serials, for whom
+    (受益方) and why."""
+
+    seq: int
+    time: datetime
+    batch: str
+    project_name: str
+    tonnes: int
+    serials: tuple[tuple[int, int], ...]
+    beneficiary: str
+    reason: str
+
+
+def retirements_of(session: Session, *, account: str, limit: int = 500) -> list[Retirement]:
+    """The retirements credited to ``account`` (the caller checked it may read it), newest first, read
+    from the records themselves, so the beneficiary and reason are the ones the holder signed."""
+    names = {
+        b.batch: p.name
+        for b, p in session.exec(
+            select(BlueCarbonBatchRow, BlueCarbonProjectRow).join(
+                BlueCarbonProjectRow, col(BlueCarbonProjectRow.project) == col(BlueCarbonBatchRow.project)
+            )
+        )
+    }
+    out = []
+    for tx in transactions_with_action(session, actions=RETIRING_ACTIONS, limit=10_000):
+        kg = sum(p.amount for p in tx.body.postings if p.account == account and p.amount > 0)
+        if kg <= 0:
+            continue
+        meta = tx.body.meta
+        batch = str(meta.get("batch", ""))
+        serials = tuple(
+            (int(r[0]), int(r[1]))
+            for r in meta.get("serials", [])
+            if isinstance(r, list) and len(r) == 2 and all(isinstance(n, int) for n in r)
+        )
+        out.append(
+            Retirement(
+                seq=tx.seq,
+                time=tx.time,
+                batch=batch,
+                project_name=names.get(batch, ""),
+                tonnes=kg // SERIAL_KG,  # one serial per tonne
+                serials=serials,
+                beneficiary=str(meta.get("beneficiary", "")),
+                reason=str(meta.get("reason", "")),
+            )
+        )
+        if len(out) >= limit:
+            break
+    return out

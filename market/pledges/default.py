@@ -1,6 +1,7 @@
-"""The end of a default (拍卖处置): the pledgee bank enforces the pledge if it has not yet, and puts the
-enforced rights up for a forced auction whose proceeds pay it first (principal and interest), the rest
-to the enterprise. Why a bank never sells them bilaterally: docs/forced-sale.md.
+"""The end of a default (拍卖处置): the pledgee bank enforces the pledge if it has not yet, and it (or,
+after enforcement, the bureau) puts the enforced rights up for a forced auction whose proceeds pay the
+bank first (principal and interest), the rest to the enterprise. Why a bank never sells them
+bilaterally: docs/forced-sale.md.
 """
 
 from __future__ import annotations
@@ -64,13 +65,22 @@ def start_forced_auction(
 ) -> Auction:
     """拍卖处置: the controlling bank captures what the pledge still holds (``pledge.enforce``) and opens
     a forced auction of ``terms.quantity_kg`` of the enforced rights (``auction.open`` with its claim),
-    both under its signature, in this one database transaction. ``terms`` names the pledge's
-    instrument and jurisdiction. The pledge is then ``forced_auction``, its claim fixed."""
+    both under its signature, in this one database transaction. Or the bureau of the pledge opens it,
+    once the bank has enforced the pledge, claiming the signed principal and interest to the day (a
+    bank that was partly repaid starts the sale itself, with its lower claim). ``terms`` names the
+    pledge's instrument and jurisdiction. The pledge is then ``forced_auction``, its claim fixed."""
     row = pledge_row(session, pledge_id)
     _reason(reason)
     if row.status not in (PledgeStatus.ACTIVE, PledgeStatus.FORCED_AUCTION, PledgeStatus.ENFORCED):
         raise PledgeStateConflict(
             f"pledge {pledge_id} is {row.status}: only an active or enforced pledge goes to forced auction",
+            pledge=pledge_id,
+            status=row.status,
+        )
+    if actor.party == row.bureau and row.held_kg > 0:
+        raise PledgeStateConflict(
+            f"pledge {pledge_id} still holds {row.held_kg} kg: the bank enforces it before the bureau "
+            "may start its forced sale",
             pledge=pledge_id,
             status=row.status,
         )

@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from api.client import ApiError, Client
 from ledger.model import Lot
-from tests.api.conftest import HttpWorld, error_of
+from tests.api.conftest import HttpWorld, console_login, error_of
 from tests.api.module_world import module_http
 
 # One worker runs the whole module in a row (xdist loadgroup): its world would not survive another
@@ -263,3 +264,32 @@ def test_a_plain_transfer_of_blue_carbon_is_refused_for_the_serials(http: HttpWo
     assert refused.value.field == "body.postings[0].instrument"
     assert http.head() == size
     assert _bc(http, "shengsi_coop", f"{coop.party}.holding", batch) == row["total"]
+
+
+def test_the_holders_blue_carbon_page_shows_each_retirement_with_its_beneficiary_and_reason(
+    http: HttpWorld,
+) -> None:
+    done = _issued(http, "SS-MUSSEL-R", farm_area_mu="50", harvested_wet_kg="100000")
+    batch, start = done["batch"], done["serial_start"]
+    retire = {
+        "batch": batch,
+        "tonnes": 3,
+        "beneficiary": "嵊泗县贻贝养殖合作社会员",
+        "reason": "2025 年度渔业碳中和",
+    }
+    r = http.post("shengsi_coop", "/v1/bc/retirements", retire)
+    assert r.status_code == 200, r.text
+    seq = r.json()["seq"]
+    browser = TestClient(http.client.app, follow_redirects=False)
+    assert console_login(browser, http.tokens["shengsi_coop"]).status_code == 303
+    page = browser.get("/console/bluecarbon")
+    assert page.status_code == 200
+    card = page.text[page.text.index('id="retirements"') :]
+    assert "嵊泗县贻贝养殖合作社会员" in card
+    assert "2025 年度渔业碳中和" in card
+    assert f"{start}–{start + 2}" in card  # the serials retired, apart
+    assert "注销记录" in page.text
+    assert f'data-seq="{seq}"' in card  # the signed record it was read from
+    other = TestClient(http.client.app, follow_redirects=False)
+    assert console_login(other, http.tokens["zhoushan_ship"]).status_code == 303
+    assert "2025 年度渔业碳中和" not in other.get("/console/bluecarbon").text  # another holder's retirement

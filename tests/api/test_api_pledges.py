@@ -4,7 +4,7 @@ certificate a bank verifies offline; every refusal with its code and an unchange
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from itertools import count
 from typing import Any
 
@@ -322,3 +322,52 @@ def test_a_party_cancels_before_confirmation_and_nothing_was_held(http: HttpWorl
     assert http.head() == size
     # the units are free again: a new application for all of them is accepted
     assert _apply(http, until, 1_000)["status"] == "applied"
+
+
+def _sale(http: HttpWorld, auction_id: str, **extra: Any) -> dict[str, Any]:
+    closes = http.registry.clock() + timedelta(hours=2)
+    return {
+        "auction_id": auction_id,
+        "quantity_kg": 1_000,
+        "reserve_price_fen_per_t": 1_000_000,
+        "design": "online_bidding",
+        "closes_at": closes.isoformat(),
+        "deposit": {"kind": "fixed", "amount_fen": 10_000},
+        "reason": "逾期未还 loan overdue",
+        **extra,
+    }
+
+
+def test_the_bank_or_after_enforcement_the_bureau_opens_a_forced_sale(http: HttpWorld) -> None:
+    p, until = _active(http, 1_000)
+    pid = p["id"]
+    size = http.head()
+    r = http.post("yuyao", f"/v1/pledges/{pid}/forced-sale", _sale(http, f"FS-B-{pid}"))
+    assert (r.status_code, error_of(r)["code"]) == (409, "pledge_state_conflict")  # not enforced yet
+    r = http.post("yuyao_chem", f"/v1/pledges/{pid}/forced-sale", _sale(http, f"FS-E-{pid}"))
+    assert r.status_code in (403, 404), r.text
+    r = http.post(
+        "bank_yuyao", f"/v1/pledges/{pid}/forced-sale", _sale(http, f"FS-T-{pid}", design="ascending")
+    )
+    assert (r.status_code, error_of(r)["details"]["field"]) == (422, "increment_fen_per_t")
+    assert http.head() == size  # every refusal left the journal as it was
+
+    assert http.post("bank_yuyao", f"/v1/pledges/{pid}/enforce", {}).status_code == 200
+    sale = _sale(http, f"FS-{pid}", design="ascending", increment_fen_per_t=10_000, max_bids_per_bidder=None)
+    r = http.post("yuyao", f"/v1/pledges/{pid}/forced-sale", sale, key=f"fs-{pid}")
+    assert r.status_code == 200, r.text
+    auction = r.json()
+    assert (auction["auction_id"], auction["status"], auction["design"], auction["quantity_kg"]) == (
+        f"FS-{pid}",
+        "open",
+        "ascending",
+        1_000,
+    )
+    assert auction["bureau"] == http.party("yuyao")
+    # the same request again under its key answers the same, writing nothing more
+    size = http.head()
+    again = http.post("yuyao", f"/v1/pledges/{pid}/forced-sale", sale, key=f"fs-{pid}")
+    assert (again.status_code, again.json(), http.head()) == (200, auction, size)
+    r = http.get("bank_yuyao", f"/v1/pledges/{pid}")
+    assert (r.json()["status"], r.json()["closed_by"]) == ("forced_auction", http.party("yuyao"))
+    assert _cod(http, "bank_yuyao", until) == (1_000, 1_000)  # the enforced tonne, held for the sale

@@ -79,6 +79,9 @@ def test_a_blue_carbon_project_runs_from_registration_to_retirement(
     assert _bc_kg(served, holding) == before - 15_000
     retired = coop.page.inner_text("#retired")
     assert "5 tCO2e" in retired
+    retirement = coop.page.inner_text("#retirements")  # each retirement with whom it was for, and why
+    assert "舟山示例船舶公司 2025 年度碳中和" in retirement
+    assert "自愿抵消" in retirement
     coop.shot("bc05-retired")
     for person in (coop, bureau):
         person.context.close()

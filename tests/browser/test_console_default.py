@@ -1,6 +1,8 @@
 """The end of a default in a real browser, in Chinese: the bank enforces a pledge with the console's
 button, puts the rights up for a forced auction (拍卖处置), an enterprise bids, the bureau closes and
-settles, and the bank's holdings page shows its claim paid first and the rest gone to the enterprise."""
+settles, and the bank's holdings page shows its claim paid first and the rest gone to the enterprise.
+Then a bank that enforced but does not sell: the bureau starts the forced auction from its defaults
+page, and that page shows the split of the proceeds."""
 
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ def _kg(served: Served, alias: str) -> tuple[int, int]:
         return sum(b.total for b in rows), sum(b.held for b in rows)
 
 
-def _pledged(served: Served) -> str:
+def _pledged(served: Served, loan_id: str = "LN-031", amount_fen: int = 3_000_000) -> str:
     """3 t of COD allocated to the chemical works and pledged to the Yuyao bank for 30,000 CNY at
     3.85% (through the services: the four steps have their own browser test)."""
     world = served.world
@@ -81,8 +83,8 @@ def _pledged(served: Served) -> str:
             registry=reg,
             actor=who["bank_yuyao"],
             pledge_id=p.id,
-            loan_id="LN-031",
-            amount_fen=3_000_000,
+            loan_id=loan_id,
+            amount_fen=amount_fen,
             rate_bp=385,
             term_months=12,
             signed_by=keys,
@@ -152,5 +154,62 @@ def test_the_bank_enforces_and_sells_by_forced_auction_and_is_paid_first(
     assert "30,231.00" in defaults
     assert "FS-YY-031" in defaults
     bank.shot("d06-bank-holdings-recovered")
+    for person in (bank, dye, bureau):
+        person.context.close()
+
+
+def test_the_bureau_starts_the_forced_auction_of_rights_the_bank_enforced_and_sees_the_split(
+    browser: Any, served: Served, shots: Path
+) -> None:
+    world = served.world
+    # 25,000 CNY: the first test's sale at 12,000 CNY/t priced the 3 t at 36,000, so 80% is 28,800
+    pledge_id = _pledged(served, loan_id="LN-047", amount_fen=2_500_000)
+    world.clock.advance(timedelta(days=73))  # 2,500,000 fen x 3.85% x 73/365 = 19,250 fen of interest
+    bank = Person(browser, served, "bank_yuyao", shots)
+    bank.go("/console/bank")
+    bank.submit(f"/bank/pledges/{pledge_id}/enforce")
+    assert "已强制执行" in bank.flash()
+
+    bureau = Person(browser, served, "yuyao", shots)
+    bureau.go("/console/bureau/defaults")
+    row = bureau.page.locator(f"tr[data-pledge='{pledge_id}']")
+    assert (
+        row.locator("td.num").first.inner_text(),
+        row.locator(".status").inner_text(),
+    ) == ("3.000 t/a", "已处置")
+    bureau.shot("d07-bureau-defaults-enforced")
+    row.locator("a.start-forced").click()
+    bureau.page.wait_for_load_state()
+    assert "25,192.50" in bureau.page.inner_text("#claim-total")
+    bureau.page.fill("input[name=auction_id]", "FS-YY-047")
+    bureau.page.fill("input[name=reserve_price]", "8000")
+    bureau.page.select_option("select[name=design]", "online_bidding")
+    bureau.shot("d08-bureau-forced-auction-form")
+    bureau.submit(f"/bureau/pledges/{pledge_id}/forced-auction")
+    assert "处置拍卖 FS-YY-047 已发起" in bureau.flash()
+    assert "拍卖处置" in bureau.page.inner_text("#forced")
+
+    dye = Person(browser, served, "yuyao_dye", shots)
+    dye.go("/console/auctions/FS-YY-047")
+    dye.page.fill("input[name=price]", "11000")  # 3 t x 11,000 = 33,000 CNY
+    dye.page.fill("input[name=quantity]", "3")
+    dye.submit("/bids")
+    assert "报价" in dye.flash()
+    world.clock.advance(timedelta(hours=3))
+    bureau.go("/console/auctions/FS-YY-047")
+    bureau.submit("/close")
+    assert "结果已记录" in bureau.flash()
+    bank_before, chem_before = _cash_fen(served, "bank_yuyao"), _cash_fen(served, "yuyao_chem")
+    bureau.submit("/settle")
+    assert "已结算 1 户" in bureau.flash()
+    assert _cash_fen(served, "bank_yuyao") - bank_before == 2_519_250  # principal and interest first
+    assert _cash_fen(served, "yuyao_chem") - chem_before == 3_300_000 - 2_519_250
+    bureau.go("/console/bureau/defaults")
+    row = bureau.page.locator(f"tr[data-pledge='{pledge_id}']")
+    assert "25,192.50" in row.locator("td.recovered").inner_text()  # the bank, paid first
+    assert "7,807.50" in row.locator("td.to-enterprise").inner_text()  # the rest, to the enterprise
+    assert "FS-YY-047" in row.inner_text()
+    assert row.locator("a.start-forced").count() == 0  # all 3 t sold: nothing left to offer
+    bureau.shot("d09-bureau-defaults-split")
     for person in (bank, dye, bureau):
         person.context.close()

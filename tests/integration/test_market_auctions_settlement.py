@@ -4,6 +4,7 @@ record per winner, deposits (保证金) captured or released, and forfeiture by 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -12,8 +13,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from accounts.errors import PermissionDenied
+from ledger.auction_errors import AuctionResultMismatch
 from ledger.errors import DomainError, InsufficientBalance, MissingSignature
-from ledger.service import Registry, find_hold, journal_lines, replay_database
+from ledger.journal import parse_line, seal
+from ledger.replay import replay_lines
+from ledger.service import Instruction, Registry, find_hold, journal_lines, replay_database, submit
 from market.auctions import settlement as auction_settlement
 from market.auctions.errors import AwardNotPending, PaymentOverdue, PaymentWindowOpen, UnknownAward
 from market.auctions.model import AuctionDesign, FixedDeposit, payment_fen
@@ -235,3 +239,46 @@ def test_a_fault_after_one_winners_record_undoes_that_record_only(
         report, diff = replay_database(s)
     assert report.ok
     assert diff == {}
+
+
+def test_a_settlement_paying_other_than_the_award_is_refused_live_and_by_replay(world: World) -> None:
+    """P10: the price a winner pays is the result's on the journal, checked by the ledger's rule, not
+    only by the workflow that builds the record."""
+    chem = world.party("yuyao_chem")
+    world.open(terms(quantity_kg=1_500))
+    world.bid("yuyao_chem", P + 40_000, 1_200, minutes(5))
+    closed = world.close()
+    assert closed.result is not None
+    (award,) = closed.result.awards
+    with Session(world.engine) as s:
+        honest = auction_settlement._settlement_body(s, closed, award)
+        lines = list(journal_lines(s))
+    cut = 100_000  # the winner pays 1,000 CNY less, the bureau is credited as much less: balanced
+    postings = tuple(
+        replace(p, amount=p.amount + (cut if p.amount < 0 else -cut)) if p.instrument == "CNY" else p
+        for p in honest.postings
+    )
+    forged = replace(honest, postings=postings)
+    signed = Instruction.signed(
+        forged, *((world.party(a), world.people[a].key) for a in ("yuyao", "yuyao_chem"))
+    )
+    with Session(world.engine) as s, pytest.raises(AuctionResultMismatch) as refused:
+        submit(s, signed, registry=world.registry)
+    assert (refused.value.details["paid_fen"], refused.value.details["due_fen"]) == (
+        award.amount_fen - cut,
+        award.amount_fen,
+    )
+    last = parse_line(lines[-1])
+    record = seal(
+        seq=last.seq + 1,
+        prev=last.hash,
+        time=last.time + timedelta(seconds=1),
+        body=forged.to_json(),
+        sigs=list(signed.signatures),
+        registry=world.registry.key,
+    )
+    failure = replay_lines([*lines, record.line()]).failure
+    assert failure is not None
+    assert (failure.seq, failure.rule) == (record.seq, "auction_result_mismatch"), failure
+    assert world.position(f"{chem}.cash") == (CHEM_FUNDS, 100_000)  # nothing was paid
+    assert _settle(world, "yuyao_chem").status is AwardStatus.SETTLED  # the honest one still settles

@@ -10,18 +10,20 @@ import pytest
 from sqlalchemy import Engine
 
 from accounts.errors import PermissionDenied
+from ledger.auction_errors import AuctionResultMismatch
 from ledger.forced_sale import claim_cap
 from ledger.journal import parse_line, seal
 from ledger.model import Lot, Posting, TxBody
 from ledger.pledge_terms import PledgeLoan
 from ledger.replay import replay_lines
-from ledger.service import find_claim, journal_lines, replay_database, sign_body
+from ledger.service import Instruction, find_claim, journal_lines, replay_database, sign_body, submit
+from market.auctions import forced, settlement
 from market.auctions import service as auctions
-from market.auctions import settlement
 from market.auctions.model import AuctionDesign, AuctionTerms, FixedDeposit
 from market.auctions.state import AuctionStatus, get_auction
-from market.pledges.default import start_forced_auction
-from market.pledges.service import PledgeStatus, get_pledge
+from market.pledges.default import claim_now, start_forced_auction
+from market.pledges.errors import PledgeStateConflict
+from market.pledges.service import PledgeStatus, enforce_pledge, get_pledge
 from market.trades.errors import InvalidTrade
 from market.trades.service import trade
 from tests.integration.test_market_pledge import Desk
@@ -35,18 +37,28 @@ def desk(engine: Engine) -> Desk:
 KG = 1_000  # 1 t COD pledged for a loan of 1,000,000 fen (10,000 CNY) at 3.85% from START
 
 
-def _terms(desk: Desk, auction_id: str, kg: int, lot: Lot, price_fen_per_t: int = 1_000_000) -> AuctionTerms:
+def _terms(
+    desk: Desk,
+    auction_id: str,
+    kg: int,
+    lot: Lot,
+    price_fen_per_t: int = 1_000_000,
+    design: AuctionDesign = AuctionDesign.PAY_AS_BID,
+) -> AuctionTerms:
     now = desk.clock.now
+    ascending = design is AuctionDesign.ASCENDING
     return AuctionTerms(
         auction_id=auction_id,
         instrument="COD",
         jurisdiction=lot.jurisdiction or "",
         quantity_kg=kg,
         reserve_price_fen_per_t=price_fen_per_t,
-        design=AuctionDesign.PAY_AS_BID,
+        design=design,
         opens_at=now,
         closes_at=now + timedelta(hours=2),
         deposit_rule=FixedDeposit(10_000),
+        max_bids_per_bidder=None if ascending else 10,
+        increment_fen_per_t=10_000 if ascending else None,
     )
 
 
@@ -65,14 +77,16 @@ def _sell(
     *,
     auction_id: str = "FS-1",
     kg: int = KG,
+    starter: str = "bank_yuyao",
+    design: AuctionDesign = AuctionDesign.PAY_AS_BID,
 ) -> None:
-    """Start a forced auction of ``kg``, take ``bids`` (alias -> (fen per t, kg)), close it."""
+    """``starter`` starts a forced auction of ``kg``, takes ``bids`` (alias -> (fen per t, kg)), closes it."""
     desk.call(
         start_forced_auction,
-        actor=desk.p("bank_yuyao"),
-        signed_by=desk.consent("bank_yuyao"),
+        actor=desk.p(starter),
+        signed_by=desk.consent(starter),
         pledge_id=pledge_id,
-        terms=_terms(desk, auction_id, kg, lot),
+        terms=_terms(desk, auction_id, kg, lot, design=design),
         reason="逾期未还 loan overdue",
         now=desk.clock.now,
     )
@@ -241,3 +255,153 @@ def test_replay_refuses_a_forced_settlement_that_pays_the_enterprise_before_the_
     assert failure.evidence.get("to_bank_fen") == 720_000
     # and the honest record replays
     assert replay_lines(lines).failure is None
+
+
+def _forge_after(desk: Desk, lines: list[str], forged: TxBody, *signers: str) -> str:
+    """``forged`` sealed by the registry after ``lines``, signed by ``signers`` (aliases): a record a
+    dishonest operator could write, which replay must refuse by the rules alone."""
+    last = parse_line(lines[-1])
+    sigs = [sign_body(forged, desk.party(a), desk.key(a)) for a in signers]
+    return seal(
+        seq=last.seq + 1,
+        prev=last.hash,
+        time=last.time + timedelta(seconds=1),
+        body=forged.to_json(),
+        sigs=sigs,
+        registry=desk.registry.key,
+    ).line()
+
+
+def test_replay_refuses_a_forced_settlement_whose_payment_differs_from_the_recorded_award(
+    desk: Desk,
+) -> None:
+    pledge_id, lot = _defaulted(desk)
+    _sell(desk, pledge_id, lot, {"yuyao_dye": (1_200_000, 600)})  # awarded 600 kg for 720,000 fen
+    with desk.session() as s:
+        auction = get_auction(s, auction_id="FS-1")
+        award = auction.result.award(desk.party("yuyao_dye")) if auction.result else None
+        assert award is not None
+        assert award.amount_fen == 720_000
+        honest = settlement._settlement_body(s, auction, award)
+        lines = list(journal_lines(s))
+    # the winner pays 100,000 fen less, all of it to the bank: a split that is right for what is paid
+    cheap = [p for p in honest.postings if p.instrument != "CNY"]
+    cheap += [
+        Posting(f"{desk.party('yuyao_dye')}.cash", "CNY", Lot(), -620_000),
+        Posting(f"{desk.party('bank_yuyao')}.cash", "CNY", Lot(), 620_000),
+    ]
+    deposit = [op for op in honest.holds if op.hold == award.hold]  # the rights; the deposit stays held
+    forged = TxBody(
+        honest.action,
+        honest.nonce,
+        tuple(cheap),
+        holds=tuple(deposit),
+        signers=honest.signers,
+        meta={**honest.meta, "amount_fen": 620_000, "to_bank_fen": 620_000},
+    )
+    record = _forge_after(desk, lines, forged, "yuyao", "yuyao_dye")
+    failure = replay_lines([*lines, record]).failure
+    assert failure is not None
+    assert (failure.seq, failure.rule) == (parse_line(record).seq, "auction_result_mismatch"), failure
+    assert (failure.evidence.get("paid_fen"), failure.evidence.get("due_fen")) == (620_000, 720_000)
+    # the live ledger refuses the same body
+    signed = Instruction.signed(forged, *((desk.party(a), desk.key(a)) for a in ("yuyao", "yuyao_dye")))
+    with desk.session() as s, pytest.raises(AuctionResultMismatch):
+        submit(s, signed, registry=desk.registry)
+
+
+def test_replay_refuses_a_forced_settlement_that_states_a_split_it_does_not_pay(desk: Desk) -> None:
+    pledge_id, lot = _defaulted(desk)
+    _sell(desk, pledge_id, lot, {"yuyao_dye": (1_200_000, 600)})
+    with desk.session() as s:
+        auction = get_auction(s, auction_id="FS-1")
+        award = auction.result.award(desk.party("yuyao_dye")) if auction.result else None
+        assert award is not None
+        honest = settlement._settlement_body(s, auction, award)
+        lines = list(journal_lines(s))
+    # the payment is right, but the record tells a reader the enterprise got 20,000 fen of it
+    forged = TxBody(
+        honest.action,
+        honest.nonce,
+        honest.postings,
+        holds=honest.holds,
+        signers=honest.signers,
+        meta={**honest.meta, "to_bank_fen": 700_000, "to_enterprise_fen": 20_000},
+    )
+    record = _forge_after(desk, lines, forged, "yuyao", "yuyao_dye")
+    failure = replay_lines([*lines, record]).failure
+    assert failure is not None
+    assert (failure.seq, failure.rule) == (parse_line(record).seq, "movement_not_allowed"), failure
+
+
+def _enforce(desk: Desk, pledge_id: str) -> None:
+    desk.call(
+        enforce_pledge, actor=desk.p("bank_yuyao"), signed_by=desk.consent("bank_yuyao"), pledge_id=pledge_id
+    )
+
+
+def test_the_bureau_starts_the_forced_sale_of_rights_the_bank_enforced_under_an_ascending_design(
+    desk: Desk,
+) -> None:
+    pledge_id, lot = _defaulted(desk)
+    with pytest.raises(PledgeStateConflict, match="enforces it before"):
+        desk.call(
+            start_forced_auction,
+            actor=desk.p("yuyao"),
+            signed_by=desk.consent("yuyao"),
+            pledge_id=pledge_id,
+            terms=_terms(desk, "FS-EARLY", KG, lot),
+            reason="未执行 not enforced yet",
+            now=desk.clock.now,
+        )
+    _enforce(desk, pledge_id)
+    with pytest.raises(PermissionDenied):  # another city's bureau
+        desk.call(
+            start_forced_auction,
+            actor=desk.p("ningbo"),
+            signed_by=desk.consent("ningbo"),
+            pledge_id=pledge_id,
+            terms=_terms(desk, "FS-X", KG, lot),
+            reason="not ours",
+            now=desk.clock.now,
+        )
+    bank_before, owner_before = _cash(desk, "bank_yuyao"), _cash(desk, "yuyao_chem")
+    # 1,000 kg at 11,000 CNY/t = 1,100,000 fen: 1,007,700 to the bank, 92,300 to the enterprise
+    _sell(
+        desk, pledge_id, lot, {"yuyao_dye": (1_100_000, KG)}, starter="yuyao", design=AuctionDesign.ASCENDING
+    )
+    _settle(desk, "yuyao_dye")
+    assert _cash(desk, "bank_yuyao") - bank_before == 1_007_700
+    assert _cash(desk, "yuyao_chem") - owner_before == 92_300
+    with desk.session() as s:
+        auction = get_auction(s, auction_id="FS-1")
+        assert (auction.terms.design, auction.status) == (AuctionDesign.ASCENDING, AuctionStatus.SETTLED)
+        p = get_pledge(s, actor=desk.p("yuyao"), pledge_id=pledge_id)
+        assert (p.status, p.claim_fen, p.closed_by) == (
+            PledgeStatus.FORCED_AUCTION,
+            1_007_700,
+            desk.party("yuyao"),
+        )
+        report, diff = replay_database(s)
+        assert report.ok, report.failure
+        assert not diff
+
+
+def test_replay_refuses_a_forced_auction_the_bureau_opened_before_the_bank_enforced(desk: Desk) -> None:
+    pledge_id, lot = _defaulted(desk)
+    other = desk.pledge("yuyao_chem", "bank_yuyao", lot, KG)  # the lot's other tonne, to the same bank
+    _enforce(desk, other.id)  # the bank's holding now has 1,000 kg of the lot, from the other pledge
+    with desk.session() as s:
+        claim = claim_now(s, pledge_id=pledge_id, on=desk.clock.now)
+        lines = list(journal_lines(s))
+    assert lot.valid_until is not None
+    # the bureau sells them as if for the first pledge, which the bank never enforced
+    terms = _terms(desk, "FS-F", KG, lot)
+    forged = forced._body(
+        terms, lot.valid_until, claim, desk.party("yuyao"), timedelta(days=5), starter=desk.party("yuyao")
+    )
+    record = _forge_after(desk, lines, forged, "yuyao")
+    failure = replay_lines([*lines, record]).failure
+    assert failure is not None
+    assert (failure.seq, failure.rule) == (parse_line(record).seq, "movement_not_allowed"), failure
+    assert failure.evidence.get("field") == "body.signers", failure
