@@ -155,7 +155,7 @@ _STATUS: Final = {
     "active": "有效 active",
     "partly_released": "部分解押 partly released",
     "released": "已解押 released",
-    "enforced": "已处置 enforced",
+    "enforced": "已强制执行 enforced",
     "forced_auction": "拍卖处置中 marked for forced auction",
     "unknown": "未知 unknown",
 }

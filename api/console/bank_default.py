@@ -32,7 +32,7 @@ from ledger.forced_sale import ForcedClaim
 from ledger.service import find_claim
 from market.auctions.forced import forced_auctions_of
 from market.auctions.model import AuctionDesign, AuctionTerms, FixedDeposit
-from market.auctions.state import Auction, AwardStatus, free_units
+from market.auctions.state import Auction, AuctionStatus, AwardStatus, free_units
 from market.pledges import service as pledge
 from market.pledges.default import claim_now, start_forced_auction
 from market.pledges.service import Pledge, PledgeStatus
@@ -80,6 +80,19 @@ class Sale:
     @property
     def to_enterprise_fen(self) -> int:
         return self.paid_fen - (self.claim.recovered_fen if self.claim else 0)
+
+    @property
+    def stage(self) -> str:
+        """What the pages say of the default: ``disposed`` once nothing is left to offer and every
+        forced auction is settled (the pledge's own status stays ``forced_auction`` on the journal),
+        otherwise the pledge's status."""
+        if (
+            self.auctions
+            and not self.offerable_kg
+            and all(a.status is AuctionStatus.SETTLED for a in self.auctions)
+        ):
+            return "disposed"
+        return self.pledge.status.value
 
 
 def _sales(c: Console, party: str) -> list[Sale]:

@@ -176,7 +176,7 @@ def test_the_bureau_starts_the_forced_auction_of_rights_the_bank_enforced_and_se
     assert (
         row.locator("td.num").first.inner_text(),
         row.locator(".status").inner_text(),
-    ) == ("3.000 t/a", "已处置")
+    ) == ("3.000 t/a", "已强制执行")
     bureau.shot("d07-bureau-defaults-enforced")
     row.locator("a.start-forced").click()
     bureau.page.wait_for_load_state()
@@ -210,6 +210,7 @@ def test_the_bureau_starts_the_forced_auction_of_rights_the_bank_enforced_and_se
     assert "7,807.50" in row.locator("td.to-enterprise").inner_text()  # the rest, to the enterprise
     assert "FS-YY-047" in row.inner_text()
     assert row.locator("a.start-forced").count() == 0  # all 3 t sold: nothing left to offer
+    assert row.locator(".status").last.inner_text() == "处置完毕"
     bureau.shot("d09-bureau-defaults-split")
     for person in (bank, dye, bureau):
         person.context.close()
