@@ -15,8 +15,8 @@ from typing import Any
 from sqlmodel import Session
 
 from accounts.model import Participant
+from ledger.errors import InvalidInput
 from ledger.service import Registry
-from market.auctions.state import aware
 from market.consent import Consent
 from market.proposals import service
 from market.proposals.model import Proposal, ProposalStatus, SignerSlot
@@ -34,6 +34,13 @@ class OfferStatus(StrEnum):
         if status is ProposalStatus.PENDING:
             return cls.PENDING
         return cls.ACCEPTED if status is ProposalStatus.APPLIED else cls.WITHDRAWN
+
+
+def aware(moment: object) -> datetime:
+    """The workflow clock: a timezone-aware instant, never naive."""
+    if not isinstance(moment, datetime) or moment.utcoffset() is None:
+        raise InvalidInput("now must be a timezone-aware datetime", field="now")
+    return moment
 
 
 def make_offer(

@@ -165,7 +165,7 @@ def _rows(conn: sa.Connection, table: str) -> list[Mapping[str, Any]]:
 
 def _carry_over(conn: sa.Connection) -> None:
     for r in _rows(conn, "trade_offer"):
-        keys = (
+        keys: tuple[str, ...] = (
             "seller",
             "buyer",
             "instrument",
