@@ -26,6 +26,7 @@ from api.routes import (
     issuance,
     participants,
     pledges,
+    proposals,
     trades,
 )
 from api.routes import ledger as ledger_routes
@@ -78,6 +79,7 @@ def create_app(
         issuance,
         auctions,
         trades,
+        proposals,
         crosscity,
         pledges,
         bluecarbon,

@@ -139,10 +139,12 @@ def _row(session: Session, actor: Participant, proposal_id: str, kind: str | Non
     return row
 
 
-def _pending(session: Session, row: ProposalRow, now: datetime) -> Proposal:
+def _pending(session: Session, row: ProposalRow, now: datetime, kind: str | None) -> Proposal:
+    """The proposal if still pending (``kind``: asked for by that kind, which answers its own code)."""
     found = _view(session, row, now)
     if found.status is not ProposalStatus.PENDING:
-        raise kind_of(row.kind).closed(f"proposal {row.id} is {found.status.value}", field="proposal_id")
+        closed = kind_of(kind).closed if kind is not None else ProposalClosed
+        raise closed(f"proposal {row.id} is {found.status.value}", field="proposal_id")
     return found
 
 
@@ -299,7 +301,7 @@ def sign(
     kept; when it is the last slot the kind applies the proposal now (its rules re-checked)."""
     lock_head_time(session)  # one signature at a time: a proposal applies exactly once
     row = _row(session, actor, proposal_id, kind)
-    found = _pending(session, row, now)
+    found = _pending(session, row, now, kind)
     index = _open_slot(session, found, actor, user)
     sig = None
     if found.body is not None:
@@ -346,7 +348,7 @@ def withdraw(
 ) -> Proposal:
     """The proposer (its party, and its user when one proposed it) takes a pending proposal back."""
     row = _row(session, actor, proposal_id, kind)
-    _pending(session, row, now)
+    _pending(session, row, now, kind)
     if actor.party != row.party or (row.proposed_by is not None and user != row.proposed_by):
         raise InvalidInput("only the one who proposed it withdraws it", field="proposal_id")
     _close(row, ProposalStatus.WITHDRAWN, actor, user, now, None)
@@ -366,7 +368,7 @@ def reject(
 ) -> Proposal:
     """A required signer who has not signed turns the proposal down; nothing reaches the journal."""
     row = _row(session, actor, proposal_id, kind)
-    found = _pending(session, row, now)
+    found = _pending(session, row, now, kind)
     _open_slot(session, found, actor, user)  # the same test as for signing: only one who could sign
     _close(row, ProposalStatus.REJECTED, actor, user, now, None)
     session.add(row)
