@@ -15,6 +15,7 @@ from accounts.identifiers import account_id
 from accounts.model import Role
 from accounts.service import account_balances, participants
 from api.console import charts, forms
+from api.console.proposals import Outcome, take_step
 from api.console.todo import todo_of
 from api.console.web import (
     CST,
@@ -37,7 +38,7 @@ from market.auctions.standing import need_standing
 from market.crosscity import service as crosscity
 from market.crosscity.service import TransferStatus
 from market.issuance import service as issuance
-from market.issuance.offers import allocation_offers_of, offer_allocation, withdraw_allocation
+from market.issuance.offers import ALLOCATION_OFFER, allocation_offers_of, offer_allocation
 from market.pledges import service as pledge
 from market.pledges.service import PledgeStatus
 from market.trades.offers import OfferStatus
@@ -207,11 +208,17 @@ def withdraw_allocation_offer(offer_id: str, c: WriteConsole, form: FormDep) -> 
     """Withdraw a paid-use offer the enterprise has not consented to."""
     c.need(Role.BUREAU)
 
-    def run() -> Done:
-        withdraw_allocation(c.session, actor=c.me, offer_id=offer_id, now=c.now)
-        return Done(to=PREFIX + "/bureau/issue", message="flash.allocation_withdrawn", args={"id": offer_id})
-
-    return act(c, form, run, lambda exc: _issue_page(c, error=exc, values=form, failed=offer_id))
+    outcome = Outcome(
+        to=PREFIX + "/bureau/issue", withdrawn="flash.allocation_withdrawn", kind=ALLOCATION_OFFER
+    )
+    return take_step(
+        c,
+        form,
+        proposal_id=offer_id,
+        step="withdraw",
+        outcome=outcome,
+        on_error=lambda exc: _issue_page(c, error=exc, values=form, failed=offer_id),
+    )
 
 
 # -- project needs -----------------------------------------------------------------------------
