@@ -20,7 +20,7 @@ from accounts.permissions import Action, authorize
 from accounts.service import get_participant, pinned_registry, target_for_party
 from ledger.controls import APPROVED_BY, TRUST_ADD, TRUST_REMOVE, add_working_days
 from ledger.crypto import SigningKey
-from ledger.errors import InvalidInput, UnknownUser
+from ledger.errors import InvalidInput
 from ledger.model import Lot, Posting, TxBody, check_id
 from ledger.service import (
     Instruction,
@@ -38,7 +38,7 @@ from market.consent import Consent
 from market.proposals import service as proposals
 from market.proposals.errors import ProposalClosed, UnknownProposal
 from market.proposals.model import Proposal, SignerSlot
-from market.proposals.service import Applied, ProposalKind, register
+from market.proposals.service import Applied, ProposalKind, register, user_role
 from market.trades.transfers import transfer
 
 __all__ = [
@@ -61,18 +61,6 @@ LIFETIME = timedelta(days=7)  # a proposal nobody approves in a week lapses
 TRANSFER = "transfer"
 KINDS = (TRANSFER, TRUST_ADD)
 APPROVER = "approver"
-
-
-def _user_role(session: Session, party: str, user: str | None) -> str:
-    """The role the journal gives ``user`` in ``party``; proposals are made and approved by named users."""
-    controls = controls_of(session, party=party)
-    if user is None or controls is None or user not in controls.users:
-        raise UnknownUser(
-            f"{user or 'the administrator key'} is not a named user of {party}: log in as one",
-            field="user",
-            user=user,
-        )
-    return controls.users[user]
 
 
 def _sign(party: str, key: SigningKey, body: TxBody) -> Instruction:
@@ -170,7 +158,7 @@ def propose_transfer(
 ) -> Proposal | Receipt:
     """Send units from the actor's holding: at or under the party's four-eyes threshold for
     transfers it is recorded now with this user named; above it, it waits for a second user."""
-    _user_role(session, actor.party, user)
+    user_role(session, actor.party, user)
     assert user is not None
     check_id(to, field="to")
     if isinstance(quantity_kg, bool) or not isinstance(quantity_kg, int) or quantity_kg <= 0:
@@ -194,7 +182,7 @@ def propose_trust(
 ) -> Proposal:
     """Propose adding ``account`` to the party's trusted list; a second user approves it, and it
     takes effect after the registry's delay from that approval (EU 2019/1122 art. 23)."""
-    _user_role(session, actor.party, user)
+    user_role(session, actor.party, user)
     assert user is not None
     authorize(actor, Action.TRANSFER_UNITS, target_for_party(session, party=actor.party))
     info = find_account(session, account=check_id(account, field="account"))
@@ -215,7 +203,7 @@ def approve(
 ) -> Receipt:
     """The second user's approval: the registry signs the proposed body with both users named and
     records it. The second user cannot be the first, and must be an approver (复核人)."""
-    _user_role(session, actor.party, user)
+    user_role(session, actor.party, user)
     pinned, now = pinned_registry(session, registry=registry)
     key = custody_key(session, vault=vault, party=actor.party, at=now)
     done = proposals.sign(
@@ -236,7 +224,7 @@ def reject(
     session: Session, *, actor: Participant, user: str | None, proposal_id: str, now: datetime
 ) -> Proposal:
     """An approver other than the proposer turns a proposal down; nothing reaches the journal."""
-    _user_role(session, actor.party, user)
+    user_role(session, actor.party, user)
     return proposals.reject(session, actor=actor, proposal_id=proposal_id, now=now, user=user)
 
 
@@ -244,7 +232,7 @@ def withdraw(
     session: Session, *, actor: Participant, user: str | None, proposal_id: str, now: datetime
 ) -> Proposal:
     """The proposer takes a proposal back before anyone approved it."""
-    _user_role(session, actor.party, user)
+    user_role(session, actor.party, user)
     return proposals.withdraw(session, actor=actor, proposal_id=proposal_id, now=now, user=user)
 
 
@@ -252,7 +240,7 @@ def remove_trusted(
     session: Session, *, registry: Registry, vault: Vault, actor: Participant, user: str | None, account: str
 ) -> Receipt:
     """Take ``account`` off the party's trusted list, at once: one user is enough to reduce risk."""
-    _user_role(session, actor.party, user)
+    user_role(session, actor.party, user)
     pinned, now = pinned_registry(session, registry=registry)
     meta = {"party": actor.party, "account": account, APPROVED_BY: {actor.party: [str(user)]}}
     body = TxBody(TRUST_REMOVE, new_nonce(), signers=(actor.party,), meta=meta)

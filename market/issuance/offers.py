@@ -13,11 +13,10 @@ from sqlmodel import Session
 
 from accounts.model import Participant
 from accounts.permissions import Action
-from accounts.service import get_participant
 from ledger.errors import InvalidInput
 from ledger.model import TxBody
 from ledger.service import Registry, new_nonce
-from ledger.timeutil import format_date, parse_date
+from ledger.timeutil import parse_date
 from market.consent import Consent
 from market.issuance.errors import NotInJurisdiction
 from market.issuance.service import DEFAULT_TERM_YEARS, Allocation, allocate, allocation_draft, bureau_of
@@ -29,6 +28,7 @@ from market.proposals.service import Applied, ProposalKind, register
 
 __all__ = [
     "ALLOCATION_OFFER",
+    "DESK",
     "AllocationOffer",
     "AllocationOfferNotPending",
     "UnknownAllocationOffer",
@@ -56,18 +56,12 @@ def _purpose(terms: Mapping[str, Any]) -> Purpose:
 
 
 def _allocation(session: Session, terms: Mapping[str, Any]) -> dict[str, Any]:
-    """The allocation's arguments from the terms (the bureau acts; paid use, as offered)."""
-    return {
-        "actor": get_participant(session, party=terms["bureau"]),
-        "enterprise": terms["enterprise"],
-        "instrument": terms["instrument"],
-        "quantity_kg": terms["quantity_kg"],
-        "valid_until": parse_date(terms["valid_until"]),
+    """The allocation's arguments from the terms (paid use, as offered)."""
+    return two_party.rights_args(session, terms) | {
         "purpose": _purpose(terms),
         "project": terms["project"],
         "years": terms["years"],
         "price_fen_per_tonne_year": terms["price_fen_per_tonne_year"],
-        "nonce": terms["nonce"],
     }
 
 
@@ -108,25 +102,18 @@ class AllocationOffer:
 
     @classmethod
     def of(cls, p: Proposal) -> AllocationOffer:
-        t = p.terms
         assert p.body is not None
+        terms = {**p.terms, "valid_until": parse_date(p.terms["valid_until"]), "purpose": _purpose(p.terms)}
         return cls(
-            p.id,
-            t["bureau"],
-            t["enterprise"],
-            t["instrument"],
-            parse_date(t["valid_until"]),
-            t["quantity_kg"],
-            _purpose(t),
-            t["project"],
-            t["years"],
-            t["price_fen_per_tonne_year"],
-            t["fee_fen"],
-            t["nonce"],
-            OfferStatus.of(p.status),
-            p.record_seq,
-            p.body,
+            id=p.id, status=OfferStatus.of(p.status), allocation_seq=p.record_seq, body=p.body, **terms
         )
+
+
+DESK = two_party.OfferDesk(ALLOCATION_OFFER, AllocationOffer.of, Allocation)
+# The enterprise consents to the fee (a refusal then, e.g. the reserve short now, leaves the offer
+# pending) or declines it; the bureau withdraws; an offer is seen by its bureau and enterprise only.
+accept_allocation, withdraw_allocation = DESK.accept, DESK.withdraw
+get_allocation_offer, allocation_offers_of = DESK.get, DESK.list
 
 
 def offer_allocation(
@@ -173,73 +160,16 @@ def offer_allocation(
     fee = int(body.meta["paid_use"]["fee_fen"])
     if fee <= 0:
         raise InvalidInput("a free allocation needs no consent: allocate it directly", field="price")
+    rights = two_party.rights_terms(body, valid_until=valid_until, quantity_kg=quantity_kg)
     terms = {
         "bureau": actor.party,
         "enterprise": enterprise,
-        "instrument": body.postings[0].instrument,
-        "valid_until": format_date(valid_until),
-        "quantity_kg": quantity_kg,
         "purpose": purpose,
         "project": project,
         "years": years,
         "price_fen_per_tonne_year": price_fen_per_tonne_year,
         "fee_fen": fee,
-        "nonce": body.nonce,
     }
-    made = two_party.make_offer(
-        session,
-        kind=ALLOCATION_OFFER,
-        actor=actor,
-        counterparty=enterprise,
-        terms=terms,
-        signed_by=signed_by,
-        now=now,
+    return DESK.make(
+        session, actor=actor, counterparty=enterprise, terms=rights | terms, signed_by=signed_by, now=now
     )
-    return AllocationOffer.of(made)
-
-
-def accept_allocation(
-    session: Session,
-    *,
-    registry: Registry,
-    actor: Participant,
-    offer_id: str,
-    signed_by: Consent,
-    now: datetime,
-) -> Allocation:
-    """The enterprise consents to the fee: its signature joins the bureau's and the allocation is
-    recorded, rights and fee in one record (a refusal there, such as the reserve no longer holding
-    the quantity, leaves the offer pending)."""
-    done = two_party.accept(
-        session,
-        kind=ALLOCATION_OFFER,
-        registry=registry,
-        actor=actor,
-        offer_id=offer_id,
-        signed_by=signed_by,
-        now=now,
-    )
-    assert isinstance(done, Allocation)
-    return done
-
-
-def withdraw_allocation(
-    session: Session, *, actor: Participant, offer_id: str, now: datetime
-) -> AllocationOffer:
-    """The bureau withdraws a pending offer, or the enterprise declines it; its signature is never used."""
-    closed = two_party.close_offer(session, kind=ALLOCATION_OFFER, actor=actor, offer_id=offer_id, now=now)
-    return AllocationOffer.of(closed)
-
-
-def get_allocation_offer(session: Session, *, actor: Participant, offer_id: str) -> AllocationOffer:
-    """An offer, to its bureau or enterprise only (``UnknownAllocationOffer`` to anyone else)."""
-    found = two_party.offer_of(session, kind=ALLOCATION_OFFER, actor=actor, offer_id=offer_id)
-    return AllocationOffer.of(found)
-
-
-def allocation_offers_of(
-    session: Session, *, actor: Participant, status: OfferStatus | None = None
-) -> list[AllocationOffer]:
-    """The offers ``actor`` made (a bureau) or received (an enterprise), newest first."""
-    found = two_party.offers(session, kind=ALLOCATION_OFFER, actor=actor, status=status)
-    return [AllocationOffer.of(p) for p in found]

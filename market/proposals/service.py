@@ -42,6 +42,7 @@ __all__ = [
     "register",
     "reject",
     "sign",
+    "user_role",
     "withdraw",
 ]
 
@@ -198,7 +199,7 @@ def proposals_of(
 # -- writing -------------------------------------------------------------------------------------
 
 
-def _user_role(session: Session, party: str, user: str | None) -> str:
+def user_role(session: Session, party: str, user: str | None) -> str:
     """The role the journal gives ``user`` in ``party`` (a slot with a role needs a named user)."""
     controls = controls_of(session, party=party)
     if user is None or controls is None or user not in controls.users:
@@ -279,7 +280,7 @@ def _open_slot(session: Session, proposal: Proposal, actor: Participant, user: s
             )
         if slot.role is None:
             return i
-        role = _user_role(session, actor.party, user)
+        role = user_role(session, actor.party, user)
         if role == slot.role:
             return i
         raise FourEyesRequired(f"{user} is a {role}: only an {slot.role} signs this", field="proposal_id")
@@ -337,6 +338,29 @@ def _close(
     row.decided_at, row.record_seq = format_utc(now), seq
 
 
+def _decide(
+    session: Session,
+    actor: Participant,
+    proposal_id: str,
+    now: datetime,
+    user: str | None,
+    kind: str | None,
+    status: ProposalStatus,
+) -> Proposal:
+    """Withdraw or reject: the proposal closes unapplied, nothing reaches the journal."""
+    row = _row(session, actor, proposal_id, kind)
+    found = _pending(session, row, now, kind)
+    if status is ProposalStatus.WITHDRAWN:
+        if actor.party != row.party or (row.proposed_by is not None and user != row.proposed_by):
+            raise InvalidInput("only the one who proposed it withdraws it", field="proposal_id")
+    else:
+        _open_slot(session, found, actor, user)  # the same test as for signing: only one who could sign
+    _close(row, status, actor, user, now, None)
+    session.add(row)
+    session.flush()
+    return _view(session, row, now)
+
+
 def withdraw(
     session: Session,
     *,
@@ -347,14 +371,7 @@ def withdraw(
     kind: str | None = None,
 ) -> Proposal:
     """The proposer (its party, and its user when one proposed it) takes a pending proposal back."""
-    row = _row(session, actor, proposal_id, kind)
-    _pending(session, row, now, kind)
-    if actor.party != row.party or (row.proposed_by is not None and user != row.proposed_by):
-        raise InvalidInput("only the one who proposed it withdraws it", field="proposal_id")
-    _close(row, ProposalStatus.WITHDRAWN, actor, user, now, None)
-    session.add(row)
-    session.flush()
-    return _view(session, row, now)
+    return _decide(session, actor, proposal_id, now, user, kind, ProposalStatus.WITHDRAWN)
 
 
 def reject(
@@ -366,11 +383,5 @@ def reject(
     user: str | None = None,
     kind: str | None = None,
 ) -> Proposal:
-    """A required signer who has not signed turns the proposal down; nothing reaches the journal."""
-    row = _row(session, actor, proposal_id, kind)
-    found = _pending(session, row, now, kind)
-    _open_slot(session, found, actor, user)  # the same test as for signing: only one who could sign
-    _close(row, ProposalStatus.REJECTED, actor, user, now, None)
-    session.add(row)
-    session.flush()
-    return _view(session, row, now)
+    """A required signer who has not signed turns the proposal down."""
+    return _decide(session, actor, proposal_id, now, user, kind, ProposalStatus.REJECTED)

@@ -18,7 +18,7 @@ from accounts.service import get_participant
 from ledger.errors import InsufficientBalance
 from ledger.model import TxBody
 from ledger.service import Receipt, Registry, new_nonce
-from ledger.timeutil import format_date, parse_date
+from ledger.timeutil import parse_date
 from market.auctions.state import free_units
 from market.consent import Consent
 from market.issuance.errors import NotInJurisdiction
@@ -31,6 +31,7 @@ from market.reserve.service import buy_back, buy_back_draft
 
 __all__ = [
     "BUY_BACK_OFFER",
+    "DESK",
     "BuyBackOffer",
     "accept_buy_back",
     "buy_back_offers_of",
@@ -42,16 +43,10 @@ BUY_BACK_OFFER = "buyback_offer"
 
 
 def _buy_back(session: Session, terms: Mapping[str, Any]) -> dict[str, Any]:
-    """The buy-back's arguments from the terms (the bureau acts)."""
-    return {
-        "actor": get_participant(session, party=terms["bureau"]),
-        "enterprise": terms["enterprise"],
-        "instrument": terms["instrument"],
-        "quantity_kg": terms["quantity_kg"],
-        "valid_until": parse_date(terms["valid_until"]),
+    """The buy-back's arguments from the terms."""
+    return two_party.rights_args(session, terms) | {
         "amount_fen": terms["amount_fen"],
         "basis": terms["basis"],
-        "nonce": terms["nonce"],
     }
 
 
@@ -94,22 +89,20 @@ class BuyBackOffer:
 
     @classmethod
     def of(cls, p: Proposal) -> BuyBackOffer:
-        t = p.terms
         return cls(
-            p.id,
-            t["bureau"],
-            t["enterprise"],
-            t["instrument"],
-            parse_date(t["valid_until"]),
-            t["quantity_kg"],
-            t["amount_fen"],
-            t["basis"],
-            t["nonce"],
-            OfferStatus.of(p.status),
-            p.created_at,
-            p.decided_party,
-            p.record_seq,
+            id=p.id,
+            status=OfferStatus.of(p.status),
+            created_at=p.created_at,
+            closed_by=p.decided_party,
+            buy_back_seq=p.record_seq,
+            **{**p.terms, "valid_until": parse_date(p.terms["valid_until"])},
         )
+
+
+DESK = two_party.OfferDesk(BUY_BACK_OFFER, BuyBackOffer.of, Receipt)
+# The enterprise consents (both legs in one record; a refusal then, e.g. units pledged meanwhile,
+# leaves the offer pending) or declines it; the bureau withdraws.
+accept_buy_back, withdraw_buy_back, buy_back_offers_of = DESK.accept, DESK.withdraw, DESK.list
 
 
 def offer_buy_back(
@@ -153,62 +146,10 @@ def offer_buy_back(
             available=free,
             field="quantity_kg",
         )
-    terms = {
+    terms = two_party.rights_terms(body, valid_until=valid_until, quantity_kg=quantity_kg) | {
         "bureau": actor.party,
         "enterprise": enterprise,
-        "instrument": body.postings[0].instrument,
-        "valid_until": format_date(valid_until),
-        "quantity_kg": quantity_kg,
         "amount_fen": amount_fen,
         "basis": basis,
-        "nonce": body.nonce,
     }
-    made = two_party.make_offer(
-        session,
-        kind=BUY_BACK_OFFER,
-        actor=actor,
-        counterparty=enterprise,
-        terms=terms,
-        signed_by=signed_by,
-        now=now,
-    )
-    return BuyBackOffer.of(made)
-
-
-def accept_buy_back(
-    session: Session,
-    *,
-    registry: Registry,
-    actor: Participant,
-    offer_id: str,
-    signed_by: Consent,
-    now: datetime,
-) -> Receipt:
-    """The enterprise consents: its signature joins the bureau's and the buy-back is recorded, rights
-    into the reserve and the bureau's cash to the enterprise in one record (a refusal there, e.g.
-    units pledged meanwhile, leaves the offer pending)."""
-    done = two_party.accept(
-        session,
-        kind=BUY_BACK_OFFER,
-        registry=registry,
-        actor=actor,
-        offer_id=offer_id,
-        signed_by=signed_by,
-        now=now,
-    )
-    assert isinstance(done, Receipt)
-    return done
-
-
-def withdraw_buy_back(session: Session, *, actor: Participant, offer_id: str, now: datetime) -> BuyBackOffer:
-    """The bureau withdraws a pending offer, or the enterprise declines it; its signature is never used."""
-    closed = two_party.close_offer(session, kind=BUY_BACK_OFFER, actor=actor, offer_id=offer_id, now=now)
-    return BuyBackOffer.of(closed)
-
-
-def buy_back_offers_of(
-    session: Session, *, actor: Participant, status: OfferStatus | None = None
-) -> list[BuyBackOffer]:
-    """The offers ``actor`` made (a bureau) or received (an enterprise), newest first."""
-    found = two_party.offers(session, kind=BUY_BACK_OFFER, actor=actor, status=status)
-    return [BuyBackOffer.of(p) for p in found]
+    return DESK.make(session, actor=actor, counterparty=enterprise, terms=terms, signed_by=signed_by, now=now)

@@ -18,7 +18,7 @@ from accounts.service import get_participant
 from ledger.errors import InsufficientBalance
 from ledger.model import Lot, TxBody
 from ledger.service import Registry, new_nonce
-from ledger.timeutil import format_date, parse_date
+from ledger.timeutil import parse_date
 from market.auctions.state import free_units
 from market.consent import Consent
 from market.proposals import offers as two_party
@@ -29,6 +29,7 @@ from market.proposals.service import Applied, ProposalKind, register
 from market.trades.service import Trade, trade, trade_body, trade_draft
 
 __all__ = [
+    "DESK",
     "TRADE_OFFER",
     "OfferStatus",
     "TradeOffer",
@@ -126,6 +127,12 @@ class TradeOffer:
         )
 
 
+DESK = two_party.OfferDesk(TRADE_OFFER, TradeOffer.of, Trade)
+# The buyer accepts (the trade is recorded, DvP; a refusal then leaves the offer pending) or declines;
+# the seller withdraws; an offer is seen by its seller and buyer only (``UnknownTradeOffer``).
+accept_offer, withdraw_offer, get_offer, offers_of = DESK.accept, DESK.withdraw, DESK.get, DESK.list
+
+
 def offer_trade(
     session: Session,
     *,
@@ -161,17 +168,11 @@ def offer_trade(
     terms = {
         "seller": actor.party,
         "buyer": buyer,
-        "instrument": body.postings[0].instrument,
         "jurisdiction": str(lot.jurisdiction),
-        "valid_until": format_date(valid_until),
-        "quantity_kg": quantity_kg,
+        **two_party.rights_terms(body, valid_until=valid_until, quantity_kg=quantity_kg),
         "price_fen_per_t": price_fen_per_t,
-        "nonce": body.nonce,
     }
-    made = two_party.make_offer(
-        session, kind=TRADE_OFFER, actor=actor, counterparty=buyer, terms=terms, signed_by=signed_by, now=now
-    )
-    return TradeOffer.of(made)
+    return DESK.make(session, actor=actor, counterparty=buyer, terms=terms, signed_by=signed_by, now=now)
 
 
 def _check_free(session: Session, *, seller: str, instrument: str, lot: Lot, kg: int) -> None:
@@ -189,44 +190,3 @@ def _check_free(session: Session, *, seller: str, instrument: str, lot: Lot, kg:
             available=free,
             field="quantity_kg",
         )
-
-
-def accept_offer(
-    session: Session,
-    *,
-    registry: Registry,
-    actor: Participant,
-    offer_id: str,
-    signed_by: Consent,
-    now: datetime,
-) -> Trade:
-    """The buyer accepts: its consent joins the seller's and the trade is recorded, DvP, in one record
-    (a refusal there leaves the offer pending)."""
-    done = two_party.accept(
-        session,
-        kind=TRADE_OFFER,
-        registry=registry,
-        actor=actor,
-        offer_id=offer_id,
-        signed_by=signed_by,
-        now=now,
-    )
-    assert isinstance(done, Trade)
-    return done
-
-
-def withdraw_offer(session: Session, *, actor: Participant, offer_id: str, now: datetime) -> TradeOffer:
-    """The seller withdraws a pending offer, or the buyer declines it; its signature is never used."""
-    return TradeOffer.of(
-        two_party.close_offer(session, kind=TRADE_OFFER, actor=actor, offer_id=offer_id, now=now)
-    )
-
-
-def get_offer(session: Session, *, actor: Participant, offer_id: str) -> TradeOffer:
-    """An offer, to its seller or buyer only (``UnknownTradeOffer`` to anyone else)."""
-    return TradeOffer.of(two_party.offer_of(session, kind=TRADE_OFFER, actor=actor, offer_id=offer_id))
-
-
-def offers_of(session: Session, *, actor: Participant, status: OfferStatus | None = None) -> list[TradeOffer]:
-    """The offers ``actor`` made or received, newest first."""
-    return [TradeOffer.of(p) for p in two_party.offers(session, kind=TRADE_OFFER, actor=actor, status=status)]
