@@ -110,7 +110,11 @@ def _holdings_page(c: Console, **extra: object) -> HTMLResponse:
     )
 
 
-def _allocation_step(c: Console, form: FormDep, offer_id: str, step: str) -> Response:
+@router.post("/allocation-offers/{offer_id}/{step}")
+def allocation_offer_step(offer_id: str, step: str, c: WriteConsole, form: FormDep) -> Response:
+    """``accept``: consent to a paid-use allocation with the custody key, rights and fee move;
+    ``decline``: nothing moves, the bureau's signature is never used."""
+    c.need(Role.ENTERPRISE)
     outcome = Outcome(
         to=PREFIX + "/enterprise",
         signed="flash.allocation_accepted",
@@ -118,28 +122,10 @@ def _allocation_step(c: Console, form: FormDep, offer_id: str, step: str) -> Res
         kind=ALLOCATION_OFFER,
         extra=lambda result: {"fee": yuan(result.fee_fen, c.lang) if isinstance(result, Allocation) else ""},
     )
-    return take_step(
-        c,
-        form,
-        proposal_id=offer_id,
-        step=step,
-        outcome=outcome,
-        on_error=lambda exc: _holdings_page(c, error=exc, values=form, failed=offer_id),
-    )
-
-
-@router.post("/allocation-offers/{offer_id}/accept")
-def accept_allocation_offer(offer_id: str, c: WriteConsole, form: FormDep) -> Response:
-    """Consent to a paid-use allocation: signed with the enterprise's custody key, rights and fee move."""
-    c.need(Role.ENTERPRISE)
-    return _allocation_step(c, form, offer_id, "sign")
-
-
-@router.post("/allocation-offers/{offer_id}/decline")
-def decline_allocation_offer(offer_id: str, c: WriteConsole, form: FormDep) -> Response:
-    """Decline a paid-use allocation: nothing moves, the bureau's signature is never used."""
-    c.need(Role.ENTERPRISE)
-    return _allocation_step(c, form, offer_id, "reject")
+    if step not in ("accept", "decline"):  # the enterprise neither withdraws nor closes here
+        step = "?"
+    failed = lambda exc: _holdings_page(c, error=exc, values=form, failed=offer_id)  # noqa: E731
+    return take_step(c, form, proposal_id=offer_id, step=step, outcome=outcome, on_error=failed)
 
 
 # -- pledges (排污权抵质押) ------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ __all__ = ["HERE", "Outcome", "take_step"]
 HERE = PREFIX + "/todo"
 router = APIRouter(prefix=HERE, route_class=ConsoleRoute, include_in_schema=False)
 STEPS = ("sign", "reject", "withdraw", "close")
+# The words the kinds' pages have always used in their URLs, for the same steps.
+ALIASES = {"accept": "sign", "approve": "sign", "decline": "reject"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,8 @@ def take_step(
     """One step on a proposal, at most once per form token: ``sign`` (with the custody key; the last
     signature applies it), ``reject``, ``withdraw``, or ``close`` (the proposer withdraws, a signer
     declines)."""
+
+    step = ALIASES.get(step, step)
 
     def run() -> Done:
         if step not in STEPS:

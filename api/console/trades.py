@@ -122,33 +122,20 @@ def offer(c: WriteConsole, form: FormDep) -> Response:
     return act(c, form, run, lambda exc: _trades_page(c, error=exc, values=form, failed="offer"))
 
 
-def _step(c: Console, form: FormDep, offer_id: str, step: str) -> Response:
-    outcome = Outcome(
-        to=_HERE,
-        signed="flash.trade_accepted",
-        rejected="flash.trade_declined",
-        withdrawn="flash.trade_withdrawn",
-        kind=TRADE_OFFER,
-    )
-    return take_step(
-        c,
-        form,
-        proposal_id=offer_id,
-        step=step,
-        outcome=outcome,
-        on_error=lambda exc: _trades_page(c, error=exc, values=form, failed=offer_id),
-    )
+_OUTCOME = Outcome(
+    to=_HERE,
+    signed="flash.trade_accepted",
+    rejected="flash.trade_declined",
+    withdrawn="flash.trade_withdrawn",
+    kind=TRADE_OFFER,
+)
 
 
-@router.post("/{offer_id}/accept")
-def accept(offer_id: str, c: WriteConsole, form: FormDep) -> Response:
-    """The buyer accepts with its custody key: the trade is recorded, DvP, in one record."""
+@router.post("/{offer_id}/{step}")
+def decide(offer_id: str, step: str, c: WriteConsole, form: FormDep) -> Response:
+    """``accept``: the buyer signs with its custody key and the trade is recorded, DvP, in one record;
+    ``withdraw``: the seller withdraws a pending offer, or the buyer declines it; nothing moves."""
     c.need(Role.ENTERPRISE)
-    return _step(c, form, offer_id, "sign")
-
-
-@router.post("/{offer_id}/withdraw")
-def withdraw(offer_id: str, c: WriteConsole, form: FormDep) -> Response:
-    """Withdraw a pending offer (seller) or decline it (buyer); nothing moves."""
-    c.need(Role.ENTERPRISE)
-    return _step(c, form, offer_id, "close")
+    close = "close" if step == "withdraw" else step
+    on_error = lambda exc: _trades_page(c, error=exc, values=form, failed=offer_id)  # noqa: E731
+    return take_step(c, form, proposal_id=offer_id, step=close, outcome=_OUTCOME, on_error=on_error)
