@@ -59,7 +59,8 @@ __all__ = [
 
 LIFETIME = timedelta(days=7)  # a proposal nobody approves in a week lapses
 TRANSFER = "transfer"
-KINDS = (TRANSFER, TRUST_ADD)
+ALLOCATION = "allocation"  # its kind is defined in market.foureyes.allocation
+KINDS = (TRANSFER, TRUST_ADD, ALLOCATION)
 APPROVER = "approver"
 
 
@@ -216,8 +217,9 @@ def approve(
         user=user,
     )
     assert done.applied is not None  # one slot: its signature applies it
-    assert isinstance(done.applied.result, Receipt)
-    return done.applied.result
+    receipt = getattr(done.applied.result, "receipt", done.applied.result)  # an Allocation carries one
+    assert isinstance(receipt, Receipt)
+    return receipt
 
 
 def reject(
