@@ -5,15 +5,25 @@ from any page before, and declines a trade offer; the proposer withdraws its own
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from accounts.users import add_user, set_controls
+from ledger.crypto import SigningKey
+from ledger.journal import parse_line
+from ledger.service import Registry, journal_lines
 from market.consent import Consent
+from market.issuance import service as issuance
 from market.reserve.offers import buy_back_offers_of, offer_buy_back
 from market.trades.offers import OfferStatus, offer_trade, offers_of
-from tests.api.conftest import HttpWorld
+from tests.api.conftest import HttpWorld, console_login
 from tests.api.test_console_pages import UNTIL, allocate, http, login
 from tests.browser.world import fund
+from tests.conftest import engine_for
 
 __all__ = ["http"]  # the module's world: Yuyao's cap, cash for its enterprises
 
@@ -107,3 +117,80 @@ def test_the_proposer_withdraws_from_its_to_do_page_and_nobody_else_can(http: Ht
     withdrawn = chem.post(f"{TODO}/{trade}/withdraw", data={"form_token": "tw3"})
     assert withdrawn.status_code == 303
     assert "已撤回事项" in chem.get(TODO).text
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def bureau_users(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[HttpWorld, dict[str, str]]]:
+    """A world of its own whose Yuyao bureau has a clerk and an approver and a four-eyes threshold of
+    1 t for major-project allocations; the users' access keys."""
+    engine = engine_for(request.param, tmp_path)
+    world = HttpWorld(engine, Registry(SigningKey.from_seed(bytes(range(32))), checkpoint_every=5))
+    yuyao = world.who("yuyao")
+    tokens = {}
+    with Session(engine) as s:
+        issuance.set_cap(
+            s,
+            registry=world.registry,
+            actor=yuyao.participant,
+            signed_by=Consent.custody(yuyao.party, yuyao.key),
+            instrument="COD",
+            quantity_kg=40_000,
+            valid_until=UNTIL,
+        )
+        for user, role in (("wang", "clerk"), ("li", "approver")):
+            _, issued = add_user(
+                s,
+                registry=world.registry,
+                vault=world.vault,
+                actor=yuyao.participant,
+                acting_user=None,
+                user_id=user,
+                name=user,
+                role=role,
+            )
+            tokens[user] = issued.token
+        limits = {"allocation.major_project": 1_000}
+        set_controls(
+            s, registry=world.registry, vault=world.vault, actor=yuyao.participant, four_eyes_kg=limits
+        )
+        s.commit()
+    yield world, tokens
+    if request.param == "sqlite":
+        engine.dispose()
+
+
+def _as(http: HttpWorld, token: str) -> TestClient:
+    client = TestClient(http.client.app, raise_server_exceptions=True, follow_redirects=False)
+    assert console_login(client, token).status_code == 303
+    return client
+
+
+def test_a_clerks_allocation_above_the_threshold_waits_in_the_approvers_to_do_list(
+    bureau_users: tuple[HttpWorld, dict[str, str]],
+) -> None:
+    http, tokens = bureau_users
+    clerk, approver = _as(http, tokens["wang"]), _as(http, tokens["li"])
+    form = {
+        "instrument": "COD",
+        "purpose": "major_project",
+        "project": "扩建项目",
+        "enterprise": http.party("yuyao_dye"),
+        "quantity": "2.5",
+        "valid_until": UNTIL.isoformat(),
+        "paid_use": "free",
+    }
+    head = http.head()
+    made = clerk.post("/console/bureau/allocate", data={**form, "form_token": "fa1"})
+    assert (made.status_code, made.headers["location"]) == (303, TODO), made.text
+    assert http.head() == head  # a proposal, not a record (and not a refusal)
+    assert _awaiting(clerk.get(TODO).text) == []  # the clerk cannot approve its own
+    (proposal,) = _awaiting(approver.get(TODO).text)
+    signed = approver.post(f"{TODO}/{proposal}/sign", data={"form_token": "fa2"})
+    assert signed.status_code == 303, signed.text
+    assert http.head() == head + 1
+    with Session(http.engine) as s:
+        (line,) = journal_lines(s, start=head, stop=head + 1)
+    record = parse_line(line)
+    assert record.body["meta"]["approved_by"] == {http.party("yuyao"): ["wang", "li"]}
