@@ -21,6 +21,7 @@ from sqlmodel import Session, col, or_, select
 
 from accounts.errors import PermissionDenied
 from accounts.model import Participant
+from accounts.service import pinned_registry
 from ledger.canonical import canonical_bytes
 from ledger.errors import FourEyesRequired, InvalidInput, UnknownUser
 from ledger.model import Signature, TxBody
@@ -314,7 +315,10 @@ def sign(
     if all(s.signed for s in slots):  # the last signature: apply first, so a refusal writes nothing
         # the collected signatures, and the last signer's keys for a kind that signs at apply
         given = Consent(keys=signed_by.keys, signatures=done.signatures)
-        applied = kind_of(row.kind).apply(session, registry, done, given)
+        # one instant for the whole record, no earlier than the journal's head: a body that states
+        # a time (a trusted-list addition's effective_at) is stated against the record's own
+        pinned, _ = pinned_registry(session, registry=registry)
+        applied = kind_of(row.kind).apply(session, pinned, done, given)
         _close(row, ProposalStatus.APPLIED, actor, user, now, applied.seq)
         session.add(row)
     stored = session.get(ProposalSignerRow, (row.id, index))
