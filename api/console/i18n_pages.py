@@ -161,11 +161,6 @@ _RESERVE: _T = {
         "en": "Buy-back offer {id} sent.",
     },
     "flash.buyback_withdrawn": {"zh": "已撤回收储要约 {id}。", "en": "Buy-back offer {id} withdrawn."},
-    "err.unknown_buyback_offer": {"zh": "没有该收储要约", "en": "No such buy-back offer"},
-    "err.buyback_offer_not_pending": {
-        "zh": "该收储要约已确认或已撤回",
-        "en": "The offer is no longer pending",
-    },
     "expiry.title": {"zh": "排污权到期情况", "en": "Rights expiring and expired"},
     "expiry.hint": {
         "zh": "今天（{today}）起至 {horizon} 到期的，以及已过期尚未注销的排污权。"
