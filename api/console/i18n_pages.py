@@ -95,6 +95,7 @@ _TODO: _T = {
     "todo.none": {"zh": "暂无待办。", "en": "Nothing waits for you."},
     "todo.paid_use_offers": {"zh": "有偿使用要约待您确认", "en": "paid-use offers await your consent"},
     "todo.buy_back_offers": {"zh": "收储要约待您答复", "en": "buy-back offers await your answer"},
+    "todo.approvals": {"zh": "事项待您复核批准", "en": "proposals await your approval"},
     "todo.trade_offers": {"zh": "协议转让报价待您接受或拒绝", "en": "trade offers await your answer"},
     "todo.transfers_to_offer": {
         "zh": "跨地市交易申请待您签名报出",
