@@ -4,6 +4,10 @@ write seam (Idempotency-Key), with the generic error codes."""
 
 from __future__ import annotations
 
+from sqlmodel import Session
+
+from accounts.users import add_user, set_controls
+from market.foureyes import service as foureyes
 from tests.api.conftest import HttpWorld, error_of
 from tests.api.test_api_issuance import LOT, total
 from tests.api.test_api_trades import PRICE, _offer, market
@@ -57,3 +61,57 @@ def test_the_buyer_rejects_and_the_seller_withdraws_through_the_generic_routes(m
     assert http.get("yuyao_dye", f"/v1/trade-offers/{first['id']}").json()["status"] == "withdrawn"
     kinds = http.get("yuyao_chem", "/v1/proposals", params={"kind": "transfer"}).json()
     assert kinds["total"] == 0
+
+
+def test_an_approver_finds_and_signs_a_four_eyes_transfer_with_its_own_user_key(market: HttpWorld) -> None:
+    http = market
+    chem = http.who("yuyao_chem").participant
+    with Session(http.engine) as s:
+        for user, role in (("alice", "clerk"), ("bob", "approver")):
+            _, issued = add_user(
+                s,
+                registry=http.registry,
+                vault=http.vault,
+                actor=chem,
+                acting_user=None,
+                user_id=user,
+                name=user,
+                role=role,
+            )
+            http.tokens[f"chem_{user}"] = issued.token
+        set_controls(
+            s, registry=http.registry, vault=http.vault, actor=chem, four_eyes_kg={"transfer": 1_000}
+        )
+        waiting = foureyes.propose_transfer(
+            s,
+            registry=http.registry,
+            vault=http.vault,
+            actor=chem,
+            user="alice",
+            to=f"{http.party('yuyao_dye')}.holding",
+            instrument="COD",
+            lot=LOT,
+            quantity_kg=1_500,
+        )
+        s.commit()
+    assert isinstance(waiting, foureyes.Proposal)
+    assert http.get("chem_alice", "/v1/proposals", params={"awaiting": "true"}).json()["total"] == 0
+    (listed,) = http.get("chem_bob", "/v1/proposals", params={"awaiting": "true"}).json()["items"]
+    assert (listed["id"], listed["kind"], listed["proposed_by"], listed["draft"]) == (
+        waiting.id,
+        "transfer",
+        "alice",
+        None,
+    )
+    assert listed["signers"][0]["role"] == "approver"
+    by_alice = http.post("chem_alice", f"/v1/proposals/{waiting.id}/sign", {})
+    assert (by_alice.status_code, error_of(by_alice)["code"]) == (409, "four_eyes_required")
+    before = http.head()
+    signed = http.post("chem_bob", f"/v1/proposals/{waiting.id}/sign", {})
+    assert signed.status_code == 200, signed.text
+    assert (signed.json()["status"], signed.json()["record_seq"], signed.json()["decided_by"]) == (
+        "applied",
+        before,
+        "bob",
+    )
+    assert total(http, f"{http.party('yuyao_dye')}.holding", "COD", LOT) == 1_500
