@@ -183,8 +183,8 @@ def proposals_of(
             col(ProposalSignerRow.signed_at).is_(None),
         )
         stmt = stmt.where(open_slot, ProposalRow.status == ProposalStatus.PENDING.value)
-    elif status is not None and status is not ProposalStatus.EXPIRED:
-        stored = ProposalStatus.PENDING if status is ProposalStatus.PENDING else status
+    elif status is not None:  # an expired proposal is stored pending: its expiry is computed below
+        stored = ProposalStatus.PENDING if status is ProposalStatus.EXPIRED else status
         stmt = stmt.where(ProposalRow.status == stored.value)
     rows = session.exec(stmt.order_by(col(ProposalRow.created_at).desc(), col(ProposalRow.id)))
     found = [_view(session, r, now) for r in rows]
@@ -237,13 +237,18 @@ def propose(
         created_at=format_utc(now),
         expires_at=None if spec.lifetime is None else format_utc(now + spec.lifetime),
     )
+    # The proposer's own slot: the first of its party that asks for no role (a four-eyes slot of
+    # its party is another user's to fill).
+    own_slot = next((i for i, s in enumerate(signers) if s.party == actor.party and s.role is None), None)
     mine: Signature | None = None
-    if signed_by is not None and body is not None and any(s.party == actor.party for s in signers):
+    if signed_by is not None and body is not None and own_slot is not None:
         (mine,) = consent(session, bodies=[body], party=actor.party, signed_by=signed_by, at=now)
+    if len(signers) - (mine is not None) < 1:
+        raise InvalidInput("a proposal needs at least one signature still to come", field="signers")
     session.add(row)
     session.flush()  # the slots' foreign key needs the proposal first
     for i, slot in enumerate(signers):
-        own = mine is not None and slot.party == actor.party
+        own = mine is not None and i == own_slot
         session.add(
             ProposalSignerRow(
                 proposal_id=row.id,

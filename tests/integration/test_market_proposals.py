@@ -133,6 +133,7 @@ def test_a_proposal_lapses_at_its_expiry(sess: tuple[World, Session]) -> None:
     assert proposals.proposals_of(s, actor=w.p("yuyao_dye"), now=later, awaiting=True) == []
     expired = proposals.proposals_of(s, actor=w.p("yuyao_chem"), now=later, status=ProposalStatus.EXPIRED)
     assert [p.id for p in expired] == [made.id]
+    assert proposals.proposals_of(s, actor=w.p("yuyao_chem"), now=later, status=ProposalStatus.PENDING) == []
     assert made.id not in applied
 
 
