@@ -20,6 +20,7 @@ from api.replica import lag_between
 from api.routes import (
     auctions,
     bluecarbon,
+    controls,
     crosscity,
     exports,
     households,
@@ -76,6 +77,7 @@ def create_app(
     app.include_router(ledger_routes.router)
     for module in (
         participants,
+        controls,
         issuance,
         auctions,
         trades,

@@ -1,0 +1,102 @@
+"""A party's named users and its controls over HTTP: who may act for it (clerk, approver) and above
+which quantities a second user must approve (双人审批). Parses, authorizes, calls one service function.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from accounts.custody import Vault
+from accounts.errors import NoCustodyKey, PermissionDenied
+from accounts.model import Participant, Role
+from accounts.users import add_user, set_controls, users_of
+from api.deps import ActorDep, ReaderDep
+from api.schemas import ErrorOut
+from api.schemas.controls import ControlsIn, ControlsOut, IssuedUserOut, UserIn, UserOut
+from api.schemas.participants import CredentialOut
+from api.write import Write, WriteDep
+from ledger.service import controls_of
+
+router = APIRouter(prefix="/v1", tags=["controls"])
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
+
+
+def _own(actor: Participant, party: str, *, read: bool = False) -> None:
+    """A party manages its own users and controls; the operator and auditors may read them."""
+    if actor.party == party or (read and actor.role in (Role.OPERATOR, Role.AUDITOR)):
+        return
+    raise PermissionDenied(
+        f"{actor.party} may not manage the users or controls of {party}",
+        rule="own_party_only",
+        action="manage_controls",
+        actor=actor.party,
+    )
+
+
+def _vault(w: Write) -> Vault:
+    if w.vault is None:
+        raise NoCustodyKey("the registry holds no custody keys, so it cannot sign controls", field="party")
+    return w.vault
+
+
+@router.get("/participants/{party}/users", response_model=list[UserOut], responses=ERRORS)
+def get_users(party: str, actor: ActorDep, session: ReaderDep) -> list[UserOut]:
+    """The party's named users in the order they were created."""
+    _own(actor, party, read=True)
+    return [UserOut.of(u) for u in users_of(session, party=party)]
+
+
+@router.post("/participants/{party}/users", response_model=IssuedUserOut, responses=ERRORS)
+def post_user(party: str, payload: UserIn, w: WriteDep) -> IssuedUserOut:
+    """A new named user with an API key of its own (administrator key only); the journal lists it."""
+    _own(w.actor, party)
+    token: list[str] = []
+
+    def run() -> IssuedUserOut:
+        user, issued = add_user(
+            w.session,
+            registry=w.registry,
+            vault=_vault(w),
+            actor=w.actor,
+            acting_user=getattr(w.request.state, "api_user", None),
+            user_id=payload.user_id,
+            name=payload.name,
+            role=payload.role,
+        )
+        token.append(issued.token)
+        return IssuedUserOut(
+            user=UserOut.of(user), credential=CredentialOut.of(issued.credential), token=None
+        )
+
+    # As with credentials: the token never enters the idempotency store.
+    done = w.once(payload, IssuedUserOut, run)
+    return done.model_copy(update={"token": token[0] if token else None})
+
+
+@router.get("/participants/{party}/controls", response_model=ControlsOut, responses=ERRORS)
+def get_controls(party: str, actor: ActorDep, session: ReaderDep) -> ControlsOut:
+    """The party's users, four-eyes thresholds and trusted list as the journal holds them."""
+    _own(actor, party, read=True)
+    return ControlsOut.of(party, controls_of(session, party=party))
+
+
+@router.post("/participants/{party}/controls", response_model=ControlsOut, responses=ERRORS)
+def post_controls(party: str, payload: ControlsIn, w: WriteDep) -> ControlsOut:
+    """Set the party's thresholds and trusted-list switch (a ``controls.set`` record). Once controls
+    are in force the ledger takes a change only with two users' approval."""
+    _own(w.actor, party)
+
+    def run() -> ControlsOut:
+        set_controls(
+            w.session,
+            registry=w.registry,
+            vault=_vault(w),
+            actor=w.actor,
+            four_eyes_kg=payload.four_eyes_kg,
+            trusted_list=payload.trusted_list,
+        )
+        return ControlsOut.of(party, controls_of(w.session, party=party))
+
+    return w.once(payload, ControlsOut, run)
