@@ -27,6 +27,7 @@ from api.routes import (
     issuance,
     participants,
     pledges,
+    proposals,
     trades,
 )
 from api.routes import ledger as ledger_routes
@@ -80,6 +81,7 @@ def create_app(
         issuance,
         auctions,
         trades,
+        proposals,
         crosscity,
         pledges,
         bluecarbon,

@@ -5,9 +5,6 @@ auctions, trades, cross-city, pledges, blue carbon. Importing the package regist
 from market.auctions import tables as _auction_tables  # noqa: F401
 from market.bluecarbon import tables as _bluecarbon_tables  # noqa: F401
 from market.crosscity import tables as _crosscity_tables  # noqa: F401
-from market.foureyes import tables as _foureyes_tables  # noqa: F401
 from market.households import tables as _household_tables  # noqa: F401
-from market.issuance import tables as _issuance_tables  # noqa: F401
 from market.pledges import tables as _pledge_tables  # noqa: F401
-from market.reserve import tables as _reserve_tables  # noqa: F401
-from market.trades import tables as _trade_tables  # noqa: F401
+from market.proposals import tables as _proposal_tables  # noqa: F401

@@ -15,6 +15,7 @@ from accounts.identifiers import account_id
 from accounts.model import Role
 from accounts.service import account_balances, participants
 from api.console import charts, forms
+from api.console.proposals import Outcome, take_step
 from api.console.todo import todo_of
 from api.console.web import (
     CST,
@@ -36,10 +37,12 @@ from market.auctions.model import AuctionDesign, AuctionTerms, FixedDeposit
 from market.auctions.standing import need_standing
 from market.crosscity import service as crosscity
 from market.crosscity.service import TransferStatus
+from market.foureyes.allocation import allocate_or_propose
 from market.issuance import service as issuance
-from market.issuance.offers import allocation_offers_of, offer_allocation, withdraw_allocation
+from market.issuance.offers import ALLOCATION_OFFER, allocation_offers_of, offer_allocation
 from market.pledges import service as pledge
 from market.pledges.service import PledgeStatus
+from market.proposals.model import Proposal
 from market.trades.offers import OfferStatus
 
 router = APIRouter(prefix=PREFIX + "/bureau", route_class=ConsoleRoute, include_in_schema=False)
@@ -184,6 +187,23 @@ def allocate(c: WriteConsole, form: FormDep) -> Response:
             )
             args = {"id": offer.id, "fee": yuan(offer.fee_fen, c.lang)}
             return Done(to=PREFIX + "/bureau/issue", message="flash.allocation_offered", args=args)
+        if c.user is not None and c.app.vault is not None:  # a named user: four-eyes above the threshold
+            made = allocate_or_propose(
+                c.session,
+                registry=c.app.registry,
+                vault=c.app.vault,
+                actor=c.me,
+                user=c.user,
+                enterprise=enterprise,
+                instrument=code,
+                quantity_kg=quantity_kg,
+                valid_until=valid_until,
+                purpose=purpose,
+                project=project,
+            )
+            if isinstance(made, Proposal):
+                return Done(to=PREFIX + "/todo", message="flash.fe_proposed", args={"id": made.id})
+            return Done(to=PREFIX + "/bureau", message="flash.allocated", args={"seq": str(made.receipt.seq)})
         done = issuance.allocate(
             c.session,
             registry=c.app.registry,
@@ -207,11 +227,17 @@ def withdraw_allocation_offer(offer_id: str, c: WriteConsole, form: FormDep) -> 
     """Withdraw a paid-use offer the enterprise has not consented to."""
     c.need(Role.BUREAU)
 
-    def run() -> Done:
-        withdraw_allocation(c.session, actor=c.me, offer_id=offer_id, now=c.now)
-        return Done(to=PREFIX + "/bureau/issue", message="flash.allocation_withdrawn", args={"id": offer_id})
-
-    return act(c, form, run, lambda exc: _issue_page(c, error=exc, values=form, failed=offer_id))
+    outcome = Outcome(
+        to=PREFIX + "/bureau/issue", withdrawn="flash.allocation_withdrawn", kind=ALLOCATION_OFFER
+    )
+    return take_step(
+        c,
+        form,
+        proposal_id=offer_id,
+        step="withdraw",
+        outcome=outcome,
+        on_error=lambda exc: _issue_page(c, error=exc, values=form, failed=offer_id),
+    )
 
 
 # -- project needs -----------------------------------------------------------------------------

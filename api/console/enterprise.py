@@ -14,6 +14,7 @@ from accounts.model import Role
 from accounts.service import account_balances, participants
 from api.console import forms
 from api.console.lists import ListQuery, narrow, read_query
+from api.console.proposals import Outcome, take_step
 from api.console.todo import todo_of
 from api.console.web import (
     PREFIX,
@@ -33,7 +34,8 @@ from ledger.units import INSTRUMENTS
 from market.auctions import service as auctions
 from market.auctions.standing import need_standing
 from market.crosscity import service as crosscity
-from market.issuance.offers import accept_allocation, allocation_offers_of, withdraw_allocation
+from market.issuance.offers import ALLOCATION_OFFER, allocation_offers_of
+from market.issuance.service import Allocation
 from market.pledges import service as pledge
 from market.pledges.service import PledgeStatus
 from market.reserve.offers import buy_back_offers_of
@@ -109,36 +111,22 @@ def _holdings_page(c: Console, **extra: object) -> HTMLResponse:
     )
 
 
-@router.post("/allocation-offers/{offer_id}/accept")
-def accept_allocation_offer(offer_id: str, c: WriteConsole, form: FormDep) -> Response:
-    """Consent to a paid-use allocation: signed with the enterprise's custody key, rights and fee move."""
+@router.post("/allocation-offers/{offer_id}/{step}")
+def allocation_offer_step(offer_id: str, step: str, c: WriteConsole, form: FormDep) -> Response:
+    """``accept``: consent to a paid-use allocation with the custody key, rights and fee move;
+    ``decline``: nothing moves, the bureau's signature is never used."""
     c.need(Role.ENTERPRISE)
-
-    def run() -> Done:
-        done = accept_allocation(
-            c.session,
-            registry=c.app.registry,
-            actor=c.me,
-            offer_id=offer_id,
-            signed_by=c.consent(),
-            now=c.now,
-        )
-        args = {"seq": str(done.receipt.seq), "fee": yuan(done.fee_fen, c.lang)}
-        return Done(to=PREFIX + "/enterprise", message="flash.allocation_accepted", args=args)
-
-    return act(c, form, run, lambda exc: _holdings_page(c, error=exc, values=form, failed=offer_id))
-
-
-@router.post("/allocation-offers/{offer_id}/decline")
-def decline_allocation_offer(offer_id: str, c: WriteConsole, form: FormDep) -> Response:
-    """Decline a paid-use allocation: nothing moves, the bureau's signature is never used."""
-    c.need(Role.ENTERPRISE)
-
-    def run() -> Done:
-        withdraw_allocation(c.session, actor=c.me, offer_id=offer_id, now=c.now)
-        return Done(to=PREFIX + "/enterprise", message="flash.allocation_declined", args={"id": offer_id})
-
-    return act(c, form, run, lambda exc: _holdings_page(c, error=exc, values=form, failed=offer_id))
+    outcome = Outcome(
+        to=PREFIX + "/enterprise",
+        signed="flash.allocation_accepted",
+        rejected="flash.allocation_declined",
+        kind=ALLOCATION_OFFER,
+        extra=lambda result: {"fee": yuan(result.fee_fen, c.lang) if isinstance(result, Allocation) else ""},
+    )
+    if step not in ("accept", "decline"):  # the enterprise neither withdraws nor closes here
+        step = "?"
+    failed = lambda exc: _holdings_page(c, error=exc, values=form, failed=offer_id)  # noqa: E731
+    return take_step(c, form, proposal_id=offer_id, step=step, outcome=outcome, on_error=failed)
 
 
 # -- pledges (排污权抵质押) ------------------------------------------------------------------------------

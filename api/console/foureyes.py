@@ -17,6 +17,7 @@ from accounts.model import Role
 from accounts.service import account_balances, participants
 from accounts.users import add_user, set_controls, users_of
 from api.console import forms
+from api.console.proposals import Outcome, take_step
 from api.console.web import (
     PREFIX,
     Console,
@@ -160,27 +161,17 @@ def untrust(c: WriteConsole, form: FormDep) -> Response:
 def decide(proposal_id: str, step: str, c: WriteConsole, form: FormDep) -> Response:
     """Approve (signs and records it with both users), reject, or withdraw one proposal."""
     c.need(*_HOLDERS)
-
-    def run() -> Done:
-        if step == "approve":
-            receipt = foureyes.approve(
-                c.session,
-                registry=c.app.registry,
-                vault=_vault(c),
-                actor=c.me,
-                user=c.user,
-                proposal_id=proposal_id,
-            )
-            return Done(
-                to=HERE, message="flash.fe_approved", args={"id": proposal_id, "seq": str(receipt.seq)}
-            )
-        if step not in ("reject", "withdraw"):
-            raise InvalidInput("step must be approve, reject or withdraw", field="step")
-        close = foureyes.reject if step == "reject" else foureyes.withdraw
-        close(c.session, actor=c.me, user=c.user, proposal_id=proposal_id, now=c.now)
-        return Done(to=HERE, message=f"flash.fe_{step}ed", args={"id": proposal_id})
-
-    return act(c, form, run, lambda exc: _page(c, error=exc, values=form, failed=proposal_id))
+    outcome = Outcome(
+        to=HERE, signed="flash.fe_approved", rejected="flash.fe_rejected", withdrawn="flash.fe_withdrawed"
+    )
+    return take_step(
+        c,
+        form,
+        proposal_id=proposal_id,
+        step={"approve": "sign"}.get(step, step if step in ("reject", "withdraw") else "?"),
+        outcome=outcome,
+        on_error=lambda exc: _page(c, error=exc, values=form, failed=proposal_id),
+    )
 
 
 @router.post("/users", response_class=HTMLResponse)

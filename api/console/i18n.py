@@ -9,6 +9,7 @@ from api.console.foureyes_text import CONTROLS_TEXT
 from api.console.household_text import HOUSEHOLDS as _HOUSEHOLDS
 from api.console.i18n_defaults import DEFAULTS
 from api.console.i18n_pages import PAGES_TEXT
+from api.console.proposals_text import PROPOSALS_TEXT
 
 __all__ = ["LANGS", "TEXT", "field_input", "field_label", "translate"]
 
@@ -635,6 +636,7 @@ TEXT: Final[_T] = {
     **_TRADES,
     **_ALLOCATION_OFFERS,
     **CONTROLS_TEXT,
+    **PROPOSALS_TEXT,
     **PAGES_TEXT,
     **_HOUSEHOLDS,
 }

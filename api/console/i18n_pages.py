@@ -95,6 +95,7 @@ _TODO: _T = {
     "todo.none": {"zh": "暂无待办。", "en": "Nothing waits for you."},
     "todo.paid_use_offers": {"zh": "有偿使用要约待您确认", "en": "paid-use offers await your consent"},
     "todo.buy_back_offers": {"zh": "收储要约待您答复", "en": "buy-back offers await your answer"},
+    "todo.approvals": {"zh": "事项待您复核批准", "en": "proposals await your approval"},
     "todo.trade_offers": {"zh": "协议转让报价待您接受或拒绝", "en": "trade offers await your answer"},
     "todo.transfers_to_offer": {
         "zh": "跨地市交易申请待您签名报出",
@@ -161,11 +162,6 @@ _RESERVE: _T = {
         "en": "Buy-back offer {id} sent.",
     },
     "flash.buyback_withdrawn": {"zh": "已撤回收储要约 {id}。", "en": "Buy-back offer {id} withdrawn."},
-    "err.unknown_buyback_offer": {"zh": "没有该收储要约", "en": "No such buy-back offer"},
-    "err.buyback_offer_not_pending": {
-        "zh": "该收储要约已确认或已撤回",
-        "en": "The offer is no longer pending",
-    },
     "expiry.title": {"zh": "排污权到期情况", "en": "Rights expiring and expired"},
     "expiry.hint": {
         "zh": "今天（{today}）起至 {horizon} 到期的，以及已过期尚未注销的排污权。"

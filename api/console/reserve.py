@@ -14,6 +14,7 @@ from accounts.model import Role
 from accounts.service import account_balances, participants
 from api.console import forms
 from api.console.lists import narrow, read_query
+from api.console.proposals import Outcome, take_step
 from api.console.web import (
     CST,
     PREFIX,
@@ -31,7 +32,7 @@ from ledger.errors import InvalidInput
 from ledger.model import Lot
 from ledger.units import INSTRUMENTS
 from market.expiry.watch import expiry_watch
-from market.reserve.offers import buy_back_offers_of, offer_buy_back, withdraw_buy_back
+from market.reserve.offers import BUY_BACK_OFFER, buy_back_offers_of, offer_buy_back
 from market.trades.offers import OfferStatus
 
 router = APIRouter(prefix=PREFIX + "/bureau", route_class=ConsoleRoute, include_in_schema=False)
@@ -116,11 +117,14 @@ def withdraw(offer_id: str, c: WriteConsole, form: FormDep) -> Response:
     """Withdraw a buy-back offer the enterprise has not accepted; its signature is never used."""
     c.need(Role.BUREAU)
 
-    def run() -> Done:
-        withdraw_buy_back(c.session, actor=c.me, offer_id=offer_id, now=c.now)
-        return Done(to=_HERE, message="flash.buyback_withdrawn", args={"id": offer_id})
-
-    return act(c, form, run, lambda exc: _buy_back_page(c, error=exc, values=form, failed=offer_id))
+    return take_step(
+        c,
+        form,
+        proposal_id=offer_id,
+        step="withdraw",
+        outcome=Outcome(to=_HERE, withdrawn="flash.buyback_withdrawn", kind=BUY_BACK_OFFER),
+        on_error=lambda exc: _buy_back_page(c, error=exc, values=form, failed=offer_id),
+    )
 
 
 @router.get("/expiry", response_class=HTMLResponse)

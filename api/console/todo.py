@@ -3,6 +3,7 @@ services' own lists, each line linking to the form where the step is taken."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from accounts.model import Role
@@ -11,11 +12,13 @@ from market.auctions import service as auctions
 from market.auctions.state import AuctionStatus, AwardStatus
 from market.crosscity import service as crosscity
 from market.crosscity.service import TransferStatus
-from market.issuance.offers import allocation_offers_of
+from market.foureyes.service import KINDS as FOUR_EYES_KINDS
+from market.issuance.offers import ALLOCATION_OFFER
 from market.pledges import service as pledge
 from market.pledges.service import PledgeStatus
-from market.reserve.offers import buy_back_offers_of
-from market.trades.offers import OfferStatus, offers_of
+from market.proposals import service as proposals
+from market.reserve.offers import BUY_BACK_OFFER
+from market.trades.offers import TRADE_OFFER
 
 __all__ = ["Todo", "todo_of"]
 
@@ -29,20 +32,23 @@ class Todo:
     link: str
 
 
+def _awaiting(c: Console) -> Counter[str]:
+    """How many proposals of each kind await this party's (this user's) signature."""
+    found = proposals.proposals_of(c.session, actor=c.me, now=c.now, awaiting=True, awaiting_user=c.user)
+    return Counter(p.kind for p in found)
+
+
+def _approvals(c: Console, awaiting: Counter[str]) -> Todo:
+    """Four-eyes proposals (双人审批) awaiting this user, an approver: on the one to-do page."""
+    return Todo("todo.approvals", sum(awaiting[k] for k in FOUR_EYES_KINDS), f"{PREFIX}/todo")
+
+
 def _enterprise(c: Console) -> list[Todo]:
     me = c.me.party
-    paid_use = [
-        o
-        for o in allocation_offers_of(c.session, actor=c.me, status=OfferStatus.PENDING)
-        if o.enterprise == me
-    ]
-    trades = [o for o in offers_of(c.session, actor=c.me, status=OfferStatus.PENDING) if o.buyer == me]
+    awaiting = _awaiting(c)
     requests = crosscity.list_transfers(c.session, actor=c.me)
     to_offer = [r for r in requests if r.seller == me and r.status is TransferStatus.DRAFT]
     to_accept = [r for r in requests if r.buyer == me and r.status is TransferStatus.OFFERED]
-    buy_backs = [
-        o for o in buy_back_offers_of(c.session, actor=c.me, status=OfferStatus.PENDING) if o.enterprise == me
-    ]
     pledges = pledge.list_pledges(c.session, actor=c.me, status=PledgeStatus.LOAN_RECORDED)
     awards = [
         a
@@ -51,9 +57,10 @@ def _enterprise(c: Console) -> list[Todo]:
         and any(w.bidder == me and w.status is AwardStatus.PENDING for w in a.result.awards)
     ]
     return [
-        Todo("todo.paid_use_offers", len(paid_use), f"{PREFIX}/enterprise"),
-        Todo("todo.buy_back_offers", len(buy_backs), f"{PREFIX}/enterprise#buyback"),
-        Todo("todo.trade_offers", len(trades), f"{PREFIX}/enterprise/trades"),
+        Todo("todo.paid_use_offers", awaiting[ALLOCATION_OFFER], f"{PREFIX}/enterprise"),
+        Todo("todo.buy_back_offers", awaiting[BUY_BACK_OFFER], f"{PREFIX}/todo"),
+        Todo("todo.trade_offers", awaiting[TRADE_OFFER], f"{PREFIX}/enterprise/trades"),
+        _approvals(c, awaiting),
         Todo("todo.transfers_to_offer", len(to_offer), f"{PREFIX}/enterprise/transfers"),
         Todo("todo.transfers_to_accept", len(to_accept), f"{PREFIX}/enterprise/transfers"),
         Todo(
@@ -96,6 +103,7 @@ def _bureau(c: Console) -> list[Todo]:
     ]
     to_settle = [a for a in mine if a.status is AuctionStatus.CLOSED]
     return [
+        _approvals(c, _awaiting(c)),
         Todo("todo.pledges_to_approve", len(pledges), f"{PREFIX}/bureau/approvals"),
         Todo("todo.transfers_to_approve", len(transfers), f"{PREFIX}/bureau/approvals"),
         Todo(

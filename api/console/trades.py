@@ -16,6 +16,7 @@ from accounts.model import Role
 from accounts.service import account_balances, participants
 from api.console import forms
 from api.console.lists import narrow, read_query
+from api.console.proposals import Outcome, take_step
 from api.console.web import (
     PREFIX,
     Console,
@@ -32,7 +33,7 @@ from ledger.model import Lot
 from ledger.service import Balance
 from ledger.units import INSTRUMENTS
 from market.auctions.model import payment_fen
-from market.trades.offers import OfferStatus, accept_offer, offer_trade, offers_of, withdraw_offer
+from market.trades.offers import TRADE_OFFER, OfferStatus, offer_trade, offers_of
 
 _HERE = PREFIX + "/enterprise/trades"
 router = APIRouter(prefix=_HERE, route_class=ConsoleRoute, include_in_schema=False)
@@ -121,33 +122,20 @@ def offer(c: WriteConsole, form: FormDep) -> Response:
     return act(c, form, run, lambda exc: _trades_page(c, error=exc, values=form, failed="offer"))
 
 
-@router.post("/{offer_id}/accept")
-def accept(offer_id: str, c: WriteConsole, form: FormDep) -> Response:
-    """The buyer accepts with its custody key: the trade is recorded, DvP, in one record."""
+_OUTCOME = Outcome(
+    to=_HERE,
+    signed="flash.trade_accepted",
+    rejected="flash.trade_declined",
+    withdrawn="flash.trade_withdrawn",
+    kind=TRADE_OFFER,
+)
+
+
+@router.post("/{offer_id}/{step}")
+def decide(offer_id: str, step: str, c: WriteConsole, form: FormDep) -> Response:
+    """``accept``: the buyer signs with its custody key and the trade is recorded, DvP, in one record;
+    ``withdraw``: the seller withdraws a pending offer, or the buyer declines it; nothing moves."""
     c.need(Role.ENTERPRISE)
-
-    def run() -> Done:
-        done = accept_offer(
-            c.session,
-            registry=c.app.registry,
-            actor=c.me,
-            offer_id=offer_id,
-            signed_by=c.consent(),
-            now=c.now,
-        )
-        return Done(to=_HERE, message="flash.trade_accepted", args={"id": offer_id, "seq": str(done.seq)})
-
-    return act(c, form, run, lambda exc: _trades_page(c, error=exc, values=form, failed=offer_id))
-
-
-@router.post("/{offer_id}/withdraw")
-def withdraw(offer_id: str, c: WriteConsole, form: FormDep) -> Response:
-    """Withdraw a pending offer (seller) or decline it (buyer); nothing moves."""
-    c.need(Role.ENTERPRISE)
-
-    def run() -> Done:
-        closed = withdraw_offer(c.session, actor=c.me, offer_id=offer_id, now=c.now)
-        message = "flash.trade_withdrawn" if closed.seller == c.me.party else "flash.trade_declined"
-        return Done(to=_HERE, message=message, args={"id": offer_id})
-
-    return act(c, form, run, lambda exc: _trades_page(c, error=exc, values=form, failed=offer_id))
+    close = "close" if step == "withdraw" else step
+    on_error = lambda exc: _trades_page(c, error=exc, values=form, failed=offer_id)  # noqa: E731
+    return take_step(c, form, proposal_id=offer_id, step=close, outcome=_OUTCOME, on_error=on_error)

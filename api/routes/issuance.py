@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.consent import consent_of, consent_with
-from api.deps import ActorDep, CustodyKeyDep, MaybeCustodyKeyDep, PageDep, ReaderDep
+from api.deps import ActorDep, CustodyKeyDep, MaybeCustodyKeyDep, ReaderDep
+from api.routes.offers import offer_routes
 from api.schemas import Day, ErrorOut, Page
 from api.schemas.issuance import (
     AllocationDraftQuery,
@@ -28,20 +29,12 @@ from api.schemas.issuance import (
     MajorProjectIn,
     RecordOut,
 )
-from api.schemas.trades import AcceptIn
 from api.write import WriteDep
 from market.consent import Consent
 from market.expiry.service import run_expiry
-from market.issuance.offers import (
-    accept_allocation,
-    allocation_offers_of,
-    get_allocation_offer,
-    offer_allocation,
-    withdraw_allocation,
-)
+from market.issuance.offers import DESK, offer_allocation
 from market.issuance.service import allocate_initial, allocation_draft, cap_position, set_cap
 from market.reserve.service import allocate_to_major_project, buy_back, buy_back_draft
-from market.trades.offers import OfferStatus
 
 router = APIRouter(prefix="/v1", tags=["issuance"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
@@ -133,55 +126,16 @@ def post_allocation_offer(
     )
 
 
-@router.get("/allocation-offers", response_model=Page[AllocationOfferOut], responses=ERRORS)
-def get_allocation_offers(
-    actor: ActorDep,
-    session: ReaderDep,
-    page: PageDep,
-    status: Annotated[OfferStatus | None, Query()] = None,
-) -> Page[AllocationOfferOut]:
-    """The allocation offers the caller made (a bureau) or received (an enterprise), newest first."""
-    found = allocation_offers_of(session, actor=actor, status=status)
-    return Page[AllocationOfferOut].cut(found, page, AllocationOfferOut.of)
-
-
-@router.get("/allocation-offers/{offer_id}", response_model=AllocationOfferOut, responses=ERRORS)
-def get_allocation_offer_route(offer_id: str, actor: ActorDep, session: ReaderDep) -> AllocationOfferOut:
-    """One offer with the body to sign (its bureau and enterprise only)."""
-    return AllocationOfferOut.of(get_allocation_offer(session, actor=actor, offer_id=offer_id))
-
-
-@router.post("/allocation-offers/{offer_id}/accept", response_model=AllocationOut, responses=ERRORS)
-def post_allocation_accept(
-    offer_id: str, payload: AcceptIn, key: MaybeCustodyKeyDep, w: WriteDep
-) -> AllocationOut:
-    """The enterprise consents to the fee: rights and fee move in one record, both signatures on it."""
-    return w.once(
-        payload,
-        AllocationOut,
-        lambda: AllocationOut.of(
-            accept_allocation(
-                w.session,
-                registry=w.registry,
-                actor=w.actor,
-                offer_id=offer_id,
-                signed_by=consent_of(payload.signatures or None, key, w.actor.party),
-                now=w.registry.clock(),
-            )
-        ),
-    )
-
-
-@router.post("/allocation-offers/{offer_id}/withdraw", response_model=AllocationOfferOut, responses=ERRORS)
-def post_allocation_withdraw(offer_id: str, w: WriteDep) -> AllocationOfferOut:
-    """The bureau withdraws a pending offer, or the enterprise declines it."""
-    return w.once(
-        None,
-        AllocationOfferOut,
-        lambda: AllocationOfferOut.of(
-            withdraw_allocation(w.session, actor=w.actor, offer_id=offer_id, now=w.registry.clock())
-        ),
-    )
+offer_routes(
+    router,
+    "/allocation-offers",
+    desk=DESK,
+    show=AllocationOfferOut.of,
+    shown=AllocationOfferOut,
+    listed=Page[AllocationOfferOut],
+    done=AllocationOut.of,
+    done_out=AllocationOut,
+)
 
 
 @router.post("/allocations", response_model=AllocationOut, responses=ERRORS)

@@ -9,21 +9,21 @@ Each route parses, calls one service function and returns its result; rules live
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.consent import consent_of, consent_with
-from api.deps import ActorDep, MaybeCustodyKeyDep, PageDep, ReaderDep
-from api.schemas import ErrorOut, Page
+from api.deps import ActorDep, MaybeCustodyKeyDep, ReaderDep
+from api.routes.offers import ERRORS, offer_routes
+from api.schemas import Page
 from api.schemas.issuance import BodyOut
-from api.schemas.trades import AcceptIn, OfferIn, TradeDraftQuery, TradeIn, TradeOfferOut, TradeOut
+from api.schemas.trades import OfferIn, TradeDraftQuery, TradeIn, TradeOfferOut, TradeOut
 from api.write import WriteDep
-from market.trades.offers import OfferStatus, accept_offer, get_offer, offer_trade, offers_of, withdraw_offer
+from market.trades.offers import DESK, offer_trade
 from market.trades.service import trade, trade_draft
 
 router = APIRouter(prefix="/v1", tags=["trades"])
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
 
 
 @router.get("/trades/draft", response_model=BodyOut, responses=ERRORS)
@@ -93,50 +93,13 @@ def post_offer(payload: OfferIn, key: MaybeCustodyKeyDep, w: WriteDep) -> TradeO
     )
 
 
-@router.get("/trade-offers", response_model=Page[TradeOfferOut], responses=ERRORS)
-def get_offers(
-    actor: ActorDep,
-    session: ReaderDep,
-    page: PageDep,
-    status: Annotated[OfferStatus | None, Query()] = None,
-) -> Page[TradeOfferOut]:
-    """The offers the caller made or received, newest first."""
-    found = offers_of(session, actor=actor, status=status)
-    return Page[TradeOfferOut].cut(found, page, TradeOfferOut.of)
-
-
-@router.get("/trade-offers/{offer_id}", response_model=TradeOfferOut, responses=ERRORS)
-def get_offer_route(offer_id: str, actor: ActorDep, session: ReaderDep) -> TradeOfferOut:
-    """One offer with the body to sign (its seller and buyer only)."""
-    return TradeOfferOut.of(get_offer(session, actor=actor, offer_id=offer_id))
-
-
-@router.post("/trade-offers/{offer_id}/accept", response_model=TradeOut, responses=ERRORS)
-def post_accept(offer_id: str, payload: AcceptIn, key: MaybeCustodyKeyDep, w: WriteDep) -> TradeOut:
-    """The buyer accepts: the trade is recorded with both signatures, DvP."""
-    return w.once(
-        payload,
-        TradeOut,
-        lambda: TradeOut.of(
-            accept_offer(
-                w.session,
-                registry=w.registry,
-                actor=w.actor,
-                offer_id=offer_id,
-                signed_by=consent_of(payload.signatures or None, key, w.actor.party),
-                now=w.registry.clock(),
-            )
-        ),
-    )
-
-
-@router.post("/trade-offers/{offer_id}/withdraw", response_model=TradeOfferOut, responses=ERRORS)
-def post_withdraw(offer_id: str, w: WriteDep) -> TradeOfferOut:
-    """The seller withdraws a pending offer, or the buyer declines it."""
-    return w.once(
-        None,
-        TradeOfferOut,
-        lambda: TradeOfferOut.of(
-            withdraw_offer(w.session, actor=w.actor, offer_id=offer_id, now=w.registry.clock())
-        ),
-    )
+offer_routes(
+    router,
+    "/trade-offers",
+    desk=DESK,
+    show=TradeOfferOut.of,
+    shown=TradeOfferOut,
+    listed=Page[TradeOfferOut],
+    done=TradeOut.of,
+    done_out=TradeOut,
+)

@@ -1,27 +1,26 @@
 """Four-eyes approval (双人审批) and the trusted-account list as workflows: one user of a party proposes,
 a second user approves, and only then does the registry sign and record it with both users named.
 
-Proposals wait here; the rules they must satisfy live in ``ledger.control_rules``, which replay runs
-again. (Issue #17's one proposal model should absorb this store when it lands; the bodies stay.)
+Both are kinds of the one proposal model (``market.proposals``): one signer slot of the proposer's own
+party, for an approver (复核人) who is not the proposing user. The rules the records must satisfy live
+in ``ledger.control_rules``, which replay runs again.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from accounts.custody import Vault, custody_key
 from accounts.model import Participant
 from accounts.permissions import Action, authorize
-from accounts.service import pinned_registry, target_for_party
-from ledger.canonical import canonical_bytes
+from accounts.service import get_participant, pinned_registry, target_for_party
 from ledger.controls import APPROVED_BY, TRUST_ADD, TRUST_REMOVE, add_working_days
-from ledger.errors import Conflict, FourEyesRequired, InvalidInput, NotFound, UnknownUser
+from ledger.crypto import SigningKey
+from ledger.errors import InvalidInput
 from ledger.model import Lot, Posting, TxBody, check_id
 from ledger.service import (
     Instruction,
@@ -34,11 +33,16 @@ from ledger.service import (
     sign_body,
     submit,
 )
-from ledger.timeutil import format_utc, parse_utc
-from market.foureyes.tables import ProposalRow
+from ledger.timeutil import format_utc
+from market.consent import Consent
+from market.proposals import service as proposals
+from market.proposals.errors import ProposalClosed, UnknownProposal
+from market.proposals.model import Proposal, SignerSlot
+from market.proposals.service import Applied, ProposalKind, register, user_role
 from market.trades.transfers import transfer
 
 __all__ = [
+    "KINDS",
     "LIFETIME",
     "Proposal",
     "ProposalClosed",
@@ -55,78 +59,32 @@ __all__ = [
 
 LIFETIME = timedelta(days=7)  # a proposal nobody approves in a week lapses
 TRANSFER = "transfer"
+ALLOCATION = "allocation"  # its kind is defined in market.foureyes.allocation
+KINDS = (TRANSFER, TRUST_ADD, ALLOCATION)
+APPROVER = "approver"
 
 
-class UnknownProposal(NotFound):
-    code = "unknown_proposal"
-
-
-class ProposalClosed(Conflict):
-    """Already applied, rejected, withdrawn or lapsed: nothing more can be done to it."""
-
-    code = "proposal_closed"
-
-
-@dataclass(frozen=True, slots=True)
-class Proposal:
-    id: str
-    party: str
-    kind: str
-    terms: dict[str, Any]
-    proposed_by: str
-    status: str  # pending | applied | rejected | withdrawn | expired
-    created_at: datetime
-    expires_at: datetime
-    decided_by: str | None = None
-    record_seq: int | None = None
-
-
-def _proposal(row: ProposalRow, now: datetime) -> Proposal:
-    expires = parse_utc(row.expires_at)
-    status = "expired" if row.status == "pending" and expires <= now else row.status
-    return Proposal(
-        row.id,
-        row.party,
-        row.kind,
-        json.loads(row.terms),
-        row.proposed_by,
-        status,
-        parse_utc(row.created_at),
-        expires,
-        row.decided_by,
-        row.record_seq,
-    )
-
-
-def _user_role(session: Session, party: str, user: str | None) -> str:
-    """The role the journal gives ``user`` in ``party``; proposals are made and approved by named users."""
-    controls = controls_of(session, party=party)
-    if user is None or controls is None or user not in controls.users:
-        raise UnknownUser(
-            f"{user or 'the administrator key'} is not a named user of {party}: log in as one",
-            field="user",
-            user=user,
-        )
-    return controls.users[user]
-
-
-def _sign(session: Session, *, vault: Vault, party: str, body: TxBody, at: datetime) -> Instruction:
-    key = custody_key(session, vault=vault, party=party, at=at)
+def _sign(party: str, key: SigningKey, body: TxBody) -> Instruction:
     return Instruction(body, (sign_body(body, party, key, custody=True),), scope=party)
 
 
+def _key(given: Consent, party: str) -> SigningKey:
+    key = given.keys.get(party)
+    if key is None:  # the approver's step always brings the party's custody key (``approve``)
+        raise InvalidInput(f"approving needs {party}'s key in custody", field="signed_by")
+    return key
+
+
 def _submit_own(
-    session: Session, *, registry: Registry, actor: Participant, body: TxBody, vault: Vault, at: datetime
+    session: Session, *, registry: Registry, actor: Participant, body: TxBody, key: SigningKey
 ) -> Receipt:
     """A control record of the actor's own trusted list (it names no account the actor owns, so the
     permission is checked on the party itself), signed with its custody key."""
     authorize(actor, Action.TRANSFER_UNITS, target_for_party(session, party=actor.party))
-    return submit(
-        session, _sign(session, vault=vault, party=actor.party, body=body, at=at), registry=registry
-    )
+    return submit(session, _sign(actor.party, key, body), registry=registry)
 
 
-def _transfer_body(party: str, terms: dict[str, Any], users: list[str]) -> TxBody:
+def _transfer_body(party: str, terms: Mapping[str, Any], users: Sequence[str]) -> TxBody:
     lot = Lot.from_key(terms["lot"])
     quantity = terms["quantity_kg"]
     return TxBody(
@@ -136,26 +94,55 @@ def _transfer_body(party: str, terms: dict[str, Any], users: list[str]) -> TxBod
             Posting(f"{party}.holding", terms["instrument"], lot, -quantity),
             Posting(terms["to"], terms["instrument"], lot, quantity),
         ),
-        meta={APPROVED_BY: {party: users}},
+        meta={APPROVED_BY: {party: list(users)}},
     )
+
+
+def _users(proposal: Proposal) -> list[str]:
+    assert proposal.proposed_by is not None  # four-eyes proposals are always made by a named user
+    return [proposal.proposed_by, *proposal.approvers]
+
+
+def _apply_transfer(session: Session, registry: Registry, proposal: Proposal, given: Consent) -> Applied:
+    """The transfer with both users named, signed with the party's custody key and recorded."""
+    party = proposal.party
+    signed = _sign(party, _key(given, party), _transfer_body(party, proposal.terms, _users(proposal)))
+    receipt = transfer(
+        session, registry=registry, actor=get_participant(session, party=party), instruction=signed
+    )
+    return Applied(receipt.seq, receipt)
+
+
+def _apply_trust(session: Session, registry: Registry, proposal: Proposal, given: Consent) -> Applied:
+    """The trusted-list addition, effective after the registry's delay from this approval."""
+    party = proposal.party
+    effective = add_working_days(registry.clock(), registry_controls(session).trust_delay_working_days)
+    meta = {
+        "party": party,
+        "account": proposal.terms["account"],
+        "effective_at": format_utc(effective),
+        APPROVED_BY: {party: _users(proposal)},
+    }
+    body = TxBody(TRUST_ADD, new_nonce(), signers=(party,), meta=meta)
+    actor = get_participant(session, party=party)
+    receipt = _submit_own(session, registry=registry, actor=actor, body=body, key=_key(given, party))
+    return Applied(receipt.seq, receipt)
+
+
+def _no_body(session: Session, terms: Mapping[str, Any]) -> None:
+    """Drawn up at approval, when both users can be named in it."""
+    return
+
+
+register(ProposalKind(TRANSFER, _no_body, _apply_transfer, lifetime=LIFETIME))
+register(ProposalKind(TRUST_ADD, _no_body, _apply_trust, lifetime=LIFETIME))
 
 
 def _store(
-    session: Session, party: str, kind: str, terms: dict[str, Any], user: str, now: datetime
+    session: Session, actor: Participant, kind: str, terms: dict[str, Any], user: str, now: datetime
 ) -> Proposal:
-    row = ProposalRow(
-        id=f"fe-{secrets.token_hex(6)}",
-        party=party,
-        kind=kind,
-        terms=canonical_bytes(terms).decode(),
-        proposed_by=user,
-        status="pending",
-        created_at=format_utc(now),
-        expires_at=format_utc(now + LIFETIME),
-    )
-    session.add(row)
-    session.flush()
-    return _proposal(row, now)
+    slot = SignerSlot(actor.party, role=APPROVER, excluded_user=user)
+    return proposals.propose(session, kind=kind, actor=actor, terms=terms, signers=[slot], now=now, user=user)
 
 
 def propose_transfer(
@@ -172,7 +159,7 @@ def propose_transfer(
 ) -> Proposal | Receipt:
     """Send units from the actor's holding: at or under the party's four-eyes threshold for
     transfers it is recorded now with this user named; above it, it waits for a second user."""
-    _user_role(session, actor.party, user)
+    user_role(session, actor.party, user)
     assert user is not None
     check_id(to, field="to")
     if isinstance(quantity_kg, bool) or not isinstance(quantity_kg, int) or quantity_kg <= 0:
@@ -183,12 +170,12 @@ def propose_transfer(
     controls = controls_of(session, party=actor.party)
     limit = controls.four_eyes_kg.get(TRANSFER) if controls is not None else None
     pinned, now = pinned_registry(session, registry=registry)
-    body = _transfer_body(actor.party, terms, [user])
     if limit is None or quantity_kg <= limit:
-        signed = _sign(session, vault=vault, party=actor.party, body=body, at=now)
+        key = custody_key(session, vault=vault, party=actor.party, at=now)
+        signed = _sign(actor.party, key, _transfer_body(actor.party, terms, [user]))
         return transfer(session, registry=pinned, actor=actor, instruction=signed)
     authorize(actor, Action.TRANSFER_UNITS, target_for_party(session, party=actor.party))
-    return _store(session, actor.party, TRANSFER, terms, user, now)
+    return _store(session, actor, TRANSFER, terms, user, now)
 
 
 def propose_trust(
@@ -196,23 +183,14 @@ def propose_trust(
 ) -> Proposal:
     """Propose adding ``account`` to the party's trusted list; a second user approves it, and it
     takes effect after the registry's delay from that approval (EU 2019/1122 art. 23)."""
-    _user_role(session, actor.party, user)
+    user_role(session, actor.party, user)
     assert user is not None
     authorize(actor, Action.TRANSFER_UNITS, target_for_party(session, party=actor.party))
     info = find_account(session, account=check_id(account, field="account"))
     if info is None or info.owner == actor.party:
         raise InvalidInput(f"{account} is not another party's account", field="account")
     _, now = pinned_registry(session, registry=registry)
-    return _store(session, actor.party, TRUST_ADD, {"account": account}, user, now)
-
-
-def _pending(session: Session, actor: Participant, proposal_id: str, now: datetime) -> ProposalRow:
-    row = session.get(ProposalRow, proposal_id) if isinstance(proposal_id, str) else None
-    if row is None or row.party != actor.party:  # another party's proposal is invisible
-        raise UnknownProposal(f"no proposal {proposal_id}", field="proposal_id")
-    if _proposal(row, now).status != "pending":
-        raise ProposalClosed(f"proposal {proposal_id} is {_proposal(row, now).status}", field="proposal_id")
-    return row
+    return _store(session, actor, TRUST_ADD, {"account": account}, user, now)
 
 
 def approve(
@@ -226,96 +204,59 @@ def approve(
 ) -> Receipt:
     """The second user's approval: the registry signs the proposed body with both users named and
     records it. The second user cannot be the first, and must be an approver (复核人)."""
-    role = _user_role(session, actor.party, user)
+    user_role(session, actor.party, user)
     pinned, now = pinned_registry(session, registry=registry)
-    row = _pending(session, actor, proposal_id, now)
-    if user == row.proposed_by:
-        raise FourEyesRequired(
-            "the second user cannot be the one who proposed it", field="proposal_id", party=actor.party
-        )
-    if role != "approver":
-        raise FourEyesRequired(f"{user} is a {role}: only an approver approves", field="proposal_id")
-    users = [row.proposed_by, str(user)]
-    terms = json.loads(row.terms)
-    if row.kind == TRANSFER:
-        signed = _sign(
-            session, vault=vault, party=actor.party, body=_transfer_body(actor.party, terms, users), at=now
-        )
-        receipt = transfer(session, registry=pinned, actor=actor, instruction=signed)
-    else:
-        effective = add_working_days(now, registry_controls(session).trust_delay_working_days)
-        meta = {
-            "party": actor.party,
-            "account": terms["account"],
-            "effective_at": format_utc(effective),
-            APPROVED_BY: {actor.party: users},
-        }
-        body = TxBody(TRUST_ADD, new_nonce(), signers=(actor.party,), meta=meta)
-        receipt = _submit_own(session, registry=pinned, actor=actor, body=body, vault=vault, at=now)
-    _close(session, row, "applied", str(user), now, receipt.seq)
+    key = custody_key(session, vault=vault, party=actor.party, at=now)
+    done = proposals.sign(
+        session,
+        registry=pinned,
+        actor=actor,
+        proposal_id=proposal_id,
+        signed_by=Consent.custody(actor.party, key),
+        now=now,
+        user=user,
+    )
+    assert done.applied is not None  # one slot: its signature applies it
+    receipt = getattr(done.applied.result, "receipt", done.applied.result)  # an Allocation carries one
+    assert isinstance(receipt, Receipt)
     return receipt
-
-
-def _close(
-    session: Session, row: ProposalRow, status: str, user: str, now: datetime, seq: int | None = None
-) -> None:
-    row.status, row.decided_by, row.decided_at, row.record_seq = status, user, format_utc(now), seq
-    session.add(row)
-    session.flush()
 
 
 def reject(
     session: Session, *, actor: Participant, user: str | None, proposal_id: str, now: datetime
 ) -> Proposal:
-    """Another user of the party turns a proposal down; nothing reaches the journal."""
-    _user_role(session, actor.party, user)
-    row = _pending(session, actor, proposal_id, now)
-    if user == row.proposed_by:
-        raise InvalidInput("the proposer withdraws a proposal; another user rejects it", field="proposal_id")
-    _close(session, row, "rejected", str(user), now)
-    return _proposal(row, now)
+    """An approver other than the proposer turns a proposal down; nothing reaches the journal."""
+    user_role(session, actor.party, user)
+    return proposals.reject(session, actor=actor, proposal_id=proposal_id, now=now, user=user)
 
 
 def withdraw(
     session: Session, *, actor: Participant, user: str | None, proposal_id: str, now: datetime
 ) -> Proposal:
     """The proposer takes a proposal back before anyone approved it."""
-    _user_role(session, actor.party, user)
-    row = _pending(session, actor, proposal_id, now)
-    if user != row.proposed_by:
-        raise InvalidInput("only the user who proposed it withdraws it", field="proposal_id")
-    _close(session, row, "withdrawn", str(user), now)
-    return _proposal(row, now)
+    user_role(session, actor.party, user)
+    return proposals.withdraw(session, actor=actor, proposal_id=proposal_id, now=now, user=user)
 
 
 def remove_trusted(
     session: Session, *, registry: Registry, vault: Vault, actor: Participant, user: str | None, account: str
 ) -> Receipt:
     """Take ``account`` off the party's trusted list, at once: one user is enough to reduce risk."""
-    _user_role(session, actor.party, user)
+    user_role(session, actor.party, user)
     pinned, now = pinned_registry(session, registry=registry)
     meta = {"party": actor.party, "account": account, APPROVED_BY: {actor.party: [str(user)]}}
     body = TxBody(TRUST_REMOVE, new_nonce(), signers=(actor.party,), meta=meta)
-    return _submit_own(session, registry=pinned, actor=actor, body=body, vault=vault, at=now)
+    key = custody_key(session, vault=vault, party=actor.party, at=now)
+    return _submit_own(session, registry=pinned, actor=actor, body=body, key=key)
 
 
 def proposals_of(session: Session, *, actor: Participant, now: datetime) -> list[Proposal]:
-    """Every proposal of the actor's party, newest first."""
-    rows = session.exec(
-        select(ProposalRow)
-        .where(ProposalRow.party == actor.party)
-        .order_by(col(ProposalRow.created_at).desc(), col(ProposalRow.id))
-    )
-    return [_proposal(r, now) for r in rows]
+    """Every four-eyes proposal of the actor's party, newest first."""
+    return proposals.proposals_of(session, actor=actor, now=now, kind=KINDS)
 
 
 def to_do(session: Session, *, actor: Participant, user: str | None, now: datetime) -> list[Proposal]:
-    """待办: the pending proposals awaiting this user's signature (another user's, for an approver)."""
-    controls = controls_of(session, party=actor.party)
-    if user is None or controls is None or controls.users.get(user) != "approver":
-        return []
-    return [
-        p
-        for p in proposals_of(session, actor=actor, now=now)
-        if p.status == "pending" and p.proposed_by != user
-    ]
+    """待办: the pending four-eyes proposals awaiting this user's approval."""
+    return proposals.proposals_of(
+        session, actor=actor, now=now, kind=KINDS, awaiting=True, awaiting_user=user
+    )

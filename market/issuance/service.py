@@ -9,7 +9,7 @@ government reserve (政府储备), and allocating from it with the paid-use fee 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, Literal
@@ -20,6 +20,7 @@ from accounts.identifiers import account_id
 from accounts.model import Participant, Role
 from accounts.permissions import Action, authorize, party_target
 from accounts.service import SessionDirectory, get_participant
+from ledger.controls import APPROVED_BY
 from ledger.errors import InvalidInput
 from ledger.model import Lot, Posting, TxBody
 from ledger.service import Receipt, Registry, lock_head_time, new_nonce, submit_all
@@ -175,6 +176,7 @@ def allocate(
     years: int = DEFAULT_TERM_YEARS,
     price_fen_per_tonne_year: int | None = None,
     nonce: str | None = None,
+    approved_by: Sequence[str] = (),
 ) -> Allocation:
     """Allocate rights from the bureau's reserve to an enterprise of its jurisdiction.
 
@@ -184,7 +186,8 @@ def allocate(
     (quantity x price x years; the base price unless one is given) moves enterprise cash ->
     bureau cash in the same record, so rights and money move together or not at all; both sign.
     The enterprise's consent may come as its own signatures over the body that
-    ``allocation_draft`` returns for the same terms and ``nonce``.
+    ``allocation_draft`` returns for the same terms and ``nonce``. ``approved_by``: the bureau's
+    named users who proposed and approved it (双人审批, ``market.foureyes``), named in the record.
     """
     jurisdiction = bureau_of(actor, Action.ISSUE_RIGHTS)
     terms = _allocation_terms(
@@ -201,7 +204,7 @@ def allocate(
         years=years,
         price_fen_per_tonne_year=price_fen_per_tonne_year,
     )
-    body = _allocation_body(terms, nonce or new_nonce())
+    body = _allocation_body(terms, nonce or new_nonce(), approved_by)
     ins = signed_instruction(
         session,
         actor=actor,
@@ -297,7 +300,7 @@ def _allocation_terms(
     )
 
 
-def _allocation_body(terms: _Terms, nonce: str) -> TxBody:
+def _allocation_body(terms: _Terms, nonce: str, approved_by: Sequence[str] = ()) -> TxBody:
     ent, code, lot, fee = terms.enterprise, terms.instrument, terms.lot, terms.fee_fen
     postings = [
         Posting(account_id(terms.bureau, "reserve"), code, lot, -terms.quantity_kg),
@@ -312,6 +315,8 @@ def _allocation_body(terms: _Terms, nonce: str) -> TxBody:
         meta["permit_number"] = ent.permit_number
     if terms.project is not None:
         meta["project"] = terms.project
+    if approved_by:  # the ledger checks them against the bureau's four-eyes threshold (control_rules)
+        meta[APPROVED_BY] = {terms.bureau: list(approved_by)}
     if terms.price_fen_per_tonne_year is not None:
         meta["paid_use"] = {
             "price_fen_per_tonne_year": terms.price_fen_per_tonne_year,

@@ -1,30 +1,36 @@
-"""Trade offers (挂牌/协议转让 with the registry keeping the consents): the seller signs one trade body
-and the offer waits; the buyer accepts with its own signature and the trade is recorded, DvP.
+"""Trade offers (挂牌/协议转让 with the registry keeping the consents) as a proposal kind: the seller
+signs one trade body and the offer waits; the buyer's signature applies it and the trade is recorded,
+DvP. Collecting, withdrawal and refusal are ``market.proposals``'; this module is the kind.
 """
 
 from __future__ import annotations
 
-import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
+from typing import Any
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session
 
-from accounts.errors import PermissionDenied
 from accounts.identifiers import account_id
 from accounts.model import Participant
-from accounts.permissions import Action
-from ledger.errors import Conflict, InsufficientBalance, NotFound
+from accounts.service import get_participant
+from ledger.errors import InsufficientBalance
 from ledger.model import Lot, TxBody
-from ledger.service import Registry, lock_head_time, new_nonce
-from ledger.timeutil import format_date, format_utc, parse_date
-from market.auctions.state import aware, free_units
-from market.consent import Consent, consent, dump_signatures, load_signatures
+from ledger.service import Registry, new_nonce
+from ledger.timeutil import parse_date
+from market.auctions.state import free_units
+from market.consent import Consent
+from market.proposals import offers as two_party
+from market.proposals.errors import ProposalClosed, UnknownProposal
+from market.proposals.model import Proposal
+from market.proposals.offers import OfferStatus
+from market.proposals.service import Applied, ProposalKind, register
 from market.trades.service import Trade, trade, trade_body, trade_draft
-from market.trades.tables import TradeOfferRow
 
 __all__ = [
+    "DESK",
+    "TRADE_OFFER",
     "OfferStatus",
     "TradeOffer",
     "TradeOfferNotPending",
@@ -36,19 +42,54 @@ __all__ = [
     "withdraw_offer",
 ]
 
-
-class UnknownTradeOffer(NotFound):
-    code = "unknown_trade_offer"
+TRADE_OFFER = "trade_offer"
 
 
-class TradeOfferNotPending(Conflict):
+class UnknownTradeOffer(UnknownProposal):
+    code = "unknown_trade_offer"  # the API contract of /v1/trade-offers
+
+
+class TradeOfferNotPending(ProposalClosed):
     code = "trade_offer_not_pending"
 
 
-class OfferStatus(StrEnum):
-    PENDING = "pending"
-    ACCEPTED = "accepted"
-    WITHDRAWN = "withdrawn"
+def _lot(terms: Mapping[str, Any]) -> Lot:
+    return Lot(jurisdiction=terms["jurisdiction"], valid_until=parse_date(terms["valid_until"]))
+
+
+def _draft(session: Session, terms: Mapping[str, Any]) -> TxBody:
+    """The same terms and nonce: the same body, which the seller signed."""
+    return trade_body(
+        seller=terms["seller"],
+        buyer=terms["buyer"],
+        instrument=terms["instrument"],
+        lot=_lot(terms),
+        quantity_kg=terms["quantity_kg"],
+        price_fen_per_t=terms["price_fen_per_t"],
+        nonce=terms["nonce"],
+    )
+
+
+def _apply(session: Session, registry: Registry, proposal: Proposal, given: Consent) -> Applied:
+    """The trade with both signatures, its rules checked again (``market.trades.service.trade``)."""
+    t = proposal.terms
+    done = trade(
+        session,
+        registry=registry,
+        actor=get_participant(session, party=t["buyer"]),
+        signed_by=given,
+        seller=t["seller"],
+        buyer=t["buyer"],
+        instrument=t["instrument"],
+        valid_until=parse_date(t["valid_until"]),
+        quantity_kg=t["quantity_kg"],
+        price_fen_per_t=t["price_fen_per_t"],
+        nonce=t["nonce"],
+    )
+    return Applied(done.seq, done)
+
+
+register(ProposalKind(TRADE_OFFER, _draft, _apply, UnknownTradeOffer, TradeOfferNotPending))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,18 +106,31 @@ class TradeOffer:
     nonce: str
     status: OfferStatus
     trade_seq: int | None
+    body: TxBody
 
-    @property
-    def body(self) -> TxBody:
-        return trade_body(
-            seller=self.seller,
-            buyer=self.buyer,
-            instrument=self.instrument,
-            lot=self.lot,
-            quantity_kg=self.quantity_kg,
-            price_fen_per_t=self.price_fen_per_t,
-            nonce=self.nonce,
+    @classmethod
+    def of(cls, p: Proposal) -> TradeOffer:
+        t = p.terms
+        assert p.body is not None
+        return cls(
+            p.id,
+            t["seller"],
+            t["buyer"],
+            t["instrument"],
+            _lot(t),
+            t["quantity_kg"],
+            t["price_fen_per_t"],
+            t["nonce"],
+            OfferStatus.of(p.status),
+            p.record_seq,
+            p.body,
         )
+
+
+DESK = two_party.OfferDesk(TRADE_OFFER, TradeOffer.of, Trade)
+# The buyer accepts (the trade is recorded, DvP; a refusal then leaves the offer pending) or declines;
+# the seller withdraws; an offer is seen by its seller and buyer only (``UnknownTradeOffer``).
+accept_offer, withdraw_offer, get_offer, offers_of = DESK.accept, DESK.withdraw, DESK.get, DESK.list
 
 
 def offer_trade(
@@ -98,7 +152,6 @@ def offer_trade(
     jurisdiction, a right, at least one fen), and again when the buyer accepts. The seller's signature
     is verified under its current keys and kept with the offer, never applied on its own.
     """
-    now = aware(now)
     body = trade_draft(
         session,
         actor=actor,
@@ -112,24 +165,14 @@ def offer_trade(
     )
     lot = body.postings[0].lot
     _check_free(session, seller=actor.party, instrument=body.postings[0].instrument, lot=lot, kg=quantity_kg)
-    (sig,) = consent(session, bodies=[body], party=actor.party, signed_by=signed_by, at=now)
-    row = TradeOfferRow(
-        id=secrets.token_hex(8),
-        seller=actor.party,
-        buyer=buyer,
-        instrument=body.postings[0].instrument,
-        jurisdiction=str(lot.jurisdiction),
-        valid_until=format_date(valid_until),
-        quantity_kg=quantity_kg,
-        price_fen_per_t=price_fen_per_t,
-        nonce=body.nonce,
-        seller_signature=dump_signatures({actor.party: sig}),
-        status=OfferStatus.PENDING.value,
-        created_at=format_utc(now),
-    )
-    session.add(row)
-    session.flush()
-    return _offer(row)
+    terms = {
+        "seller": actor.party,
+        "buyer": buyer,
+        "jurisdiction": str(lot.jurisdiction),
+        **two_party.rights_terms(body, valid_until=valid_until, quantity_kg=quantity_kg),
+        "price_fen_per_t": price_fen_per_t,
+    }
+    return DESK.make(session, actor=actor, counterparty=buyer, terms=terms, signed_by=signed_by, now=now)
 
 
 def _check_free(session: Session, *, seller: str, instrument: str, lot: Lot, kg: int) -> None:
@@ -147,108 +190,3 @@ def _check_free(session: Session, *, seller: str, instrument: str, lot: Lot, kg:
             available=free,
             field="quantity_kg",
         )
-
-
-def accept_offer(
-    session: Session,
-    *,
-    registry: Registry,
-    actor: Participant,
-    offer_id: str,
-    signed_by: Consent,
-    now: datetime,
-) -> Trade:
-    """The buyer accepts: its consent joins the seller's and the trade is recorded, DvP, in one record
-    (``market.trades.service.trade``; a refusal there leaves the offer pending)."""
-    now = aware(now)
-    lock_head_time(session)  # one acceptance at a time: an offer is taken once
-    row = _row(session, actor, offer_id)
-    if actor.party != row.buyer:
-        raise PermissionDenied(
-            f"{actor.party} may not {Action.TRANSFER_UNITS.value}: only the buyer accepts an offer "
-            "(rule own_units_only)",
-            rule="own_units_only",
-            action=Action.TRANSFER_UNITS.value,
-            actor=actor.party,
-        )
-    offer = _pending(row)
-    mine = consent(session, bodies=[offer.body], party=actor.party, signed_by=signed_by, at=now)
-    stored = tuple(load_signatures(row.seller_signature).values())
-    done = trade(
-        session,
-        registry=registry,
-        actor=actor,
-        signed_by=Consent.given(stored + mine),
-        seller=offer.seller,
-        buyer=offer.buyer,
-        instrument=offer.instrument,
-        valid_until=_day(offer.lot),
-        quantity_kg=offer.quantity_kg,
-        price_fen_per_t=offer.price_fen_per_t,
-        nonce=offer.nonce,
-    )
-    _close(session, row, OfferStatus.ACCEPTED, now, done.seq)
-    return done
-
-
-def withdraw_offer(session: Session, *, actor: Participant, offer_id: str, now: datetime) -> TradeOffer:
-    """The seller withdraws a pending offer, or the buyer declines it; its signature is never used."""
-    row = _row(session, actor, offer_id)
-    _pending(row)
-    _close(session, row, OfferStatus.WITHDRAWN, aware(now), None)
-    return _offer(row)
-
-
-def get_offer(session: Session, *, actor: Participant, offer_id: str) -> TradeOffer:
-    """An offer, to its seller or buyer only (``UnknownTradeOffer`` to anyone else)."""
-    return _offer(_row(session, actor, offer_id))
-
-
-def offers_of(session: Session, *, actor: Participant, status: OfferStatus | None = None) -> list[TradeOffer]:
-    """The offers ``actor`` made or received, newest first."""
-    stmt = select(TradeOfferRow).where(
-        or_(col(TradeOfferRow.seller) == actor.party, col(TradeOfferRow.buyer) == actor.party)
-    )
-    if status is not None:
-        stmt = stmt.where(TradeOfferRow.status == status.value)
-    rows = session.exec(stmt.order_by(col(TradeOfferRow.created_at).desc(), col(TradeOfferRow.id)))
-    return [_offer(r) for r in rows]
-
-
-def _row(session: Session, actor: Participant, offer_id: str) -> TradeOfferRow:
-    row = session.get(TradeOfferRow, offer_id) if isinstance(offer_id, str) else None
-    if row is None or actor.party not in (row.seller, row.buyer):
-        raise UnknownTradeOffer(f"no trade offer {offer_id}", field="offer_id")
-    return row
-
-
-def _pending(row: TradeOfferRow) -> TradeOffer:
-    if row.status != OfferStatus.PENDING.value:
-        raise TradeOfferNotPending(f"trade offer {row.id} is {row.status}", offer_id=row.id)
-    return _offer(row)
-
-
-def _close(session: Session, row: TradeOfferRow, status: OfferStatus, now: datetime, seq: int | None) -> None:
-    row.status, row.closed_at, row.trade_seq = status.value, format_utc(now), seq
-    session.add(row)
-    session.flush()
-
-
-def _day(lot: Lot) -> date:
-    assert lot.valid_until is not None  # rights always carry their validity
-    return lot.valid_until
-
-
-def _offer(row: TradeOfferRow) -> TradeOffer:
-    return TradeOffer(
-        row.id,
-        row.seller,
-        row.buyer,
-        row.instrument,
-        Lot(jurisdiction=row.jurisdiction, valid_until=parse_date(row.valid_until)),
-        row.quantity_kg,
-        row.price_fen_per_t,
-        row.nonce,
-        OfferStatus(row.status),
-        row.trade_seq,
-    )

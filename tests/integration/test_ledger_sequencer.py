@@ -18,7 +18,7 @@ from ledger.errors import DomainError, InsufficientBalance
 from ledger.repository import J
 from ledger.sequencer import GROUP, GroupCommitFailed, Sequencer
 from ledger.service import Instruction, Receipt, balances, replay_database, submit
-from market.trades.tables import TradeOfferRow
+from market.proposals.tables import ProposalRow
 from tests.support import World, transfer
 
 A, B = "ent:a.h", "ent:b.h"
@@ -133,19 +133,13 @@ def test_writers_queued_together_share_one_commit_and_each_gets_its_own_receipt_
     assert diff == {}
 
 
-def _offer_row(name: str) -> TradeOfferRow:
+def _offer_row(name: str) -> ProposalRow:
     """A workflow's own row (any table outside the ledger's would do)."""
-    return TradeOfferRow(
+    return ProposalRow(
         id=name,
-        seller="ent:a",
-        buyer="ent:b",
-        instrument="COD",
-        jurisdiction="330281",
-        valid_until="2099-12-31",
-        quantity_kg=1,
-        price_fen_per_t=1,
-        nonce=name,
-        seller_signature="-",
+        kind="trade_offer",
+        party="ent:a",
+        terms="{}",
         status="pending",
         created_at="2026-01-01T00:00:00Z",
     )
@@ -178,7 +172,7 @@ def test_a_refused_unit_undoes_its_own_rows_and_records_and_leaves_its_neighbour
     assert isinstance(out.answers["undone"], InsufficientBalance)
     assert len(set(out.groups.values())) == 1
     with Session(read_only(rich.engine)) as s:
-        keys = set(s.connection().execute(select(TradeOfferRow.__table__.c.id)).scalars())  # type: ignore[attr-defined]
+        keys = set(s.connection().execute(select(ProposalRow.__table__.c.id)).scalars())  # type: ignore[attr-defined]
     assert keys == {"kept1", "kept2"}
     assert _records(rich) == before + 2
     assert _held(rich, B) == 1 + 3

@@ -17,6 +17,7 @@ from ledger.journal import parse_line
 from ledger.model import Lot, Posting, TxBody
 from ledger.service import Instruction, balances, journal_lines, new_nonce, replay_database, submit
 from market.foureyes import service as foureyes
+from market.foureyes.allocation import allocate_or_propose
 from tests.browser.world import VALID_UNTIL, ConsoleWorld, build_world
 
 LOT = Lot(jurisdiction="330281", valid_until=VALID_UNTIL)
@@ -169,3 +170,65 @@ def test_a_trusted_addition_takes_effect_after_the_delay_and_a_removal_at_once(f
     with Session(fw.engine) as s, pytest.raises(errors.AccountNotTrusted):
         _propose(fw, s, "alice", 1_000)
     assert _held(fw, "yuyao_dye") == 1_000
+
+
+def test_a_bureau_allocation_above_its_threshold_waits_for_a_second_user_then_applies(
+    fw: ConsoleWorld,
+) -> None:
+    """Issue #18: an allocation above the bureau's threshold is a proposal, not a refusal."""
+    bureau = fw.demo["yuyao"].participant
+    with Session(fw.engine) as s:
+        for user, role in (("wang", "clerk"), ("li", "approver")):
+            add_user(
+                s,
+                registry=fw.registry,
+                vault=fw.vault,
+                actor=bureau,
+                acting_user=None,
+                user_id=user,
+                name=user,
+                role=role,
+            )
+        limits = {"allocation.major_project": 1_000}
+        set_controls(s, registry=fw.registry, vault=fw.vault, actor=bureau, four_eyes_kg=limits)
+        s.commit()
+    before = _held(fw, "yuyao_dye")
+
+    def allocate(s: Session, kg: int) -> object:
+        return allocate_or_propose(
+            s,
+            registry=fw.registry,
+            vault=fw.vault,
+            actor=bureau,
+            user="wang",
+            enterprise=fw.party("yuyao_dye"),
+            instrument="COD",
+            quantity_kg=kg,
+            valid_until=VALID_UNTIL,
+            purpose="major_project",
+            project="扩建项目",
+        )
+
+    with Session(fw.engine) as s:
+        assert not isinstance(allocate(s, 1_000), foureyes.Proposal)  # at the threshold: at once
+        waiting = allocate(s, 2_500)
+        s.commit()
+    assert isinstance(waiting, foureyes.Proposal)
+    assert _held(fw, "yuyao_dye") == before + 1_000
+    with Session(fw.engine) as s:
+        assert [p.id for p in foureyes.to_do(s, actor=bureau, user="li", now=fw.clock())] == [waiting.id]
+        with pytest.raises(errors.FourEyesRequired):
+            foureyes.approve(
+                s, registry=fw.registry, vault=fw.vault, actor=bureau, user="wang", proposal_id=waiting.id
+            )
+        receipt = foureyes.approve(
+            s, registry=fw.registry, vault=fw.vault, actor=bureau, user="li", proposal_id=waiting.id
+        )
+        s.commit()
+    assert _held(fw, "yuyao_dye") == before + 3_500
+    with Session(fw.engine) as s:
+        record = parse_line(list(journal_lines(s))[receipt.seq])
+        assert record.body["action"] == "allocation.major_project"
+        assert record.body["meta"]["approved_by"] == {bureau.party: ["wang", "li"]}
+        report, _diff = replay_database(s)
+        assert report.ok, report.failure

@@ -15,9 +15,8 @@ from ledger.journal import parse_line
 from ledger.service import journal_lines
 from market.expiry.watch import expiry_watch
 from market.issuance.errors import NotInJurisdiction
+from market.proposals.errors import ProposalClosed, UnknownProposal
 from market.reserve.offers import (
-    BuyBackOfferNotPending,
-    UnknownBuyBackOffer,
     accept_buy_back,
     buy_back_offers_of,
     offer_buy_back,
@@ -79,7 +78,7 @@ def test_an_accepted_buy_back_moves_rights_and_price_in_one_record(desk: Desk) -
         receipt.seq,
         desk.party("yuyao_chem"),
     )
-    with pytest.raises(BuyBackOfferNotPending):
+    with pytest.raises(ProposalClosed):
         desk.call(
             accept_buy_back,
             actor=desk.p("yuyao_chem"),
@@ -93,7 +92,7 @@ def test_only_the_enterprise_accepts_and_either_side_withdraws(desk: Desk) -> No
     desk.grant("yuyao", "yuyao_chem", 2_000)
     desk.fund("yuyao", 10_000_000)
     offer_id = _offer(desk)
-    with pytest.raises(UnknownBuyBackOffer):  # not a party: the offer does not exist for it
+    with pytest.raises(UnknownProposal):  # not a party: the offer does not exist for it
         desk.call(
             accept_buy_back,
             actor=desk.p("yuyao_dye"),
