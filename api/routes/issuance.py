@@ -52,10 +52,7 @@ def post_cap(payload: CapIn, key: CustodyKeyDep, w: WriteDep) -> RecordOut:
                 registry=w.registry,
                 actor=w.actor,
                 signed_by=Consent.custody(w.actor.party, key),
-                instrument=payload.instrument,
-                quantity_kg=payload.quantity_kg,
-                valid_until=payload.valid_until,
-                basis=payload.basis,
+                **payload.arguments(),
             )
         ),
     )
@@ -84,16 +81,7 @@ def get_allocation_draft(
         allocation_draft(
             session,
             actor=actor,
-            enterprise=query.enterprise,
-            instrument=query.instrument,
-            quantity_kg=query.quantity_kg,
-            valid_until=query.valid_until,
-            purpose=query.purpose,
-            project=query.project,
-            paid_use=query.paid_use,
-            years=query.years,
-            price_fen_per_tonne_year=query.price_fen_per_tonne_year,
-            nonce=query.nonce,
+            **query.arguments(),
         )
     )
 
@@ -110,17 +98,9 @@ def post_allocation_offer(
             offer_allocation(
                 w.session,
                 actor=w.actor,
-                enterprise=payload.enterprise,
-                instrument=payload.instrument,
-                quantity_kg=payload.quantity_kg,
-                valid_until=payload.valid_until,
-                purpose=payload.purpose,
-                project=payload.project,
-                years=payload.years,
-                price_fen_per_tonne_year=payload.price_fen_per_tonne_year,
                 signed_by=consent_of(payload.signatures or None, key, w.actor.party),
                 now=w.registry.clock(),
-                nonce=payload.nonce,
+                **payload.arguments(),
             )
         ),
     )
@@ -150,14 +130,7 @@ def post_allocation(payload: AllocationIn, key: CustodyKeyDep, w: WriteDep) -> A
                 registry=w.registry,
                 actor=w.actor,
                 signed_by=consent_with(w.actor.party, key, payload.signatures),
-                enterprise=payload.enterprise,
-                instrument=payload.instrument,
-                quantity_kg=payload.quantity_kg,
-                valid_until=payload.valid_until,
-                paid_use=payload.paid_use,
-                years=payload.years,
-                price_fen_per_tonne_year=payload.price_fen_per_tonne_year,
-                nonce=payload.nonce,
+                **payload.arguments(),
             )
         ),
     )
@@ -175,15 +148,7 @@ def post_major_project_allocation(payload: MajorProjectIn, key: CustodyKeyDep, w
                 registry=w.registry,
                 actor=w.actor,
                 signed_by=consent_with(w.actor.party, key, payload.signatures),
-                enterprise=payload.enterprise,
-                project=payload.project,
-                instrument=payload.instrument,
-                quantity_kg=payload.quantity_kg,
-                valid_until=payload.valid_until,
-                paid_use=payload.paid_use,
-                years=payload.years,
-                price_fen_per_tonne_year=payload.price_fen_per_tonne_year,
-                nonce=payload.nonce,
+                **payload.arguments(),
             )
         ),
     )
@@ -198,13 +163,7 @@ def get_buy_back_draft(
         buy_back_draft(
             session,
             actor=actor,
-            enterprise=query.enterprise,
-            instrument=query.instrument,
-            quantity_kg=query.quantity_kg,
-            valid_until=query.valid_until,
-            amount_fen=query.amount_fen,
-            basis=query.basis,
-            nonce=query.nonce,
+            **query.arguments(),
         )
     )
 
@@ -221,13 +180,7 @@ def post_buy_back(payload: BuyBackIn, key: CustodyKeyDep, w: WriteDep) -> Record
                 registry=w.registry,
                 actor=w.actor,
                 signed_by=consent_with(w.actor.party, key, payload.signatures),
-                enterprise=payload.enterprise,
-                instrument=payload.instrument,
-                quantity_kg=payload.quantity_kg,
-                valid_until=payload.valid_until,
-                amount_fen=payload.amount_fen,
-                basis=payload.basis,
-                nonce=payload.nonce,
+                **payload.arguments(),
             )
         ),
     )

@@ -35,13 +35,7 @@ def get_trade_draft(
         trade_draft(
             session,
             actor=actor,
-            seller=query.seller,
-            buyer=query.buyer,
-            instrument=query.instrument,
-            valid_until=query.valid_until,
-            quantity_kg=query.quantity_kg,
-            price_fen_per_t=query.price_fen_per_t,
-            nonce=query.nonce,
+            **query.arguments(),
         )
     )
 
@@ -58,13 +52,7 @@ def post_trade(payload: TradeIn, key: MaybeCustodyKeyDep, w: WriteDep) -> TradeO
                 registry=w.registry,
                 actor=w.actor,
                 signed_by=consent_with(w.actor.party, key, payload.signatures),
-                seller=payload.seller,
-                buyer=payload.buyer,
-                instrument=payload.instrument,
-                valid_until=payload.valid_until,
-                quantity_kg=payload.quantity_kg,
-                price_fen_per_t=payload.price_fen_per_t,
-                nonce=payload.nonce,
+                **payload.arguments(),
             )
         ),
     )
@@ -80,14 +68,9 @@ def post_offer(payload: OfferIn, key: MaybeCustodyKeyDep, w: WriteDep) -> TradeO
             offer_trade(
                 w.session,
                 actor=w.actor,
-                buyer=payload.buyer,
-                instrument=payload.instrument,
-                valid_until=payload.valid_until,
-                quantity_kg=payload.quantity_kg,
-                price_fen_per_t=payload.price_fen_per_t,
                 signed_by=consent_of(payload.signatures or None, key, w.actor.party),
                 now=w.registry.clock(),
-                nonce=payload.nonce,
+                **payload.arguments(),
             )
         ),
     )

@@ -73,6 +73,11 @@ class CleanText(BaseModel):
         _clean(value)
         return value
 
+    def arguments(self, *, but: tuple[str, ...] = ("signatures",)) -> dict[str, Any]:
+        """The fields as the service's keyword arguments (values as parsed, not dumped), less ``but``:
+        a route whose payload names the service's terms passes them once instead of field by field."""
+        return {name: getattr(self, name) for name in type(self).model_fields if name not in but}
+
 
 Item = TypeVar("Item")
 
