@@ -68,6 +68,7 @@ DEFAULTS: Final[dict[str, dict[str, str]]] = {
     "bc.mu": {"zh": "亩", "en": "mu"},
     "bc.households": {"zh": "养殖户数", "en": "Farming households"},
     "bc.methodology": {"zh": "方法学", "en": "Methodology"},
+    "bc.instrument": {"zh": "碳汇品种", "en": "Credit"},
     "bc.hyt0305": {"zh": "HY/T 0305-2021 碳储量变化法", "en": "HY/T 0305-2021 carbon-stock-change method"},
     "bc.reports": {"zh": "监测报告", "en": "Monitoring reports"},
     "bc.report": {"zh": "监测报告", "en": "Monitoring report"},

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from api.console.i18n import TEXT, translate
 from ledger.errors import DomainError
-from ledger.units import INSTRUMENTS, format_amount
+from ledger.units import INSTRUMENTS, format_amount, is_money
 
 __all__ = ["SHORT", "detail", "explain", "sentence", "shown_value"]
 
@@ -237,7 +237,7 @@ def shown_value(
     if isinstance(value, int) and not isinstance(value, bool):
         if key.endswith(("_fen_per_t", "_fen_per_tonne")):
             return f"{_yuan(value, lang)}/t"
-        if key.endswith("_fen") or (key in _QUANTITY_KEYS and instrument == "CNY"):
+        if key.endswith("_fen") or (key in _QUANTITY_KEYS and is_money(instrument)):
             return _yuan(value, lang)
         if key.endswith("_kg") or key in _QUANTITY_KEYS:
             return format_amount(value, INSTRUMENTS[instrument])

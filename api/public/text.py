@@ -39,6 +39,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
     "pub.owner": {"zh": "业主", "en": "Owner"},
     "pub.verifier": {"zh": "核证部门", "en": "Verified by"},
     "pub.methodology": {"zh": "方法学", "en": "Methodology"},
+    "pub.credit": {"zh": "碳汇品种", "en": "Credit"},
     "pub.issuances": {"zh": "签发批次（序列号段）", "en": "Issuances (serial ranges)"},
     "pub.batch": {"zh": "批次", "en": "Batch"},
     "pub.vintage": {"zh": "年份", "en": "Vintage"},

@@ -1,5 +1,6 @@
-"""Reads of blue-carbon projects, reports and batches for the console: a participant's own projects,
-a bureau's projects to verify, and each serial block labelled by project, vintage and range."""
+"""Reads of credit projects (blue carbon, bamboo carbon), reports and batches for the console: a
+participant's own projects, a bureau's projects to verify, and each serial block labelled by project,
+vintage and range, each with the code of the credit it is in."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from sqlmodel import Session, col, or_, select
 
 from accounts.model import Participant
+from market.bluecarbon.projects import project_credit
 from market.bluecarbon.tables import (
     BlueCarbonBatchRow,
     BlueCarbonProjectRow,
@@ -27,6 +29,7 @@ class ProjectView:
     project: BlueCarbonProjectRow
     reports: list[MonitoringReportRow]
     batches: list[BlueCarbonBatchRow]
+    instrument: str  # the serialized credit its methodology issues
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,7 @@ class HeldRange:
     start: int
     end: int
     account: str
+    instrument: str
 
     @property
     def tonnes(self) -> int:
@@ -64,7 +68,7 @@ def projects_for(session: Session, *, actor: Participant) -> list[ProjectView]:
             .where(BlueCarbonBatchRow.project == row.project)
             .order_by(col(BlueCarbonBatchRow.serial_start))
         ).all()
-        out.append(ProjectView(row, list(reports), list(batches)))
+        out.append(ProjectView(row, list(reports), list(batches), project_credit(row)))
     return out
 
 
@@ -78,7 +82,7 @@ def held_ranges(session: Session, *, accounts: list[str]) -> list[HeldRange]:
         .order_by(col(SerialBlockRow.account), col(SerialBlockRow.batch), col(SerialBlockRow.start))
     )
     return [
-        HeldRange(b.batch, p.project, p.name, b.vintage, s.start, s.end, s.account)
+        HeldRange(b.batch, p.project, p.name, b.vintage, s.start, s.end, s.account, project_credit(p))
         for s, b, p in session.exec(stmt)
     ]
 

@@ -44,8 +44,12 @@ def issued(methodology_id: str = "hyt0305-bivalve", raw: dict[str, Any] = MUSSEL
     return evaluate(get(methodology_id, "1.0"), raw).record_meta()
 
 
-def test_both_methodologies_are_available() -> None:
-    assert available() == [("hyt0305-bivalve", "1.0"), ("hyt0305-seaweed", "1.0")]
+def test_the_mussel_seaweed_and_bamboo_methodologies_are_available() -> None:
+    assert available() == [
+        ("bamboo-stock-change", "1.0"),
+        ("hyt0305-bivalve", "1.0"),
+        ("hyt0305-seaweed", "1.0"),
+    ]
     assert isinstance(get("hyt0305-bivalve", "1.0"), BivalveHyt0305)
     assert isinstance(get("hyt0305-seaweed", "1.0"), SeaweedHyt0305)
 
