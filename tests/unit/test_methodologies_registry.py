@@ -60,7 +60,7 @@ def test_an_unknown_methodology_or_version_is_refused_clearly(methodology_id: st
         get(methodology_id, version)
 
     assert methodology_id in str(caught.value)
-    assert "available: hyt0305-bivalve 1.0, hyt0305-seaweed 1.0" in str(caught.value)
+    assert "available: bamboo-stock-change 1.0, hyt0305-bivalve 1.0, hyt0305-seaweed 1.0" in str(caught.value)
 
 
 @pytest.mark.parametrize(("methodology_id", "raw"), [("hyt0305-bivalve", MUSSELS), ("hyt0305-seaweed", KELP)])
