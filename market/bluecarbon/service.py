@@ -75,6 +75,7 @@ __all__ = [
     "get_project",
     "get_report",
     "issue_credits",
+    "project_credit",
     "register_project",
     "retire_credits",
     "serials_of",
