@@ -55,8 +55,11 @@ DEFAULTS: Final[dict[str, dict[str, str]]] = {
     "valuation.reference": {"zh": "主管部门公布参考价", "en": "published reference price"},
     "valuation.bank": {"zh": "银行评估价", "en": "bank's appraisal"},
     "valuation.auction": {"zh": "最近竞价成交价", "en": "latest auction clearing price"},
-    "nav.bluecarbon": {"zh": "蓝碳", "en": "Blue carbon"},
-    "bc.title": {"zh": "蓝碳（贻贝养殖碳汇）", "en": "Blue carbon (mussel farming)"},
+    "nav.bluecarbon": {"zh": "碳汇", "en": "Carbon credits"},
+    "bc.title": {
+        "zh": "碳汇（贻贝养殖蓝碳、竹林碳汇）",
+        "en": "Carbon credits (mussel blue carbon, bamboo carbon)",
+    },
     "bc.hint": {
         "zh": "项目登记 → 监测报告（按方法学逐步计算）→ 生态环境局核证签发 → 按序列号转让或注销。"
         "1 吨碳汇 = 1 个序列号。",
@@ -78,7 +81,7 @@ DEFAULTS: Final[dict[str, dict[str, str]]] = {
     "bcstatus.issued": {"zh": "已签发", "en": "issued"},
     "bc.issue": {"zh": "核证并签发", "en": "Verify and issue"},
     "bc.no_reports": {"zh": "尚无监测报告。", "en": "No monitoring reports yet."},
-    "bc.no_projects": {"zh": "尚无蓝碳项目。", "en": "No blue-carbon projects."},
+    "bc.no_projects": {"zh": "尚无碳汇项目。", "en": "No carbon-credit projects."},
     "bc.batches": {"zh": "签发批次", "en": "Issued batches"},
     "bc.batch": {"zh": "批次", "en": "Batch"},
     "bc.vintage": {"zh": "年份", "en": "Vintage"},
@@ -95,7 +98,7 @@ DEFAULTS: Final[dict[str, dict[str, str]]] = {
     "bc.field.species": {"zh": "品种", "en": "Species"},
     "bc.species.coruscus": {"zh": "厚壳贻贝", "en": "Mytilus coruscus"},
     "bc.species.galloprovincialis": {"zh": "紫贻贝", "en": "Mytilus galloprovincialis"},
-    "bc.held": {"zh": "持有的蓝碳（按序列号区间）", "en": "Blue carbon held (serial ranges)"},
+    "bc.held": {"zh": "持有的碳汇（按序列号区间）", "en": "Carbon credits held (serial ranges)"},
     "bc.retired": {"zh": "已注销", "en": "Retired"},
     "bc.project": {"zh": "项目", "en": "Project"},
     "bc.tonnes": {"zh": "数量", "en": "Quantity"},
@@ -105,7 +108,7 @@ DEFAULTS: Final[dict[str, dict[str, str]]] = {
     "bc.field.to": {"zh": "受让方（参与方编号）", "en": "To (participant id)"},
     "bc.field.beneficiary": {"zh": "受益方", "en": "Beneficiary"},
     "bc.field.reason": {"zh": "注销原因", "en": "Reason"},
-    "bc.register": {"zh": "登记蓝碳项目", "en": "Register a project"},
+    "bc.register": {"zh": "登记蓝碳（贻贝养殖）项目", "en": "Register a mussel-farm project"},
     "bc.register_hint": {
         "zh": "由养殖海域所在地的生态环境局核证。",
         "en": "The bureau over the farm's waters verifies its reports.",
