@@ -319,8 +319,8 @@ def _cap_usage(state: LedgerState) -> pd.DataFrame:
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for (account, code, lot_key), pos in state.positions.items():
         lot = Lot.from_key(lot_key)
-        if lot.jurisdiction is None:
-            continue
+        if lot.jurisdiction is None or not INSTRUMENTS[code].capped:
+            continue  # credits carry their bureau's jurisdiction too, but count against no cap (总量控制)
         info = state.accounts[account]
         g = groups.setdefault(
             (lot.jurisdiction, code), {"cap_in_force_kg": 0, "reserve_kg": 0, "held_kg": 0, "retired_kg": 0}

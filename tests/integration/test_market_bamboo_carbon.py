@@ -8,6 +8,7 @@ names ``BBC``; the project's methodology does.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from ledger.audit import verify_bundle
 from ledger.bundle import export_bundle
 from ledger.journal import parse_line
 from ledger.model import parse_body
+from ledger.reports import build_reports
 from ledger.service import Registry, balances, find_account, init_ledger, journal_lines, replay_database
 from ledger.units import instrument
 from market.bluecarbon.serials import SerialRange, replay_serials
@@ -179,6 +181,17 @@ def test_a_bamboo_project_issues_transfers_and_retires_credits_and_the_journal_v
     assert batches[issued.batch] == "BBC"
     summary = verify_bundle(tmp_path / "bundle", checks=[methodology_check])
     assert summary.ok, summary.failure
+    tables = build_reports(tmp_path / "bundle", as_of=datetime(2100, 1, 1, tzinfo=UTC)).tables
+    vintages = tables["blue_carbon_vintages"]
+    bamboo = vintages[vintages["instrument"] == "BBC"].iloc[0]
+    assert (bamboo["vintage"], bamboo["issued_kg_co2e"], bamboo["retired_kg_co2e"]) == (
+        2024,
+        934_000,
+        120_000,
+    )
+    assert bamboo["buffer_kg_co2e"] == 93_000
+    assert set(vintages["instrument"]) == {"BC", "BBC"}
+    assert not {"BC", "BBC"} & set(tables["cap_usage"]["instrument"])  # credits count against no cap
 
 
 def test_bamboo_data_without_a_measured_root_ratio_or_growth_is_refused_per_field(
