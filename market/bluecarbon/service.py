@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
-from sqlalchemy import delete, func, insert
-from sqlmodel import Session, col, select
+from sqlalchemy import func
+from sqlmodel import Session, select
 
 from accounts.identifiers import account_id
 from accounts.model import Participant
@@ -47,17 +47,13 @@ from market.bluecarbon.serials import (
     ISSUE_ACTION,
     SERIAL_KG,
     IssuanceSplit,
-    SerialBlock,
     SerialBook,
     SerialRange,
     split_issuance,
 )
-from market.bluecarbon.tables import (
-    BlueCarbonBatchRow,
-    BlueCarbonProjectRow,
-    MonitoringReportRow,
-    SerialBlockRow,
-)
+from market.bluecarbon.store import read_blocks as _blocks
+from market.bluecarbon.store import write_blocks as _write_blocks
+from market.bluecarbon.tables import BlueCarbonBatchRow, BlueCarbonProjectRow, MonitoringReportRow
 from market.consent import Consent, signed_instruction
 from market.households.attribution import issuance_attribution
 from market.issuance.service import bureau_of
@@ -98,35 +94,6 @@ class Issuance:
     serials: SerialRange
     split: IssuanceSplit
     meta: dict[str, Any]
-
-
-def _blocks(session: Session, keys: set[tuple[str, str]]) -> list[SerialBlock]:
-    out = []
-    for account, batch in sorted(keys):
-        rows = session.exec(
-            select(SerialBlockRow).where(SerialBlockRow.account == account, SerialBlockRow.batch == batch)
-        )
-        out += [SerialBlock(r.batch, r.start, r.end, r.account) for r in rows]
-    return out
-
-
-def _write_blocks(session: Session, book: SerialBook, keys: set[tuple[str, str]]) -> None:
-    """Replace the stored blocks of each (account, batch) in ``keys`` by the book's: all deletes
-    first, since a serial leaving one account may start a block of another."""
-    conn = session.connection()
-    for account, batch in sorted(keys):
-        conn.execute(
-            delete(SerialBlockRow).where(
-                col(SerialBlockRow.account) == account, col(SerialBlockRow.batch) == batch
-            )
-        )
-    rows = [
-        {"batch": b.batch, "start": b.start, "end": b.end, "account": b.account}
-        for account, batch in sorted(keys)
-        for b in book.blocks(account=account, batch=batch)
-    ]
-    if rows:
-        conn.execute(insert(SerialBlockRow), rows)
 
 
 def _issuable(

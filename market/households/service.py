@@ -50,7 +50,8 @@ from ledger.timeutil import format_utc, utc_now
 from ledger.units import check_amount
 from market.bluecarbon.projects import batch_credit
 from market.bluecarbon.serials import SERIAL_KG, SerialBook
-from market.bluecarbon.service import _blocks, _write_blocks, get_batch, get_project
+from market.bluecarbon.service import get_batch, get_project
+from market.bluecarbon.store import read_blocks, write_blocks
 from market.consent import Consent, consent, signed_instruction, submit_consented
 from market.households.errors import MemberIdentityMismatch, RosterAlreadyConfirmed, UnknownRoster
 from market.households.model import SALT_BYTES, MemberEntry, identity_hash
@@ -322,7 +323,7 @@ def sell_credits(
     code = batch_credit(session, row)  # the batch's serialized credit (blue carbon, bamboo carbon)
     postings = _sale_postings(code, seller, buyer, to_account, lot, tonnes, proceeds, split)
     touched = {(account_id(seller, "holding"), batch), (to_account, batch)}
-    book = SerialBook(_blocks(session, touched))
+    book = SerialBook(read_blocks(session, touched))
     serials = [r for m in book.apply(postings) for r in m.ranges]
     meta: dict[str, Any] = {
         "batch": batch,
@@ -340,7 +341,7 @@ def sell_credits(
         receipt = submit_consented(
             session, registry=registry, actor=actor, body=body, signed_by=signed_by, signers=[seller, buyer]
         )
-        _write_blocks(session, book, touched)
+        write_blocks(session, book, touched)
         if split is not None:
             _record_sale(
                 session, receipt, seller, buyer, split, tonnes, price_fen_per_t, retire_for is not None
