@@ -5,21 +5,22 @@ CO2 = (AGB_end - AGB_start) x (1 + R) x CF x 44/12 - baseline; R = below/above-g
 """
 
 # Sources, and what is not implemented (read before relying on a default):
-# - Method: the carbon-stock-change approach of CCER 竹林经营碳汇项目方法学 (AR-CM-005-V01, bamboo
-#   forest management), for the bamboo biomass pool: the stand's biomass carbon at the end of the
-#   period minus at its start. The stand's above-ground biomass is measured by the plot survey the
-#   methodology prescribes (per-culm biomass models of diameter and age, summed over the plots and
-#   scaled to the stand); this module takes the two survey totals as its inputs.
+# - Method: the carbon-stock-change approach of the CCER bamboo forest management methodology
+#   竹林经营碳汇项目方法学 (AR-CM-005-V01), for the bamboo biomass pool: the stand's biomass carbon at
+#   the end of the period minus at its start. The stand's above-ground dry biomass comes from a plot
+#   survey (in practice per-culm biomass models of diameter and age summed over sample plots, e.g.
+#   Zhang et al. 2014, Forestry 87(5): 674-682, for moso bamboo); this module takes the two survey
+#   totals as its inputs and does not itself implement the methodology's sampling rules.
 # - Carbon fraction of dry matter, default 0.47: IPCC 2006 Guidelines for National Greenhouse Gas
 #   Inventories, Vol. 4 (AFOLU), Ch. 4, Table 4.3 (carbon fraction of above-ground forest biomass).
-#   The bamboo methodology's own per-species figure was not found in a published text we could
-#   read, so a measured value (实测含碳率) with its source should replace the IPCC default.
+#   A per-species bamboo figure from AR-CM-005-V01 itself was NOT found in a text we could read, so a
+#   measured value (实测含碳率) with its source should replace the IPCC default.
 # - Root-to-shoot ratio R (竹蔸, 竹鞭 and roots against culms, branches and leaves): no published
-#   default was found, so it has NONE here: every report gives its measured value and its source.
-# - Left out, so the sink is never overstated: soil organic carbon and litter (not counted, as the
-#   methodology allows when they do not decrease), harvested bamboo products (碳转移 to products is
-#   not credited), leakage. The baseline's removals over the period are an input (the methodology's
-#   baseline section computes them); the net sink is floored at zero.
+#   default was found, so there is NONE here: every report gives its measured value and its source.
+# - Left out, so the sink is understated rather than overstated: soil organic carbon and litter,
+#   carbon carried into harvested bamboo products, and leakage. The baseline's removals over the
+#   period are an input (the methodology's baseline section computes them); the net sink is floored
+#   at zero.
 
 from __future__ import annotations
 
