@@ -17,10 +17,10 @@ CO2 = (AGB_end - AGB_start) x (1 + R) x CF x 44/12 - baseline; R = below/above-g
 #   measured value (实测含碳率) with its source should replace the IPCC default.
 # - Root-to-shoot ratio R (竹蔸, 竹鞭 and roots against culms, branches and leaves): no published
 #   default was found, so there is NONE here: every report gives its measured value and its source.
-# - Left out, so the sink is understated rather than overstated: soil organic carbon and litter,
-#   carbon carried into harvested bamboo products, and leakage. The baseline's removals over the
-#   period are an input (the methodology's baseline section computes them); the net sink is floored
-#   at zero.
+# - Left out, which understates the sink: soil organic carbon and litter, and carbon carried into
+#   harvested bamboo products. Not computed here, and so part of the ``baseline_co2_kg`` input: the
+#   baseline's removals over the period and any leakage the methodology deducts (its baseline and
+#   leakage sections compute them). The net sink is floored at zero.
 
 from __future__ import annotations
 
@@ -127,6 +127,7 @@ class BambooInput(BaseModel):
     biomass_start_kg: Annotated[DecimalInput, _biomass("above-ground dry biomass at the start, kg")]
     biomass_end_kg: Annotated[DecimalInput, _biomass("above-ground dry biomass at the end, kg")]
     root_shoot_ratio: MeasuredValue  # measured, with its source: there is no default
+    # baseline removals over the period plus any leakage the methodology deducts, kg CO2e
     baseline_co2_kg: Annotated[DecimalInput, Field(ge=0, max_digits=15, decimal_places=3)]
     overrides: BambooOverrides = Field(default_factory=BambooOverrides)
 
@@ -197,7 +198,7 @@ class BambooStockChange:
             Step("biomass_kg", "growth_kg + below_ground_kg", total, "kg dry"),
             Step("carbon_kg", "biomass_kg x carbon_fraction", carbon, "kg C"),
             Step("gross_co2_kg", "carbon_kg x 44 / 12 (cut at 50 significant digits)", gross, "kg CO2e"),
-            Step("co2_kg", "gross_co2_kg - baseline_co2_kg, at least 0", net, "kg CO2e"),
+            Step("co2_kg", "gross_co2_kg - baseline_co2_kg (with leakage), at least 0", net, "kg CO2e"),
             Step("co2_kg_per_mu", "co2_kg / farm_area_mu (cut to 0.001)",
                  truncated(net, area, Decimal("0.001")), "kg CO2e / mu"),
         ]  # fmt: skip
