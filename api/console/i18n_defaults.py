@@ -108,7 +108,7 @@ DEFAULTS: Final[dict[str, dict[str, str]]] = {
     "bc.field.to": {"zh": "受让方（参与方编号）", "en": "To (participant id)"},
     "bc.field.beneficiary": {"zh": "受益方", "en": "Beneficiary"},
     "bc.field.reason": {"zh": "注销原因", "en": "Reason"},
-    "bc.register": {"zh": "登记蓝碳（贻贝养殖）项目", "en": "Register a mussel-farm project"},
+    "bc.register": {"zh": "登记蓝碳项目", "en": "Register a project"},
     "bc.register_hint": {
         "zh": "由养殖海域所在地的生态环境局核证。",
         "en": "The bureau over the farm's waters verifies its reports.",
