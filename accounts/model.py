@@ -17,7 +17,7 @@ from accounts.identifiers import (
 )
 from ledger.errors import InvalidInput
 from ledger.model import AccountKind
-from ledger.units import INSTRUMENTS, InstrumentKind
+from ledger.units import INSTRUMENTS
 
 __all__ = [
     "CAPPED_INSTRUMENTS",
@@ -60,12 +60,11 @@ _PREFIX = {
     Role.OPERATOR: "operator",
 }
 
-# Each jurisdiction's total quantity control (总量控制) has one cap account per instrument it
-# issues: the jurisdiction-scoped rights and quotas, and blue carbon, which its bureau verifies.
+# A bureau has one cap account per instrument it issues: the capped rights and quotas of its total
+# quantity control (总量控制), and the serialized credits it verifies (blue carbon, bamboo carbon).
+# A credit instrument added after a bureau registered gets its cap account at its first issuance.
 CAPPED_INSTRUMENTS: tuple[str, ...] = tuple(
-    code
-    for code, inst in INSTRUMENTS.items()
-    if inst.scoped_to_jurisdiction or inst.kind is InstrumentKind.BLUE_CARBON
+    code for code, inst in INSTRUMENTS.items() if inst.issued_by_bureau
 )
 
 

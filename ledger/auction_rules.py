@@ -41,6 +41,7 @@ from ledger.errors import InvalidInput, MovementNotAllowed
 from ledger.forced_sale import FORCED_SETTLE, check_forced_open, check_forced_settle
 from ledger.model import AccountKind, HoldPlace, HoldSettle, Lot, TxBody, check_id
 from ledger.timeutil import format_utc
+from ledger.units import is_money
 
 if TYPE_CHECKING:  # ledger.rules imports this module; these names are for annotations only
     from ledger.rules import Effect, LedgerView
@@ -107,7 +108,7 @@ def _check_settle(body: TxBody, view: LedgerView, book: AuctionBook | None) -> N
     bidder = check_id(body.meta.get("bidder"), field="body.meta.bidder")
     paid = 0
     for i, p in enumerate(body.postings):
-        if p.instrument != "CNY" or p.amount >= 0:
+        if not is_money(p.instrument) or p.amount >= 0:
             continue
         info = view.find_account(p.account)
         if info is None or info.owner != bidder:
@@ -275,7 +276,8 @@ class _Bid:
             not isinstance(place, HoldPlace)
             or cash is None
             or (cash.owner, cash.kind) != (self.bidder, AccountKind.CASH)
-            or (place.instrument, place.amount, stated) != ("CNY", due, due)
+            or not is_money(place.instrument)
+            or (place.amount, stated) != (due, due)
             or (place.reason, place.controller) != ("auction_deposit", self.book.bureau)
         ):
             raise InvalidInput(

@@ -34,7 +34,7 @@ from ledger.errors import (
 )
 from ledger.model import REGISTRY, AccountKind, HoldPlace, TxBody, check_id
 from ledger.timeutil import format_utc, parse_utc
-from ledger.units import InstrumentKind, instrument
+from ledger.units import instrument
 
 if TYPE_CHECKING:
     from ledger.rules import Effect, LedgerView
@@ -66,12 +66,12 @@ def record_size_kg(body: TxBody, view: LedgerView) -> int:
     reserves, or holds there (a pledge, an auction lot)."""
     total = 0
     for p in body.postings:
-        if p.amount < 0 and instrument(p.instrument).kind is not InstrumentKind.MONEY:
+        if p.amount < 0 and not instrument(p.instrument).money:
             info = view.find_account(p.account)
             if info is not None and info.kind in _SIZED:
                 total -= p.amount
     for op in body.holds:
-        if isinstance(op, HoldPlace) and instrument(op.instrument).kind is not InstrumentKind.MONEY:
+        if isinstance(op, HoldPlace) and not instrument(op.instrument).money:
             info = view.find_account(op.account)
             if info is not None and info.kind in _SIZED:
                 total += op.amount
@@ -126,7 +126,7 @@ def _check_trusted(body: TxBody, view: LedgerView, at: datetime) -> None:
     received: dict[str, int] = defaultdict(int)
     where: dict[str, int] = {}
     for i, p in enumerate(body.postings):
-        if instrument(p.instrument).kind is InstrumentKind.MONEY:
+        if instrument(p.instrument).money:
             continue
         info = view.find_account(p.account)
         if info is None:

@@ -27,6 +27,7 @@ from ledger.auction_book import AuctionBook, award_hold_id, check_award_paid
 from ledger.errors import InvalidInput, MovementNotAllowed
 from ledger.model import AccountKind, HoldPlace, HoldSettle, TxBody, check_id
 from ledger.pledge_terms import BP, PledgeLoan
+from ledger.units import is_money
 
 if TYPE_CHECKING:
     from ledger.rules import Effect, Hold, LedgerView
@@ -216,7 +217,7 @@ def check_forced_settle(body: TxBody, view: LedgerView, effect: Effect, book: Au
     credits: dict[str, int] = defaultdict(int)
     paid = 0
     for i, p in enumerate(body.postings):
-        if p.instrument != "CNY":
+        if not is_money(p.instrument):
             continue
         info = view.find_account(p.account)
         owner = info.owner if info else ""

@@ -25,7 +25,7 @@ from ledger.households import (
 )
 from ledger.model import AccountKind, TxBody
 from ledger.timeutil import parse_date
-from ledger.units import InstrumentKind, instrument
+from ledger.units import instrument
 
 if TYPE_CHECKING:
     from ledger.rules import AccountInfo, Effect, PartyInfo
@@ -117,10 +117,11 @@ def _check_roster(body: TxBody, view: HouseholdView) -> Roster:
     return roster
 
 
-def _owners(body: TxBody, view: HouseholdView, *, credit: bool, kind: InstrumentKind) -> set[str]:
+def _owners(body: TxBody, view: HouseholdView, *, credit: bool) -> set[str]:
+    """Owners of the accounts the record credits (or debits) with serialized credits."""
     out = set()
     for p in body.postings:
-        if (p.amount > 0) == credit and instrument(p.instrument).kind is kind:
+        if (p.amount > 0) == credit and instrument(p.instrument).serialized:
             info = view.find_account(p.account)
             if info is not None:
                 out.add(info.owner)
@@ -155,11 +156,9 @@ def _check_issue(body: TxBody, view: HouseholdView) -> Attribution | None:
         raise _fail(
             "the attribution cites no confirmed roster of this project and period", "body.meta.attribution"
         )
-    if _owners(body, view, credit=True, kind=InstrumentKind.BLUE_CARBON) - {roster.bureau} != {
-        roster.cooperative
-    }:
+    if _owners(body, view, credit=True) - {roster.bureau} != {roster.cooperative}:
         raise _fail(f"the credits of roster {roster.id} are issued to {roster.cooperative}", "body.postings")
-    if _owners(body, view, credit=False, kind=InstrumentKind.BLUE_CARBON) != {roster.bureau}:
+    if _owners(body, view, credit=False) != {roster.bureau}:
         raise _fail(f"roster {roster.id} was confirmed by {roster.bureau}, which issues", "body.postings")
     sink = body.meta.get("sink_kg_co2e")
     if isinstance(sink, bool) or not isinstance(sink, int) or sink < 0:
@@ -199,10 +198,10 @@ def _first_difference(given: Any, expected: dict[str, Any], unit: str) -> str:
 def _check_sale(body: TxBody, view: HouseholdView) -> None:
     """A sale pays ``tonnes x price`` from the buyer's cash. Credits attributed to the seller's members
     pay them their split and the seller its agreed fee, nothing else; other credits pay the seller."""
-    carbon = [p for p in body.postings if instrument(p.instrument).kind is InstrumentKind.BLUE_CARBON]
+    carbon = [p for p in body.postings if instrument(p.instrument).serialized]
     batches = {p.lot.batch for p in carbon}
-    sellers = _owners(body, view, credit=False, kind=InstrumentKind.BLUE_CARBON)
-    buyers = _owners(body, view, credit=True, kind=InstrumentKind.BLUE_CARBON)
+    sellers = _owners(body, view, credit=False)
+    buyers = _owners(body, view, credit=True)
     if len(batches) != 1 or None in batches or len(sellers) != 1 or len(buyers) != 1 or sellers == buyers:
         raise _fail("a sale moves one batch from one seller to one buyer", "body.postings")
     batch, seller, buyer = str(batches.pop()), sellers.pop(), buyers.pop()
@@ -248,7 +247,7 @@ def _cash_legs(
     debits: dict[tuple[str, AccountKind], int] = defaultdict(int)
     credits: dict[str, int] = defaultdict(int)
     for p in body.postings:
-        if instrument(p.instrument).kind is not InstrumentKind.MONEY:
+        if not instrument(p.instrument).money:
             continue
         info = view.find_account(p.account)
         if info is None:

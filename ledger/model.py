@@ -17,7 +17,7 @@ from ledger.canonical import canonical_bytes
 from ledger.crypto import b64d, b64e, key_id_for, public_key_problem
 from ledger.errors import InvalidInput, InvalidLot, InvalidPublicKey, UnbalancedTransaction
 from ledger.timeutil import format_date, format_utc, parse_date, parse_utc
-from ledger.units import MAX_AMOUNT, InstrumentKind, check_amount, instrument
+from ledger.units import MAX_AMOUNT, check_amount, instrument
 
 __all__ = [
     "EVIDENCE_ACTIONS",
@@ -231,8 +231,8 @@ class Lot:
                 f"{inst.code} units belong to a jurisdiction: {path}.jurisdiction is required",
                 field=f"{path}.jurisdiction",
             )
-        if inst.kind is InstrumentKind.MONEY and self != Lot():
-            raise InvalidLot("CNY has no lot attributes", field=path)
+        if inst.money and self != Lot():
+            raise InvalidLot(f"{inst.code} has no lot attributes", field=path)
 
 
 _LOTS: dict[tuple[Any, ...], Lot] = {}  # Lot.parse's memo, by instrument and the lot's fields

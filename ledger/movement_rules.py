@@ -63,13 +63,13 @@ class TypedMovement:
         field = f"postings[{i}].account"
         info = self.tx.accounts[account]
         inst = instrument(code)
-        if inst.kind not in KIND_INSTRUMENTS[info.kind]:
+        if inst.unit_class not in KIND_INSTRUMENTS[info.kind]:
             raise MovementNotAllowed(
                 f"a {info.kind.value} account cannot hold {code}", field=field, account=account
             )
         owner = self.party(info.owner)
         side, legs = ("debit", self.m.debits) if amount < 0 else ("credit", self.m.credits)
-        leg = next((g for g in legs if g.admits(info.kind, owner.role, inst.kind)), None)
+        leg = next((g for g in legs if g.admits(info.kind, owner.role, inst.unit_class)), None)
         if leg is None:
             raise MovementNotAllowed(
                 f"a {self.action} may not {side} {code} in the {info.kind.value} account of a {owner.role} "

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ledger.model import AccountKind
-from ledger.units import InstrumentKind
+from ledger.units import UnitClass
 
 __all__ = [
     "CURRENT_RULE_SET",
@@ -33,14 +33,14 @@ CURRENT_RULE_SET = 2
 RULE_SETS = frozenset({1, 2})
 
 K = AccountKind
-I = InstrumentKind  # noqa: E741  (a table reads better with a short alias)
-
-RIGHTS = frozenset({I.DISCHARGE_RIGHT, I.VOCS_QUOTA})  # scoped to a jurisdiction's cap (总量控制)
-CARBON = frozenset({I.BLUE_CARBON})
-MONEY = frozenset({I.MONEY})
+# Legs name unit classes, not instruments: an instrument's class follows from its properties
+# (``ledger.units``), so bamboo carbon is admitted wherever blue carbon is, with no row here.
+RIGHTS = frozenset({UnitClass.RIGHT})  # capped: a jurisdiction's total quantity control (总量控制)
+CARBON = frozenset({UnitClass.CREDIT})  # serialized sink credits (蓝碳, 竹林碳汇)
+MONEY = frozenset({UnitClass.MONEY})
 
 # What each kind of account may contain at all, whatever the body: a cash account holds only CNY.
-KIND_INSTRUMENTS: dict[AccountKind, frozenset[InstrumentKind]] = {
+KIND_INSTRUMENTS: dict[AccountKind, frozenset[UnitClass]] = {
     K.HOLDING: RIGHTS | CARBON,
     K.RESERVE: RIGHTS,
     K.ISSUANCE: RIGHTS | CARBON,
@@ -71,16 +71,16 @@ class Signer(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Leg:
-    """One shape of posting: an account of one of ``kinds`` owned by one of ``roles``, in units
-    of ``instruments``. ``home``: the owner's jurisdiction must be the lot's (scoped units)."""
+    """One shape of posting: an account of one of ``kinds`` owned by one of ``roles``, in units of
+    the unit classes ``instruments``. ``home``: the owner's jurisdiction must be the lot's (scoped units)."""
 
     kinds: frozenset[AccountKind]
     roles: frozenset[str]
-    instruments: frozenset[InstrumentKind]
+    instruments: frozenset[UnitClass]
     home: bool = True
 
-    def admits(self, kind: AccountKind, role: str, instrument_kind: InstrumentKind) -> bool:
-        return kind in self.kinds and role in self.roles and instrument_kind in self.instruments
+    def admits(self, kind: AccountKind, role: str, unit_class: UnitClass) -> bool:
+        return kind in self.kinds and role in self.roles and unit_class in self.instruments
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +98,7 @@ class Movement:
 
 
 def _leg(
-    kinds: set[AccountKind], roles: set[str], instruments: frozenset[InstrumentKind], *, home: bool = True
+    kinds: set[AccountKind], roles: set[str], instruments: frozenset[UnitClass], *, home: bool = True
 ) -> Leg:
     return Leg(frozenset(kinds), frozenset(roles), instruments, home)
 
@@ -274,19 +274,20 @@ _TABLE = (
         "bc.issue",
         debits=(_leg({K.ISSUANCE}, {"bureau"}, CARBON, home=False),),
         credits=(_CARBON_HOLDING, _leg({K.BUFFER}, {"bureau"}, CARBON, home=False)),
-        description="blue-carbon issuance of a verified vintage batch, with its buffer-pool share",
+        description="issuance of a verified vintage batch of serialized credits (blue carbon, bamboo "
+        "carbon), with its buffer-pool share",
     ),
     Movement(
         "bc.transfer",
         debits=(_CARBON_HOLDING,),
         credits=(_CARBON_HOLDING,),
-        description="blue-carbon credits between holdings, by serial",
+        description="serialized credits between holdings, by serial",
     ),
     Movement(
         "bc.retire",
         debits=(_CARBON_HOLDING,),
         credits=(_leg({K.RETIREMENT}, set(PARTICIPANTS), CARBON, home=False),),
-        description="blue-carbon credits retired (注销)",
+        description="serialized credits retired (注销)",
     ),
     Movement(
         "bc.sale",
@@ -297,7 +298,7 @@ _TABLE = (
             _cash(PARTICIPANTS),
             Leg(frozenset({K.MEMBER}), frozenset({"cooperative"}), MONEY, home=False),
         ),
-        description="blue carbon sold for CNY, by serial, to the buyer's holding or retired for it; "
+        description="serialized credits sold for CNY, by serial, to the buyer's holding or retired for it; "
         "a cooperative's proceeds less its agreed fee go to its members' accounts in the same record "
         "(ledger.households)",
     ),

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from ledger.model import Lot
 from ledger.repository import J, P, conn
 from ledger.timeutil import format_utc
+from ledger.units import CURRENCY, is_money
 
 __all__ = ["PRICED_ACTIONS", "MarketPrice", "market_price"]
 
@@ -53,11 +54,11 @@ def market_price(
     """The volume-weighted mean price of ``instrument`` of ``jurisdiction`` in the priced records of
     the ``days`` up to ``until`` (total CNY credited / total units credited, per record); None if none."""
     since = until - timedelta(days=days)
-    params = {"since": format_utc(since), "until": format_utc(until), "codes": [instrument, "CNY"]}
+    params = {"since": format_utc(since), "until": format_utc(until), "codes": [instrument, CURRENCY]}
     kg: dict[int, int] = defaultdict(int)
     fen: dict[int, int] = defaultdict(int)
     for row in conn(session).execute(_ROWS, params):
-        if row.instrument == "CNY":
+        if is_money(row.instrument):
             fen[row.seq] += row.amount
         elif Lot.from_key(row.lot).jurisdiction == jurisdiction:
             kg[row.seq] += row.amount

@@ -27,7 +27,7 @@ from ledger.report_charts import charts
 from ledger.rules import Effect
 from ledger.state import LedgerState
 from ledger.timeutil import format_utc, parse_date
-from ledger.units import INSTRUMENTS, InstrumentKind
+from ledger.units import INSTRUMENTS, is_money
 
 __all__ = ["CHINA_STANDARD_TIME", "ReportError", "Reports", "build_reports", "escape_cell", "parse_as_of"]
 
@@ -103,20 +103,21 @@ class _Collector:
     """Watches the replay for what the final state no longer shows: prices, flows, pledge dates."""
 
     auctions: list[dict[str, Any]] = field(default_factory=list)
-    issued: dict[int | None, int] = field(default_factory=lambda: defaultdict(int))
-    retired: dict[int | None, int] = field(default_factory=lambda: defaultdict(int))
+    # serialized credits (blue carbon, bamboo carbon) by (instrument, vintage)
+    issued: dict[tuple[str, int | None], int] = field(default_factory=lambda: defaultdict(int))
+    retired: dict[tuple[str, int | None], int] = field(default_factory=lambda: defaultdict(int))
     pledges: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __call__(self, rec: ParsedRecord, body: Body, effect: Effect, state: LedgerState) -> None:
         if not isinstance(body, TxBody):
             return
         for p in body.postings:
-            if p.instrument == "BC":
+            if INSTRUMENTS[p.instrument].serialized:
                 kind = state.accounts[p.account].kind
                 if kind is AccountKind.ISSUANCE and p.amount < 0:
-                    self.issued[p.lot.vintage] += -p.amount
+                    self.issued[(p.instrument, p.lot.vintage)] += -p.amount
                 elif kind is AccountKind.RETIREMENT and p.amount > 0:
-                    self.retired[p.lot.vintage] += p.amount
+                    self.retired[(p.instrument, p.lot.vintage)] += p.amount
         for op in body.holds:
             if isinstance(op, HoldPlace) and op.reason == "pledge":
                 self.pledges[op.hold] = {
@@ -142,7 +143,7 @@ def _auction_row(rec: ParsedRecord, body: TxBody) -> dict[str, Any] | None:
     """One row per priced auction record: the clearing price, else the allocations' prices,
     else the price its own postings imply (CNY paid per tonne delivered)."""
     meta = body.meta
-    rights = [p for p in body.postings if INSTRUMENTS[p.instrument].kind is not InstrumentKind.MONEY]
+    rights = [p for p in body.postings if not INSTRUMENTS[p.instrument].money]
     instrument = meta.get("instrument") or (rights[0].instrument if rights else None)
     jurisdiction = meta.get("jurisdiction") or (rights[0].lot.jurisdiction if rights else None)
     sold = _int(meta, "sold_kg")
@@ -156,7 +157,7 @@ def _auction_row(rec: ParsedRecord, body: TxBody) -> dict[str, Any] | None:
     source = "clearing" if clearing is not None else ("allocations" if prices else "postings")
     if clearing is None and not prices:
         delivered = sum(p.amount for p in rights if p.amount > 0)
-        paid = sum(p.amount for p in body.postings if p.instrument == "CNY" and p.amount > 0)
+        paid = sum(p.amount for p in body.postings if is_money(p.instrument) and p.amount > 0)
         if not delivered or not paid:
             return None
         prices = [(paid * 1000 // delivered, delivered)]
@@ -318,8 +319,8 @@ def _cap_usage(state: LedgerState) -> pd.DataFrame:
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for (account, code, lot_key), pos in state.positions.items():
         lot = Lot.from_key(lot_key)
-        if lot.jurisdiction is None:
-            continue
+        if lot.jurisdiction is None or not INSTRUMENTS[code].capped:
+            continue  # credits carry their bureau's jurisdiction too, but count against no cap (总量控制)
         info = state.accounts[account]
         g = groups.setdefault(
             (lot.jurisdiction, code), {"cap_in_force_kg": 0, "reserve_kg": 0, "held_kg": 0, "retired_kg": 0}
@@ -419,28 +420,32 @@ def _pledges_by_bank(pledges: pd.DataFrame) -> pd.DataFrame:
 
 
 def _blue_carbon(state: LedgerState, collector: _Collector) -> pd.DataFrame:
-    buffer: dict[int | None, int] = defaultdict(int)
+    """Serialized credits by instrument and vintage (the table keeps its first name, blue carbon)."""
+    buffer: dict[tuple[str, int | None], int] = defaultdict(int)
     for (account, code, lot_key), pos in state.positions.items():
-        if code == "BC" and state.accounts[account].kind is AccountKind.BUFFER:
-            buffer[Lot.from_key(lot_key).vintage] += pos.total
-    vintages = sorted(set(collector.issued) | set(collector.retired) | set(buffer), key=lambda v: v or 0)
+        if INSTRUMENTS[code].serialized and state.accounts[account].kind is AccountKind.BUFFER:
+            buffer[(code, Lot.from_key(lot_key).vintage)] += pos.total
+    keys = sorted(
+        set(collector.issued) | set(collector.retired) | set(buffer), key=lambda k: (k[0], k[1] or 0)
+    )
     rows = []
-    for v in vintages:
-        issued, retired = collector.issued.get(v, 0), collector.retired.get(v, 0)
+    for code, v in keys:
+        issued, retired = collector.issued.get((code, v), 0), collector.retired.get((code, v), 0)
         rows.append(
             {
+                "instrument": code,
                 "vintage": v,
                 "issued_kg_co2e": issued,
                 "retired_kg_co2e": retired,
-                "buffer_kg_co2e": buffer.get(v, 0),
+                "buffer_kg_co2e": buffer.get((code, v), 0),
                 "outstanding_kg_co2e": issued - retired,
-                "issued_t_co2e": display(issued, "BC"),
-                "retired_t_co2e": display(retired, "BC"),
+                "issued_t_co2e": display(issued, code),
+                "retired_t_co2e": display(retired, code),
                 "retired_pct": _pct(retired, issued),
             }
         )
     columns = [
-        "vintage", "issued_kg_co2e", "retired_kg_co2e", "buffer_kg_co2e", "outstanding_kg_co2e",
+        "instrument", "vintage", "issued_kg_co2e", "retired_kg_co2e", "buffer_kg_co2e", "outstanding_kg_co2e",
         "issued_t_co2e", "retired_t_co2e", "retired_pct",
     ]  # fmt: skip
     return frame(rows, columns)

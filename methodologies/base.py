@@ -330,6 +330,11 @@ class Methodology(Protocol[InputT]):
     @property
     def input_model(self) -> type[InputT]: ...
 
+    @property
+    def instrument(self) -> str:
+        """The code of the serialized credit it issues (``ledger.units.INSTRUMENTS``)."""
+        ...
+
     def compute(self, inputs: InputT) -> Result:
         """The result for ``inputs``; the same inputs always give the same result."""
         ...

@@ -147,6 +147,7 @@ class BivalveHyt0305:
     id = "hyt0305-bivalve"
     version = "1.0"
     input_model = BivalveInput
+    instrument = "BC"  # blue-carbon credits (蓝碳)
 
     def compute(self, inputs: BivalveInput) -> Result:
         """Carbon in harvested shell and soft tissue, as CO2; every figure exact, the sink rounded down."""

@@ -11,7 +11,8 @@ from typing import Any, Final
 from ledger.errors import DomainError
 from ledger.replay import ReplayFailure
 from ledger.state import LedgerState
-from methodologies import bivalve_hyt0305, seaweed_hyt0305
+from ledger.units import INSTRUMENTS
+from methodologies import bamboo_stock_change, bivalve_hyt0305, seaweed_hyt0305
 from methodologies.base import Methodology, Result, evaluate
 from methodologies.errors import (
     InputHashMismatch,
@@ -20,11 +21,22 @@ from methodologies.errors import (
     UnknownMethodology,
 )
 
-__all__ = ["available", "get", "latest", "methodology_check", "recompute"]
+__all__ = ["available", "credit_instruments", "get", "latest", "methodology_check", "recompute"]
 
 _METHODOLOGIES: Final[dict[tuple[str, str], Methodology[Any]]] = {
-    (m.id, m.version): m for m in (bivalve_hyt0305.METHODOLOGY, seaweed_hyt0305.METHODOLOGY)
+    (m.id, m.version): m
+    for m in (bivalve_hyt0305.METHODOLOGY, seaweed_hyt0305.METHODOLOGY, bamboo_stock_change.METHODOLOGY)
 }
+# Every methodology issues a serialized credit the ledger knows (checked once, at import).
+for _m in _METHODOLOGIES.values():
+    if _m.instrument not in INSTRUMENTS or not INSTRUMENTS[_m.instrument].serialized:
+        raise RuntimeError(f"methodology {_m.id} issues {_m.instrument!r}, not a serialized credit")
+
+
+def credit_instruments() -> list[str]:
+    """The codes of the serialized credits some methodology issues, in ``INSTRUMENTS`` order."""
+    issued = {m.instrument for m in _METHODOLOGIES.values()}
+    return [code for code in INSTRUMENTS if code in issued]
 
 
 def available() -> list[tuple[str, str]]:
@@ -88,7 +100,8 @@ def recompute(record_meta: Mapping[str, Any]) -> Result:
 
 def methodology_check(seq: int, body: dict[str, Any], state: LedgerState) -> ReplayFailure | None:
     """A recorded issuance with a methodology result recomputes to that result, and the record
-    credits no more than it (the auditor's replay of the methodology, as a replay plug-in)."""
+    credits no more than it, in the instrument the methodology issues and no other serialized credit
+    (the auditor's replay of the methodology, as a replay plug-in)."""
     meta = body.get("meta")
     if not isinstance(meta, dict) or "methodology" not in meta:
         return None
@@ -98,11 +111,22 @@ def methodology_check(seq: int, body: dict[str, Any], state: LedgerState) -> Rep
         return ReplayFailure(
             seq, exc.code, exc.message, {"methodology": meta.get("methodology"), **exc.details}
         )
-    credited = sum(
-        p.get("amount", 0)
+    issued = get(meta["methodology"], meta["version"]).instrument  # recompute found it
+    credits = [
+        p
         for p in body.get("postings", ())
-        if p.get("instrument") == "BC" and isinstance(p.get("amount"), int) and p["amount"] > 0
-    )
+        if isinstance(p, dict) and isinstance(p.get("amount"), int) and p["amount"] > 0
+    ]
+    serialized = {code for code, inst in INSTRUMENTS.items() if inst.serialized}
+    stray = sorted(({str(p.get("instrument")) for p in credits} - {issued}) & serialized)
+    if stray:
+        return ReplayFailure(
+            seq,
+            "methodology_wrong_instrument",
+            f"credits {', '.join(stray)} but {meta['methodology']} issues {issued}",
+            {"issued": issued, "credited": stray},
+        )
+    credited = sum(p["amount"] for p in credits if p.get("instrument") == issued)
     if credited > result.sink_kg_co2e:
         return ReplayFailure(
             seq,

@@ -119,6 +119,7 @@ class SeaweedHyt0305:
     id = "hyt0305-seaweed"
     version = "1.0"
     input_model = SeaweedInput
+    instrument = "BC"  # blue-carbon credits (蓝碳)
 
     def compute(self, inputs: SeaweedInput) -> Result:
         """Carbon in the harvested dry matter, as CO2; every figure exact, the sink rounded down."""

@@ -1,6 +1,7 @@
-"""Blue carbon (蓝碳) in the console: the cooperative registers its mussel-farm project, submits monitoring
-reports and sees the methodology's computation step by step with its sources; the bureau issues; the
-holder sees its serial ranges (project, vintage, start-end apart) and transfers or retires them."""
+"""Serialized credits in the console (蓝碳, 竹林碳汇): the cooperative registers its mussel-farm project and
+submits harvest reports (a bamboo project registers and reports through the API), and sees the
+methodology's computation step by step with its sources; the bureau issues; the holder sees its serial
+ranges (credit, project, vintage, start-end apart) and transfers or retires them."""
 
 from __future__ import annotations
 
@@ -18,12 +19,15 @@ from api.console.web import PREFIX, Console, ConsoleRoute, Done, FormDep, ReadCo
 from ledger.errors import InvalidInput
 from market.bluecarbon import service as bc
 from market.bluecarbon.reads import held_ranges, projects_for, retirements_of
+from methodologies import bivalve_hyt0305
 from methodologies.bivalve_hyt0305 import MusselSpecies
 
 router = APIRouter(prefix=PREFIX + "/bluecarbon", route_class=ConsoleRoute, include_in_schema=False)
 
 _OWNERS = (Role.COOPERATIVE, Role.ENTERPRISE)
 SPECIES = tuple(s.value for s in MusselSpecies)
+# The methodologies whose reports the console's harvest form (period, area, fresh weight, species) fills.
+HARVEST_FORMS = frozenset({bivalve_hyt0305.METHODOLOGY.id})
 
 
 def _page(c: Console, **extra: object) -> HTMLResponse:
@@ -39,6 +43,7 @@ def _page(c: Console, **extra: object) -> HTMLResponse:
         retired=[r for r in ranges if r.account == mine[1]],
         retirements=retirements_of(c.session, account=mine[1]) if c.me.role in _OWNERS else [],
         species=SPECIES,
+        harvest_forms=HARVEST_FORMS,
         **extra,
     )
 

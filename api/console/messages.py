@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from api.console.i18n import TEXT, translate
 from ledger.errors import DomainError
-from ledger.units import INSTRUMENTS, format_amount
+from ledger.units import INSTRUMENTS, format_amount, is_money
 
 __all__ = ["SHORT", "detail", "explain", "sentence", "shown_value"]
 
@@ -101,8 +101,8 @@ SHORT: Final[_T] = {
     "serial_error": {"zh": "序列号不正确", "en": "Serial numbers are wrong"},
     "serial_range_conflict": {"zh": "序列号区间重叠或不连续", "en": "The serial range overlaps or skips"},
     "serialized_units": {
-        "zh": "蓝碳信用须按序列号转让或注销",
-        "en": "Blue-carbon credits move with their serial numbers",
+        "zh": "碳汇信用（蓝碳、竹林碳汇）须按序列号转让或注销",
+        "en": "Carbon credits (blue carbon, bamboo carbon) move with their serial numbers",
     },
     "serials_not_held": {"zh": "账户未持有这些序列号", "en": "The account does not hold these serials"},
     "unbalanced_transaction": {"zh": "借贷不平衡", "en": "The postings do not balance"},
@@ -121,7 +121,7 @@ SHORT: Final[_T] = {
     "unknown_project": {"zh": "没有该项目", "en": "No such project"},
     "unknown_rule_set": {"zh": "规则版本未知", "en": "Unknown rule set"},
     "unknown_transfer_request": {"zh": "没有该交易申请", "en": "No such request"},
-    "whole_tonnes_only": {"zh": "蓝碳信用以整吨计", "en": "Blue carbon moves in whole tonnes"},
+    "whole_tonnes_only": {"zh": "碳汇信用以整吨计", "en": "Carbon credits move in whole tonnes"},
 }
 
 # The evidence, for the codes whose details say how far off the request was. A template is shown only
@@ -237,7 +237,7 @@ def shown_value(
     if isinstance(value, int) and not isinstance(value, bool):
         if key.endswith(("_fen_per_t", "_fen_per_tonne")):
             return f"{_yuan(value, lang)}/t"
-        if key.endswith("_fen") or (key in _QUANTITY_KEYS and instrument == "CNY"):
+        if key.endswith("_fen") or (key in _QUANTITY_KEYS and is_money(instrument)):
             return _yuan(value, lang)
         if key.endswith("_kg") or key in _QUANTITY_KEYS:
             return format_amount(value, INSTRUMENTS[instrument])

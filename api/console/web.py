@@ -49,7 +49,7 @@ from api.errors import status_for
 from api.write import Write
 from ledger.crypto import SigningKey
 from ledger.errors import DomainError
-from ledger.units import INSTRUMENTS, format_amount
+from ledger.units import CURRENCY, INSTRUMENTS, format_amount, is_money
 from market.consent import Consent
 
 __all__ = [
@@ -108,8 +108,19 @@ def qty(kg: int, code: str) -> str:
     return format_amount(kg, INSTRUMENTS[code])
 
 
+def co2e(kg: int) -> str:
+    """kg CO2e as tCO2e: the display unit every carbon credit shares (``Instrument.carbon``)."""
+    return format_amount(kg, next(i for i in INSTRUMENTS.values() if i.carbon))
+
+
+def instrument_name(code: str, lang: str) -> str:
+    """An instrument's name in ``lang`` (``Instrument.label``); the code itself for an unknown one."""
+    found = INSTRUMENTS.get(code)
+    return found.label(lang) if found is not None else code
+
+
 def yuan(fen: int, lang: str) -> str:
-    number = format_amount(fen, INSTRUMENTS["CNY"]).rsplit(" ", 1)[0]
+    number = format_amount(fen, INSTRUMENTS[CURRENCY]).rsplit(" ", 1)[0]
     return f"{number} {translate(lang, 'unit.yuan')}"
 
 
@@ -265,6 +276,9 @@ def render(
         "values": dict(values or {}),
         "t": lambda key, **a: translate(lang, key, **a),
         "qty": qty,
+        "co2e": co2e,
+        "amount": lambda n, code: yuan(n, lang) if is_money(code) else qty(n, code),
+        "inst_name": lambda code: instrument_name(code, lang),
         "yuan": lambda fen: yuan(fen, lang),
         "per_t": lambda fen: per_tonne(fen, lang),
         "when": when,

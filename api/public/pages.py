@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
 from api.console import charts
-from api.console.web import PREFIX, TEMPLATES, lang_href, lang_of, qty, when, yuan
+from api.console.web import PREFIX, TEMPLATES, instrument_name, lang_href, lang_of, qty, when, yuan
 from api.limits import RateLimited
 from api.public.cache import DEFAULT_TTL_S, conditional
 from api.public.reads import city, guard, public_data
@@ -55,6 +55,7 @@ def _page(request: Request, template: str, **context: Any) -> Response:
         "lang_href": lambda to: lang_href(request, to),
         "t": lambda key, **a: public_text(lang, key, **a),
         "qty": qty,
+        "inst_name": lambda code: instrument_name(code, lang),
         "yuan": lambda fen: yuan(fen, lang),
         "when": when,
         "city": lambda code: city(code, lang),

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 from api.schemas import StrictIn
 from api.schemas.pledges import I_JSON_MAX, SafeInt
 from market.bluecarbon.serials import SerialBlock
-from market.bluecarbon.service import CreditMove, Issuance, MonitoringReport, ProjectSpec
+from market.bluecarbon.service import CreditMove, Issuance, MonitoringReport, ProjectSpec, project_credit
 from market.bluecarbon.tables import BlueCarbonProjectRow
 from methodologies.base import Methodology
 
@@ -46,7 +46,8 @@ def _check_exact(value: Any, path: str) -> None:
 
 
 class ProjectIn(StrictIn):
-    """A mussel-farm project owned by the caller (a cooperative or an enterprise)."""
+    """A credit project owned by the caller (a cooperative or an enterprise): a mussel farm by default;
+    its methodology decides the credit it is issued in (``bamboo-stock-change``: bamboo carbon, BBC)."""
 
     project: str = Field(max_length=48, description="1-48 letters, digits and inner hyphens")
     name: str = Field(max_length=200)
@@ -86,6 +87,9 @@ class ProjectOut(BaseModel):
     methodology: str
     version: str
     registered_at: str
+    instrument: str = Field(
+        description="the serialized credit its methodology issues: BC (蓝碳), BBC (竹林碳汇)"
+    )
 
     @classmethod
     def of(cls, row: BlueCarbonProjectRow) -> ProjectOut:
@@ -102,6 +106,7 @@ class ProjectOut(BaseModel):
             methodology=row.methodology,
             version=row.version,
             registered_at=row.registered_at,
+            instrument=project_credit(row),
         )
 
 
@@ -111,7 +116,7 @@ class ReportIn(StrictIn):
 
     data: dict[str, Any] = Field(
         description="for a mussel farm: project_id, monitoring_start, monitoring_end, farm_area_mu, "
-        "harvested_wet_kg, species"
+        "harvested_wet_kg, species; for a bamboo stand: see the methodology's input_schema"
     )
 
     @field_validator("data")
@@ -244,6 +249,7 @@ class MethodologyOut(BaseModel):
     title: str
     description: str
     input_schema: dict[str, Any]
+    instrument: str = Field(description="the serialized credit it issues")
 
     @classmethod
     def of(cls, m: Methodology[Any]) -> MethodologyOut:
@@ -255,4 +261,5 @@ class MethodologyOut(BaseModel):
             title=title.strip(),
             description=" ".join(rest.split()),
             input_schema=m.input_model.model_json_schema(),
+            instrument=m.instrument,
         )

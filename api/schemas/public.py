@@ -35,6 +35,9 @@ class PublicProjectOut(_Out):
     methodology: str
     version: str
     registered_at: str
+    instrument: str = Field(
+        description="the serialized credit it is issued in, e.g. BC (蓝碳), BBC (竹林碳汇)"
+    )
 
 
 class PublicBatchOut(_Out):
@@ -48,6 +51,7 @@ class PublicBatchOut(_Out):
     buffer_kg: int = Field(description="kg CO2e set aside in the buffer pool")
     issued_seq: int = Field(description="journal record of the issuance")
     issued_at: datetime | None
+    instrument: str = Field(description="the serialized credit issued, e.g. BC (蓝碳), BBC (竹林碳汇)")
 
 
 class PublicRetirementOut(_Out):

@@ -1,7 +1,7 @@
-"""Domain errors of blue-carbon credits and their serials, each with a stable code, under the
-``ledger.errors`` families (so an adapter that maps families maps these)::
+"""Domain errors of serialized credits (blue carbon, bamboo carbon) and their serials, each with a
+stable code, under the ``ledger.errors`` families (so an adapter that maps families maps these)::
 
-    InvalidInput ── WholeTonnesOnly          blue carbon moves in whole tonnes (one serial each)
+    InvalidInput ── WholeTonnesOnly          credits move in whole tonnes (one serial each)
     NotFound ── UnknownProject, UnknownMonitoringReport, UnknownBatch
     Conflict ── DuplicateProject, OverlappingMonitoringPeriod, ReportAlreadyIssued
     RuleViolation

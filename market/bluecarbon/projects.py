@@ -1,5 +1,6 @@
-"""Blue-carbon projects (贻贝养殖碳汇项目) and their monitoring reports: registration by the owner, reports
-computed by a versioned methodology from the measured inputs, and the reads of projects, batches, serials."""
+"""Sink-credit projects (贻贝养殖碳汇, 竹林碳汇 ...) and their monitoring reports: registration by the owner,
+reports computed by a versioned methodology from the measured inputs, and the reads of projects, batches,
+serials. A project's instrument is the one its methodology issues."""
 
 from __future__ import annotations
 
@@ -41,9 +42,11 @@ from methodologies.registry import get
 __all__ = [
     "MonitoringReport",
     "ProjectSpec",
+    "batch_credit",
     "get_batch",
     "get_project",
     "get_report",
+    "project_credit",
     "register_project",
     "submit_report",
 ]
@@ -134,7 +137,7 @@ def get_project(session: Session, *, project: str) -> BlueCarbonProjectRow:
     """The project ``project``, or ``UnknownProject``."""
     row = session.get(BlueCarbonProjectRow, project)
     if row is None:
-        raise UnknownProject(f"no blue-carbon project {project}", field="project", project=project)
+        raise UnknownProject(f"no credit project {project}", field="project", project=project)
     return row
 
 
@@ -150,8 +153,18 @@ def get_batch(session: Session, *, batch: str) -> BlueCarbonBatchRow:
     """The issued batch ``batch``, or ``UnknownBatch``."""
     row = session.get(BlueCarbonBatchRow, batch)
     if row is None:
-        raise UnknownBatch(f"no blue-carbon batch {batch}", field="batch", batch=batch)
+        raise UnknownBatch(f"no credit batch {batch}", field="batch", batch=batch)
     return row
+
+
+def project_credit(project: BlueCarbonProjectRow) -> str:
+    """The code of the serialized credit ``project`` is issued in: its methodology's instrument."""
+    return get(project.methodology, project.version).instrument
+
+
+def batch_credit(session: Session, batch: BlueCarbonBatchRow) -> str:
+    """The code of the serialized credit of an issued ``batch`` (its project's)."""
+    return project_credit(get_project(session, project=batch.project))
 
 
 def _verifying_bureau(session: Session, division: str) -> Participant:

@@ -1,5 +1,6 @@
-"""Reads of blue-carbon projects, reports and batches for the console: a participant's own projects,
-a bureau's projects to verify, and each serial block labelled by project, vintage and range."""
+"""Reads of credit projects (blue carbon, bamboo carbon), reports and batches for the console: a
+participant's own projects, a bureau's projects to verify, and each serial block labelled by project,
+vintage and range, each with the code of the credit it is in."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlmodel import Session, col, or_, select
 from accounts.model import Participant
 from ledger.households import SALE_ACTION
 from ledger.records import transactions_with_action
+from market.bluecarbon.projects import project_credit
 from market.bluecarbon.serials import SERIAL_KG
 from market.bluecarbon.tables import (
     BlueCarbonBatchRow,
@@ -43,6 +45,7 @@ class ProjectView:
     project: BlueCarbonProjectRow
     reports: list[MonitoringReportRow]
     batches: list[BlueCarbonBatchRow]
+    instrument: str  # the serialized credit its methodology issues
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,7 @@ class HeldRange:
     start: int
     end: int
     account: str
+    instrument: str
 
     @property
     def tonnes(self) -> int:
@@ -80,7 +84,7 @@ def projects_for(session: Session, *, actor: Participant) -> list[ProjectView]:
             .where(BlueCarbonBatchRow.project == row.project)
             .order_by(col(BlueCarbonBatchRow.serial_start))
         ).all()
-        out.append(ProjectView(row, list(reports), list(batches)))
+        out.append(ProjectView(row, list(reports), list(batches), project_credit(row)))
     return out
 
 
@@ -94,7 +98,7 @@ def held_ranges(session: Session, *, accounts: list[str]) -> list[HeldRange]:
         .order_by(col(SerialBlockRow.account), col(SerialBlockRow.batch), col(SerialBlockRow.start))
     )
     return [
-        HeldRange(b.batch, p.project, p.name, b.vintage, s.start, s.end, s.account)
+        HeldRange(b.batch, p.project, p.name, b.vintage, s.start, s.end, s.account, project_credit(p))
         for s, b, p in session.exec(stmt)
     ]
 

@@ -1,9 +1,10 @@
-"""Blue-carbon serial numbers, one per tonne CO2e: a contiguous range per batch, held in blocks
-that split when part of one moves. Pure, so the live workflows and an auditor's replay agree.
+"""Serial numbers of the serialized credits (blue carbon, bamboo carbon; ``Instrument.serialized``),
+one per tonne CO2e: a contiguous range per batch, held in blocks that split when part of one moves.
+Pure, so the live workflows and an auditor's replay agree.
 """
 
 # Numbering (decided): serials are global integers from 1; each batch takes the range right after
-# the previous batch's end, whatever the project, so a serial alone names one tonne of one batch
+# the previous batch's end, whatever the project or instrument, so a serial alone names one tonne of one batch
 # and a range that overlaps or skips shows a double issuance at once.
 #
 # Assignment (decided, like UNDP's National Carbon Registry serial blocks): within a transaction,
@@ -20,6 +21,7 @@ from typing import Any
 
 from ledger.errors import InvalidInput
 from ledger.model import AccountKind, Body, OpenAccount, Posting, TxBody
+from ledger.units import INSTRUMENTS
 from market.bluecarbon.errors import (
     RetiredSerialsImmovable,
     SerialError,
@@ -31,7 +33,6 @@ from methodologies.errors import MalformedReplayRecord, QuantityMismatch
 from methodologies.registry import recompute
 
 __all__ = [
-    "BC",
     "BPS_DENOMINATOR",
     "ISSUE_ACTION",
     "SERIAL_KG",
@@ -42,14 +43,20 @@ __all__ = [
     "SerialRange",
     "recheck_issuance",
     "replay_serials",
+    "serialized",
     "split_issuance",
     "tonnes_of",
 ]
 
-BC = "BC"
-SERIAL_KG = 1000  # one serial per tonne CO2e; the ledger counts BC in kg
+SERIAL_KG = 1000  # one serial per tonne CO2e; the ledger counts every serialized credit in kg CO2e
 BPS_DENOMINATOR = 10_000  # buffer shares are integer basis points
 ISSUE_ACTION = "bc.issue"  # the action whose meta carries serial_start and serial_end
+
+
+def serialized(code: str) -> bool:
+    """Whether units of ``code`` carry serials (an unknown code carries none: the ledger refuses it)."""
+    found = INSTRUMENTS.get(code)
+    return found is not None and found.serialized
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -157,10 +164,11 @@ def split_issuance(sink_kg_co2e: int, buffer_bps: int) -> IssuanceSplit:
 
 
 def tonnes_of(amount_kg: int, *, field: str) -> int:
-    """Whole tonnes in ``amount_kg``; blue carbon moves only in whole tonnes (one serial each)."""
+    """Whole tonnes in ``amount_kg``; serialized credits move only in whole tonnes (one serial each)."""
     if amount_kg % SERIAL_KG:
         raise WholeTonnesOnly(
-            f"{field}: blue carbon moves in whole tonnes (1000 kg CO2e, one serial each), got {amount_kg} kg",
+            f"{field}: serialized credits move in whole tonnes (1000 kg CO2e, one serial each), "
+            f"got {amount_kg} kg",
             field=field,
         )
     return abs(amount_kg) // SERIAL_KG
@@ -196,7 +204,7 @@ def _merge(ranges: Iterable[SerialRange]) -> list[SerialRange]:
 
 
 class SerialBook:
-    """Who holds which serials. ``apply`` moves them for the BC postings of one transaction,
+    """Who holds which serials. ``apply`` moves them for the serialized postings of one transaction,
     all or nothing; ``sinks`` are retirement accounts, whose serials never move again."""
 
     def __init__(
@@ -238,7 +246,7 @@ class SerialBook:
 
     # -- moves ---------------------------------------------------------------------------
     def apply(self, postings: Sequence[Posting], *, mint: SerialRange | None = None) -> list[SerialMove]:
-        """Move serials for the BC postings (other instruments are ignored), all or nothing.
+        """Move serials for the serialized postings (other instruments are ignored), all or nothing.
 
         With ``mint`` the transaction is an issuance: the debits are the issuer's (a cap account
         holds no serials) and the credits share the new range, which must start at
@@ -248,9 +256,11 @@ class SerialBook:
         moves: list[SerialMove] = []
         by_batch: dict[str, list[tuple[int, Posting]]] = {}
         for i, p in enumerate(postings):
-            if p.instrument == BC:
+            if serialized(p.instrument):
                 if p.lot.batch is None:
-                    raise SerialError("BC units without a batch carry no serials", field=f"postings[{i}].lot")
+                    raise SerialError(
+                        f"{p.instrument} units without a batch carry no serials", field=f"postings[{i}].lot"
+                    )
                 by_batch.setdefault(p.lot.batch, []).append((i, p))
         if mint is not None:
             self._check_mint(by_batch, mint)
@@ -351,12 +361,13 @@ class SerialBook:
 
 def replay_serials(bodies: Iterable[Body]) -> SerialBook:
     """The serial book rebuilt from journal bodies in order (an auditor's replay): retirement
-    accounts become sinks as they open, and every BC transaction is applied and checked."""
+    accounts become sinks as they open, and every transaction moving serialized credits is applied
+    and checked."""
     book = SerialBook()
     for body in bodies:
         if isinstance(body, OpenAccount) and body.kind is AccountKind.RETIREMENT:
             book.sinks.add(body.account)
-        elif isinstance(body, TxBody) and any(p.instrument == BC for p in body.postings):
+        elif isinstance(body, TxBody) and any(serialized(p.instrument) for p in body.postings):
             book.apply_body(body)
     return book
 

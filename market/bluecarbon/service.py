@@ -1,5 +1,7 @@
-"""Blue-carbon credits from mussel farming (贻贝养殖碳汇): projects, monitoring reports computed by a
-methodology, verified issuance of vintage batches with serials and a buffer pool, transfer and retirement.
+"""Serialized sink credits (blue carbon from mussel farming 贻贝养殖碳汇, bamboo forest carbon 竹林碳汇):
+projects, monitoring reports computed by a methodology, verified issuance of vintage batches with serials
+and a buffer pool, transfer and retirement. The package keeps its first name; every step serves every
+serialized instrument (``Instrument.serialized``), the one a project's methodology issues.
 """
 
 from __future__ import annotations
@@ -9,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
-from sqlalchemy import delete, func, insert
-from sqlmodel import Session, col, select
+from sqlalchemy import func
+from sqlmodel import Session, select
 
 from accounts.identifiers import account_id
 from accounts.model import Participant
@@ -31,30 +33,27 @@ from market.bluecarbon.projects import (
     MonitoringReport,
     ProjectSpec,
     account_serials,
+    batch_credit,
     checked_text,
     get_batch,
     get_project,
     get_report,
+    project_credit,
     register_project,
     serials_of,
     submit_report,
 )
 from market.bluecarbon.serials import (
-    BC,
     ISSUE_ACTION,
     SERIAL_KG,
     IssuanceSplit,
-    SerialBlock,
     SerialBook,
     SerialRange,
     split_issuance,
 )
-from market.bluecarbon.tables import (
-    BlueCarbonBatchRow,
-    BlueCarbonProjectRow,
-    MonitoringReportRow,
-    SerialBlockRow,
-)
+from market.bluecarbon.store import read_blocks as _blocks
+from market.bluecarbon.store import write_blocks as _write_blocks
+from market.bluecarbon.tables import BlueCarbonBatchRow, BlueCarbonProjectRow, MonitoringReportRow
 from market.consent import Consent, signed_instruction
 from market.households.attribution import issuance_attribution
 from market.issuance.service import bureau_of
@@ -72,6 +71,7 @@ __all__ = [
     "get_project",
     "get_report",
     "issue_credits",
+    "project_credit",
     "register_project",
     "retire_credits",
     "serials_of",
@@ -94,35 +94,6 @@ class Issuance:
     serials: SerialRange
     split: IssuanceSplit
     meta: dict[str, Any]
-
-
-def _blocks(session: Session, keys: set[tuple[str, str]]) -> list[SerialBlock]:
-    out = []
-    for account, batch in sorted(keys):
-        rows = session.exec(
-            select(SerialBlockRow).where(SerialBlockRow.account == account, SerialBlockRow.batch == batch)
-        )
-        out += [SerialBlock(r.batch, r.start, r.end, r.account) for r in rows]
-    return out
-
-
-def _write_blocks(session: Session, book: SerialBook, keys: set[tuple[str, str]]) -> None:
-    """Replace the stored blocks of each (account, batch) in ``keys`` by the book's: all deletes
-    first, since a serial leaving one account may start a block of another."""
-    conn = session.connection()
-    for account, batch in sorted(keys):
-        conn.execute(
-            delete(SerialBlockRow).where(
-                col(SerialBlockRow.account) == account, col(SerialBlockRow.batch) == batch
-            )
-        )
-    rows = [
-        {"batch": b.batch, "start": b.start, "end": b.end, "account": b.account}
-        for account, batch in sorted(keys)
-        for b in book.blocks(account=account, batch=batch)
-    ]
-    if rows:
-        conn.execute(insert(SerialBlockRow), rows)
 
 
 def _issuable(
@@ -164,11 +135,12 @@ def _plan(
     batch = f"{project.project}-{vintage}-{count + 1}"
     last = session.exec(select(func.max(BlueCarbonBatchRow.serial_end))).one() or 0
     lot = Lot(jurisdiction=project.jurisdiction, vintage=vintage, batch=batch)
-    postings = [Posting(account_id(project.bureau, "cap", BC), BC, lot, -split.issued_kg)]
+    code = project_credit(project)
+    postings = [Posting(account_id(project.bureau, "cap", code), code, lot, -split.issued_kg)]
     if split.owner_kg:  # the owner first: it gets the lowest serials of the batch
-        postings.append(Posting(account_id(project.owner, "holding"), BC, lot, split.owner_kg))
+        postings.append(Posting(account_id(project.owner, "holding"), code, lot, split.owner_kg))
     if split.buffer_kg:
-        postings.append(Posting(account_id(project.bureau, "buffer"), BC, lot, split.buffer_kg))
+        postings.append(Posting(account_id(project.bureau, "buffer"), code, lot, split.buffer_kg))
     return _Plan(batch, vintage, lot, SerialRange(last + 1, last + split.issued_t), tuple(postings))
 
 
@@ -238,9 +210,10 @@ def issue_credits(
 ) -> Issuance:
     """Verify a monitoring report and issue its vintage batch (核证签发); only the project's bureau.
 
-    The stored inputs are recomputed by the methodology first. Whole tonnes are issued from
-    ``bureau:J.cap.BC`` in one record: the buffer share (rounded down) to ``bureau:J.buffer``
-    (opened in the same batch when absent), the rest to the owner's holding. The lot is
+    The stored inputs are recomputed by the methodology first. Whole tonnes of the methodology's
+    instrument I are issued from ``bureau:J.cap.I`` in one record: the buffer share (rounded down)
+    to ``bureau:J.buffer``, the rest to the owner's holding. The buffer, and the cap account of an
+    instrument added after the bureau registered, are opened in the same batch when absent. The lot is
     {batch "<project>-<vintage>-<n>", vintage = year the monitoring period ends, jurisdiction J};
     the serial range follows the previous batch's (global numbering). The record's meta holds the
     methodology, version, inputs, input hash and sink, so a replay recomputes it.
@@ -267,8 +240,15 @@ def issue_credits(
         sink_kg_co2e=result.sink_kg_co2e,
     )
     body = TxBody(ISSUE_ACTION, new_nonce(), plan.postings, signers=(project.bureau,), meta=meta)
-    buffer = account_id(project.bureau, "buffer")
-    opening = {} if find_account(session, account=buffer) is not None else {buffer: project.bureau}
+    missing = {
+        account: kind
+        for account, kind in (
+            (plan.postings[0].account, AccountKind.ISSUANCE),
+            (account_id(project.bureau, "buffer"), AccountKind.BUFFER),
+        )
+        if find_account(session, account=account) is None
+    }
+    opening = dict.fromkeys(missing, project.bureau)
     ins = signed_instruction(
         session,
         actor=actor,
@@ -278,9 +258,7 @@ def issue_credits(
         signers=[project.bureau],
         opening=opening,
     )
-    opens = [
-        Instruction(OpenAccount(a, owner, AccountKind.BUFFER, new_nonce())) for a, owner in opening.items()
-    ]
+    opens = [Instruction(OpenAccount(a, project.bureau, kind, new_nonce())) for a, kind in missing.items()]
     with session.begin_nested():
         receipt = submit_all(session, [*opens, ins], registry=registry)[-1]
         _record_batch(session, plan, project, rep, split, buffer_bps, receipt.seq)
@@ -317,9 +295,10 @@ def _move_credits(
     authorize(actor, action, target_for_account(session, account=source))
     row = get_batch(session, batch=batch)
     lot = Lot(jurisdiction=row.jurisdiction, vintage=row.vintage, batch=row.batch)
+    code = batch_credit(session, row)
     postings = (
-        Posting(source, BC, lot, -tonnes * SERIAL_KG),
-        Posting(to_account, BC, lot, tonnes * SERIAL_KG),
+        Posting(source, code, lot, -tonnes * SERIAL_KG),
+        Posting(to_account, code, lot, tonnes * SERIAL_KG),
     )
     lock_head_time(session)  # the blocks read are the blocks the record moves
     keys_touched = {(source, batch), (to_account, batch)}
@@ -355,7 +334,7 @@ def transfer_credits(
         raise UnknownAccount(f"no account {to_account}", account=to_account, field="to_account")
     if info.kind is not AccountKind.HOLDING:
         raise InvalidInput(
-            "blue carbon is transferred to a holding account; retire it to retire it", field="to_account"
+            "credits are transferred to a holding account; retire them to retire them", field="to_account"
         )
     return _move_credits(
         session,

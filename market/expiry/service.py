@@ -74,7 +74,7 @@ class _Accounts:
 def _expired(b: Balance, today: date, accounts: _Accounts) -> ExpiredPosition | None:
     lot = Lot.from_key(b.lot)
     if not instrument(b.instrument).has_validity:
-        return None  # blue carbon and money do not expire (and BC serials move only through their book)
+        return None  # credits and money do not expire (and serialized credits move only with their serials)
     if lot.valid_until is None or lot.valid_until >= today or b.total <= 0:
         return None
     info = accounts.get(b.account)

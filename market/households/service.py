@@ -48,8 +48,10 @@ from ledger.service import (
 )
 from ledger.timeutil import format_utc, utc_now
 from ledger.units import check_amount
-from market.bluecarbon.serials import BC, SERIAL_KG, SerialBook
-from market.bluecarbon.service import _blocks, _write_blocks, get_batch, get_project
+from market.bluecarbon.projects import batch_credit
+from market.bluecarbon.serials import SERIAL_KG, SerialBook
+from market.bluecarbon.service import get_batch, get_project
+from market.bluecarbon.store import read_blocks, write_blocks
 from market.consent import Consent, consent, signed_instruction, submit_consented
 from market.households.errors import MemberIdentityMismatch, RosterAlreadyConfirmed, UnknownRoster
 from market.households.model import SALT_BYTES, MemberEntry, identity_hash
@@ -245,6 +247,7 @@ class Sale:
 
 
 def _sale_postings(
+    code: str,
     seller: str,
     buyer: str,
     to_account: str,
@@ -254,8 +257,8 @@ def _sale_postings(
     split: dict[str, Any] | None,
 ) -> list[Posting]:
     postings = [
-        Posting(account_id(seller, "holding"), BC, lot, -tonnes * SERIAL_KG),
-        Posting(to_account, BC, lot, tonnes * SERIAL_KG),
+        Posting(account_id(seller, "holding"), code, lot, -tonnes * SERIAL_KG),
+        Posting(to_account, code, lot, tonnes * SERIAL_KG),
         Posting(account_id(buyer, "cash"), "CNY", Lot(), -proceeds),
     ]
     if split is None:
@@ -317,9 +320,10 @@ def sell_credits(
     check_amount(proceeds, field="price_fen_per_t")
     lock_head_time(session)  # the serials and the split are read under the sequencer lock
     split = _split(session, seller, batch, proceeds)
-    postings = _sale_postings(seller, buyer, to_account, lot, tonnes, proceeds, split)
+    code = batch_credit(session, row)  # the batch's serialized credit (blue carbon, bamboo carbon)
+    postings = _sale_postings(code, seller, buyer, to_account, lot, tonnes, proceeds, split)
     touched = {(account_id(seller, "holding"), batch), (to_account, batch)}
-    book = SerialBook(_blocks(session, touched))
+    book = SerialBook(read_blocks(session, touched))
     serials = [r for m in book.apply(postings) for r in m.ranges]
     meta: dict[str, Any] = {
         "batch": batch,
@@ -337,7 +341,7 @@ def sell_credits(
         receipt = submit_consented(
             session, registry=registry, actor=actor, body=body, signed_by=signed_by, signers=[seller, buyer]
         )
-        _write_blocks(session, book, touched)
+        write_blocks(session, book, touched)
         if split is not None:
             _record_sale(
                 session, receipt, seller, buyer, split, tonnes, price_fen_per_t, retire_for is not None

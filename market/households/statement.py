@@ -18,6 +18,7 @@ from accounts.service import get_participant, target_for_account
 from ledger.errors import NotFound
 from ledger.service import InclusionProof, balances, journal_lines, prove_inclusion
 from ledger.timeutil import parse_utc
+from ledger.units import is_money
 from market.bluecarbon.tables import BlueCarbonBatchRow
 from market.households.errors import UnknownMember
 from market.households.model import mask_name
@@ -156,7 +157,7 @@ def member_statement(session: Session, *, actor: Participant, cooperative: str, 
         *_sale_lines(session, cooperative, member),
     ]
     lines.sort(key=lambda x: x.seq)
-    balance = sum(b.total for b in balances(session, account=row.account) if b.instrument == "CNY")
+    balance = sum(b.total for b in balances(session, account=row.account) if is_money(b.instrument))
     return Statement(
         cooperative=cooperative,
         cooperative_name=get_participant(session, party=cooperative).name,

@@ -21,6 +21,7 @@ from ledger.service import balances
 from ledger.units import INSTRUMENTS
 from market.auctions.state import AuctionStatus, get_auction
 from market.auctions.tables import AuctionRow
+from market.bluecarbon.projects import project_credit
 from market.bluecarbon.serials import ISSUE_ACTION
 from market.bluecarbon.tables import BlueCarbonBatchRow, BlueCarbonProjectRow
 from market.issuance.service import CapPosition, cap_position
@@ -44,7 +45,8 @@ MAX_ROWS = 5_000  # a public page is a summary, not a bulk export of the journal
 
 @dataclass(frozen=True, slots=True)
 class PublicProject:
-    """A blue-carbon project as registries publish it (Verra, UNDP's carbon registry): who and where."""
+    """A credit project (blue carbon, bamboo carbon) as registries publish it (Verra, UNDP's carbon
+    registry): who and where, and the credit it is issued in."""
 
     project: str
     name: str
@@ -57,6 +59,7 @@ class PublicProject:
     methodology: str
     version: str
     registered_at: str
+    instrument: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,7 @@ class PublicBatch:
     buffer_kg: int
     issued_seq: int
     issued_at: datetime | None
+    instrument: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +139,7 @@ def _names(session: Session) -> dict[str, str]:
 
 
 def public_projects(session: Session) -> list[PublicProject]:
-    """Every registered blue-carbon project, by id."""
+    """Every registered credit project, by id."""
     names = _names(session)
     rows = session.exec(select(BlueCarbonProjectRow).order_by(col(BlueCarbonProjectRow.project)))
     return [
@@ -151,6 +155,7 @@ def public_projects(session: Session) -> list[PublicProject]:
             methodology=r.methodology,
             version=r.version,
             registered_at=r.registered_at,
+            instrument=project_credit(r),
         )
         for r in rows.all()[:MAX_ROWS]
     ]
@@ -160,6 +165,7 @@ def public_batches(session: Session) -> list[PublicBatch]:
     """Every issued batch, by serial range; each with the time of its issuance record."""
     times = {tx.seq: tx.time for tx in transactions_with_action(session, actions={ISSUE_ACTION})}
     rows = session.exec(select(BlueCarbonBatchRow).order_by(col(BlueCarbonBatchRow.serial_start)))
+    credits = {p.project: project_credit(p) for p in session.exec(select(BlueCarbonProjectRow)).all()}
     return [
         PublicBatch(
             batch=r.batch,
@@ -172,6 +178,7 @@ def public_batches(session: Session) -> list[PublicBatch]:
             buffer_kg=r.buffer_kg,
             issued_seq=r.issued_seq,
             issued_at=times.get(r.issued_seq),
+            instrument=credits[r.project],
         )
         for r in rows.all()[:MAX_ROWS]
     ]

@@ -3,7 +3,7 @@
 
     InvalidInput
     ├── InvalidTrade               a trade that cannot be priced or is not between enterprises
-    └── SerializedUnits            blue-carbon credits offered to a plain transfer (they move with serials)
+    └── SerializedUnits            serialized credits offered to a plain transfer (they move with serials)
     RuleViolation
     └── CrossJurisdictionTrade     a bilateral trade across jurisdictions (that is 跨地市交易)
 """
@@ -24,8 +24,8 @@ class InvalidTrade(InvalidInput):
 
 
 class SerializedUnits(InvalidInput):
-    """Blue-carbon credits offered to a plain transfer: they move with their serials, by the
-    blue-carbon routes (a plain transfer would leave the serial book behind the balances)."""
+    """Serialized credits (blue carbon, bamboo carbon) offered to a plain transfer: they move with their
+    serials, by the credit routes (a plain transfer would leave the serial book behind the balances)."""
 
     code = "serialized_units"
 

@@ -13,7 +13,7 @@ from accounts.service import check_submission, submit_as
 from ledger.model import Body, TxBody
 from ledger.sequencer import Sequencer
 from ledger.service import Instruction, Receipt, Registry
-from market.bluecarbon.serials import BC
+from market.bluecarbon.serials import serialized
 from market.trades.errors import SerializedUnits
 
 __all__ = ["submit_transfer", "transfer"]
@@ -47,8 +47,8 @@ def submit_transfer(
 def _refuse_serialized(body: Body) -> None:
     if isinstance(body, TxBody):
         for i, posting in enumerate(body.postings):
-            if posting.instrument == BC:
+            if serialized(posting.instrument):
                 raise SerializedUnits(
-                    "blue-carbon credits move with their serials: POST /v1/bc/transfers",
+                    f"{posting.instrument} credits move with their serials: POST /v1/bc/transfers",
                     field=f"body.postings[{i}].instrument",
                 )

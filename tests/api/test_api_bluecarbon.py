@@ -293,3 +293,47 @@ def test_the_holders_blue_carbon_page_shows_each_retirement_with_its_beneficiary
     other = TestClient(http.client.app, follow_redirects=False)
     assert console_login(other, http.tokens["zhoushan_ship"]).status_code == 303
     assert "2025 年度渔业碳中和" not in other.get("/console/bluecarbon").text  # another holder's retirement
+
+
+def test_a_bamboo_project_is_issued_moved_and_retired_through_the_same_routes(http: HttpWorld) -> None:
+    """Bamboo forest carbon (竹林碳汇): the project names its methodology, and the credit follows from it."""
+    project, ship = "AJ-BAMBOO-H", http.party("zhoushan_ship")
+    methodology = http.get("shengsi_coop", "/v1/methodologies/bamboo-stock-change").json()
+    assert methodology["instrument"] == "BBC"
+    assert {"biomass_start_kg", "biomass_end_kg", "root_shoot_ratio"} <= set(
+        methodology["input_schema"]["properties"]
+    )
+    spec = _project(
+        project, name="安吉竹林碳汇项目（示例）", location="示例竹林", area_mu="1000", households=40
+    )
+    r = http.post("shengsi_coop", "/v1/bc/projects", {**spec, "methodology": "bamboo-stock-change"})
+    assert r.status_code == 200, r.text
+    assert r.json()["instrument"] == "BBC"
+    data = {
+        "project_id": project,
+        "monitoring_start": "2024-01-01",
+        "monitoring_end": "2024-12-31",
+        "farm_area_mu": "1000",
+        "species": "Phyllostachys edulis",
+        "biomass_start_kg": "3000000",
+        "biomass_end_kg": "3100000",
+        "root_shoot_ratio": {"value": "0.5", "source": "plot survey 2024"},
+        "baseline_co2_kg": "0",
+    }
+    report = http.post("shengsi_coop", f"/v1/bc/projects/{project}/reports", {"data": data})
+    assert report.status_code == 200, report.text
+    assert report.json()["sink_kg_co2e"] == 258_500  # 100 t x 1.5 x 0.47 x 44/12
+    done = http.post("zhoushan", f"/v1/bc/reports/{report.json()['id']}/issue", {}).json()
+    assert (done["issued_t"], done["buffer_t"], done["owner_t"]) == (258, 25, 233)
+    batch, start = done["batch"], done["serial_start"]
+    move = {"batch": batch, "tonnes": 10, "to_account": f"{ship}.holding"}
+    assert http.post("shengsi_coop", "/v1/bc/transfers", move).json()["serials"] == [[start, start + 9]]
+    retire = {
+        "batch": batch,
+        "tonnes": 3,
+        "beneficiary": "舟山示例船舶修造有限公司",
+        "reason": "2024 年度碳中和",
+    }
+    assert http.post("zhoushan_ship", "/v1/bc/retirements", retire).json()["serials"] == [[start, start + 2]]
+    rows = http.get("zhoushan_ship", f"/v1/accounts/{ship}.holding/balances").json()
+    assert [(r["instrument"], r["total"]) for r in rows if f"b={batch}" in r["lot"]] == [("BBC", 7_000)]

@@ -94,7 +94,7 @@ def test_a_bureau_gets_reserve_caps_per_instrument_retirement_escrow_cash_and_ho
     assert ids["bureau:330281.escrow"] is AccountKind.ESCROW
     assert ids["bureau:330281.cash"] is AccountKind.CASH
     assert ids["bureau:330281.holding"] is AccountKind.HOLDING
-    assert set(CAPPED_INSTRUMENTS) == {"COD", "NH3-N", "SO2", "NOX", "TN", "TP", "VOCS", "BC"}
+    assert set(CAPPED_INSTRUMENTS) == {"COD", "NH3-N", "SO2", "NOX", "TN", "TP", "VOCS", "BC", "BBC"}
     assert _kinds(BureauSpec("330281", "x"))[AccountKind.ISSUANCE] == len(CAPPED_INSTRUMENTS)
 
 

@@ -44,8 +44,12 @@ def issued(methodology_id: str = "hyt0305-bivalve", raw: dict[str, Any] = MUSSEL
     return evaluate(get(methodology_id, "1.0"), raw).record_meta()
 
 
-def test_both_methodologies_are_available() -> None:
-    assert available() == [("hyt0305-bivalve", "1.0"), ("hyt0305-seaweed", "1.0")]
+def test_the_mussel_seaweed_and_bamboo_methodologies_are_available() -> None:
+    assert available() == [
+        ("bamboo-stock-change", "1.0"),
+        ("hyt0305-bivalve", "1.0"),
+        ("hyt0305-seaweed", "1.0"),
+    ]
     assert isinstance(get("hyt0305-bivalve", "1.0"), BivalveHyt0305)
     assert isinstance(get("hyt0305-seaweed", "1.0"), SeaweedHyt0305)
 
@@ -56,7 +60,7 @@ def test_an_unknown_methodology_or_version_is_refused_clearly(methodology_id: st
         get(methodology_id, version)
 
     assert methodology_id in str(caught.value)
-    assert "available: hyt0305-bivalve 1.0, hyt0305-seaweed 1.0" in str(caught.value)
+    assert "available: bamboo-stock-change 1.0, hyt0305-bivalve 1.0, hyt0305-seaweed 1.0" in str(caught.value)
 
 
 @pytest.mark.parametrize(("methodology_id", "raw"), [("hyt0305-bivalve", MUSSELS), ("hyt0305-seaweed", KELP)])

@@ -7,7 +7,18 @@ from decimal import Decimal
 import pytest
 
 from ledger.errors import InvalidInput, InvalidQuantity, UnknownInstrument
-from ledger.units import MAX_AMOUNT, InstrumentKind, check_amount, format_amount, instrument, parse_amount
+from ledger.units import (
+    INSTRUMENTS,
+    MAX_AMOUNT,
+    Instrument,
+    InstrumentKind,
+    UnitClass,
+    check_amount,
+    format_amount,
+    instrument,
+    is_money,
+    parse_amount,
+)
 
 COD = instrument("COD")
 CNY = instrument("CNY")
@@ -124,6 +135,35 @@ def test_rights_and_quotas_are_scoped_to_a_jurisdiction_and_credits_and_money_ar
     assert not BC.scoped_to_jurisdiction
     assert not CNY.scoped_to_jurisdiction
     assert CNY.kind is InstrumentKind.MONEY
+
+
+def test_each_instrument_is_one_of_capped_serialized_or_money_and_its_class_follows() -> None:
+    classes = {code: inst.unit_class for code, inst in INSTRUMENTS.items()}
+    assert classes == {
+        **dict.fromkeys(("COD", "NH3-N", "SO2", "NOX", "TN", "TP", "VOCS"), UnitClass.RIGHT),
+        "BC": UnitClass.CREDIT,
+        "BBC": UnitClass.CREDIT,
+        "CNY": UnitClass.MONEY,
+    }
+    assert [c for c, i in INSTRUMENTS.items() if i.has_validity] == [
+        c for c, i in INSTRUMENTS.items() if i.capped
+    ]
+    assert [c for c, i in INSTRUMENTS.items() if i.carbon] == ["BC", "BBC"]
+    assert [c for c, i in INSTRUMENTS.items() if i.issued_by_bureau] == [c for c in INSTRUMENTS if c != "CNY"]
+    assert (instrument("BBC").label("zh"), instrument("BBC").label("en")) == (
+        "竹林碳汇",
+        "bamboo forest carbon credit",
+    )
+    assert (is_money("CNY"), is_money("BC"), is_money("nope")) == (True, False, False)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [{}, {"capped": True, "money": True}, {"serialized": True, "has_validity": True}],
+)
+def test_an_instrument_that_is_not_exactly_one_shape_is_refused(flags: dict[str, bool]) -> None:
+    with pytest.raises(ValueError, match="XX"):
+        Instrument("XX", InstrumentKind.FOREST_CARBON, "x", "x", "kg", "t", 1000, 3, **flags)
 
 
 @pytest.mark.parametrize("value", [1.0, True, False, "5", None, Decimal(5)])
