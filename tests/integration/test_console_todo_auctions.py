@@ -21,11 +21,13 @@ from tests.integration.test_market_auctions_world import CLOSE, RESERVE_FEN_PER_
 
 @dataclass
 class _Console:
-    """What the to-do panel reads of a console request: the session, who, and the registry's now."""
+    """What the to-do panel reads of a console request: the session, who (the party's administrator
+    key: no named user), and the registry's now."""
 
     session: Session
     me: Participant
     now: datetime
+    user: str | None = None
 
 
 @pytest.fixture
