@@ -15,16 +15,22 @@ from ledger.replay_scale import _prepare_batch, _unwire
 from tests.unit.test_replay_pure import TRANSFER_SEQ, build
 
 
-def test_parsing_a_line_encodes_its_body_and_every_other_part_once(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("path", ["native", "strict"])
+def test_parsing_a_line_encodes_its_body_and_every_other_part_once(
+    monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
     line = build().lines[TRANSFER_SEQ]
     encoded: list[Any] = []
-    real = journal.canonical_bytes_of_decoded
+    name = "_canon" if path == "native" else "canonical_bytes_of_decoded"
+    real = getattr(journal, name)
 
     def counting(value: Any) -> bytes:
         encoded.append(value)
         return real(value)
 
-    monkeypatch.setattr(journal, "canonical_bytes_of_decoded", counting)
+    monkeypatch.setattr(journal, name, counting)
+    if path == "strict":
+        monkeypatch.setattr(journal, "_fast_assembly", lambda line: None)
     rec = parse_line(line)
     bodies = [v for v in encoded if isinstance(v, dict) and v.get("type") == "tx"]
     assert len(bodies) == 1, "the body is encoded exactly once"
@@ -46,6 +52,68 @@ def test_a_line_that_is_not_its_canonical_assembly_is_refused(mutate: Any) -> No
     line = build().lines[TRANSFER_SEQ]
     with pytest.raises(MalformedRecord):
         parse_line(mutate(line))
+
+
+def _strict(line: bytes, monkeypatch: pytest.MonkeyPatch) -> Any:
+    with monkeypatch.context() as m:
+        m.setattr(journal, "_fast_assembly", lambda line: None)
+        try:
+            return parse_line(line)
+        except MalformedRecord as exc:
+            return ("refused", exc.message)
+
+
+def test_the_native_path_parses_every_line_of_a_journal_as_the_strict_path_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for line in build().lines:
+        assert journal._fast_assembly(line) is not None, "a plain record takes the native path"
+        assert parse_line(line) == _strict(line, monkeypatch)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda line: line.replace(b'"amount":250', b'"amount":250.0', 1),  # a float, canonical to orjson
+        lambda line: line.replace(b'"amount":250', b'"amount":2.5e2', 1),
+        lambda line: line.replace(b'"amount":250', b'"amount":9007199254740993', 1),  # beyond 2**53
+        lambda line: line.replace(b'"amount":250', b'"amount":18446744073709551616', 1),  # beyond 2**64
+        lambda line: line.replace(b'"amount":250', b'"amount":-0', 1),
+        lambda line: line.replace(b'"nonce":"', b'"nonce":"\\u0041', 1),
+        lambda line: line.replace(b'"nonce":"', b'"nonce":"\\ud800', 1),  # a lone surrogate
+        lambda line: line.replace(b'"meta":{}', b'"meta":{"b":1,"a":2}', 1),  # keys out of order
+        lambda line: line.replace(b'"meta":{}', b'"meta":{"a":1,"a":1}', 1),  # a duplicate key
+        lambda line: line.replace(b'"meta":{}', '"meta":{"\uffff":1,"\U0001f600":2}'.encode(), 1),
+        lambda line: line.replace(b'"meta":{}', b'"meta":{"x":[1.5]}', 1),  # a float first in an array
+        lambda line: line.replace(b'"meta":{}', b'"meta":{"x":[1,1E3]}', 1),  # and later in one
+        lambda line: line.replace(b'"meta":{}', b'"meta":{"x":"\x01"}', 1),  # a raw control character
+        lambda line: line.replace(b'{"record":', b'\xef\xbb\xbf{"record":', 1),
+        lambda line: line.replace(b'"meta":{}', b'"meta":{"x":"\xff"}', 1),  # not UTF-8
+        lambda line: line + b" ",
+    ],
+)
+def test_the_native_path_declines_what_is_not_canonical_and_the_strict_path_names_it(
+    mutate: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = mutate(build().lines[TRANSFER_SEQ])
+    assert journal._fast_assembly(bad) is None
+    with pytest.raises(MalformedRecord):
+        parse_line(bad)
+
+
+def test_a_canonical_line_whose_strings_look_like_numbers_is_parsed_the_same_either_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Strings holding ":1.5", "[2e3" or ",3.0", and characters above U+FFFF, make the native path
+    # step aside; the record is still accepted, by the strict path.
+    line = build().lines[TRANSFER_SEQ]
+    for value in ['":1.5', "[2e3", "a,3.0", "\U0001f600"]:
+        meta = b'"meta":{"note":' + journal._canon(value) + b"}"
+        changed = line.replace(b'"meta":{}', meta, 1)
+        parsed = _strict(changed, monkeypatch)
+        assert journal._fast_assembly(changed) is None
+        assert isinstance(parsed, journal.ParsedRecord)
+        assert parse_line(changed) == parsed
 
 
 def test_workers_hand_back_the_typed_body_replay_would_parse() -> None:
