@@ -30,6 +30,32 @@ _ASTRAL = re.compile(rb"[\xf0-\xf4]")
 _dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode
 
 
+def _plain(value: Any) -> bool:
+    """True when ``value`` holds only exact JSON types (no subclasses), string keys and integers
+    in the safe range: the common case, checked without building a path for every node. Anything
+    else goes to ``_check``, which accepts subclasses and names what it refuses."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is str or t is bool or v is None:
+            continue
+        if t is int:
+            if -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+                continue
+            return False
+        if t is dict:
+            for k in v:
+                if type(k) is not str:
+                    return False
+            stack.extend(v.values())
+        elif t is list or t is tuple:
+            stack.extend(v)
+        else:
+            return False
+    return True
+
+
 def _check(value: Any, path: str) -> None:
     """Refuse what JCS cannot represent exactly: floats, big ints, non-string keys."""
     if value is None or isinstance(value, (bool, str)):
@@ -76,7 +102,8 @@ _ordered_dumps = json.JSONEncoder(
 
 def canonical_bytes(value: Any) -> bytes:
     """The RFC 8785 encoding of ``value`` as UTF-8 bytes; raises on floats and lone surrogates."""
-    _check(value, "$")
+    if not _plain(value):
+        _check(value, "$")
     return canonical_bytes_of_decoded(value)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 import pytest
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 
 from ledger.canonical import (
     MAX_SAFE_INTEGER,
+    _check,
+    _plain,
     _reference_bytes,
     canonical_bytes,
     canonical_bytes_of_decoded,
@@ -20,6 +23,7 @@ from ledger.canonical import (
     is_canonical,
 )
 from ledger.errors import MalformedRecord
+from ledger.timeutil import format_utc, parse_utc
 
 # --- encoding -------------------------------------------------------------------------------
 
@@ -272,3 +276,31 @@ def test_what_the_native_encoder_declines_is_encoded_by_the_reference_encoder(va
             canonical_bytes_of_decoded(value)
     else:
         assert canonical_bytes_of_decoded(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"a": [1, {"b": None}]}, [True, "x", -MAX_SAFE_INTEGER], {"a": 1.5}, {1: 2}, [2**53], {"a": {"b": {1}}}],
+)
+def test_the_quick_walk_accepts_exactly_what_the_checked_walk_accepts(value: object) -> None:
+    try:
+        _check(value, "$")
+        accepted = True
+    except (TypeError, ValueError):
+        accepted = False
+    assert _plain(value) is accepted
+
+
+_NAIVE_BOUND = datetime(1, 1, 2)  # noqa: DTZ001 (hypothesis bounds are naive; one day keeps +08:00 in range)
+
+
+@settings(max_examples=300, database=None, deadline=None)
+@given(
+    st.datetimes(timezones=st.just(UTC))
+    | st.datetimes(min_value=_NAIVE_BOUND, timezones=st.just(timezone(timedelta(hours=8))))
+)
+def test_instants_are_written_as_strftime_writes_them_and_read_back(moment: datetime) -> None:
+    expected = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert format_utc(moment) == expected
+    if moment.astimezone(UTC).year >= 1000:
+        assert parse_utc(format_utc(moment)) == moment
