@@ -154,6 +154,8 @@ def test_cryptography_and_pynacl_make_the_same_deterministic_signature() -> None
         nacl = NaclSigningKey(seed)
         assert ours.public == bytes(nacl.verify_key)
         assert ours.sign(TAG_REGISTRY, message) == nacl.sign(tagged(TAG_REGISTRY, message)).signature
+        # SigningKey signs with libsodium: the bytes are the ones cryptography's key makes
+        assert ours.sign(TAG_REGISTRY, message) == ours.private.sign(tagged(TAG_REGISTRY, message))
 
 
 # --- keys -----------------------------------------------------------------------------------
