@@ -7,6 +7,7 @@ signs the hash. A bundle line is the canonical ``{"record": core, "registry_sig"
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,9 +18,9 @@ import orjson
 
 from ledger.canonical import canonical_bytes, canonical_bytes_of_decoded, decode_json
 from ledger.crypto import TAG_RECORD, TAG_REGISTRY, SigningKey, b64d, b64e, sha256, tagged
-from ledger.errors import MalformedRecord
+from ledger.errors import InvalidInput, MalformedRecord
 from ledger.merkle import leaf_hash
-from ledger.model import Signature
+from ledger.model import Signature, check_id
 from ledger.timeutil import format_utc, parse_utc
 
 __all__ = ["GENESIS_PREV", "ParsedRecord", "SealedRecord", "parse_line", "seal"]
@@ -125,7 +126,7 @@ def parse_line(line: bytes) -> ParsedRecord:
     try:
         prev_bytes = bytes.fromhex(prev) if isinstance(prev, str) and len(prev) == 64 else b""
         when = parse_utc(time)
-        registry_sig = b64d(outer["registry_sig"], length=64)
+        registry_sig = _signature_bytes(outer["registry_sig"])
     except ValueError as exc:
         raise MalformedRecord(f"bad field: {exc}", field="record") from None
     if len(prev_bytes) != 32 or prev != prev_bytes.hex():
@@ -134,7 +135,7 @@ def parse_line(line: bytes) -> ParsedRecord:
     if not isinstance(body, dict) or not isinstance(core_obj["sigs"], list):
         raise MalformedRecord("body must be an object and sigs a list", field="record.body")
     try:
-        sigs = tuple(Signature.parse(s, f"record.sigs[{i}]") for i, s in enumerate(core_obj["sigs"]))
+        sigs = tuple(_signature(s, i) for i, s in enumerate(core_obj["sigs"]))
     except Exception as exc:  # an InvalidInput here is a malformed record, not bad user input
         raise MalformedRecord(str(exc), field="record.sigs") from None
     return ParsedRecord(
@@ -147,6 +148,33 @@ def parse_line(line: bytes) -> ParsedRecord:
         hash=record_hash(core),
         registry_sig=registry_sig,
     )
+
+
+# The canonical unpadded base64url of 64 bytes: 85 characters and one carrying 2 bits, whose 4
+# unused low bits are zero; exactly the texts ``b64d(text, length=64)`` accepts.
+_SIGNATURE_TEXT = re.compile(r"[A-Za-z0-9_-]{85}[AQgw]").fullmatch
+_SIGNATURE_KEYS = frozenset({"party", "key_id", "sig"})
+
+
+def _signature_bytes(text: Any) -> bytes:
+    if type(text) is str and _SIGNATURE_TEXT(text):
+        return base64.urlsafe_b64decode(text + "==")
+    return b64d(text, length=64)  # accepts nothing more; names what is wrong
+
+
+def _signature(value: Any, i: int) -> Signature:
+    """``Signature.parse`` of a party signature, taking the common shape (no custody flag) directly;
+    anything else, accepted or refused, is left to ``Signature.parse`` itself."""
+    if type(value) is dict and value.keys() == _SIGNATURE_KEYS:
+        party, key_id, sig = value["party"], value["key_id"], value["sig"]
+        if type(key_id) is str and 0 < len(key_id) <= 64 and type(sig) is str and _SIGNATURE_TEXT(sig):
+            try:
+                check_id(party, field="party")
+            except InvalidInput:
+                pass
+            else:
+                return Signature(party, key_id, base64.urlsafe_b64decode(sig + "=="))
+    return Signature.parse(value, f"record.sigs[{i}]")
 
 
 _CORE_KEYS = frozenset({"seq", "prev", "time", "body", "sigs"})

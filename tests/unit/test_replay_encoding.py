@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 import ledger.journal as journal
+from ledger.crypto import b64d, b64e
 from ledger.errors import InvalidInput, InvalidLot, MalformedRecord
 from ledger.journal import parse_line
-from ledger.model import Lot, TxBody, parse_body
+from ledger.model import Lot, Signature, TxBody, parse_body
 from ledger.replay_scale import _prepare_batch, _unwire
 from tests.unit.test_replay_pure import TRANSFER_SEQ, build
 
@@ -150,3 +151,43 @@ def test_a_lot_parsed_again_is_the_same_lot_and_a_refused_one_is_refused_again()
     # the same fields for another instrument are checked for that instrument
     with pytest.raises(InvalidLot):
         Lot.parse(dict(value), instrument_code="CNY", path="lot")
+
+
+def _outcome(parse: Any, *args: Any) -> Any:
+    try:
+        return parse(*args)
+    except (InvalidInput, ValueError) as exc:
+        return type(exc).__name__
+
+
+_SIG = b64e(bytes(range(64)))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"party": "ent:a", "key_id": "k1", "sig": _SIG},
+        {"party": "ent:a", "key_id": "k1", "sig": _SIG, "custody": True},
+        {"party": "ent:a", "key_id": "k1", "sig": _SIG, "custody": False},
+        {"party": "ent:a", "key_id": "k1", "sig": _SIG, "extra": 1},
+        {"party": "ent:a", "key_id": "k1", "sig": _SIG + "=="},
+        {"party": "ent:a", "key_id": "k1", "sig": _SIG[:-1] + "B"},  # unused low bits set
+        {"party": "ent:a", "key_id": "k1", "sig": b64e(bytes(63))},
+        {"party": "ent:a", "key_id": "k1", "sig": _SIG.replace("A", "+", 1)},
+        {"party": "ent:a", "key_id": "", "sig": _SIG},
+        {"party": "ent:a", "key_id": "k" * 65, "sig": _SIG},
+        {"party": "ent a", "key_id": "k1", "sig": _SIG},
+        {"party": 5, "key_id": "k1", "sig": _SIG},
+        {"party": "ent:a", "key_id": "k1", "sig": 5},
+        ["ent:a", "k1", _SIG],
+    ],
+)
+def test_a_signature_is_parsed_as_signature_parse_parses_it(value: Any) -> None:
+    assert _outcome(journal._signature, value, 0) == _outcome(Signature.parse, value, "record.sigs[0]")
+
+
+@pytest.mark.parametrize(
+    "text", [_SIG, _SIG + "==", _SIG[:-1] + "Q", _SIG[:-1] + "R", _SIG[:-2], "", 5, _SIG.replace("A", "/", 1)]
+)
+def test_a_seal_is_decoded_as_b64d_decodes_it(text: Any) -> None:
+    assert _outcome(journal._signature_bytes, text) == _outcome(lambda t: b64d(t, length=64), text)
