@@ -221,8 +221,8 @@ def verify_raw(public_key: bytes, message: bytes, signature: bytes) -> bool:
 def verify(public_key: bytes, tag: bytes, message: bytes, signature: bytes) -> bool:
     """True only for a valid signature of exactly this tagged message by this key.
 
-    Signing uses ``cryptography``; verifying uses libsodium through PyNaCl, about twice as
-    fast here (both are standard RFC 8032 Ed25519, and a test checks they agree). Replay
+    Signing and verifying use libsodium through PyNaCl, about twice as fast here as
+    ``cryptography`` (both are standard RFC 8032 Ed25519, and a test checks they agree). Replay
     verifies two signatures per record, so this is the auditor's hot path.
     """
     if _AHEAD:  # empty but in a registry's process: one test of a set, then the real check
