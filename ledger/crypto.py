@@ -123,8 +123,8 @@ class SigningKey:
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
 
-    @property
-    def key_id(self) -> str:
+    @cached_property
+    def key_id(self) -> str:  # asked for once per record sealed
         return key_id_for(self.public)
 
     @cached_property
