@@ -79,6 +79,8 @@ def _object(value: object, path: str) -> dict[str, Any]:
 def json_object(value: object, path: str) -> dict[str, Any]:
     """An object that has a canonical JSON form (no floats, ints within 2**53), or InvalidInput."""
     obj = _object(value, path)
+    if not obj:  # most bodies carry an empty meta: nothing in it to refuse
+        return obj
     try:
         canonical_bytes(obj)
     except (TypeError, ValueError, RecursionError) as exc:

@@ -16,10 +16,12 @@ from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ledger.canonical import canonical_bytes
 from ledger.errors import DomainError
 from ledger.journal import ParsedRecord
-from ledger.model import Body, Signature, parse_body
+from ledger.model import RegisterKey, Signature, parse_body
 from ledger.replay import Prepared, Replayer, prepare
 from ledger.rules import Hold
 
@@ -118,14 +120,15 @@ def _hold_row(h: Hold) -> str:
 # -- parallel preparation -----------------------------------------------------------------------
 
 _Wire = tuple[Any, ...]
+_KEY_REGISTRATION = b'"type":"key.register"'
 
 
 def _prepare_batch(
     lines: list[bytes], keys: tuple[bytes, ...], party_keys: dict[str, bytes] | None = None
 ) -> list[_Wire]:
-    """Worker side: parse, check seals and party signatures, type the body. Plain tuples of bytes
-    travel far faster than nested dicts, so the body's JSON goes back as its canonical bytes, beside
-    the typed body (a few small frozen objects)."""
+    """Worker side: parse, check the seal and party signatures. What goes back is plain tuples of
+    bytes, strings and numbers: pickling typed bodies (nested frozen dataclasses) both ways cost
+    more than the replayer's own ``parse_body``, so the body travels as its canonical bytes."""
     out: list[_Wire] = []
     for line in lines:
         prep = prepare(line, keys, party_keys)
@@ -135,10 +138,6 @@ def _prepare_batch(
             continue
         sigs = tuple((s.party, s.key_id, s.sig, s.custody) for s in rec.sigs)
         ok = tuple(k for k, good in prep.seal.items() if good)
-        try:  # typed here, so the replayer only applies rules; a refusal it names itself, in order
-            body: Body | None = parse_body(rec.body)
-        except DomainError:
-            body = None
         out.append(
             (
                 rec.seq,
@@ -150,7 +149,6 @@ def _prepare_batch(
                 rec.registry_sig,
                 ok,
                 prep.signed_with,
-                body,
             )
         )
     return out
@@ -159,14 +157,33 @@ def _prepare_batch(
 def _unwire(item: _Wire, keys: tuple[bytes, ...]) -> Prepared:
     if len(item) == 1:
         return Prepared(None, item[0])
-    seq, prev, moment, body_bytes, sigs, digest, registry_sig, ok, signed_with, typed = item
-    # The worker proved these bytes canonical, so the plain decoder reads them exactly as
-    # the strict one did (no floats, no big integers, no duplicate keys can be in them).
-    body = json.loads(body_bytes)
+    seq, prev, moment, body_bytes, sigs, digest, registry_sig, ok, signed_with = item
+    # The worker proved these bytes canonical, so a plain decoder reads them exactly as the
+    # strict one did (no floats, no big integers, no duplicate keys can be in them).
+    body = orjson.loads(body_bytes)
     rec = ParsedRecord(
         seq, prev, moment, body, body_bytes, tuple(Signature(*s) for s in sigs), digest, registry_sig
     )
-    return Prepared(rec, "", {k: k in ok for k in keys}, signed_with, typed)
+    return Prepared(rec, "", {k: k in ok for k in keys}, signed_with)
+
+
+def _registered_keys(lines: list[bytes], into: dict[str, bytes]) -> None:
+    """Party keys the batch itself registers, as hints for the workers: a key registered a few
+    records before its first use would otherwise be unknown to the batches already in flight, and
+    every signature under it checked again here. A hint is never trusted: the replayer accepts a
+    worker's check only under the key its state holds for that id at that time."""
+    for line in lines:
+        if _KEY_REGISTRATION not in line:
+            continue
+        rec = prepare(line).record
+        if rec is None:
+            continue
+        try:
+            body = parse_body(rec.body)
+        except DomainError:
+            continue
+        if isinstance(body, RegisterKey):
+            into.setdefault(body.key_id, body.public_key)
 
 
 def _pool(workers: int) -> Pool:
@@ -198,12 +215,14 @@ def prepared_stream(
         return
     it = iter(lines)
     window: deque[tuple[AsyncResult[list[_Wire]], tuple[bytes, ...]]] = deque()
+    registered: dict[str, bytes] = {}
     with _pool(workers) as pool:
         while True:
             chunk = list(islice(it, batch))
             if chunk:
                 keys = tuple(dict.fromkeys((*hint_keys, *replayer.registry_public_keys())))
-                task = (chunk, keys, replayer.party_keys())
+                _registered_keys(chunk, registered)
+                task = (chunk, keys, {**registered, **replayer.party_keys()})
                 window.append((pool.apply_async(_prepare_batch, task), keys))
             if window and (not chunk or len(window) > 2 * workers):
                 result, keys = window.popleft()

@@ -62,6 +62,7 @@ from ledger.timeutil import format_utc, parse_utc, utc_now
 
 __all__ = [
     "Balance",
+    "Encoded",
     "ForcedClaim",
     "InclusionProof",
     "Instruction",
@@ -161,7 +162,7 @@ def init_ledger(
     body = Genesis(name=name, key_id=registry.key.key_id, public_key=registry.key.public, nonce=new_nonce())
     head = Head(0, GENESIS_PREV, None, Frontier(), existed=False)
     view, writer = DbView(session), BatchWriter()
-    receipt = _commit(_Encoded.of(Instruction(body)), view, writer, head, registry)
+    receipt = _commit(Encoded.of(Instruction(body)), view, writer, head, registry)
     writer.flush(session, view, head)
     session.flush()
     if rule_set > 1:
@@ -189,19 +190,24 @@ def submit(session: Session, instruction: Instruction, *, registry: Registry) ->
 
 
 def submit_batch(
-    session: Session, instructions: Sequence[Instruction], *, registry: Registry
+    session: Session,
+    instructions: Sequence[Instruction],
+    *,
+    registry: Registry,
+    encoded: Sequence[Encoded] | None = None,
 ) -> list[Receipt | DomainError]:
     """Apply instructions in order under one lock and one write per table (group commit).
 
     A refused instruction changes nothing and takes no sequence number; the others still
-    apply. The caller commits once for the whole batch.
+    apply. The caller commits once for the whole batch. ``encoded``: the instructions' bodies
+    already encoded (``encode``) by their callers, outside the lock.
     """
     head = Head.lock(session)
     if head is None:
         raise LedgerNotInitialized("run init first: the journal has no genesis record")
     view, writer = DbView(session, rule_set=head.rule_set), BatchWriter()
     results: list[Receipt | DomainError] = []
-    for enc in _prepare(view, instructions):
+    for enc in _prepare(view, instructions, encoded):
         try:
             results.append(_commit(enc, view, writer, head, registry))
         except DomainError as exc:
@@ -226,7 +232,7 @@ def submit_all(session: Session, instructions: Sequence[Instruction], *, registr
 
 
 @dataclass(frozen=True)
-class _Encoded:
+class Encoded:
     """An instruction with its body encoded once: JSON, canonical bytes and their digest."""
 
     ins: Instruction
@@ -235,14 +241,21 @@ class _Encoded:
     digest: bytes
 
     @classmethod
-    def of(cls, ins: Instruction) -> _Encoded:
+    def of(cls, ins: Instruction) -> Encoded:
         body_json = ins.body.to_json()
         body_bytes = canonical_bytes(body_json)
         return cls(ins, body_json, body_bytes, hashlib.sha256(body_bytes).digest())
 
 
-def _prepare(view: DbView, instructions: Sequence[Instruction]) -> list[_Encoded]:
-    encoded = [_Encoded.of(ins) for ins in instructions]
+def _prepare(
+    view: DbView, instructions: Sequence[Instruction], ready: Sequence[Encoded] | None = None
+) -> list[Encoded]:
+    if ready is not None and (
+        len(ready) != len(instructions)
+        or any(e.ins is not i for e, i in zip(ready, instructions, strict=True))
+    ):
+        raise ValueError("encoded bodies must be those of the instructions, in order")
+    encoded = list(ready) if ready is not None else [Encoded.of(ins) for ins in instructions]
     view.prefetch([i.body for i in instructions])
     view.prefetch_digests([e.digest for e in encoded])
     view.prefetch_idempotency(
@@ -251,7 +264,7 @@ def _prepare(view: DbView, instructions: Sequence[Instruction]) -> list[_Encoded
     return encoded
 
 
-def _commit(enc: _Encoded, view: DbView, writer: BatchWriter, head: Head, registry: Registry) -> Receipt:
+def _commit(enc: Encoded, view: DbView, writer: BatchWriter, head: Head, registry: Registry) -> Receipt:
     ins, digest = enc.ins, enc.digest
     if ins.idempotency_key is not None:
         stored = view.find_idempotent(ins.scope, ins.idempotency_key)

@@ -51,7 +51,12 @@ def utc_now() -> datetime:
 def format_utc(moment: datetime) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("naive datetimes are refused: the ledger keeps time in UTC")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    if utc.year < 1000:  # strftime writes such years unpadded; keep that spelling where it applies
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The same text as strftime's in three quarters of the instructions (twice per record on the
+    # write path): UTC's isoformat ends in "+00:00", which becomes the Z.
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_utc(text: str) -> datetime:

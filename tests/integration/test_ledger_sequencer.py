@@ -295,3 +295,43 @@ def test_a_domain_error_raised_by_a_check_refuses_only_that_instruction(rich: Wo
     assert type(out.answers["checked"]) is DomainError
     assert isinstance(out.answers["plain"], Receipt)
     assert _held(rich, B) == 2
+
+
+def test_a_callers_signature_is_verified_before_it_queues_and_not_again_in_the_batch(
+    rich: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ledger.crypto as crypto
+    import ledger.sequencer as sequencer
+
+    seq = Sequencer(rich.engine)
+    seq.submit(_signed(rich, 1), registry=rich.registry)  # the signer's key is looked up once
+    events: list[str] = []
+    real_verify, real_batch = crypto.verify_raw, sequencer.submit_batch
+
+    def verify_counted(public_key: bytes, message: bytes, signature: bytes) -> bool:
+        if message.startswith(crypto.TAG_BODY + b"\x00"):
+            events.append("verify")
+        return real_verify(public_key, message, signature)
+
+    def batch_counted(*args: Any, **kwargs: Any) -> Any:
+        events.append("batch")
+        return real_batch(*args, **kwargs)
+
+    monkeypatch.setattr(crypto, "verify_raw", verify_counted)
+    monkeypatch.setattr(sequencer, "submit_batch", batch_counted)
+    seq.submit(_signed(rich, 2), registry=rich.registry)
+    assert events == ["verify", "batch"], "one check, made before the caller queued"
+    assert _held(rich, B) == 3
+
+
+def test_a_forged_signature_is_still_refused_by_the_sequencer(rich: World) -> None:
+    from dataclasses import replace
+
+    from ledger.errors import BadSignature
+
+    seq = Sequencer(rich.engine)
+    good = _signed(rich, 5)
+    forged = replace(good, signatures=(replace(good.signatures[0], sig=bytes(64)),))
+    with pytest.raises(BadSignature):
+        seq.submit(forged, registry=rich.registry)
+    assert _held(rich, B) == 0

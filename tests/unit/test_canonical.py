@@ -5,13 +5,25 @@ from __future__ import annotations
 import json
 import math
 import sys
+from datetime import UTC, datetime, timedelta, timezone
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import MAX_SAFE_INTEGER, canonical_bytes, decode_canonical, is_canonical
+from ledger.canonical import (
+    MAX_SAFE_INTEGER,
+    _check,
+    _plain,
+    _reference_bytes,
+    canonical_bytes,
+    canonical_bytes_of_decoded,
+    decode_canonical,
+    is_canonical,
+)
 from ledger.errors import MalformedRecord
+from ledger.timeutil import format_utc, parse_utc
 
 # --- encoding -------------------------------------------------------------------------------
 
@@ -230,3 +242,65 @@ def test_decode_refuses_deep_nesting_with_malformed_record_at_every_depth() -> N
             pass
         except RecursionError:
             pytest.fail(f"a bare RecursionError escaped at nesting depth {depth}")
+
+
+# --- the native encoder against the reference one ---------------------------------------------
+
+
+def test_the_native_encoder_writes_every_character_up_to_u_ffff_as_the_reference_encoder_does() -> None:
+    # canonical_bytes_of_decoded lets orjson write values whose characters are all within
+    # U+FFFF; one differing escape would let a non-canonical record through, so check each one.
+    chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
+    for c in chars:
+        assert orjson.dumps(c) == _reference_bytes(c), hex(ord(c))
+        assert canonical_bytes({c: [c]}) == _reference_bytes({c: [c]}), hex(ord(c))
+
+
+@settings(max_examples=300, database=None, deadline=None)
+@given(json_values)
+def test_the_native_path_and_the_reference_encoder_give_the_same_bytes(value: object) -> None:
+    assert canonical_bytes(value) == _reference_bytes(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [2**53, -(2**53), {"a": 2**60}, "\ud800", {"\U0001f600": 1, "\uffff": 2}, [[[[[]]]]]],
+)
+def test_what_the_native_encoder_declines_is_encoded_by_the_reference_encoder(value: object) -> None:
+    try:
+        expected: bytes | type[Exception] = _reference_bytes(value)
+    except ValueError:
+        expected = ValueError
+    if expected is ValueError:
+        with pytest.raises(ValueError):
+            canonical_bytes_of_decoded(value)
+    else:
+        assert canonical_bytes_of_decoded(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"a": [1, {"b": None}]}, [True, "x", -MAX_SAFE_INTEGER], {"a": 1.5}, {1: 2}, [2**53], {"a": {"b": {1}}}],
+)
+def test_the_quick_walk_accepts_exactly_what_the_checked_walk_accepts(value: object) -> None:
+    try:
+        _check(value, "$")
+        accepted = True
+    except (TypeError, ValueError):
+        accepted = False
+    assert _plain(value) is accepted
+
+
+_NAIVE_BOUND = datetime(1, 1, 2)  # noqa: DTZ001 (hypothesis bounds are naive; one day keeps +08:00 in range)
+
+
+@settings(max_examples=300, database=None, deadline=None)
+@given(
+    st.datetimes(timezones=st.just(UTC))
+    | st.datetimes(min_value=_NAIVE_BOUND, timezones=st.just(timezone(timedelta(hours=8))))
+)
+def test_instants_are_written_as_strftime_writes_them_and_read_back(moment: datetime) -> None:
+    expected = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert format_utc(moment) == expected
+    if moment.astimezone(UTC).year >= 1000:
+        assert parse_utc(format_utc(moment)) == moment

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from nacl.signing import SigningKey as NaclSigningKey
 from nacl.signing import VerifyKey
 
+from ledger import crypto
 from ledger.crypto import (
     TAG_BODY,
     TAG_CHECKPOINT,
@@ -23,6 +24,7 @@ from ledger.crypto import (
     key_id_for,
     tagged,
     verify,
+    verify_ahead,
 )
 
 # RFC 8032 section 7.1, TEST 1 (empty message) and TEST 2 (one byte, 0x72).
@@ -152,6 +154,8 @@ def test_cryptography_and_pynacl_make_the_same_deterministic_signature() -> None
         nacl = NaclSigningKey(seed)
         assert ours.public == bytes(nacl.verify_key)
         assert ours.sign(TAG_REGISTRY, message) == nacl.sign(tagged(TAG_REGISTRY, message)).signature
+        # SigningKey signs with libsodium: the bytes are the ones cryptography's key makes
+        assert ours.sign(TAG_REGISTRY, message) == ours.private.sign(tagged(TAG_REGISTRY, message))
 
 
 # --- keys -----------------------------------------------------------------------------------
@@ -226,3 +230,54 @@ def test_b64d_refuses_the_wrong_decoded_length() -> None:
     with pytest.raises(ValueError, match="expected 32 bytes, got 31"):
         b64d(b64e(bytes(31)), length=32)
     assert b64d(b64e(bytes(32)), length=32) == bytes(32)
+
+
+# --- checks made ahead, in a caller's thread ----------------------------------------------------
+
+
+def _counting_raw(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    calls: list[bytes] = []
+    real = crypto.verify_raw
+
+    def counted(public_key: bytes, message: bytes, signature: bytes) -> bool:
+        calls.append(message)
+        return real(public_key, message, signature)
+
+    monkeypatch.setattr(crypto, "verify_raw", counted)
+    return calls
+
+
+def test_a_signature_verified_ahead_answers_the_next_check_of_exactly_its_bytes_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = SigningKey.from_seed(bytes(range(32)))
+    sig = key.sign(TAG_BODY, b"body")
+    calls = _counting_raw(monkeypatch)
+    assert verify_ahead(key.public, TAG_BODY, b"body", sig)
+    assert verify(key.public, TAG_BODY, b"body", sig)
+    assert len(calls) == 1, "the second check was answered by the first"
+    assert verify(key.public, TAG_BODY, b"body", sig)
+    assert len(calls) == 2, "an answer is used once"
+
+
+@pytest.mark.parametrize("part", ["tag", "message", "signature", "key"])
+def test_a_check_ahead_answers_nothing_but_its_own_bytes(part: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    key, other = SigningKey.from_seed(bytes(range(32))), SigningKey.from_seed(bytes(32))
+    sig = key.sign(TAG_BODY, b"body")
+    assert verify_ahead(key.public, TAG_BODY, b"body", sig)
+    args = {
+        "tag": (key.public, TAG_REGISTRY, b"body", sig),
+        "message": (key.public, TAG_BODY, b"body!", sig),
+        "signature": (key.public, TAG_BODY, b"body", bytes(64)),
+        "key": (other.public, TAG_BODY, b"body", sig),
+    }[part]
+    assert not verify(*args)
+    crypto._AHEAD.clear()
+
+
+def test_a_failed_check_ahead_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = SigningKey.from_seed(bytes(range(32)))
+    forged = bytes(64)
+    assert not verify_ahead(key.public, TAG_BODY, b"body", forged)
+    assert not crypto._AHEAD
+    assert not verify(key.public, TAG_BODY, b"body", forged)
