@@ -1,0 +1,226 @@
+"""Four-eyes approval and the trusted-account list over HTTP (issue #18), both engines: a clerk's
+transfer above the party's threshold answers 202 with a proposal that only another user (an approver)
+can approve; the record names both users and the auditor's bundle verifies; a trusted addition is
+in effect only after the registry's delay, a removal at once; bad input is refused naming its field
+and leaves the journal as it was."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from ledger.audit import verify_bundle
+from ledger.crypto import SigningKey
+from ledger.journal import parse_line
+from ledger.service import Registry
+from tests.api.conftest import HttpWorld, error_of
+from tests.api.test_api_issuance import LOT, VALID_UNTIL, allocate_free, set_cap, total
+from tests.browser.world import Clock
+
+THRESHOLD_KG = 1_000
+
+
+class FourEyesWorld(HttpWorld):
+    """The HTTP world on a clock the test moves (the trusted list's delay is in working days)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.clock = Clock()
+        super().__init__(engine, Registry(SigningKey.from_seed(bytes(range(32))), clock=self.clock))
+
+    def add_user(self, alias: str, user: str, role: str) -> None:
+        """A named user of ``alias`` made by its administrator key; its token as ``alias_user``."""
+        made = self.post(
+            alias, f"/v1/participants/{self.party(alias)}/users", {"user_id": user, "name": user, "role": role}
+        )
+        assert made.status_code == 200, made.text
+        self.tokens[f"{alias}_{user}"] = made.json()["token"]
+
+    def controls(self, alias: str, **settings: Any) -> None:
+        done = self.post(alias, f"/v1/participants/{self.party(alias)}/controls", settings)
+        assert done.status_code == 200, done.text
+
+    def record(self, seq: int) -> dict[str, Any]:
+        """A journal record's body as the auditor reads it."""
+        line = self.get("auditor", "/v1/journal", params={"start": seq, "limit": 1}).text
+        body: dict[str, Any] = parse_line(line.strip().encode()).body
+        return body
+
+
+@pytest.fixture
+def fe(engine: Engine) -> FourEyesWorld:
+    """yuyao_chem holds 5 t/a of COD and has a clerk (alice) and an approver (bob)."""
+    http = FourEyesWorld(engine)
+    set_cap(http, 10_000)
+    allocate_free(http, "yuyao_chem", 5_000)
+    http.add_user("yuyao_chem", "alice", "clerk")
+    http.add_user("yuyao_chem", "bob", "approver")
+    return http
+
+
+def _send(http: HttpWorld, who: str, kg: int, key: str | None = None, **overrides: Any) -> Any:
+    payload = {"to": f"{http.party('yuyao_dye')}.holding", "instrument": "COD", "lot": LOT, "quantity_kg": kg}
+    return http.post(who, "/v1/transfers", {**payload, **overrides}, key=key)
+
+
+def test_a_clerks_transfer_above_the_threshold_waits_for_an_approver_and_the_record_names_both(
+    fe: FourEyesWorld, tmp_path: Path
+) -> None:
+    http, chem, dye = fe, fe.party("yuyao_chem"), fe.party("yuyao_dye")
+    http.controls("yuyao_chem", four_eyes_kg={"transfer": THRESHOLD_KG})
+    before = http.head()
+    accepted = _send(http, "yuyao_chem_alice", 1_500, key="t-1")
+    assert accepted.status_code == 202, accepted.text
+    proposal = accepted.json()
+    assert (proposal["kind"], proposal["status"], proposal["proposed_by"]) == ("transfer", "pending", "alice")
+    (slot,) = proposal["signers"]
+    assert (slot["party"], slot["role"], slot["excluded_user"], slot["signed"]) == (
+        chem,
+        "approver",
+        "alice",
+        False,
+    )
+    assert http.head() == before  # nothing recorded yet
+    retried = _send(http, "yuyao_chem_alice", 1_500, key="t-1")
+    assert (retried.status_code, retried.json()) == (202, proposal)  # the same answer, no second proposal
+    assert http.get("yuyao_chem", "/v1/proposals", params={"kind": "transfer"}).json()["total"] == 1
+
+    by_clerk = http.post("yuyao_chem_alice", f"/v1/proposals/{proposal['id']}/sign", {})
+    assert (by_clerk.status_code, error_of(by_clerk)["code"]) == (409, "four_eyes_required")
+    assert http.head() == before
+    awaiting = http.get("yuyao_chem_bob", "/v1/proposals", params={"awaiting": "true"}).json()["items"]
+    assert [p["id"] for p in awaiting] == [proposal["id"]]
+    signed = http.post("yuyao_chem_bob", f"/v1/proposals/{proposal['id']}/sign", {}, key="s-1")
+    assert signed.status_code == 200, signed.text
+    assert (signed.json()["status"], signed.json()["record_seq"]) == ("applied", before)
+    assert http.record(before)["meta"]["approved_by"] == {chem: ["alice", "bob"]}
+    assert total(http, f"{dye}.holding", "COD", LOT) == 1_500
+    assert total(http, f"{chem}.holding", "COD", LOT) == 3_500
+
+    # at or under the threshold one user's transfer is recorded at once, naming that user
+    at_once = _send(http, "yuyao_chem_alice", THRESHOLD_KG)
+    assert at_once.status_code == 200, at_once.text
+    assert http.record(at_once.json()["seq"])["meta"]["approved_by"] == {chem: ["alice"]}
+    bundle = tmp_path / "bundle.tar"
+    bundle.write_bytes(http.get("auditor", "/v1/exports/bundle").content)
+    summary = verify_bundle(bundle, registry_key=http.registry.key.public, workers=1)
+    assert summary.ok, summary.render()
+
+
+def test_the_administrator_key_transfers_at_once_but_above_the_threshold_the_ledger_wants_two_users(
+    fe: FourEyesWorld,
+) -> None:
+    http = fe
+    http.controls("yuyao_chem", four_eyes_kg={"transfer": THRESHOLD_KG})
+    small = _send(http, "yuyao_chem", 500)
+    assert small.status_code == 200, small.text
+    assert "approved_by" not in http.record(small.json()["seq"])["meta"]
+    before = http.head()
+    large = _send(http, "yuyao_chem", 1_500)
+    assert (large.status_code, error_of(large)["code"]) == (409, "four_eyes_required")
+    assert error_of(large)["details"]["field"] == "body.meta.approved_by"
+    assert http.head() == before
+    assert http.get("yuyao_chem", "/v1/proposals").json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"quantity_kg": -5}, "quantity_kg"),
+        ({"to": "ent:nobody.holding"}, "to"),
+        ({"lot": "j=330281;u=someday"}, "lot"),
+        ({"instrument": "GOLD"}, "instrument"),
+    ],
+)
+def test_a_bad_transfer_is_refused_naming_its_field_and_proposes_nothing(
+    fe: FourEyesWorld, overrides: dict[str, Any], field: str
+) -> None:
+    http = fe
+    http.controls("yuyao_chem", four_eyes_kg={"transfer": THRESHOLD_KG})
+    before = http.head()
+    refused = _send(http, "yuyao_chem_alice", 1_500, **overrides)
+    assert refused.status_code == 422, refused.text
+    assert error_of(refused)["details"]["field"] == field
+    assert http.head() == before
+    assert http.get("yuyao_chem", "/v1/proposals").json()["total"] == 0
+
+
+def test_a_trusted_addition_is_in_effect_only_after_the_delay_and_a_removal_at_once(fe: FourEyesWorld) -> None:
+    http, chem, dye = fe, fe.party("yuyao_chem"), f"{fe.party('yuyao_dye')}.holding"
+    http.controls("yuyao_chem", trusted_list=True)
+    trusted = f"/v1/participants/{chem}/trusted"
+    assert http.post("yuyao_chem", trusted, {"account": dye}).status_code == 409  # no user: unknown_user
+    accepted = http.post("yuyao_chem_alice", trusted, {"account": dye}, key="tr-1")
+    assert accepted.status_code == 202, accepted.text
+    proposal = accepted.json()
+    assert (proposal["kind"], proposal["status"], proposal["terms"]) == ("trust.add", "pending", {"account": dye})
+    assert http.get("yuyao_chem", f"/v1/participants/{chem}/controls").json()["trusted"] == {}
+    signed = http.post("yuyao_chem_bob", f"/v1/proposals/{proposal['id']}/sign", {})
+    assert (signed.status_code, signed.json()["status"]) == (200, "applied")
+    listed = http.get("yuyao_chem", f"/v1/participants/{chem}/controls").json()["trusted"]
+    assert list(listed) == [dye]
+
+    before = http.head()
+    early = _send(http, "yuyao_chem_alice", 500)
+    assert (early.status_code, error_of(early)["code"]) == (409, "account_not_trusted")
+    assert http.head() == before
+    fe.clock.advance(timedelta(days=7))  # past 4 working days, whatever weekday the test runs on
+    sent = _send(http, "yuyao_chem_alice", 500)
+    assert sent.status_code == 200, sent.text
+    assert total(http, dye, "COD", LOT) == 500
+
+    removed = http.post("yuyao_chem_bob", f"{trusted}/{dye}/remove", key="rm-1")
+    assert removed.status_code == 200, removed.text
+    assert http.record(removed.json()["seq"])["meta"]["approved_by"] == {chem: ["bob"]}
+    assert http.get("yuyao_chem", f"/v1/participants/{chem}/controls").json()["trusted"] == {}
+    after = _send(http, "yuyao_chem_alice", 500)
+    assert (after.status_code, error_of(after)["code"]) == (409, "account_not_trusted")
+    assert total(http, dye, "COD", LOT) == 500
+
+
+def test_trusted_list_refusals_name_the_field_and_leave_the_journal_untouched(fe: FourEyesWorld) -> None:
+    http, chem, dye = fe, fe.party("yuyao_chem"), fe.party("yuyao_dye")
+    http.controls("yuyao_chem", trusted_list=True)
+    before = http.head()
+    unknown = http.post("yuyao_chem_alice", f"/v1/participants/{chem}/trusted", {"account": "ent:nobody.holding"})
+    assert (unknown.status_code, error_of(unknown)["details"]["field"]) == (422, "account")
+    own = http.post("yuyao_chem_alice", f"/v1/participants/{chem}/trusted", {"account": f"{chem}.holding"})
+    assert (own.status_code, error_of(own)["details"]["field"]) == (422, "account")
+    other = http.post("yuyao_chem_alice", f"/v1/participants/{dye}/trusted", {"account": f"{chem}.holding"})
+    assert (other.status_code, error_of(other)["details"]["rule"]) == (403, "own_party_only")
+    not_listed = http.post("yuyao_chem_alice", f"/v1/participants/{chem}/trusted/{dye}.holding/remove")
+    assert (not_listed.status_code, error_of(not_listed)["details"]["field"]) == (422, "account")
+    extra = http.post("yuyao_chem_alice", f"/v1/participants/{chem}/trusted", {"account": dye, "now": True})
+    assert extra.status_code == 422
+    assert http.head() == before
+    assert http.get("yuyao_chem", "/v1/proposals").json()["total"] == 0
+
+
+def test_a_bureau_clerks_free_allocation_above_the_threshold_is_a_proposal_an_approver_applies(
+    fe: FourEyesWorld,
+) -> None:
+    http, chem, bureau = fe, fe.party("yuyao_chem"), fe.party("yuyao")
+    http.add_user("yuyao", "wang", "clerk")
+    http.add_user("yuyao", "li", "approver")
+    http.controls("yuyao", four_eyes_kg={"allocation.initial": THRESHOLD_KG})
+    terms = {"enterprise": chem, "instrument": "COD", "quantity_kg": 2_000, "valid_until": VALID_UNTIL}
+    before = http.head()
+    accepted = http.post("yuyao_wang", "/v1/allocations", {**terms, "paid_use": False}, key="al-1")
+    assert accepted.status_code == 202, accepted.text
+    proposal = accepted.json()
+    assert (proposal["kind"], proposal["status"], proposal["proposed_by"]) == ("allocation", "pending", "wang")
+    assert http.head() == before
+    by_admin = http.post("yuyao", "/v1/allocations", {**terms, "paid_use": False})
+    assert (by_admin.status_code, error_of(by_admin)["code"]) == (409, "four_eyes_required")
+    by_wang = http.post("yuyao_wang", f"/v1/proposals/{proposal['id']}/sign", {})
+    assert by_wang.status_code == 409
+    signed = http.post("yuyao_li", f"/v1/proposals/{proposal['id']}/sign", {})
+    assert (signed.status_code, signed.json()["record_seq"]) == (200, before)
+    assert http.record(before)["meta"]["approved_by"] == {bureau: ["wang", "li"]}
+    assert total(http, f"{chem}.holding", "COD", LOT) == 7_000
+    small = http.post("yuyao_wang", "/v1/allocations", {**terms, "quantity_kg": 500, "paid_use": False})
+    assert small.status_code == 200, small.text
+    assert small.json()["quantity_kg"] == 500
