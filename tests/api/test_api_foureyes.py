@@ -34,7 +34,9 @@ class FourEyesWorld(HttpWorld):
     def add_user(self, alias: str, user: str, role: str) -> None:
         """A named user of ``alias`` made by its administrator key; its token as ``alias_user``."""
         made = self.post(
-            alias, f"/v1/participants/{self.party(alias)}/users", {"user_id": user, "name": user, "role": role}
+            alias,
+            f"/v1/participants/{self.party(alias)}/users",
+            {"user_id": user, "name": user, "role": role},
         )
         assert made.status_code == 200, made.text
         self.tokens[f"{alias}_{user}"] = made.json()["token"]
@@ -148,7 +150,9 @@ def test_a_bad_transfer_is_refused_naming_its_field_and_proposes_nothing(
     assert http.get("yuyao_chem", "/v1/proposals").json()["total"] == 0
 
 
-def test_a_trusted_addition_is_in_effect_only_after_the_delay_and_a_removal_at_once(fe: FourEyesWorld) -> None:
+def test_a_trusted_addition_is_in_effect_only_after_the_delay_and_a_removal_at_once(
+    fe: FourEyesWorld,
+) -> None:
     http, chem, dye = fe, fe.party("yuyao_chem"), f"{fe.party('yuyao_dye')}.holding"
     http.controls("yuyao_chem", trusted_list=True)
     trusted = f"/v1/participants/{chem}/trusted"
@@ -156,7 +160,11 @@ def test_a_trusted_addition_is_in_effect_only_after_the_delay_and_a_removal_at_o
     accepted = http.post("yuyao_chem_alice", trusted, {"account": dye}, key="tr-1")
     assert accepted.status_code == 202, accepted.text
     proposal = accepted.json()
-    assert (proposal["kind"], proposal["status"], proposal["terms"]) == ("trust.add", "pending", {"account": dye})
+    assert (proposal["kind"], proposal["status"], proposal["terms"]) == (
+        "trust.add",
+        "pending",
+        {"account": dye},
+    )
     assert http.get("yuyao_chem", f"/v1/participants/{chem}/controls").json()["trusted"] == {}
     signed = http.post("yuyao_chem_bob", f"/v1/proposals/{proposal['id']}/sign", {})
     assert (signed.status_code, signed.json()["status"]) == (200, "applied")
@@ -185,7 +193,9 @@ def test_trusted_list_refusals_name_the_field_and_leave_the_journal_untouched(fe
     http, chem, dye = fe, fe.party("yuyao_chem"), fe.party("yuyao_dye")
     http.controls("yuyao_chem", trusted_list=True)
     before = http.head()
-    unknown = http.post("yuyao_chem_alice", f"/v1/participants/{chem}/trusted", {"account": "ent:nobody.holding"})
+    unknown = http.post(
+        "yuyao_chem_alice", f"/v1/participants/{chem}/trusted", {"account": "ent:nobody.holding"}
+    )
     assert (unknown.status_code, error_of(unknown)["details"]["field"]) == (422, "account")
     own = http.post("yuyao_chem_alice", f"/v1/participants/{chem}/trusted", {"account": f"{chem}.holding"})
     assert (own.status_code, error_of(own)["details"]["field"]) == (422, "account")
@@ -211,7 +221,11 @@ def test_a_bureau_clerks_free_allocation_above_the_threshold_is_a_proposal_an_ap
     accepted = http.post("yuyao_wang", "/v1/allocations", {**terms, "paid_use": False}, key="al-1")
     assert accepted.status_code == 202, accepted.text
     proposal = accepted.json()
-    assert (proposal["kind"], proposal["status"], proposal["proposed_by"]) == ("allocation", "pending", "wang")
+    assert (proposal["kind"], proposal["status"], proposal["proposed_by"]) == (
+        "allocation",
+        "pending",
+        "wang",
+    )
     assert http.head() == before
     by_admin = http.post("yuyao", "/v1/allocations", {**terms, "paid_use": False})
     assert (by_admin.status_code, error_of(by_admin)["code"]) == (409, "four_eyes_required")
