@@ -16,9 +16,10 @@ from sqlalchemy import Engine
 from ledger.audit import verify_bundle
 from ledger.crypto import SigningKey
 from ledger.journal import parse_line
-from ledger.service import Registry
+from ledger.model import Lot, Posting, TxBody
+from ledger.service import Registry, new_nonce
 from tests.api.conftest import HttpWorld, error_of
-from tests.api.test_api_issuance import LOT, VALID_UNTIL, allocate_free, set_cap, total
+from tests.api.test_api_issuance import LOT, VALID_UNTIL, allocate_free, set_cap, signed_by, total
 from tests.browser.world import Clock
 
 THRESHOLD_KG = 1_000
@@ -238,3 +239,31 @@ def test_a_bureau_clerks_free_allocation_above_the_threshold_is_a_proposal_an_ap
     small = http.post("yuyao_wang", "/v1/allocations", {**terms, "quantity_kg": 500, "paid_use": False})
     assert small.status_code == 200, small.text
     assert small.json()["quantity_kg"] == 500
+
+
+def test_a_self_signed_instruction_is_never_a_proposal_the_partys_signature_attests_both_users(
+    fe: FourEyesWorld,
+) -> None:
+    """/v1/instructions records what the party signed: its signature covers ``approved_by``, and a
+    second user cannot be added to a signed body, so above the threshold one user is refused."""
+    http, chem, dye = fe, fe.party("yuyao_chem"), fe.party("yuyao_dye")
+    http.controls("yuyao_chem", four_eyes_kg={"transfer": THRESHOLD_KG})
+
+    def instruction(users: list[str]) -> dict[str, Any]:
+        lot = Lot.from_key(LOT)
+        body = TxBody(
+            "transfer",
+            new_nonce(),
+            (Posting(f"{chem}.holding", "COD", lot, -1_500), Posting(f"{dye}.holding", "COD", lot, 1_500)),
+            meta={"approved_by": {chem: users}},
+        ).to_json()
+        return {"body": body, "signatures": [signed_by(http, "yuyao_chem", body)]}
+
+    before = http.head()
+    alone = http.post("yuyao_chem_alice", "/v1/instructions", instruction(["alice"]))
+    assert (alone.status_code, error_of(alone)["code"]) == (409, "four_eyes_required")
+    assert http.head() == before
+    assert http.get("yuyao_chem", "/v1/proposals").json()["total"] == 0
+    both = http.post("yuyao_chem_alice", "/v1/instructions", instruction(["alice", "bob"]))
+    assert both.status_code == 200, both.text
+    assert http.record(both.json()["seq"])["meta"]["approved_by"] == {chem: ["alice", "bob"]}
