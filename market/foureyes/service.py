@@ -62,7 +62,8 @@ __all__ = [
 LIFETIME = timedelta(days=7)  # a proposal nobody approves in a week lapses
 TRANSFER = "transfer"
 ALLOCATION = "allocation"  # its kind is defined in market.foureyes.allocation
-KINDS = (TRANSFER, TRUST_ADD, ALLOCATION)
+BC_TRANSFER = "bc.transfer"  # its kind is defined in market.foureyes.credits
+KINDS = (TRANSFER, TRUST_ADD, ALLOCATION, BC_TRANSFER)
 APPROVER = "approver"
 
 

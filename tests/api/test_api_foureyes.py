@@ -19,6 +19,7 @@ from ledger.journal import parse_line
 from ledger.model import Lot, Posting, TxBody
 from ledger.service import Registry, new_nonce
 from tests.api.conftest import HttpWorld, error_of
+from tests.api.test_api_bluecarbon import _bc, _issued
 from tests.api.test_api_issuance import LOT, VALID_UNTIL, allocate_free, set_cap, signed_by, total
 from tests.browser.world import Clock
 
@@ -267,3 +268,40 @@ def test_a_self_signed_instruction_is_never_a_proposal_the_partys_signature_atte
     both = http.post("yuyao_chem_alice", "/v1/instructions", instruction(["alice", "bob"]))
     assert both.status_code == 200, both.text
     assert http.record(both.json()["seq"])["meta"]["approved_by"] == {chem: ["alice", "bob"]}
+
+
+def test_a_clerks_blue_carbon_transfer_above_the_threshold_moves_its_serials_only_once_approved(
+    fe: FourEyesWorld,
+) -> None:
+    http, coop, ship = fe, fe.party("shengsi_coop"), fe.party("zhoushan_ship")
+    batch = _issued(http, "SS-MUSSEL-FE", farm_area_mu="100", harvested_wet_kg="200000")["batch"]
+    http.add_user("shengsi_coop", "zhou", "clerk")
+    http.add_user("shengsi_coop", "chen", "approver")
+    http.controls("shengsi_coop", four_eyes_kg={"bc.transfer": 10 * 1000})  # 10 tCO2e
+    move = {"batch": batch, "tonnes": 20, "to_account": f"{ship}.holding"}
+    before = http.head()
+    for change, field in (({"tonnes": 0}, "tonnes"), ({"to_account": "ent:nobody.holding"}, "to_account")):
+        refused = http.post("shengsi_coop_zhou", "/v1/bc/transfers", {**move, **change})
+        assert (refused.status_code // 100, error_of(refused)["details"]["field"]) == (4, field)
+    by_admin = http.post("shengsi_coop", "/v1/bc/transfers", move)
+    assert (by_admin.status_code, error_of(by_admin)["code"]) == (409, "four_eyes_required")
+    accepted = http.post("shengsi_coop_zhou", "/v1/bc/transfers", move, key="bc-1")
+    assert accepted.status_code == 202, accepted.text
+    proposal = accepted.json()
+    assert (proposal["kind"], proposal["status"], proposal["proposed_by"]) == (
+        "bc.transfer",
+        "pending",
+        "zhou",
+    )
+    assert http.head() == before
+    assert _bc(http, "operator", f"{ship}.holding", batch) == 0
+    assert http.post("shengsi_coop_zhou", f"/v1/proposals/{proposal['id']}/sign", {}).status_code == 409
+    signed = http.post("shengsi_coop_chen", f"/v1/proposals/{proposal['id']}/sign", {})
+    assert (signed.status_code, signed.json()["record_seq"]) == (200, before), signed.text
+    record = http.record(before)
+    assert record["meta"]["approved_by"] == {coop: ["zhou", "chen"]}
+    assert record["meta"]["tonnes"] == 20
+    assert _bc(http, "operator", f"{ship}.holding", batch) == 20 * 1000
+    small = http.post("shengsi_coop_zhou", "/v1/bc/transfers", {**move, "tonnes": 5})
+    assert small.status_code == 200, small.text
+    assert http.record(small.json()["seq"])["meta"]["approved_by"] == {coop: ["zhou"]}
