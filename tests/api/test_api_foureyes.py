@@ -95,6 +95,11 @@ def test_a_clerks_transfer_above_the_threshold_waits_for_an_approver_and_the_rec
     by_clerk = http.post("yuyao_chem_alice", f"/v1/proposals/{proposal['id']}/sign", {})
     assert (by_clerk.status_code, error_of(by_clerk)["code"]) == (409, "four_eyes_required")
     assert http.head() == before
+    http.add_user("yuyao_chem", "dan", "clerk")  # a journal record of its own
+    before = http.head()
+    by_other_clerk = http.post("yuyao_chem_dan", f"/v1/proposals/{proposal['id']}/sign", {})
+    assert (by_other_clerk.status_code, error_of(by_other_clerk)["code"]) == (409, "four_eyes_required")
+    assert http.head() == before
     awaiting = http.get("yuyao_chem_bob", "/v1/proposals", params={"awaiting": "true"}).json()["items"]
     assert [p["id"] for p in awaiting] == [proposal["id"]]
     signed = http.post("yuyao_chem_bob", f"/v1/proposals/{proposal['id']}/sign", {}, key="s-1")
