@@ -36,8 +36,8 @@ class SignerOut(BaseModel):
 class ProposalOut(BaseModel):
     id: str
     kind: str = Field(
-        description="trade_offer, allocation_offer, buyback_offer; four-eyes: transfer, trust.add, allocation, "
-        "bc.transfer"
+        description="trade_offer, allocation_offer, buyback_offer; four-eyes: transfer, trust.add, "
+        "allocation, bc.transfer"
     )
     party: str = Field(description="the proposing party")
     proposed_by: str | None
