@@ -136,23 +136,23 @@ def test_the_administrator_key_transfers_at_once_but_above_the_threshold_the_led
 
 
 @pytest.mark.parametrize(
-    ("overrides", "field"),
+    ("overrides", "code", "field"),
     [
-        ({"quantity_kg": -5}, "quantity_kg"),
-        ({"to": "ent:nobody.holding"}, "to"),
-        ({"lot": "j=330281;u=someday"}, "lot"),
-        ({"instrument": "GOLD"}, "instrument"),
+        ({"quantity_kg": -5}, "invalid_request", "quantity_kg"),
+        ({"to": "ent:nobody.holding"}, "invalid_input", "to"),
+        ({"lot": "j=330281;u=someday"}, "invalid_input", "lot"),
+        ({"instrument": "GOLD"}, "unknown_instrument", "instrument"),
     ],
 )
 def test_a_bad_transfer_is_refused_naming_its_field_and_proposes_nothing(
-    fe: FourEyesWorld, overrides: dict[str, Any], field: str
+    fe: FourEyesWorld, overrides: dict[str, Any], code: str, field: str
 ) -> None:
     http = fe
     http.controls("yuyao_chem", four_eyes_kg={"transfer": THRESHOLD_KG})
     before = http.head()
     refused = _send(http, "yuyao_chem_alice", 1_500, **overrides)
     assert refused.status_code == 422, refused.text
-    assert error_of(refused)["details"]["field"] == field
+    assert (error_of(refused)["code"], error_of(refused)["details"]["field"]) == (code, field)
     assert http.head() == before
     assert http.get("yuyao_chem", "/v1/proposals").json()["total"] == 0
 
@@ -163,7 +163,8 @@ def test_a_trusted_addition_is_in_effect_only_after_the_delay_and_a_removal_at_o
     http, chem, dye = fe, fe.party("yuyao_chem"), f"{fe.party('yuyao_dye')}.holding"
     http.controls("yuyao_chem", trusted_list=True)
     trusted = f"/v1/participants/{chem}/trusted"
-    assert http.post("yuyao_chem", trusted, {"account": dye}).status_code == 409  # no user: unknown_user
+    by_admin = http.post("yuyao_chem", trusted, {"account": dye})  # an addition always needs two users
+    assert (by_admin.status_code, error_of(by_admin)["code"]) == (409, "unknown_user")
     accepted = http.post("yuyao_chem_alice", trusted, {"account": dye}, key="tr-1")
     assert accepted.status_code == 202, accepted.text
     proposal = accepted.json()
@@ -203,11 +204,19 @@ def test_trusted_list_refusals_name_the_field_and_leave_the_journal_untouched(fe
     unknown = http.post(
         "yuyao_chem_alice", f"/v1/participants/{chem}/trusted", {"account": "ent:nobody.holding"}
     )
-    assert (unknown.status_code, error_of(unknown)["details"]["field"]) == (422, "account")
+    assert (unknown.status_code, error_of(unknown)["code"], error_of(unknown)["details"]["field"]) == (
+        422,
+        "invalid_input",
+        "account",
+    )
     own = http.post("yuyao_chem_alice", f"/v1/participants/{chem}/trusted", {"account": f"{chem}.holding"})
     assert (own.status_code, error_of(own)["details"]["field"]) == (422, "account")
     other = http.post("yuyao_chem_alice", f"/v1/participants/{dye}/trusted", {"account": f"{chem}.holding"})
-    assert (other.status_code, error_of(other)["details"]["rule"]) == (403, "own_party_only")
+    assert (other.status_code, error_of(other)["code"], error_of(other)["details"]["rule"]) == (
+        403,
+        "permission_denied",
+        "own_party_only",
+    )
     not_listed = http.post("yuyao_chem_alice", f"/v1/participants/{chem}/trusted/{dye}.holding/remove")
     assert (not_listed.status_code, error_of(not_listed)["details"]["field"]) == (422, "account")
     extra = http.post("yuyao_chem_alice", f"/v1/participants/{chem}/trusted", {"account": dye, "now": True})
