@@ -29,6 +29,7 @@ from api.routes import (
     pledges,
     proposals,
     trades,
+    transfers,
 )
 from api.routes import ledger as ledger_routes
 from ledger.db import read_only, snapshot_reader, statement_reader
@@ -81,6 +82,7 @@ def create_app(
         issuance,
         auctions,
         trades,
+        transfers,
         proposals,
         crosscity,
         pledges,

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 # Importing the workflows registers their proposal kinds with the generic service.
 import market.foureyes.allocation
+import market.foureyes.credits
 import market.foureyes.service
 import market.issuance.offers
 import market.reserve.offers

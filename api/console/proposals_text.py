@@ -31,6 +31,7 @@ PROPOSALS_TEXT: Final[dict[str, dict[str, str]]] = {
     "proposal_kind.transfer": {"zh": "转让（双人审批）", "en": "Transfer (four-eyes)"},
     "proposal_kind.trust.add": {"zh": "信任名单新增", "en": "Trusted-list addition"},
     "proposal_kind.allocation": {"zh": "分配（双人审批）", "en": "Allocation (four-eyes)"},
+    "proposal_kind.bc.transfer": {"zh": "碳汇转让（双人审批）", "en": "Blue-carbon transfer (four-eyes)"},
     "proposal_status.pending": {"zh": "待签署", "en": "pending"},
     "proposal_status.applied": {"zh": "已登记", "en": "applied"},
     "proposal_status.rejected": {"zh": "已驳回", "en": "rejected"},

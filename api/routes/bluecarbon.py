@@ -8,8 +8,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
 from api.deps import ActorDep, CustodyKeyDep, PageDep, ReaderDep
+from api.proposed import ACCEPTED, answer, user_of
+from api.routes.transfers import vault_of
 from api.schemas import ErrorOut, Page
 from api.schemas.bluecarbon import (
     CreditMoveOut,
@@ -33,9 +36,9 @@ from market.bluecarbon.service import (
     register_project,
     retire_credits,
     submit_report,
-    transfer_credits,
 )
 from market.consent import Consent
+from market.foureyes.credits import transfer_credits_as
 from methodologies.registry import available, get, latest
 
 router = APIRouter(prefix="/v1", tags=["bluecarbon"])
@@ -98,23 +101,25 @@ def post_issuance(report: str, payload: IssueIn, key: CustodyKeyDep, w: WriteDep
     )
 
 
-@router.post("/bc/transfers", response_model=CreditMoveOut, responses=ERRORS)
-def post_credit_transfer(payload: TransferCreditsIn, key: CustodyKeyDep, w: WriteDep) -> CreditMoveOut:
-    """Transfer whole tonnes of a batch from the caller's holding; its lowest serials move."""
-    return w.once(
+@router.post("/bc/transfers", response_model=CreditMoveOut, responses={**ERRORS, **ACCEPTED})
+def post_credit_transfer(payload: TransferCreditsIn, w: WriteDep) -> CreditMoveOut | JSONResponse:
+    """Transfer whole tonnes of a batch from the caller's holding; its lowest serials move. A named
+    user's transfer above the party's four-eyes threshold for ``bc.transfer`` is a proposal (202)."""
+    return answer(
+        w,
         payload,
         CreditMoveOut,
-        lambda: CreditMoveOut.of(
-            transfer_credits(
-                w.session,
-                registry=w.registry,
-                actor=w.actor,
-                signed_by=Consent.custody(w.actor.party, key),
-                batch=payload.batch,
-                tonnes=payload.tonnes,
-                to_account=payload.to_account,
-            )
+        lambda: transfer_credits_as(
+            w.session,
+            registry=w.registry,
+            vault=vault_of(w),
+            actor=w.actor,
+            user=user_of(w.request),
+            batch=payload.batch,
+            tonnes=payload.tonnes,
+            to_account=payload.to_account,
         ),
+        CreditMoveOut.of,
     )
 
 

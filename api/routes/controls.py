@@ -1,5 +1,7 @@
-"""A party's named users and its controls over HTTP: who may act for it (clerk, approver) and above
-which quantities a second user must approve (双人审批). Parses, authorizes, calls one service function.
+"""A party's named users and its controls over HTTP: who may act for it (clerk, approver), above
+which quantities a second user must approve (双人审批), and its trusted-account list (additions are
+four-eyes proposals in effect after the registry's delay; removals at once). Parses, authorizes, calls
+one service function.
 """
 
 from __future__ import annotations
@@ -13,11 +15,16 @@ from accounts.errors import NoCustodyKey, PermissionDenied
 from accounts.model import Participant, Role
 from accounts.users import add_user, set_controls, users_of
 from api.deps import ActorDep, ReaderDep
+from api.proposed import ACCEPTED, user_of
 from api.schemas import ErrorOut
 from api.schemas.controls import ControlsIn, ControlsOut, IssuedUserOut, UserIn, UserOut
+from api.schemas.foureyes import TrustIn
+from api.schemas.issuance import RecordOut
 from api.schemas.participants import CredentialOut
+from api.schemas.proposals import ProposalOut
 from api.write import Write, WriteDep
 from ledger.service import controls_of
+from market.foureyes import service as foureyes
 
 router = APIRouter(prefix="/v1", tags=["controls"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
@@ -100,3 +107,49 @@ def post_controls(party: str, payload: ControlsIn, w: WriteDep) -> ControlsOut:
         return ControlsOut.of(party, controls_of(w.session, party=party))
 
     return w.once(payload, ControlsOut, run)
+
+
+@router.post(
+    "/participants/{party}/trusted",
+    response_model=ProposalOut,
+    status_code=202,
+    responses={**ERRORS, 202: {"description": ACCEPTED[202]["description"]}},
+)
+def post_trusted(party: str, payload: TrustIn, w: WriteDep) -> ProposalOut:
+    """Propose adding an account to the party's trusted list (a named user's key): a second user, an
+    approver, approves it, and it takes effect after the registry's working-day delay (EU 2019/1122
+    art. 23). Always 202: an addition is never in effect at once."""
+    _own(w.actor, party)
+    return w.once(
+        payload,
+        ProposalOut,
+        lambda: ProposalOut.of(
+            foureyes.propose_trust(
+                w.session,
+                registry=w.registry,
+                actor=w.actor,
+                user=user_of(w.request),
+                account=payload.account,
+            )
+        ),
+    )
+
+
+@router.post("/participants/{party}/trusted/{account}/remove", response_model=RecordOut, responses=ERRORS)
+def post_untrusted(party: str, account: str, w: WriteDep) -> RecordOut:
+    """Take an account off the party's trusted list, at once (one user, or the administrator key)."""
+    _own(w.actor, party)
+    return w.once(
+        None,
+        RecordOut,
+        lambda: RecordOut.of(
+            foureyes.remove_trusted(
+                w.session,
+                registry=w.registry,
+                vault=_vault(w),
+                actor=w.actor,
+                user=user_of(w.request),
+                account=account,
+            )
+        ),
+    )

@@ -8,10 +8,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
 from api.consent import consent_of, consent_with
 from api.deps import ActorDep, CustodyKeyDep, MaybeCustodyKeyDep, ReaderDep
+from api.proposed import ACCEPTED, answer, user_of
 from api.routes.offers import offer_routes
+from api.routes.transfers import vault_of
 from api.schemas import Day, ErrorOut, Page
 from api.schemas.issuance import (
     AllocationDraftQuery,
@@ -29,12 +32,14 @@ from api.schemas.issuance import (
     MajorProjectIn,
     RecordOut,
 )
-from api.write import WriteDep
+from api.write import Write, WriteDep
+from ledger.crypto import SigningKey
 from market.consent import Consent
 from market.expiry.service import run_expiry
+from market.foureyes.allocation import allocate_as
 from market.issuance.offers import DESK, offer_allocation
-from market.issuance.service import allocate_initial, allocation_draft, cap_position, set_cap
-from market.reserve.service import allocate_to_major_project, buy_back, buy_back_draft
+from market.issuance.service import allocation_draft, cap_position, set_cap
+from market.reserve.service import buy_back, buy_back_draft
 
 router = APIRouter(prefix="/v1", tags=["issuance"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
@@ -118,40 +123,51 @@ offer_routes(
 )
 
 
-@router.post("/allocations", response_model=AllocationOut, responses=ERRORS)
-def post_allocation(payload: AllocationIn, key: CustodyKeyDep, w: WriteDep) -> AllocationOut:
-    """Initial allocation (初始排污权) from the reserve, with the paid-use fee in the same record."""
-    return w.once(
+def _allocate(
+    w: Write, payload: AllocationIn | MajorProjectIn, key: SigningKey, project: str | None
+) -> AllocationOut | JSONResponse:
+    return answer(
+        w,
         payload,
         AllocationOut,
-        lambda: AllocationOut.of(
-            allocate_initial(
-                w.session,
-                registry=w.registry,
-                actor=w.actor,
-                signed_by=consent_with(w.actor.party, key, payload.signatures),
-                **payload.arguments(),
-            )
+        lambda: allocate_as(
+            w.session,
+            registry=w.registry,
+            vault=vault_of(w),
+            actor=w.actor,
+            user=user_of(w.request),
+            signed_by=consent_with(w.actor.party, key, payload.signatures),
+            enterprise=payload.enterprise,
+            instrument=payload.instrument,
+            quantity_kg=payload.quantity_kg,
+            valid_until=payload.valid_until,
+            purpose="initial" if project is None else "major_project",
+            project=project,
+            paid_use=payload.paid_use,
+            years=payload.years,
+            price_fen_per_tonne_year=payload.price_fen_per_tonne_year,
+            nonce=payload.nonce,
         ),
+        AllocationOut.of,
     )
 
 
-@router.post("/reserve/major-project-allocations", response_model=AllocationOut, responses=ERRORS)
-def post_major_project_allocation(payload: MajorProjectIn, key: CustodyKeyDep, w: WriteDep) -> AllocationOut:
-    """Reserved quota (预留指标) to an enterprise's major project (重大项目)."""
-    return w.once(
-        payload,
-        AllocationOut,
-        lambda: AllocationOut.of(
-            allocate_to_major_project(
-                w.session,
-                registry=w.registry,
-                actor=w.actor,
-                signed_by=consent_with(w.actor.party, key, payload.signatures),
-                **payload.arguments(),
-            )
-        ),
-    )
+@router.post("/allocations", response_model=AllocationOut, responses={**ERRORS, **ACCEPTED})
+def post_allocation(payload: AllocationIn, key: CustodyKeyDep, w: WriteDep) -> AllocationOut | JSONResponse:
+    """Initial allocation (初始排污权) from the reserve, with the paid-use fee in the same record; a
+    named user's free allocation above the bureau's four-eyes threshold is a proposal (202)."""
+    return _allocate(w, payload, key, None)
+
+
+@router.post(
+    "/reserve/major-project-allocations", response_model=AllocationOut, responses={**ERRORS, **ACCEPTED}
+)
+def post_major_project_allocation(
+    payload: MajorProjectIn, key: CustodyKeyDep, w: WriteDep
+) -> AllocationOut | JSONResponse:
+    """Reserved quota (预留指标) to an enterprise's major project (重大项目); a named user's free
+    allocation above the bureau's four-eyes threshold is a proposal (202)."""
+    return _allocate(w, payload, key, payload.project)
 
 
 @router.get("/reserve/buy-backs/draft", response_model=BodyOut, responses=ERRORS)

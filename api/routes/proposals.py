@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 
 # Importing the workflows registers their proposal kinds with the generic service.
 import market.foureyes.allocation
+import market.foureyes.credits
 import market.foureyes.service
 import market.issuance.offers
 import market.reserve.offers

@@ -35,7 +35,10 @@ class SignerOut(BaseModel):
 
 class ProposalOut(BaseModel):
     id: str
-    kind: str = Field(description="trade_offer, allocation_offer, buyback_offer, transfer, trust.add")
+    kind: str = Field(
+        description="trade_offer, allocation_offer, buyback_offer; four-eyes: transfer, trust.add, "
+        "allocation, bc.transfer"
+    )
     party: str = Field(description="the proposing party")
     proposed_by: str | None
     terms: dict[str, Any]

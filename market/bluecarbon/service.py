@@ -18,6 +18,7 @@ from accounts.identifiers import account_id
 from accounts.model import Participant
 from accounts.permissions import Action, authorize, party_target
 from accounts.service import SessionDirectory, target_for_account
+from ledger.controls import APPROVED_BY
 from ledger.errors import InvalidInput, UnknownAccount
 from ledger.model import AccountKind, Lot, OpenAccount, Posting, TxBody
 from ledger.service import Instruction, Receipt, Registry, find_account, lock_head_time, new_nonce, submit_all
@@ -326,9 +327,11 @@ def transfer_credits(
     batch: str,
     tonnes: int,
     to_account: str,
+    approved_by: tuple[str, ...] = (),
 ) -> CreditMove:
     """Transfer whole tonnes of a batch from the actor's holding to another holding account;
-    the lowest serials the actor holds in the batch move (FIFO) and the record names them."""
+    the lowest serials the actor holds in the batch move (FIFO) and the record names them.
+    ``approved_by``: the party's users who proposed and approved it (双人审批, ``market.foureyes``)."""
     info = find_account(session, account=to_account)
     if info is None:
         raise UnknownAccount(f"no account {to_account}", account=to_account, field="to_account")
@@ -345,7 +348,7 @@ def transfer_credits(
         tonnes=tonnes,
         to_account=to_account,
         action=Action.TRANSFER_UNITS,
-        meta={},
+        meta={APPROVED_BY: {actor.party: list(approved_by)}} if approved_by else {},
     )
 
 

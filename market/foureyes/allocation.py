@@ -23,12 +23,12 @@ from ledger.service import Registry, controls_of
 from ledger.timeutil import format_date, parse_date
 from market.consent import Consent
 from market.foureyes.service import ALLOCATION, APPROVER, LIFETIME
-from market.issuance.service import Allocation, allocate, bureau_of
+from market.issuance.service import DEFAULT_TERM_YEARS, Allocation, allocate, bureau_of
 from market.proposals import service as proposals
 from market.proposals.model import Proposal, SignerSlot
 from market.proposals.service import Applied, ProposalKind, register, user_role
 
-__all__ = ["ALLOCATION", "allocate_or_propose"]
+__all__ = ["ALLOCATION", "allocate_as", "allocate_or_propose"]
 
 Purpose = Literal["initial", "major_project"]
 
@@ -49,6 +49,7 @@ def _allocate(
         purpose=purpose,
         project=terms["project"],
         paid_use=False,
+        nonce=terms.get("nonce"),
         approved_by=users,
     )
 
@@ -76,9 +77,11 @@ def allocate_or_propose(
     valid_until: date,
     purpose: Purpose,
     project: str | None = None,
+    nonce: str | None = None,
 ) -> Allocation | Proposal:
     """A named user of the bureau allocates rights free of charge: recorded now at or under the
-    bureau's threshold for the record type, else a proposal awaiting a second user (an approver)."""
+    bureau's threshold for the record type, else a proposal awaiting a second user (an approver).
+    ``nonce``: the record's, when the client chose one (applied at most once, as every body)."""
     user_role(session, actor.party, user)
     bureau_of(actor, Action.ISSUE_RIGHTS)
     terms = {
@@ -89,6 +92,7 @@ def allocate_or_propose(
         "valid_until": format_date(valid_until),
         "purpose": purpose,
         "project": project,
+        "nonce": nonce,
     }
     action = "allocation.initial" if purpose == "initial" else "allocation.major_project"
     controls = controls_of(session, party=actor.party)
@@ -100,4 +104,60 @@ def allocate_or_propose(
     slot = SignerSlot(actor.party, role=APPROVER, excluded_user=user)
     return proposals.propose(
         session, kind=ALLOCATION, actor=actor, terms=terms, signers=[slot], now=now, user=user
+    )
+
+
+def allocate_as(
+    session: Session,
+    *,
+    registry: Registry,
+    vault: Vault,
+    actor: Participant,
+    user: str | None,
+    signed_by: Consent,
+    enterprise: str,
+    instrument: str,
+    quantity_kg: int,
+    valid_until: date,
+    purpose: Purpose,
+    project: str | None = None,
+    paid_use: bool = True,
+    years: int = DEFAULT_TERM_YEARS,
+    price_fen_per_tonne_year: int | None = None,
+    nonce: str | None = None,
+) -> Allocation | Proposal:
+    """An allocation asked for over the API: a named user's free allocation goes through
+    ``allocate_or_propose`` (a proposal above the bureau's threshold). The administrator key (no
+    user) and paid-use allocations (the enterprise signs a body that cannot name a second user not
+    yet known) are recorded at once, naming nobody, so above a threshold the ledger refuses them."""
+    if user is not None and not paid_use:
+        return allocate_or_propose(
+            session,
+            registry=registry,
+            vault=vault,
+            actor=actor,
+            user=user,
+            enterprise=enterprise,
+            instrument=instrument,
+            quantity_kg=quantity_kg,
+            valid_until=valid_until,
+            purpose=purpose,
+            project=project,
+            nonce=nonce,
+        )
+    return allocate(
+        session,
+        registry=registry,
+        actor=actor,
+        signed_by=signed_by,
+        enterprise=enterprise,
+        instrument=instrument,
+        quantity_kg=quantity_kg,
+        valid_until=valid_until,
+        purpose=purpose,
+        project=project,
+        paid_use=paid_use,
+        years=years,
+        price_fen_per_tonne_year=price_fen_per_tonne_year,
+        nonce=nonce,
     )

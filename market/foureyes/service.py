@@ -34,6 +34,7 @@ from ledger.service import (
     submit,
 )
 from ledger.timeutil import format_utc
+from ledger.units import instrument as instrument_of
 from market.consent import Consent
 from market.proposals import service as proposals
 from market.proposals.errors import ProposalClosed, UnknownProposal
@@ -53,6 +54,7 @@ __all__ = [
     "propose_trust",
     "reject",
     "remove_trusted",
+    "send_units",
     "to_do",
     "withdraw",
 ]
@@ -60,7 +62,8 @@ __all__ = [
 LIFETIME = timedelta(days=7)  # a proposal nobody approves in a week lapses
 TRANSFER = "transfer"
 ALLOCATION = "allocation"  # its kind is defined in market.foureyes.allocation
-KINDS = (TRANSFER, TRUST_ADD, ALLOCATION)
+BC_TRANSFER = "bc.transfer"  # its kind is defined in market.foureyes.credits
+KINDS = (TRANSFER, TRUST_ADD, ALLOCATION, BC_TRANSFER)
 APPROVER = "approver"
 
 
@@ -94,7 +97,7 @@ def _transfer_body(party: str, terms: Mapping[str, Any], users: Sequence[str]) -
             Posting(f"{party}.holding", terms["instrument"], lot, -quantity),
             Posting(terms["to"], terms["instrument"], lot, quantity),
         ),
-        meta={APPROVED_BY: {party: list(users)}},
+        meta={APPROVED_BY: {party: list(users)}} if users else {},
     )
 
 
@@ -145,6 +148,33 @@ def _store(
     return proposals.propose(session, kind=kind, actor=actor, terms=terms, signers=[slot], now=now, user=user)
 
 
+def _checked_lot(code: str, key: str) -> str:
+    """The lot key of a position, checked now: a proposal must not wait a week to fail on a typo."""
+    instrument_of(code)
+    try:
+        lot = Lot.from_key(key)
+    except (ValueError, KeyError):
+        raise InvalidInput(
+            f"{key!r} is not a lot key as balances show it (e.g. j=330281;u=2030-12-31)", field="lot"
+        ) from None
+    lot.check_for(code, path="lot")
+    return lot.key()
+
+
+def _transfer_terms(session: Session, to: str, instrument: str, lot: str, quantity_kg: int) -> dict[str, Any]:
+    check_id(to, field="to")
+    if isinstance(quantity_kg, bool) or not isinstance(quantity_kg, int) or quantity_kg <= 0:
+        raise InvalidInput("quantity must be a positive whole number of kg", field="quantity_kg")
+    if find_account(session, account=to) is None:
+        raise InvalidInput(f"no account {to}", field="to")
+    return {
+        "to": to,
+        "instrument": instrument,
+        "lot": _checked_lot(instrument, lot),
+        "quantity_kg": quantity_kg,
+    }
+
+
 def propose_transfer(
     session: Session,
     *,
@@ -161,12 +191,7 @@ def propose_transfer(
     transfers it is recorded now with this user named; above it, it waits for a second user."""
     user_role(session, actor.party, user)
     assert user is not None
-    check_id(to, field="to")
-    if isinstance(quantity_kg, bool) or not isinstance(quantity_kg, int) or quantity_kg <= 0:
-        raise InvalidInput("quantity must be a positive whole number of kg", field="quantity_kg")
-    if find_account(session, account=to) is None:
-        raise InvalidInput(f"no account {to}", field="to")
-    terms = {"to": to, "instrument": instrument, "lot": lot, "quantity_kg": quantity_kg}
+    terms = _transfer_terms(session, to, instrument, lot, quantity_kg)
     controls = controls_of(session, party=actor.party)
     limit = controls.four_eyes_kg.get(TRANSFER) if controls is not None else None
     pinned, now = pinned_registry(session, registry=registry)
@@ -176,6 +201,41 @@ def propose_transfer(
         return transfer(session, registry=pinned, actor=actor, instruction=signed)
     authorize(actor, Action.TRANSFER_UNITS, target_for_party(session, party=actor.party))
     return _store(session, actor, TRANSFER, terms, user, now)
+
+
+def send_units(
+    session: Session,
+    *,
+    registry: Registry,
+    vault: Vault,
+    actor: Participant,
+    user: str | None,
+    to: str,
+    instrument: str,
+    lot: str,
+    quantity_kg: int,
+) -> Proposal | Receipt:
+    """A transfer asked for with the party's key in custody: a named user's goes through
+    ``propose_transfer`` (a proposal above the threshold); the administrator's key (no user) is
+    recorded at once naming nobody, so above a threshold the ledger refuses it (``four_eyes_required``:
+    the journal must name two users, and the administrator is not one)."""
+    if user is not None:
+        return propose_transfer(
+            session,
+            registry=registry,
+            vault=vault,
+            actor=actor,
+            user=user,
+            to=to,
+            instrument=instrument,
+            lot=lot,
+            quantity_kg=quantity_kg,
+        )
+    terms = _transfer_terms(session, to, instrument, lot, quantity_kg)
+    pinned, now = pinned_registry(session, registry=registry)
+    key = custody_key(session, vault=vault, party=actor.party, at=now)
+    body = _transfer_body(actor.party, terms, [])
+    return transfer(session, registry=pinned, actor=actor, instruction=_sign(actor.party, key, body))
 
 
 def propose_trust(
@@ -241,10 +301,17 @@ def withdraw(
 def remove_trusted(
     session: Session, *, registry: Registry, vault: Vault, actor: Participant, user: str | None, account: str
 ) -> Receipt:
-    """Take ``account`` off the party's trusted list, at once: one user is enough to reduce risk."""
-    user_role(session, actor.party, user)
+    """Take ``account`` off the party's trusted list, at once: one user is enough to reduce risk, and
+    so is the party's administrator key (``user`` None: the record names no user)."""
+    if user is not None:
+        user_role(session, actor.party, user)
+    controls = controls_of(session, party=actor.party)
+    if controls is None or check_id(account, field="account") not in controls.trusted:
+        raise InvalidInput(f"{account} is not on {actor.party}'s trusted list", field="account")
     pinned, now = pinned_registry(session, registry=registry)
-    meta = {"party": actor.party, "account": account, APPROVED_BY: {actor.party: [str(user)]}}
+    meta: dict[str, Any] = {"party": actor.party, "account": account}
+    if user is not None:
+        meta[APPROVED_BY] = {actor.party: [user]}
     body = TxBody(TRUST_REMOVE, new_nonce(), signers=(actor.party,), meta=meta)
     key = custody_key(session, vault=vault, party=actor.party, at=now)
     return _submit_own(session, registry=pinned, actor=actor, body=body, key=key)
