@@ -26,7 +26,8 @@ from reportlab.platypus.flowables import KeepTogether
 
 from ledger.crypto import b64e, key_id_for
 from ledger.timeutil import parse_utc
-from market.pledges.certificate import CertificateCheck, PledgeCertificate, Standing
+from market.pledges.certificate import CertificateCheck, PledgeCertificate
+from market.pledges.standing import Standing
 
 __all__ = ["QR_FILE_LIMIT", "CertificatePdf", "qr_payload", "render_certificate_pdf"]
 

@@ -19,10 +19,10 @@ from ledger.service import Registry
 from market.pledges.certificate import (
     CertificateCheck,
     PledgeCertificate,
-    Standing,
     registry_certificate,
     verify_certificate,
 )
+from market.pledges.standing import Standing
 
 __all__ = ["check_pledge_certificate", "describe", "online_client", "write_pledge_certificate"]
 

@@ -30,6 +30,7 @@ from ledger.errors import DomainError, InvalidInput
 from market.pledges import certificate as certificate
 from market.pledges import service as pledge
 from market.pledges.service import PledgeStatus
+from market.pledges.standing import standing_of
 
 router = APIRouter(prefix=PREFIX + "/bank", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -143,7 +144,7 @@ def certificate_pdf(pledge_id: str, c: WriteConsole) -> Response:
     c.need(Role.BANK, Role.ENTERPRISE, Role.BUREAU)
     cert = certificate.build_certificate(c.session, registry=c.app.registry, actor=c.me, pledge_id=pledge_id)
     check = certificate.verify_certificate(cert, c.app.registry.key.public)
-    standing = certificate.standing_of(c.session, pledge_id=pledge_id, record_seq=cert.seq)
+    standing = standing_of(c.session, pledge_id=pledge_id, record_seq=cert.seq)
     url = str(c.request.url_for("get_certificate", pledge_id=pledge_id))
     out = render_certificate_pdf(cert, check, url=url, standing=standing)
     return Response(
@@ -177,9 +178,7 @@ def check_certificate(c: ReadConsole, form: FormDep) -> HTMLResponse:
     check = certificate.verify_certificate(cert, c.app.registry.key.public)
     standing = None
     if check.ok and check.fields is not None:
-        standing = certificate.standing_of(
-            c.session, pledge_id=str(check.fields["pledge_id"]), record_seq=cert.seq
-        )
+        standing = standing_of(c.session, pledge_id=str(check.fields["pledge_id"]), record_seq=cert.seq)
     return page(
         c,
         "bank_certificate.html",

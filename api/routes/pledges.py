@@ -31,7 +31,7 @@ from api.schemas.pledges import (
 from api.write import WriteDep
 from ledger.errors import InvalidInput
 from market.consent import Consent
-from market.pledges.certificate import PledgeCertificate, build_certificate, standing_of, verify_certificate
+from market.pledges.certificate import PledgeCertificate, build_certificate, verify_certificate
 from market.pledges.default import start_forced_auction
 from market.pledges.service import (
     LoanRequest,
@@ -49,6 +49,7 @@ from market.pledges.service import (
     release_pledge,
     request_forced_auction,
 )
+from market.pledges.standing import standing_of
 
 router = APIRouter(prefix="/v1", tags=["pledges"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}

@@ -12,8 +12,9 @@ from api.schemas import SignatureIn, StrictIn
 from ledger.crypto import b64e, key_id_for
 from ledger.model import Lot
 from market.consent import Signable
-from market.pledges.certificate import CertificateCheck, Standing
+from market.pledges.certificate import CertificateCheck
 from market.pledges.service import Pledge
+from market.pledges.standing import Standing
 
 __all__ = [
     "I_JSON_MAX",

@@ -31,11 +31,11 @@ from ledger.pledge_terms import (
     has_signed_terms,
 )
 from ledger.rules import AccountInfo, KeyInfo
-from ledger.service import Registry, find_hold, keys_of_party, prove_inclusion
+from ledger.service import Registry, keys_of_party, prove_inclusion
 from ledger.timeutil import format_utc
 from market.pledges.certificate_form import PartyKey, PledgeCertificate, Problem
 from market.pledges.errors import PledgeStateConflict, UnknownPledge
-from market.pledges.service import PledgeStatus, get_pledge
+from market.pledges.service import get_pledge
 from market.pledges.tables import PledgeRow
 
 __all__ = [
@@ -43,11 +43,9 @@ __all__ = [
     "PartyKey",
     "PledgeCertificate",
     "Problem",
-    "Standing",
     "build_certificate",
     "displayed_fields",
     "registry_certificate",
-    "standing_of",
     "verify_certificate",
 ]
 
@@ -393,52 +391,3 @@ class _CertificateView:
 
 
 _EVER = datetime.min.replace(tzinfo=UTC)
-
-
-# -- online: what the pledge is now ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Standing:
-    """A registered pledge now: ``status`` (``active``, ``partly_released``, ``released``, ``enforced``,
-    ``forced_auction``; ``unknown`` when this registry has no such registration), what is still held,
-    and ``changed_seq``: the journal record that made it so (the registration while nothing changed)."""
-
-    status: str
-    pledged_kg: int = 0
-    held_kg: int = 0
-    released_kg: int = 0
-    enforced_kg: int = 0
-    changed_seq: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "pledged_kg": self.pledged_kg,
-            "held_kg": self.held_kg,
-            "released_kg": self.released_kg,
-            "enforced_kg": self.enforced_kg,
-            "changed_seq": self.changed_seq,
-        }
-
-
-def standing_of(session: Session, *, pledge_id: str, record_seq: int) -> Standing:
-    """The pledge registered by record ``record_seq`` as it stands now, from the ledger's hold (what is
-    still held) and the pledge's last settlement record. For whoever holds a certificate of it that
-    verified under this registry's key: the certificate already shows them the pledge."""
-    row = session.get(PledgeRow, pledge_id)
-    if row is None or row.record_seq != record_seq or row.approved_kg is None:
-        return Standing("unknown")
-    hold = find_hold(session, hold=f"pledge.{pledge_id}")
-    held = hold.amount if hold is not None and hold.status == "open" else 0
-    if row.status == PledgeStatus.ENFORCED.value or (hold is not None and hold.status == "captured"):
-        status = "enforced"
-    elif held == 0:
-        status = "released"
-    elif row.status == PledgeStatus.FORCED_AUCTION.value:
-        status = "forced_auction"
-    else:
-        status = "partly_released" if held < row.approved_kg else "active"
-    return Standing(
-        status, row.approved_kg, held, row.released_kg, row.enforced_kg, row.last_seq or row.record_seq
-    )

@@ -18,7 +18,7 @@ from ledger.model import HoldPlace, TxBody
 from ledger.replay import replay_lines
 from ledger.service import Instruction, Registry, adopt_rules, journal_lines, sign_body, submit
 from market.consent import sign_document
-from market.pledges.certificate import registry_certificate, standing_of, verify_certificate
+from market.pledges.certificate import registry_certificate, verify_certificate
 from market.pledges.record import approval_of, registration_body
 from market.pledges.service import (
     Pledge,
@@ -28,6 +28,7 @@ from market.pledges.service import (
     party_names,
     release_pledge,
 )
+from market.pledges.standing import standing_of
 from market.pledges.tables import PledgeRow
 from market.pledges.valuation import LoanTerms
 from tests.integration.test_market_pledge import Desk
