@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 # Importing the workflows registers their proposal kinds with the generic service.
+import market.auctions.payment
 import market.foureyes.allocation
 import market.foureyes.service
 import market.issuance.offers

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 # Importing the workflows registers their proposal kinds with the generic service.
+import market.auctions.payment
 import market.foureyes.allocation
 import market.foureyes.service
 import market.issuance.offers

@@ -222,9 +222,12 @@ def propose(
     now: datetime,
     user: str | None = None,
     signed_by: Consent | None = None,
+    expires_at: datetime | None = None,
 ) -> Proposal:
     """Store a proposal of ``kind`` by ``actor`` (and its ``user``); with ``signed_by`` the proposer
-    fills its own slots at once (a seller's signature on its offer), verified now under its keys."""
+    fills its own slots at once (a seller's signature on its offer), verified now under its keys.
+    ``expires_at``: a lapse the workflow fixes (an award's payment deadline) instead of the kind's
+    lifetime."""
     spec = kind_of(kind)
     body = spec.draft(session, terms)
     row = ProposalRow(
@@ -235,7 +238,7 @@ def propose(
         terms=canonical_bytes(dict(terms)).decode(),
         status=ProposalStatus.PENDING.value,
         created_at=format_utc(now),
-        expires_at=None if spec.lifetime is None else format_utc(now + spec.lifetime),
+        expires_at=_expiry(now, spec.lifetime, expires_at),
     )
     # The proposer's own slot: the first of its party that asks for no role (a four-eyes slot of
     # its party is another user's to fill).
@@ -263,6 +266,12 @@ def propose(
         )
     session.flush()
     return _view(session, row, now)
+
+
+def _expiry(now: datetime, lifetime: timedelta | None, fixed: datetime | None) -> str | None:
+    if fixed is not None:
+        return format_utc(fixed)
+    return None if lifetime is None else format_utc(now + lifetime)
 
 
 def _dump(sig: Signature) -> str:

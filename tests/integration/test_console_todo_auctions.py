@@ -26,6 +26,7 @@ class _Console:
     session: Session
     me: Participant
     now: datetime
+    user: str | None = None  # the party's administrator key, no named user
 
 
 @pytest.fixture
