@@ -13,6 +13,13 @@ _REVIEW: _T = {
     "field.reject_reason": {"zh": "驳回理由", "en": "Reason for refusal"},
     "approvals.reject": {"zh": "驳回", "en": "Refuse"},
     "flash.pledge_rejected": {"zh": "已驳回抵质押申请 {id}。", "en": "Pledge application {id} refused."},
+    "field.decline_reason": {"zh": "拒绝理由", "en": "Reason"},
+    "pledges.bank_decline": {"zh": "拒绝放贷", "en": "Decline the loan"},
+    "pledges.enterprise_decline": {"zh": "撤回 / 拒绝", "en": "Withdraw / decline"},
+    "flash.pledge_declined": {
+        "zh": "抵质押 {id} 已终止，理由已告知各方；未冻结任何指标。",
+        "en": "Pledge {id} ended; the other parties see your reason. Nothing was held.",
+    },
     "flash.transfer_refused": {"zh": "已驳回跨地市交易申请 {id}。", "en": "Cross-city request {id} refused."},
 }
 
