@@ -19,7 +19,7 @@ from market.auctions.model import AuctionTerms
 from market.auctions.settlement import close_auction
 from market.auctions.state import AwardStatus
 from market.consent import Consent
-from tests.browser.conftest import Served
+from tests.browser.conftest import Served, log_in
 from tests.browser.world import VALID_UNTIL
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -96,16 +96,6 @@ def _closed_auction(served: Served) -> None:
         s.commit()
 
 
-def _login(browser: Any, served: Served, alias: str) -> Any:
-    context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
-    page = context.new_page()
-    page.goto(f"{served.base}/console/login")
-    page.fill("input[name=access_key]", served.world.tokens[alias])
-    with page.expect_navigation():
-        page.click("form[action='/console/login'] button")
-    return context, page
-
-
 def _award(served: Served, alias: str) -> Any:
     with Session(served.world.engine) as s:
         auction = auctions.get_auction(s, auction_id="PAY-01")
@@ -121,7 +111,7 @@ def test_a_winner_pays_its_award_alone_from_the_auction_page_and_another_from_it
     chem_cash = _total(served, "yuyao_chem", "cash", "CNY")
 
     # 余姚化工 pays from the auction page: one click, its custody key signs, the record settles.
-    context, page = _login(browser, served, "yuyao_chem")
+    context, page = log_in(browser, served, "yuyao_chem")
     page.goto(f"{served.base}/console/auctions/PAY-01")
     card = page.inner_text("#pay-award")
     assert "支付成交价款" in card
@@ -141,7 +131,7 @@ def test_a_winner_pays_its_award_alone_from_the_auction_page_and_another_from_it
     dye = _award(served, "yuyao_dye")
     assert dye.status is AwardStatus.PENDING
     assert dye.payment_proposal is not None
-    context, page = _login(browser, served, "yuyao_dye")
+    context, page = log_in(browser, served, "yuyao_dye")
     page.goto(f"{served.base}/console/todo")
     row = page.locator(f"#awaiting tr[data-proposal='{dye.payment_proposal}']")
     assert "支付成交价款" in row.inner_text()

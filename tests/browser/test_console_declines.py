@@ -17,7 +17,7 @@ from market.consent import Consent
 from market.issuance import service as issuance
 from market.pledges import service as pledges
 from market.pledges.model import PledgeStatus
-from tests.browser.conftest import Served
+from tests.browser.conftest import Served, log_in
 from tests.browser.world import VALID_UNTIL
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -80,16 +80,6 @@ def _pledges(served: Served) -> tuple[str, str]:
     return ids[0], ids[1]
 
 
-def _login(browser: Any, served: Served, alias: str) -> Any:
-    context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
-    page = context.new_page()
-    page.goto(f"{served.base}/console/login")
-    page.fill("input[name=access_key]", served.world.tokens[alias])
-    with page.expect_navigation():
-        page.click("form[action='/console/login'] button")
-    return context, page
-
-
 def _status(served: Served, pledge_id: str) -> tuple[PledgeStatus, str | None, str | None]:
     with Session(served.world.engine) as s:
         bank = get_participant(s, party=served.world.party("bank_yuyao"))
@@ -108,7 +98,7 @@ def test_a_bank_declines_a_loan_and_an_enterprise_declines_a_recorded_loan_alone
     approved, recorded = _pledges(served)
     head = _head(served)
 
-    context, page = _login(browser, served, "bank_yuyao")
+    context, page = log_in(browser, served, "bank_yuyao")
     page.goto(f"{served.base}/console/bank")
     form = page.locator(f"form[data-decline='{approved}']")
     assert "拒绝放贷" in form.inner_text()
@@ -129,7 +119,7 @@ def test_a_bank_declines_a_loan_and_an_enterprise_declines_a_recorded_loan_alone
     bank = served.world.party("bank_yuyao")
     assert _status(served, approved) == (PledgeStatus.CANCELLED, bank, "授信额度不足，暂不放贷")
 
-    context, page = _login(browser, served, "yuyao_chem")
+    context, page = log_in(browser, served, "yuyao_chem")
     page.goto(f"{served.base}/console/enterprise/pledges")
     assert page.locator(f"form[data-decline='{approved}']").count() == 0  # ended: nothing left to refuse
     form = page.locator(f"form[data-decline='{recorded}']")
