@@ -133,7 +133,7 @@ def record_award(
     registry: Registry,
     actor: Participant,
     signed_by: Consent,
-    auction: Auction,
+    auction_id: str,
     bidder: str,
     body: TxBody,
     status: AwardStatus,
@@ -143,7 +143,7 @@ def record_award(
         receipt = submit_consented(
             session, registry=registry, actor=actor, signed_by=signed_by, body=body, signers=body.signers
         )
-        row = session.get(AuctionAwardRow, (auction.auction_id, bidder))
+        row = session.get(AuctionAwardRow, (auction_id, bidder))
         assert row is not None
         row.status, row.done_seq = status.value, receipt.seq
         session.add(row)
@@ -151,13 +151,13 @@ def record_award(
             select(func.count())
             .select_from(AuctionAwardRow)
             .where(
-                col(AuctionAwardRow.auction_id) == auction.auction_id,
+                col(AuctionAwardRow.auction_id) == auction_id,
                 col(AuctionAwardRow.bidder) != bidder,
                 col(AuctionAwardRow.status) == AwardStatus.PENDING.value,
             )
         ).one()
         if others_pending == 0:
-            auction_row = session.get(AuctionRow, auction.auction_id)
+            auction_row = session.get(AuctionRow, auction_id)
             assert auction_row is not None
             auction_row.status = AuctionStatus.SETTLED.value
             session.add(auction_row)

@@ -17,13 +17,13 @@ from accounts.model import Participant
 from accounts.permissions import Action, authorize, party_target
 from accounts.service import SessionDirectory, get_participant
 from ledger.errors import DomainError, MissingSignature
-from ledger.model import TxBody
+from ledger.model import TxBody, parse_body
 from ledger.service import Registry, lock_head_time
-from ledger.timeutil import format_utc
+from ledger.timeutil import format_utc, parse_utc
 from market.auctions.dvp import pending_award, record_award, settlement_body
-from market.auctions.errors import PaymentOverdue
+from market.auctions.errors import AwardNotPending, PaymentOverdue
 from market.auctions.state import Auction, Award, AwardStatus, authorize_bureau, aware, get_auction
-from market.auctions.tables import AuctionAwardRow
+from market.auctions.tables import AuctionAwardRow, AuctionRow
 from market.consent import Consent
 from market.proposals import service as proposals
 from market.proposals.model import Proposal, SignerSlot
@@ -34,35 +34,47 @@ __all__ = ["PAYMENT", "open_payments", "payment_terms", "settle_auction", "settl
 PAYMENT = "auction.payment"
 
 
-def payment_terms(auction: Auction, award: Award) -> dict[str, Any]:
-    """Which award (auction and winner) and, for the to-do list, what it is: the right and the price."""
+def payment_terms(auction: Auction, award: Award, body: TxBody) -> dict[str, Any]:
+    """Which award (auction and winner), what it is for the to-do list (the right and the price), and
+    the settlement body the result fixes, kept so that reading a proposal costs one row."""
     return {
         "auction_id": auction.auction_id,
         "bidder": award.bidder,
         "instrument": auction.terms.instrument,
         "quantity_kg": award.quantity_kg,
         "amount_fen": award.amount_fen,
+        "body": body.to_json(),
     }
 
 
 def _draft(session: Session, terms: Mapping[str, Any]) -> TxBody | None:
-    """The settlement body while the award is pending (the result fixes it); none once it is done."""
-    auction = get_auction(session, auction_id=terms["auction_id"])
-    award = None if auction.result is None else auction.result.award(terms["bidder"])
-    if award is None or award.status is not AwardStatus.PENDING:
+    """The settlement body while the award is pending; none once it is settled or forfeited."""
+    row = session.get(AuctionAwardRow, (terms["auction_id"], terms["bidder"]))
+    if row is None or row.status != AwardStatus.PENDING.value:
         return None
-    return settlement_body(session, auction, award)
+    if "body" not in terms:  # opened by the upgrade (revision 0018): drawn up from the result now
+        auction, award = pending_award(session, terms["auction_id"], terms["bidder"])
+        return settlement_body(session, auction, award)
+    body = parse_body(terms["body"], "terms.body")
+    assert isinstance(body, TxBody)
+    return body
 
 
 def _apply(session: Session, registry: Registry, proposal: Proposal, given: Consent) -> Applied:
-    """Both signatures in: the settlement record, the award settled (its rules checked again now)."""
-    auction, award = pending_award(session, proposal.terms["auction_id"], proposal.terms["bidder"])
-    assert auction.result is not None
+    """Both signatures in: the settlement record, the award settled; the ledger checks it all again."""
+    auction_id, bidder = proposal.terms["auction_id"], proposal.terms["bidder"]
+    row = session.get(AuctionAwardRow, (auction_id, bidder))
+    auction = session.get(AuctionRow, auction_id)
+    if row is None or auction is None or proposal.body is None or auction.payment_due is None:
+        raise AwardNotPending(
+            f"{bidder}'s award in auction {auction_id} is settled or forfeit", bidder=bidder
+        )
     at = max(s.signed_at for s in proposal.signers if s.signed_at is not None)
-    _check_due(auction, award, at)  # a second line: sign refuses a proposal past its expiry first
-    winner = get_participant(session, party=award.bidder)
-    body = settlement_body(session, auction, award)
-    done = record_award(session, registry, winner, given, auction, award.bidder, body, AwardStatus.SETTLED)
+    _check_due(auction_id, bidder, parse_utc(auction.payment_due), at)  # sign refuses a lapsed one first
+    winner = get_participant(session, party=bidder)
+    done = record_award(
+        session, registry, winner, given, auction_id, bidder, proposal.body, AwardStatus.SETTLED
+    )
     assert done.done_seq is not None
     return Applied(done.done_seq, done)
 
@@ -70,13 +82,12 @@ def _apply(session: Session, registry: Registry, proposal: Proposal, given: Cons
 register(ProposalKind(PAYMENT, _draft, _apply))
 
 
-def _check_due(auction: Auction, award: Award, now: datetime) -> None:
-    assert auction.result is not None
-    if now >= auction.result.payment_due:
+def _check_due(auction_id: str, bidder: str, due: datetime, now: datetime) -> None:
+    if now >= due:
         raise PaymentOverdue(
-            f"payment was due before {format_utc(auction.result.payment_due)}; the deposit is forfeit",
-            auction_id=auction.auction_id,
-            bidder=award.bidder,
+            f"payment was due before {format_utc(due)}; the deposit is forfeit",
+            auction_id=auction_id,
+            bidder=bidder,
         )
 
 
@@ -90,7 +101,7 @@ def _open(
         session,
         kind=PAYMENT,
         actor=actor,
-        terms=payment_terms(auction, award),
+        terms=payment_terms(auction, award, settlement_body(session, auction, award)),
         signers=slots,
         now=now,
         signed_by=key,
@@ -108,8 +119,14 @@ def open_payments(
     session: Session, *, actor: Participant, signed_by: Consent, auction_id: str, now: datetime
 ) -> None:
     """At the close: one payment proposal per award, the bureau (``actor``) consenting with the key it
-    closed with (a bureau that signed the result with its own client signs its slots later)."""
+    closed with (a bureau that signed the result with its own client signs its slots later).
+
+    Not for a forced auction (拍卖处置): its settlement body splits the price by what the bank has
+    recovered when the winner pays (``ledger.forced_sale``), so no body can be signed ahead; the bureau
+    settles each winner with both signatures at once (``settle_award``)."""
     auction = get_auction(session, auction_id=auction_id)
+    if auction.pledge is not None:
+        return
     key = signed_by.keys.get(actor.party)
     mine = None if key is None else Consent.custody(actor.party, key)
     for award in () if auction.result is None else auction.result.awards:
@@ -125,10 +142,23 @@ def _proposal_of(session: Session, auction: Auction, award: Award, now: datetime
 
 
 def _pay(
-    session: Session, registry: Registry, signed_by: Consent, auction: Auction, award: Award, now: datetime
+    session: Session,
+    registry: Registry,
+    actor: Participant,
+    signed_by: Consent,
+    auction: Auction,
+    award: Award,
+    now: datetime,
 ) -> Award:
     """Fill every open slot ``signed_by`` can fill (the bureau's, the winner's), in one savepoint; the
-    last signature records the settlement. Refused, writing nothing, while a slot stays open."""
+    last signature records the settlement. Refused, writing nothing, while a slot stays open. A forced
+    auction's award is recorded at once, signed by both as it is drawn up (see ``open_payments``)."""
+    if auction.pledge is not None:
+        body = settlement_body(session, auction, award)
+        settled = AwardStatus.SETTLED
+        return record_award(
+            session, registry, actor, signed_by, auction.auction_id, award.bidder, body, settled
+        )
     proposal_id = _proposal_of(session, auction, award, now)
     with session.begin_nested():
         applied = None
@@ -179,8 +209,9 @@ def _settle(
         authorize(actor, Action.BID, party_target(award.bidder, SessionDirectory(session)))
     else:
         authorize_bureau(actor, auction)
-    _check_due(auction, award, now)
-    return _pay(session, registry, signed_by, auction, award, now)
+    assert auction.result is not None
+    _check_due(auction.auction_id, award.bidder, auction.result.payment_due, now)
+    return _pay(session, registry, actor, signed_by, auction, award, now)
 
 
 def settle_award(

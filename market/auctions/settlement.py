@@ -97,4 +97,4 @@ def forfeit_award(
         signers=(auction.bureau,),
         meta=meta,
     )
-    return record_award(session, registry, actor, signed_by, auction, bidder, body, AwardStatus.FORFEITED)
+    return record_award(session, registry, actor, signed_by, auction_id, bidder, body, AwardStatus.FORFEITED)

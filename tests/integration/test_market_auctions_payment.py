@@ -6,12 +6,14 @@ needs the bureau's before it settles."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from ledger.canonical import canonical_bytes
 from ledger.errors import MissingSignature
 from ledger.service import Registry, replay_database
 from market.auctions import payment
@@ -22,6 +24,7 @@ from market.consent import Consent, sign_document
 from market.proposals import service as proposals
 from market.proposals.errors import ProposalClosed
 from market.proposals.model import ProposalStatus
+from market.proposals.tables import ProposalRow, ProposalSignerRow
 from tests.integration.test_market_auctions_world import CLOSE, RESERVE_FEN_PER_T, World, minutes, terms
 
 DUE = CLOSE + timedelta(days=5)  # the default payment window runs from the close
@@ -120,23 +123,36 @@ def test_after_the_deadline_the_proposal_has_lapsed_and_the_deposit_is_forfeit(w
 
 def test_an_award_without_the_bureaus_signature_waits_for_it(world: World) -> None:
     _closed(world)
-    with Session(world.engine) as s:  # as an award pending across the upgrade: no proposal yet
-        row = s.get(AuctionAwardRow, ("A1", world.party("yuyao_chem")))
+    chem, dye = world.party("yuyao_chem"), world.party("yuyao_dye")
+    with Session(world.engine) as s:
+        # chem's as revision 0018 leaves one: both slots open, the terms without the body
+        pid = _proposal_id(world, "yuyao_chem")
+        proposal = s.get(ProposalRow, pid)
+        bureau_slot = s.get(ProposalSignerRow, (pid, 0))
+        assert proposal is not None
+        assert bureau_slot is not None
+        terms = json.loads(proposal.terms)
+        del terms["body"]
+        proposal.terms = canonical_bytes(terms).decode()
+        bureau_slot.signature = bureau_slot.signed_at = None
+        # dye's as an award that has no proposal at all: one is opened when it is first settled
+        row = s.get(AuctionAwardRow, ("A1", dye))
         assert row is not None
         row.payment_proposal = None
-        s.add(row)
+        s.add_all([proposal, bureau_slot, row])
         s.commit()
     at = CLOSE + timedelta(hours=1)
-    with pytest.raises(MissingSignature) as err:
-        world.run(
-            auction_settlement.settle_award,
-            actor=world.p("yuyao_chem"),
-            auction_id="A1",
-            bidder=world.party("yuyao_chem"),
-            signed_by=Consent(world.keys_of("yuyao_chem")),
-            now=at,
-        )
-    assert err.value.details["missing"] == [world.party("yuyao")]
+    for alias in ("yuyao_chem", "yuyao_dye"):
+        with pytest.raises(MissingSignature) as err:
+            world.run(
+                auction_settlement.settle_award,
+                actor=world.p(alias),
+                auction_id="A1",
+                bidder=world.party(alias),
+                signed_by=Consent(world.keys_of(alias)),
+                now=at,
+            )
+        assert err.value.details["missing"] == [world.party("yuyao")]
     settled = world.run(
         auction_settlement.settle_auction,
         actor=world.p("yuyao"),
@@ -144,7 +160,10 @@ def test_an_award_without_the_bureaus_signature_waits_for_it(world: World) -> No
         signed_by=Consent(world.keys_of("yuyao", "yuyao_chem", "yuyao_dye")),
         now=at,
     )
-    assert {b: a.status for b, a in settled.items()} == {  # type: ignore[union-attr]
-        world.party("yuyao_chem"): AwardStatus.SETTLED,
-        world.party("yuyao_dye"): AwardStatus.SETTLED,
+    assert {b: getattr(a, "status", a) for b, a in settled.items()} == {
+        chem: AwardStatus.SETTLED,
+        dye: AwardStatus.SETTLED,
     }
+    with Session(world.engine) as s:
+        report, _ = replay_database(s)
+    assert report.ok, report.failure
