@@ -33,6 +33,10 @@ PROPOSALS_TEXT: Final[dict[str, dict[str, str]]] = {
     "proposal_kind.trust.add": {"zh": "信任名单新增", "en": "Trusted-list addition"},
     "proposal_kind.allocation": {"zh": "分配（双人审批）", "en": "Allocation (four-eyes)"},
     "proposal_kind.auction.payment": {"zh": "支付成交价款", "en": "Auction award payment"},
+    "proposal_kind.pledge.registration": {
+        "zh": "抵质押登记（确认贷款）",
+        "en": "Pledge registration (confirm the loan)",
+    },
     "proposal.pay": {"zh": "支付", "en": "Pay"},
     "proposal_status.pending": {"zh": "待签署", "en": "pending"},
     "proposal_status.applied": {"zh": "已登记", "en": "applied"},

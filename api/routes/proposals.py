@@ -17,6 +17,7 @@ import market.auctions.payment
 import market.foureyes.allocation
 import market.foureyes.service
 import market.issuance.offers
+import market.pledges.registration
 import market.reserve.offers
 import market.trades.offers  # noqa: F401
 from api.consent import consent_of

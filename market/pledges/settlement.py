@@ -13,6 +13,7 @@ from ledger.errors import (
 )
 from ledger.model import TxBody
 from ledger.service import Instruction, Registry
+from ledger.timeutil import utc_now
 from ledger.units import check_amount
 from market.consent import Consent, consent
 
@@ -26,6 +27,7 @@ __all__ = [
 ]
 from market.pledges.model import IN_PROGRESS_STATUSES, Pledge, PledgeStatus, enforcement_body, release_body
 from market.pledges.store import denied, expect_row_status, pledge_row, save_pledge, to_pledge
+from market.proposals import service as proposals
 
 
 def _settle(
@@ -122,6 +124,8 @@ def cancel_pledge(session: Session, *, actor: Participant, pledge_id: str, reaso
             actor, Action.REGISTER_PLEDGE, "pledge_parties_only", "only a party to the pledge ends it"
         )
     _reason(reason)
+    if row.registration_proposal is not None:  # the loan's registration awaits the enterprise: it ends too
+        proposals.end(session, actor=actor, proposal_id=row.registration_proposal, now=utc_now())
     row.status, row.closed_by, row.reason = PledgeStatus.CANCELLED.value, actor.party, reason
     return save_pledge(session, row)
 

@@ -36,6 +36,7 @@ __all__ = [
     "Applied",
     "ProposalKind",
     "Signed",
+    "end",
     "get_proposal",
     "kind_of",
     "proposals_of",
@@ -69,6 +70,8 @@ class ProposalKind:
     unknown: type[UnknownProposal] = UnknownProposal
     closed: type[ProposalClosed] = ProposalClosed
     lifetime: timedelta | None = None  # None: pending until signed, rejected or withdrawn
+    # the workflow's own state follows a rejection or withdrawal (a pledge is cancelled with it)
+    on_close: Callable[[Session, Proposal, Participant], None] | None = None
 
 
 _KINDS: dict[str, ProposalKind] = {}
@@ -376,7 +379,23 @@ def _decide(
     _close(row, status, actor, user, now, None)
     session.add(row)
     session.flush()
-    return _view(session, row, now)
+    closed = _view(session, row, now)
+    follow = kind_of(row.kind).on_close
+    if follow is not None:
+        follow(session, closed, actor)
+    return closed
+
+
+def end(session: Session, *, actor: Participant, proposal_id: str, now: datetime) -> None:
+    """The workflow ends a pending proposal for a reason of its own (its third party, holding no slot,
+    refuses: the bureau ends a pledge the bank and the enterprise are signing). Withdrawn; the kind's
+    ``on_close`` is not run, since the workflow is the one closing. A closed one is left as it is."""
+    row = session.get(ProposalRow, proposal_id)
+    if row is None or _view(session, row, now).status is not ProposalStatus.PENDING:
+        return
+    _close(row, ProposalStatus.WITHDRAWN, actor, None, now, None)
+    session.add(row)
+    session.flush()
 
 
 def withdraw(

@@ -1,6 +1,10 @@
 """Award payment as a proposal (market.auctions.payment): ``auction_award`` gains ``payment_proposal``, and
 each award pending at upgrade time gets its proposal of kind ``auction.payment``, with both signer slots
-(the bureau's, the winner's) open. Frozen once released: never edit it.
+(the bureau's, the winner's) open; a forced auction's awards get none (both sign as they settle). And a
+pledge's registration (steps 3-4, market.pledges.registration): ``pledge`` gains
+``registration_proposal``; a pledge whose loan awaits the enterprise at upgrade time gets its proposal
+when the enterprise confirms, the bank's kept signature filling the bank's slot. Frozen once released:
+never edit it.
 
 Proposals made at the close carry the bureau's signature, given with the key it closed with; no key is at
 hand here, so the bureau of an award pending across the upgrade signs its slot when it settles (the
@@ -29,12 +33,15 @@ KIND = "auction.payment"  # market.auctions.payment.PAYMENT, written out: a migr
 def upgrade() -> None:
     with op.batch_alter_table("auction_award") as batch:
         batch.add_column(sa.Column("payment_proposal", sa.String(), nullable=True))
+    with op.batch_alter_table("pledge") as batch:
+        batch.add_column(sa.Column("registration_proposal", sa.String(), nullable=True))
     bind = op.get_bind()
     pending = bind.execute(
         sa.text(
             "SELECT a.auction_id, a.bidder, a.quantity_kg, a.amount_fen, u.bureau, u.instrument, "
             "u.closed_at, u.payment_due FROM auction_award a JOIN auction u ON u.auction_id = a.auction_id "
-            "WHERE a.status = 'pending' AND u.payment_due IS NOT NULL ORDER BY a.auction_id, a.bidder"
+            "WHERE a.status = 'pending' AND u.payment_due IS NOT NULL AND u.pledge IS NULL "
+            "ORDER BY a.auction_id, a.bidder"
         )
     )
     for auction_id, bidder, quantity_kg, amount_fen, bureau, instrument, closed_at, due in list(pending):
