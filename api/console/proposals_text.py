@@ -12,11 +12,11 @@ PROPOSALS_TEXT: Final[dict[str, dict[str, str]]] = {
     "proposal.title": {"zh": "待办事项", "en": "To do"},
     "proposal.hint": {
         "zh": "等待本单位（本用户）签署的各类事项：报价、有偿使用要约、收储要约、"
-        "竞得后支付成交价款与双人审批。"
+        "竞得后支付成交价款、抵质押登记与双人审批。"
         "签署即以托管密钥签名，最后一个签名到达时事项登记入账；也可驳回。本单位发起的待处理事项可撤回。",
         "en": "Everything awaiting your signature: trade, paid-use and buy-back offers, auction awards to "
-        "pay and four-eyes approvals. Signing uses your key in custody; the last signature records it. "
-        "You may reject instead, and withdraw what you proposed.",
+        "pay, pledge registrations and four-eyes approvals. Signing uses your key in custody; the last "
+        "signature records it. You may reject instead, and withdraw what you proposed.",
     },
     "proposal.awaiting": {"zh": "等待我签署", "en": "Awaiting my signature"},
     "proposal.mine": {"zh": "我发起的待处理事项", "en": "My pending proposals"},

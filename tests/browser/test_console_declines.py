@@ -120,6 +120,9 @@ def test_a_bank_declines_a_loan_and_an_enterprise_declines_a_recorded_loan_alone
     assert _status(served, approved) == (PledgeStatus.CANCELLED, bank, "授信额度不足，暂不放贷")
 
     context, page = log_in(browser, served, "yuyao_chem")
+    page.goto(f"{served.base}/console/todo")  # the recorded loan waits there too, the bank's signature in
+    assert "抵质押登记（确认贷款）" in page.inner_text("#awaiting")
+    page.screenshot(path=str(shots / "decline-03-enterprise-todo.png"), full_page=True)
     page.goto(f"{served.base}/console/enterprise/pledges")
     assert page.locator(f"form[data-decline='{approved}']").count() == 0  # ended: nothing left to refuse
     form = page.locator(f"form[data-decline='{recorded}']")
@@ -127,7 +130,7 @@ def test_a_bank_declines_a_loan_and_an_enterprise_declines_a_recorded_loan_alone
     with page.expect_navigation():
         form.locator("button").click()
     assert f"抵质押 {recorded} 已终止" in page.inner_text(".flash")
-    page.screenshot(path=str(shots / "decline-03-enterprise-declined.png"), full_page=True)
+    page.screenshot(path=str(shots / "decline-04-enterprise-declined.png"), full_page=True)
     context.close()
     chem = served.world.party("yuyao_chem")
     assert _status(served, recorded) == (PledgeStatus.CANCELLED, chem, "利率过高，不接受")
