@@ -27,6 +27,7 @@ from api.console.web import (
     page,
     per_tonne,
     when,
+    yuan,
 )
 from ledger.errors import DomainError
 from market.auctions import service as auctions
@@ -86,6 +87,7 @@ def _detail(c: Console, auction_id: str, **extra: object) -> HTMLResponse:
     pending = auction.result is not None and any(
         a.status is AwardStatus.PENDING for a in auction.result.awards
     )
+    mine = None if auction.result is None or not _bidder(c) else auction.result.award(c.me.party)
     return page(
         c,
         "auction.html",
@@ -97,6 +99,7 @@ def _detail(c: Console, auction_id: str, **extra: object) -> HTMLResponse:
         need_kg=need,
         can_close=runs and auction.status is AuctionStatus.OPEN and c.now >= live.closes_at,
         can_settle=runs and pending,
+        to_pay=mine if mine is not None and mine.status is AwardStatus.PENDING else None,
         average=charts.average_price_fen_per_t(auction),
         **extra,
     )
@@ -216,6 +219,31 @@ def settle(auction_id: str, c: WriteConsole, form: FormDep) -> Response:
             to=f"{PREFIX}/auctions/{auction_id}",
             message="flash.auction_settled",
             args={"settled": str(len(outcome) - len(failed)), "pending": str(len(failed))},
+        )
+
+    return act(c, form, run, lambda exc: _detail(c, auction_id, error=exc, values=form))
+
+
+@router.post("/{auction_id}/pay")
+def pay(auction_id: str, c: WriteConsole, form: FormDep) -> Response:
+    """The winner pays its award (支付成交价款) alone: its custody key signs the payment proposal the
+    bureau signed at the close, and that last signature records the settlement."""
+    c.need(Role.ENTERPRISE)
+
+    def run() -> Done:
+        award = auction_settlement.settle_award(
+            c.session,
+            registry=c.app.registry,
+            actor=c.me,
+            signed_by=c.consent(),
+            auction_id=auction_id,
+            bidder=c.me.party,
+            now=c.now,
+        )
+        return Done(
+            to=f"{PREFIX}/auctions/{auction_id}",
+            message="flash.award_paid",
+            args={"amount": yuan(award.amount_fen, c.lang), "seq": str(award.done_seq)},
         )
 
     return act(c, form, run, lambda exc: _detail(c, auction_id, error=exc, values=form))

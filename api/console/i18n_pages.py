@@ -13,6 +13,13 @@ _REVIEW: _T = {
     "field.reject_reason": {"zh": "驳回理由", "en": "Reason for refusal"},
     "approvals.reject": {"zh": "驳回", "en": "Refuse"},
     "flash.pledge_rejected": {"zh": "已驳回抵质押申请 {id}。", "en": "Pledge application {id} refused."},
+    "field.decline_reason": {"zh": "拒绝理由", "en": "Reason"},
+    "pledges.bank_decline": {"zh": "拒绝放贷", "en": "Decline the loan"},
+    "pledges.enterprise_decline": {"zh": "撤回 / 拒绝", "en": "Withdraw / decline"},
+    "flash.pledge_declined": {
+        "zh": "抵质押 {id} 已终止，理由已告知各方；未冻结任何指标。",
+        "en": "Pledge {id} ended; the other parties see your reason. Nothing was held.",
+    },
     "flash.transfer_refused": {"zh": "已驳回跨地市交易申请 {id}。", "en": "Cross-city request {id} refused."},
 }
 
@@ -107,6 +114,19 @@ _TODO: _T = {
     },
     "todo.pledges_to_confirm": {"zh": "抵质押贷款待您确认", "en": "pledge loans await your confirmation"},
     "todo.awards_to_pay": {"zh": "竞得指标待缴款", "en": "auction awards to pay"},
+    "auction.pay_title": {"zh": "支付成交价款", "en": "Pay the award"},
+    "auction.pay": {"zh": "支付成交价款", "en": "Pay the award"},
+    "auction.pay_hint": {
+        "zh": "成交价款 {amount}，保证金 {deposit} 抵作价款，另付 {balance}；"
+        "请于 {due} 前支付，逾期保证金不予退还。生态环境局已在截止时签署，您的签名即完成钱货两清。",
+        "en": "The award comes to {amount}; your deposit of {deposit} counts toward it and {balance} more is "
+        "due before {due}, after which the deposit is forfeit. The bureau signed at the close: your "
+        "signature settles it, delivery versus payment.",
+    },
+    "flash.award_paid": {
+        "zh": "已支付成交价款 {amount}，钱货两清（记录 {seq}）。",
+        "en": "Award of {amount} paid, delivery versus payment (record {seq}).",
+    },
     "todo.loans_to_record": {"zh": "已核准的抵质押待录入贷款", "en": "approved pledges await the loan"},
     "todo.pledges_to_approve": {"zh": "抵质押申请待核准", "en": "pledge applications await approval"},
     "todo.transfers_to_approve": {

@@ -15,10 +15,12 @@ from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 # Importing the workflows registers their proposal kinds with the generic service.
+import market.auctions.payment
 import market.foureyes.allocation
 import market.foureyes.credits
 import market.foureyes.service
 import market.issuance.offers
+import market.pledges.registration
 import market.reserve.offers
 import market.trades.offers  # noqa: F401
 from api.console.web import PREFIX, Console, ConsoleRoute, Done, FormDep, ReadConsole, WriteConsole, act, page

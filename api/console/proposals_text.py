@@ -11,11 +11,12 @@ PROPOSALS_TEXT: Final[dict[str, dict[str, str]]] = {
     "nav.todo": {"zh": "待办", "en": "To do"},
     "proposal.title": {"zh": "待办事项", "en": "To do"},
     "proposal.hint": {
-        "zh": "等待本单位（本用户）签署的各类事项：报价、有偿使用要约、收储要约与双人审批。"
+        "zh": "等待本单位（本用户）签署的各类事项：报价、有偿使用要约、收储要约、"
+        "竞得后支付成交价款、抵质押登记与双人审批。"
         "签署即以托管密钥签名，最后一个签名到达时事项登记入账；也可驳回。本单位发起的待处理事项可撤回。",
-        "en": "Everything awaiting your signature: trade, paid-use and buy-back offers and four-eyes "
-        "approvals. Signing uses your key in custody; the last signature records it. You may reject "
-        "instead, and withdraw what you proposed.",
+        "en": "Everything awaiting your signature: trade, paid-use and buy-back offers, auction awards to "
+        "pay, pledge registrations and four-eyes approvals. Signing uses your key in custody; the last "
+        "signature records it. You may reject instead, and withdraw what you proposed.",
     },
     "proposal.awaiting": {"zh": "等待我签署", "en": "Awaiting my signature"},
     "proposal.mine": {"zh": "我发起的待处理事项", "en": "My pending proposals"},
@@ -31,7 +32,13 @@ PROPOSALS_TEXT: Final[dict[str, dict[str, str]]] = {
     "proposal_kind.transfer": {"zh": "转让（双人审批）", "en": "Transfer (four-eyes)"},
     "proposal_kind.trust.add": {"zh": "信任名单新增", "en": "Trusted-list addition"},
     "proposal_kind.allocation": {"zh": "分配（双人审批）", "en": "Allocation (four-eyes)"},
-    "proposal_kind.bc.transfer": {"zh": "碳汇转让（双人审批）", "en": "Blue-carbon transfer (four-eyes)"},
+    "proposal_kind.bc.transfer": {"zh": "碳汇转让（双人审批）", "en": "Credit transfer (four-eyes)"},
+    "proposal_kind.auction.payment": {"zh": "支付成交价款", "en": "Auction award payment"},
+    "proposal_kind.pledge.registration": {
+        "zh": "抵质押登记（确认贷款）",
+        "en": "Pledge registration (confirm the loan)",
+    },
+    "proposal.pay": {"zh": "支付", "en": "Pay"},
     "proposal_status.pending": {"zh": "待签署", "en": "pending"},
     "proposal_status.applied": {"zh": "已登记", "en": "applied"},
     "proposal_status.rejected": {"zh": "已驳回", "en": "rejected"},

@@ -22,7 +22,9 @@ def reject_pledge(pledge_id: str, c: WriteConsole, form: FormDep) -> Response:
     c.need(Role.BUREAU)
 
     def run() -> Done:
-        pledge.cancel_pledge(c.session, actor=c.me, pledge_id=pledge_id, reason=forms.text(form, "reason"))
+        pledge.cancel_pledge(
+            c.session, actor=c.me, pledge_id=pledge_id, reason=forms.text(form, "reason"), now=c.now
+        )
         return Done(to=PREFIX + "/bureau/approvals", message="flash.pledge_rejected", args={"id": pledge_id})
 
     return act(c, form, run, lambda exc: approvals_page(c, error=exc, values=form, failed=f"r-{pledge_id}"))

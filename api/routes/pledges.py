@@ -295,7 +295,13 @@ def post_cancel(pledge_id: str, payload: CancelIn, w: WriteDep) -> PledgeOut:
         payload,
         PledgeOut,
         lambda: PledgeOut.of(
-            cancel_pledge(w.session, actor=w.actor, pledge_id=pledge_id, reason=payload.reason)
+            cancel_pledge(
+                w.session,
+                actor=w.actor,
+                pledge_id=pledge_id,
+                reason=payload.reason,
+                now=w.registry.clock(),
+            )
         ),
     )
 

@@ -13,10 +13,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 # Importing the workflows registers their proposal kinds with the generic service.
+import market.auctions.payment
 import market.foureyes.allocation
 import market.foureyes.credits
 import market.foureyes.service
 import market.issuance.offers
+import market.pledges.registration
 import market.reserve.offers
 import market.trades.offers  # noqa: F401
 from api.consent import consent_of

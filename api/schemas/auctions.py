@@ -204,6 +204,12 @@ class AwardOut(BaseModel):
     balance_due_fen: int
     status: str
     done_seq: int | None
+    payment_proposal: str | None = Field(
+        default=None,
+        description="the proposal (auction.payment) the winner signs to pay, e.g. by "
+        "/v1/proposals/{id}/sign; the bureau signed it at the close (none for a forced auction: both "
+        "sign at settlement)",
+    )
 
     @classmethod
     def of(cls, a: Award) -> AwardOut:
@@ -215,6 +221,7 @@ class AwardOut(BaseModel):
             balance_due_fen=a.balance_due_fen,
             status=a.status.value,
             done_seq=a.done_seq,
+            payment_proposal=a.payment_proposal,
         )
 
 

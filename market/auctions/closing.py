@@ -20,6 +20,7 @@ from market.auctions.errors import (
 )
 from market.auctions.model import ClearingResult, clear_with_caps, effective_close, eligible_needs
 from market.auctions.needs import open_needs
+from market.auctions.payment import open_payments
 from market.auctions.state import (
     AcceptedBid,
     Auction,
@@ -54,7 +55,8 @@ def close_auction(
     the bureau, releases the auction's hold on the reserve and holds each winner's rights under an
     award hold (reason ``auction_award``), so the unsold part is free again; it releases the losers'
     deposits (保证金), while winners' stay in escrow toward payment. Winners pay before
-    ``now + payment_window``.
+    ``now + payment_window``, each by signing its payment proposal (``market.auctions.payment``),
+    which the bureau signs here with the key it closes with.
     """
     now = aware(now)
     lock_head_time(session)
@@ -76,6 +78,8 @@ def close_auction(
             session, registry=registry, actor=actor, signed_by=signed_by, body=body, signers=()
         )
         _store_result(session, auction, accepted, result, receipt.seq, now + auction.payment_window)
+        # each award a payment proposal, the bureau consenting now: the winner's signature settles it
+        open_payments(session, actor=actor, signed_by=signed_by, auction_id=auction_id, now=now)
     return get_auction(session, auction_id=auction_id)
 
 

@@ -1,46 +1,26 @@
 """After the bidding (排污权竞价): delivery-versus-payment settlement (钱货两清) of each winner in one ledger
-record, and forfeiture of the deposit (保证金) of a winner who does not pay in time; the close is ``closing``.
+record, and forfeiture of the deposit (保证金) of a winner who does not pay in time; the close is ``closing``,
+the payment proposal each winner signs is ``payment``, the record's body ``dvp``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
-from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
 from accounts.identifiers import account_id
 from accounts.model import Participant
-from accounts.permissions import Action, authorize, party_target
-from accounts.service import SessionDirectory
-from ledger.errors import DomainError
-from ledger.forced_sale import FORCED_SETTLE, forced_split
 from ledger.model import HoldSettle, Lot, Posting, TxBody
-from ledger.service import Registry, find_claim, lock_head_time, new_nonce
+from ledger.service import Registry, lock_head_time, new_nonce
 from ledger.timeutil import format_utc
+from market.auctions import dvp
 from market.auctions.closing import award_hold, close_auction
-from market.auctions.errors import (
-    AwardNotPending,
-    PaymentOverdue,
-    PaymentWindowOpen,
-    UnknownAward,
-)
-from market.auctions.model import Allocation
-from market.auctions.state import (
-    AcceptedBid,
-    Auction,
-    AuctionStatus,
-    Award,
-    AwardStatus,
-    auction_bid_list,
-    authorize_bureau,
-    aware,
-    get_auction,
-    held_amount,
-)
-from market.auctions.tables import AuctionAwardRow, AuctionRow
-from market.consent import Consent, submit_consented
+from market.auctions.dvp import average_price, pending_award, record_award, settlement_body
+from market.auctions.errors import PaymentWindowOpen
+from market.auctions.payment import settle_auction, settle_award
+from market.auctions.state import Award, AwardStatus, authorize_bureau, aware
+from market.consent import Consent
 
 __all__ = [
     "average_price",
@@ -53,147 +33,17 @@ __all__ = [
 ]
 
 
-# -- settlement: delivery versus payment, one record per winner ---------------------------------
-
-
-def settle_award(
-    session: Session,
-    *,
-    registry: Registry,
-    actor: Participant,
-    signed_by: Consent,
-    auction_id: str,
-    bidder: str,
-    now: datetime,
-) -> Award:
-    """Delivery versus payment (钱货两清) for one winner, in one ledger record (``auction.settle``).
-
-    The rights leave the reserve by capturing the winner's award hold (placed at the close) and enter its
-    holding account; the price (成交价 x quantity) leaves its cash, first by capturing its deposit
-    (保证金) and then from free cash, into the bureau's cash; any deposit beyond the price is
-    released. Both the bureau (the holds' controller) and the winner sign: all of it moves, or
-    nothing. Rules: a pending award, before the payment deadline (afterwards the deposit is forfeit).
-    One record per winner, so one winner who cannot pay blocks nobody else. Either party may submit;
-    the other's consent may be its own signatures over the body ``settlement_draft`` shows (the body
-    is fixed by the result, its nonce derived from the auction and the winner).
-    """
-    now = aware(now)
-    lock_head_time(session)
-    auction, award = _pending(session, auction_id, bidder)
-    return _settle(session, registry, actor, signed_by, auction, award, now)
-
-
-def _settle(
-    session: Session,
-    registry: Registry,
-    actor: Participant,
-    signed_by: Consent,
-    auction: Auction,
-    award: Award,
-    now: datetime,
-) -> Award:
-    auction_id, bidder = auction.auction_id, award.bidder
-    if actor.party == bidder:
-        authorize(actor, Action.BID, party_target(bidder, SessionDirectory(session)))
-    else:
-        authorize_bureau(actor, auction)
-    assert auction.result is not None  # an award exists only once the result is recorded
-    if now >= auction.result.payment_due:
-        raise PaymentOverdue(
-            f"payment was due before {format_utc(auction.result.payment_due)}; the deposit is forfeit",
-            auction_id=auction_id,
-            bidder=bidder,
-        )
-    body = _settlement_body(session, auction, award)
-    return _record(session, registry, actor, signed_by, auction, bidder, body, AwardStatus.SETTLED)
-
-
 def settlement_draft(session: Session, *, actor: Participant, auction_id: str, bidder: str) -> TxBody:
     """The record that would settle ``bidder``'s pending award, for the winner or the bureau to sign
     (self-custody clients). Shown to those two only; writes nothing."""
-    auction, award = _pending(session, auction_id, bidder)
+    auction, award = pending_award(session, auction_id, bidder)
     if actor.party != bidder:
         authorize_bureau(actor, auction)
-    return _settlement_body(session, auction, award)
+    return settlement_body(session, auction, award)
 
 
-def _settlement_body(session: Session, auction: Auction, award: Award) -> TxBody:
-    assert auction.result is not None
-    auction_id, bidder = auction.auction_id, award.bidder
-    terms, lot = auction.terms, auction.lot
-    ops = [HoldSettle("capture", award.hold, award.quantity_kg)]
-    ops += _deposit_ops(session, auction_id, bidder, capture_fen=award.amount_fen)
-    postings = [
-        Posting(auction.source_account, terms.instrument, lot, -award.quantity_kg),
-        Posting(account_id(bidder, "holding"), terms.instrument, lot, award.quantity_kg),
-    ]
-    meta: dict[str, Any] = {
-        "auction_id": auction_id,
-        "bidder": bidder,
-        "quantity_kg": award.quantity_kg,
-        "price_fen_per_t": average_price(auction.result.allocations, bidder),
-        "amount_fen": award.amount_fen,
-    }
-    action = "auction.settle"
-    if award.amount_fen:
-        postings.append(Posting(account_id(bidder, "cash"), "CNY", Lot(), -award.amount_fen))
-    if auction.pledge is not None:  # 拍卖处置: the bank first, up to its claim; the rest to the enterprise
-        action = FORCED_SETTLE
-        claim = find_claim(session, pledge=auction.pledge)
-        assert claim is not None  # the forced auction's open record fixed it
-        to_bank, to_owner = forced_split(paid_fen=award.amount_fen, outstanding_fen=claim.outstanding_fen)
-        postings += [
-            Posting(account_id(party, "cash"), "CNY", Lot(), amount)
-            for party, amount in ((claim.bank, to_bank), (claim.enterprise, to_owner))
-            if amount
-        ]
-        meta.update(pledge=auction.pledge, to_bank_fen=to_bank, to_enterprise_fen=to_owner)
-    elif award.amount_fen:
-        postings.append(Posting(account_id(auction.bureau, "cash"), "CNY", Lot(), award.amount_fen))
-    # A nonce derived from the auction and the winner, so both parties can sign the same body apart;
-    # the award settles once, so the body is applied at most once.
-    nonce = "settle." + hashlib.sha256(f"{auction_id}\x00{bidder}".encode()).hexdigest()[:40]
-    return TxBody(
-        action,
-        nonce,
-        tuple(postings),
-        holds=tuple(ops),
-        signers=(auction.bureau, bidder),
-        meta=meta,
-    )
-
-
-def settle_auction(
-    session: Session,
-    *,
-    registry: Registry,
-    actor: Participant,
-    signed_by: Consent,
-    auction_id: str,
-    now: datetime,
-) -> dict[str, Award | DomainError]:
-    """The bureau settles every pending award, each in its own record and savepoint.
-
-    A winner whose settlement is refused (it cannot pay the balance, or its key is not in ``keys``)
-    is reported with the refusal and stays pending, to pay later or to forfeit after the deadline;
-    the others settle regardless.
-    """
-    now = aware(now)
-    lock_head_time(session)
-    # One read of the auction for the whole run: each award is settled once, so the snapshot's
-    # pending awards stay the ones to settle (re-reading it per winner made the run quadratic).
-    auction = get_auction(session, auction_id=auction_id)
-    authorize_bureau(actor, auction)
-    pending = [] if auction.result is None else auction.result.awards
-    out: dict[str, Award | DomainError] = {}
-    for award in pending:
-        if award.status is not AwardStatus.PENDING:
-            continue
-        try:
-            out[award.bidder] = _settle(session, registry, actor, signed_by, auction, award, now)
-        except DomainError as exc:
-            out[award.bidder] = exc
-    return out
+# Kept under its old name: tests forge records from the honest body.
+_settlement_body = settlement_body
 
 
 def forfeit_award(
@@ -215,7 +65,7 @@ def forfeit_award(
     """
     now = aware(now)
     lock_head_time(session)
-    auction, award = _pending(session, auction_id, bidder)
+    auction, award = pending_award(session, auction_id, bidder)
     authorize_bureau(actor, auction)
     assert auction.result is not None
     if now < auction.result.payment_due:
@@ -225,7 +75,7 @@ def forfeit_award(
             bidder=bidder,
         )
     ops = [HoldSettle("release", award.hold, award.quantity_kg)]
-    deposit_ops = _deposit_ops(session, auction_id, bidder, capture_fen=None)
+    deposit_ops = dvp.deposit_ops(session, auction_id, bidder, capture_fen=None)
     forfeited = sum(op.amount for op in deposit_ops)
     postings: tuple[Posting, ...] = ()
     if forfeited:
@@ -247,96 +97,4 @@ def forfeit_award(
         signers=(auction.bureau,),
         meta=meta,
     )
-    return _record(session, registry, actor, signed_by, auction, bidder, body, AwardStatus.FORFEITED)
-
-
-def average_price(allocations: tuple[Allocation, ...], bidder: str) -> int:
-    """The winner's price in fen/t: its one price, or the quantity-weighted mean of several (pay-as-bid
-    and 网络竞价 fill each bid at its own price), rounded half up. The amount stays the exact sum."""
-    mine = [a for a in allocations if a.bidder == bidder]
-    kg = sum(a.quantity_kg for a in mine)
-    return (sum(a.quantity_kg * a.price_fen_per_t for a in mine) + kg // 2) // kg
-
-
-def _pending(session: Session, auction_id: str, bidder: str) -> tuple[Auction, Award]:
-    auction = get_auction(session, auction_id=auction_id)
-    award = None if auction.result is None else auction.result.award(bidder)
-    if award is None:
-        raise UnknownAward(
-            f"{bidder} won nothing in auction {auction_id}", auction_id=auction_id, field="bidder"
-        )
-    if award.status is not AwardStatus.PENDING:
-        raise AwardNotPending(
-            f"{bidder}'s award in auction {auction_id} is already {award.status.value}",
-            auction_id=auction_id,
-            bidder=bidder,
-        )
-    return auction, award
-
-
-def _deposit_ops(
-    session: Session, auction_id: str, bidder: str, *, capture_fen: int | None
-) -> list[HoldSettle]:
-    """Capture up to ``capture_fen`` of the bidder's deposit holds, in bid order, and release the rest;
-    ``None`` captures them whole (forfeiture)."""
-    ops: list[HoldSettle] = []
-    left_to_capture = capture_fen
-    deposits: list[AcceptedBid] = [
-        b for b in auction_bid_list(session, auction_id, bidder=bidder) if b.deposit_hold
-    ]
-    for b in deposits:
-        assert b.deposit_hold is not None
-        held = held_amount(session, b.deposit_hold)
-        take = held if left_to_capture is None else min(held, left_to_capture)
-        if take:
-            ops.append(HoldSettle("capture", b.deposit_hold, take))
-        if held - take:
-            ops.append(HoldSettle("release", b.deposit_hold, held - take))
-        if left_to_capture is not None:
-            left_to_capture -= take
-    return ops
-
-
-def _record(
-    session: Session,
-    registry: Registry,
-    actor: Participant,
-    signed_by: Consent,
-    auction: Auction,
-    bidder: str,
-    body: TxBody,
-    status: AwardStatus,
-) -> Award:
-    """Submit an award's record and mark the award done; the auction is settled with its last award."""
-    with session.begin_nested():
-        receipt = submit_consented(
-            session, registry=registry, actor=actor, signed_by=signed_by, body=body, signers=body.signers
-        )
-        row = session.get(AuctionAwardRow, (auction.auction_id, bidder))
-        assert row is not None
-        row.status, row.done_seq = status.value, receipt.seq
-        session.add(row)
-        others_pending = session.exec(
-            select(func.count())
-            .select_from(AuctionAwardRow)
-            .where(
-                col(AuctionAwardRow.auction_id) == auction.auction_id,
-                col(AuctionAwardRow.bidder) != bidder,
-                col(AuctionAwardRow.status) == AwardStatus.PENDING.value,
-            )
-        ).one()
-        if others_pending == 0:
-            auction_row = session.get(AuctionRow, auction.auction_id)
-            assert auction_row is not None
-            auction_row.status = AuctionStatus.SETTLED.value
-            session.add(auction_row)
-        session.flush()
-    return Award(
-        bidder,
-        row.quantity_kg,
-        row.amount_fen,
-        row.deposit_fen,
-        row.hold,
-        AwardStatus(row.status),
-        row.done_seq,
-    )
+    return record_award(session, registry, actor, signed_by, auction_id, bidder, body, AwardStatus.FORFEITED)

@@ -118,6 +118,7 @@ class Award:
     hold: str
     status: AwardStatus
     done_seq: int | None
+    payment_proposal: str | None = None  # the proposal (auction.payment) the winner pays by signing
 
     @property
     def balance_due_fen(self) -> int:
@@ -375,6 +376,7 @@ def _result(session: Session, row: AuctionRow) -> AuctionResult | None:
                 a.hold,
                 AwardStatus(a.status),
                 a.done_seq,
+                a.payment_proposal,
             )
             for a in awards
         ),

@@ -125,3 +125,4 @@ class AuctionAwardRow(SQLModel, table=True):
     hold: str
     status: str
     done_seq: int | None = Field(default=None, sa_column=_bigint(nullable=True))
+    payment_proposal: str | None = None  # its proposal of kind auction.payment (market.auctions.payment)

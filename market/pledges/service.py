@@ -13,7 +13,7 @@ from sqlmodel import Session
 from accounts.identifiers import account_id
 from accounts.model import Participant, Role
 from accounts.permissions import Action, authorize, target_of
-from accounts.service import SessionDirectory, get_participant, submit_as, target_for_account
+from accounts.service import SessionDirectory, get_participant, target_for_account
 from ledger.errors import (
     DomainError,
     ExpiredUnits,
@@ -22,19 +22,22 @@ from ledger.errors import (
     InvalidQuantity,
 )
 from ledger.model import Lot
-from ledger.service import Instruction, Registry, lock_head_time
+from ledger.service import Registry, lock_head_time
 from ledger.text import check_display_text
 from ledger.timeutil import format_utc
 from ledger.units import check_amount, instrument
-from market.consent import Consent, consent, dump_signatures, load_signatures
+from market.consent import Consent, consent, dump_signatures
 from market.pledges.errors import PledgeStateConflict
 from market.pledges.record import (
     approval_of,
     registration_body,
     target_body,
 )
+from market.pledges.registration import REGISTRATION, registration_terms
 from market.pledges.tables import PledgeRow
 from market.pledges.valuation import ValuationPolicy
+from market.proposals import service as proposals
+from market.proposals.model import SignerSlot
 
 # The package's use cases in one place (the four steps here, reads in ``store``, what follows
 # registration in ``settlement``), so the API and the console import one module.
@@ -247,6 +250,7 @@ def record_loan(
     request = LoanRequest(loan_id, amount_fen, rate_bp, term_months, bank_price_fen_per_tonne)
     offered = with_loan(session, pledge, request, now=now, policy=policy, clearing_prices=clearing_prices)
     body = registration_body(offered, names=party_names(session, pledge))
+    # verified before anything is written: a refusal leaves the pledge approved
     (sig,) = consent(session, bodies=[body], party=actor.party, signed_by=signed_by, at=now)
     assert offered.loan is not None
     assert offered.appraisal is not None
@@ -260,8 +264,21 @@ def record_loan(
         valued.bank_fen_per_tonne,
     )
     row.reference_source = None if valued.reference_source is None else valued.reference_source.value
-    row.signatures = dump_signatures({**load_signatures(row.signatures), actor.party: sig})
     row.status = PledgeStatus.LOAN_RECORDED.value
+    save_pledge(session, row)
+    # The bank's signature over the registration body, proposed to the enterprise, whose signature
+    # (step 4) records it (market.pledges.registration).
+    slots = (SignerSlot(pledge.bank), SignerSlot(pledge.enterprise))
+    made = proposals.propose(
+        session,
+        kind=REGISTRATION,
+        actor=actor,
+        terms=registration_terms(offered),
+        signers=slots,
+        now=now,
+        signed_by=Consent.given([sig]),
+    )
+    row.registration_proposal = made.id
     return save_pledge(session, row)
 
 
@@ -298,21 +315,35 @@ def confirm_pledge(
     if actor.party != pledge.enterprise:
         authorize(actor, Action.TRANSFER_UNITS, target_for_account(session, account=pledge.account))
         raise denied(actor, Action.TRANSFER_UNITS, "own_units_only", "only the owner confirms its pledge")
-    body = registration_body(pledge, names=party_names(session, pledge))
-    (sig,) = consent(session, bodies=[body], party=actor.party, signed_by=signed_by, at=registry.clock())
-    assert pledge.approved_kg is not None
-    check_collateral(session, pledge=pledge, quantity_kg=pledge.approved_kg, count_in_progress=False)
-    sigs = {**load_signatures(row.signatures), actor.party: sig}
-    # The body's signers sign it; the bureau's approval travels inside it (meta.approval).
-    signed = tuple(sigs[p] for p in sorted(body.signers))
-    receipt = submit_as(
+    now = registry.clock()
+    proposal_id = row.registration_proposal or _registration_of(session, pledge, now)
+    done = proposals.sign(
         session,
         registry=registry,
         actor=actor,
-        action=Action.TRANSFER_UNITS,
-        instruction=Instruction(body, signed),
+        proposal_id=proposal_id,
+        signed_by=signed_by,
+        now=now,
+        kind=REGISTRATION,
     )
-    row.signatures = dump_signatures(sigs)
-    row.status, row.held_kg = PledgeStatus.ACTIVE.value, pledge.approved_kg
-    row.record_seq = row.last_seq = receipt.seq
-    return save_pledge(session, row)
+    assert done.applied is not None  # two slots, the bank's filled when it recorded the loan
+    assert isinstance(done.applied.result, Pledge)
+    return done.applied.result
+
+
+def _registration_of(session: Session, pledge: Pledge, now: datetime) -> str:
+    """A loan recorded before registrations were proposals: the bank's kept signature fills its slot."""
+    bank = [s for s in pledge.signatures if s.party == pledge.bank]
+    made = proposals.propose(
+        session,
+        kind=REGISTRATION,
+        actor=get_participant(session, party=pledge.bank),
+        terms=registration_terms(pledge),
+        signers=(SignerSlot(pledge.bank), SignerSlot(pledge.enterprise)),
+        now=now,
+        signed_by=Consent.given(bank),
+    )
+    row = pledge_row(session, pledge.id)
+    row.registration_proposal = made.id
+    save_pledge(session, row)
+    return made.id

@@ -3,6 +3,8 @@ the pledged rights, and cancelling a pledge that never reached the ledger."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session
 
 from accounts.model import Participant
@@ -13,6 +15,7 @@ from ledger.errors import (
 )
 from ledger.model import TxBody
 from ledger.service import Instruction, Registry
+from ledger.timeutil import utc_now
 from ledger.units import check_amount
 from market.consent import Consent, consent
 
@@ -26,6 +29,7 @@ __all__ = [
 ]
 from market.pledges.model import IN_PROGRESS_STATUSES, Pledge, PledgeStatus, enforcement_body, release_body
 from market.pledges.store import denied, expect_row_status, pledge_row, save_pledge, to_pledge
+from market.proposals import service as proposals
 
 
 def _settle(
@@ -112,9 +116,12 @@ def request_forced_auction(
     return save_pledge(session, row)  # the hold stays open: the auction workflow captures it
 
 
-def cancel_pledge(session: Session, *, actor: Participant, pledge_id: str, reason: str) -> Pledge:
+def cancel_pledge(
+    session: Session, *, actor: Participant, pledge_id: str, reason: str, now: datetime | None = None
+) -> Pledge:
     """Before confirmation any of the three parties may end a pledge: the enterprise withdraws, the
-    bureau refuses the quantity, the bank declines the loan. Nothing was held, so nothing is released."""
+    bureau refuses the quantity, the bank declines the loan. Nothing was held, so nothing is released.
+    ``now``: the registry's clock, which closes the loan's registration proposal if one is open."""
     row = pledge_row(session, pledge_id)
     expect_row_status(row, *IN_PROGRESS_STATUSES)
     if actor.party not in (row.enterprise, row.bank, row.bureau):
@@ -122,6 +129,8 @@ def cancel_pledge(session: Session, *, actor: Participant, pledge_id: str, reaso
             actor, Action.REGISTER_PLEDGE, "pledge_parties_only", "only a party to the pledge ends it"
         )
     _reason(reason)
+    if row.registration_proposal is not None:  # the loan's registration awaits the enterprise: it ends too
+        proposals.end(session, actor=actor, proposal_id=row.registration_proposal, now=now or utc_now())
     row.status, row.closed_by, row.reason = PledgeStatus.CANCELLED.value, actor.party, reason
     return save_pledge(session, row)
 

@@ -54,3 +54,4 @@ class PledgeRow(SQLModel, table=True):
     claim_fen: int | None = Field(default=None, sa_column=_bigint(nullable=True))
     closed_by: str | None = None
     reason: str | None = None
+    registration_proposal: str | None = None  # steps 3-4 (market.pledges.registration), once the loan is in

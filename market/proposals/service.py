@@ -36,6 +36,7 @@ __all__ = [
     "Applied",
     "ProposalKind",
     "Signed",
+    "end",
     "get_proposal",
     "kind_of",
     "proposals_of",
@@ -69,6 +70,8 @@ class ProposalKind:
     unknown: type[UnknownProposal] = UnknownProposal
     closed: type[ProposalClosed] = ProposalClosed
     lifetime: timedelta | None = None  # None: pending until signed, rejected or withdrawn
+    # the workflow's own state follows a rejection or withdrawal (a pledge is cancelled with it)
+    on_close: Callable[[Session, Proposal, Participant], None] | None = None
 
 
 _KINDS: dict[str, ProposalKind] = {}
@@ -222,9 +225,12 @@ def propose(
     now: datetime,
     user: str | None = None,
     signed_by: Consent | None = None,
+    expires_at: datetime | None = None,
 ) -> Proposal:
     """Store a proposal of ``kind`` by ``actor`` (and its ``user``); with ``signed_by`` the proposer
-    fills its own slots at once (a seller's signature on its offer), verified now under its keys."""
+    fills its own slots at once (a seller's signature on its offer), verified now under its keys.
+    ``expires_at``: a lapse the workflow fixes (an award's payment deadline) instead of the kind's
+    lifetime."""
     spec = kind_of(kind)
     body = spec.draft(session, terms)
     row = ProposalRow(
@@ -235,7 +241,7 @@ def propose(
         terms=canonical_bytes(dict(terms)).decode(),
         status=ProposalStatus.PENDING.value,
         created_at=format_utc(now),
-        expires_at=None if spec.lifetime is None else format_utc(now + spec.lifetime),
+        expires_at=_expiry(now, spec.lifetime, expires_at),
     )
     # The proposer's own slot: the first of its party that asks for no role (a four-eyes slot of
     # its party is another user's to fill).
@@ -263,6 +269,12 @@ def propose(
         )
     session.flush()
     return _view(session, row, now)
+
+
+def _expiry(now: datetime, lifetime: timedelta | None, fixed: datetime | None) -> str | None:
+    if fixed is not None:
+        return format_utc(fixed)
+    return None if lifetime is None else format_utc(now + lifetime)
 
 
 def _dump(sig: Signature) -> str:
@@ -367,7 +379,23 @@ def _decide(
     _close(row, status, actor, user, now, None)
     session.add(row)
     session.flush()
-    return _view(session, row, now)
+    closed = _view(session, row, now)
+    follow = kind_of(row.kind).on_close
+    if follow is not None:
+        follow(session, closed, actor)
+    return closed
+
+
+def end(session: Session, *, actor: Participant, proposal_id: str, now: datetime) -> None:
+    """The workflow ends a pending proposal for a reason of its own (its third party, holding no slot,
+    refuses: the bureau ends a pledge the bank and the enterprise are signing). Withdrawn; the kind's
+    ``on_close`` is not run, since the workflow is the one closing. A closed one is left as it is."""
+    row = session.get(ProposalRow, proposal_id)
+    if row is None or _view(session, row, now).status is not ProposalStatus.PENDING:
+        return
+    _close(row, ProposalStatus.WITHDRAWN, actor, None, now, None)
+    session.add(row)
+    session.flush()
 
 
 def withdraw(

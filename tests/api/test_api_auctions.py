@@ -351,3 +351,28 @@ def test_metrics_and_bid_answers_reveal_no_sealed_price_bidder_or_auction(market
     assert 'route="/v1/auctions/{auction_id}/bids"' in metrics
     for secret in ("612345", "612,345", http.party("yuyao_chem"), http.party("yuyao_dye"), '"A1"', "/A1/"):
         assert secret not in metrics, secret
+
+
+def test_a_winner_pays_by_signing_its_payment_proposal_with_its_own_key(market: HttpWorld) -> None:
+    http = market
+    _closed_auction(http)
+    chem, bureau = http.party("yuyao_chem"), http.party("yuyao")
+    awards = {a["bidder"]: a for a in http.get("yuyao_chem", "/v1/auctions/A1/result").json()["awards"]}
+    proposal_id = awards[chem]["payment_proposal"]
+    (listed,) = http.get("yuyao_chem", "/v1/proposals", params={"awaiting": "true"}).json()["items"]
+    assert (listed["id"], listed["kind"], listed["expires_at"] is not None) == (
+        proposal_id,
+        "auction.payment",
+        True,
+    )
+    assert [(s["party"], s["signed"]) for s in listed["signers"]] == [(bureau, True), (chem, False)]
+    draft = http.get("yuyao_chem", f"/v1/auctions/A1/settlements/{chem}/draft").json()["body"]
+    before = http.head()
+    sig = signed_by(http, "yuyao_chem", draft)
+    r = http.post("yuyao_chem", f"/v1/proposals/{proposal_id}/sign", {"signatures": [sig]}, key="pay-1")
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["record_seq"]) == ("applied", before)
+    paid = {a["bidder"]: a for a in http.get("yuyao", "/v1/auctions/A1/result").json()["awards"]}[chem]
+    assert (paid["status"], paid["done_seq"]) == ("settled", before)
+    assert total(http, f"{chem}.holding", "COD", LOT) == 2_000
+    assert total(http, f"{bureau}.cash") == paid["amount_fen"]

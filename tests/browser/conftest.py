@@ -87,3 +87,15 @@ def shots() -> Path:
     """Where screenshots go: $ECOLEDGER_ARTIFACTS, else test-artifacts/browser/ in the repository."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+def log_in(browser: Any, served: Served, alias: str) -> tuple[Any, Any]:
+    """A new browser context (Chinese, 1280 wide) logged in as ``alias`` with its access key: the
+    context (close it when done) and its page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{served.base}/console/login")
+    page.fill("input[name=access_key]", served.world.tokens[alias])
+    with page.expect_navigation():
+        page.click("form[action='/console/login'] button")
+    return context, page
