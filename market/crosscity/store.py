@@ -10,8 +10,8 @@ from sqlmodel import Session, col, select
 from accounts.errors import PermissionDenied
 from accounts.model import Participant
 from accounts.permissions import Action
-from ledger.timeutil import parse_utc
-from market.consent import load_signatures
+from ledger.model import Signature
+from ledger.timeutil import parse_utc, utc_now
 from market.crosscity.errors import (
     TransferExpired,
     TransferStateConflict,
@@ -29,6 +29,7 @@ from market.crosscity.model import (
     TransferStatus,
 )
 from market.crosscity.tables import CrossCityTransferRow, DemandRow
+from market.proposals.reads import find_proposal
 
 
 def to_demand(row: DemandRow) -> Demand:
@@ -46,7 +47,8 @@ def to_demand(row: DemandRow) -> Demand:
     )
 
 
-def to_request(row: CrossCityTransferRow) -> TransferRequest:
+def to_request(row: CrossCityTransferRow, signatures: tuple[Signature, ...] = ()) -> TransferRequest:
+    """The request of ``row``; ``signatures``: those its proposal holds (``request_of`` reads them)."""
     return TransferRequest(
         id=row.id,
         demand_id=row.demand_id,
@@ -62,11 +64,19 @@ def to_request(row: CrossCityTransferRow) -> TransferRequest:
         price_fen_per_tonne=row.price_fen_per_tonne,
         expires_at=parse_utc(row.expires_at),
         status=TransferStatus(row.status),
-        signatures=tuple(load_signatures(row.signatures).values()),
+        signatures=signatures,
         settled_seq=row.settled_seq,
         closed_by=row.closed_by,
         reason=row.reason,
+        proposal_id=row.proposal,
     )
+
+
+def request_of(session: Session, row: CrossCityTransferRow) -> TransferRequest:
+    """The request with the signatures over its settlement that its proposal holds (kept after it
+    closes, so a settled request still names its four signers)."""
+    found = None if row.proposal is None else find_proposal(session, proposal_id=row.proposal, now=utc_now())
+    return to_request(row, () if found is None else found.signatures)
 
 
 def demand_row(session: Session, demand_id: str) -> DemandRow:
