@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from accounts.errors import PermissionDenied
 from accounts.identifiers import account_id
 from accounts.model import Participant, Role
-from accounts.permissions import Action, authorize, target_of
+from accounts.permissions import Action, authorize, denied, target_of
 from accounts.service import SessionDirectory, get_participant, submit_as, target_for_account
 from ledger.errors import ExpiredUnits, InvalidInput, InvalidLot
 from ledger.model import REGISTRY, Lot, TxBody
@@ -97,7 +97,6 @@ from market.crosscity.model import (
 from market.crosscity.report import CityReport, city_report
 from market.crosscity.store import (
     demand_row,
-    denied,
     expect_open,
     pending_kg,
     request_of,
@@ -325,7 +324,7 @@ def expire_transfers(session: Session, *, registry: Registry) -> list[TransferRe
     for r in rows:
         r.closed_by, r.reason = REGISTRY, "expired"
         session.add(r)
-        if r.proposal is not None:  # lapsed with the request already: ended for its stored state too
+        if r.proposal is not None:  # it lapses with the request, so this is a no-op unless they differ
             proposals.end(session, actor=None, proposal_id=r.proposal, now=at)
     session.flush()
     return [request_of(session, r) for r in rows]

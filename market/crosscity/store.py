@@ -7,9 +7,6 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
-from accounts.errors import PermissionDenied
-from accounts.model import Participant
-from accounts.permissions import Action
 from ledger.model import Signature
 from ledger.timeutil import parse_utc, utc_now
 from market.crosscity.errors import (
@@ -110,15 +107,6 @@ def expect_open(row: CrossCityTransferRow, now: datetime, *statuses: TransferSta
             request=row.id,
             expires_at=row.expires_at,
         )
-
-
-def denied(actor: Participant, action: Action, rule: str, why: str) -> PermissionDenied:
-    return PermissionDenied(
-        f"{actor.party} may not {action.value}: {why} (rule {rule})",
-        rule=rule,
-        action=action.value,
-        actor=actor.party,
-    )
 
 
 def save_row(session: Session, row: DemandRow | CrossCityTransferRow) -> None:

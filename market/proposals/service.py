@@ -260,14 +260,14 @@ def _decide(
             raise InvalidInput("only the one who proposed it withdraws it", field="proposal_id")
     else:
         _open_slot(session, found, actor, user, signing=False)  # as for signing: only one who could sign
+    follow = kind_of(row.kind).on_close
+    if follow is not None:  # first, as apply is at the last signature: a refusal writes nothing here
+        closed = replace(found, status=status, decided_party=actor.party, decided_by=user, decided_at=now)
+        follow(session, registry, closed, actor)
     _close(row, status, actor, user, now, None)
     session.add(row)
     session.flush()
-    closed = view(session, row, now)
-    follow = kind_of(row.kind).on_close
-    if follow is not None:
-        follow(session, registry, closed, actor)
-    return closed
+    return view(session, row, now)
 
 
 def end(session: Session, *, actor: Participant | None, proposal_id: str, now: datetime) -> None:
