@@ -101,6 +101,7 @@ from market.crosscity.store import (
     pending_kg,
     request_of,
     request_row,
+    requests_of,
     save_row,
     to_demand,
     to_request,
@@ -327,7 +328,7 @@ def expire_transfers(session: Session, *, registry: Registry) -> list[TransferRe
         if r.proposal is not None:  # it lapses with the request, so this is a no-op unless they differ
             proposals.end(session, actor=None, proposal_id=r.proposal, now=at)
     session.flush()
-    return [request_of(session, r) for r in rows]
+    return requests_of(session, rows)
 
 
 def get_transfer(session: Session, *, actor: Participant, request_id: str) -> TransferRequest:
@@ -351,7 +352,7 @@ def list_transfers(
     stmt = select(CrossCityTransferRow)
     if status is not None:
         stmt = stmt.where(CrossCityTransferRow.status == status.value)
-    out = []
+    visible = []
     for row in session.exec(stmt.order_by(col(CrossCityTransferRow.created_at).desc())):
         req = to_request(row)
         if actor.party not in (req.seller, req.buyer, req.source_bureau, req.destination_bureau):
@@ -359,8 +360,8 @@ def list_transfers(
                 authorize(actor, Action.READ_ACCOUNT, target_for_account(session, account=req.from_account))
             except PermissionDenied:
                 continue
-        out.append(request_of(session, row))
-    return out
+        visible.append(row)
+    return requests_of(session, visible)
 
 
 class TransferStep(StrEnum):

@@ -3,12 +3,13 @@ against a need on the project-demand list (项目需求库)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
 from ledger.model import Signature
-from ledger.timeutil import parse_utc, utc_now
+from ledger.timeutil import parse_utc
 from market.crosscity.errors import (
     TransferExpired,
     TransferStateConflict,
@@ -26,7 +27,7 @@ from market.crosscity.model import (
     TransferStatus,
 )
 from market.crosscity.tables import CrossCityTransferRow, DemandRow
-from market.proposals.reads import find_proposal
+from market.proposals.reads import signatures_of
 
 
 def to_demand(row: DemandRow) -> Demand:
@@ -69,11 +70,16 @@ def to_request(row: CrossCityTransferRow, signatures: tuple[Signature, ...] = ()
     )
 
 
+def requests_of(session: Session, rows: Sequence[CrossCityTransferRow]) -> list[TransferRequest]:
+    """The requests with the signatures over their settlements that their proposals hold (kept after
+    a proposal closes, so a settled request still names its four signers), read in one query."""
+    held = signatures_of(session, (r.proposal for r in rows if r.proposal is not None))
+    return [to_request(r, () if r.proposal is None else held.get(r.proposal, ())) for r in rows]
+
+
 def request_of(session: Session, row: CrossCityTransferRow) -> TransferRequest:
-    """The request with the signatures over its settlement that its proposal holds (kept after it
-    closes, so a settled request still names its four signers)."""
-    found = None if row.proposal is None else find_proposal(session, proposal_id=row.proposal, now=utc_now())
-    return to_request(row, () if found is None else found.signatures)
+    (req,) = requests_of(session, [row])
+    return req
 
 
 def demand_row(session: Session, demand_id: str) -> DemandRow:

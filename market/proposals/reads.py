@@ -4,6 +4,7 @@ and its to-do list (待办), and the unguarded lookup a workflow uses to show it
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,16 @@ from market.proposals.kinds import kind_of
 from market.proposals.model import Proposal, ProposalStatus, SignerSlot, status_at
 from market.proposals.tables import ProposalRow, ProposalSignerRow
 
-__all__ = ["find_proposal", "get_proposal", "pending", "proposal_row", "proposals_of", "slot_rows", "view"]
+__all__ = [
+    "find_proposal",
+    "get_proposal",
+    "pending",
+    "proposal_row",
+    "proposals_of",
+    "signatures_of",
+    "slot_rows",
+    "view",
+]
 
 
 def slot_rows(session: Session, proposal_id: str) -> list[ProposalSignerRow]:
@@ -88,6 +98,22 @@ def find_proposal(session: Session, *, proposal_id: str, now: datetime) -> Propo
     has already authorized the reader for (a cross-city request's signatures to its supervisors)."""
     row = session.get(ProposalRow, proposal_id)
     return None if row is None else view(session, row, now)
+
+
+def signatures_of(session: Session, proposal_ids: Iterable[str]) -> dict[str, tuple[Signature, ...]]:
+    """The signatures the slots of each proposal hold, in slot order, in one query: for a workflow
+    listing its requests with who has signed (proposals with none signed are left out)."""
+    ids = sorted(set(proposal_ids))
+    if not ids:
+        return {}
+    stmt = select(ProposalSignerRow).where(
+        col(ProposalSignerRow.proposal_id).in_(ids), col(ProposalSignerRow.signature).is_not(None)
+    )
+    found: dict[str, list[Signature]] = defaultdict(list)
+    for r in session.exec(stmt.order_by(col(ProposalSignerRow.proposal_id), col(ProposalSignerRow.slot))):
+        assert r.signature is not None
+        found[r.proposal_id].append(Signature.parse(json.loads(r.signature), "signature"))
+    return {pid: tuple(sigs) for pid, sigs in found.items()}
 
 
 def proposals_of(
