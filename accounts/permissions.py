@@ -33,6 +33,7 @@ __all__ = [
     "Rule",
     "Target",
     "authorize",
+    "denied",
     "participant_visible",
     "party_target",
     "rules_for",
@@ -298,12 +299,18 @@ def authorize(actor: Participant, action: Action, target: Target) -> None:
     """
     for rule in RULES[(actor.role, Action(action))]:
         if not rule.holds(actor, target):
-            raise PermissionDenied(
-                f"{actor.party} may not {action.value}: {rule.describe} (rule {rule.name})",
-                rule=rule.name,
-                action=action.value,
-                actor=actor.party,
-            )
+            raise denied(actor, Action(action), rule.name, rule.describe)
+
+
+def denied(actor: Participant, action: Action, rule: str, why: str) -> PermissionDenied:
+    """The refusal of ``action`` under ``rule`` (``why``: what it says), as ``authorize`` raises it; a
+    workflow's own object-level rule (only the owner confirms its pledge) is refused the same way."""
+    return PermissionDenied(
+        f"{actor.party} may not {action.value}: {why} (rule {rule})",
+        rule=rule,
+        action=action.value,
+        actor=actor.party,
+    )
 
 
 _PUBLIC_ROLES = (Role.BUREAU, Role.BANK, Role.OPERATOR)

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 # Importing the workflows registers their proposal kinds with the generic service.
 import market.auctions.payment
+import market.crosscity.settlement
 import market.foureyes.allocation
 import market.foureyes.credits
 import market.foureyes.service
@@ -88,7 +89,15 @@ def take_step(
         mine = found.party == c.me.party and found.proposed_by in (None, c.user)
         withdraw = step == "withdraw" or (step == "close" and mine)
         close = proposals.withdraw if withdraw else proposals.reject
-        close(c.session, actor=c.me, proposal_id=proposal_id, now=c.now, user=c.user, kind=outcome.kind)
+        close(
+            c.session,
+            actor=c.me,
+            proposal_id=proposal_id,
+            now=c.now,
+            user=c.user,
+            kind=outcome.kind,
+            registry=c.app.registry,
+        )
         return Done(to=outcome.to, message=outcome.withdrawn if withdraw else outcome.rejected, args=args)
 
     return act(c, form, run, on_error)

@@ -12,11 +12,12 @@ PROPOSALS_TEXT: Final[dict[str, dict[str, str]]] = {
     "proposal.title": {"zh": "待办事项", "en": "To do"},
     "proposal.hint": {
         "zh": "等待本单位（本用户）签署的各类事项：报价、有偿使用要约、收储要约、"
-        "竞得后支付成交价款、抵质押登记与双人审批。"
+        "竞得后支付成交价款、抵质押登记、跨地市交易结算与双人审批。"
         "签署即以托管密钥签名，最后一个签名到达时事项登记入账；也可驳回。本单位发起的待处理事项可撤回。",
         "en": "Everything awaiting your signature: trade, paid-use and buy-back offers, auction awards to "
-        "pay, pledge registrations and four-eyes approvals. Signing uses your key in custody; the last "
-        "signature records it. You may reject instead, and withdraw what you proposed.",
+        "pay, pledge registrations, cross-city settlements and four-eyes approvals. Signing uses your "
+        "key in custody; the last signature records it. You may reject instead, and withdraw what you "
+        "proposed.",
     },
     "proposal.awaiting": {"zh": "等待我签署", "en": "Awaiting my signature"},
     "proposal.mine": {"zh": "我发起的待处理事项", "en": "My pending proposals"},
@@ -37,6 +38,14 @@ PROPOSALS_TEXT: Final[dict[str, dict[str, str]]] = {
     "proposal_kind.pledge.registration": {
         "zh": "抵质押登记（确认贷款）",
         "en": "Pledge registration (confirm the loan)",
+    },
+    "proposal_kind.crosscity.settlement": {
+        "zh": "排污权跨地市交易结算",
+        "en": "Cross-city transfer settlement",
+    },
+    "err.proposal_out_of_order": {
+        "zh": "须先由 {awaiting} 签署",
+        "en": "{awaiting} must sign first",
     },
     "proposal.pay": {"zh": "支付", "en": "Pay"},
     "proposal_status.pending": {"zh": "待签署", "en": "pending"},

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 
 # Importing the workflows registers their proposal kinds with the generic service.
 import market.auctions.payment
+import market.crosscity.settlement
 import market.foureyes.allocation
 import market.foureyes.credits
 import market.foureyes.service
@@ -92,12 +93,15 @@ def post_sign(proposal_id: str, payload: AcceptIn, key: MaybeCustodyKeyDep, w: W
 
 
 def _decide(w: Write, proposal_id: str, close: Callable[..., Proposal]) -> ProposalOut:
-    """Reject or withdraw: no signature, nothing reaches the journal; once per Idempotency-Key."""
+    """Reject or withdraw: no signature, and nothing reaches the journal but what the kind's close
+    writes (a cross-city request's hold released); once per Idempotency-Key."""
     user, now = _user(w.request), w.registry.clock()
     return w.once(
         None,
         ProposalOut,
-        lambda: ProposalOut.of(close(w.session, actor=w.actor, proposal_id=proposal_id, now=now, user=user)),
+        lambda: ProposalOut.of(
+            close(w.session, actor=w.actor, proposal_id=proposal_id, now=now, user=user, registry=w.registry)
+        ),
     )
 
 

@@ -163,6 +163,10 @@ class TransferOut(BaseModel):
     settled_seq: int | None
     closed_by: str | None
     reason: str | None
+    proposal_id: str | None = Field(
+        description="the settlement's proposal (/v1/proposals/{id}), once the seller offers: the buyer "
+        "and the bureaus may sign or reject it there as on this request's own routes"
+    )
 
     @classmethod
     def of(cls, r: TransferRequest) -> TransferOut:
@@ -190,6 +194,7 @@ class TransferOut(BaseModel):
             settled_seq=r.settled_seq,
             closed_by=r.closed_by,
             reason=r.reason,
+            proposal_id=r.proposal_id,
         )
 
 

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from accounts.identifiers import account_id
 from accounts.model import Participant
-from accounts.permissions import Action, authorize
+from accounts.permissions import Action, authorize, denied
 from accounts.service import target_for_account
 from ledger.errors import InvalidInput
 from ledger.service import Registry
@@ -19,7 +19,7 @@ from ledger.units import check_amount, instrument
 from market.crosscity.model import Demand, DemandStatus
 
 # -- the demand list ------------------------------------------------------------------------------
-from market.crosscity.store import denied, save_row, to_demand
+from market.crosscity.store import save_row, to_demand
 from market.crosscity.tables import DemandRow
 
 

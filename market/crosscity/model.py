@@ -95,10 +95,11 @@ class TransferRequest:
     price_fen_per_tonne: int
     expires_at: datetime
     status: TransferStatus
-    signatures: tuple[Signature, ...] = ()
+    signatures: tuple[Signature, ...] = ()  # over the settlement, kept in its proposal's slots
     settled_seq: int | None = None
     closed_by: str | None = None
     reason: str | None = None
+    proposal_id: str | None = None  # the settlement's proposal, once the seller offers
 
     @property
     def delivered_kg(self) -> int:

@@ -5,7 +5,6 @@ as in the Zhoushan–Ningbo mechanism: a buyer posts a need, a seller offers, bo
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 
@@ -14,21 +13,23 @@ from sqlmodel import Session, col, select
 from accounts.errors import PermissionDenied
 from accounts.identifiers import account_id
 from accounts.model import Participant, Role
-from accounts.permissions import Action, authorize, target_of
+from accounts.permissions import Action, authorize, denied, target_of
 from accounts.service import SessionDirectory, get_participant, submit_as, target_for_account
 from ledger.errors import ExpiredUnits, InvalidInput, InvalidLot
 from ledger.model import REGISTRY, Lot, TxBody
-from ledger.service import Instruction, Registry, submit_all
+from ledger.service import Instruction, Registry, lock_head_time
 from ledger.timeutil import format_utc
 from ledger.units import MAX_AMOUNT, check_amount
-from market.consent import Consent, consent, dump_signatures, load_signatures
+from market.consent import Consent, consent
 from market.crosscity.errors import (
     DemandNotMet,
     InvalidTransferTerms,
     TransferStateConflict,
     UnknownTransferRequest,
 )
+from market.crosscity.settlement import close_request, open_settlement, release, sign_settlement
 from market.crosscity.tables import CrossCityTransferRow
+from market.proposals import service as proposals
 
 # The package's use cases in one place (the request's steps here, the demand list in ``demands``, the
 # report in ``report``), so the API and the console import one module.
@@ -59,11 +60,13 @@ __all__ = [
 ]
 
 # A request's life: the seller opens it against a need (``draft``); offers it, signing the hold and
-# the settlement (``offered``: its units held, controller the registry); the buyer accepts, signing the
-# settlement (``accepted``); each bureau approves by signing it, and the last approval settles in ONE
-# record: the seller's units return to the source city's cap (its total quantity control shrinks), the
-# destination city's cap issues the delivered units to the buyer (same validity end), the buyer pays.
-# Rejection by a party, or the expiry sweep, releases the hold.
+# the settlement (``offered``: its units held, controller the registry), which opens the settlement's
+# proposal (``settlement``, the seller's slot signed); the buyer accepts, signing the settlement
+# (``accepted``); each bureau approves by signing it, and the last approval settles in ONE record: the
+# seller's units return to the source city's cap (its total quantity control shrinks), the destination
+# city's cap issues the delivered units to the buyer (same validity end), the buyer pays. Rejection by a
+# party, or the expiry sweep, releases the hold. The buyer and the bureaus may equally sign or reject
+# from the to-do list (/v1/proposals, /console/todo): the proposal's kind keeps the request in step.
 #
 # Decisions:
 # - The hold's controller is the registry, so a release on rejection or expiry needs no party's key
@@ -74,6 +77,8 @@ __all__ = [
 #   signature: a bureau that disagrees with them rejects the request.
 # - A step on an expired request is refused and changes nothing (the caller rolls back); the expiry
 #   sweep, a registry job, then marks it expired and releases the hold in its own transaction.
+# - Every step takes the journal's lock before the request's row, as signing a proposal does, so two
+#   steps on one request never wait on each other in opposite orders.
 
 # -- the request's steps --------------------------------------------------------------------------
 from market.crosscity.demands import open_demands, post_demand
@@ -92,10 +97,11 @@ from market.crosscity.model import (
 from market.crosscity.report import CityReport, city_report
 from market.crosscity.store import (
     demand_row,
-    denied,
     expect_open,
     pending_kg,
+    request_of,
     request_row,
+    requests_of,
     save_row,
     to_demand,
     to_request,
@@ -168,7 +174,6 @@ def open_transfer(
         fee_bp=policy.fee_bp,
         expires_at=format_utc(expires_at),
         status=TransferStatus.DRAFT.value,
-        signatures="{}",
         created_at=format_utc(now),
     )
     save_row(session, row)
@@ -204,8 +209,10 @@ def _check_fits(session: Session, demand: Demand, req: TransferRequest, now: dat
 def offer_transfer(
     session: Session, *, registry: Registry, actor: Participant, request_id: str, signed_by: Consent
 ) -> TransferRequest:
-    """The seller offers: it signs ``hold_body`` and ``settlement_body`` (in that order), and one
-    record holds its units for the request, under the registry's control."""
+    """The seller offers: it signs ``hold_body`` and ``settlement_body`` (in that order), one record
+    holds its units for the request, under the registry's control, and the settlement is proposed to
+    the buyer and the bureaus (``settlement``), the seller's signature in its slot."""
+    lock_head_time(session)
     row = request_row(session, request_id)
     now = registry.clock()
     expect_open(row, now, TransferStatus.DRAFT)
@@ -223,15 +230,17 @@ def offer_transfer(
         instruction=Instruction(hold, (hold_sig,)),
     )
     row.hold_seq, row.status = receipt.seq, TransferStatus.OFFERED.value
-    row.signatures = dump_signatures({actor.party: settle_sig})
-    save_row(session, row)
-    return to_request(row)
+    save_row(session, row)  # offered first: the proposal's body is drawn up from a held request
+    open_settlement(session, actor=actor, row=row, signature=settle_sig, now=now)
+    return request_of(session, row)
 
 
 def accept_transfer(
     session: Session, *, registry: Registry, actor: Participant, request_id: str, signed_by: Consent
 ) -> TransferRequest:
-    """The buyer accepts the offer by signing ``settlement_body`` (its payment and the units it receives)."""
+    """The buyer accepts the offer by signing ``settlement_body`` (its payment and the units it
+    receives): its slot of the settlement's proposal, which marks the request accepted."""
+    lock_head_time(session)
     row = request_row(session, request_id)
     now = registry.clock()
     expect_open(row, now, TransferStatus.OFFERED)
@@ -239,11 +248,8 @@ def accept_transfer(
     authorize(
         actor, Action.TRANSFER_UNITS, target_for_account(session, account=account_id(req.buyer, "cash"))
     )
-    (sig,) = consent(session, bodies=[settlement_body(req)], party=actor.party, signed_by=signed_by, at=now)
-    row.signatures = dump_signatures({**load_signatures(row.signatures), actor.party: sig})
-    row.status = TransferStatus.ACCEPTED.value
-    save_row(session, row)
-    return to_request(row)
+    sign_settlement(session, registry=registry, actor=actor, row=row, signed_by=signed_by, now=now)
+    return request_of(session, row)
 
 
 def approve_transfer(
@@ -251,11 +257,13 @@ def approve_transfer(
 ) -> TransferRequest:
     """A bureau of either side approves an accepted request by signing ``settlement_body``; a bureau
     of neither side is refused (rule ``bureau_party_to_cross_city``). The LAST approval settles it in
-    one record signed by seller, buyer and both bureaus, and fills the need by the delivered kg."""
+    one record signed by seller, buyer and both bureaus, and fills the need by the delivered kg (the
+    settlement proposal's last slot, ``settlement``)."""
+    lock_head_time(session)
     row = request_row(session, request_id)
     now = registry.clock()
     expect_open(row, now, TransferStatus.ACCEPTED)
-    req = to_request(row)
+    req = request_of(session, row)
     body = settlement_body(req)
     authorize(actor, Action.APPROVE_CROSS_CITY, target_of(body, req.signatures, SessionDirectory(session)))
     if actor.party not in (req.source_bureau, req.destination_bureau):
@@ -267,22 +275,8 @@ def approve_transfer(
         )
     if actor.party in req.signed_by:
         raise TransferStateConflict(f"{actor.party} already signed request {req.id}", request=req.id)
-    (sig,) = consent(session, bodies=[body], party=actor.party, signed_by=signed_by, at=now)
-    sigs = {**load_signatures(row.signatures), actor.party: sig}
-    row.signatures = dump_signatures(sigs)
-    if set(req.required_signers) <= set(sigs):
-        instruction = Instruction(body, tuple(sigs[p] for p in req.required_signers))
-        receipt = submit_as(
-            session, registry=registry, actor=actor, action=Action.APPROVE_CROSS_CITY, instruction=instruction
-        )
-        row.settled_seq, row.status = receipt.seq, TransferStatus.SETTLED.value
-        demand = demand_row(session, req.demand_id)
-        demand.filled_kg += req.delivered_kg
-        if demand.filled_kg >= demand.quantity_kg:
-            demand.status = DemandStatus.FILLED.value
-        save_row(session, demand)
-    save_row(session, row)
-    return to_request(row)
+    sign_settlement(session, registry=registry, actor=actor, row=row, signed_by=signed_by, now=now)
+    return request_of(session, row)
 
 
 def reject_transfer(
@@ -290,7 +284,8 @@ def reject_transfer(
 ) -> TransferRequest:
     """A party ends an open request: either bureau rejects it, the buyer declines, the seller
     withdraws. If units were held, one record (sealed by the registry, the hold's controller)
-    releases them."""
+    releases them; the settlement's proposal closes with it (rejected, withdrawn or ended)."""
+    lock_head_time(session)
     row = request_row(session, request_id)
     if row.status not in OPEN_STATUSES:
         raise TransferStateConflict(f"transfer request {row.id} is {row.status}", request=row.id)
@@ -305,29 +300,18 @@ def reject_transfer(
         )
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
         raise InvalidInput("reason must be 1-500 characters", field="reason")
-    _close(session, registry, [row], TransferStatus.REJECTED)
+    close_request(session, registry=registry, actor=actor, row=row, now=registry.clock())
     row.closed_by, row.reason = actor.party, reason
     save_row(session, row)
-    return to_request(row)
-
-
-def _close(
-    session: Session, registry: Registry, rows: Sequence[CrossCityTransferRow], status: TransferStatus
-) -> None:
-    """Close requests, releasing the holds of those offered, all in one batch (all or none)."""
-    held = [r for r in rows if r.status != TransferStatus.DRAFT.value]
-    bodies = [release_body(to_request(r), status=status) for r in held]
-    receipts = submit_all(session, [Instruction(b) for b in bodies], registry=registry) if bodies else []
-    for r, receipt in zip(held, receipts, strict=True):
-        r.closed_seq = receipt.seq
-    for r in rows:
-        r.status = status.value
+    return request_of(session, row)
 
 
 def expire_transfers(session: Session, *, registry: Registry) -> list[TransferRequest]:
     """The expiry sweep, a registry job (not a participant's request): every open request past its
-    expiry is marked expired and its held units released. Idempotent."""
-    now = format_utc(registry.clock())
+    expiry is marked expired and its held units released, its proposal ended. Idempotent."""
+    lock_head_time(session)
+    at = registry.clock()
+    now = format_utc(at)
     rows = list(
         session.exec(
             select(CrossCityTransferRow)
@@ -337,12 +321,14 @@ def expire_transfers(session: Session, *, registry: Registry) -> list[TransferRe
             .with_for_update()
         )
     )
-    _close(session, registry, rows, TransferStatus.EXPIRED)
+    release(session, registry, rows, TransferStatus.EXPIRED)
     for r in rows:
         r.closed_by, r.reason = REGISTRY, "expired"
         session.add(r)
+        if r.proposal is not None:  # it lapses with the request, so this is a no-op unless they differ
+            proposals.end(session, actor=None, proposal_id=r.proposal, now=at)
     session.flush()
-    return [to_request(r) for r in rows]
+    return requests_of(session, rows)
 
 
 def get_transfer(session: Session, *, actor: Participant, request_id: str) -> TransferRequest:
@@ -355,7 +341,7 @@ def get_transfer(session: Session, *, actor: Participant, request_id: str) -> Tr
     req = to_request(row)
     if actor.party not in (req.seller, req.buyer, req.source_bureau, req.destination_bureau):
         authorize(actor, Action.READ_ACCOUNT, target_for_account(session, account=req.from_account))
-    return req
+    return request_of(session, row)
 
 
 def list_transfers(
@@ -366,7 +352,7 @@ def list_transfers(
     stmt = select(CrossCityTransferRow)
     if status is not None:
         stmt = stmt.where(CrossCityTransferRow.status == status.value)
-    out = []
+    visible = []
     for row in session.exec(stmt.order_by(col(CrossCityTransferRow.created_at).desc())):
         req = to_request(row)
         if actor.party not in (req.seller, req.buyer, req.source_bureau, req.destination_bureau):
@@ -374,8 +360,8 @@ def list_transfers(
                 authorize(actor, Action.READ_ACCOUNT, target_for_account(session, account=req.from_account))
             except PermissionDenied:
                 continue
-        out.append(req)
-    return out
+        visible.append(row)
+    return requests_of(session, visible)
 
 
 class TransferStep(StrEnum):

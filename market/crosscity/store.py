@@ -3,15 +3,13 @@ against a need on the project-demand list (项目需求库)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
-from accounts.errors import PermissionDenied
-from accounts.model import Participant
-from accounts.permissions import Action
+from ledger.model import Signature
 from ledger.timeutil import parse_utc
-from market.consent import load_signatures
 from market.crosscity.errors import (
     TransferExpired,
     TransferStateConflict,
@@ -29,6 +27,7 @@ from market.crosscity.model import (
     TransferStatus,
 )
 from market.crosscity.tables import CrossCityTransferRow, DemandRow
+from market.proposals.reads import signatures_of
 
 
 def to_demand(row: DemandRow) -> Demand:
@@ -46,7 +45,8 @@ def to_demand(row: DemandRow) -> Demand:
     )
 
 
-def to_request(row: CrossCityTransferRow) -> TransferRequest:
+def to_request(row: CrossCityTransferRow, signatures: tuple[Signature, ...] = ()) -> TransferRequest:
+    """The request of ``row``; ``signatures``: those its proposal holds (``request_of`` reads them)."""
     return TransferRequest(
         id=row.id,
         demand_id=row.demand_id,
@@ -62,11 +62,24 @@ def to_request(row: CrossCityTransferRow) -> TransferRequest:
         price_fen_per_tonne=row.price_fen_per_tonne,
         expires_at=parse_utc(row.expires_at),
         status=TransferStatus(row.status),
-        signatures=tuple(load_signatures(row.signatures).values()),
+        signatures=signatures,
         settled_seq=row.settled_seq,
         closed_by=row.closed_by,
         reason=row.reason,
+        proposal_id=row.proposal,
     )
+
+
+def requests_of(session: Session, rows: Sequence[CrossCityTransferRow]) -> list[TransferRequest]:
+    """The requests with the signatures over their settlements that their proposals hold (kept after
+    a proposal closes, so a settled request still names its four signers), read in one query."""
+    held = signatures_of(session, (r.proposal for r in rows if r.proposal is not None))
+    return [to_request(r, () if r.proposal is None else held.get(r.proposal, ())) for r in rows]
+
+
+def request_of(session: Session, row: CrossCityTransferRow) -> TransferRequest:
+    (req,) = requests_of(session, [row])
+    return req
 
 
 def demand_row(session: Session, demand_id: str) -> DemandRow:
@@ -100,15 +113,6 @@ def expect_open(row: CrossCityTransferRow, now: datetime, *statuses: TransferSta
             request=row.id,
             expires_at=row.expires_at,
         )
-
-
-def denied(actor: Participant, action: Action, rule: str, why: str) -> PermissionDenied:
-    return PermissionDenied(
-        f"{actor.party} may not {action.value}: {why} (rule {rule})",
-        rule=rule,
-        action=action.value,
-        actor=actor.party,
-    )
 
 
 def save_row(session: Session, row: DemandRow | CrossCityTransferRow) -> None:

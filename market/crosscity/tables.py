@@ -32,8 +32,9 @@ class DemandRow(SQLModel, table=True):
 
 
 class CrossCityTransferRow(SQLModel, table=True):
-    """A cross-city transfer request; ``signatures`` is canonical JSON {party: signature} over the
-    settlement body, ``status`` one of ``market.crosscity.service.TransferStatus``."""
+    """A cross-city transfer request, ``status`` one of ``market.crosscity.model.TransferStatus``;
+    ``proposal``: the settlement's proposal (``market.crosscity.settlement``), whose slots keep the
+    signatures over the settlement body, once the seller offers."""
 
     __tablename__ = "crosscity_transfer"
     id: str = Field(primary_key=True)
@@ -51,10 +52,10 @@ class CrossCityTransferRow(SQLModel, table=True):
     fee_bp: int
     expires_at: str = Field(index=True)
     status: str = Field(index=True)
-    signatures: str
     created_at: str
     hold_seq: int | None = Field(default=None, sa_column=_bigint(nullable=True))
     settled_seq: int | None = Field(default=None, sa_column=_bigint(nullable=True))
     closed_seq: int | None = Field(default=None, sa_column=_bigint(nullable=True))
     closed_by: str | None = None
     reason: str | None = None
+    proposal: str | None = None

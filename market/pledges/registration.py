@@ -82,7 +82,7 @@ def _apply(session: Session, registry: Registry, proposal: Proposal, given: Cons
     return Applied(receipt.seq, save_pledge(session, row))
 
 
-def _closed(session: Session, proposal: Proposal, actor: Participant) -> None:
+def _closed(session: Session, _registry: Registry | None, proposal: Proposal, actor: Participant) -> None:
     """Declined by the enterprise or withdrawn by the bank: the pledge ends, nothing was held."""
     row = pledge_row(session, proposal.terms["pledge_id"])
     if row.status == PledgeStatus.LOAN_RECORDED.value:

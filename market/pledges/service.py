@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from accounts.identifiers import account_id
 from accounts.model import Participant, Role
-from accounts.permissions import Action, authorize, target_of
+from accounts.permissions import Action, authorize, denied, target_of
 from accounts.service import SessionDirectory, get_participant, target_for_account
 from ledger.errors import (
     DomainError,
@@ -84,7 +84,6 @@ from market.pledges.signing import LoanRequest, PledgeStep, bodies_to_sign, part
 from market.pledges.store import (
     ClearingPrices,
     check_collateral,
-    denied,
     expect_row_status,
     get_pledge,
     latest_clearing_price,

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from accounts.model import Participant
-from accounts.permissions import Action, authorize, target_of
+from accounts.permissions import Action, authorize, denied, target_of
 from accounts.service import SessionDirectory, submit_as
 from ledger.errors import (
     InvalidInput,
@@ -28,7 +28,7 @@ __all__ = [
     "request_forced_auction",
 ]
 from market.pledges.model import IN_PROGRESS_STATUSES, Pledge, PledgeStatus, enforcement_body, release_body
-from market.pledges.store import denied, expect_row_status, pledge_row, save_pledge, to_pledge
+from market.pledges.store import expect_row_status, pledge_row, save_pledge, to_pledge
 from market.proposals import service as proposals
 
 

@@ -126,15 +126,6 @@ def expect_row_status(row: PledgeRow, *statuses: PledgeStatus) -> None:
         )
 
 
-def denied(actor: Participant, action: Action, rule: str, why: str) -> PermissionDenied:
-    return PermissionDenied(
-        f"{actor.party} may not {action.value}: {why} (rule {rule})",
-        rule=rule,
-        action=action.value,
-        actor=actor.party,
-    )
-
-
 def save_pledge(session: Session, row: PledgeRow) -> Pledge:
     session.add(row)
     session.flush()

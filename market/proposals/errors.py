@@ -3,7 +3,8 @@
     NotFound
     └── UnknownProposal            no such proposal, or not one the caller takes part in
     Conflict
-    └── ProposalClosed             applied, rejected, withdrawn or expired: nothing more can be done
+    ├── ProposalClosed             applied, rejected, withdrawn or expired: nothing more can be done
+    └── ProposalOutOfOrder         the caller's slot waits for another's signature first
 
 A kind may subclass the pair to keep the codes its API contract has always answered (e.g.
 ``unknown_trade_offer``); the generic routes answer the pair's own codes.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from ledger.errors import Conflict, NotFound
 
-__all__ = ["ProposalClosed", "UnknownProposal"]
+__all__ = ["ProposalClosed", "ProposalOutOfOrder", "UnknownProposal"]
 
 
 class UnknownProposal(NotFound):
@@ -24,3 +25,10 @@ class ProposalClosed(Conflict):
     """Already applied, rejected, withdrawn or lapsed: nothing more can be done to it."""
 
     code = "proposal_closed"
+
+
+class ProposalOutOfOrder(Conflict):
+    """The caller's slot waits for earlier signers (``awaiting``): a bureau approves a cross-city
+    request only once its buyer has accepted it."""
+
+    code = "proposal_out_of_order"

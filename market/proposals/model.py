@@ -3,7 +3,8 @@ that must be filled before it applies, and its state. Pure values; the rows are 
 
 A slot names a party, optionally the role its signing user must hold and a user who may not fill it:
 a trade offer's slot is the buyer party; a four-eyes slot (双人审批) is the proposer's own party,
-role approver, any user but the proposer.
+role approver, any user but the proposer. A slot may also wait for earlier slots (``after``): a
+cross-city request's bureaus approve only what its buyer has accepted.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def status_at(stored: str, expires_at: datetime | None, now: datetime) -> Propos
 @dataclass(frozen=True, slots=True)
 class SignerSlot:
     """One required signature: ``party`` signs (its user of ``role``, when set, and never
-    ``excluded_user``). ``signature`` is kept for kinds whose body is signed before it applies."""
+    ``excluded_user``), once the slots ``after`` names (earlier ones, by index) are signed.
+    ``signature`` is kept for kinds whose body is signed before it applies."""
 
     party: str
     role: str | None = None
@@ -45,6 +47,7 @@ class SignerSlot:
     signature: Signature | None = None
     signed_by: str | None = None
     signed_at: datetime | None = None
+    after: tuple[int, ...] = ()
 
     @property
     def signed(self) -> bool:
@@ -80,13 +83,18 @@ class Proposal:
         """The users who signed, in slot order (four-eyes names them in the record)."""
         return tuple(s.signed_by for s in self.signers if s.signed and s.signed_by is not None)
 
+    def ready(self, slot: SignerSlot) -> bool:
+        """Whether the slots ``slot`` waits for are all signed."""
+        return all(self.signers[j].signed for j in slot.after)
+
     def awaits(self, party: str, user: str | None = None, role: str | None = None) -> bool:
         """Whether an unsigned slot of ``party`` is open to ``user`` holding ``role`` (None: the
-        party's own key, which fills no slot that asks for a role)."""
+        party's own key, which fills no slot that asks for a role) now, its earlier slots signed."""
         return self.status is ProposalStatus.PENDING and any(
             not s.signed
             and s.party == party
             and (s.role is None or s.role == role)
             and (s.excluded_user is None or s.excluded_user != user)
+            and self.ready(s)
             for s in self.signers
         )

@@ -1,6 +1,7 @@
-"""Proposals as a workflow: one party proposes, the required signers sign in any order, and the last
-signature applies the proposal through its kind (one record in the journal). Each workflow registers
-a ``ProposalKind``; the collecting, expiry, withdrawal and rejection are the same for all of them.
+"""Proposals as a workflow: one party proposes, the required signers sign in any order (a slot may
+ask for earlier ones first), and the last signature applies the proposal through its kind (one record
+in the journal). Each workflow registers a ``ProposalKind`` (``kinds``); the collecting, expiry,
+withdrawal and rejection are the same for all of them, and the reads are in ``reads``.
 
 A refusal when the last signature applies the body writes nothing here (the kind's apply runs before
 the slot and status are stored), and the request rolls back: the proposal stays pending and the
@@ -11,25 +12,26 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session
 
 from accounts.errors import PermissionDenied
 from accounts.model import Participant
 from accounts.service import pinned_registry
 from ledger.canonical import canonical_bytes
 from ledger.errors import FourEyesRequired, InvalidInput, UnknownUser
-from ledger.model import Signature, TxBody
+from ledger.model import REGISTRY, Signature
 from ledger.service import Registry, controls_of, lock_head_time
-from ledger.timeutil import format_utc, parse_utc
+from ledger.timeutil import format_utc
 from market.consent import Consent, consent
-from market.proposals.errors import ProposalClosed, UnknownProposal
-from market.proposals.model import Proposal, ProposalStatus, SignerSlot, status_at
+from market.proposals.errors import ProposalOutOfOrder
+from market.proposals.kinds import Applied, ProposalKind, kind_of, register
+from market.proposals.model import Proposal, ProposalStatus, SignerSlot
+from market.proposals.reads import find_proposal, get_proposal, pending, proposal_row, proposals_of, view
 from market.proposals.tables import ProposalRow, ProposalSignerRow
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "ProposalKind",
     "Signed",
     "end",
+    "find_proposal",
     "get_proposal",
     "kind_of",
     "proposals_of",
@@ -50,154 +53,11 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class Applied:
-    """What a kind's apply recorded: the record's seq and the workflow's own result (a Trade, a Receipt)."""
-
-    seq: int
-    result: object
-
-
-@dataclass(frozen=True, slots=True)
-class ProposalKind:
-    """One kind of proposal: how its body is drafted from the terms (``None``: the kind draws it up
-    when it applies, as four-eyes does with both users named), and how it applies once every slot is
-    signed, re-checking its rules then (``consent``: the signatures collected, plus the last
-    signer's keys). ``unknown``/``closed`` keep a kind's historic error codes."""
-
-    name: str
-    draft: Callable[[Session, Mapping[str, Any]], TxBody | None]
-    apply: Callable[[Session, Registry, Proposal, Consent], Applied]
-    unknown: type[UnknownProposal] = UnknownProposal
-    closed: type[ProposalClosed] = ProposalClosed
-    lifetime: timedelta | None = None  # None: pending until signed, rejected or withdrawn
-    # the workflow's own state follows a rejection or withdrawal (a pledge is cancelled with it)
-    on_close: Callable[[Session, Proposal, Participant], None] | None = None
-
-
-_KINDS: dict[str, ProposalKind] = {}
-
-
-def register(kind: ProposalKind) -> ProposalKind:
-    """Make ``kind`` known to the generic service (each workflow module does it on import)."""
-    _KINDS[kind.name] = kind
-    return kind
-
-
-def kind_of(name: str) -> ProposalKind:
-    found = _KINDS.get(name)
-    if found is None:
-        raise InvalidInput(f"no proposal kind {name}", field="kind")
-    return found
-
-
-@dataclass(frozen=True, slots=True)
 class Signed:
     """The proposal after a signature; ``applied`` when that signature was the last one."""
 
     proposal: Proposal
     applied: Applied | None
-
-
-# -- reading -------------------------------------------------------------------------------------
-
-
-def _slots(session: Session, proposal_id: str) -> list[ProposalSignerRow]:
-    stmt = select(ProposalSignerRow).where(ProposalSignerRow.proposal_id == proposal_id)
-    return list(session.exec(stmt.order_by(col(ProposalSignerRow.slot))))
-
-
-def _slot(row: ProposalSignerRow) -> SignerSlot:
-    sig = None if row.signature is None else Signature.parse(json.loads(row.signature), "signature")
-    at = None if row.signed_at is None else parse_utc(row.signed_at)
-    return SignerSlot(row.party, row.role, row.excluded_user, sig, row.signed_by, at)
-
-
-def _view(session: Session, row: ProposalRow, now: datetime) -> Proposal:
-    terms: dict[str, Any] = json.loads(row.terms)
-    expires = None if row.expires_at is None else parse_utc(row.expires_at)
-    return Proposal(
-        row.id,
-        row.kind,
-        row.party,
-        row.proposed_by,
-        terms,
-        kind_of(row.kind).draft(session, terms),
-        tuple(_slot(s) for s in _slots(session, row.id)),
-        status_at(row.status, expires, now),
-        parse_utc(row.created_at),
-        expires,
-        row.decided_party,
-        row.decided_by,
-        None if row.decided_at is None else parse_utc(row.decided_at),
-        row.record_seq,
-    )
-
-
-def _row(session: Session, actor: Participant, proposal_id: str, kind: str | None) -> ProposalRow:
-    """The proposal, to its proposing party and its signers only: anyone else is told there is none."""
-    unknown = kind_of(kind).unknown if kind is not None else UnknownProposal
-    row = session.get(ProposalRow, proposal_id) if isinstance(proposal_id, str) else None
-    if row is None or (kind is not None and row.kind != kind):
-        raise unknown(f"no proposal {proposal_id}", field="proposal_id")
-    if row.party != actor.party and actor.party not in {s.party for s in _slots(session, row.id)}:
-        raise unknown(f"no proposal {proposal_id}", field="proposal_id")
-    return row
-
-
-def _pending(session: Session, row: ProposalRow, now: datetime, kind: str | None) -> Proposal:
-    """The proposal if still pending (``kind``: asked for by that kind, which answers its own code)."""
-    found = _view(session, row, now)
-    if found.status is not ProposalStatus.PENDING:
-        closed = kind_of(kind).closed if kind is not None else ProposalClosed
-        raise closed(f"proposal {row.id} is {found.status.value}", field="proposal_id")
-    return found
-
-
-def get_proposal(
-    session: Session, *, actor: Participant, proposal_id: str, now: datetime, kind: str | None = None
-) -> Proposal:
-    """One proposal (``kind``: only of that kind, answering the kind's own error when it is not)."""
-    return _view(session, _row(session, actor, proposal_id, kind), now)
-
-
-def proposals_of(
-    session: Session,
-    *,
-    actor: Participant,
-    now: datetime,
-    kind: str | Iterable[str] | None = None,
-    status: ProposalStatus | None = None,
-    awaiting_user: str | None = None,
-    awaiting: bool = False,
-) -> list[Proposal]:
-    """The proposals ``actor``'s party made or must sign, newest first; ``awaiting``: only those with
-    an unsigned slot of this party (open to ``awaiting_user``), i.e. the to-do list (待办)."""
-    mine = exists().where(
-        col(ProposalSignerRow.proposal_id) == col(ProposalRow.id), col(ProposalSignerRow.party) == actor.party
-    )
-    stmt = select(ProposalRow).where(or_(col(ProposalRow.party) == actor.party, mine))
-    if kind is not None:
-        kinds = [kind] if isinstance(kind, str) else list(kind)
-        stmt = stmt.where(col(ProposalRow.kind).in_(kinds))
-    if awaiting:
-        open_slot = exists().where(
-            col(ProposalSignerRow.proposal_id) == col(ProposalRow.id),
-            col(ProposalSignerRow.party) == actor.party,
-            col(ProposalSignerRow.signed_at).is_(None),
-        )
-        stmt = stmt.where(open_slot, ProposalRow.status == ProposalStatus.PENDING.value)
-    elif status is not None:  # an expired proposal is stored pending: its expiry is computed below
-        stored = ProposalStatus.PENDING if status is ProposalStatus.EXPIRED else status
-        stmt = stmt.where(ProposalRow.status == stored.value)
-    rows = session.exec(stmt.order_by(col(ProposalRow.created_at).desc(), col(ProposalRow.id)))
-    found = [_view(session, r, now) for r in rows]
-    if awaiting:
-        controls = controls_of(session, party=actor.party)
-        role = controls.users.get(awaiting_user) if controls and awaiting_user else None
-        return [p for p in found if p.awaits(actor.party, awaiting_user, role)]
-    if status is ProposalStatus.EXPIRED:
-        return [p for p in found if p.status is ProposalStatus.EXPIRED]
-    return [p for p in found if status is None or p.status is status]
 
 
 # -- writing -------------------------------------------------------------------------------------
@@ -230,8 +90,11 @@ def propose(
     """Store a proposal of ``kind`` by ``actor`` (and its ``user``); with ``signed_by`` the proposer
     fills its own slots at once (a seller's signature on its offer), verified now under its keys.
     ``expires_at``: a lapse the workflow fixes (an award's payment deadline) instead of the kind's
-    lifetime."""
+    lifetime. A slot's ``after`` names earlier slots only, so the order can never deadlock."""
     spec = kind_of(kind)
+    for i, slot in enumerate(signers):
+        if any(isinstance(j, bool) or not isinstance(j, int) or not 0 <= j < i for j in slot.after):
+            raise InvalidInput(f"slot {i} may wait only for earlier slots", field="signers")
     body = spec.draft(session, terms)
     row = ProposalRow(
         id=secrets.token_hex(8),
@@ -247,6 +110,8 @@ def propose(
     # its party is another user's to fill).
     own_slot = next((i for i, s in enumerate(signers) if s.party == actor.party and s.role is None), None)
     mine: Signature | None = None
+    if signed_by is not None and own_slot is not None and signers[own_slot].after:
+        raise InvalidInput("the proposer's slot waits for other signers: it signs later", field="signers")
     if signed_by is not None and body is not None and own_slot is not None:
         (mine,) = consent(session, bodies=[body], party=actor.party, signed_by=signed_by, at=now)
     if len(signers) - (mine is not None) < 1:
@@ -265,10 +130,11 @@ def propose(
                 signature=_dump(mine) if own and mine is not None else None,
                 signed_by=user if own else None,
                 signed_at=format_utc(now) if own else None,
+                after_slots=json.dumps(list(slot.after)) if slot.after else None,
             )
         )
     session.flush()
-    return _view(session, row, now)
+    return view(session, row, now)
 
 
 def _expiry(now: datetime, lifetime: timedelta | None, fixed: datetime | None) -> str | None:
@@ -281,8 +147,12 @@ def _dump(sig: Signature) -> str:
     return canonical_bytes(sig.to_json()).decode()
 
 
-def _open_slot(session: Session, proposal: Proposal, actor: Participant, user: str | None) -> int:
-    """The index of the first unsigned slot ``actor`` (as ``user``) may fill, or the refusal why not."""
+def _open_slot(
+    session: Session, proposal: Proposal, actor: Participant, user: str | None, *, signing: bool
+) -> int:
+    """The index of the first unsigned slot ``actor`` (as ``user``) may fill, or the refusal why not.
+    Signing also waits for the slot's ``after`` slots; turning it down does not (a bureau may refuse
+    a request before its buyer has accepted it)."""
     slots = [(i, s) for i, s in enumerate(proposal.signers) if s.party == actor.party and not s.signed]
     if not slots:
         raise PermissionDenied(
@@ -291,6 +161,13 @@ def _open_slot(session: Session, proposal: Proposal, actor: Participant, user: s
             action="sign_proposal",
             actor=actor.party,
         )
+    if signing and not any(proposal.ready(s) for _, s in slots):
+        earlier = {j for _, s in slots for j in s.after if not proposal.signers[j].signed}
+        first = sorted({proposal.signers[j].party for j in earlier})
+        raise ProposalOutOfOrder(
+            f"{', '.join(first)} must sign before {actor.party}", field="proposal_id", awaiting=first
+        )
+    slots = [(i, s) for i, s in slots if not signing or proposal.ready(s)]
     for i, slot in slots:
         if slot.excluded_user is not None and user == slot.excluded_user:
             raise FourEyesRequired(
@@ -319,15 +196,16 @@ def sign(
     """``actor`` (its ``user``) fills its open slot: its signature over the body, verified once, is
     kept; when it is the last slot the kind applies the proposal now (its rules re-checked)."""
     lock_head_time(session)  # one signature at a time: a proposal applies exactly once
-    row = _row(session, actor, proposal_id, kind)
-    found = _pending(session, row, now, kind)
-    index = _open_slot(session, found, actor, user)
+    row = proposal_row(session, actor, proposal_id, kind)
+    found = pending(session, row, now, kind)
+    index = _open_slot(session, found, actor, user, signing=True)
     sig = None
     if found.body is not None:
         (sig,) = consent(session, bodies=[found.body], party=actor.party, signed_by=signed_by, at=now)
     slot = replace(found.signers[index], signature=sig, signed_by=user, signed_at=now)
     slots = (*found.signers[:index], slot, *found.signers[index + 1 :])
-    done = replace(found, signers=slots)
+    # the kind's apply sees who signed last, as the proposal will record it
+    done = replace(found, signers=slots, decided_party=actor.party, decided_by=user, decided_at=now)
     applied = None
     if all(s.signed for s in slots):  # the last signature: apply first, so a refusal writes nothing
         # the collected signatures, and the last signer's keys for a kind that signs at apply
@@ -344,18 +222,22 @@ def sign(
     stored.signed_by, stored.signed_at = user, format_utc(now)
     session.add(stored)
     session.flush()
-    return Signed(_view(session, row, now), applied)
+    follow = kind_of(row.kind).on_sign
+    if applied is None and follow is not None:
+        follow(session, view(session, row, now), actor)
+    return Signed(view(session, row, now), applied)
 
 
 def _close(
     row: ProposalRow,
     status: ProposalStatus,
-    actor: Participant,
+    actor: Participant | None,
     user: str | None,
     now: datetime,
     seq: int | None,
 ) -> None:
-    row.status, row.decided_party, row.decided_by = status.value, actor.party, user
+    row.status, row.decided_by = status.value, user
+    row.decided_party = REGISTRY if actor is None else actor.party
     row.decided_at, row.record_seq = format_utc(now), seq
 
 
@@ -367,31 +249,34 @@ def _decide(
     user: str | None,
     kind: str | None,
     status: ProposalStatus,
+    registry: Registry | None,
 ) -> Proposal:
-    """Withdraw or reject: the proposal closes unapplied, nothing reaches the journal."""
-    row = _row(session, actor, proposal_id, kind)
-    found = _pending(session, row, now, kind)
+    """Withdraw or reject: the proposal closes unapplied; only the kind's ``on_close`` may write to
+    the journal (a cross-city request's hold released, with ``registry``)."""
+    row = proposal_row(session, actor, proposal_id, kind)
+    found = pending(session, row, now, kind)
     if status is ProposalStatus.WITHDRAWN:
         if actor.party != row.party or (row.proposed_by is not None and user != row.proposed_by):
             raise InvalidInput("only the one who proposed it withdraws it", field="proposal_id")
     else:
-        _open_slot(session, found, actor, user)  # the same test as for signing: only one who could sign
+        _open_slot(session, found, actor, user, signing=False)  # as for signing: only one who could sign
+    follow = kind_of(row.kind).on_close
+    if follow is not None:  # first, as apply is at the last signature: a refusal writes nothing here
+        closed = replace(found, status=status, decided_party=actor.party, decided_by=user, decided_at=now)
+        follow(session, registry, closed, actor)
     _close(row, status, actor, user, now, None)
     session.add(row)
     session.flush()
-    closed = _view(session, row, now)
-    follow = kind_of(row.kind).on_close
-    if follow is not None:
-        follow(session, closed, actor)
-    return closed
+    return view(session, row, now)
 
 
-def end(session: Session, *, actor: Participant, proposal_id: str, now: datetime) -> None:
+def end(session: Session, *, actor: Participant | None, proposal_id: str, now: datetime) -> None:
     """The workflow ends a pending proposal for a reason of its own (its third party, holding no slot,
-    refuses: the bureau ends a pledge the bank and the enterprise are signing). Withdrawn; the kind's
-    ``on_close`` is not run, since the workflow is the one closing. A closed one is left as it is."""
+    refuses: the bureau ends a pledge the bank and the enterprise are signing; ``actor`` None: a
+    registry job, such as an expiry sweep). Withdrawn; the kind's ``on_close`` is not run, since the
+    workflow is the one closing. A closed one is left as it is."""
     row = session.get(ProposalRow, proposal_id)
-    if row is None or _view(session, row, now).status is not ProposalStatus.PENDING:
+    if row is None or view(session, row, now).status is not ProposalStatus.PENDING:
         return
     _close(row, ProposalStatus.WITHDRAWN, actor, None, now, None)
     session.add(row)
@@ -406,9 +291,11 @@ def withdraw(
     now: datetime,
     user: str | None = None,
     kind: str | None = None,
+    registry: Registry | None = None,
 ) -> Proposal:
-    """The proposer (its party, and its user when one proposed it) takes a pending proposal back."""
-    return _decide(session, actor, proposal_id, now, user, kind, ProposalStatus.WITHDRAWN)
+    """The proposer (its party, and its user when one proposed it) takes a pending proposal back.
+    ``registry``: for a kind whose close writes to the journal (the generic routes pass it)."""
+    return _decide(session, actor, proposal_id, now, user, kind, ProposalStatus.WITHDRAWN, registry)
 
 
 def reject(
@@ -419,6 +306,8 @@ def reject(
     now: datetime,
     user: str | None = None,
     kind: str | None = None,
+    registry: Registry | None = None,
 ) -> Proposal:
-    """A required signer who has not signed turns the proposal down."""
-    return _decide(session, actor, proposal_id, now, user, kind, ProposalStatus.REJECTED)
+    """A required signer who has not signed turns the proposal down.
+    ``registry``: for a kind whose close writes to the journal (the generic routes pass it)."""
+    return _decide(session, actor, proposal_id, now, user, kind, ProposalStatus.REJECTED, registry)

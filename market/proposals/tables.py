@@ -44,3 +44,5 @@ class ProposalSignerRow(SQLModel, table=True):
     signature: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     signed_by: str | None = None
     signed_at: str | None = None
+    # JSON list of the earlier slots that must be signed before this one; NULL: none
+    after_slots: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

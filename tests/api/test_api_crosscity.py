@@ -274,3 +274,54 @@ def test_a_request_is_read_by_its_parties_and_supervisors_only(http: HttpWorld) 
     assert req["id"] in ids("zhoushan", status="draft")
     assert req["id"] not in ids("zhoushan", status="settled")
     assert req["id"] not in ids("yuyao_dye")
+
+
+def test_the_buyer_and_the_bureaus_find_the_request_in_their_to_do_lists_and_settle_it_there(
+    http: HttpWorld,
+) -> None:
+    until = _until()
+    grant(http, "zhoushan", "zhoushan_ship", 1_000, until=until)
+    req = _open(http, _need(http, 1_000)["id"], until, 1_000)
+    assert req["proposal_id"] is None  # a draft: nothing signed yet
+    offered = http.post("zhoushan_ship", f"{XFER}/{req['id']}/offer", {}).json()
+    pid = offered["proposal_id"]
+
+    def todo(alias: str) -> list[str]:
+        r = http.get(alias, "/v1/proposals", params={"awaiting": "true", "kind": "crosscity.settlement"})
+        assert r.status_code == 200, r.text
+        return [p["id"] for p in r.json()["items"]]
+
+    assert pid in todo("ningbo_petro")
+    assert pid not in todo("ningbo")  # the bureaus approve what the buyer has accepted
+    size = http.head()
+    r = http.post("ningbo", f"/v1/proposals/{pid}/sign", {})
+    assert (r.status_code, error_of(r)["code"]) == (409, "proposal_out_of_order")
+    assert error_of(r)["details"]["awaiting"] == [http.party("ningbo_petro")]
+    assert http.post("ningbo_petro", f"/v1/proposals/{pid}/sign", {}).status_code == 200
+    assert http.get("ningbo", f"{XFER}/{req['id']}").json()["status"] == "accepted"
+    assert pid in todo("ningbo")
+    assert http.post("ningbo", f"/v1/proposals/{pid}/sign", {}).status_code == 200
+    r = http.post("zhoushan", f"/v1/proposals/{pid}/sign", {})
+    assert (r.status_code, r.json()["status"]) == (200, "applied")
+    assert http.head() == size + 1
+    done = http.get("ningbo_petro", f"{XFER}/{req['id']}").json()
+    assert (done["status"], done["settled_seq"], len(done["signed_by"])) == (
+        "settled",
+        r.json()["record_seq"],
+        4,
+    )
+
+
+def test_a_rejection_from_the_to_do_list_releases_the_hold(http: HttpWorld) -> None:
+    until = _until()
+    grant(http, "zhoushan", "zhoushan_ship", 1_000, until=until)
+    req = _open(http, _need(http, 1_000)["id"], until, 1_000)
+    pid = http.post("zhoushan_ship", f"{XFER}/{req['id']}/offer", {}).json()["proposal_id"]
+    seller = f"{http.party('zhoushan_ship')}.holding"
+    src = Lot(jurisdiction="330900", valid_until=until)
+    assert position(http, seller, "COD", src) == (1_000, 1_000)
+    r = http.post("ningbo_petro", f"/v1/proposals/{pid}/reject", None)
+    assert (r.status_code, r.json()["status"]) == (200, "rejected")
+    assert position(http, seller, "COD", src) == (1_000, 0)
+    closed = http.get("zhoushan_ship", f"{XFER}/{req['id']}").json()
+    assert (closed["status"], closed["closed_by"]) == ("rejected", http.party("ningbo_petro"))

@@ -22,7 +22,7 @@ from ledger.model import Lot, Posting, TxBody
 from ledger.service import Registry, head_size
 from market.consent import Consent
 from market.proposals import service as proposals
-from market.proposals.errors import ProposalClosed, UnknownProposal
+from market.proposals.errors import ProposalClosed, ProposalOutOfOrder, UnknownProposal
 from market.proposals.model import Proposal, ProposalStatus, SignerSlot
 from market.proposals.service import Applied, ProposalKind, register
 from tests.integration.test_market_auctions_world import T0, World
@@ -209,3 +209,70 @@ def test_a_refusal_when_the_last_signature_applies_leaves_the_proposal_pending(
     assert [x.signed for x in after.signers] == [True, True, False]
     assert head_size(s) == records
     assert made.id not in applied
+
+
+signed_steps: list[tuple[str, str]] = []  # (proposal, party) of each signature that did not apply it
+ORDERED = register(
+    ProposalKind(
+        "test.ordered", _draft, _apply, on_sign=lambda s, p, actor: signed_steps.append((p.id, actor.party))
+    )
+)
+
+
+def _ordered(w: World, s: Session, nonce: str) -> Proposal:
+    """yuyao and yuyao_dye in any order; ningbo_petro only after yuyao_dye (as a bureau after a buyer)."""
+    slots = [
+        SignerSlot(w.party("yuyao")),
+        SignerSlot(w.party("yuyao_dye")),
+        SignerSlot(w.party("ningbo_petro"), after=(1,)),
+    ]
+    return proposals.propose(
+        s, kind=ORDERED.name, actor=w.p("yuyao_chem"), terms={"nonce": nonce}, signers=slots, now=T0
+    )
+
+
+def test_a_slot_after_another_waits_for_its_signature_to_sign_but_not_to_reject(
+    sess: tuple[World, Session],
+) -> None:
+    w, s = sess
+    made = _ordered(w, s, "n-ordered")
+    assert [x.after for x in made.signers] == [(), (), (1,)]
+    assert proposals.proposals_of(s, actor=w.p("ningbo_petro"), now=T0, awaiting=True) == []
+    with pytest.raises(ProposalOutOfOrder) as err:
+        _sign(w, s, "ningbo_petro", made.id)
+    assert err.value.details["awaiting"] == [w.party("yuyao_dye")]
+    unchanged = proposals.get_proposal(s, actor=w.p("yuyao_chem"), proposal_id=made.id, now=T0)
+    assert [x.signed for x in unchanged.signers] == [False, False, False]
+    _sign(w, s, "yuyao", made.id)  # a slot without ``after`` keeps any order
+    _sign(w, s, "yuyao_dye", made.id, minutes=2)
+    assert signed_steps[-2:] == [(made.id, w.party("yuyao")), (made.id, w.party("yuyao_dye"))]
+    assert [p.id for p in proposals.proposals_of(s, actor=w.p("ningbo_petro"), now=T0, awaiting=True)] == [
+        made.id
+    ]
+    done = _sign(w, s, "ningbo_petro", made.id, minutes=3)
+    assert done.applied is not None
+    assert (done.proposal.decided_party, signed_steps.count((made.id, w.party("ningbo_petro")))) == (
+        w.party("ningbo_petro"),
+        0,  # the signature that applies it is the kind's apply, not a step
+    )
+    other = _ordered(w, s, "n-ordered-reject")
+    out = proposals.reject(s, actor=w.p("ningbo_petro"), proposal_id=other.id, now=T0)
+    assert out.status is ProposalStatus.REJECTED
+
+
+def test_a_slot_may_wait_only_for_earlier_slots(sess: tuple[World, Session]) -> None:
+    w, s = sess
+    for after in ((2,), (1,), (-1,)):  # a later slot, itself, no slot at all
+        with pytest.raises(InvalidInput):
+            proposals.propose(
+                s,
+                kind=ORDERED.name,
+                actor=w.p("yuyao_chem"),
+                terms={"nonce": f"n-bad-{after}"},
+                signers=[
+                    SignerSlot(w.party("yuyao")),
+                    SignerSlot(w.party("yuyao_dye"), after=after),
+                    SignerSlot(w.party("ningbo_petro")),
+                ],
+                now=T0,
+            )
