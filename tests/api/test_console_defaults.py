@@ -18,7 +18,15 @@ from market.crosscity import service as crosscity
 from market.pledges import service as pledge
 from market.pledges.service import PledgeStatus
 from tests.api.conftest import HttpWorld
-from tests.api.test_console_pages import UNTIL, YUYAO_LOT, _register, allocate, apply_pledge, http, login
+from tests.api.test_console_pages import (
+    UNTIL,
+    YUYAO_LOT,
+    allocate,
+    apply_pledge,
+    http,
+    login,
+    register_pledge,
+)
 
 __all__ = ["http"]  # the module's world, one per engine
 
@@ -58,7 +66,7 @@ def test_the_bureau_starts_the_forced_auction_the_bank_enforced_under_the_ascend
 ) -> None:
     allocate(http, "yuyao_chem", 600)
     pledge_id = apply_pledge(http, "yuyao_chem", "bank_yuyao", 600)
-    _register(http, pledge_id, 600)
+    register_pledge(http, pledge_id, 600)
     bureau = login(http, "yuyao")
     assert pledge_id not in bureau.get("/console/bureau/defaults").text  # active: no default yet
     head = http.head()
@@ -117,7 +125,7 @@ def test_the_enterprises_pledge_list_narrows_by_status_and_by_search(http: HttpW
     allocate(http, "yuyao_dye", 900)
     applied = apply_pledge(http, "yuyao_dye", "bank_yuyao", 300)
     active = apply_pledge(http, "yuyao_dye", "bank_ningbo", 300)
-    _register_with(http, active, "bank_ningbo", "yuyao_dye", 300)
+    register_pledge(http, active, 300, "bank_ningbo", "yuyao_dye")
     dye = login(http, "yuyao_dye")
     ids = [applied, active]
     everything = dye.get("/console/enterprise/pledges")
@@ -129,39 +137,6 @@ def test_the_enterprises_pledge_list_narrows_by_status_and_by_search(http: HttpW
     by_text = dye.get(f"/console/enterprise/pledges?q={active}")
     assert _rows(by_text.text, ids) == {active}
     assert _rows(dye.get("/console/enterprise/pledges?q=no-such-pledge").text, ids) == set()
-
-
-def _register_with(http: HttpWorld, pledge_id: str, bank_alias: str, owner_alias: str, kg: int) -> None:
-    bureau, bank, owner = http.who("yuyao"), http.who(bank_alias), http.who(owner_alias)
-    with Session(http.engine) as s:
-        pledge.approve_pledge(
-            s,
-            registry=http.registry,
-            actor=bureau.participant,
-            pledge_id=pledge_id,
-            approved_kg=kg,
-            certificate_no=f"CERT-{pledge_id}",
-            signed_by=Consent.custody(bureau.party, bureau.key),
-        )
-        pledge.record_loan(
-            s,
-            registry=http.registry,
-            actor=bank.participant,
-            pledge_id=pledge_id,
-            loan_id=f"LN-{pledge_id}",
-            amount_fen=100_000,
-            rate_bp=385,
-            term_months=12,
-            signed_by=Consent.custody(bank.party, bank.key),
-        )
-        pledge.confirm_pledge(
-            s,
-            registry=http.registry,
-            actor=owner.participant,
-            pledge_id=pledge_id,
-            signed_by=Consent.custody(owner.party, owner.key),
-        )
-        s.commit()
 
 
 def test_the_enterprises_cross_city_list_narrows_by_status_and_by_search(http: HttpWorld) -> None:

@@ -144,15 +144,18 @@ def test_a_bank_sees_the_records_of_the_holds_it_controls(http: HttpWorld) -> No
     pledge_id = apply_pledge(http, "yuyao_chem", "bank_yuyao", 500)
     bank = login(http, "bank_yuyao")
     before = _seqs(bank.get("/console/history").text)
-    _register(http, pledge_id, 500)
+    register_pledge(http, pledge_id, 500)
     after = bank.get("/console/history?action=pledge.register")
     assert len(_seqs(after.text) - before) == 1  # the registration placing the hold it controls
     assert "抵质押登记" in after.text
     assert _seqs(login(http, "bank_ningbo").get("/console/history").text).isdisjoint(_seqs(after.text))
 
 
-def _register(http: HttpWorld, pledge_id: str, kg: int) -> None:
-    bureau, bank, owner = http.who("yuyao"), http.who("bank_yuyao"), http.who("yuyao_chem")
+def register_pledge(
+    http: HttpWorld, pledge_id: str, kg: int, bank_alias: str = "bank_yuyao", owner_alias: str = "yuyao_chem"
+) -> None:
+    """Yuyao's bureau approves ``kg``, the bank records a loan and the owner confirms: registered."""
+    bureau, bank, owner = http.who("yuyao"), http.who(bank_alias), http.who(owner_alias)
     with Session(http.engine) as s:
         pledge.approve_pledge(
             s,
