@@ -14,11 +14,10 @@ from sqlmodel import Session
 from accounts.service import get_participant
 from ledger.service import head_size, replay_database
 from market.consent import Consent
-from market.issuance import service as issuance
 from market.pledges import service as pledges
 from market.pledges.model import PledgeStatus
 from tests.browser.conftest import Served, log_in
-from tests.browser.world import VALID_UNTIL
+from tests.browser.world import grant
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -31,19 +30,7 @@ def _pledges(served: Served) -> tuple[str, str]:
     keys = Consent(keys={d.party: d.key for d in demo.values()})
     with Session(world.engine) as s:
         who = {alias: get_participant(s, party=demo[alias].party) for alias in demo}
-        issuance.allocate(
-            s,
-            registry=reg,
-            actor=who["yuyao"],
-            signed_by=keys,
-            enterprise=demo["yuyao_chem"].party,
-            instrument="COD",
-            quantity_kg=4_000,
-            valid_until=VALID_UNTIL,
-            purpose="initial",
-            paid_use=False,
-        )
-        lot = issuance.rights_lot("330281", VALID_UNTIL)
+        lot = grant(s, reg, demo, "yuyao_chem", 4_000)
         ids = []
         for n in (1, 2):
             p = pledges.apply_for_pledge(

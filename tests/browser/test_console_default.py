@@ -17,11 +17,10 @@ from accounts.service import get_participant
 from ledger.service import balances
 from market.auctions import service as auctions
 from market.consent import Consent
-from market.issuance import service as issuance
 from market.pledges import service as pledges
 from tests.browser.conftest import Served
 from tests.browser.test_console_flow import Person
-from tests.browser.world import VALID_UNTIL
+from tests.browser.world import VALID_UNTIL, grant
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -47,19 +46,7 @@ def _pledged(served: Served, loan_id: str = "LN-031", amount_fen: int = 3_000_00
     keys = Consent(keys={d.party: d.key for d in demo.values()})
     with Session(world.engine) as s:
         who = {alias: get_participant(s, party=demo[alias].party) for alias in demo}
-        issuance.allocate(
-            s,
-            registry=reg,
-            actor=who["yuyao"],
-            signed_by=keys,
-            enterprise=demo["yuyao_chem"].party,
-            instrument="COD",
-            quantity_kg=3_000,
-            valid_until=VALID_UNTIL,
-            purpose="initial",
-            paid_use=False,
-        )
-        lot = issuance.rights_lot("330281", VALID_UNTIL)
+        lot = grant(s, reg, demo, "yuyao_chem", 3_000)
         p = pledges.apply_for_pledge(
             s,
             registry=reg,

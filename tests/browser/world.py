@@ -12,6 +12,7 @@ from sqlmodel import Session
 from accounts.credentials import issue_credential
 from accounts.custody import Vault, take_into_custody
 from accounts.demo import DemoParticipant, register_demo
+from accounts.service import get_participant
 from ledger.crypto import SigningKey
 from ledger.model import Lot, Posting, TxBody
 from ledger.service import Instruction, Registry, init_ledger, new_nonce, submit
@@ -91,3 +92,21 @@ def fund(s: Session, registry: Registry, demo: dict[str, DemoParticipant], alias
         ),
     )
     submit(s, Instruction.signed(body, (operator.party, operator.key)), registry=registry)
+
+
+def grant(s: Session, registry: Registry, demo: dict[str, DemoParticipant], alias: str, kg: int) -> Lot:
+    """Yuyao's bureau allocates ``kg`` of COD to ``alias`` free of the paid-use fee; the lot it lands in."""
+    bureau = demo["yuyao"]
+    issuance.allocate(
+        s,
+        registry=registry,
+        actor=get_participant(s, party=bureau.party),
+        signed_by=Consent.custody(bureau.party, bureau.key),
+        enterprise=demo[alias].party,
+        instrument="COD",
+        quantity_kg=kg,
+        valid_until=VALID_UNTIL,
+        purpose="initial",
+        paid_use=False,
+    )
+    return issuance.rights_lot("330281", VALID_UNTIL)
