@@ -20,6 +20,11 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey as NaclSigningKey
 from nacl.signing import VerifyKey
 
+try:  # the auditor's fast check; without it replay checks every signature with libsodium
+    from ed25519_zebra import ed_verify as _cofactored_verify
+except ImportError:  # pragma: no cover - a platform without a wheel
+    _cofactored_verify = None
+
 __all__ = [
     "TAG_BODY",
     "TAG_CHECKPOINT",
@@ -35,6 +40,7 @@ __all__ = [
     "verify",
     "verify_ahead",
     "verify_raw",
+    "verify_replayed",
 ]
 
 TAG_BODY = b"ecoledger-body-v1"  # what a party signs: the instruction body
@@ -196,6 +202,14 @@ def public_key_problem(raw: bytes) -> str | None:
     return "small_order" if _times_eight_is_identity(x, y) else "mixed_order"
 
 
+_L = 2**252 + 27742317777372353535851937790883648493  # the prime order of the base point
+# The y of every point of order 1, 2, 4 or 8 (the identity, (0, -1), (+-sqrt(-1), 0) and the four
+# of order 8): an R with one of these is refused, as libsodium refuses it.
+_Y8 = 0x7A03AC9277FDC74EC6CC392CFA53202A0F67100D760B3CBA4FD84D3D706A17C7
+_SMALL_ORDER_Y = frozenset({0, 1, _P - 1, _Y8, _P - _Y8})
+_Y_MASK = (1 << 255) - 1
+
+
 @lru_cache(maxsize=4096)
 def _public(raw: bytes) -> VerifyKey | None:
     # A key the ledger would not register verifies nothing, whoever hands it over (a pinned key,
@@ -203,14 +217,27 @@ def _public(raw: bytes) -> VerifyKey | None:
     return VerifyKey(raw) if crypto_core_ed25519_is_valid_point(raw) else None
 
 
-def verify_raw(public_key: bytes, message: bytes, signature: bytes) -> bool:
+def verify_raw(public_key: bytes, message: bytes, signature: bytes, *, cofactored: bool = False) -> bool:
     """Plain Ed25519 (RFC 8032, cofactorless, as libsodium checks it) over ``message`` as it is,
-    for a key ``public_key_problem`` accepts. Every ledger signature goes through ``verify``."""
+    for a key ``public_key_problem`` accepts. Every ledger signature goes through ``verify``.
+
+    ``cofactored``: the group equation RFC 8032 section 5.1.7 names first, [8][S]B = [8]R +
+    [8][k]A, which ed25519-zebra checks in about two thirds of libsodium's time; the auditor's
+    replay, two signatures a record, uses it. Refused as without it: a key ``public_key_problem``
+    refuses, S >= l, an R spelled with y >= p or of small order. Accepted only with it: an R with
+    a small-order part added to the R of the equation without the 8s. Only the key's holder can
+    make one (the check is as unforgeable), and the registry, which checks without, seals none.
+    """
     if len(public_key) != 32 or len(signature) != 64:
         return False
     key = _public(public_key)
     if key is None:
         return False
+    if cofactored and _cofactored_verify is not None:
+        r_y = int.from_bytes(signature[:32], "little") & _Y_MASK
+        if r_y >= _P or r_y in _SMALL_ORDER_Y or int.from_bytes(signature[32:], "little") >= _L:
+            return False
+        return bool(_cofactored_verify(signature, message, public_key))
     try:
         key.verify(message, signature)
     except (BadSignatureError, ValueError, TypeError):
@@ -222,8 +249,8 @@ def verify(public_key: bytes, tag: bytes, message: bytes, signature: bytes) -> b
     """True only for a valid signature of exactly this tagged message by this key.
 
     Signing and verifying use libsodium through PyNaCl, about twice as fast here as
-    ``cryptography`` (both are standard RFC 8032 Ed25519, and a test checks they agree). Replay
-    verifies two signatures per record, so this is the auditor's hot path.
+    ``cryptography`` (both are standard RFC 8032 Ed25519, and a test checks they agree). The
+    auditor's replay checks with ``verify_replayed``.
     """
     if _AHEAD:  # empty but in a registry's process: one test of a set, then the real check
         try:
@@ -233,6 +260,11 @@ def verify(public_key: bytes, tag: bytes, message: bytes, signature: bytes) -> b
         else:
             return True
     return verify_raw(public_key, tagged(tag, message), signature)
+
+
+def verify_replayed(public_key: bytes, tag: bytes, message: bytes, signature: bytes) -> bool:
+    """``verify`` as the auditor's replay makes it: ``verify_raw(..., cofactored=True)``."""
+    return verify_raw(public_key, tagged(tag, message), signature, cofactored=True)
 
 
 # Successes of ``verify_ahead`` not yet used: each is the full input of a pure check, so answering

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ledger.checkpoint import Checkpoint
-from ledger.crypto import TAG_BODY, TAG_REGISTRY, sha256, verify
+from ledger.crypto import TAG_BODY, TAG_REGISTRY, sha256, verify_replayed
 from ledger.errors import DomainError
 from ledger.journal import GENESIS_PREV, ParsedRecord, parse_line
 from ledger.merkle import Frontier, leaf_hash
@@ -121,12 +121,12 @@ def prepare(
         rec = parse_line(line)
     except DomainError as exc:
         return Prepared(None, exc.message)
-    seal = {k: verify(k, TAG_REGISTRY, rec.hash, rec.registry_sig) for k in seal_keys}
+    seal = {k: verify_replayed(k, TAG_REGISTRY, rec.hash, rec.registry_sig) for k in seal_keys}
     signed_with: tuple[bytes | None, ...] = ()
     if party_keys:
         found = (party_keys.get(s.key_id) for s in rec.sigs)
         signed_with = tuple(
-            k if k is not None and verify(k, TAG_BODY, rec.body_bytes, s.sig) else None
+            k if k is not None and verify_replayed(k, TAG_BODY, rec.body_bytes, s.sig) else None
             for k, s in zip(found, rec.sigs, strict=True)
         )
     return Prepared(rec, "", seal, signed_with)
@@ -263,7 +263,7 @@ class Replayer:
             raise self.fail(
                 seq, "registry_key", "the genesis names a key other than the trusted registry key"
             )
-        if isinstance(body, Genesis) and not verify(
+        if isinstance(body, Genesis) and not verify_replayed(
             body.public_key, TAG_REGISTRY, rec.hash, rec.registry_sig
         ):
             raise self.fail(seq, "registry_signature", "the genesis record is not self-signed")
@@ -318,7 +318,7 @@ class Replayer:
                 continue
             known = seal.get(k.public_key)  # settled by a worker, or not yet
             if known is None:
-                known = verify(k.public_key, TAG_REGISTRY, rec.hash, rec.registry_sig)
+                known = verify_replayed(k.public_key, TAG_REGISTRY, rec.hash, rec.registry_sig)
             if known:
                 return True
         return False

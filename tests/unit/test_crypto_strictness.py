@@ -6,6 +6,7 @@ The vectors are read from ../shared/vectors beside the repository at test time (
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -164,3 +165,91 @@ def test_a_key_register_body_says_custody_in_one_spelling_only() -> None:
     with pytest.raises(Exception, match="custody is either true or absent"):
         parse_body({**plain.to_json(), "custody": False})
     assert canonical_bytes(out).startswith(b'{"custody":true,')
+
+
+# -- the auditor's cofactored check (verify_raw(..., cofactored=True)) ---------------------------
+
+P = 2**255 - 19
+L_ORDER = 2**252 + 27742317777372353535851937790883648493
+D = -121665 * pow(121666, P - 2, P) % P
+
+
+def _add(p1: tuple[int, int], p2: tuple[int, int]) -> tuple[int, int]:
+    """Affine twisted Edwards addition (a = -1), RFC 8032 section 5.1.4 without projective tricks."""
+    (x1, y1), (x2, y2) = p1, p2
+    t = D * x1 * x2 * y1 * y2 % P
+    return (x1 * y2 + x2 * y1) * pow(1 + t, P - 2, P) % P, (y1 * y2 + x1 * x2) * pow(1 - t, P - 2, P) % P
+
+
+def _times(n: int, point: tuple[int, int]) -> tuple[int, int]:
+    out, addend = (0, 1), point
+    while n:
+        if n & 1:
+            out = _add(out, addend)
+        addend, n = _add(addend, addend), n >> 1
+    return out
+
+
+def _encode(point: tuple[int, int]) -> bytes:
+    x, y = point
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+def _decode(raw: bytes) -> tuple[int, int]:
+    from ledger.crypto import _x_of
+
+    y = int.from_bytes(raw, "little") & ((1 << 255) - 1)
+    x = _x_of(y, raw[31] >> 7)
+    assert x is not None
+    return x, y
+
+
+def _sign_with_torsion(seed: bytes, message: bytes) -> tuple[bytes, bytes]:
+    """An Ed25519 signature whose R is r*B plus a point of order 8: only the key's holder can make
+    it (S needs the secret scalar), [8][S]B = [8]R + [8][k]A holds and [S]B = R + [k]A does not."""
+    h = hashlib.sha512(seed).digest()
+    a = int.from_bytes(h[:32], "little")
+    a = (a & ((1 << 254) - 8)) | (1 << 254)
+    base = _decode(bytes.fromhex("5866666666666666666666666666666666666666666666666666666666666666"))
+    public = _encode(_times(a, base))
+    assert public == SigningKey.from_seed(seed).public
+    r = int.from_bytes(hashlib.sha512(h[32:] + message).digest(), "little") % L_ORDER
+    order_8 = _decode(REFUSED_KEYS["small_order_order_8"])
+    big_r = _encode(_add(_times(r, base), order_8))
+    k = int.from_bytes(hashlib.sha512(big_r + public + message).digest(), "little") % L_ORDER
+    return public, big_r + ((r + k * a) % L_ORDER).to_bytes(32, "little")
+
+
+@pytest.mark.parametrize("name", ["ed25519_test.json", "eddsa_test.json"])
+def test_the_cofactored_check_agrees_with_libsodium_on_every_wycheproof_vector(name: str) -> None:
+    cases = _wycheproof(name)
+    wrong = [tc for tc, pk, msg, sig, valid in cases if verify_raw(pk, msg, sig, cofactored=True) != valid]
+    assert wrong == []
+
+
+def test_the_cofactored_check_refuses_every_speccheck_edge_case() -> None:
+    for i, case in enumerate(_vectors("speccheck_cases.json")):
+        public, msg, sig = (bytes.fromhex(case[k]) for k in ("pub_key", "message", "signature"))
+        assert not verify_raw(public, msg, sig, cofactored=True), f"speccheck case {i} was accepted"
+
+
+def test_the_cofactored_check_refuses_a_small_order_or_non_canonical_r_and_a_large_s() -> None:
+    key = SigningKey.from_seed(b"r" * 32)
+    message = b"m"
+    good = key._libsodium.sign(message).signature
+    assert verify_raw(key.public, message, good, cofactored=True)
+    s_plus_l = (int.from_bytes(good[32:], "little") + L_ORDER).to_bytes(32, "little")
+    assert not verify_raw(key.public, message, good[:32] + s_plus_l, cofactored=True)
+    for raw_r in (IDENTITY, REFUSED_KEYS["small_order_order_8"], REFUSED_KEYS["non_canonical"], bytes(32)):
+        assert not verify_raw(key.public, message, raw_r + good[32:], cofactored=True)
+
+
+def test_only_the_cofactored_check_accepts_an_r_with_a_small_order_part_and_only_for_its_message() -> None:
+    """The one documented difference (docs/journal-format.md): the registry refuses such a
+    signature at submission, so no sealed record carries one; replay would accept it."""
+    public, sig = _sign_with_torsion(b"t" * 32, b"transfer 5 t")
+    assert not verify_raw(public, b"transfer 5 t", sig)
+    assert verify_raw(public, b"transfer 5 t", sig, cofactored=True)
+    assert not verify_raw(public, b"transfer 6 t", sig, cofactored=True)
+    other = SigningKey.from_seed(b"u" * 32).public
+    assert not verify_raw(other, b"transfer 5 t", sig, cofactored=True)
