@@ -212,7 +212,7 @@ class Replayer:
         return tuple(k.public_key for k in self._registry_keys.values())
 
     def feed(self, line: bytes) -> None:
-        self.feed_prepared(prepare(line))
+        self.feed_prepared(prepare(line, (), self.party_keys()))
 
     def feed_prepared(self, prep: Prepared) -> ParsedRecord:
         """Apply one prepared line, exactly as ``feed`` would the line itself."""

@@ -210,8 +210,8 @@ def prepared_stream(
     left; every stateful check (which key was valid, for whom, when) still runs in order, in
     this process, so the first failure named is the one a single process would name."""
     if workers <= 1:
-        for line in lines:
-            yield prepare(line)
+        for line in lines:  # party signatures checked here as a worker checks them
+            yield prepare(line, (), replayer.party_keys())
         return
     it = iter(lines)
     window: deque[tuple[AsyncResult[list[_Wire]], tuple[bytes, ...]]] = deque()
