@@ -2,7 +2,8 @@
 PL/pgSQL double-entry ledger driven by pgbench in the same run (bench/plain_ledger.py).
 
 Each client is a thread that hands transfers among a few hot accounts, signed before the clock starts
-as API clients sign them on their own machines, to the process's one sequencer (group commit, ``ledger.sequencer``); a transfer counts once its group's COMMIT returned.
+as API clients sign them on their own machines, to the process's one sequencer (group commit,
+``ledger.sequencer``); a transfer counts once its group's COMMIT returned.
 ``--direct`` adds the old path (a session and a commit per transfer) for comparison.
 """
 

@@ -335,3 +335,58 @@ def test_a_forged_signature_is_still_refused_by_the_sequencer(rich: World) -> No
     with pytest.raises(BadSignature):
         seq.submit(forged, registry=rich.registry)
     assert _held(rich, B) == 0
+
+
+def test_a_new_group_waits_for_callers_still_verifying_so_they_share_one_batch(
+    rich: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit wakes its callers at once; the first to queue again would otherwise run alone while
+    the rest are still encoding and verifying: one group, two batches, and a batch's fixed
+    statements paid for one record."""
+    import ledger.sequencer as sequencer
+
+    seq = Sequencer(rich.engine)
+    seq.submit(_signed(rich, 1), registry=rich.registry)  # the signer's key is looked up once
+    monkeypatch.setattr(sequencer, "GATHER_S", 30.0)  # long: only the slow caller's arrival ends it
+    slow_ins, fast_ins = _signed(rich, 2), _signed(rich, 3)
+    entered, release = threading.Event(), threading.Event()
+    real_encode, real_batch = Sequencer._encode_and_verify, sequencer.submit_batch
+    batches: list[int] = []
+
+    def encode(self: Sequencer, instruction: Instruction) -> Any:
+        if instruction is slow_ins:
+            entered.set()
+            release.wait(30)
+        return real_encode(self, instruction)
+
+    def batch_counted(session: Session, instructions: Any, **kwargs: Any) -> Any:
+        batches.append(len(instructions))
+        return real_batch(session, instructions, **kwargs)
+
+    monkeypatch.setattr(Sequencer, "_encode_and_verify", encode)
+    monkeypatch.setattr(sequencer, "submit_batch", batch_counted)
+    out = Outcomes()
+    out.start("slow", seq, lambda: seq.submit(slow_ins, registry=rich.registry))
+    assert entered.wait(30)
+    out.start("fast", seq, lambda: seq.submit(fast_ins, registry=rich.registry))
+    wait_for(seq, units=0, instructions=1)  # the fast one queued and leads the group...
+    time.sleep(0.2)
+    assert batches == [], "...but runs nothing while a caller is still on its way"
+    release.set()
+    out.join()
+    assert batches == [2], "one batch for both"
+    assert out.groups["slow"] == out.groups["fast"]
+    assert all(isinstance(a, Receipt) for a in out.answers.values()), out.answers
+    assert _held(rich, B) == 1 + 2 + 3
+
+
+def test_a_lone_caller_never_waits_for_others_to_gather(rich: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ledger.sequencer as sequencer
+
+    monkeypatch.setattr(sequencer, "GATHER_S", 30.0)
+    seq = Sequencer(rich.engine)
+    started = time.monotonic()
+    for amount in (1, 2, 3):
+        seq.submit(_signed(rich, amount), registry=rich.registry)
+    assert time.monotonic() - started < 10, "a wait that nobody was going to end"
+    assert seq.stats.groups == 3
