@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, text, tuple_, update
@@ -87,16 +88,30 @@ _ANY_CONTROLS = select(J.c.seq).where(text(CONTROL_RECORDS)).limit(1)
 _DIGESTS_IN = select(J.c.body_digest).where(J.c.body_digest.in_(bindparam("digests", expanding=True)))
 _RULES_ADOPTED = select(J.c.core).where(J.c.type == "rules.adopt").order_by(J.c.seq.desc()).limit(1)
 _UPDATE_HEAD = update(HD).where(HD.c.id == 1)
-_UPDATE_BALANCE = (
-    update(B)
-    .where(
-        B.c.account == bindparam("b_account"),
-        B.c.instrument == bindparam("b_instrument"),
-        B.c.lot == bindparam("b_lot"),
-    )
-    .values(total=bindparam("total"), held=bindparam("held"))
-)
 _INSERT = {t.name: insert(t) for t in (J, P, B, H, A, PA, K, CP, ID)}
+
+# The three statements every transfer writes, as plain driver SQL over rows of tuples: compiling
+# and processing one dictionary of parameters per row cost more than the rest of the flush
+# (SQLAlchemy's ``construct_params`` and its bytes processor; bench/ledger_bench.py, profile).
+_JOURNAL_COLUMNS = ("seq", "time", "type", "action", "core", "hash", "prev", "registry_sig", "body_digest")
+_POSTING_COLUMNS = ("seq", "idx", "account", "instrument", "lot", "amount")
+
+
+@lru_cache(maxsize=4)
+def _hot_sql(mark: str) -> dict[str, str]:
+    def insert_into(table: str, columns: tuple[str, ...]) -> str:
+        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+
+    return {
+        "journal": insert_into("journal", _JOURNAL_COLUMNS),
+        "posting": insert_into("posting", _POSTING_COLUMNS),
+        "balance": f"UPDATE balance SET total = {mark}, held = {mark} "
+        f"WHERE account = {mark} AND instrument = {mark} AND lot = {mark}",
+    }
+
+
+def _executemany(c: Connection, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    c.exec_driver_sql(_hot_sql("?" if c.dialect.paramstyle == "qmark" else "%s")[statement], rows)
 
 
 def conn(session: Session) -> Connection:
@@ -338,8 +353,8 @@ class DbView:
 class BatchWriter:
     """Collects a batch's rows and writes each table once, with executemany."""
 
-    journal: list[dict[str, Any]] = field(default_factory=list)
-    postings: list[dict[str, Any]] = field(default_factory=list)
+    journal: list[tuple[Any, ...]] = field(default_factory=list)  # in _JOURNAL_COLUMNS order
+    postings: list[tuple[Any, ...]] = field(default_factory=list)  # in _POSTING_COLUMNS order
     dirty_positions: set[BalanceKey] = field(default_factory=set)
     dirty_holds: dict[str, int] = field(default_factory=dict)  # hold id -> seq of last change
     accounts: list[dict[str, Any]] = field(default_factory=list)
@@ -358,17 +373,17 @@ class BatchWriter:
     ) -> None:
         seq = record.seq
         self.journal.append(
-            {
-                "seq": seq,
-                "time": stamp,
-                "type": body.type,
-                "action": body.action if isinstance(body, TxBody) else None,
-                "core": record.core,
-                "hash": record.hash,
-                "prev": _prev_of(record),
-                "registry_sig": record.registry_sig,
-                "body_digest": digest,
-            }
+            (
+                seq,
+                stamp,
+                body.type,
+                body.action if isinstance(body, TxBody) else None,
+                record.core,
+                record.hash,
+                _prev_of(record),
+                record.registry_sig,
+                digest,
+            )
         )
         if isinstance(body, TxBody):
             self.postings.extend(_posting_rows(seq, body.postings))
@@ -467,9 +482,9 @@ class BatchWriter:
                 self.revoked,
             )
         if self.journal:
-            c.execute(_INSERT[J.name], self.journal)
+            _executemany(c, "journal", self.journal)
         if self.postings:
-            c.execute(_INSERT[P.name], self.postings)
+            _executemany(c, "posting", self.postings)
         self._flush_positions(c, view)
         self._flush_holds(c, view)
         if self.checkpoints:
@@ -496,15 +511,7 @@ class BatchWriter:
         for key in self.dirty_positions:
             pos = view.positions[key]
             if key in view.stored_positions:
-                updates.append(
-                    {
-                        "b_account": key[0],
-                        "b_instrument": key[1],
-                        "b_lot": key[2],
-                        "total": pos.total,
-                        "held": pos.held,
-                    }
-                )
+                updates.append((pos.total, pos.held, key[0], key[1], key[2]))
             else:
                 info = view.accounts[key[0]]
                 assert info is not None
@@ -520,7 +527,7 @@ class BatchWriter:
                 )
                 view.stored_positions.add(key)
         if updates:
-            c.execute(_UPDATE_BALANCE, updates)
+            _executemany(c, "balance", updates)  # total, held, then the key
         if inserts:
             c.execute(_INSERT[B.name], inserts)
 
@@ -615,15 +622,5 @@ def _prev_of(record: SealedRecord) -> bytes:
     return bytes.fromhex(record.core[start : start + 64].decode())
 
 
-def _posting_rows(seq: int, postings: Sequence[Posting]) -> list[dict[str, Any]]:
-    return [
-        {
-            "seq": seq,
-            "idx": i,
-            "account": p.account,
-            "instrument": p.instrument,
-            "lot": p.lot.key(),
-            "amount": p.amount,
-        }
-        for i, p in enumerate(postings)
-    ]
+def _posting_rows(seq: int, postings: Sequence[Posting]) -> list[tuple[Any, ...]]:
+    return [(seq, i, p.account, p.instrument, p.lot.key(), p.amount) for i, p in enumerate(postings)]
