@@ -10,6 +10,7 @@ as API clients sign them on their own machines, to the process's one sequencer (
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import random
 import tempfile
@@ -17,7 +18,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing import Queue
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from plain_ledger import pgbench, run_plain
 from sqlalchemy import Engine, create_engine, text
@@ -72,11 +75,18 @@ class Row:
     failed: int
     replay_ok: bool
     load: float
+    processes: int = 1
+
+
+def bench_keys() -> dict[str, SigningKey]:
+    """The parties' keys, the same in every process of a measurement."""
+    keys = {f"p{i}": SigningKey.from_seed(bytes([i + 1]) * 32) for i in range(HOT)}
+    keys["bureau"] = SigningKey.from_seed(b"B" * 32)
+    return keys
 
 
 def setup(engine: Engine, registry: Registry) -> dict[str, SigningKey]:
-    keys = {f"p{i}": SigningKey.from_seed(bytes([i + 1]) * 32) for i in range(HOT)}
-    keys["bureau"] = SigningKey.from_seed(b"B" * 32)
+    keys = bench_keys()
     with Session(engine) as s:
         init_ledger(s, registry=registry, name="concurrency bench")
         bodies: list[RegisterParty | RegisterKey | OpenAccount] = []
@@ -157,55 +167,122 @@ def direct_client(engine: Engine, registry: Registry, signed: Iterator[Instructi
             out.add(failed=1)
 
 
-def measure(factory: Callable[[], Engine], label: str, mode: str, clients: int, seconds: float) -> Row:
-    engine = factory()
+class Totals(NamedTuple):
+    committed: int
+    refused: int
+    failed: int
+    groups: int
+    members: int
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a measurement's database is, so that each process opens its own engine on it."""
+
+    url: str
+    connect_args: dict[str, str] = field(default_factory=dict)
+
+    def engine(self) -> Engine:
+        extra: dict[str, Any] = {"connect_args": self.connect_args} if self.connect_args else {}
+        return make_engine(self.url, pool_size=60, max_overflow=0, **extra)
+
+
+def run_clients(target: Target, mode: str, clients: int, first: int, seconds: float,
+                start_at: float) -> Totals:  # fmt: skip
+    """``clients`` clients of one process (its own engine and sequencer, as one ``serve`` worker),
+    running from ``start_at`` (a ``time.time()``) for ``seconds``: committed, refused, failed, groups,
+    group members, and the seconds until the last client returned."""
+    engine = target.engine()
     registry = Registry(SigningKey.from_seed(b"R" * 32))
-    keys = setup(engine, registry)
+    keys = bench_keys()
     seq, out = Sequencer(engine), Outcome()
     ahead = int(seconds * SIGNED_AHEAD_PER_S / clients) + 50
-    signed = [signed_ahead(keys, i, ahead) for i in range(clients)]
+    signed = [signed_ahead(keys, first + i, ahead) for i in range(clients)]
     for client in signed:
         next(client)  # sign the batch now, off the clock (the first transfer is dropped)
-    until = time.perf_counter() + seconds
+    time.sleep(max(0.0, start_at - time.time()))
+    start = time.perf_counter()
+    until = start + seconds
     if mode == "grouped":
         args = [(seq, registry, signed[i], until, out) for i in range(clients)]
         threads = [threading.Thread(target=grouped_client, args=a) for a in args]
     else:
         args2 = [(engine, registry, signed[i], until, out) for i in range(clients)]
         threads = [threading.Thread(target=direct_client, args=a) for a in args2]
-    start = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
+    engine.dispose()
+    stats = seq.stats
+    return Totals(out.committed, out.refused, out.failed, stats.groups, stats.members, elapsed)
+
+
+def _child(target: Target, mode: str, clients: int, first: int, seconds: float, start_at: float,
+           results: Queue[Totals]) -> None:  # fmt: skip
+    results.put(run_clients(target, mode, clients, first, seconds, start_at))
+
+
+def measure(factory: Callable[[], Target], label: str, mode: str, clients: int, seconds: float,
+            processes: int = 1) -> Row:  # fmt: skip
+    """``clients`` clients for ``seconds``, in one process or spread over ``processes`` (each with
+    its own sequencer; SQLite's writer lock or PostgreSQL's head row orders their groups)."""
+    target = factory()
+    engine = target.engine()
+    setup(engine, Registry(SigningKey.from_seed(b"R" * 32)))
+    engine.dispose()
+    share = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
+    firsts = [sum(share[:i]) for i in range(processes)]
+    start_at = time.time() + 2.0 + 0.3 * clients / processes  # after every process signed ahead
+    if processes == 1:
+        totals = [run_clients(target, mode, clients, 0, seconds, start_at)]
+    else:
+        ctx = multiprocessing.get_context("fork")  # no thread runs here yet: forking is safe
+        results: Queue[Totals] = ctx.Queue()
+        procs = [
+            ctx.Process(target=_child, args=(target, mode, n, f, seconds, start_at, results))
+            for n, f in zip(share, firsts, strict=True)
+        ]
+        for proc in procs:
+            proc.start()
+        totals = [results.get(timeout=600) for _ in procs]
+        for proc in procs:
+            proc.join()
     load = os.getloadavg()[0]
+    committed, refused = sum(t.committed for t in totals), sum(t.refused for t in totals)
+    failed = sum(t.failed for t in totals)
+    groups, members = sum(t.groups for t in totals), sum(t.members for t in totals)
+    elapsed = max(t.elapsed for t in totals)
+    engine = target.engine()
     with Session(engine) as s:
         report, diff = replay_database(s)
     engine.dispose()
-    mean = seq.stats.mean_size if mode == "grouped" else 1.0
-    return Row(label, mode, clients, out.committed / elapsed, mean, out.refused, out.failed,
-               report.ok and not diff, load)  # fmt: skip
+    mean = members / groups if mode == "grouped" and groups else 1.0
+    return Row(label, mode, clients, committed / elapsed, mean, refused, failed,
+               report.ok and not diff, load, processes)  # fmt: skip
 
 
-def sqlite_factory() -> Engine:
-    path = Path(tempfile.mkdtemp()) / "bench.db"
-    engine = make_engine(f"sqlite:///{path}", pool_size=60, max_overflow=0)
+def sqlite_factory() -> Target:
+    target = Target(f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}")
+    engine = target.engine()
     create_schema(engine)
-    return engine
+    engine.dispose()
+    return target
 
 
-def pg_factory() -> Engine:
+def pg_factory() -> Target:
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS ecoledger_cbench CASCADE"))
         conn.execute(text("CREATE SCHEMA ecoledger_cbench"))
     admin.dispose()
-    engine = make_engine(
-        PG_URL, pool_size=60, max_overflow=0, connect_args={"options": "-csearch_path=ecoledger_cbench"}
-    )
+    target = Target(PG_URL, {"options": "-csearch_path=ecoledger_cbench"})
+    engine = target.engine()
     create_schema(engine)
-    return engine
+    engine.dispose()
+    return target
 
 
 def _pg_reachable() -> bool:
@@ -224,18 +301,18 @@ def _verdict(ok: bool) -> str:
 
 
 def report(rows: list[Row], plain: dict[int, float]) -> list[str]:
-    """The table, then each target of issue 16 with its figure."""
+    """The table, then each target of issue 16 with its figure, per number of server processes."""
     lines = [
-        f"{'engine':<10} {'mode':<8} {'clients':>7} {'committed/s':>12} {'x 1 client':>10} "
+        f"{'engine':<10} {'mode':<8} {'procs':>5} {'clients':>7} {'committed/s':>12} {'x 1 client':>10} "
         f"{'mean group':>10} {'plain tps':>10} {'registry/plain':>14} {'refused':>7} {'failed':>6} "
         f"{'replay':>6} {'load 1m':>7}"
     ]
-    one = {(r.engine, r.mode): r.per_s for r in rows if r.clients == 1}
+    one = {(r.engine, r.mode, r.processes): r.per_s for r in rows if r.clients == 1}
     for r in rows:
-        base = one.get((r.engine, r.mode))
+        base = one.get((r.engine, r.mode, r.processes))
         p = plain.get(r.clients) if r.engine == "postgresql" else None
         lines.append(
-            f"{r.engine:<10} {r.mode:<8} {r.clients:>7} {r.per_s:>12,.0f} "
+            f"{r.engine:<10} {r.mode:<8} {r.processes:>5} {r.clients:>7} {r.per_s:>12,.0f} "
             f"{(r.per_s / base if base else 0):>10.2f} {r.mean_group:>10.1f} "
             f"{(f'{p:,.0f}' if p else '-'):>10} {(f'{r.per_s / p:.2f}' if p else '-'):>14} "
             f"{r.refused:>7} {r.failed:>6} {'ok' if r.replay_ok else 'FAILED':>6} {r.load:>7.2f}"
@@ -243,19 +320,26 @@ def report(rows: list[Row], plain: dict[int, float]) -> list[str]:
     for clients, tps in sorted(plain.items()):
         if not any(r.engine == "postgresql" for r in rows):
             lines.append(f"plain PL/pgSQL at {clients} clients: {tps:,.0f} tps")
-    grouped = {(r.engine, r.clients): r.per_s for r in rows if r.mode == "grouped"}
+    grouped = {(r.engine, r.processes, r.clients): r.per_s for r in rows if r.mode == "grouped"}
     lines.append("targets (issue 16):")
-    for eng in ("sqlite", "postgresql"):
-        one_c, fifty = grouped.get((eng, 1)), grouped.get((eng, 50))
-        if one_c and fifty:
-            ratio = fifty / one_c
-            lines.append(f"  {eng}: 50 clients >= 4x 1 client: {ratio:.2f}x  {_verdict(ratio >= 4)}")
-    if grouped.get(("sqlite", 50)):
-        v = grouped[("sqlite", 50)]
-        lines.append(f"  sqlite: 50 clients >= 4,000/s: {v:,.0f}/s  {_verdict(v >= 4000)}")
-    if grouped.get(("postgresql", 50)) and plain.get(50):
-        ratio = grouped[("postgresql", 50)] / plain[50]
-        lines.append(f"  postgresql: 50 clients >= 2x plain PL/pgSQL: {ratio:.2f}x  {_verdict(ratio >= 2)}")
+    for procs in sorted({r.processes for r in rows}):
+        where = f"{procs} process{'es' if procs > 1 else ''}"
+        for eng in ("sqlite", "postgresql"):
+            one_c, fifty = grouped.get((eng, procs, 1)), grouped.get((eng, procs, 50))
+            if one_c and fifty:
+                ratio = fifty / one_c
+                lines.append(
+                    f"  {eng}, {where}: 50 clients >= 4x 1 client: {ratio:.2f}x  {_verdict(ratio >= 4)}"
+                )
+        if grouped.get(("sqlite", procs, 50)):
+            v = grouped[("sqlite", procs, 50)]
+            lines.append(f"  sqlite, {where}: 50 clients >= 4,000/s: {v:,.0f}/s  {_verdict(v >= 4000)}")
+        if grouped.get(("postgresql", procs, 50)) and plain.get(50):
+            ratio = grouped[("postgresql", procs, 50)] / plain[50]
+            lines.append(
+                f"  postgresql, {where}: 50 clients >= 2x plain PL/pgSQL: {ratio:.2f}x "
+                f" {_verdict(ratio >= 2)}"
+            )
     return lines
 
 
@@ -264,9 +348,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
     parser.add_argument("--direct", action="store_true", help="also the old path: a commit per transfer")
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument(
+        "--processes", type=int, nargs="+", default=[1],
+        help="server processes the clients are spread over, each run (as serve --workers N)",
+    )  # fmt: skip
     args = parser.parse_args()
     modes = ["grouped", "direct"] if args.direct else ["grouped"]
-    engines: list[tuple[str, Callable[[], Engine]]] = [("sqlite", sqlite_factory)]
+    engines: list[tuple[str, Callable[[], Target]]] = [("sqlite", sqlite_factory)]
     pg = not args.no_pg and _pg_reachable()
     if pg:
         engines.append(("postgresql", pg_factory))
@@ -278,14 +366,21 @@ def main() -> None:
     for clients in CLIENTS:  # engines and the comparator back to back at each client count
         for label, factory in engines:
             for mode in modes:
-                rows.append(measure(factory, label, mode, clients, args.seconds))
-                print(f"  measured {label} {mode} {clients} clients: {rows[-1].per_s:,.0f}/s", flush=True)
+                for procs in args.processes:
+                    if procs > clients:
+                        continue
+                    rows.append(measure(factory, label, mode, clients, args.seconds, procs))
+                    print(
+                        f"  measured {label} {mode} {clients} clients in {procs} process(es): "
+                        f"{rows[-1].per_s:,.0f}/s",
+                        flush=True,
+                    )
         if pg and pgbench() is not None:
             plain[clients] = run_plain(PG_URL, clients=clients, seconds=round(args.seconds), hot=HOT).tps
             print(f"  measured plain PL/pgSQL {clients} clients: {plain[clients]:,.0f} tps", flush=True)
     if pg and pgbench() is None:
         print("plain PL/pgSQL comparator: skipped (pgbench not found)")
-    rows.sort(key=lambda r: (r.engine != "sqlite", r.mode, r.clients))
+    rows.sort(key=lambda r: (r.engine != "sqlite", r.mode, r.processes, r.clients))
     print("\n".join(report(rows, plain)))
 
 

@@ -92,26 +92,59 @@ _INSERT = {t.name: insert(t) for t in (J, P, B, H, A, PA, K, CP, ID)}
 
 # The three statements every transfer writes, as plain driver SQL over rows of tuples: compiling
 # and processing one dictionary of parameters per row cost more than the rest of the flush
-# (SQLAlchemy's ``construct_params`` and its bytes processor; bench/ledger_bench.py, profile).
+# (SQLAlchemy's ``construct_params`` and its bytes processor; bench/ledger_bench.py, profile). On
+# PostgreSQL each is one statement for the whole batch (a VALUES list), not one a row.
 _JOURNAL_COLUMNS = ("seq", "time", "type", "action", "core", "hash", "prev", "registry_sig", "body_digest")
 _POSTING_COLUMNS = ("seq", "idx", "account", "instrument", "lot", "amount")
 
 
-@lru_cache(maxsize=4)
-def _hot_sql(mark: str) -> dict[str, str]:
-    def insert_into(table: str, columns: tuple[str, ...]) -> str:
-        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+_HOT_TYPES = {  # PostgreSQL casts of each column, for the rows of a VALUES list
+    "journal": ("bigint", "text", "text", "text", "bytea", "bytea", "bytea", "bytea", "bytea"),
+    "posting": ("bigint", "integer", "text", "text", "text", "bigint"),
+    "balance": ("bigint", "bigint", "text", "text", "text"),  # total, held, then the key
+}
+_PG_ROWS = 1000  # rows a statement (journal: 9,000 parameters of PostgreSQL's 65,535)
 
-    return {
-        "journal": insert_into("journal", _JOURNAL_COLUMNS),
-        "posting": insert_into("posting", _POSTING_COLUMNS),
-        "balance": f"UPDATE balance SET total = {mark}, held = {mark} "
-        f"WHERE account = {mark} AND instrument = {mark} AND lot = {mark}",
-    }
+
+def _hot_insert(table: str, columns: tuple[str, ...], values: str) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"
+
+
+@lru_cache(maxsize=8)
+def _sqlite_sql(statement: str) -> str:
+    """One row's statement, for ``executemany`` (in process, it costs no round trip a row)."""
+    row = "(" + ", ".join("?" * len(_HOT_TYPES[statement])) + ")"
+    if statement == "journal":
+        return _hot_insert("journal", _JOURNAL_COLUMNS, row)
+    if statement == "posting":
+        return _hot_insert("posting", _POSTING_COLUMNS, row)
+    return "UPDATE balance SET total = ?, held = ? WHERE account = ? AND instrument = ? AND lot = ?"
+
+
+@lru_cache(maxsize=64)
+def _pg_sql(statement: str, rows: int) -> str:
+    """One statement for ``rows`` rows: PostgreSQL runs one statement, not one a row."""
+    row = "(" + ", ".join(f"%s::{t}" for t in _HOT_TYPES[statement]) + ")"
+    values = ", ".join([row] * rows)
+    if statement == "journal":
+        return _hot_insert("journal", _JOURNAL_COLUMNS, values)
+    if statement == "posting":
+        return _hot_insert("posting", _POSTING_COLUMNS, values)
+    return (
+        "UPDATE balance SET total = v.total, held = v.held FROM (VALUES "
+        + values
+        + ") AS v (total, held, account, instrument, lot) WHERE balance.account = v.account"
+        " AND balance.instrument = v.instrument AND balance.lot = v.lot"
+    )
 
 
 def _executemany(c: Connection, statement: str, rows: list[tuple[Any, ...]]) -> None:
-    c.exec_driver_sql(_hot_sql("?" if c.dialect.paramstyle == "qmark" else "%s")[statement], rows)
+    if c.dialect.name != "postgresql":
+        c.exec_driver_sql(_sqlite_sql(statement), rows)
+        return
+    for start in range(0, len(rows), _PG_ROWS):
+        chunk = rows[start : start + _PG_ROWS]
+        c.exec_driver_sql(_pg_sql(statement, len(chunk)), tuple(v for row in chunk for v in row))
 
 
 def conn(session: Session) -> Connection:
@@ -129,16 +162,19 @@ class Head:
     rule_set: int = 1  # the rule set in force (``ledger.movements``), raised by ``rules.adopt``
 
     @classmethod
-    def lock(cls, session: Session) -> Head | None:
-        """Take the sequencer lock (a no-op on SQLite, which already holds the write lock)."""
+    def lock(cls, session: Session, warm: WarmView | None = None) -> Head | None:
+        """Take the sequencer lock (a no-op on SQLite, which already holds the write lock). With
+        ``warm`` still current, the rule set in force is its view's, not read again."""
         row = conn(session).execute(_HEAD_FOR_UPDATE).first()
         if row is None:
             return None
         nodes = [row.frontier[i : i + 32] for i in range(0, len(row.frontier), 32)]
         moment = parse_utc(row.time) if row.time else None
         frontier = Frontier(row.next_seq, nodes)
-        adopted = conn(session).execute(_RULES_ADOPTED).scalar()
-        rule_set = int(json.loads(adopted)["body"]["version"]) if adopted is not None else 1
+        rule_set = warm.rule_set_at(row.next_seq, bytes(row.hash)) if warm is not None else None
+        if rule_set is None:
+            adopted = conn(session).execute(_RULES_ADOPTED).scalar()
+            rule_set = int(json.loads(adopted)["body"]["version"]) if adopted is not None else 1
         return cls(row.next_seq, row.hash, row.time, frontier, moment=moment, rule_set=rule_set)
 
     def values(self) -> dict[str, Any]:
@@ -588,6 +624,49 @@ class BatchWriter:
         self.idempotency.append(
             {"scope": scope, "key": key, "request_digest": digest, "seq": seq, "response": text}
         )
+
+
+class WarmView:
+    """What one writer's last batch read and wrote (accounts, positions, holds, keys, parties,
+    controls...), kept for its next batch while the journal's head is still where that batch left
+    it, as (seq, hash): then no record was written since, by this process or another, and every
+    table the view mirrors (written only with a record, in ``BatchWriter.flush``) holds what the
+    view holds. Another head (another process's group, a workflow's records, a batch or group rolled
+    back) and the next batch starts cold. Saves a batch the reads of its parties, keys, accounts and
+    balances: a dozen round trips on PostgreSQL. Used by one writer at a time (the sequencer's turn).
+    """
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self.limit = limit  # entries kept at most (digests and idempotency answers are not kept)
+        self._view: DbView | None = None
+        self._at: tuple[int, bytes] | None = None
+
+    def rule_set_at(self, next_seq: int, head_hash: bytes) -> int | None:
+        """The rule set in force, when the head is where the kept view left it; else None."""
+        if self._view is None or self._at != (next_seq, head_hash):
+            self._view = self._at = None
+            return None
+        return self._view.rule_set
+
+    def take(self, session: Session, head: Head) -> DbView:
+        """The kept view for this batch if the head has not moved, else a cold one."""
+        view = self._view
+        current = view is not None and self._at == (head.next_seq, bytes(head.hash))
+        self._view = self._at = None  # handed out: kept again only by ``keep`` after the flush
+        if view is None or not current:
+            return DbView(session, rule_set=head.rule_set)
+        view.session = session
+        return view
+
+    def keep(self, view: DbView, head: Head) -> None:
+        view.digests.clear()
+        view.idempotency.clear()
+        size = len(view.accounts) + len(view.positions) + len(view.holds) + len(view.keys) + len(view.parties)
+        if size <= self.limit:
+            self._view, self._at = view, (head.next_seq, bytes(head.hash))
+
+    def forget(self) -> None:
+        self._view = self._at = None
 
 
 def key_info(row: Any) -> KeyInfo:

@@ -31,7 +31,7 @@ from sqlmodel import Session
 from ledger.crypto import TAG_BODY, verify_ahead
 from ledger.db import statement_reader
 from ledger.errors import DomainError
-from ledger.repository import HD, K
+from ledger.repository import HD, K, WarmView
 from ledger.service import Encoded, Instruction, Receipt, Registry, submit_batch
 
 __all__ = ["GROUP", "GroupCommitFailed", "Sequencer", "SequencerStats"]
@@ -107,6 +107,7 @@ class Sequencer:
         self._stats = SequencerStats()
         self._local = threading.local()
         self._public_keys: dict[str, bytes] = {}
+        self._warm = WarmView()  # the last batch's view, for the next while the head has not moved
 
     @property
     def stats(self) -> SequencerStats:
@@ -330,8 +331,7 @@ class Sequencer:
                 if not isinstance(job.outcome, DomainError):
                     job.outcome = exc
 
-    @staticmethod
-    def _apply(session: Session, jobs: list[_Job]) -> None:
+    def _apply(self, session: Session, jobs: list[_Job]) -> None:
         by_registry: dict[int, list[_Job]] = {}
         for job in jobs:
             if job.check is not None:
@@ -345,7 +345,9 @@ class Sequencer:
             instructions = [j.instruction for j in batch]
             encoded = [j.encoded for j in batch]
             ready = None if None in encoded else [e for e in encoded if e is not None]
-            results = submit_batch(session, instructions, registry=batch[0].registry, encoded=ready)
+            results = submit_batch(
+                session, instructions, registry=batch[0].registry, encoded=ready, warm=self._warm
+            )
             for job, result in zip(batch, results, strict=True):
                 job.outcome = result
 

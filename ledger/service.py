@@ -54,6 +54,7 @@ from ledger.repository import (
     J,
     K,
     P,
+    WarmView,
     conn,
     key_info,
 )
@@ -195,17 +196,20 @@ def submit_batch(
     *,
     registry: Registry,
     encoded: Sequence[Encoded] | None = None,
+    warm: WarmView | None = None,
 ) -> list[Receipt | DomainError]:
     """Apply instructions in order under one lock and one write per table (group commit).
 
     A refused instruction changes nothing and takes no sequence number; the others still
     apply. The caller commits once for the whole batch. ``encoded``: the instructions' bodies
-    already encoded (``encode``) by their callers, outside the lock.
+    already encoded (``encode``) by their callers, outside the lock. ``warm``: the caller's last
+    batch's view, reused while the journal's head has not moved since (``WarmView``).
     """
-    head = Head.lock(session)
+    head = Head.lock(session, warm)
     if head is None:
         raise LedgerNotInitialized("run init first: the journal has no genesis record")
-    view, writer = DbView(session, rule_set=head.rule_set), BatchWriter()
+    view = warm.take(session, head) if warm is not None else DbView(session, rule_set=head.rule_set)
+    writer = BatchWriter()
     results: list[Receipt | DomainError] = []
     for enc in _prepare(view, instructions, encoded):
         try:
@@ -213,6 +217,8 @@ def submit_batch(
         except DomainError as exc:
             results.append(exc)
     writer.flush(session, view, head)
+    if warm is not None:
+        warm.keep(view, head)
     return results
 
 

@@ -200,8 +200,9 @@ def test_a_failed_commit_answers_every_member_with_the_failure_and_stores_nothin
     assert isinstance(out.answers["refused"], InsufficientBalance), "a refusal stays its own"
     assert _records(rich) == before
     assert _held(rich, A) == 1_000
-    # the sequencer goes on: the next caller opens a new group
+    # the sequencer goes on: the next caller opens a new group, reading afresh what was rolled back
     assert seq.submit(_signed(rich, 7), registry=rich.registry).seq == before
+    assert (_held(rich, A), _held(rich, B)) == (1_000 - 7, 7)
 
 
 def test_one_caller_alone_commits_each_write_in_its_own_group(rich: World) -> None:
@@ -390,3 +391,99 @@ def test_a_lone_caller_never_waits_for_others_to_gather(rich: World, monkeypatch
         seq.submit(_signed(rich, amount), registry=rich.registry)
     assert time.monotonic() - started < 10, "a wait that nobody was going to end"
     assert seq.stats.groups == 3
+
+
+@contextmanager
+def selects_counted(engine: Engine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_a_batch_reuses_what_the_last_batch_read_while_the_head_has_not_moved(rich: World) -> None:
+    seq = Sequencer(rich.engine)
+    seq.submit(_signed(rich, 1), registry=rich.registry)
+    with selects_counted(rich.engine) as cold:
+        back = Instruction.signed(transfer(B, A, 1), ("ent:b", rich.keys["ent:b"]))
+        seq.submit(back, registry=rich.registry)
+    with selects_counted(rich.engine) as warm:
+        seq.submit(_signed(rich, 2), registry=rich.registry)
+    read_again = [q for q in warm if any(t in q for t in ("FROM account", "FROM balance", "FROM party"))]
+    assert read_again == [], "the accounts, balances, parties and keys were the last batch's"
+    assert len(warm) < len(cold)
+    assert (_held(rich, A), _held(rich, B)) == (1_000 - 1 + 1 - 2, 2)
+
+
+def test_a_record_written_by_another_writer_makes_the_next_batch_read_afresh(rich: World) -> None:
+    """The kept view said A holds 990; another process's writer left it 5: the next batch must see
+    5 and refuse 10, not overwrite the balance from what it kept."""
+    seq = Sequencer(rich.engine)
+    seq.submit(_signed(rich, 10), registry=rich.registry)
+    with Session(rich.engine) as other:  # another server process: its own connection and commit
+        submit(other, _signed(rich, 985), registry=rich.registry)
+        other.commit()
+    with pytest.raises(InsufficientBalance):
+        seq.submit(_signed(rich, 10), registry=rich.registry)
+    assert seq.submit(_signed(rich, 5), registry=rich.registry).seq > 0
+    assert (_held(rich, A), _held(rich, B)) == (0, 1_000)
+    with Session(rich.engine) as s:
+        report, diff = replay_database(s)
+    assert report.ok, report.failure
+    assert diff == {}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_interleaved_writers_with_kept_views_accept_exactly_what_the_balance_allows(
+    rich: World, seed: int
+) -> None:
+    """Two sequencers (two server processes) and plain sessions take turns at random on one hot
+    account: each write is accepted exactly when the true balance covers it, and the tables end
+    equal to the journal's replay."""
+    import random
+
+    rng = random.Random(seed)
+    other_engine = _second_engine(rich.engine)
+    try:
+        balance = _interleave(rich, rng, Sequencer(rich.engine), Sequencer(other_engine))
+    finally:
+        other_engine.dispose()
+    assert _held(rich, A) == balance
+    with Session(rich.engine) as s:
+        report, diff = replay_database(s)
+    assert report.ok, report.failure
+    assert diff == {}
+
+
+def _interleave(rich: World, rng: Any, first: Sequencer, second: Sequencer) -> int:
+    """40 writes of random sizes from A by random writers, some given back to A; A's balance after."""
+    balance = 1_000
+    for _ in range(40):
+        amount = rng.choice([1, 5, 50, 120, 400])
+        writer = rng.choice(["first", "second", "session"])
+        try:
+            if writer == "session":
+                with Session(rich.engine) as s:
+                    submit(s, _signed(rich, amount), registry=rich.registry)
+                    s.commit()
+            else:
+                seq = first if writer == "first" else second
+                seq.submit(_signed(rich, amount), registry=rich.registry)
+        except InsufficientBalance:
+            assert amount > balance, (writer, amount, balance)
+        else:
+            assert amount <= balance, (writer, amount, balance)
+            balance -= amount
+        if balance < 1_000 and rng.random() < 0.2:  # some back, signed by B's owner
+            back = rng.randint(1, 1_000 - balance)
+            give = Instruction.signed(transfer(B, A, back), ("ent:b", rich.keys["ent:b"]))
+            rng.choice([first, second]).submit(give, registry=rich.registry)
+            balance += back
+    return balance
