@@ -13,11 +13,12 @@ import argparse
 import multiprocessing
 import os
 import random
+import statistics
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import Queue
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -76,6 +77,8 @@ class Row:
     replay_ok: bool
     load: float
     processes: int = 1
+    low: float = 0.0  # the slowest and fastest of the repeats whose median is ``per_s``
+    high: float = 0.0
 
 
 def bench_keys() -> dict[str, SigningKey]:
@@ -303,7 +306,8 @@ def _verdict(ok: bool) -> str:
 def report(rows: list[Row], plain: dict[int, float]) -> list[str]:
     """The table, then each target of issue 16 with its figure, per number of server processes."""
     lines = [
-        f"{'engine':<10} {'mode':<8} {'procs':>5} {'clients':>7} {'committed/s':>12} {'x 1 client':>10} "
+        f"{'engine':<10} {'mode':<8} {'procs':>5} {'clients':>7} {'committed/s':>12} {'repeats min-max':>16} "
+        f"{'x 1 client':>10} "
         f"{'mean group':>10} {'plain tps':>10} {'registry/plain':>14} {'refused':>7} {'failed':>6} "
         f"{'replay':>6} {'load 1m':>7}"
     ]
@@ -313,6 +317,7 @@ def report(rows: list[Row], plain: dict[int, float]) -> list[str]:
         p = plain.get(r.clients) if r.engine == "postgresql" else None
         lines.append(
             f"{r.engine:<10} {r.mode:<8} {r.processes:>5} {r.clients:>7} {r.per_s:>12,.0f} "
+            f"{f'{r.low:,.0f}-{r.high:,.0f}':>16} "
             f"{(r.per_s / base if base else 0):>10.2f} {r.mean_group:>10.1f} "
             f"{(f'{p:,.0f}' if p else '-'):>10} {(f'{r.per_s / p:.2f}' if p else '-'):>14} "
             f"{r.refused:>7} {r.failed:>6} {'ok' if r.replay_ok else 'FAILED':>6} {r.load:>7.2f}"
@@ -343,11 +348,27 @@ def report(rows: list[Row], plain: dict[int, float]) -> list[str]:
     return lines
 
 
+def _median(cell: list[Row]) -> Row:
+    """The run with the median rate, carrying the slowest and fastest rates of the cell."""
+    ranked = sorted(cell, key=lambda r: r.per_s)
+    middle = ranked[(len(ranked) - 1) // 2]
+    refused, failed = sum(r.refused for r in cell), sum(r.failed for r in cell)
+    return replace(
+        middle,
+        low=ranked[0].per_s,
+        high=ranked[-1].per_s,
+        refused=refused,
+        failed=failed,
+        replay_ok=all(r.replay_ok for r in cell),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
     parser.add_argument("--direct", action="store_true", help="also the old path: a commit per transfer")
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds; each figure is the median")
     parser.add_argument(
         "--processes", type=int, nargs="+", default=[1],
         help="server processes the clients are spread over, each run (as serve --workers N)",
@@ -361,23 +382,28 @@ def main() -> None:
     elif not args.no_pg:
         print(f"postgresql: skipped (not reachable at {PG_URL.split('@')[-1]})")
     print(f"{os.cpu_count()} cores; load average at start {os.getloadavg()[0]:.2f}")
-    rows: list[Row] = []
-    plain: dict[int, float] = {}
-    for clients in CLIENTS:  # engines and the comparator back to back at each client count
-        for label, factory in engines:
-            for mode in modes:
-                for procs in args.processes:
-                    if procs > clients:
-                        continue
-                    rows.append(measure(factory, label, mode, clients, args.seconds, procs))
-                    print(
-                        f"  measured {label} {mode} {clients} clients in {procs} process(es): "
-                        f"{rows[-1].per_s:,.0f}/s",
-                        flush=True,
-                    )
-        if pg and pgbench() is not None:
-            plain[clients] = run_plain(PG_URL, clients=clients, seconds=round(args.seconds), hot=HOT).tps
-            print(f"  measured plain PL/pgSQL {clients} clients: {plain[clients]:,.0f} tps", flush=True)
+    runs: dict[tuple[str, str, int, int], list[Row]] = {}
+    plain_runs: dict[int, list[float]] = {}
+    for rep in range(args.repeats):  # every cell once per round: a slow spell hits all of them
+        for clients in CLIENTS:  # engines and the comparator back to back at each client count
+            for label, factory in engines:
+                for mode in modes:
+                    for procs in args.processes:
+                        if procs > clients:
+                            continue
+                        row = measure(factory, label, mode, clients, args.seconds, procs)
+                        runs.setdefault((label, mode, procs, clients), []).append(row)
+                        print(
+                            f"  round {rep + 1}: {label} {mode} {clients} clients in {procs} process(es): "
+                            f"{row.per_s:,.0f}/s",
+                            flush=True,
+                        )
+            if pg and pgbench() is not None:
+                tps = run_plain(PG_URL, clients=clients, seconds=round(args.seconds), hot=HOT).tps
+                plain_runs.setdefault(clients, []).append(tps)
+                print(f"  round {rep + 1}: plain PL/pgSQL {clients} clients: {tps:,.0f} tps", flush=True)
+    rows = [_median(cell) for cell in runs.values()]
+    plain = {clients: statistics.median(v) for clients, v in plain_runs.items()}
     if pg and pgbench() is None:
         print("plain PL/pgSQL comparator: skipped (pgbench not found)")
     rows.sort(key=lambda r: (r.engine != "sqlite", r.mode, r.processes, r.clients))
