@@ -14,10 +14,10 @@ from sqlmodel import Session
 
 from api.cli_common import REGISTRY_KEY_HELP, open_registry, registry_key_arg
 from api.cli_federation import verify_two
+from api.replay_checks import replay_checks
 from api.replica import source_engine
 from ledger.crypto import b64e
 from ledger.errors import DomainError
-from methodologies.registry import methodology_check
 
 __all__ = ["add_audit_commands"]
 
@@ -91,7 +91,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         registry_key=keys[0] if keys else None,
         workers=args.workers,
         progress=args.progress or sys.stderr.isatty(),
-        checks=[methodology_check],
+        checks=replay_checks(),
         extra_checkpoints=kept,
     )
     print(summary.render())
@@ -111,7 +111,7 @@ def cmd_audit_report(args: argparse.Namespace) -> int:
             as_of=as_of,
             registry_key=registry_key_arg(args.registry_key),
             workers=args.workers or 1,
-            checks=[methodology_check],
+            checks=replay_checks(),
             label=f"end of {args.as_of} (UTC+8)" if len(args.as_of) == 10 else args.as_of,
         )
     except ReportError as exc:

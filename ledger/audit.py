@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol, runtime_checkable
 
 from ledger.bundle import CERTIFICATE_FORMAT, CHECKPOINTS, JOURNAL, KEYS, Bundle, BundleError, key_event
 from ledger.canonical import canonical_bytes
@@ -42,6 +42,7 @@ __all__ = [
     "CertificateResult",
     "ProgressBar",
     "ReplayRun",
+    "SummaryLine",
     "replay_bundle",
     "verify_bundle",
     "verify_certificate_json",
@@ -214,6 +215,15 @@ def replay_bundle(
 # -- verify: the one-screen summary -------------------------------------------------------------
 
 
+@runtime_checkable
+class SummaryLine(Protocol):
+    """A replay plug-in (check or observer) that says in one line of the summary what it rebuilt."""
+
+    def summary_line(self) -> tuple[str, str]:
+        """``(label, text)``, e.g. ``("serials", "17,640 serials of 1 batch rebuilt over ...")``."""
+        ...
+
+
 @dataclass
 class AuditSummary:
     bundle: str
@@ -223,6 +233,7 @@ class AuditSummary:
     problems: list[str] = field(default_factory=list)  # bundle-level: manifest, derived files
     bundle_error: str | None = None
     key_id: str | None = None  # of the registry key replay pinned
+    plugins: list[tuple[str, str]] = field(default_factory=list)  # what each plug-in says it rebuilt
 
     @property
     def failure(self) -> ReplayFailure | None:
@@ -247,6 +258,7 @@ class AuditSummary:
                 f"  checkpoints   {r.checkpoints_verified:,} verified",
                 f"  parties       {len(st.parties):,}  keys {len(st.keys):,}  accounts {len(st.accounts):,}",
                 f"  positions     {len(st.positions):,} non-zero   open holds {open_holds:,}",
+                *(f"  {label:<13} {text}" for label, text in self.plugins),
                 f"  head hash     {r.head_hash.hex()}",
                 f"  time          {self.run.seconds:,.1f} s, {r.records / max(self.run.seconds, 1e-9):,.0f} "
                 f"records/s, "
@@ -335,6 +347,8 @@ def verify_bundle(
         except BundleError as exc:
             summary.bundle_error = str(exc)
             return summary
+        plugins: tuple[object, ...] = (*checks, *observers)
+        summary.plugins = [p.summary_line() for p in plugins if isinstance(p, SummaryLine)]
         if summary.run.report.ok:
             summary.problems = _manifest_problems(bundle, summary.run)
     return summary

@@ -15,10 +15,10 @@ from starlette.background import BackgroundTask
 
 from accounts.service import export_journal
 from api.deps import ActorDep, ReaderDep, RegistryDep
+from api.replay_checks import replay_checks
 from api.schemas import ErrorOut
 from api.schemas.exports import VerificationOut
 from ledger.audit import verify_bundle
-from methodologies.registry import methodology_check
 
 router = APIRouter(prefix="/v1", tags=["exports"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 403)}
@@ -55,13 +55,13 @@ def get_bundle(actor: ActorDep, session: ReaderDep) -> FileResponse:
 @router.get("/exports/verification", response_model=VerificationOut, responses=ERRORS)
 def get_verification(actor: ActorDep, session: ReaderDep, registry: RegistryDep) -> VerificationOut:
     """Replay the current journal exactly as the offline `ecoledger audit verify` does (every
-    encoding, hash link, signature, checkpoint, rule and methodology) and summarize it (auditors
+    encoding, hash link, signature, checkpoint, rule, methodology and serial) and summarize it (auditors
     and the operator)."""
     work = _workdir()
     try:
         export_journal(session, actor=actor, out_dir=work / "bundle")
         summary = verify_bundle(
-            work / "bundle", registry_key=registry.key.public, workers=1, checks=[methodology_check]
+            work / "bundle", registry_key=registry.key.public, workers=1, checks=replay_checks()
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

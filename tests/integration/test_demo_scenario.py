@@ -18,9 +18,12 @@ from accounts.service import get_participant
 from api import demo
 from api.demo import foureyes as demo_foureyes
 from ledger.model import Lot
-from ledger.service import Registry, balances, controls_of, head_size, replay_database
+from ledger.replay import Replayer
+from ledger.service import Registry, balances, controls_of, head_size, journal_lines, replay_database
 from market.auctions import service as auctions
 from market.auctions.state import AuctionStatus, AwardStatus, get_auction
+from market.bluecarbon.serial_audit import SerialAudit
+from market.bluecarbon.serials import serialized
 from market.bluecarbon.service import get_batch, serials_of
 from market.consent import Consent
 from market.crosscity import service as crosscity
@@ -62,6 +65,7 @@ def test_the_demo_scenario_loads_through_the_services_and_holds_what_the_console
     _zhoushan_vocs_were_allocated_and_traded(engine, facts)
     _a_yuyao_trade_offer_waits_for_the_dyer(engine, facts)
     _the_mussel_project_was_issued_with_serials_and_partly_retired(engine, facts)
+    _the_auditors_replay_rebuilds_the_serial_blocks_the_registry_keeps(engine)
     _the_518_households_were_paid_their_split_of_the_sale(engine, facts)
     _logins_authenticate_and_a_person_can_bid_live_with_the_custody_key(engine, registry, vault, facts)
     _a_four_eyes_transfer_waits_for_the_approver_and_a_trusted_account_is_in_its_delay(engine, facts)
@@ -174,6 +178,20 @@ def _the_mussel_project_was_issued_with_serials_and_partly_retired(engine: Engin
         (retired,) = serials_of(s, account=f"{tank}.retirement")
         assert retired.end - retired.start + 1 == 1_000  # one serial per tonne, one block
         assert _position(s, f"{tank}.retirement", "BC") == (1_000_000, 0)
+
+
+def _the_auditors_replay_rebuilds_the_serial_blocks_the_registry_keeps(engine: Engine) -> None:
+    """The serial book ``audit verify`` rebuilds accepts every record the services wrote (issuance, the
+    households' sale, a retirement) and ends where the registry's stored blocks are."""
+    audit = SerialAudit()
+    replayer = Replayer(checks=[audit])
+    with Session(engine) as s:
+        for line in journal_lines(s):
+            replayer.feed(line)
+        holders = {b.account for b in balances(s) if serialized(b.instrument) and b.total > 0}
+        live = sorted(b for account in holders for b in serials_of(s, account=account))
+    assert audit.records == 3  # the issuance, the households' sale (bc.sale), a retirement
+    assert audit.book.blocks() == live
 
 
 def _the_518_households_were_paid_their_split_of_the_sale(engine: Engine, facts: Facts) -> None:

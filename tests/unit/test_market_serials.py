@@ -6,12 +6,15 @@ import pytest
 
 from ledger.errors import InvalidInput
 from ledger.model import AccountKind, Body, Lot, OpenAccount, Posting, TxBody
+from ledger.rules import AccountInfo
+from ledger.state import LedgerState
 from market.bluecarbon.errors import (
     RetiredSerialsImmovable,
     SerialRangeConflict,
     SerialsNotHeld,
     WholeTonnesOnly,
 )
+from market.bluecarbon.serial_audit import SerialAudit
 from market.bluecarbon.serials import (
     SerialBlock,
     SerialBook,
@@ -142,3 +145,45 @@ def test_replay_rebuilds_the_book_and_checks_what_each_record_states() -> None:
     )
     with pytest.raises(RetiredSerialsImmovable):
         replay_serials([*bodies, escape])
+
+
+def test_the_replay_check_keeps_the_same_book_with_sinks_from_the_replays_accounts() -> None:
+    retirement = AccountInfo("a.retirement", "a", AccountKind.RETIREMENT)
+    state = LedgerState(accounts={retirement.id: retirement})  # what replay opened before these records
+    issue = TxBody(
+        "bc.issue",
+        "n1",
+        (Posting(CAP, "BC", B1, -10_000), Posting("a", "BC", B1, 10_000)),
+        meta={"serial_start": 1, "serial_end": 10},
+    )
+    retire = TxBody(
+        "bc.retire", "n2", (Posting("a", "BC", B1, -3000), Posting("a.retirement", "BC", B1, 3000))
+    )
+    cod = TxBody(
+        "transfer",
+        "n3",
+        (
+            Posting("a", "COD", Lot(jurisdiction="330900"), -5),
+            Posting("b", "COD", Lot(jurisdiction="330900"), 5),
+        ),
+    )
+    audit = SerialAudit()
+    for seq, body in enumerate((issue, retire, cod), start=7):
+        assert audit(seq, body.to_json(), state) is None
+    assert (
+        audit.book.blocks()
+        == replay_serials(
+            [OpenAccount("a.retirement", "a", AccountKind.RETIREMENT, "n0"), issue, retire]
+        ).blocks()
+    )
+    assert audit.records == 2  # the COD transfer carries no serials
+    escape = TxBody(
+        "bc.transfer", "n4", (Posting("a.retirement", "BC", B1, -1000), Posting("b", "BC", B1, 1000))
+    )
+    failure = audit(11, escape.to_json(), state)
+    assert failure is not None
+    assert (failure.seq, failure.rule, failure.evidence["field"]) == (
+        11,
+        "retired_serials_immovable",
+        "postings[0].account",
+    )
