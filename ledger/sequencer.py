@@ -148,13 +148,6 @@ class Sequencer:
         if group.failure is not None:
             raise GroupCommitFailed("the group's commit failed; nothing of it was stored") from group.failure
 
-    def read(self, work: Callable[[Session], T]) -> T:
-        """``work(session)`` on a short read-only session of its own, outside the group and its turn:
-        for checks on facts fixed once recorded (an account's owner, a party's jurisdiction), which
-        then run in the caller's thread instead of one after another in the turn."""
-        with Session(statement_reader(self.engine)) as session:
-            return work(session)
-
     def run(self, work: Callable[[Session], T]) -> T:
         """``work(session)`` as one unit of the current group (``unit``)."""
         with self.unit() as session:

@@ -32,19 +32,16 @@ def transfer(
 def submit_transfer(
     sequencer: Sequencer, *, registry: Registry, actor: Participant, instruction: Instruction
 ) -> Receipt:
-    """``transfer`` through the process's group commit: authorized in the caller's thread, then the
-    instruction joins the next batch of the current group; its receipt once the group is durable."""
+    """``transfer`` through the process's group commit: the instruction joins the next batch of the
+    current group, authorized in the group's transaction; its receipt once the group is durable."""
     _refuse_serialized(instruction.body)
     scoped = replace(instruction, scope=actor.party)
 
     def check(session: Session) -> None:
+        # Owners and jurisdictions are fixed when recorded, so the state before the batch decides.
         check_submission(session, actor=actor, action=Action.TRANSFER_UNITS, instruction=scoped)
 
-    # Owners, jurisdictions and hold controllers are fixed when recorded, so a read outside the
-    # group decides as one inside it would; in the turn, its four reads a transfer ran one after
-    # another for the whole group (an account opened in the same group is not yet visible: refused).
-    sequencer.read(check)
-    return sequencer.submit(scoped, registry=registry)
+    return sequencer.submit(scoped, registry=registry, check=check)
 
 
 def _refuse_serialized(body: Body) -> None:

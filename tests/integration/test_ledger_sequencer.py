@@ -487,25 +487,3 @@ def _interleave(rich: World, rng: Any, first: Sequencer, second: Sequencer) -> i
             rng.choice([first, second]).submit(give, registry=rich.registry)
             balance += back
     return balance
-
-
-def test_a_transfer_is_authorized_before_it_queues_so_a_refusal_never_waits_for_the_turn(rich: World) -> None:
-    """Owners and jurisdictions are fixed once recorded: ``submit_transfer`` checks them in the
-    caller's thread. Were the check in the turn, this call, made while the turn is held, would wait
-    (here: time out) instead of being refused at once."""
-    from accounts.errors import PermissionDenied
-    from accounts.model import Participant, Role
-    from market.trades.transfers import submit_transfer
-
-    seq = Sequencer(rich.engine, wait_s=2.0)
-    mallory = Participant("ent:b", Role.ENTERPRISE, "B")
-    from_a = Instruction.signed(transfer(A, B, 5), ("ent:b", rich.keys["ent:b"]))
-    with seq.unit():  # another writer holds the turn
-        started = time.monotonic()
-        with pytest.raises(PermissionDenied):
-            submit_transfer(seq, registry=rich.registry, actor=mallory, instruction=from_a)
-        assert time.monotonic() - started < 1.5
-    owner = Participant("ent:a", Role.ENTERPRISE, "A")
-    receipt = submit_transfer(seq, registry=rich.registry, actor=owner, instruction=_signed(rich, 5))
-    assert receipt.seq > 0
-    assert (_held(rich, A), _held(rich, B)) == (995, 5)
