@@ -24,7 +24,9 @@ from api.cli_credentials import add_credential_commands
 from api.cli_db import add_db_commands
 from api.cli_federation import add_federation_commands
 from api.keyfile import load_key, resolve_key_path, write_secret
+from api.replay_checks import replay_checks
 from api.replica import READ_URL_ENV, read_url, source_engine
+from ledger.audit import SummaryLine
 from ledger.crypto import SigningKey, b64e
 from ledger.db import make_engine
 from ledger.errors import DomainError
@@ -55,8 +57,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     engine = source_engine(args)  # the replica (key checked, lag printed) under --read-db
+    plugins = replay_checks()
     with Session(engine) as s:
-        report, diff = replay_database(s)
+        report, diff = replay_database(s, checks=plugins)
         kept = latest_checkpoint(s, at_least=0)
     engine.dispose()
     if not report.ok:
@@ -69,6 +72,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         f"OK: {report.records} records, {report.checkpoints_verified} checkpoints verified, "
         f"{len(report.state.positions)} positions equal to the replay"
     )
+    for plugin in plugins:
+        if isinstance(plugin, SummaryLine):
+            name, line = plugin.summary_line()
+            print(f"{name}: {line}")
     where = "the replica's journal" if read_url(args) else "the journal"
     checkpoint = "no checkpoint yet"
     if kept is not None:  # a replica moves on while it is replayed: name what the replay covered
@@ -143,7 +150,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         make_checkpoint(s, registry=registry)
         s.commit()
     with Session(engine) as s:
-        report, diff = replay_database(s)
+        report, diff = replay_database(s, checks=replay_checks())
         size = head_size(s)
     status = "verified" if report.ok and not diff else f"NOT verified: {report.failure}"
     base = f"http://{args.host}:{args.port}"

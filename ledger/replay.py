@@ -380,12 +380,14 @@ def replay_lines(
     checkpoints: Mapping[int, Checkpoint] | Iterable[Checkpoint] | None = None,
     *,
     registry_key: bytes | None = None,
+    checks: Sequence[RecordCheck] = (),
 ) -> ReplayReport:
     """Replay until the end or the first failure, which the report names.
 
-    Pass ``registry_key`` (the registry's published key) to pin whose journal this is.
+    Pass ``registry_key`` (the registry's published key) to pin whose journal this is, and
+    ``checks`` for the plug-ins beyond the ledger's rules (``Replayer``).
     """
-    replayer = Replayer(checkpoints, registry_key=registry_key)
+    replayer = Replayer(checkpoints, registry_key=registry_key, checks=checks)
     try:
         for line in lines:
             replayer.feed(line)

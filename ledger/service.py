@@ -41,7 +41,7 @@ from ledger.model import REGISTRY, AccountKind, AdoptRules, Body, Genesis, Signa
 from ledger.movements import CURRENT_RULE_SET
 from ledger.proofs import ConsistencyProof
 from ledger.registry_key import check_sealing_key
-from ledger.replay import ReplayReport, replay_lines
+from ledger.replay import RecordCheck, ReplayReport, replay_lines
 from ledger.repository import (
     CP,
     HD,
@@ -583,11 +583,14 @@ def consistency_between(session: Session, *, first: int, second: int | None = No
 BalanceDiff = dict[tuple[str, str, str], tuple[Position | None, Position | None]]
 
 
-def replay_database(session: Session) -> tuple[ReplayReport, BalanceDiff]:
-    """Replay the stored journal with its checkpoints; return the report and every
-    position that differs between the live tables and the replay, as (live, replayed)."""
+def replay_database(
+    session: Session, *, checks: Sequence[RecordCheck] = ()
+) -> tuple[ReplayReport, BalanceDiff]:
+    """Replay the stored journal with its checkpoints (and ``checks``, the plug-ins beyond the
+    ledger's rules); return the report and every position that differs between the live tables and
+    the replay, as (live, replayed)."""
     cps = {cp.tree_size: cp for cp in checkpoints(session)}
-    report = replay_lines(journal_lines(session), cps)
+    report = replay_lines(journal_lines(session), cps, checks=checks)
     live = positions(session)
     replayed = report.state.balances()
     diff = {

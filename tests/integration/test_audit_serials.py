@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -22,7 +23,8 @@ from ledger.bundle import export_bundle, write_bundle
 from ledger.crypto import b64e
 from ledger.journal import parse_line, seal
 from ledger.model import Posting, TxBody, parse_body
-from ledger.service import Registry, init_ledger, journal_lines, new_nonce, sign_body
+from ledger.replay import ReplayFailure
+from ledger.service import Registry, init_ledger, journal_lines, new_nonce, replay_database, sign_body
 from market.bluecarbon.serial_audit import SerialAudit
 from market.bluecarbon.serials import replay_serials
 from market.bluecarbon.service import (
@@ -201,3 +203,35 @@ def test_a_resealed_record_whose_serials_conflict_fails_audit_verify_at_that_rec
     args = ["--as-of", "2099-12-31", "--out", str(tmp_path / "r"), f"--registry-key={b64e(key)}"]
     assert main(["audit", "report", str(bundle), *args]) == 1  # the as-of reports replay it too
     assert f"record {seq}: serial_range_conflict" in capsys.readouterr().out
+
+
+def test_ecoledger_verify_rebuilds_the_serial_book_of_the_stored_journal(
+    journal: Journal, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``ecoledger verify`` (the stored journal, no bundle) runs the same plug-ins as ``audit verify``."""
+    audit = SerialAudit()
+    with Session(journal.engine) as s:
+        report, diff = replay_database(s, checks=[audit])
+    assert report.ok, report.failure
+    assert diff == {}
+    assert (
+        audit.summary_line()[1] == "17,640 serials of 1 batch rebuilt over 3 records: 4 blocks, 200 retired"
+    )
+
+    def refuse_transfers(seq: int, body: dict[str, Any], _state: Any) -> ReplayFailure | None:
+        refused = body.get("action") == "bc.transfer"
+        return ReplayFailure(seq, "test_refusal", "refused by the test", {}) if refused else None
+
+    with Session(journal.engine) as s:
+        report, _ = replay_database(s, checks=[refuse_transfers])
+    assert report.failure is not None
+    assert report.failure.rule == "test_refusal"
+    assert parse_body(parse_line(journal.lines()[report.failure.seq]).body).action == "bc.transfer"
+    if journal.engine.dialect.name == "sqlite":  # the command itself, on the same file
+        key = tmp_path / "registry-key.pem"
+        key.write_bytes(journal.registry.key.to_pem())
+        capsys.readouterr()
+        url = journal.engine.url.render_as_string(hide_password=False)
+        assert main(["--db", url, "--key", str(key), "verify"]) == 0
+        out = capsys.readouterr().out
+        assert "serials: 17,640 serials of 1 batch rebuilt over 3 records" in out
