@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlmodel import Session
@@ -21,6 +22,7 @@ from ledger.bundle import Manifest, export_bundle
 from ledger.crypto import SigningKey, key_id_for
 from ledger.errors import DuplicateParty, InvalidInput, MissingSignature
 from ledger.model import Body, OpenAccount, RegisterKey, RegisterParty, Signature, check_public_key
+from ledger.sequencer import KNOWN_FACTS
 from ledger.service import (
     Balance,
     Instruction,
@@ -73,15 +75,31 @@ class SessionDirectory:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.jurisdictions: dict[str, str | None] = {}
+        # The sequencer's memo (``KNOWN_FACTS``) when this runs in its turn: an account's owner and
+        # a registered party's jurisdiction never change, so they are read once, not per check.
+        self.known: dict[tuple[str, str], Any] | None = session.info.get(KNOWN_FACTS)
 
     def owner_of(self, account: str) -> str | None:
+        known = self.known.get(("owner", account)) if self.known is not None else None
+        if known is not None:
+            return str(known)
         info = find_account(self.session, account=account)
-        return info.owner if info is not None else None
+        if info is None:
+            return None  # not kept: the account may be opened later
+        if self.known is not None:
+            self.known[("owner", account)] = info.owner
+        return info.owner
 
     def jurisdiction_of(self, party: str) -> str | None:
         if party not in self.jurisdictions:
+            key = ("jurisdiction", party)
+            if self.known is not None and key in self.known:
+                self.jurisdictions[party] = self.known[key]
+                return self.jurisdictions[party]
             row = self.session.connection().execute(_JURISDICTION, {"party": party}).first()
             self.jurisdictions[party] = row.jurisdiction if row is not None else None
+            if row is not None and self.known is not None:  # an unknown party may register later
+                self.known[key] = row.jurisdiction
         return self.jurisdictions[party]
 
     def hold_of(self, hold: str) -> tuple[str, str] | None:

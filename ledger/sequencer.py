@@ -34,9 +34,14 @@ from ledger.errors import DomainError
 from ledger.repository import HD, K, WarmView
 from ledger.service import Encoded, Instruction, Receipt, Registry, submit_batch
 
-__all__ = ["GROUP", "GroupCommitFailed", "Sequencer", "SequencerStats"]
+__all__ = ["GROUP", "KNOWN_FACTS", "GroupCommitFailed", "Sequencer", "SequencerStats"]
 
 GROUP = "ecoledger.group"  # in a unit's ``session.info``: the number of the group it ran in
+# In a batch's ``session.info``: the sequencer's memo of facts fixed once recorded (an account's
+# owner, a party's jurisdiction), for the checks that run in the turn. Emptied whenever a batch
+# or a group is undone, since what it read inside them may never have been stored.
+KNOWN_FACTS = "ecoledger.known_facts"
+_FACTS_KEPT = 100_000
 T = TypeVar("T")
 Check = Callable[[Session], None]  # refuses an instruction (raises a DomainError) before it is batched
 
@@ -108,6 +113,7 @@ class Sequencer:
         self._local = threading.local()
         self._public_keys: dict[str, bytes] = {}
         self._warm = WarmView()  # the last batch's view, for the next while the head has not moved
+        self._facts: dict[tuple[str, str], object] = {}  # KNOWN_FACTS
 
     @property
     def stats(self) -> SequencerStats:
@@ -322,11 +328,15 @@ class Sequencer:
         group.jobs.extend(jobs)
         for job in jobs:
             job.group = group
+        if len(self._facts) > _FACTS_KEPT:
+            self._facts.clear()
         try:
             with Session(bind=group.conn, join_transaction_mode="create_savepoint") as session:
+                session.info[KNOWN_FACTS] = self._facts
                 self._apply(session, jobs)
                 session.commit()
         except BaseException as exc:  # the batch's savepoint is undone: no instruction of it stands
+            self._facts.clear()
             for job in jobs:
                 if not isinstance(job.outcome, DomainError):
                     job.outcome = exc
@@ -356,6 +366,7 @@ class Sequencer:
             group.conn.commit()
         except BaseException as exc:
             group.failure = exc
+            self._facts.clear()
             # In whatever state the failed COMMIT left it, the connection goes: closing it ends the
             # transaction on the server, and the pool never hands it out half-way.
             with contextlib.suppress(Exception):

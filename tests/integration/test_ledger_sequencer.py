@@ -487,3 +487,69 @@ def _interleave(rich: World, rng: Any, first: Sequencer, second: Sequencer) -> i
             rng.choice([first, second]).submit(give, registry=rich.registry)
             balance += back
     return balance
+
+
+def test_a_batch_reads_an_accounts_owner_once_and_forgets_it_when_a_group_fails(
+    rich: World,
+) -> None:
+    """Checks in the turn (``submit(check=...)``, the API's transfers) read an account's owner and a
+    party's jurisdiction, facts fixed once recorded, through the sequencer's memo: once, not per
+    check. What a failed group read may never have been stored, so the memo is emptied then."""
+    from accounts.service import SessionDirectory
+
+    seq = Sequencer(rich.engine)
+    owners: list[str | None] = []
+
+    def check(session: Session) -> None:
+        directory = SessionDirectory(session)
+        owners.append(directory.owner_of(A))
+        assert directory.owner_of("nobody.h") is None
+
+    def account_reads(statements: list[str]) -> int:
+        return len([q for q in statements if "FROM account" in q and "account.id =" in q])
+
+    with selects_counted(rich.engine) as cold:
+        seq.submit(_signed(rich, 1), registry=rich.registry, check=check)
+    with selects_counted(rich.engine) as warm:
+        seq.submit(_signed(rich, 1), registry=rich.registry, check=check)
+    assert owners == ["ent:a", "ent:a"]
+    assert account_reads(cold) == 2, "A's owner and the unknown account"
+    assert account_reads(warm) == 1, "only the unknown account, which may open later"
+
+    def fail_once(_conn: Any) -> None:
+        event.remove(rich.engine, "commit", fail_once)
+        raise OSError("disk gone")
+
+    event.listen(rich.engine, "commit", fail_once)
+    with pytest.raises(GroupCommitFailed):
+        seq.submit(_signed(rich, 1), registry=rich.registry, check=check)
+    with selects_counted(rich.engine) as after:
+        seq.submit(_signed(rich, 1), registry=rich.registry, check=check)
+    assert account_reads(after) == 2, "read afresh after the failed group"
+    assert _held(rich, B) == 3
+
+
+def test_a_registered_partys_jurisdiction_is_kept_and_an_unknown_party_is_not(engine: Engine) -> None:
+    from accounts.demo import register_demo
+    from accounts.service import SessionDirectory
+    from ledger.crypto import SigningKey
+    from ledger.sequencer import KNOWN_FACTS
+    from ledger.service import Registry, init_ledger
+
+    registry = Registry(SigningKey.generate())
+    with Session(engine) as s:
+        init_ledger(s, registry=registry, name="known facts")
+        demo = register_demo(s, registry=registry)
+        s.commit()
+    party = demo["yuyao"].party
+    memo: dict[tuple[str, str], Any] = {}
+    with Session(engine) as s:
+        s.info[KNOWN_FACTS] = memo
+        jurisdiction = SessionDirectory(s).jurisdiction_of(party)
+        assert SessionDirectory(s).jurisdiction_of("ent:not-yet") is None
+    assert jurisdiction == "330281"
+    assert memo == {("jurisdiction", party): "330281"}
+    with selects_counted(engine) as reads, Session(engine) as s:
+        s.info[KNOWN_FACTS] = memo
+        assert SessionDirectory(s).jurisdiction_of(party) == "330281"
+    assert reads == []
