@@ -168,12 +168,12 @@ class Sequencer:
             self._arriving += 1
         try:
             job = _Job(instruction, self._encode_and_verify(instruction), registry, check)
-        finally:
+        except BaseException:
             with self._lock:
-                self._arriving -= 1
-                if self._arriving == 0:
-                    self._arrived.notify_all()
-        with self._lock:
+                self._arrive()
+            raise
+        with self._lock:  # queued in the same breath as it stops arriving: a gathering group sees it
+            self._arrive()
             self._jobs.append(job)
             lead, self._busy = not self._busy, True
         if lead:
@@ -189,6 +189,11 @@ class Sequencer:
             raise outcome
         assert outcome is not None
         return outcome
+
+    def _arrive(self) -> None:  # under ``self._lock``
+        self._arriving -= 1
+        if not self._arriving:
+            self._arrived.notify_all()
 
     def _encode_and_verify(self, instruction: Instruction) -> Encoded | None:
         """In the caller's thread, before it queues: encode the body and check each signature under
