@@ -45,6 +45,7 @@ def cmd_federation_checkpoint(args: argparse.Namespace) -> int:
 
 def verify_two(args: argparse.Namespace, keys: list[bytes | None]) -> int:
     """``audit verify A B``: each bundle, the cross-journal checkpoint, and every cross-reference."""
+    from api.replay_checks import replay_checks
     from ledger.federation_audit import CrossCheckpoint, verify_pair
 
     if not args.federation_checkpoint:
@@ -55,7 +56,7 @@ def verify_two(args: argparse.Namespace, keys: list[bytes | None]) -> int:
         statement = CrossCheckpoint.from_json(json.loads(Path(args.federation_checkpoint).read_text()))
     except (OSError, ValueError, DomainError) as exc:
         raise SystemExit(f"--federation-checkpoint: {exc}") from None
-    result = verify_pair([Path(b) for b in args.bundle], statement, registry_keys=keys)
+    result = verify_pair([Path(b) for b in args.bundle], statement, registry_keys=keys, checks=replay_checks)
     print(result.render())
     return 0 if result.ok else 1
 

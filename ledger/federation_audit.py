@@ -8,7 +8,7 @@ they replay and then checks what neither journal can check alone.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from ledger.errors import DomainError, MalformedRecord
 from ledger.federation_rules import COMPLETE, CREDIT, FEDERATION_ACTIONS, HOLD
 from ledger.journal import ParsedRecord, parse_line
 from ledger.model import Body
+from ledger.replay import RecordCheck
 from ledger.rules import Effect, KeyInfo
 from ledger.state import LedgerState
 from ledger.timeutil import format_utc, parse_utc
@@ -268,9 +269,11 @@ def verify_pair(
     checkpoint: CrossCheckpoint,
     *,
     registry_keys: Sequence[bytes | None] = (None, None),
+    checks: Callable[[], Sequence[RecordCheck]] = tuple,
 ) -> PairAudit:
     """Verify bundles A and B each on its own, with the cross checkpoint's tree head of each as a kept
-    checkpoint its replay must meet, then the cross checkpoint's signatures and the cross-references."""
+    checkpoint its replay must meet, then the cross checkpoint's signatures and the cross-references.
+    ``checks()`` makes each bundle's replay plug-ins afresh (they keep state, such as a serial book)."""
     from ledger.audit import verify_bundle  # the bundle reader (pyarrow) only when auditing files
 
     heads = dict(checkpoint.journals)
@@ -280,7 +283,11 @@ def verify_pair(
         head = heads.get(_genesis_hash(path) or "")
         summaries.append(
             verify_bundle(
-                path, registry_key=key, observers=[observed], extra_checkpoints=[head] if head else []
+                path,
+                registry_key=key,
+                checks=checks(),
+                observers=[observed],
+                extra_checkpoints=[head] if head else [],
             )
         )
         legs.append(observed)

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import Session
@@ -21,7 +22,7 @@ from ledger.federation import Coordinator, Member, cross_checkpoint
 from ledger.federation_audit import CrossCheckpoint, PairAudit, verify_pair
 from ledger.journal import parse_line, seal
 from ledger.model import HoldSettle, Lot, Posting, TxBody
-from ledger.replay import replay_lines
+from ledger.replay import RecordCheck, ReplayFailure, replay_lines
 from ledger.service import Instruction, journal_lines, new_nonce, sign_body, submit
 from tests.federation_support import (
     NINGBO,
@@ -198,6 +199,41 @@ def test_a_cross_checkpoint_not_signed_by_both_registries_fails(pair: Pair, tmp_
     assert CrossCheckpoint.from_json(good.to_json()) == good
 
 
+def test_the_pair_audit_gives_each_bundle_fresh_replay_plug_ins_and_fails_on_their_refusal(
+    pair: Pair, tmp_path: Path
+) -> None:
+    coordinator(pair.a, pair.b).transfer(signed_hold(pair.a, pair.b, "t3", 1_000))
+    checkpoint = cross_checkpoint([pair.a, pair.b])
+    paths = []
+    for name, m in (("A", pair.a), ("B", pair.b)):
+        with Session(m.engine) as s:
+            export_bundle(s, tmp_path / name)
+        paths.append(tmp_path / name)
+    keys = [pair.a.registry.key.public, pair.b.registry.key.public]
+    fed: list[list[str]] = []
+
+    def watching() -> list[RecordCheck]:
+        seen: list[str] = []
+        fed.append(seen)
+        return [lambda _seq, body, _state: seen.append(str(body.get("action"))) or None]
+
+    assert verify_pair(paths, checkpoint, registry_keys=keys, checks=watching).ok
+    assert len(fed) == 2, "one fresh set per bundle"
+    assert "federation.hold" in fed[0]
+    assert "federation.credit" in fed[1]
+
+    def refusing() -> list[RecordCheck]:
+        def check(seq: int, body: dict[str, Any], _state: Any) -> ReplayFailure | None:
+            cited = body.get("action") == "federation.credit"
+            return ReplayFailure(seq, "test_refusal", "refused by the test", {}) if cited else None
+
+        return [check]
+
+    refused = verify_pair(paths, checkpoint, registry_keys=keys, checks=refusing)
+    assert not refused.ok
+    assert "test_refusal" in refused.render()
+
+
 def test_the_command_line_signs_the_cross_checkpoint_and_audits_the_pair(
     pair: Pair, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -218,6 +254,7 @@ def test_the_command_line_signs_the_cross_checkpoint_and_audits_the_pair(
     out = capsys.readouterr().out
     assert "1 completed, 0 voided, 0 in flight" in out
     assert "RESULT        VERIFIED: both journals" in out
+    assert out.count("  serials  ") == 2, "each bundle's replay ran the auditor's plug-ins"
     # a statement whose tree head of B was altered: B's replay does not meet it, and the pair fails
     doc = json.loads(Path(statement).read_text())
     doc["journals"][1]["checkpoint"]["root"] = "00" * 32
