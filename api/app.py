@@ -67,7 +67,7 @@ def create_app(
         registry=registry,
         sequencer=Sequencer(engine),
         vault=vault,
-        reads_inline=engine.dialect.name == "sqlite",
+        reads_inline=True,
         limits=limits or limits_from_env(),
         replica=None if replica is None else snapshot_reader(replica),
     )

@@ -13,10 +13,12 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
 from ledger import tables as _tables  # noqa: F401  (registers the tables on the metadata)
@@ -28,20 +30,35 @@ __all__ = [
     "create_schema",
     "drop_schema",
     "make_engine",
+    "read_again",
     "read_only",
     "statement_reader",
 ]
 
 DEFAULT_URL = "sqlite:///ecoledger.db"
 READ_ONLY = "ecoledger_read_only"
+T = TypeVar("T")
 
 
 POOL_SIZE = 16  # connections kept open per process; a server admits fewer requests than this at once
 
 
+# How each engine ``make_engine`` made was made, for its statement reader's own pool.
+_MADE_WITH: weakref.WeakKeyDictionary[Engine, dict[str, Any]] = weakref.WeakKeyDictionary()
+_STATEMENT_READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+STATEMENT_READERS = 4  # connections kept by a PostgreSQL statement reader's own pool
+READER_TIMEOUT_S = 3  # a statement reader's bound on connecting and on each statement
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """An engine for ``url`` (default: ``$ECOLEDGER_DATABASE_URL`` or ./ecoledger.db)."""
     url = url or os.environ.get("ECOLEDGER_DATABASE_URL", DEFAULT_URL)
+    made = _make_engine(url, **kwargs)
+    _MADE_WITH[made] = kwargs
+    return made
+
+
+def _make_engine(url: str, **kwargs: Any) -> Engine:
     if ":memory:" not in url and url != "sqlite://":
         # beyond the kept connections, each one is opened and closed per use (PRAGMAs, TLS...)
         kwargs = {"pool_size": POOL_SIZE, "max_overflow": 8, **kwargs}
@@ -55,12 +72,51 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
 
 
 def statement_reader(engine: Engine) -> Engine:
-    """The same engine for short reads that need no snapshot across their statements (a balance,
-    a credential): on PostgreSQL each statement commits on its own, sparing the BEGIN and ROLLBACK
-    round trips; on SQLite, ``read_only``."""
-    if engine.dialect.name == "postgresql":
+    """An engine for short reads that need no snapshot across their statements (a balance, a
+    credential): on PostgreSQL each statement commits on its own, sparing the BEGIN and ROLLBACK
+    round trips; on SQLite, ``read_only``.
+
+    On PostgreSQL, for an engine ``make_engine`` made, the reader has its own small pool that does
+    not ping a connection before each use (a round trip as long as the read): a read that meets a
+    connection the server dropped fails with ``connection_invalidated`` set, every older connection
+    of the pool is discarded, and the caller may simply read again (``read_again``)."""
+    if engine.dialect.name != "postgresql":
+        return read_only(engine)
+    made = _MADE_WITH.get(engine)
+    if made is None:
         return engine.execution_options(isolation_level="AUTOCOMMIT")
-    return read_only(engine)
+    reader = _STATEMENT_READERS.get(engine)
+    if reader is None:
+        options = {k: v for k, v in made.items() if k not in ("pool_size", "max_overflow", "pool_pre_ping")}
+        # A server that does not answer must not hold a caller (an event loop) for long.
+        if "connect_timeout" not in engine.url.query:
+            options["connect_args"] = {"connect_timeout": READER_TIMEOUT_S, **options.get("connect_args", {})}
+        reader = create_engine(
+            engine.url,
+            **{"isolation_level": "AUTOCOMMIT", **options},
+            pool_size=STATEMENT_READERS,
+            max_overflow=POOL_SIZE,
+            pool_pre_ping=False,
+        )
+        event.listen(reader, "connect", _bound_statements)
+        event.listen(engine, "engine_disposed", lambda _: reader.dispose())
+        _STATEMENT_READERS[engine] = reader
+    return reader
+
+
+def _bound_statements(dbapi_conn: Any, _record: Any) -> None:
+    with dbapi_conn.cursor() as cursor:
+        cursor.execute(f"SET statement_timeout = {READER_TIMEOUT_S * 1000}")
+
+
+def read_again(work: Callable[[], T]) -> T:
+    """``work()``, a read through a ``statement_reader``, once more if it met a dropped connection."""
+    try:
+        return work()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return work()
 
 
 def snapshot_reader(engine: Engine) -> Engine:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from accounts.service import account_balance_as_of, account_balances, read_journal
-from api.deps import ActorDep, ReaderDep, read, read_stamped
+from api.deps import ActorDep, ReaderDep, in_thread, read_stamped
 from api.schemas import BalanceOut, ErrorOut, Instant, InstructionIn, ReceiptOut
 from api.schemas.proofs import CheckpointOut, ConsistencyOut
 from api.write import SubmitDep
@@ -60,7 +60,8 @@ async def get_balances_as_of(
     """Totals of an account after journal record ``seq``, or as of instant ``at``."""
     if at is not None and at.tzinfo is None:
         raise InvalidInput("at must carry a time zone (e.g. Z)", field="at")
-    totals = await read(
+    # in a thread: the sum over an account's postings grows with its history
+    totals = await in_thread(
         request, lambda session: account_balance_as_of(session, actor=actor, account=account, seq=seq, at=at)
     )
     return [{"instrument": i, "lot": lot, "total": t} for (i, lot), t in sorted(totals.items())]

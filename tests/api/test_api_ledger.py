@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import Session
 
 import accounts
@@ -285,3 +285,31 @@ def test_metrics_count_requests_and_refusals_by_stable_code(api: Api) -> None:
     assert 'route="/v1/accounts/{account}/balances",status="403"' in text
     assert "ecoledger_journal_records " in text
     assert api.client.get("/health").json()["status"] == "ok"
+
+
+def test_a_balance_read_reads_an_accounts_owner_once_and_never_keeps_an_unknown_account(api: Api) -> None:
+    api.allocate("yuyao_chem", 5_000)
+    app = api.client.app.state.ecoledger  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    url = f"/v1/accounts/{api.holding('yuyao_chem')}/balances"
+    api.client.get(url, headers=api.headers("yuyao_chem"))  # the owner and jurisdiction, read once
+    event.listen(app.quick_reader, "before_cursor_execute", count)
+    try:
+        again = api.client.get(url, headers=api.headers("yuyao_chem"))
+        assert again.status_code == 200
+        assert again.json()[0]["total"] == 5_000
+        assert len(statements) == 1, statements  # the balances alone
+        # the fact kept is the owner's: another enterprise is still refused, by the same rule
+        other = api.client.get(url, headers=api.headers("yuyao_dye"))
+        assert other.status_code == 403
+        assert other.json()["error"]["details"]["rule"] == "account_visibility"
+    finally:
+        event.remove(app.quick_reader, "before_cursor_execute", count)
+    unknown = api.client.get("/v1/accounts/nobody.holding/balances", headers=api.headers("ningbo"))
+    assert unknown.status_code in (403, 404)
+    assert ("owner", "nobody.holding") not in app.known_facts  # it may be opened later
