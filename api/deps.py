@@ -204,11 +204,13 @@ def get_reader(request: Request, _: SlotDep) -> Iterator[Session]:
         yield session
 
 
-def get_registry(request: Request) -> Registry:
+# Dependencies that only pick from the app state are ``async``: FastAPI runs a plain ``def``
+# dependency in a worker thread, a hop and a GIL hand-off for nothing.
+async def get_registry(request: Request) -> Registry:
     return state(request).registry
 
 
-def get_sequencer(request: Request) -> Sequencer:
+async def get_sequencer(request: Request) -> Sequencer:
     return state(request).sequencer
 
 
@@ -331,7 +333,7 @@ def get_maybe_custody_key(
         return None
 
 
-def get_vault(request: Request) -> Vault:
+async def get_vault(request: Request) -> Vault:
     """The custody vault; ``NoCustodyKey`` (404) when this registry holds no keys at all."""
     vault = state(request).vault
     if vault is None:
@@ -347,7 +349,7 @@ class Page:
     limit: int
 
 
-def get_page(
+async def get_page(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page:

@@ -6,6 +6,7 @@ over the workers (a shared socket lets whichever process wakes first take most o
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import shutil
@@ -63,7 +64,27 @@ def run(app: Any, sock: socket.socket, *, log_level: str = "info", access_log: b
     on the same routes and machine.
     """
     config = uvicorn.Config(app, loop="asyncio", http="auto", log_level=log_level, access_log=access_log)
+    settle_heap()
     uvicorn.Server(config).run(sockets=[sock])
+
+
+YOUNG_OBJECTS = 50_000  # allocations between two collections of the youngest generation (default 700)
+
+
+def settle_heap() -> None:
+    """Tune the cyclic garbage collector for serving, once the app is built.
+
+    A full collection walks every tracked object and stops every thread meanwhile. With the
+    default thresholds, a request's objects that outlive a few hundred allocations (a transfer
+    waiting for its group) are promoted, and full collections followed every 0.7 s, each 150 to
+    190 ms over the 300,000 objects of the loaded modules: the p99 of signed transfers was those
+    pauses. Now the objects made at start-up are frozen out of every collection, and the youngest
+    generation is collected every 50,000 allocations, so a request's objects die young. Measured
+    with 50 connections on one worker: no full collection in 10 s, p99 250 -> 100 ms.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_OBJECTS, *gc.get_threshold()[1:])
 
 
 def _worker(factory: AppFactory, sock: socket.socket, log_level: str, access_log: bool, parent: int) -> None:

@@ -123,7 +123,7 @@ def once(
     return result
 
 
-def get_write(
+async def get_write(
     request: Request,
     actor: ActorDep,
     session: SessionDep,
@@ -133,7 +133,7 @@ def get_write(
     return Write(request, actor, registry, idempotency_key, session)
 
 
-def get_submit(
+async def get_submit(
     request: Request, actor: ActorDep, registry: RegistryDep, idempotency_key: IdempotencyKeyDep = None
 ) -> Write:
     # No session and no database slot: the route waits for the sequencer's next batch.
