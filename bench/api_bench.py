@@ -60,6 +60,15 @@ TARGET_READ_P99_MS = 50.0
 # Issue 16's targets for signed transfers at 50 connections (printed, not in the exit status).
 TARGET_TRANSFERS_PER_S = {"sqlite": 1_500, "postgresql": 1_000}
 TARGET_TRANSFER_P99_MS = 100.0
+# The abuse limits on writes (api.limits: 20/s per key, 1,000/s per address and worker) guard against
+# one client flooding the registry; here 50 enterprises send from one address as fast as they can,
+# so the bench's server lifts them. Every other check stays on.
+LIFTED = {
+    "ECOLEDGER_LIMIT_WRITES_PER_S_CREDENTIAL": "100000",
+    "ECOLEDGER_LIMIT_WRITE_BURST_CREDENTIAL": "100000",
+    "ECOLEDGER_LIMIT_WRITES_PER_S_ADDRESS": "100000",
+    "ECOLEDGER_LIMIT_WRITE_BURST_ADDRESS": "100000",
+}
 
 
 @dataclass(frozen=True)
@@ -237,7 +246,7 @@ def server(url: str, workdir: Path, workers: int) -> Iterator[str]:
     cmd = [sys.executable, "-m", "api.cli", "--db", url, "--key", key, "serve"]
     cmd += ["--port", str(port), "--workers", str(workers), "--no-access-log"]
     log = (workdir / f"server-{port}.log").open("wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ | LIFTED)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -288,7 +297,8 @@ def report(engine: str, workers: int, workload: str, r: Result, note: str = "") 
         verdict = f"  {'PASS' if ok else 'FAIL'} p99 < {TARGET_READ_P99_MS:.0f} ms"
     elif engine in TARGET_TRANSFERS_PER_S:
         target = TARGET_TRANSFERS_PER_S[engine]
-        met = r.rate >= target and r.p99_ms < TARGET_TRANSFER_P99_MS
+        # a refusal (a 429 from a throttle, say) is not a transfer: only clean runs count
+        met = r.rate >= target and r.p99_ms < TARGET_TRANSFER_P99_MS and not r.non_2xx and not r.socket_errors
         verdict = f"  {'met' if met else 'MISSED'} >= {target:,}/s with p99 < {TARGET_TRANSFER_P99_MS:.0f} ms"
     errors = f"{r.non_2xx} non-2xx, {r.socket_errors} socket"
     print(
@@ -382,6 +392,7 @@ def main() -> int:
         return 2
     load = os.getloadavg()[0]
     print(f"{args.clients} connections, {args.duration:.0f} s a run, {os.cpu_count()} CPUs, load {load:.1f}")
+    print("the server's abuse limits on writes per key and per address are lifted (LIFTED)")
     ok = run_engine("sqlite", None, args)
     url = None if args.no_pg else pg_url()
     if url is not None:
