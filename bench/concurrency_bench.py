@@ -368,6 +368,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
     parser.add_argument("--direct", action="store_true", help="also the old path: a commit per transfer")
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL and its comparator only")
     parser.add_argument("--repeats", type=int, default=3, help="rounds; each figure is the median")
     parser.add_argument(
         "--processes", type=int, nargs="+", default=[1],
@@ -375,7 +376,7 @@ def main() -> None:
     )  # fmt: skip
     args = parser.parse_args()
     modes = ["grouped", "direct"] if args.direct else ["grouped"]
-    engines: list[tuple[str, Callable[[], Target]]] = [("sqlite", sqlite_factory)]
+    engines: list[tuple[str, Callable[[], Target]]] = [] if args.no_sqlite else [("sqlite", sqlite_factory)]
     pg = not args.no_pg and _pg_reachable()
     if pg:
         engines.append(("postgresql", pg_factory))

@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy.orm.session import JoinTransactionMode
 from sqlmodel import Session
 
 from ledger.crypto import TAG_BODY, verify_ahead
 from ledger.db import statement_reader
 from ledger.errors import DomainError
-from ledger.repository import HD, K, WarmView
+from ledger.repository import Head, K, WarmView
 from ledger.service import Encoded, Instruction, Receipt, Registry, submit_batch
 
 __all__ = ["GROUP", "KNOWN_FACTS", "GroupCommitFailed", "Sequencer", "SequencerStats"]
@@ -45,7 +46,6 @@ _FACTS_KEPT = 100_000
 T = TypeVar("T")
 Check = Callable[[Session], None]  # refuses an instruction (raises a DomainError) before it is batched
 
-_LOCK_HEAD = select(HD.c.id).where(HD.c.id == 1).with_for_update()
 _PUBLIC_KEY = select(K.c.public_key).where(K.c.key_id == bindparam("id"))
 _KEYS_KEPT = 10_000  # public keys by id kept for the callers' early checks (a key id is its key's hash)
 # How long a new group waits for callers already inside ``submit`` (encoding and verifying their
@@ -78,6 +78,10 @@ class _Group:
     jobs: list[_Job] = field(default_factory=list)
     failure: BaseException | None = None
     ended: threading.Event = field(default_factory=threading.Event)
+    # The head as this group's transaction last left it (locked: no one else moves it), for the next
+    # batch instead of reading it again; None when unknown (a unit ran, a batch failed, SQLite's
+    # first batch).
+    head: Head | None = None
 
 
 @dataclass(eq=False)
@@ -108,6 +112,9 @@ class Sequencer:
         self._arriving = 0  # callers inside ``submit`` still encoding and verifying, not yet queued
         self._arrived = threading.Condition(self._lock)
         self._group: _Group | None = None  # read and written by the turn's holder only
+        # The last group's connection, kept while work waits at its commit (by the turn's holder
+        # only): the next group skips the pool's check-out and its ping.
+        self._spare: Connection | None = None
         self._numbers = itertools.count(1)
         self._stats = SequencerStats()
         self._local = threading.local()
@@ -136,6 +143,7 @@ class Sequencer:
         the block ends, undone alone if the block raises. The block's exception is re-raised after
         the group ended; ``GroupCommitFailed`` if the block succeeded but the group did not commit."""
         group = self._take_turn()
+        group.head = None  # the unit may write records: the next batch reads the head again
         self._local.group = group.number
         try:
             session = Session(bind=group.conn, join_transaction_mode="create_savepoint")
@@ -266,16 +274,29 @@ class Sequencer:
 
     def _open(self) -> _Group:
         if self._group is None:
-            conn = self.engine.connect()
-            try:
-                conn.begin()  # SQLite: BEGIN IMMEDIATE behind the writer queue and lock file
-                if conn.dialect.name == "postgresql":
-                    conn.execute(_LOCK_HEAD)  # groups of all processes in one order, taken first
-            except BaseException:
-                conn.close()
-                raise
-            self._group = _Group(next(self._numbers), conn)
+            spare, self._spare = self._spare, None
+            conn, head = None, None
+            if spare is not None:
+                with contextlib.suppress(Exception):  # gone meanwhile: one try on a fresh one
+                    conn, head = self._begin(spare)
+            if conn is None:
+                conn, head = self._begin(self.engine.connect())
+            self._group = _Group(next(self._numbers), conn, head=head)
         return self._group
+
+    def _begin(self, conn: Connection) -> tuple[Connection, Head | None]:
+        """``conn`` in a new transaction; on PostgreSQL holding the head's row lock, the group's
+        first statement (groups of all processes in one order), and the head as it read it."""
+        try:
+            conn.begin()  # SQLite: BEGIN IMMEDIATE behind the writer queue and lock file
+            if conn.dialect.name != "postgresql":
+                return conn, None
+            return conn, Head.locked(conn, self._warm)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.invalidate()  # in whatever state it failed, not back to the pool
+            conn.close()
+            raise
 
     def _hand_on(self) -> None:
         """The turn's holder is done with the connection: run the instructions that queued, give the
@@ -284,7 +305,10 @@ class Sequencer:
             jobs: list[_Job] = []
             with self._lock:
                 action = self._next_action(jobs)
-            if action == "done":
+                spare = self._release_spare() if action == "idle" else None
+            if spare is not None:
+                spare.close()
+            if action in ("done", "idle"):
                 return
             if action == "jobs":
                 self._run_jobs(jobs)
@@ -293,6 +317,7 @@ class Sequencer:
             assert group is not None
             self._commit(group)
             with self._lock:
+                spare = None
                 if self._turns:
                     self._turns.popleft().set()
                 elif self._jobs:
@@ -301,9 +326,16 @@ class Sequencer:
                     promoted.wake.set()
                 else:
                     self._busy = False
+                    spare = self._release_spare()
+            if spare is not None:
+                spare.close()  # idle: back to the pool
             return
 
-    def _next_action(self, jobs: list[_Job]) -> Literal["jobs", "commit", "done"]:
+    def _release_spare(self) -> Connection | None:  # under ``self._lock``, as the turn is given up
+        spare, self._spare = self._spare, None
+        return spare
+
+    def _next_action(self, jobs: list[_Job]) -> Literal["jobs", "commit", "done", "idle"]:
         group = self._group
         if group is None and self._jobs and self._arriving:
             self._arrived.wait_for(lambda: not self._arriving, GATHER_S)  # one batch, not two
@@ -318,7 +350,7 @@ class Sequencer:
         if group is not None:
             return "commit"
         self._busy = False
-        return "done"
+        return "idle"
 
     # -- a group's work ----------------------------------------------------------------------------
 
@@ -326,9 +358,12 @@ class Sequencer:
         try:
             group = self._open()
         except BaseException as exc:
-            for job in jobs:
-                self._settle(job, exc)
+            self._settle(jobs, exc)
             return
+        # First in a PostgreSQL transaction, the batch needs no savepoint (two round trips): should
+        # it fail, rolling the transaction back undoes exactly the batch, and the group ends with it.
+        # On SQLite a savepoint costs no round trip.
+        alone = group.members == 0 and group.conn.dialect.name == "postgresql"
         group.members += len(jobs)
         group.jobs.extend(jobs)
         for job in jobs:
@@ -336,17 +371,23 @@ class Sequencer:
         if len(self._facts) > _FACTS_KEPT:
             self._facts.clear()
         try:
-            with Session(bind=group.conn, join_transaction_mode="create_savepoint") as session:
+            mode: JoinTransactionMode = "rollback_only" if alone else "create_savepoint"
+            with Session(bind=group.conn, join_transaction_mode=mode) as session:
                 session.info[KNOWN_FACTS] = self._facts
-                self._apply(session, jobs)
-                session.commit()
-        except BaseException as exc:  # the batch's savepoint is undone: no instruction of it stands
+                self._apply(session, group, jobs)
+                session.commit()  # RELEASE SAVEPOINT, or nothing when alone: the group commits
+        except BaseException as exc:  # the batch is undone: no instruction of it stands
             self._facts.clear()
+            group.head = None
             for job in jobs:
                 if not isinstance(job.outcome, DomainError):
                     job.outcome = exc
+            if alone:
+                with contextlib.suppress(Exception):
+                    group.conn.rollback()
+                self._end(group, keep=False)
 
-    def _apply(self, session: Session, jobs: list[_Job]) -> None:
+    def _apply(self, session: Session, group: _Group, jobs: list[_Job]) -> None:
         by_registry: dict[int, list[_Job]] = {}
         for job in jobs:
             if job.check is not None:
@@ -356,15 +397,18 @@ class Sequencer:
                     job.outcome = exc
                     continue
             by_registry.setdefault(id(job.registry), []).append(job)
+        head, group.head = group.head, None  # unknown until the batch is done
         for batch in by_registry.values():
             instructions = [j.instruction for j in batch]
             encoded = [j.encoded for j in batch]
             ready = None if None in encoded else [e for e in encoded if e is not None]
+            head = head or Head.lock(session, self._warm)
             results = submit_batch(
-                session, instructions, registry=batch[0].registry, encoded=ready, warm=self._warm
+                session, instructions, registry=batch[0].registry, encoded=ready, warm=self._warm, head=head
             )
             for job, result in zip(batch, results, strict=True):
                 job.outcome = result
+        group.head = head  # moved by the batch to where it leaves the journal (None: not read)
 
     def _commit(self, group: _Group) -> None:
         try:
@@ -372,21 +416,30 @@ class Sequencer:
         except BaseException as exc:
             group.failure = exc
             self._facts.clear()
-            # In whatever state the failed COMMIT left it, the connection goes: closing it ends the
-            # transaction on the server, and the pool never hands it out half-way.
-            with contextlib.suppress(Exception):
-                group.conn.invalidate()
+            self._end(group, keep=False)
+        else:
+            self._end(group, keep=True)
+
+    def _end(self, group: _Group, *, keep: bool) -> None:
+        """The group is over (committed, failed, or its lone batch rolled back): answer its members."""
+        try:
+            if keep:
+                self._spare = group.conn  # for the next group if work is waiting; else closed at idle
+            else:
+                # In whatever state a failure left it, the connection goes: closing it ends the
+                # transaction on the server, and the pool never hands it out half-way.
+                with contextlib.suppress(Exception):
+                    group.conn.invalidate()
+                with contextlib.suppress(Exception):  # the group's own failure is the one to report
+                    group.conn.close()
         finally:
-            with contextlib.suppress(Exception):  # the commit's own failure is the one to report
-                group.conn.close()
             self._group = None
             with self._lock:
                 s = self._stats
                 self._stats = SequencerStats(
                     s.groups + 1, s.members + group.members, max(s.largest, group.members)
                 )
-            for job in group.jobs:
-                self._settle(job, None)
+            self._settle(group.jobs, None)
             # A job points at its group and the group at its jobs: cut the cycle, or every
             # instruction, receipt and Event waits for the cyclic GC, whose full collections
             # stopped every thread for 150 to 190 ms under 50 writers.
@@ -394,8 +447,9 @@ class Sequencer:
             group.ended.set()
 
     @staticmethod
-    def _settle(job: _Job, failure: BaseException | None) -> None:
-        if failure is not None:
-            job.outcome = failure
-        job.settled = True
-        job.wake.set()
+    def _settle(jobs: list[_Job], failure: BaseException | None) -> None:
+        for job in jobs:
+            if failure is not None:
+                job.outcome = failure
+            job.settled = True
+            job.wake.set()

@@ -197,15 +197,19 @@ def submit_batch(
     registry: Registry,
     encoded: Sequence[Encoded] | None = None,
     warm: WarmView | None = None,
+    head: Head | None = None,
 ) -> list[Receipt | DomainError]:
     """Apply instructions in order under one lock and one write per table (group commit).
 
     A refused instruction changes nothing and takes no sequence number; the others still
     apply. The caller commits once for the whole batch. ``encoded``: the instructions' bodies
     already encoded (``encode``) by their callers, outside the lock. ``warm``: the caller's last
-    batch's view, reused while the journal's head has not moved since (``WarmView``).
+    batch's view, reused while the journal's head has not moved since (``WarmView``). ``head``: the
+    head as the caller locked it in this same transaction, with nothing written since (the
+    sequencer's group); it is moved to where the batch leaves the journal.
     """
-    head = Head.lock(session, warm)
+    if head is None:
+        head = Head.lock(session, warm)
     if head is None:
         raise LedgerNotInitialized("run init first: the journal has no genesis record")
     view = warm.take(session, head) if warm is not None else DbView(session, rule_set=head.rule_set)
@@ -217,6 +221,7 @@ def submit_batch(
         except DomainError as exc:
             results.append(exc)
     writer.flush(session, view, head)
+    head.rule_set = view.rule_set  # a ``rules.adopt`` in the batch: the head now says so too
     if warm is not None:
         warm.keep(view, head)
     return results

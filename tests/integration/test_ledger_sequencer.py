@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, select
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from ledger.db import read_only
 from ledger.errors import DomainError, InsufficientBalance
-from ledger.repository import J
+from ledger.repository import BatchWriter, J
 from ledger.sequencer import GROUP, GroupCommitFailed, Sequencer
 from ledger.service import Instruction, Receipt, balances, replay_database, submit
 from market.proposals.tables import ProposalRow
@@ -203,6 +204,73 @@ def test_a_failed_commit_answers_every_member_with_the_failure_and_stores_nothin
     # the sequencer goes on: the next caller opens a new group, reading afresh what was rolled back
     assert seq.submit(_signed(rich, 7), registry=rich.registry).seq == before
     assert (_held(rich, A), _held(rich, B)) == (1_000 - 7, 7)
+
+
+@contextmanager
+def next_flush_fails(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Arm (by calling what it yields, with what to do just before failing) a failure inside the
+    database right after the next batch's writes: on PostgreSQL the whole transaction is then
+    aborted, as on a real error."""
+    armed: list[Callable[[], None]] = []
+    flush = BatchWriter.flush
+
+    def failing(self: BatchWriter, session: Session, *args: Any) -> None:
+        flush(self, session, *args)
+        if armed:
+            armed.pop()()
+            session.connection().exec_driver_sql("SELECT * FROM no_such_table")
+
+    monkeypatch.setattr(BatchWriter, "flush", failing)
+    yield lambda before=lambda: None: armed.append(before)
+
+
+def test_a_batch_that_fails_alone_in_its_group_stores_nothing_and_the_next_batch_goes_on(
+    rich: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """First in its transaction, a batch runs without a savepoint on PostgreSQL: its failure rolls
+    back the transaction, which held nothing else, and ends the group; a caller that queued
+    meanwhile is batched in a new one, not in the aborted transaction."""
+    seq = Sequencer(rich.engine)
+    before = _records(rich)
+    out = Outcomes()
+
+    def another_caller_queues() -> None:
+        out.start("next", seq, lambda: seq.submit(_signed(rich, 6), registry=rich.registry))
+        wait_for(seq, units=0, instructions=1)
+
+    with next_flush_fails(monkeypatch) as arm:
+        arm(another_caller_queues)
+        with pytest.raises(DBAPIError):
+            seq.submit(_signed(rich, 5), registry=rich.registry)
+        out.join()
+    following = out.answers["next"]
+    assert isinstance(following, Receipt), following
+    assert following.seq == before, "read afresh: the failed batch took no sequence number"
+    assert (_held(rich, A), _held(rich, B)) == (1_000 - 6, 6), "nothing of the failed batch stored"
+    # PostgreSQL ended the failed group; SQLite undid the batch's savepoint and went on in it
+    assert seq.stats.groups == (2 if rich.engine.dialect.name == "postgresql" else 1)
+    assert seq.submit(_signed(rich, 7), registry=rich.registry).seq == before + 1
+
+
+def test_a_batch_that_fails_after_a_unit_undoes_only_itself_and_the_unit_stays_committed(
+    rich: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seq = Sequencer(rich.engine)
+    out = Outcomes()
+    with next_flush_fails(monkeypatch) as arm:
+        with seq.unit() as s:
+            kept = submit(s, _signed(rich, 5), registry=rich.registry)
+            out.start("job", seq, lambda: seq.submit(_signed(rich, 6), registry=rich.registry))
+            wait_for(seq, units=0, instructions=1)
+            arm()
+        out.join()
+    assert isinstance(out.answers["job"], DBAPIError), "its own failure, not a receipt"
+    assert (_held(rich, A), _held(rich, B)) == (1_000 - 5, 5), "the unit before it committed"
+    assert seq.submit(_signed(rich, 7), registry=rich.registry).seq == kept.seq + 1
+    with Session(rich.engine) as s:
+        report, diff = replay_database(s)
+    assert report.ok, report.failure
+    assert diff == {}
 
 
 def test_one_caller_alone_commits_each_write_in_its_own_group(rich: World) -> None:
