@@ -8,6 +8,7 @@ else (CVE-2021-42574, "Trojan Source"); a NUL cuts a name short in C-based tools
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from ledger.errors import InvalidInput
@@ -22,8 +23,18 @@ class InvalidText(InvalidInput):
     code = "invalid_text"
 
 
+# The same characters as one class, for the common case of clean text: every request's strings pass
+# through here, and a regex scan costs a small part of the loop below. Cc, Cs, Zl and Zp are fixed
+# sets (C0 and C1 controls, surrogates, U+2028, U+2029); a test checks the two agree on every code point.
+_OTHER_REFUSED = r"\x7f-\x9f\ud800-\udfff\u2028\u2029" + "".join(sorted(BIDI_CONTROLS))
+_REFUSED_ANY = re.compile(rf"[\x00-\x1f{_OTHER_REFUSED}]")
+_REFUSED_BUT_NEWLINES = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f{_OTHER_REFUSED}]")  # not \t \n \r
+
+
 def text_problem(value: str, *, allow_newlines: bool = False) -> str | None:
     """What is wrong with ``value`` (naming the first refused character), or ``None``."""
+    if (_REFUSED_BUT_NEWLINES if allow_newlines else _REFUSED_ANY).search(value) is None:
+        return None
     for i, ch in enumerate(value):
         if allow_newlines and ch in "\n\r\t":
             continue
