@@ -78,6 +78,6 @@ def test_read_again_does_not_repeat_a_read_refused_for_another_reason(pg: Engine
 def test_disposing_the_engine_closes_its_readers_connections(pg: Engine) -> None:
     reader = statement_reader(pg)
     backend_of(reader)
-    assert reader.pool.checkedin() == 1  # type: ignore[attr-defined]
+    assert reader.pool.checkedin() >= 1  # type: ignore[attr-defined]
     pg.dispose()
     assert reader.pool.checkedin() == 0  # type: ignore[attr-defined]
