@@ -16,6 +16,7 @@ locked as the group's first statement, so two processes' groups never wait for e
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import threading
@@ -35,7 +36,7 @@ from ledger.errors import DomainError
 from ledger.repository import Head, K, WarmView
 from ledger.service import Encoded, Instruction, Receipt, Registry, submit_batch
 
-__all__ = ["GROUP", "KNOWN_FACTS", "GroupCommitFailed", "Sequencer", "SequencerStats"]
+__all__ = ["GROUP", "KNOWN_FACTS", "Check", "GroupCommitFailed", "Sequencer", "SequencerStats"]
 
 GROUP = "ecoledger.group"  # in a unit's ``session.info``: the number of the group it ran in
 # In a batch's ``session.info``: the sequencer's memo of facts fixed once recorded (an account's
@@ -53,6 +54,7 @@ _KEYS_KEPT = 10_000  # public keys by id kept for the callers' early checks (a k
 # it the first caller woken by a commit runs alone, paying a batch's fixed statements for one record
 # while the others contend for the GIL, and every group is two batches.
 GATHER_S = 0.004
+_NO_WAKE = threading.Event()  # stands in for a loop's caller, who is woken through its future
 
 
 class GroupCommitFailed(RuntimeError):
@@ -92,11 +94,15 @@ class _Job:
     encoded: Encoded | None  # the body encoded by the caller, outside the turn
     registry: Registry
     check: Check | None
-    wake: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)  # a waiting thread's; unset for a loop's
     drive: bool = False  # the caller's thread was handed the turn to run the next group
     settled: bool = False
     outcome: Receipt | BaseException | None = None
     group: _Group | None = None
+    # An event loop's caller (``submit_async``): told through its future, in its loop; never handed
+    # the turn, which a sequencer thread runs instead (a loop must not block on a group).
+    loop: asyncio.AbstractEventLoop | None = None
+    future: asyncio.Future[None] | None = None
 
 
 class Sequencer:
@@ -188,6 +194,47 @@ class Sequencer:
             self._hand_on()
         self._wait(job)
         self._local.group = job.group.number if job.group is not None else None
+        return self._answer(job)
+
+    async def submit_async(
+        self, instruction: Instruction, *, registry: Registry, check: Check | None = None
+    ) -> Receipt:
+        """``submit`` for a caller in an event loop: the same batch, checks and answer, awaited
+        without a thread waiting for it. The caller encodes and verifies in the loop; the groups run
+        in a sequencer thread, and a group's callers in one loop are woken together, with one call."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            self._arriving += 1
+        try:
+            encoded = self._encode_and_verify(instruction)
+        except BaseException:
+            with self._lock:
+                self._arrive()
+            raise
+        job = _Job(instruction, encoded, registry, check, _NO_WAKE, loop=loop, future=loop.create_future())
+        with self._lock:
+            self._arrive()
+            self._jobs.append(job)
+            lead, self._busy = not self._busy, True
+        if lead:
+            self._drive()
+        assert job.future is not None
+        try:
+            await asyncio.wait_for(asyncio.shield(job.future), self.wait_s)
+        except TimeoutError:
+            with self._lock:
+                if job in self._jobs:  # never batched
+                    self._jobs.remove(job)
+                    raise TimeoutError(f"no turn at the sequencer within {self.wait_s} s") from None
+            await job.future  # in a batch already: its outcome is coming
+        return self._answer(job)
+
+    def _drive(self) -> None:
+        """Run the turn in a thread of its own: handed to an event loop's caller, who cannot run it."""
+        threading.Thread(target=self._hand_on, name="ecoledger-sequencer", daemon=True).start()
+
+    @staticmethod
+    def _answer(job: _Job) -> Receipt:
         outcome = job.outcome
         if job.group is not None and job.group.failure is not None and not isinstance(outcome, DomainError):
             raise GroupCommitFailed(
@@ -316,10 +363,13 @@ class Sequencer:
             group = self._group
             assert group is not None
             self._commit(group)
+            drive = False
             with self._lock:
                 spare = None
                 if self._turns:
                     self._turns.popleft().set()
+                elif self._jobs and self._jobs[0].loop is not None:
+                    drive = True
                 elif self._jobs:
                     promoted = self._jobs[0]
                     promoted.drive = True
@@ -329,6 +379,8 @@ class Sequencer:
                     spare = self._release_spare()
             if spare is not None:
                 spare.close()  # idle: back to the pool
+            if drive:
+                self._drive()
             return
 
     def _release_spare(self) -> Connection | None:  # under ``self._lock``, as the turn is given up
@@ -448,8 +500,21 @@ class Sequencer:
 
     @staticmethod
     def _settle(jobs: list[_Job], failure: BaseException | None) -> None:
+        loops: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for job in jobs:
             if failure is not None:
                 job.outcome = failure
             job.settled = True
-            job.wake.set()
+            if job.loop is None:
+                job.wake.set()
+            elif job.future is not None:
+                loops.setdefault(job.loop, []).append(job.future)
+        for loop, futures in loops.items():
+            with contextlib.suppress(RuntimeError):  # the loop was closed: nobody is waiting
+                loop.call_soon_threadsafe(_resolve, futures)
+
+
+def _resolve(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)

@@ -11,12 +11,12 @@ from accounts.model import Participant
 from accounts.permissions import Action
 from accounts.service import check_submission, submit_as
 from ledger.model import Body, TxBody
-from ledger.sequencer import Sequencer
+from ledger.sequencer import Check, Sequencer
 from ledger.service import Instruction, Receipt, Registry
 from market.bluecarbon.serials import serialized
 from market.trades.errors import SerializedUnits
 
-__all__ = ["submit_transfer", "transfer"]
+__all__ = ["submit_transfer", "submit_transfer_async", "transfer"]
 
 
 def transfer(
@@ -34,6 +34,20 @@ def submit_transfer(
 ) -> Receipt:
     """``transfer`` through the process's group commit: the instruction joins the next batch of the
     current group, authorized in the group's transaction; its receipt once the group is durable."""
+    scoped, check = _sequenced(actor, instruction)
+    return sequencer.submit(scoped, registry=registry, check=check)
+
+
+async def submit_transfer_async(
+    sequencer: Sequencer, *, registry: Registry, actor: Participant, instruction: Instruction
+) -> Receipt:
+    """``submit_transfer`` awaited in an event loop (``Sequencer.submit_async``)."""
+    scoped, check = _sequenced(actor, instruction)
+    return await sequencer.submit_async(scoped, registry=registry, check=check)
+
+
+def _sequenced(actor: Participant, instruction: Instruction) -> tuple[Instruction, Check]:
+    """The instruction scoped to ``actor``, and its authorization, run in the group's transaction."""
     _refuse_serialized(instruction.body)
     scoped = replace(instruction, scope=actor.party)
 
@@ -41,7 +55,7 @@ def submit_transfer(
         # Owners and jurisdictions are fixed when recorded, so the state before the batch decides.
         check_submission(session, actor=actor, action=Action.TRANSFER_UNITS, instruction=scoped)
 
-    return sequencer.submit(scoped, registry=registry, check=check)
+    return scoped, check
 
 
 def _refuse_serialized(body: Body) -> None:
