@@ -391,7 +391,8 @@ class Client:
         return {"record": (receipt.seq, receipt.hash)}
 
     def batched_transfer(self) -> dict[str, Any]:
-        """The same transfer handed to the sequencer's batch, as /v1/instructions does."""
+        """The same transfer handed to the sequencer's batch, as /v1/instructions does (which awaits
+        it from the event loop: ``submit_async``, tests/integration/test_ledger_sequencer_async.py)."""
         assert self.m.sequencer is not None
         src, body = self.transfer_body()
         receipt = submit_transfer(

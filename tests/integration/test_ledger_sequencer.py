@@ -41,6 +41,14 @@ def _records(world: World) -> int:
         return len(s.connection().execute(select(J.c.seq)).all())
 
 
+def replays_clean(world: World) -> None:
+    """The journal replays, and its balances are the live ones."""
+    with Session(world.engine) as s:
+        report, diff = replay_database(s)
+    assert report.ok, report.failure
+    assert diff == {}
+
+
 def _signed(world: World, amount: int, **kw: Any) -> Instruction:
     return Instruction.signed(transfer(A, B, amount), ("ent:a", world.keys["ent:a"]), **kw)
 
@@ -128,10 +136,7 @@ def test_writers_queued_together_share_one_commit_and_each_gets_its_own_receipt_
     assert len({r.seq for r in receipts}) == len(receipts) == 7, "each its own record"
     assert _held(rich, A) == 1_000 - 10 - 5 * 10 - 20
     assert _held(rich, B) == 10 + 5 * 10 + 20
-    with Session(rich.engine) as s:
-        report, diff = replay_database(s)
-    assert report.ok, report.failure
-    assert diff == {}
+    replays_clean(rich)
 
 
 def _offer_row(name: str) -> ProposalRow:
@@ -267,10 +272,7 @@ def test_a_batch_that_fails_after_a_unit_undoes_only_itself_and_the_unit_stays_c
     assert isinstance(out.answers["job"], DBAPIError), "its own failure, not a receipt"
     assert (_held(rich, A), _held(rich, B)) == (1_000 - 5, 5), "the unit before it committed"
     assert seq.submit(_signed(rich, 7), registry=rich.registry).seq == kept.seq + 1
-    with Session(rich.engine) as s:
-        report, diff = replay_database(s)
-    assert report.ok, report.failure
-    assert diff == {}
+    replays_clean(rich)
 
 
 def test_one_caller_alone_commits_each_write_in_its_own_group(rich: World) -> None:
@@ -331,10 +333,7 @@ def test_two_sequencers_on_one_database_as_two_server_processes_keep_one_gapless
         other.dispose()
     receipts = [a for a in out.answers.values() if isinstance(a, Receipt)]
     assert len(receipts) == 40, [a for a in out.answers.values() if not isinstance(a, Receipt)]
-    with Session(rich.engine) as s:
-        report, diff = replay_database(s)
-    assert report.ok, report.failure
-    assert diff == {}
+    replays_clean(rich)
     assert _held(rich, B) == 40
 
 
@@ -502,10 +501,7 @@ def test_a_record_written_by_another_writer_makes_the_next_batch_read_afresh(ric
         seq.submit(_signed(rich, 10), registry=rich.registry)
     assert seq.submit(_signed(rich, 5), registry=rich.registry).seq > 0
     assert (_held(rich, A), _held(rich, B)) == (0, 1_000)
-    with Session(rich.engine) as s:
-        report, diff = replay_database(s)
-    assert report.ok, report.failure
-    assert diff == {}
+    replays_clean(rich)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -524,10 +520,7 @@ def test_interleaved_writers_with_kept_views_accept_exactly_what_the_balance_all
     finally:
         other_engine.dispose()
     assert _held(rich, A) == balance
-    with Session(rich.engine) as s:
-        report, diff = replay_database(s)
-    assert report.ok, report.failure
-    assert diff == {}
+    replays_clean(rich)
 
 
 def _interleave(rich: World, rng: Any, first: Sequencer, second: Sequencer) -> int:

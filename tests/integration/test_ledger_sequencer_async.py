@@ -8,12 +8,20 @@ import threading
 
 import pytest
 from sqlalchemy import event
-from sqlmodel import Session
 
 from ledger.errors import InsufficientBalance
 from ledger.sequencer import GroupCommitFailed, Sequencer
-from ledger.service import Receipt, replay_database
-from tests.integration.test_ledger_sequencer import A, B, _held, _records, _signed, rich, wait_for
+from ledger.service import Receipt
+from tests.integration.test_ledger_sequencer import (
+    A,
+    B,
+    _held,
+    _records,
+    _signed,
+    replays_clean,
+    rich,
+    wait_for,
+)
 from tests.support import World
 
 __all__ = ["rich"]  # the fixture, shared
@@ -56,10 +64,7 @@ def test_loop_callers_and_threads_share_groups_and_each_gets_its_own_answer(rich
     assert seq.stats.groups <= 3, "queued together, committed together"
     assert _held(rich, A) == 1_000 - 20 * 10 - 4 * 5
     assert _held(rich, B) == 20 * 10 + 4 * 5
-    with Session(rich.engine) as s:
-        report, diff = replay_database(s)
-    assert report.ok, report.failure
-    assert diff == {}
+    replays_clean(rich)
 
 
 def test_a_lone_loop_caller_is_answered_once_its_group_commits(rich: World) -> None:
