@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import ProgrammingError
 from sqlmodel import Session
 
 from accounts.credentials import issue_credential
@@ -52,8 +53,11 @@ def caught_up(pair: PgPair, primary: Engine) -> None:
     try:
         while True:
             with primary.connect() as p, standby.connect() as s:
-                if p.execute(query).scalar() == s.execute(query).scalar():
-                    return
+                try:
+                    if p.execute(query).scalar() == s.execute(query).scalar():
+                        return
+                except ProgrammingError:  # the standby has not replayed the schema yet
+                    pass
             assert time.monotonic() < deadline, "the standby did not catch up in 30 s"
             time.sleep(0.1)
     finally:
