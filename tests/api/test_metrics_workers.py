@@ -27,9 +27,18 @@ HEALTH_200 = re.compile(
 )
 
 
-def health_count(base: str, token: str) -> int:
-    metrics = httpx.get(f"{base}/metrics", timeout=10, headers={"Authorization": f"Bearer {token}"})
-    return int(HEALTH_200.findall(metrics.text)[0])
+def health_count(base: str, token: str, *, within_s: float = 10.0) -> int:
+    """The /health answers counted over every worker, once the count is there (a worker still
+    starting under a loaded machine may not have written its figures yet)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        metrics = httpx.get(f"{base}/metrics", timeout=10, headers={"Authorization": f"Bearer {token}"})
+        assert metrics.status_code == 200, metrics.text
+        found = HEALTH_200.findall(metrics.text)
+        if found or time.monotonic() > deadline:
+            assert found, metrics.text
+            return int(found[0])
+        time.sleep(FLUSH_S)
 
 
 def operator_token(db: str, key: SigningKey) -> str:

@@ -43,6 +43,7 @@ def test_a_statement_reader_is_made_once_per_engine_and_bounds_each_statement(pg
 
 def test_a_read_that_meets_a_dropped_connection_is_read_again_on_a_fresh_one(pg: Engine) -> None:
     reader = statement_reader(pg)
+    reader.dispose()  # the pool is shared with earlier tests: from here it holds one connection
     drop(pg, backend_of(reader))
     # no ping before a read: the dropped connection is met by the read itself...
     with pytest.raises(DBAPIError) as met, reader.connect() as conn:
