@@ -79,6 +79,7 @@ def create_app(
     app.add_middleware(hardening.Harden, limits=app.state.ecoledger.limits)
     observability.install(app)
     app.include_router(ledger_routes.router)
+    app.router.routes[0:0] = ledger_routes.HOT_ROUTES  # ahead of every other route (see there)
     for module in (
         participants,
         controls,

@@ -17,7 +17,9 @@ from typing import Annotated, TypeVar
 
 import anyio
 from fastapi import Depends, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import StringConstraints, TypeAdapter, ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
@@ -35,6 +37,7 @@ from ledger.sequencer import KNOWN_FACTS, Sequencer
 from ledger.service import Registry
 
 __all__ = [
+    "IDEMPOTENCY_KEY_PARAMETER",
     "ActorDep",
     "CustodyKeyDep",
     "IdempotencyKeyDep",
@@ -47,6 +50,8 @@ __all__ = [
     "SlotDep",
     "actor_for_token",
     "admitted",
+    "authenticate",
+    "idempotency_key",
     "in_thread",
     "read",
 ]
@@ -256,7 +261,20 @@ async def get_actor(
     """
     if creds is None or creds.scheme.lower() != "bearer":
         raise InvalidCredentials("missing bearer token")
-    token, limits = creds.credentials, state(request).limits
+    return await _authenticated(request, creds.credentials)
+
+
+async def authenticate(request: Request) -> Participant:
+    """``get_actor`` for a route that reads its own request (``api.routes.ledger.HOT_ROUTES``): the
+    bearer token read from the Authorization header as ``HTTPBearer`` reads it, the same checks."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise InvalidCredentials("missing bearer token")
+    return await _authenticated(request, token)
+
+
+async def _authenticated(request: Request, token: str) -> Participant:
+    limits = state(request).limits
     digest = hashlib.sha256(token.encode()).digest()
     hit = _cache.get(digest)
     if hit is not None and hit[1]:
@@ -365,12 +383,32 @@ CustodyKeyDep = Annotated[SigningKey, Depends(get_custody_key)]
 MaybeCustodyKeyDep = Annotated[SigningKey | None, Depends(get_maybe_custody_key)]
 VaultDep = Annotated[Vault, Depends(get_vault)]
 PageDep = Annotated[Page, Depends(get_page)]
+IDEMPOTENCY_KEY = "Idempotency-Key"
+IDEMPOTENCY_KEY_TEXT = "a retried write with the same key returns the first answer instead of acting twice"
 IdempotencyKeyDep = Annotated[
     str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=128,
-        description="a retried write with the same key returns the first answer instead of acting twice",
-    ),
+    Header(alias=IDEMPOTENCY_KEY, min_length=1, max_length=128, description=IDEMPOTENCY_KEY_TEXT),
 ]
+_IDEMPOTENCY_KEY = TypeAdapter(Annotated[str, StringConstraints(min_length=1, max_length=128)])
+# The header as the OpenAPI text documents it for a route that reads its own request.
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": IDEMPOTENCY_KEY,
+    "in": "header",
+    "required": False,
+    "description": IDEMPOTENCY_KEY_TEXT,
+    "schema": _IDEMPOTENCY_KEY.json_schema() | {"title": IDEMPOTENCY_KEY},
+}
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's Idempotency-Key as ``IdempotencyKeyDep`` admits it, for a route that reads its
+    own request; a bad one is FastAPI's own ``RequestValidationError``, located in the header."""
+    value = request.headers.get(IDEMPOTENCY_KEY)
+    if value is None:
+        return None
+    try:
+        return _IDEMPOTENCY_KEY.validate_python(value)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**err, "loc": ("header", IDEMPOTENCY_KEY)} for err in exc.errors(include_url=False)]
+        ) from None

@@ -17,8 +17,9 @@ import fastapi_offline
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 
-__all__ = ["API_DESCRIPTION", "SIGNING_PREFIX", "install"]
+__all__ = ["API_DESCRIPTION", "SIGNING_PREFIX", "documented", "install"]
 
 SIGNING_PREFIX = b"ecoledger-body-v1\x00"  # ledger.crypto.TAG_BODY and its NUL (ledger.crypto.tagged)
 DOCS = "/docs"
@@ -54,6 +55,36 @@ SIGNING_NOTE = (
     "byte + the RFC 8785 (JCS) bytes of the body, never the JCS bytes alone (`422 bad_signature`); "
     "`sig` in unpadded base64url. See the API description and `docs/integration.md`."
 )
+
+
+_BODIES: dict[str, type[BaseModel]] = {}  # models of bodies that routes read themselves (``documented``)
+
+
+def documented(
+    *, body: type[BaseModel], parameters: tuple[dict[str, Any], ...] = (), authenticated: bool = True
+) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads its own request: its JSON ``body`` model, header
+    ``parameters`` and bearer authentication, as FastAPI documents what it reads itself."""
+    _BODIES[body.__name__] = body
+    ref = {"$ref": f"#/components/schemas/{body.__name__}"}
+    extra: dict[str, Any] = {
+        "requestBody": {"content": {"application/json": {"schema": ref}}, "required": True}
+    }
+    if parameters:
+        extra["parameters"] = list(parameters)
+    if authenticated:
+        extra["security"] = [{"HTTPBearer": []}]
+    return extra
+
+
+def with_documented_bodies(doc: dict[str, Any]) -> dict[str, Any]:
+    """The components the ``documented`` bodies refer to, with the models they nest."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for name, model in _BODIES.items():
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
+    return doc
 
 
 def _signs(path: str, operation: dict[str, Any], schemas: dict[str, Any]) -> bool:
@@ -110,7 +141,7 @@ def install(app: FastAPI) -> None:
     """Serve /docs (the app must be made with ``docs_url=None``) and Swagger UI's files under it."""
     html = _page(app.title)
     plain = app.openapi
-    app.openapi = lambda: with_signing_notes(plain())  # type: ignore[method-assign]
+    app.openapi = lambda: with_signing_notes(with_documented_bodies(plain()))  # type: ignore[method-assign]
 
     @app.get(DOCS, include_in_schema=False)
     def docs() -> HTMLResponse:

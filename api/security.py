@@ -21,6 +21,7 @@ __all__ = [
     "CsrfRefused",
     "Harden",
     "client_address",
+    "is_json",
     "refuse_duplicate_keys",
 ]
 
@@ -145,7 +146,7 @@ class Harden:
         if length is not None and length > self.limits.max_body_bytes:
             await self._too_large(send)
             return
-        if scope["method"] not in _SAFE_METHODS and _is_json(scope):
+        if scope["method"] not in _SAFE_METHODS and is_json(scope):
             body = await _read_body(receive, self.limits.max_body_bytes)
             if body is None:
                 await self._too_large(send)
@@ -180,7 +181,8 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def _is_json(scope: Scope) -> bool:
+def is_json(scope: Scope) -> bool:
+    """Whether the request's Content-Type is JSON (``application/json`` or ``+json``)."""
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
             kind = bytes(value).split(b";", 1)[0].strip().lower()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 from datetime import date
 
@@ -206,6 +207,130 @@ def test_bad_instructions_are_refused_with_a_stable_code_and_write_nothing(
         assert r.json()["error"]["code"] == code
     with Session(api.engine) as s:
         assert head_size(s) == before
+
+
+def _raw(payload: dict[str, object]) -> bytes:
+    return json.dumps(payload).encode()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "headers", "status", "code", "field", "location"),
+    [
+        ("not JSON", lambda p: b"{nope", {}, 422, "invalid_request", "body", "body"),
+        ("empty", lambda p: b"", {}, 422, "invalid_request", "body", "body"),
+        ("an array", lambda p: b"[1]", {}, 422, "invalid_request", "body", "body"),
+        (
+            "not JSON by its type",
+            _raw,
+            {"Content-Type": "text/plain"},
+            422,
+            "invalid_request",
+            "body",
+            "body",
+        ),
+        ("a field too many", lambda p: _raw({**p, "x": 1}), {}, 422, "invalid_request", "x", "body"),
+        (
+            "no signatures",
+            lambda p: _raw({"body": p["body"]}),
+            {},
+            422,
+            "invalid_request",
+            "signatures",
+            "body",
+        ),
+        (
+            "a signature with no party",
+            lambda p: _raw({**p, "signatures": [{"key_id": "k", "sig": "s"}]}),
+            {},
+            422,
+            "invalid_request",
+            "signatures[0].party",
+            "body",
+        ),
+        (
+            "17 signatures",
+            lambda p: _raw({**p, "signatures": p["signatures"] * 17}),
+            {},
+            422,
+            "invalid_request",
+            "signatures",
+            "body",
+        ),
+        (
+            "a control character",
+            lambda p: _raw({**p, "body": {**p["body"], "nonce": "n\u0007"}}),
+            {},
+            422,
+            "invalid_text",
+            "body",
+            "body",
+        ),
+        ("a duplicate key", lambda p: _raw(p)[:-1] + b',"body":{}}', {}, 422, "duplicate_key", "body", None),
+        ("an empty key", _raw, {"Idempotency-Key": ""}, 422, "invalid_request", "Idempotency-Key", "header"),
+        (
+            "a long key",
+            _raw,
+            {"Idempotency-Key": "k" * 129},
+            422,
+            "invalid_request",
+            "Idempotency-Key",
+            "header",
+        ),
+        ("no token", _raw, {"Authorization": ""}, 401, "invalid_credentials", None, None),
+        ("a Basic token", _raw, {"Authorization": "Basic a2V5"}, 401, "invalid_credentials", None, None),
+        (
+            "a Bearer without token",
+            _raw,
+            {"Authorization": "Bearer "},
+            401,
+            "invalid_credentials",
+            None,
+            None,
+        ),
+    ],
+)
+def test_the_signed_instruction_route_reads_its_own_request_with_fastapis_answers(
+    api: Api, name: str, content, headers: dict[str, str], status: int, code: str, field, location
+) -> None:
+    """``POST /v1/instructions`` is served ahead of FastAPI's routing and reads its own request
+    (``api.write.read_submission``): each bad request is refused as a declared parameter would be,
+    naming the field and where it was, and writes nothing."""
+    api.allocate("yuyao_chem", 5_000)
+    with Session(api.engine) as s:
+        before = head_size(s)
+    sent = {"Content-Type": "application/json", **api.headers("yuyao_chem"), **headers}
+    body = content(api.transfer_payload("yuyao_chem", "yuyao_dye", 100))
+    r = api.client.post("/v1/instructions", content=body, headers=sent)
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert error["code"] == code
+    if field is not None:
+        assert error["details"]["field"] == field
+    if location is not None:
+        assert error["details"]["location"] == location
+    with Session(api.engine) as s:
+        assert head_size(s) == before
+
+
+def test_the_signed_instruction_route_is_served_ahead_of_fastapis_routing_and_counted(api: Api) -> None:
+    """The hot route answers as the documented one would (a receipt), under its template in metrics."""
+    from api.observability import METRICS
+    from api.routes.ledger import HOT_ROUTES
+
+    assert api.client.app.router.routes[: len(HOT_ROUTES)] == HOT_ROUTES
+    api.allocate("yuyao_chem", 5_000)
+    counted = METRICS.requests[("POST", "/v1/instructions", 200)]
+    r = api.client.post(
+        "/v1/instructions",
+        json=api.transfer_payload("yuyao_chem", "yuyao_dye", 100),
+        headers={**api.headers("yuyao_chem"), "Idempotency-Key": "hot-1"},
+    )
+    assert r.status_code == 200, r.text
+    assert set(r.json()) == {"seq", "hash", "time", "replayed"}
+    assert r.json()["replayed"] is False
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers["x-content-type-options"] == "nosniff"  # Harden still wraps it
+    assert METRICS.requests[("POST", "/v1/instructions", 200)] == counted + 1  # Observe too
 
 
 @pytest.mark.parametrize(
