@@ -268,9 +268,9 @@ def _prepare(
         raise ValueError("encoded bodies must be those of the instructions, in order")
     encoded = list(ready) if ready is not None else [Encoded.of(ins) for ins in instructions]
     view.prefetch([i.body for i in instructions])
-    view.prefetch_digests([e.digest for e in encoded])
-    view.prefetch_idempotency(
-        (i.scope, i.idempotency_key) for i in instructions if i.idempotency_key is not None
+    view.prefetch_seen(
+        [e.digest for e in encoded],
+        [(i.scope, i.idempotency_key) for i in instructions if i.idempotency_key is not None],
     )
     return encoded
 

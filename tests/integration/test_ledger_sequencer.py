@@ -275,6 +275,109 @@ def test_a_batch_that_fails_after_a_unit_undoes_only_itself_and_the_unit_stays_c
     replays_clean(rich)
 
 
+def test_a_batch_that_fails_between_two_batches_of_its_group_undoes_only_itself(
+    rich: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three batches in one group, the middle one failing in the database: on PostgreSQL each later
+    batch has a savepoint it never releases, and undoing the failed one must go back to its own
+    savepoint, not to the first batch's; the batches before and after it commit with the group."""
+    seq = Sequencer(rich.engine)
+    before = _records(rich)
+    out = Outcomes()
+    flush = BatchWriter.flush
+    flushes: list[int] = []
+
+    def queue_next_then(fail: bool) -> None:
+        name, instruction = f"batch{len(flushes) + 1}", _signed(rich, len(flushes) + 5)
+        out.start(name, seq, lambda: seq.submit(instruction, registry=rich.registry))
+        wait_for(seq, units=0, instructions=1)  # queued: the turn's holder runs it next, same group
+        if fail:
+            raise_in_database()
+
+    def raise_in_database() -> None:
+        session_of_flush[-1].connection().exec_driver_sql("SELECT * FROM no_such_table")
+
+    session_of_flush: list[Session] = []
+
+    def flushing(self: BatchWriter, session: Session, *args: Any) -> None:
+        flush(self, session, *args)
+        flushes.append(1)
+        session_of_flush.append(session)
+        if len(flushes) <= 2:
+            queue_next_then(fail=len(flushes) == 2)
+
+    monkeypatch.setattr(BatchWriter, "flush", flushing)
+    first = seq.submit(_signed(rich, 4), registry=rich.registry)
+    out.join()
+    assert isinstance(out.answers["batch2"], DBAPIError), "the middle batch: its own failure"
+    last = out.answers["batch3"]
+    assert isinstance(last, Receipt), last
+    assert out.groups["batch2"] == out.groups["batch3"] == seq.last_group, "one group, three batches"
+    assert (first.seq, last.seq) == (before, before + 1), "the failed batch took no sequence number"
+    assert _records(rich) == before + 2
+    assert (_held(rich, A), _held(rich, B)) == (1_000 - 4 - 7, 4 + 7), "the first and the last batch"
+    replays_clean(rich)
+
+
+def test_a_group_waits_for_as_many_callers_as_the_last_one_held(
+    rich: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a group gathers its predecessor's count of callers before it opens, while they
+    keep arriving, so they share one batch (and the head's lock is not held while it waits)."""
+    import ledger.sequencer as sequencer
+
+    if rich.engine.dialect.name != "postgresql":
+        pytest.skip("on SQLite a later batch costs no round trip: groups do not gather")
+    seq = Sequencer(rich.engine)
+    seq.submit(_signed(rich, 1), registry=rich.registry)  # the signer's key is looked up once
+    out = Outcomes()
+    with seq.unit():  # three callers queue behind it: one group of a unit and three instructions
+        for name, amount in (("a", 2), ("b", 3), ("c", 4)):
+            out.start(
+                name, seq, lambda amount=amount: seq.submit(_signed(rich, amount), registry=rich.registry)
+            )
+        wait_for(seq, units=0, instructions=3)
+    out.join()
+    monkeypatch.setattr(sequencer, "ARRIVAL_GAP_S", 5.0)  # long: only arrivals end the wait
+    monkeypatch.setattr(sequencer, "GATHER_MAX_S", 30.0)
+    real_batch = sequencer.submit_batch
+    batches: list[int] = []
+
+    def batch_counted(session: Session, instructions: Any, **kwargs: Any) -> Any:
+        batches.append(len(instructions))
+        return real_batch(session, instructions, **kwargs)
+
+    monkeypatch.setattr(sequencer, "submit_batch", batch_counted)
+    later = Outcomes()
+    for name, amount in (("d", 5), ("e", 6), ("f", 7)):
+        later.start(
+            name, seq, lambda amount=amount: seq.submit(_signed(rich, amount), registry=rich.registry)
+        )
+        time.sleep(0.2)  # longer than a batch takes: without the gather, each would run alone
+    later.join()
+    assert batches == [3], batches
+    assert len(set(later.groups.values())) == 1
+    assert all(isinstance(a, Receipt) for a in later.answers.values()), later.answers
+    assert _held(rich, B) == sum(range(1, 8))
+
+
+def test_a_gathering_group_stops_waiting_when_callers_stop_coming(rich: World) -> None:
+    """After a group of three, a lone caller waits only ``ARRIVAL_GAP_S`` for others."""
+    seq = Sequencer(rich.engine)
+    seq.submit(_signed(rich, 1), registry=rich.registry)
+    out = Outcomes()
+    with seq.unit():
+        for name, amount in (("a", 2), ("b", 3), ("c", 4)):
+            out.start(
+                name, seq, lambda amount=amount: seq.submit(_signed(rich, amount), registry=rich.registry)
+            )
+        wait_for(seq, units=0, instructions=3)
+    out.join()
+    started = time.monotonic()
+    seq.submit(_signed(rich, 5), registry=rich.registry)
+    assert time.monotonic() - started < 1.0
+
+
 def test_one_caller_alone_commits_each_write_in_its_own_group(rich: World) -> None:
     seq = Sequencer(rich.engine)
     with commits_counted(rich.engine) as commits:
