@@ -385,11 +385,12 @@ VaultDep = Annotated[Vault, Depends(get_vault)]
 PageDep = Annotated[Page, Depends(get_page)]
 IDEMPOTENCY_KEY = "Idempotency-Key"
 IDEMPOTENCY_KEY_TEXT = "a retried write with the same key returns the first answer instead of acting twice"
+_KEY_LENGTH = {"min_length": 1, "max_length": 128}
 IdempotencyKeyDep = Annotated[
     str | None,
-    Header(alias=IDEMPOTENCY_KEY, min_length=1, max_length=128, description=IDEMPOTENCY_KEY_TEXT),
+    Header(alias=IDEMPOTENCY_KEY, description=IDEMPOTENCY_KEY_TEXT, **_KEY_LENGTH),
 ]
-_IDEMPOTENCY_KEY = TypeAdapter(Annotated[str, StringConstraints(min_length=1, max_length=128)])
+_IDEMPOTENCY_KEY = TypeAdapter(Annotated[str, StringConstraints(**_KEY_LENGTH)])
 # The header as the OpenAPI text documents it for a route that reads its own request.
 IDEMPOTENCY_KEY_PARAMETER = {
     "name": IDEMPOTENCY_KEY,
