@@ -13,6 +13,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Connection, Table, bindparam, insert, select, text, tuple_, update
 from sqlmodel import Session
 
@@ -99,6 +100,19 @@ _PG_SEEN = (
 )
 _RULES_ADOPTED = select(J.c.core).where(J.c.type == "rules.adopt").order_by(J.c.seq.desc()).limit(1)
 _UPDATE_HEAD = update(HD).where(HD.c.id == 1)
+# ``WarmView.catch_up``: another process's records since the kept head, and the balances they moved.
+_RECORDS_SINCE = (
+    select(J.c.seq, J.c.type, J.c.action, J.c.core, J.c.hash, J.c.prev)
+    .where(J.c.seq >= bindparam("since"), J.c.seq < bindparam("until"))
+    .order_by(J.c.seq)
+)
+_POSTED_SINCE = (
+    select(P.c.account, P.c.instrument, P.c.lot)
+    .where(P.c.seq >= bindparam("since"), P.c.seq < bindparam("until"))
+    .distinct()
+)
+CAUGHT_UP_ACTIONS = frozenset({"transfer", "trade"})  # with no hold operation: balances move, nothing else
+CATCH_UP_LIMIT = 2000  # records another process wrote; beyond, reading them costs more than a cold start
 _INSERT = {t.name: insert(t) for t in (J, P, B, H, A, PA, K, CP, ID)}
 
 # The three statements every transfer writes, as plain driver SQL over rows of tuples: compiling
@@ -195,6 +209,8 @@ class Head:
         nodes = [row.frontier[i : i + 32] for i in range(0, len(row.frontier), 32)]
         moment = parse_utc(row.time) if row.time else None
         frontier = Frontier(row.next_seq, nodes)
+        if warm is not None:
+            warm.catch_up(c, row.next_seq, bytes(row.hash))
         rule_set = warm.rule_set_at(row.next_seq, bytes(row.hash)) if warm is not None else None
         if rule_set is None:
             adopted = c.execute(_RULES_ADOPTED).scalar()
@@ -723,6 +739,33 @@ class WarmView:
             self._view = self._at = None
             return None
         return self._view.rule_set
+
+    def catch_up(self, c: Connection, next_seq: int, head_hash: bytes) -> None:
+        """Bring the kept view to the head another process moved, when what it wrote since can be
+        told apart: plain transfers and trades (``CAUGHT_UP_ACTIONS``) with no hold operation change
+        nothing the view mirrors but balances, so their balances are dropped, to be read again, and
+        the rest stays. Anything else, a gap in the chain from the kept head, or more than
+        ``CATCH_UP_LIMIT`` records, and the view is left as it was: the next batch starts cold."""
+        if self._view is None or self._at is None:
+            return
+        kept_seq, kept_hash = self._at
+        if not kept_seq < next_seq <= kept_seq + CATCH_UP_LIMIT:
+            return
+        since = {"since": kept_seq, "until": next_seq}
+        link = kept_hash
+        for row in c.execute(_RECORDS_SINCE, since):
+            if row.type != "tx" or row.action not in CAUGHT_UP_ACTIONS or bytes(row.prev) != link:
+                return
+            if orjson.loads(bytes(row.core))["body"].get("holds"):
+                return
+            link = bytes(row.hash)
+        if link != head_hash:  # a record missing: the chain from the kept head does not reach it
+            return
+        view = self._view
+        for account, instrument, lot in c.execute(_POSTED_SINCE, since):
+            view.positions.pop((account, instrument, lot), None)
+            view.stored_positions.discard((account, instrument, lot))
+        self._at = (next_seq, head_hash)
 
     def take(self, session: Session, head: Head) -> DbView:
         """The kept view for this batch if the head has not moved, else a cold one."""

@@ -16,11 +16,12 @@ from sqlmodel import Session
 
 from ledger.db import read_only
 from ledger.errors import DomainError, InsufficientBalance
+from ledger.model import AccountKind, HoldPlace, OpenAccount, TxBody
 from ledger.repository import BatchWriter, J
 from ledger.sequencer import GROUP, GroupCommitFailed, Sequencer
-from ledger.service import Instruction, Receipt, balances, replay_database, submit
+from ledger.service import Instruction, Receipt, balances, new_nonce, replay_database, submit
 from market.proposals.tables import ProposalRow
-from tests.support import World, transfer
+from tests.support import COD_YUYAO, World, transfer
 
 A, B = "ent:a.h", "ent:b.h"
 
@@ -604,6 +605,79 @@ def test_a_record_written_by_another_writer_makes_the_next_batch_read_afresh(ric
         seq.submit(_signed(rich, 10), registry=rich.registry)
     assert seq.submit(_signed(rich, 5), registry=rich.registry).seq > 0
     assert (_held(rich, A), _held(rich, B)) == (0, 1_000)
+    replays_clean(rich)
+
+
+def _reads_of(queries: list[str], *tables: str) -> list[str]:
+    return [q for q in queries if any(f"FROM {t}" in q for t in tables)]
+
+
+def test_after_another_process_s_plain_transfers_a_batch_reads_again_only_the_balances(rich: World) -> None:
+    """``serve --workers 2``: the other process's group moved the head with plain transfers. The kept
+    view catches up (the balances those records moved are read again, nothing else) instead of
+    starting cold, and the balance it reads is the other writer's."""
+    seq = Sequencer(rich.engine)
+    seq.submit(_signed(rich, 10), registry=rich.registry)
+    seq.submit(_signed(rich, 1), registry=rich.registry)
+    with Session(rich.engine) as other:
+        submit(other, _signed(rich, 985), registry=rich.registry)
+        other.commit()
+    with selects_counted(rich.engine) as after, pytest.raises(InsufficientBalance):
+        seq.submit(_signed(rich, 5), registry=rich.registry)
+    assert _reads_of(after, "account", "party", "key") == [], "only balances changed"
+    assert _reads_of(after, "balance"), "the moved balances are read again"
+    assert seq.submit(_signed(rich, 4), registry=rich.registry).seq > 0
+    assert (_held(rich, A), _held(rich, B)) == (0, 1_000)
+    replays_clean(rich)
+
+
+def test_after_another_process_s_other_records_a_batch_starts_cold(rich: World) -> None:
+    """A record that is not a plain transfer (here an account opened) may change what the view
+    holds: the kept view had no account ent:a.h2; the next batch must find the one just opened."""
+    seq = Sequencer(rich.engine)
+    late = "ent:a.h2"
+    with pytest.raises(DomainError):  # the view now says: no such account
+        seq.submit(
+            Instruction.signed(transfer(A, late, 1), ("ent:a", rich.keys["ent:a"])), registry=rich.registry
+        )
+    rich.batch([Instruction(OpenAccount(late, "ent:a", AccountKind.HOLDING, new_nonce()))])
+    with selects_counted(rich.engine) as after:
+        moved = seq.submit(
+            Instruction.signed(transfer(A, late, 7), ("ent:a", rich.keys["ent:a"])), registry=rich.registry
+        )
+    assert moved.seq > 0
+    assert _reads_of(after, "account"), "cold: the accounts are read again"
+    assert _held(rich, late) == 7
+    replays_clean(rich)
+
+
+def test_a_transfer_that_places_a_hold_is_not_caught_up_as_a_plain_one(rich: World) -> None:
+    """Under rule set 1 a ``transfer`` may carry hold operations: it moves no posting, yet it changes
+    what a balance has free. The next batch must see the units held and refuse to move them."""
+    seq = Sequencer(rich.engine)
+    seq.submit(_signed(rich, 10), registry=rich.registry)
+    pledge = HoldPlace("pledge-1", A, "COD", COD_YUYAO, 985, "pledge", "ent:b")
+    rich.submit(TxBody("transfer", new_nonce(), (), (pledge,)), "ent:a")
+    with pytest.raises(DomainError):
+        seq.submit(_signed(rich, 10), registry=rich.registry)
+    assert seq.submit(_signed(rich, 5), registry=rich.registry).seq > 0
+    replays_clean(rich)
+
+
+def test_a_kept_view_does_not_catch_up_across_a_gap_in_the_chain(rich: World) -> None:
+    """The kept head must be the parent of the first record read: a view kept from a group whose
+    COMMIT failed, at a head the journal never had, is dropped (here: a kept hash altered)."""
+    seq = Sequencer(rich.engine)
+    seq.submit(_signed(rich, 10), registry=rich.registry)
+    warm = seq._warm
+    assert warm._at is not None
+    warm._at = (warm._at[0], bytes(32))  # a head the journal never had
+    with Session(rich.engine) as other:
+        submit(other, _signed(rich, 985), registry=rich.registry)
+        other.commit()
+    with selects_counted(rich.engine) as after, pytest.raises(InsufficientBalance):
+        seq.submit(_signed(rich, 10), registry=rich.registry)
+    assert _reads_of(after, "account"), "cold: nothing of the kept view was trusted"
     replays_clean(rich)
 
 
