@@ -60,11 +60,15 @@ def seal(
     sigs: Sequence[Signature],
     registry: SigningKey,
     body_bytes: bytes | None = None,
+    stamp: str | None = None,
 ) -> SealedRecord:
     """Seal a record. ``body_bytes``, when the caller already has ``canonical_bytes(body)``,
-    is spliced in rather than encoded again (the hot path; a test checks both agree)."""
+    is spliced in rather than encoded again (the hot path; a test checks both agree); so is
+    ``stamp``, ``format_utc(time)``, which the registry also stores beside the record."""
     if body_bytes is None:
         body_bytes = canonical_bytes(body)
+    if stamp is None:
+        stamp = format_utc(time)
     # RFC 8785 key order of the core: body, prev, seq, sigs, time.
     core = b"".join(
         (
@@ -77,7 +81,7 @@ def seal(
             b',"sigs":',
             canonical_bytes([s.to_json() for s in sigs]),
             b',"time":"',
-            format_utc(time).encode(),
+            stamp.encode(),
             b'"}',
         )
     )

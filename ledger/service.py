@@ -298,6 +298,7 @@ def _commit(enc: Encoded, view: DbView, writer: BatchWriter, head: Head, registr
         check_sealing_key(view, registry.key, now)
     effect = apply(ins.body, view, now)
     check_signatures(enc.body_bytes, ins.signatures, effect.required_signers, view, now)
+    stamp = format_utc(now)
     record = seal(
         seq=head.next_seq,
         prev=head.hash,
@@ -306,8 +307,8 @@ def _commit(enc: Encoded, view: DbView, writer: BatchWriter, head: Head, registr
         body_bytes=enc.body_bytes,
         sigs=ins.signatures,
         registry=registry.key,
+        stamp=stamp,
     )
-    stamp = format_utc(now)
     writer.add(view, record, ins.body, effect, digest, stamp)
     head.next_seq, head.hash, head.time, head.moment = record.seq + 1, record.hash, stamp, now
     head.frontier.append(record.leaf)

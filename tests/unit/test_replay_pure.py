@@ -29,6 +29,7 @@ from ledger.model import (
 )
 from ledger.replay import replay_lines
 from ledger.rules import Position
+from ledger.timeutil import format_utc
 
 T0 = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 LOT = Lot(jurisdiction="330281", valid_until=date(2030, 12, 31))
@@ -134,6 +135,20 @@ def test_a_sealed_line_is_canonical_and_parses_back_to_its_parts() -> None:
     assert (parsed.seq, parsed.time, parsed.hash) == (TRANSFER_SEQ, record.time, record.hash)
     assert parsed.sigs[0].party == "alice"
     assert parsed.registry_sig == record.registry_sig
+
+
+def test_a_seal_given_the_encoded_body_and_time_is_the_seal_that_encodes_them() -> None:
+    """The hot path hands ``seal`` the body's bytes and the time's text it already made; the record
+    must be byte for byte the one ``seal`` makes from the values alone."""
+    record = build().records[TRANSFER_SEQ]
+    parsed = parse_line(record.line())
+    key = SigningKey.from_seed(b"r" * 32)
+    common: dict[str, Any] = {
+        "seq": parsed.seq, "prev": parsed.prev, "time": parsed.time, "body": parsed.body, "sigs": parsed.sigs
+    }  # fmt: skip
+    plain = seal(**common, registry=key)
+    spliced = seal(**common, registry=key, body_bytes=parsed.body_bytes, stamp=format_utc(parsed.time))
+    assert (spliced.core, spliced.hash, spliced.registry_sig) == (plain.core, plain.hash, plain.registry_sig)
 
 
 def test_a_line_with_inserted_whitespace_does_not_parse() -> None:
