@@ -15,8 +15,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from ledger.db import read_only
-from ledger.errors import DomainError, InsufficientBalance
-from ledger.model import AccountKind, HoldPlace, OpenAccount, TxBody
+from ledger.errors import DomainError, InsufficientBalance, UnitsEncumbered
+from ledger.model import AccountKind, HoldPlace, HoldSettle, OpenAccount, TxBody
 from ledger.repository import BatchWriter, J
 from ledger.sequencer import GROUP, GroupCommitFailed, Sequencer
 from ledger.service import Instruction, Receipt, balances, new_nonce, replay_database, submit
@@ -701,23 +701,21 @@ def test_interleaved_writers_with_kept_views_accept_exactly_what_the_balance_all
 
 
 def _interleave(rich: World, rng: Any, first: Sequencer, second: Sequencer) -> int:
-    """40 writes of random sizes from A by random writers, some given back to A; A's balance after."""
-    balance = 1_000
+    """40 writes of random sizes from A by random writers, some given back to A, and holds placed on
+    A's units and released (records a kept view must not catch up with); A's balance after."""
+    balance, held, holds = 1_000, 0, 0
     for _ in range(40):
         amount = rng.choice([1, 5, 50, 120, 400])
         writer = rng.choice(["first", "second", "session"])
+        if rng.random() < 0.25:  # a pledge on A's units, or its release, by any writer
+            held, holds = _hold_or_release(rich, writer, first, second, held, holds, amount, balance)
+            continue
         try:
-            if writer == "session":
-                with Session(rich.engine) as s:
-                    submit(s, _signed(rich, amount), registry=rich.registry)
-                    s.commit()
-            else:
-                seq = first if writer == "first" else second
-                seq.submit(_signed(rich, amount), registry=rich.registry)
-        except InsufficientBalance:
-            assert amount > balance, (writer, amount, balance)
+            _write(rich, writer, first, second, _signed(rich, amount))
+        except (InsufficientBalance, UnitsEncumbered):
+            assert amount > balance - held, (writer, amount, balance, held)
         else:
-            assert amount <= balance, (writer, amount, balance)
+            assert amount <= balance - held, (writer, amount, balance, held)
             balance -= amount
         if balance < 1_000 and rng.random() < 0.2:  # some back, signed by B's owner
             back = rng.randint(1, 1_000 - balance)
@@ -725,6 +723,43 @@ def _interleave(rich: World, rng: Any, first: Sequencer, second: Sequencer) -> i
             rng.choice([first, second]).submit(give, registry=rich.registry)
             balance += back
     return balance
+
+
+def _write(rich: World, writer: str, first: Sequencer, second: Sequencer, ins: Instruction) -> None:
+    if writer == "session":
+        with Session(rich.engine) as s:
+            submit(s, ins, registry=rich.registry)
+            s.commit()
+    else:
+        (first if writer == "first" else second).submit(ins, registry=rich.registry)
+
+
+def _hold_or_release(
+    rich: World,
+    writer: str,
+    first: Sequencer,
+    second: Sequencer,
+    held: int,
+    holds: int,
+    amount: int,
+    balance: int,
+) -> tuple[int, int]:
+    """Release the open hold, or place one of ``amount`` (rule set 1: a ``transfer`` that moves
+    nothing); the units held and the holds placed so far, after."""
+    if held:
+        release = HoldSettle("release", f"pledge-{holds}", held)
+        body = TxBody("transfer", new_nonce(), (), (release,))
+        _write(rich, writer, first, second, Instruction.signed(body, ("ent:b", rich.keys["ent:b"])))
+        return 0, holds
+    place = HoldPlace(f"pledge-{holds + 1}", A, "COD", COD_YUYAO, amount, "pledge", "ent:b")
+    ins = Instruction.signed(TxBody("transfer", new_nonce(), (), (place,)), ("ent:a", rich.keys["ent:a"]))
+    try:
+        _write(rich, writer, first, second, ins)
+    except (InsufficientBalance, UnitsEncumbered):
+        assert amount > balance, (writer, amount, balance)
+        return 0, holds
+    assert amount <= balance, (writer, amount, balance)
+    return amount, holds + 1
 
 
 def test_a_batch_reads_an_accounts_owner_once_and_forgets_it_when_a_group_fails(
