@@ -753,7 +753,7 @@ class WarmView:
             return
         since = {"since": kept_seq, "until": next_seq}
         link = kept_hash
-        for row in c.execute(_RECORDS_SINCE, since):
+        for row in c.execute(_RECORDS_SINCE, since).all():  # read to the end: no statement left open
             if row.type != "tx" or row.action not in CAUGHT_UP_ACTIONS or bytes(row.prev) != link:
                 return
             if orjson.loads(bytes(row.core))["body"].get("holds"):
