@@ -7,7 +7,7 @@ here). A batch reads each row it needs once, applies records in memory, writes o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -69,6 +69,7 @@ _ACCOUNTS_IN = select(A).where(A.c.id.in_(bindparam("ids", expanding=True)))
 _POSITIONS_IN = select(B.c.account, B.c.instrument, B.c.lot, B.c.total, B.c.held).where(
     tuple_(B.c.account, B.c.instrument, B.c.lot).in_(bindparam("keys", expanding=True))
 )
+_POSITION_KEY = ("account", "instrument", "lot")
 _HOLD_BY_ID = select(H).where(H.c.id == bindparam("id"))
 _PARTY_BY_ID = select(PA.c.id, PA.c.role, PA.c.profile).where(PA.c.id == bindparam("id"))
 _BUREAUS = select(PA.c.id, PA.c.role, PA.c.profile).where(PA.c.role == "bureau").order_by(PA.c.registered_seq)
@@ -84,6 +85,36 @@ _IDEMPOTENT = select(ID.c.request_digest, ID.c.response).where(
 _IDEMPOTENT_IN = select(ID.c.scope, ID.c.key, ID.c.request_digest, ID.c.response).where(
     tuple_(ID.c.scope, ID.c.key).in_(bindparam("pairs", expanding=True))
 )
+
+_IDEMPOTENCY_KEY = ("scope", "key")
+
+
+@lru_cache(maxsize=64)
+def _sqlite_rows_in(stmt: Any, key: tuple[str, ...], count: int, quote: Callable[[str], str]) -> str:
+    """``stmt``'s ``SELECT columns FROM table``, where the key equals one of ``count`` tuples.
+
+    SQLite plans a row-value IN list, ``(a, b) IN ((?, ?), ...)``, as a scan of the whole index: a
+    batch's lookup grew with the table (2.2 ms at 20,000 idempotency keys, 0.1 s at a million). An
+    OR of equalities is one index search per tuple (50 µs for 50 of them, at any size)."""
+    columns = ", ".join(quote(col.name) for col in stmt.selected_columns)
+    match = "(" + " AND ".join(f"{quote(c)} = ?" for c in key) + ")"
+    return f"SELECT {columns} FROM {quote(stmt.get_final_froms()[0].name)} WHERE " + " OR ".join(
+        [match] * count
+    )
+
+
+def _rows_in(c: Connection, stmt: Any, param: str, key: tuple[str, ...], tuples: list[Any]) -> Any:
+    """``stmt`` (a row-value IN over ``param``) on ``tuples``; on SQLite, as ``_sqlite_rows_in``.
+    The count is rounded up to a power of two, repeating the last tuple (an OR of equalities
+    yields each row once), so a few statements serve every batch size."""
+    if c.dialect.name != "sqlite" or not tuples:
+        return c.execute(stmt, {param: tuples})
+    count = 1 << (len(tuples) - 1).bit_length()
+    padded = tuples + [tuples[-1]] * (count - len(tuples))
+    sql = _sqlite_rows_in(stmt, key, count, c.dialect.identifier_preparer.quote)
+    return c.exec_driver_sql(sql, tuple(v for t in padded for v in t))
+
+
 # The very predicate of the partial index ix_journal_controls, as literal SQL, so both engines use it.
 _ANY_CONTROLS = select(J.c.seq).where(text(CONTROL_RECORDS)).limit(1)
 _DIGESTS_IN = select(J.c.body_digest).where(J.c.body_digest.in_(bindparam("digests", expanding=True)))
@@ -270,7 +301,7 @@ class DbView:
         wanted = [k for k in set(keys) if k not in self.positions]
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            rows = conn(self.session).execute(_POSITIONS_IN, {"keys": chunk})
+            rows = _rows_in(conn(self.session), _POSITIONS_IN, "keys", _POSITION_KEY, chunk)
             for r in rows:
                 key = (r.account, r.instrument, r.lot)
                 self.positions[key] = Position(r.total, r.held)
@@ -442,7 +473,7 @@ class DbView:
         wanted = [p for p in set(pairs) if p not in self.idempotency]
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            for r in conn(self.session).execute(_IDEMPOTENT_IN, {"pairs": chunk}):
+            for r in _rows_in(conn(self.session), _IDEMPOTENT_IN, "pairs", _IDEMPOTENCY_KEY, chunk):
                 self.idempotency[(r.scope, r.key)] = (r.request_digest, r.response)
             for p in chunk:
                 self.idempotency.setdefault(p, None)
