@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -89,9 +89,9 @@ def seal(
     return SealedRecord(seq, time, core, digest, registry.sign(TAG_REGISTRY, digest))
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedRecord:
-    """A bundle line taken apart and checked for form (not yet for meaning)."""
+class ParsedRecord(NamedTuple):
+    """A bundle line taken apart and checked for form (not yet for meaning). A named tuple, not a
+    frozen dataclass: as immutable, and made in a third of the time, once per record replayed."""
 
     seq: int
     prev: bytes

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
 
 from ledger.checkpoint import Checkpoint
 from ledger.crypto import TAG_BODY, TAG_REGISTRY, sha256, verify_replayed
@@ -97,15 +98,14 @@ class _MemoryDigests:
         return True
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
+class Prepared(NamedTuple):
     """The stateless half of replaying a line: the strict parse (or why it was refused), which
     candidate registry keys verify the seal, and, per party signature, the public key it was
     found to verify under (None: not checked, or failed). Pure, so any process may make it."""
 
     record: ParsedRecord | None
     error: str = ""
-    seal: Mapping[bytes, bool] = field(default_factory=dict)
+    seal: Mapping[bytes, bool] = MappingProxyType({})
     signed_with: tuple[bytes | None, ...] = ()
     body: Body | None = None  # the typed body, when a worker parsed it (None: parse it here)
 
