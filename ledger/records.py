@@ -8,11 +8,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlmodel import Session
 
 from ledger.model import TxBody, parse_body
 from ledger.repository import J, conn
+from ledger.tables import READ_BACK_ACTIONS, READ_BACK_RECORDS
 from ledger.timeutil import parse_utc
 
 __all__ = ["CommittedTx", "transactions_with_action"]
@@ -36,10 +37,15 @@ def transactions_with_action(
 ) -> list[CommittedTx]:
     """Committed transactions whose body action is one of ``actions``, newest first, at most ``limit``.
 
-    Read from the journal itself (the record's own body, as signed), not from a copy kept beside it."""
+    Read from the journal itself (the record's own body, as signed), not from a copy kept beside it,
+    through a partial index of the ``READ_BACK_ACTIONS``: any other action is refused, not scanned for."""
+    unindexed = set(actions) - set(READ_BACK_ACTIONS)
+    if unindexed:
+        raise ValueError(f"actions {sorted(unindexed)} are not read back (ledger.tables.READ_BACK_ACTIONS)")
     rows = conn(session).execute(
         select(J.c.seq, J.c.time, J.c.core)
-        .where(J.c.action.in_(sorted(actions)))
+        # the index's own predicate, as literal SQL, so both engines prove it covers the query
+        .where(text(READ_BACK_RECORDS), J.c.action.in_(sorted(actions)))
         .order_by(J.c.seq.desc())
         .limit(limit)
     )

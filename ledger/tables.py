@@ -37,6 +37,10 @@ def _blob(*, unique: bool = False, nullable: bool = False) -> Column:  # type: i
 
 
 CONTROL_RECORDS = "action IN ('controls.set', 'trust.add', 'trust.remove', 'registry.controls')"
+# The actions ``ledger.records`` reads back: blue carbon issued, retired and sold (the public registry's
+# pages, a cooperative's sales), a few among the journal's transfers.
+READ_BACK_ACTIONS = ("bc.issue", "bc.retire", "bc.sale")
+READ_BACK_RECORDS = "action IN (" + ", ".join(f"'{a}'" for a in READ_BACK_ACTIONS) + ")"
 
 
 class JournalRow(SQLModel, table=True):
@@ -57,6 +61,14 @@ class JournalRow(SQLModel, table=True):
             "seq",
             sqlite_where=text(CONTROL_RECORDS),
             postgresql_where=text(CONTROL_RECORDS),
+        ),
+        # The records ``ledger.records`` reads back, newest first, without a scan of every transfer;
+        # partial: an index over all actions cost 8% of SQLite's transfers at 50 clients.
+        Index(
+            "ix_journal_read_back",
+            "seq",
+            sqlite_where=text(READ_BACK_RECORDS),
+            postgresql_where=text(READ_BACK_RECORDS),
         ),
     )
     seq: int = Field(sa_column=_bigint(primary_key=True))
@@ -105,7 +117,7 @@ class HoldRow(SQLModel, table=True):
     lot: str
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     reason: str
-    controller: str
+    controller: str = Field(index=True)  # a bank's or a bureau's account history (ledger.history)
     status: str
     placed_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     closed_seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
