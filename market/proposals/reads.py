@@ -129,10 +129,11 @@ def proposals_of(
     """The proposals ``actor``'s party made or must sign, newest first; ``awaiting``: only those with
     an unsigned slot of this party open to ``awaiting_user`` now (its earlier slots signed), i.e. the
     to-do list (待办)."""
-    mine = exists().where(
-        col(ProposalSignerRow.proposal_id) == col(ProposalRow.id), col(ProposalSignerRow.party) == actor.party
+    # IN, not a correlated EXISTS: under the OR, SQLite scanned every proposal for the EXISTS
+    signing = select(ProposalSignerRow.proposal_id).where(col(ProposalSignerRow.party) == actor.party)
+    stmt = select(ProposalRow).where(
+        or_(col(ProposalRow.party) == actor.party, col(ProposalRow.id).in_(signing))
     )
-    stmt = select(ProposalRow).where(or_(col(ProposalRow.party) == actor.party, mine))
     if kind is not None:
         kinds = [kind] if isinstance(kind, str) else list(kind)
         stmt = stmt.where(col(ProposalRow.kind).in_(kinds))

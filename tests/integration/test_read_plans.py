@@ -6,16 +6,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event
 from sqlmodel import Session
 
+from accounts.model import Participant, Role
 from ledger.history import records_touching
 from ledger.records import transactions_with_action
+from market.proposals.reads import proposals_of
 
-BIG_TABLES = ("journal", "hold", "posting")
+BIG_TABLES = ("journal", "hold", "posting", "proposal")
+BANK = Participant("bank:b", Role.BANK, "Bank B")
+NOW = datetime(2026, 12, 7, tzinfo=UTC)
 
 
 @contextmanager
@@ -69,6 +74,8 @@ def _scans(engine: Engine, read: Callable[[Session], object]) -> list[str]:
             lambda s: records_touching(s, accounts=["acc:a"], controller="bank:b", instrument="COD"),
             id="its history of one instrument",
         ),
+        pytest.param(lambda s: proposals_of(s, actor=BANK, now=NOW), id="a party's proposals"),
+        pytest.param(lambda s: proposals_of(s, actor=BANK, now=NOW, awaiting=True), id="its to-do list"),
     ],
 )
 def test_on_sqlite_the_read_scans_no_large_table(
