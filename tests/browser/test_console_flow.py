@@ -39,8 +39,9 @@ class Person:
             self.page.goto(self.base + path)
         except PlaywrightError as exc:
             # An auction page reloads itself when its status changes (static/auction.js); that reload
-            # can abort a navigation begun at the same moment. Navigating again is what a user does.
-            if "ERR_ABORTED" not in str(exc):
+            # can abort a navigation begun at the same moment (Chromium reports ERR_ABORTED, or the
+            # navigation "interrupted by another navigation"). Navigating again is what a user does.
+            if "ERR_ABORTED" not in str(exc) and "interrupted by another navigation" not in str(exc):
                 raise
             self.page.goto(self.base + path)
 
