@@ -3,14 +3,13 @@ SQLite an index search per key, whatever the table's size, not a scan of the who
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from sqlalchemy import Engine, event, insert
+from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
 from ledger.repository import DbView, table
 from ledger.tables import BalanceRow, IdempotencyRow
+from tests.sql_plans import selects, table_scans
 
 STORED = 600  # more than one chunk of 500
 
@@ -42,7 +41,11 @@ def _fill(engine: Engine) -> None:
 def test_each_stored_key_is_found_and_each_absent_one_is_absent(engine: Engine, asked: int) -> None:
     _fill(engine)
     present = list(range(0, 2 * asked, 2))  # every other one asked is stored, beyond STORED absent
-    pairs = [(f"ent:{i % 7}", f"k{i}") for i in present] + [("ent:9", "k1"), ("ent:1", "nope")]
+    pairs = [(f"ent:{i % 7}", f"k{i}") for i in present] + [
+        ("ent:9", "k1"),
+        ("ent:1", "nope"),
+        ("ent:1", "k1' OR '1'='1"),
+    ]
     keys = [(f"acc{i % 50}", "COD", f"lot{i}") for i in present]
     keys += [("acc1", "COD", "lot2"), ("acc0", "NH3", "lot0")]
     with Session(engine) as s:
@@ -58,28 +61,16 @@ def test_each_stored_key_is_found_and_each_absent_one_is_absent(engine: Engine, 
     # a scope or account of another stored key does not match
     assert view.idempotency[("ent:9", "k1")] is None
     assert view.idempotency[("ent:1", "nope")] is None
+    assert view.idempotency[("ent:1", "k1' OR '1'='1")] is None, "a key is a value, never SQL"
     assert ("acc1", "COD", "lot2") not in view.stored_positions
     assert ("acc0", "NH3", "lot0") not in view.stored_positions
 
 
 def test_on_sqlite_a_lookup_searches_the_index_and_scans_nothing(sqlite_engine: Engine) -> None:
     _fill(sqlite_engine)
-    statements: list[tuple[str, Any]] = []
-
-    def seen(_conn: Any, _cursor: Any, sql: str, params: Any, _context: Any, _many: bool) -> None:
-        if sql.lstrip().upper().startswith("SELECT"):
-            statements.append((sql, params))
-
-    event.listen(sqlite_engine, "before_cursor_execute", seen)
-    with Session(sqlite_engine) as s:
+    with selects(sqlite_engine) as seen, Session(sqlite_engine) as s:
         view = DbView(s)
         view.prefetch_idempotency([(f"ent:{i % 7}", f"k{i}") for i in range(0, 100, 3)])
         view.prefetch_positions([(f"acc{i % 50}", "COD", f"lot{i}") for i in range(0, 100, 3)])
-    event.remove(sqlite_engine, "before_cursor_execute", seen)
-    assert len(statements) == 2
-    with sqlite_engine.connect() as c:
-        for sql, params in statements:
-            plan = " | ".join(row[-1] for row in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
-            assert "SEARCH" in plan, plan
-            assert "SCAN idempotency" not in plan, plan
-            assert "SCAN balance" not in plan, plan
+    assert len(seen) == 2
+    assert table_scans(sqlite_engine, seen, ("idempotency", "balance")) == []

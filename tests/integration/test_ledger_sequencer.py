@@ -21,6 +21,7 @@ from ledger.repository import BatchWriter, J
 from ledger.sequencer import GROUP, GroupCommitFailed, Sequencer
 from ledger.service import Instruction, Receipt, balances, new_nonce, replay_database, submit
 from market.proposals.tables import ProposalRow
+from tests.sql_plans import selects
 from tests.support import COD_YUYAO, World, transfer
 
 A, B = "ent:a.h", "ent:b.h"
@@ -566,17 +567,13 @@ def test_a_lone_caller_never_waits_for_others_to_gather(rich: World, monkeypatch
 
 @contextmanager
 def selects_counted(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+    """The text of each SELECT the block ran, filled in when it ends."""
+    texts: list[str] = []
+    with selects(engine) as seen:
+        try:
+            yield texts
+        finally:
+            texts.extend(sql for sql, _ in seen)
 
 
 def test_a_batch_reuses_what_the_last_batch_read_while_the_head_has_not_moved(rich: World) -> None:

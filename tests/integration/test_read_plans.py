@@ -3,58 +3,29 @@ as index searches, never a scan of the journal or of every party's holds."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from accounts.model import Participant, Role
 from ledger.history import records_touching
 from ledger.records import transactions_with_action
 from market.proposals.reads import proposals_of
+from tests.sql_plans import selects, table_scans
 
 BIG_TABLES = ("journal", "hold", "posting", "proposal")
 BANK = Participant("bank:b", Role.BANK, "Bank B")
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
 
 
-@contextmanager
-def _selects(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
-    seen: list[tuple[str, Any]] = []
-
-    def log(_conn: Any, _cursor: Any, sql: str, params: Any, _context: Any, _many: bool) -> None:
-        if sql.lstrip().upper().startswith("SELECT"):
-            seen.append((sql, params))
-
-    event.listen(engine, "before_cursor_execute", log)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", log)
-
-
 def _scans(engine: Engine, read: Callable[[Session], object]) -> list[str]:
-    with _selects(engine) as seen, Session(engine) as s:
+    with selects(engine) as seen, Session(engine) as s:
         read(s)
     assert seen, "the read ran no statement"
-    found = []
-    with engine.connect() as c:
-        # a partial index holds only the rows it is for: scanning it is reading what matches
-        partial = {
-            r[0] for r in c.exec_driver_sql("SELECT name FROM sqlite_master WHERE sql LIKE '% WHERE %'")
-        }
-        for sql, params in seen:
-            for row in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params):
-                step = row[-1]
-                m = re.match(r"SCAN (\w+)(?: USING (?:COVERING )?INDEX (\w+))?", step)
-                if m and m.group(1) in BIG_TABLES and m.group(2) not in partial:
-                    found.append(step)
-    return found
+    return table_scans(engine, seen, BIG_TABLES)
 
 
 @pytest.mark.parametrize(
