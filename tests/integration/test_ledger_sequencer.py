@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
@@ -676,6 +676,35 @@ def test_a_kept_view_does_not_catch_up_across_a_gap_in_the_chain(rich: World) ->
         seq.submit(_signed(rich, 10), registry=rich.registry)
     assert _reads_of(after, "account"), "cold: nothing of the kept view was trusted"
     replays_clean(rich)
+
+
+def test_a_kept_view_does_not_catch_up_when_the_chain_stops_short_of_the_head(rich: World) -> None:
+    """Every record read since the kept head is a plain transfer and links to the one before, but
+    the last of them is not the head (here the newest record's row is gone, as a torn restore would
+    leave it): the view is not trusted, the next batch starts cold, and replay names the hole."""
+    seq = Sequencer(rich.engine)
+    seq.submit(_signed(rich, 10), registry=rich.registry)
+    with Session(rich.engine) as other:
+        submit(other, _signed(rich, 5), registry=rich.registry)
+        last = submit(other, _signed(rich, 5), registry=rich.registry)
+        other.commit()
+    with rich.engine.begin() as conn:  # past the append-only guard, as an operator's restore would be
+        if rich.engine.dialect.name == "sqlite":
+            conn.execute(text("DROP TRIGGER journal_no_delete"))
+        else:
+            conn.execute(text("ALTER TABLE journal DISABLE TRIGGER journal_append_only"))
+        conn.execute(J.delete().where(J.c.seq == last.seq))
+    warm = seq._warm
+    with selects_counted(rich.engine) as after:
+        moved = seq.submit(_signed(rich, 1), registry=rich.registry)
+    assert moved.seq == last.seq + 1, "sealed on the head, not on the record before the hole"
+    assert _reads_of(after, "account"), "cold: nothing of the kept view was trusted"
+    assert warm._at == (moved.seq + 1, bytes.fromhex(moved.hash)), "kept again from the batch that read cold"
+    with Session(rich.engine) as s:
+        report, _ = replay_database(s)
+    assert not report.ok
+    assert report.failure is not None
+    assert (report.failure.seq, report.failure.rule) == (last.seq, "sequence"), report.failure
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
