@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from ledger.db import read_only
-from ledger.errors import DomainError, InsufficientBalance, UnitsEncumbered
+from ledger.errors import DomainError, IdempotencyKeyReused, InsufficientBalance, UnitsEncumbered
 from ledger.model import AccountKind, HoldPlace, HoldSettle, OpenAccount, TxBody
 from ledger.repository import BatchWriter, J
 from ledger.sequencer import GROUP, GroupCommitFailed, Sequencer
@@ -406,6 +406,31 @@ def test_one_idempotency_key_twice_in_a_group_is_applied_once_and_answered_with_
     assert isinstance(retry, Receipt)
     assert (retry.seq, retry.hash, retry.replayed, first.replayed) == (first.seq, first.hash, True, False)
     assert _held(rich, B) == 4
+
+
+def test_one_idempotency_key_with_another_body_in_the_same_group_is_refused_alone(rich: World) -> None:
+    """Two requests race with one Idempotency-Key and different bodies (a client bug, or a replay of
+    a key with altered terms) and land in one group beside an honest writer: the first body applies,
+    the second is refused as a reused key, and the neighbour commits."""
+    seq = Sequencer(rich.engine)
+    out = Outcomes()
+    first = _signed(rich, 4, idempotency_key="order-9")
+    altered = _signed(rich, 400, idempotency_key="order-9")
+    honest = Instruction.signed(transfer(A, B, 7), ("ent:a", rich.keys["ent:a"]))
+    with seq.unit():
+        out.start("first", seq, lambda: seq.submit(first, registry=rich.registry))
+        wait_for(seq, units=0, instructions=1)
+        out.start("altered", seq, lambda: seq.submit(altered, registry=rich.registry))
+        wait_for(seq, units=0, instructions=2)
+        out.start("honest", seq, lambda: seq.submit(honest, registry=rich.registry))
+        wait_for(seq, units=0, instructions=3)
+    out.join()
+    assert isinstance(out.answers["first"], Receipt)
+    assert isinstance(out.answers["altered"], IdempotencyKeyReused), out.answers["altered"]
+    assert isinstance(out.answers["honest"], Receipt)
+    assert len({out.groups["first"], out.groups["altered"], out.groups["honest"]}) == 1, "one group"
+    assert _held(rich, B) == 4 + 7
+    replays_clean(rich)
 
 
 def test_a_writer_that_waits_too_long_gives_up_without_losing_the_turn(rich: World) -> None:
