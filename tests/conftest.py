@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
+import sqlite3
+import tempfile
 from collections.abc import Iterator
+from contextlib import closing
 from functools import cache
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 import accounts.tables  # noqa: F401  (registers the participant tables before create_schema)
 import market  # noqa: F401  (registers the workflow tables before create_schema)
@@ -79,11 +84,40 @@ def _drop_pg_schema(engine: Engine, schema: str) -> None:
 
 
 def _truncate(engine: Engine) -> None:
+    """Empty every table and restart the sequences. A DELETE of a few rows per table costs about a
+    tenth of a TRUNCATE of every table (which makes each table's files anew): 8 against 125 ms a
+    test here. The append-only triggers refuse DELETE, so they are off for this one transaction
+    (``session_replication_role``, a superuser's setting); without that right, TRUNCATE as before."""
     from sqlmodel import SQLModel
 
-    names = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    tables = [t.name for t in SQLModel.metadata.sorted_tables]
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            conn.execute(text("; ".join(f"DELETE FROM {name}" for name in reversed(tables))))
+            for sequence in conn.execute(_SEQUENCES).scalars().all():
+                conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
+    except DBAPIError:
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+_SEQUENCES = text("SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()")
+
+
+@cache
+def _sqlite_template() -> Path:
+    """A SQLite file with the schema made once per process; each test starts from a copy of it
+    (creating the schema took about 45 ms a test, the copy well under one)."""
+    folder = Path(tempfile.mkdtemp(prefix="ecoledger-schema-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = folder / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    create_schema(engine)
+    engine.dispose()
+    with closing(sqlite3.connect(path)) as db:  # all in the one file: a copy needs no -wal beside it
+        db.execute("PRAGMA journal_mode=DELETE")
+    return path
 
 
 def engine_for(kind: str, tmp_path: Path) -> Engine:
@@ -94,9 +128,13 @@ def engine_for(kind: str, tmp_path: Path) -> Engine:
         engine = _pg_engine()
         _truncate(engine)
         return engine
-    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
-    create_schema(engine)
-    return engine
+    path = tmp_path / "ledger.db"
+    if path.exists():  # a database the test made: the schema is added to it, as before
+        engine = make_engine(f"sqlite:///{path}")
+        create_schema(engine)
+        return engine
+    shutil.copyfile(_sqlite_template(), path)
+    return make_engine(f"sqlite:///{path}")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
