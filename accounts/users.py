@@ -11,12 +11,13 @@ from sqlmodel import Session, select
 
 from accounts.credentials import IssuedCredential, issue_credential
 from accounts.custody import Vault, custody_key
-from accounts.errors import PermissionDenied
+from accounts.errors import NoCustodyKey, PermissionDenied
 from accounts.model import Participant
 from accounts.permissions import Action, authorize
 from accounts.service import pinned_registry, target_for_party
 from accounts.tables import UserRow
 from ledger.controls import APPROVED_BY, CONTROLS_SET, USER_ROLES
+from ledger.crypto import SigningKey
 from ledger.errors import Conflict, InvalidInput
 from ledger.model import TxBody, check_id
 from ledger.service import Instruction, Receipt, Registry, new_nonce, sign_body, submit
@@ -63,13 +64,23 @@ def find_user(session: Session, *, party: str, user_id: str | None) -> User | No
 
 
 def _submit_own(
-    session: Session, *, registry: Registry, vault: Vault, actor: Participant, meta: dict[str, Any]
+    session: Session,
+    *,
+    registry: Registry,
+    vault: Vault | None,
+    actor: Participant,
+    meta: dict[str, Any],
+    key: SigningKey | None = None,
 ) -> Receipt:
-    """A ``controls.set`` of the actor's own party, signed with its custody key."""
+    """A ``controls.set`` of the actor's own party, signed with its custody key (from ``vault``, or
+    ``key`` when a workflow already holds it: an approved proposal's consent)."""
     authorize(actor, Action.MANAGE_CREDENTIALS, target_for_party(session, party=actor.party))
     pinned, now = pinned_registry(session, registry=registry)
     body = TxBody(CONTROLS_SET, new_nonce(), signers=(actor.party,), meta={"party": actor.party, **meta})
-    key = custody_key(session, vault=vault, party=actor.party, at=now)
+    if key is None:
+        if vault is None:
+            raise NoCustodyKey("the registry holds no custody keys", field="party")
+        key = custody_key(session, vault=vault, party=actor.party, at=now)
     signed = Instruction(body, (sign_body(body, actor.party, key, custody=True),), scope=actor.party)
     return submit(session, signed, registry=pinned)
 
@@ -128,14 +139,16 @@ def set_controls(
     session: Session,
     *,
     registry: Registry,
-    vault: Vault,
+    vault: Vault | None,
     actor: Participant,
     approved_by: tuple[str, ...] = (),
     four_eyes_kg: dict[str, int] | None = None,
     trusted_list: bool | None = None,
+    key: SigningKey | None = None,
 ) -> Receipt:
     """The party's four-eyes thresholds and whether it keeps a trusted list (a ``controls.set`` record).
-    Once either is in force, the ledger takes a change only with two users' approval (``approved_by``)."""
+    Once either is in force, the ledger takes a change only with two users' approval (``approved_by``;
+    ``market.foureyes.change_controls`` gathers the second)."""
     meta: dict[str, Any] = {}
     if four_eyes_kg is not None:
         meta["four_eyes_kg"] = four_eyes_kg
@@ -143,4 +156,4 @@ def set_controls(
         meta["trusted_list"] = trusted_list
     if approved_by:
         meta[APPROVED_BY] = {actor.party: list(approved_by)}
-    return _submit_own(session, registry=registry, vault=vault, actor=actor, meta=meta)
+    return _submit_own(session, registry=registry, vault=vault, actor=actor, meta=meta, key=key)

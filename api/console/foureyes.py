@@ -15,7 +15,7 @@ from accounts.custody import Vault
 from accounts.identifiers import account_id
 from accounts.model import Role
 from accounts.service import account_balances, participants
-from accounts.users import add_user, set_controls, users_of
+from accounts.users import add_user, users_of
 from api.console import forms
 from api.console.proposals import Outcome, take_step
 from api.console.web import (
@@ -203,14 +203,18 @@ def thresholds(c: WriteConsole, form: FormDep) -> Response:
 
     def run() -> Done:
         limit = forms.kg(form, "transfer_threshold", "COD")
-        receipt = set_controls(
+        current = controls_of(c.session, party=c.me.party)
+        done = foureyes.change_controls(
             c.session,
             registry=c.app.registry,
             vault=_vault(c),
             actor=c.me,
-            four_eyes_kg={"transfer": limit},
+            user=c.user,
+            four_eyes_kg={**(current.four_eyes_kg if current else {}), "transfer": limit},
             trusted_list=form.get("trusted_list") == "on",
         )
-        return Done(to=HERE, message="flash.fe_controls_set", args={"seq": str(receipt.seq)})
+        if isinstance(done, Proposal):
+            return Done(to=HERE, message="flash.fe_proposed", args={"id": done.id})
+        return Done(to=HERE, message="flash.fe_controls_set", args={"seq": str(done.seq)})
 
     return act(c, form, run, lambda exc: _page(c, error=exc, values=form, failed="thresholds"))

@@ -79,6 +79,11 @@ CONTROLS_TEXT: Final[dict[str, dict[str, str]]] = {
     "fe.field.threshold": {"zh": "转让复核阈值（吨）", "en": "Four-eyes threshold for transfers (t)"},
     "fe.field.trusted_list": {"zh": "启用信任名单", "en": "Use a trusted list"},
     "fe.set_controls": {"zh": "设置", "en": "Set"},
+    "fe.change_title": {"zh": "修改复核阈值与信任名单", "en": "Change the thresholds and the trusted list"},
+    "fe.propose_change": {
+        "zh": "提议修改（须复核人批准）",
+        "en": "Propose the change (an approver approves it)",
+    },
     "fe.controls_in_force": {
         "zh": "阈值与信任名单已生效，修改须两位用户批准。",
         "en": "Thresholds and the trusted list are in force; changing them needs two users.",

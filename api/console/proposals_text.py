@@ -34,6 +34,7 @@ PROPOSALS_TEXT: Final[dict[str, dict[str, str]]] = {
     "proposal_kind.trust.add": {"zh": "信任名单新增", "en": "Trusted-list addition"},
     "proposal_kind.allocation": {"zh": "分配（双人审批）", "en": "Allocation (four-eyes)"},
     "proposal_kind.bc.transfer": {"zh": "碳汇转让（双人审批）", "en": "Credit transfer (four-eyes)"},
+    "proposal_kind.controls.set": {"zh": "内控设置变更（双人审批）", "en": "Change of controls (four-eyes)"},
     "proposal_kind.auction.payment": {"zh": "支付成交价款", "en": "Auction award payment"},
     "proposal_kind.pledge.registration": {
         "zh": "抵质押登记（确认贷款）",

@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from accounts.custody import Vault
 from accounts.errors import NoCustodyKey, PermissionDenied
 from accounts.model import Participant, Role
-from accounts.users import add_user, set_controls, users_of
+from accounts.users import add_user, users_of
 from api.deps import ActorDep, ReaderDep
-from api.proposed import ACCEPTED, user_of
+from api.proposed import ACCEPTED, answer, user_of
 from api.schemas import ErrorOut
 from api.schemas.controls import ControlsIn, ControlsOut, IssuedUserOut, UserIn, UserOut
 from api.schemas.foureyes import TrustIn
@@ -89,24 +90,28 @@ def get_controls(party: str, actor: ActorDep, session: ReaderDep) -> ControlsOut
     return ControlsOut.of(party, controls_of(session, party=party))
 
 
-@router.post("/participants/{party}/controls", response_model=ControlsOut, responses=ERRORS)
-def post_controls(party: str, payload: ControlsIn, w: WriteDep) -> ControlsOut:
-    """Set the party's thresholds and trusted-list switch (a ``controls.set`` record). Once controls
-    are in force the ledger takes a change only with two users' approval."""
+@router.post("/participants/{party}/controls", response_model=ControlsOut, responses={**ERRORS, **ACCEPTED})
+def post_controls(party: str, payload: ControlsIn, w: WriteDep) -> ControlsOut | JSONResponse:
+    """Set the party's thresholds and trusted-list switch (a ``controls.set`` record): 200 with the
+    controls now in force; once controls are in force, a named user's change answers 202 with a
+    proposal that an approver (复核人) other than that user signs (``POST /v1/proposals/{id}/sign``),
+    and the administrator key's change is refused (``four_eyes_required``)."""
     _own(w.actor, party)
-
-    def run() -> ControlsOut:
-        set_controls(
+    return answer(
+        w,
+        payload,
+        ControlsOut,
+        lambda: foureyes.change_controls(
             w.session,
             registry=w.registry,
             vault=_vault(w),
             actor=w.actor,
+            user=user_of(w.request),
             four_eyes_kg=payload.four_eyes_kg,
             trusted_list=payload.trusted_list,
-        )
-        return ControlsOut.of(party, controls_of(w.session, party=party))
-
-    return w.once(payload, ControlsOut, run)
+        ),
+        lambda _: ControlsOut.of(party, controls_of(w.session, party=party)),
+    )
 
 
 @router.post(

@@ -37,7 +37,7 @@ class ProposalOut(BaseModel):
     id: str
     kind: str = Field(
         description="trade_offer, allocation_offer, buyback_offer; four-eyes: transfer, trust.add, "
-        "allocation, bc.transfer"
+        "allocation, bc.transfer, controls.set"
     )
     party: str = Field(description="the proposing party")
     proposed_by: str | None

@@ -18,7 +18,16 @@ from accounts.custody import Vault, custody_key
 from accounts.model import Participant
 from accounts.permissions import Action, authorize
 from accounts.service import get_participant, pinned_registry, target_for_party
-from ledger.controls import APPROVED_BY, TRUST_ADD, TRUST_REMOVE, add_working_days
+from accounts.users import set_controls
+from ledger.controls import (
+    APPROVED_BY,
+    CONTROLS_SET,
+    TRUST_ADD,
+    TRUST_REMOVE,
+    Controls,
+    add_working_days,
+    parse_thresholds,
+)
 from ledger.crypto import SigningKey
 from ledger.errors import InvalidInput
 from ledger.model import Lot, Posting, TxBody, check_id
@@ -49,6 +58,7 @@ __all__ = [
     "ProposalClosed",
     "UnknownProposal",
     "approve",
+    "change_controls",
     "proposals_of",
     "propose_transfer",
     "propose_trust",
@@ -63,7 +73,7 @@ LIFETIME = timedelta(days=7)  # a proposal nobody approves in a week lapses
 TRANSFER = "transfer"
 ALLOCATION = "allocation"  # its kind is defined in market.foureyes.allocation
 BC_TRANSFER = "bc.transfer"  # its kind is defined in market.foureyes.credits
-KINDS = (TRANSFER, TRUST_ADD, ALLOCATION, BC_TRANSFER)
+KINDS = (TRANSFER, TRUST_ADD, ALLOCATION, BC_TRANSFER, CONTROLS_SET)
 APPROVER = "approver"
 
 
@@ -132,6 +142,22 @@ def _apply_trust(session: Session, registry: Registry, proposal: Proposal, given
     return Applied(receipt.seq, receipt)
 
 
+def _apply_controls(session: Session, registry: Registry, proposal: Proposal, given: Consent) -> Applied:
+    """The change of thresholds or of the trusted-list switch, with both users named."""
+    party, terms = proposal.party, proposal.terms
+    receipt = set_controls(
+        session,
+        registry=registry,
+        vault=None,
+        key=_key(given, party),
+        actor=get_participant(session, party=party),
+        approved_by=tuple(_users(proposal)),
+        four_eyes_kg=terms.get("four_eyes_kg"),
+        trusted_list=terms.get("trusted_list"),
+    )
+    return Applied(receipt.seq, receipt)
+
+
 def _no_body(session: Session, terms: Mapping[str, Any]) -> None:
     """Drawn up at approval, when both users can be named in it."""
     return
@@ -139,6 +165,7 @@ def _no_body(session: Session, terms: Mapping[str, Any]) -> None:
 
 register(ProposalKind(TRANSFER, _no_body, _apply_transfer, lifetime=LIFETIME))
 register(ProposalKind(TRUST_ADD, _no_body, _apply_trust, lifetime=LIFETIME))
+register(ProposalKind(CONTROLS_SET, _no_body, _apply_controls, lifetime=LIFETIME))
 
 
 def _store(
@@ -251,6 +278,49 @@ def propose_trust(
         raise InvalidInput(f"{account} is not another party's account", field="account")
     _, now = pinned_registry(session, registry=registry)
     return _store(session, actor, TRUST_ADD, {"account": account}, user, now)
+
+
+def change_controls(
+    session: Session,
+    *,
+    registry: Registry,
+    vault: Vault | None,
+    actor: Participant,
+    user: str | None,
+    four_eyes_kg: dict[str, int] | None = None,
+    trusted_list: bool | None = None,
+) -> Proposal | Receipt:
+    """Set the party's four-eyes thresholds or its trusted-list switch. While neither is in force,
+    or when nothing of them would change, it is recorded at once (naming the user, if one asked).
+    Once in force, a named user's change is a proposal a second user, an approver, applies; the
+    administrator key's is recorded as asked, and the ledger refuses it (``four_eyes_required``)."""
+    if user is not None:
+        user_role(session, actor.party, user)
+    authorize(actor, Action.MANAGE_CREDENTIALS, target_for_party(session, party=actor.party))
+    if four_eyes_kg is not None:  # checked now: a proposal must not wait a week to fail on a typo
+        four_eyes_kg = parse_thresholds(four_eyes_kg, "four_eyes_kg")
+    current = controls_of(session, party=actor.party) or Controls()
+    wanted = (
+        current.four_eyes_kg if four_eyes_kg is None else four_eyes_kg,
+        current.trusted_list if trusted_list is None else trusted_list,
+    )
+    if user is not None and current.in_force and wanted != (current.four_eyes_kg, current.trusted_list):
+        terms: dict[str, Any] = {}
+        if four_eyes_kg is not None:
+            terms["four_eyes_kg"] = four_eyes_kg
+        if trusted_list is not None:
+            terms["trusted_list"] = trusted_list
+        _, now = pinned_registry(session, registry=registry)
+        return _store(session, actor, CONTROLS_SET, terms, user, now)
+    return set_controls(
+        session,
+        registry=registry,
+        vault=vault,
+        actor=actor,
+        approved_by=(user,) if user is not None else (),
+        four_eyes_kg=four_eyes_kg,
+        trusted_list=trusted_list,
+    )
 
 
 def approve(

@@ -319,3 +319,57 @@ def test_a_clerks_blue_carbon_transfer_above_the_threshold_moves_its_serials_onl
     small = http.post("shengsi_coop_zhou", "/v1/bc/transfers", {**move, "tonnes": 5})
     assert small.status_code == 200, small.text
     assert http.record(small.json()["seq"])["meta"]["approved_by"] == {coop: ["zhou"]}
+
+
+def test_a_users_change_of_controls_in_force_is_a_proposal_that_only_an_approver_applies(
+    fe: FourEyesWorld, tmp_path: Path
+) -> None:
+    """Once thresholds are in force, loosening them is itself four-eyes: a clerk's change answers 202
+    and changes nothing, the clerk cannot approve it, the administrator key alone is refused by the
+    ledger, and the approver's signature records the change naming both users."""
+    http, chem = fe, fe.party("yuyao_chem")
+    url = f"/v1/participants/{chem}/controls"
+    http.controls("yuyao_chem", four_eyes_kg={"transfer": THRESHOLD_KG})
+    before = http.head()
+    asked = http.post("yuyao_chem_alice", url, {"four_eyes_kg": {"transfer": 4_000}}, key="c-1")
+    assert asked.status_code == 202, asked.text
+    proposal = asked.json()
+    assert (proposal["kind"], proposal["status"], proposal["proposed_by"]) == ("controls.set", "pending", "alice")
+    assert proposal["terms"] == {"four_eyes_kg": {"transfer": 4_000}}
+    again = http.post("yuyao_chem_alice", url, {"four_eyes_kg": {"transfer": 4_000}}, key="c-1")
+    assert (again.status_code, again.json()) == (202, proposal)
+    assert http.head() == before
+    assert http.get("yuyao_chem", url).json()["four_eyes_kg"] == {"transfer": THRESHOLD_KG}
+
+    by_clerk = http.post("yuyao_chem_alice", f"/v1/proposals/{proposal['id']}/sign", {})
+    assert (by_clerk.status_code, error_of(by_clerk)["code"]) == (409, "four_eyes_required")
+    by_administrator = http.post("yuyao_chem", url, {"four_eyes_kg": {"transfer": 4_000}})
+    assert (by_administrator.status_code, error_of(by_administrator)["code"]) == (409, "four_eyes_required")
+    assert http.head() == before
+    bad = http.post("yuyao_chem_alice", url, {"four_eyes_kg": {"transfer": -5}})
+    assert bad.status_code == 422, bad.text
+    assert error_of(bad)["details"]["field"] == "four_eyes_kg.transfer"
+    assert http.get("yuyao_chem", "/v1/proposals", params={"kind": "controls.set"}).json()["total"] == 1
+    awaiting = http.get("yuyao_chem_bob", "/v1/proposals", params={"awaiting": "true"}).json()["items"]
+    assert [p["id"] for p in awaiting] == [proposal["id"]]
+
+    signed = http.post("yuyao_chem_bob", f"/v1/proposals/{proposal['id']}/sign", {})
+    assert signed.status_code == 200, signed.text
+    assert (signed.json()["status"], signed.json()["record_seq"]) == ("applied", before)
+    assert http.record(before)["meta"]["approved_by"] == {chem: ["alice", "bob"]}
+    assert http.get("yuyao_chem", url).json()["four_eyes_kg"] == {"transfer": 4_000}
+    assert _send(http, "yuyao_chem_alice", 1_500).status_code == 200  # under the new threshold: at once
+    bundle = tmp_path / "bundle.tar"
+    bundle.write_bytes(http.get("auditor", "/v1/exports/bundle").content)
+    summary = verify_bundle(bundle, registry_key=http.registry.key.public, workers=1)
+    assert summary.ok, summary.render()
+
+
+def test_while_no_control_is_in_force_a_users_setting_is_recorded_at_once_naming_the_user(
+    fe: FourEyesWorld,
+) -> None:
+    http, chem = fe, fe.party("yuyao_chem")
+    done = http.post("yuyao_chem_alice", f"/v1/participants/{chem}/controls", {"trusted_list": True})
+    assert done.status_code == 200, done.text
+    assert done.json()["trusted_list"] is True
+    assert http.record(http.head() - 1)["meta"]["approved_by"] == {chem: ["alice"]}

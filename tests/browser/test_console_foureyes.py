@@ -137,6 +137,18 @@ def test_four_eyes_and_the_trusted_list_through_the_console(
     assert "account_not_trusted" in alice.page.inner_text(".error")
     alice.shot("05-removed")
     assert _held(served, "yuyao_dye") == 8_000
+
+    # Loosening the controls in force is four-eyes too: the clerk proposes, the approver applies.
+    alice.page.fill("form[action$='/controls/thresholds'] input[name=transfer_threshold]", "10")
+    alice.submit("/controls/thresholds")
+    assert "等待复核人批准" in alice.page.inner_text(".flash")
+    assert "超过 5.000 t/a 的转让" in alice.page.inner_text("#transfer"), "unchanged until approved"
+    bob.page.reload()
+    assert "内控设置变更" in bob.page.inner_text("#todo")
+    bob.shot("06-change-of-controls-awaits")
+    bob.submit("/approve")
+    assert "已批准" in bob.page.inner_text(".flash")
+    assert "超过 10.000 t/a 的转让" in bob.page.inner_text("#transfer")
     with Session(world.engine) as s:
         report, diff = replay_database(s)
     assert report.ok, report.failure
