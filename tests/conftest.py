@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 import accounts.tables  # noqa: F401  (registers the participant tables before create_schema)
 import market  # noqa: F401  (registers the workflow tables before create_schema)
 from ledger.crypto import SigningKey
-from ledger.db import create_schema, make_engine
+from ledger.db import APPEND_ONLY_TABLES, append_only_statements, create_schema, make_engine
 from ledger.service import Registry
 from tests.support import World
 
@@ -100,9 +100,20 @@ def _truncate(engine: Engine) -> None:
     except DBAPIError:
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    with engine.begin() as conn:  # a tampering test switched the append-only guard off: back on
+        if conn.execute(_GUARDS_ON).scalar_one() != len(APPEND_ONLY_TABLES):
+            for statement in append_only_statements("postgresql"):
+                conn.execute(text(statement))
+            for table in APPEND_ONLY_TABLES:
+                conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only"))
 
 
 _SEQUENCES = text("SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()")
+_GUARDS_ON = text(
+    "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+    " WHERE c.relnamespace = current_schema()::regnamespace AND t.tgname LIKE '%append_only'"
+    " AND t.tgenabled <> 'D'"
+)
 
 
 @cache
