@@ -47,6 +47,13 @@ class FourEyesWorld(HttpWorld):
         done = self.post(alias, f"/v1/participants/{self.party(alias)}/controls", settings)
         assert done.status_code == 200, done.text
 
+    def bundle_verifies(self, folder: Path) -> None:
+        """The auditor's bundle, exported over HTTP, verifies offline."""
+        bundle = folder / "bundle.tar"
+        bundle.write_bytes(self.get("auditor", "/v1/exports/bundle").content)
+        summary = verify_bundle(bundle, registry_key=self.registry.key.public, workers=1)
+        assert summary.ok, summary.render()
+
     def record(self, seq: int) -> dict[str, Any]:
         """A journal record's body as the auditor reads it."""
         line = self.get("auditor", "/v1/journal", params={"start": seq, "limit": 1}).text
@@ -113,10 +120,7 @@ def test_a_clerks_transfer_above_the_threshold_waits_for_an_approver_and_the_rec
     at_once = _send(http, "yuyao_chem_alice", THRESHOLD_KG)
     assert at_once.status_code == 200, at_once.text
     assert http.record(at_once.json()["seq"])["meta"]["approved_by"] == {chem: ["alice"]}
-    bundle = tmp_path / "bundle.tar"
-    bundle.write_bytes(http.get("auditor", "/v1/exports/bundle").content)
-    summary = verify_bundle(bundle, registry_key=http.registry.key.public, workers=1)
-    assert summary.ok, summary.render()
+    http.bundle_verifies(tmp_path)
 
 
 def test_the_administrator_key_transfers_at_once_but_above_the_threshold_the_ledger_wants_two_users(
@@ -364,10 +368,7 @@ def test_a_users_change_of_controls_in_force_is_a_proposal_that_only_an_approver
     assert http.record(before)["meta"]["approved_by"] == {chem: ["alice", "bob"]}
     assert http.get("yuyao_chem", url).json()["four_eyes_kg"] == {"transfer": 4_000}
     assert _send(http, "yuyao_chem_alice", 1_500).status_code == 200  # under the new threshold: at once
-    bundle = tmp_path / "bundle.tar"
-    bundle.write_bytes(http.get("auditor", "/v1/exports/bundle").content)
-    summary = verify_bundle(bundle, registry_key=http.registry.key.public, workers=1)
-    assert summary.ok, summary.render()
+    http.bundle_verifies(tmp_path)
 
 
 def test_while_no_control_is_in_force_a_users_setting_is_recorded_at_once_naming_the_user(
