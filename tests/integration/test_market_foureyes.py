@@ -4,6 +4,8 @@ removal at once; the journal names both users and replays clean. Both engines.""
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -15,7 +17,16 @@ from accounts.users import NotAdministrator, add_user, set_controls
 from ledger import errors
 from ledger.journal import parse_line
 from ledger.model import Lot, Posting, TxBody
-from ledger.service import Instruction, balances, journal_lines, new_nonce, replay_database, submit
+from ledger.service import (
+    Instruction,
+    balances,
+    controls_of,
+    head_size,
+    journal_lines,
+    new_nonce,
+    replay_database,
+    submit,
+)
 from market.foureyes import service as foureyes
 from market.foureyes.allocation import allocate_or_propose
 from tests.browser.world import VALID_UNTIL, ConsoleWorld, build_world
@@ -232,3 +243,52 @@ def test_a_bureau_allocation_above_its_threshold_waits_for_a_second_user_then_ap
         assert record.body["meta"]["approved_by"] == {bureau.party: ["wang", "li"]}
         report, _diff = replay_database(s)
         assert report.ok, report.failure
+
+
+def test_fifty_approvals_of_one_change_of_controls_at_once_apply_it_once(fw: ConsoleWorld) -> None:
+    """A clerk proposes loosening the thresholds in force; two approvers press approve 25 times each,
+    all at once: one controls.set record names the clerk and one approver, every other attempt is
+    refused as closed, and the journal grows by exactly that record."""
+    chem = fw.demo["yuyao_chem"].participant
+    with Session(fw.engine) as s:
+        looser = {"transfer": 9_000}
+        proposal = foureyes.change_controls(
+            s, registry=fw.registry, vault=fw.vault, actor=chem, user="alice", four_eyes_kg=looser
+        )
+        s.commit()
+        before = head_size(s)
+    assert isinstance(proposal, foureyes.Proposal)
+    start = threading.Barrier(50)
+    outcomes: list[str] = []
+
+    def press(user: str) -> None:
+        start.wait()
+        with Session(fw.engine) as s:
+            try:
+                receipt = foureyes.approve(
+                    s, registry=fw.registry, vault=fw.vault, actor=chem, user=user, proposal_id=proposal.id
+                )
+                s.commit()
+                outcomes.append(f"applied {receipt.seq}")
+            except errors.DomainError as exc:
+                s.rollback()
+                outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=press, args=(("bob", "carol")[i % 2],)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    counts = Counter(o.split(" ")[0] for o in outcomes)
+    assert len(outcomes) == 50
+    assert counts == {"applied": 1, "proposal_closed": 49}, counts
+    with Session(fw.engine) as s:
+        assert head_size(s) == before + 1
+        assert dict(controls_of(s, party=chem.party).four_eyes_kg) == {"transfer": 9_000}  # type: ignore[union-attr]
+        last = list(journal_lines(s))[-1]
+        approved = parse_line(last).body["meta"]["approved_by"][chem.party]
+        assert approved[0] == "alice"
+        assert approved[1] in ("bob", "carol")
+        report, diff = replay_database(s)
+    assert report.ok, report.failure
+    assert diff == {}
