@@ -30,12 +30,13 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from api.server import settle_heap
-from ledger.crypto import SigningKey
+from ledger.crypto import TAG_BODY, SigningKey, verify_ahead
 from ledger.db import create_schema, make_engine
 from ledger.errors import InsufficientBalance
 from ledger.model import AccountKind, Lot, OpenAccount, Posting, RegisterKey, RegisterParty, TxBody
 from ledger.sequencer import GroupCommitFailed, Sequencer
 from ledger.service import (
+    Encoded,
     Instruction,
     Registry,
     init_ledger,
@@ -273,6 +274,34 @@ def measure(factory: Callable[[], Target], label: str, mode: str, clients: int, 
                report.ok and not diff, load, processes)  # fmt: skip
 
 
+def group_ceiling(factory: Callable[[], Target], seconds: float, group: int = 50) -> float:
+    """The sequencer's own ceiling on this machine, in the same run: one thread hands the same
+    transfers to ``submit_batch`` in groups of ``group`` and commits each, with every body encoded
+    and every signature checked beforehand, off the clock (the clients' share of the work, which
+    they do on other cores); committed transfers per second of batch and commit time. Fifty clients
+    cannot beat it: the figure the 50-client rows stand next to."""
+    target = factory()
+    engine = target.engine()
+    registry = Registry(SigningKey.from_seed(b"R" * 32))
+    keys = setup(engine, registry)
+    source = signed_ahead(keys, 7_777, int(seconds * SIGNED_AHEAD_PER_S) + group)
+    spent, committed = 0.0, 0
+    while spent < seconds:
+        batch = [next(source) for _ in range(group)]
+        encoded = [Encoded.of(ins) for ins in batch]
+        for enc in encoded:
+            for sig in enc.ins.signatures:
+                verify_ahead(keys[sig.party].public, TAG_BODY, enc.body_bytes, sig.sig)
+        start = time.perf_counter()
+        with Session(engine) as s:
+            results = submit_batch(s, batch, registry=registry, encoded=encoded)
+            s.commit()
+        spent += time.perf_counter() - start
+        committed += sum(1 for r in results if not isinstance(r, Exception))
+    engine.dispose()
+    return committed / spent
+
+
 def sqlite_factory() -> Target:
     target = Target(f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}")
     engine = target.engine()
@@ -309,8 +338,9 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def report(rows: list[Row], plain: dict[int, float]) -> list[str]:
+def report(rows: list[Row], plain: dict[int, float], ceiling: dict[str, float] | None = None) -> list[str]:
     """The table, then each target of issue 16 with its figure, per number of server processes."""
+    ceiling = ceiling or {}
     lines = [
         f"{'engine':<10} {'mode':<8} {'procs':>5} {'clients':>7} {'committed/s':>12} {'repeats min-max':>16} "
         f"{'x 1 client':>10} "
@@ -331,6 +361,12 @@ def report(rows: list[Row], plain: dict[int, float]) -> list[str]:
     for clients, tps in sorted(plain.items()):
         if not any(r.engine == "postgresql" for r in rows):
             lines.append(f"plain PL/pgSQL at {clients} clients: {tps:,.0f} tps")
+    for eng, limit in ceiling.items():
+        at_50 = [r.per_s for r in rows if r.engine == eng and r.clients == 50 and r.mode == "grouped"]
+        share = f"; 50 clients reach {max(at_50) / limit:.0%} of it" if at_50 else ""
+        lines.append(
+            f"{eng} ceiling, one thread, groups of 50, signatures checked beforehand: {limit:,.0f}/s{share}"
+        )
     grouped = {(r.engine, r.processes, r.clients): r.per_s for r in rows if r.mode == "grouped"}
     lines.append("targets (issue 16):")
     for procs in sorted({r.processes for r in rows}):
@@ -391,6 +427,7 @@ def main() -> None:
     print(f"{os.cpu_count()} cores; load average at start {os.getloadavg()[0]:.2f}")
     runs: dict[tuple[str, str, int, int], list[Row]] = {}
     plain_runs: dict[int, list[float]] = {}
+    ceiling_runs: dict[str, list[float]] = {}
     for rep in range(args.repeats):  # every cell once per round: a slow spell hits all of them
         for clients in CLIENTS:  # engines and the comparator back to back at each client count
             for label, factory in engines:
@@ -409,12 +446,17 @@ def main() -> None:
                 tps = run_plain(PG_URL, clients=clients, seconds=round(args.seconds), hot=HOT).tps
                 plain_runs.setdefault(clients, []).append(tps)
                 print(f"  round {rep + 1}: plain PL/pgSQL {clients} clients: {tps:,.0f} tps", flush=True)
+        for label, factory in engines:  # each round, as the rows are: a slow spell hits both
+            limit = group_ceiling(factory, args.seconds)
+            ceiling_runs.setdefault(label, []).append(limit)
+            print(f"  round {rep + 1}: {label} ceiling (groups of 50): {limit:,.0f}/s", flush=True)
     rows = [_median(cell) for cell in runs.values()]
     plain = {clients: statistics.median(v) for clients, v in plain_runs.items()}
+    ceiling = {label: statistics.median(v) for label, v in ceiling_runs.items()}
     if pg and pgbench() is None:
         print("plain PL/pgSQL comparator: skipped (pgbench not found)")
     rows.sort(key=lambda r: (r.engine != "sqlite", r.mode, r.processes, r.clients))
-    print("\n".join(report(rows, plain)))
+    print("\n".join(report(rows, plain, ceiling)))
 
 
 if __name__ == "__main__":
