@@ -27,6 +27,7 @@ __all__ = [
     "APPEND_ONLY_TABLES",
     "DEFAULT_URL",
     "append_only_statements",
+    "chain_guard_statements",
     "create_schema",
     "drop_schema",
     "make_engine",
@@ -334,12 +335,44 @@ def append_only_statements(dialect: str, tables: Sequence[str] = APPEND_ONLY_TAB
     ]
 
 
+def chain_guard_statements(dialect: str) -> list[str]:
+    """The DDL that makes the journal refuse a record whose ``prev`` is not the hash of the record
+    just before it (record 0's: 32 zero bytes) on ``dialect``; idempotent, and frozen into the
+    migration that added it (revision 0021) by value, not by calling this.
+
+    Why a trigger: it is the live form of replay's chain rule, and stronger than the unique ``prev``
+    and ``hash`` it replaced (which refused only a second record on one ``prev``); those two indexes
+    of random 32-byte keys dirtied a page of their own a record, about a third of SQLite's commit."""
+    if dialect == "sqlite":
+        return [
+            """CREATE TRIGGER IF NOT EXISTS journal_chain BEFORE INSERT ON journal
+        WHEN NEW.prev IS NOT (CASE WHEN NEW.seq = 0 THEN zeroblob(32)
+                              ELSE (SELECT hash FROM journal WHERE seq = NEW.seq - 1) END)
+        BEGIN SELECT RAISE(ABORT, 'journal: prev is not the hash of the record before it'); END"""
+        ]
+    return [
+        """CREATE OR REPLACE FUNCTION ecoledger_journal_chain() RETURNS trigger AS $$
+       BEGIN
+         IF NEW.prev IS DISTINCT FROM (CASE WHEN NEW.seq = 0 THEN decode(repeat('00', 32), 'hex')
+                                       ELSE (SELECT hash FROM journal WHERE seq = NEW.seq - 1) END) THEN
+           RAISE EXCEPTION 'journal: record %''s prev is not the hash of the record before it', NEW.seq
+             USING ERRCODE = 'integrity_constraint_violation';
+         END IF;
+         RETURN NEW;
+       END $$ LANGUAGE plpgsql""",
+        """CREATE OR REPLACE TRIGGER journal_chain BEFORE INSERT ON journal
+       FOR EACH ROW EXECUTE FUNCTION ecoledger_journal_chain()""",
+    ]
+
+
 def create_schema(engine: Engine) -> None:
-    """Create the tables and the append-only triggers (idempotent), without migrations: for
-    tests and throwaway databases. Real databases are created by ``ecoledger db upgrade``."""
+    """Create the tables, the append-only triggers and the journal's chain guard (idempotent),
+    without migrations: for tests and throwaway databases. Real databases are created by
+    ``ecoledger db upgrade``."""
     SQLModel.metadata.create_all(engine)
     with engine.begin() as conn:
-        for statement in append_only_statements(engine.dialect.name):
+        dialect = engine.dialect.name
+        for statement in [*append_only_statements(dialect), *chain_guard_statements(dialect)]:
             conn.execute(text(statement))
 
 

@@ -76,8 +76,11 @@ class JournalRow(SQLModel, table=True):
     type: str
     action: str | None = None
     core: bytes = Field(sa_column=_blob())
-    hash: bytes = Field(sa_column=_blob(unique=True))
-    prev: bytes = Field(sa_column=_blob(unique=True))  # a second record on one prev is a fork
+    # Not indexed: the chain guard (ledger.db.chain_guard_statements) refuses a record whose prev is
+    # not its predecessor's hash, so no two records share a prev (a fork) nor, but by a SHA-256
+    # collision, a hash; nothing reads a record by either.
+    hash: bytes = Field(sa_column=_blob())
+    prev: bytes = Field(sa_column=_blob())
     registry_sig: bytes = Field(sa_column=_blob())
     body_digest: bytes = Field(sa_column=_blob(unique=True))  # a signed body applies once
 

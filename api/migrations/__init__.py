@@ -24,7 +24,7 @@ from sqlmodel import SQLModel
 import accounts.tables  # noqa: F401  (registers the participant and custody tables)
 import ledger.tables  # noqa: F401  (registers the journal, balances and key tables)
 import market  # noqa: F401  (registers the workflow tables)
-from ledger.db import append_only_statements, make_engine, read_only
+from ledger.db import append_only_statements, chain_guard_statements, make_engine, read_only
 
 __all__ = [
     "BASELINE",
@@ -129,7 +129,7 @@ def _adopt_unmanaged(conn: Connection) -> bool:
     stamp = head() if not schema_differences(conn) else BASELINE
     command.stamp(alembic_config(conn), stamp)
     # A database built by create_schema has the triggers; make sure an adopted one does.
-    for statement in append_only_statements(conn.dialect.name):
+    for statement in [*append_only_statements(conn.dialect.name), *chain_guard_statements(conn.dialect.name)]:
         conn.execute(text(statement))
     return True
 

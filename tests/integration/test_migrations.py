@@ -210,6 +210,17 @@ def test_a_journal_written_at_the_baseline_still_verifies_after_upgrading_to_hea
     assert report.ok
     assert diff == {}
     assert report.records == before[0] + 1
+    # the journal copied by revision 0021 keeps its guards: a fork is refused, and so is a rewrite
+    with blank.connect() as conn:
+        last = dict(conn.execute(sa.text("SELECT * FROM journal ORDER BY seq DESC LIMIT 1")).one()._mapping)
+    fork = {**last, "seq": last["seq"] + 1, "hash": bytes(32), "body_digest": bytes(32)}
+    with pytest.raises(DBAPIError, match="prev"), blank.begin() as conn:
+        conn.execute(
+            sa.text(f"INSERT INTO journal ({', '.join(fork)}) VALUES ({', '.join(':' + k for k in fork)})"),
+            fork,
+        )
+    with pytest.raises(DBAPIError, match="append-only"), blank.begin() as conn:
+        conn.execute(text("DELETE FROM journal WHERE seq = 1"))
 
 
 # -- (d) forward only ------------------------------------------------------------------------------
