@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, TextClause, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
@@ -25,6 +25,10 @@ def _last(engine: Engine) -> dict[str, Any]:
 def _insert(engine: Engine, **row: Any) -> None:
     with engine.begin() as conn:
         conn.execute(J.insert().values(**row))
+
+
+def _insert_into(table: str, row: dict[str, Any]) -> TextClause:
+    return text(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})")
 
 
 def _forged(last: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -86,3 +90,21 @@ def test_honest_writes_go_on_after_a_refused_forgery(world: World) -> None:
         report, diff = replay_database(s)
     assert report.ok, report.failure
     assert diff == {}
+
+
+def test_a_temporary_table_named_journal_does_not_stand_in_for_the_journal(world: World) -> None:
+    """The guard reads the journal the row goes to, not whatever ``journal`` a session's name lookup
+    finds first: a temporary table holding a made-up predecessor does not get a forged row in."""
+    last = _last(world.engine)
+    made_up = {**last, "hash": bytes(range(32)), "body_digest": bytes(range(1, 33))}  # at last's seq
+    forged = _forged(made_up)  # the next seq, linked to the made-up record, not to ``last``
+    with world.engine.connect() as conn:
+        pg = conn.dialect.name == "postgresql"
+        schema = conn.execute(text("SELECT current_schema()")).scalar_one() if pg else "main"
+        conn.execute(text("CREATE TEMPORARY TABLE journal AS SELECT * FROM journal WHERE seq < 0"))
+        temp = "pg_temp" if pg else "temp"
+        conn.execute(_insert_into(f"{temp}.journal", made_up), made_up)  # the "record before" the forged one
+        with pytest.raises(DBAPIError, match="prev"):
+            conn.execute(_insert_into(f"{schema}.journal", forged), forged)
+        conn.rollback()
+    assert _last(world.engine) == last

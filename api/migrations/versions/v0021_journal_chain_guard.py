@@ -30,16 +30,23 @@ SQLITE_GUARD = """CREATE TRIGGER IF NOT EXISTS journal_chain BEFORE INSERT ON jo
         BEGIN SELECT RAISE(ABORT, 'journal: prev is not the hash of the record before it'); END"""
 PG_GUARD = (
     """CREATE OR REPLACE FUNCTION ecoledger_journal_chain() RETURNS trigger AS $$
+       DECLARE
+         broken bigint;
        BEGIN
-         IF NEW.prev IS DISTINCT FROM (CASE WHEN NEW.seq = 0 THEN decode(repeat('00', 32), 'hex')
-                                       ELSE (SELECT hash FROM journal WHERE seq = NEW.seq - 1) END) THEN
-           RAISE EXCEPTION 'journal: record %''s prev is not the hash of the record before it', NEW.seq
+         -- the journal the statement wrote to, named by the trigger: no search_path or temporary
+         -- table can stand in for it; one query a statement, whatever its number of rows
+         EXECUTE format('SELECT min(n.seq) FROM inserted n LEFT JOIN %I.%I p ON p.seq = n.seq - 1'
+                        ' WHERE n.prev IS DISTINCT FROM'
+                        ' (CASE WHEN n.seq = 0 THEN decode(repeat(''00'', 32), ''hex'') ELSE p.hash END)',
+                        TG_TABLE_SCHEMA, TG_TABLE_NAME) INTO broken;
+         IF broken IS NOT NULL THEN
+           RAISE EXCEPTION 'journal: record %''s prev is not the hash of the record before it', broken
              USING ERRCODE = 'integrity_constraint_violation';
          END IF;
-         RETURN NEW;
+         RETURN NULL;
        END $$ LANGUAGE plpgsql""",
-    """CREATE OR REPLACE TRIGGER journal_chain BEFORE INSERT ON journal
-       FOR EACH ROW EXECUTE FUNCTION ecoledger_journal_chain()""",
+    """CREATE OR REPLACE TRIGGER journal_chain AFTER INSERT ON journal REFERENCING NEW TABLE AS inserted
+       FOR EACH STATEMENT EXECUTE FUNCTION ecoledger_journal_chain()""",
 )
 
 # The journal as revisions 0001, 0005, 0015 and 0020 left it, without the two unique constraints.
