@@ -109,7 +109,10 @@ class Desk:
                 s.commit()
             with engine.connect() as conn:
                 _SNAPSHOTS[engine.dialect.name] = {
-                    t.name: [dict(r._mapping) for r in conn.execute(t.select())]
+                    # in key order: the journal's chain guard takes each record after the one before it
+                    t.name: [
+                        dict(r._mapping) for r in conn.execute(t.select().order_by(*t.primary_key.columns))
+                    ]
                     for t in SQLModel.metadata.sorted_tables
                 }
         else:
