@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlmodel import Session
 
 from ledger.errors import LedgerNotInitialized, NotFound
@@ -14,6 +14,7 @@ from ledger.federation_rules import HOLD_REASON
 from ledger.journal import ParsedRecord, parse_line
 from ledger.repository import ID, H, conn
 from ledger.service import Receipt, journal_lines
+from ledger.tables import OPEN_HOLDS
 
 __all__ = ["find_receipt", "journal_id", "open_federation_holds", "record_at"]
 
@@ -36,7 +37,7 @@ def open_federation_holds(session: Session) -> list[tuple[str, int]]:
     the transfers a coordinator must still complete or void."""
     rows = conn(session).execute(
         select(H.c.id, H.c.placed_seq)
-        .where(H.c.reason == HOLD_REASON, H.c.status == "open")
+        .where(H.c.reason == HOLD_REASON, text(OPEN_HOLDS))  # as the partial index names it
         .order_by(H.c.placed_seq)
     )
     return [(r.id, int(r.placed_seq)) for r in rows]

@@ -112,8 +112,16 @@ class BalanceRow(SQLModel, table=True):
     floor_zero: bool
 
 
+# The holds still open, by when they were placed: what the federation coordinator must complete or
+# void (ledger.federation_store), without reading every hold ever closed. Queries name this text.
+OPEN_HOLDS = "status = 'open'"
+
+
 class HoldRow(SQLModel, table=True):
     __tablename__ = "hold"
+    __table_args__ = (
+        Index("ix_hold_open", "placed_seq", sqlite_where=text(OPEN_HOLDS), postgresql_where=text(OPEN_HOLDS)),
+    )
     id: str = Field(primary_key=True)
     account: str = Field(index=True)
     instrument: str

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from accounts.model import Participant, Role
+from ledger.federation_store import open_federation_holds
 from ledger.history import records_touching
 from ledger.records import transactions_with_action
 from market.proposals.reads import proposals_of
@@ -47,6 +48,7 @@ def _scans(engine: Engine, read: Callable[[Session], object]) -> list[str]:
         ),
         pytest.param(lambda s: proposals_of(s, actor=BANK, now=NOW), id="a party's proposals"),
         pytest.param(lambda s: proposals_of(s, actor=BANK, now=NOW, awaiting=True), id="its to-do list"),
+        pytest.param(open_federation_holds, id="the federation's open holds"),
     ],
 )
 def test_on_sqlite_the_read_scans_no_large_table(
