@@ -1,5 +1,5 @@
 """Serialized credits in the console (蓝碳, 竹林碳汇): the cooperative registers its mussel-farm project and
-submits harvest reports (a bamboo project registers and reports through the API), and sees the
+submits harvest reports, or a bamboo stand's survey (a bamboo project registers through the API), and sees the
 methodology's computation step by step with its sources; the bureau issues; the holder sees its serial
 ranges (credit, project, vintage, start-end apart) and transfers or retires them."""
 
@@ -19,15 +19,20 @@ from api.console.web import PREFIX, Console, ConsoleRoute, Done, FormDep, ReadCo
 from ledger.errors import InvalidInput
 from market.bluecarbon import service as bc
 from market.bluecarbon.reads import held_ranges, projects_for, retirements_of
-from methodologies import bivalve_hyt0305
+from methodologies import bamboo_stock_change, bivalve_hyt0305
+from methodologies.bamboo_stock_change import BambooSpecies
 from methodologies.bivalve_hyt0305 import MusselSpecies
 
 router = APIRouter(prefix=PREFIX + "/bluecarbon", route_class=ConsoleRoute, include_in_schema=False)
 
 _OWNERS = (Role.COOPERATIVE, Role.ENTERPRISE)
 SPECIES = tuple(s.value for s in MusselSpecies)
+BAMBOO_SPECIES = tuple(s.value for s in BambooSpecies)
 # The methodologies whose reports the console's harvest form (period, area, fresh weight, species) fills.
 HARVEST_FORMS = frozenset({bivalve_hyt0305.METHODOLOGY.id})
+# Those whose reports its stand form (period, area, species, two plot-survey biomass totals, the
+# measured root-to-shoot ratio with its source, baseline removals) fills: 竹林碳汇.
+STAND_FORMS = frozenset({bamboo_stock_change.METHODOLOGY.id})
 
 
 def _page(c: Console, **extra: object) -> HTMLResponse:
@@ -43,7 +48,9 @@ def _page(c: Console, **extra: object) -> HTMLResponse:
         retired=[r for r in ranges if r.account == mine[1]],
         retirements=retirements_of(c.session, account=mine[1]) if c.me.role in _OWNERS else [],
         species=SPECIES,
+        bamboo_species=BAMBOO_SPECIES,
         harvest_forms=HARVEST_FORMS,
+        stand_forms=STAND_FORMS,
         **extra,
     )
 
@@ -99,6 +106,36 @@ def report(project: str, c: WriteConsole, form: FormDep) -> Response:
             "farm_area_mu": forms.text(form, "farm_area_mu"),
             "harvested_wet_kg": forms.text(form, "harvested_wet_kg"),
             "species": forms.choice(form, "species", SPECIES),
+        }
+        done = bc.submit_report(c.session, actor=c.me, project=project, data=data)
+        return Done(
+            to=f"{PREFIX}/bluecarbon/reports/{done.id}", message="flash.bc_report", args={"id": done.id}
+        )
+
+    return act(c, form, run, lambda exc: _page(c, error=exc, values=form, failed=project))
+
+
+@router.post("/projects/{project}/stand-reports")
+def stand_report(project: str, c: WriteConsole, form: FormDep) -> Response:
+    """Submit a bamboo stand's monitoring report (竹林碳汇监测报告): the period, the stand's area and
+    species, the above-ground dry biomass at its start and end, the measured root-to-shoot ratio
+    and where it was measured, and the baseline removals; the methodology checks each."""
+    c.need(*_OWNERS)
+
+    def run() -> Done:
+        data = {
+            "project_id": project,
+            "monitoring_start": forms.text(form, "monitoring_start"),
+            "monitoring_end": forms.text(form, "monitoring_end"),
+            "farm_area_mu": forms.text(form, "farm_area_mu"),
+            "species": forms.choice(form, "species", BAMBOO_SPECIES),
+            "biomass_start_kg": forms.text(form, "biomass_start_kg"),
+            "biomass_end_kg": forms.text(form, "biomass_end_kg"),
+            "root_shoot_ratio": {
+                "value": forms.text(form, "root_shoot_ratio"),
+                "source": forms.text(form, "root_shoot_source"),
+            },
+            "baseline_co2_kg": forms.text(form, "baseline_co2_kg"),
         }
         done = bc.submit_report(c.session, actor=c.me, project=project, data=data)
         return Done(

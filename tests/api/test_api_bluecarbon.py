@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session, select
 
 from api.client import ApiError, Client
 from ledger.model import Lot
+from market.bluecarbon.tables import MonitoringReportRow
 from tests.api.conftest import HttpWorld, console_login, error_of
 from tests.api.module_world import module_http
 
@@ -337,3 +339,80 @@ def test_a_bamboo_project_is_issued_moved_and_retired_through_the_same_routes(ht
     assert http.post("zhoushan_ship", "/v1/bc/retirements", retire).json()["serials"] == [[start, start + 2]]
     rows = http.get("zhoushan_ship", f"/v1/accounts/{ship}.holding/balances").json()
     assert [(r["instrument"], r["total"]) for r in rows if f"b={batch}" in r["lot"]] == [("BBC", 7_000)]
+
+
+def _stand_form(**changes: str) -> dict[str, str]:
+    return {
+        "form_token": "stand-1",
+        "monitoring_start": "2024-01-01",
+        "monitoring_end": "2024-12-31",
+        "farm_area_mu": "1000",
+        "species": "Phyllostachys edulis",
+        "biomass_start_kg": "3000000",
+        "biomass_end_kg": "3100000",
+        "root_shoot_ratio": "0.5",
+        "root_shoot_source": "plot survey 2024",
+        "baseline_co2_kg": "0",
+        **changes,
+    }
+
+
+def _reports(http: HttpWorld, project: str) -> list[str]:
+    with Session(http.engine) as s:
+        return list(s.exec(select(MonitoringReportRow.id).where(MonitoringReportRow.project == project)))
+
+
+def test_a_bamboo_stand_is_reported_from_the_console_form_as_through_the_api(http: HttpWorld) -> None:
+    """The owner fills the stand form (竹林碳汇) and gets the methodology's computation, the same
+    figure the API gives; bad figures are refused naming the field, and nobody else may report."""
+    project = "AJ-BAMBOO-C"
+    spec = _project(
+        project, name="安吉竹林碳汇项目（控制台）", location="示例竹林", area_mu="1000", households=40
+    )
+    assert (
+        http.post(
+            "shengsi_coop", "/v1/bc/projects", {**spec, "methodology": "bamboo-stock-change"}
+        ).status_code
+        == 200
+    )
+    coop = TestClient(http.client.app, follow_redirects=False)
+    assert console_login(coop, http.tokens["shengsi_coop"]).status_code == 303
+    page = coop.get("/console/bluecarbon").text
+    assert f"/console/bluecarbon/projects/{project}/stand-reports" in page
+    assert "期初地上干生物量" in page
+    assert "毛竹" in page
+    assert (
+        f'action="/console/bluecarbon/projects/{project}/reports"' not in page
+    )  # no harvest form for a stand
+
+    head = http.head()
+    bad = coop.post(
+        f"/console/bluecarbon/projects/{project}/stand-reports", data=_stand_form(root_shoot_ratio="9")
+    )
+    assert bad.status_code == 422
+    assert "root_shoot_ratio" in bad.text  # the field, named
+    unsourced = coop.post(
+        f"/console/bluecarbon/projects/{project}/stand-reports", data=_stand_form(root_shoot_source="  ")
+    )
+    assert unsourced.status_code == 422
+    ship = TestClient(http.client.app, follow_redirects=False)
+    assert console_login(ship, http.tokens["zhoushan_ship"]).status_code == 303
+    other = ship.post(f"/console/bluecarbon/projects/{project}/stand-reports", data=_stand_form())
+    assert other.status_code in (403, 404)
+    assert _reports(http, project) == [], "nothing stored"
+    assert http.head() == head, "nothing written"
+
+    done = coop.post(f"/console/bluecarbon/projects/{project}/stand-reports", data=_stand_form())
+    assert done.status_code == 303, done.text
+    shown = coop.get(done.headers["location"])
+    assert shown.status_code == 200
+    (report_id,) = _reports(http, project)
+    assert done.headers["location"].endswith(f"/reports/{report_id}")
+    report = http.get("shengsi_coop", f"/v1/bc/reports/{report_id}").json()
+    assert report["sink_kg_co2e"] == 258_500  # 100 t x 1.5 x 0.47 x 44/12, as the API's own test
+    assert "258" in shown.text
+    assert "期末地上干生物量" in shown.text  # the stand's own inputs, not a harvest's
+    assert "plot survey 2024" in shown.text  # the measured ratio with its source
+    assert "地下生物量增量" in shown.text  # each step named in the reader's language
+    assert "bcs." not in shown.text
+    assert "bcp." not in shown.text
