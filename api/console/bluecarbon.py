@@ -5,6 +5,7 @@ ranges (credit, project, vintage, start-end apart) and transfers or retires them
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from fastapi import APIRouter
@@ -93,9 +94,11 @@ def register(c: WriteConsole, form: FormDep) -> Response:
     return act(c, form, run, lambda exc: _page(c, error=exc, values=form, failed="project"))
 
 
-@router.post("/projects/{project}/reports")
-def report(project: str, c: WriteConsole, form: FormDep) -> Response:
-    """Submit a monitoring report: the period, the farm area and the harvest (fresh weight)."""
+def _submit(
+    c: Console, form: dict[str, str], project: str, fields: dict[str, Callable[[], object]]
+) -> Response:
+    """A monitoring report of ``project``: the period and area every methodology names, then
+    ``fields``, read from the form inside the turn (a missing one is refused with the rest)."""
     c.need(*_OWNERS)
 
     def run() -> Done:
@@ -104,8 +107,7 @@ def report(project: str, c: WriteConsole, form: FormDep) -> Response:
             "monitoring_start": forms.text(form, "monitoring_start"),
             "monitoring_end": forms.text(form, "monitoring_end"),
             "farm_area_mu": forms.text(form, "farm_area_mu"),
-            "harvested_wet_kg": forms.text(form, "harvested_wet_kg"),
-            "species": forms.choice(form, "species", SPECIES),
+            **{name: read() for name, read in fields.items()},
         }
         done = bc.submit_report(c.session, actor=c.me, project=project, data=data)
         return Done(
@@ -113,6 +115,20 @@ def report(project: str, c: WriteConsole, form: FormDep) -> Response:
         )
 
     return act(c, form, run, lambda exc: _page(c, error=exc, values=form, failed=project))
+
+
+@router.post("/projects/{project}/reports")
+def report(project: str, c: WriteConsole, form: FormDep) -> Response:
+    """Submit a monitoring report: the period, the farm area and the harvest (fresh weight)."""
+    return _submit(
+        c,
+        form,
+        project,
+        {
+            "harvested_wet_kg": lambda: forms.text(form, "harvested_wet_kg"),
+            "species": lambda: forms.choice(form, "species", SPECIES),
+        },
+    )
 
 
 @router.post("/projects/{project}/stand-reports")
@@ -120,29 +136,21 @@ def stand_report(project: str, c: WriteConsole, form: FormDep) -> Response:
     """Submit a bamboo stand's monitoring report (竹林碳汇监测报告): the period, the stand's area and
     species, the above-ground dry biomass at its start and end, the measured root-to-shoot ratio
     and where it was measured, and the baseline removals; the methodology checks each."""
-    c.need(*_OWNERS)
-
-    def run() -> Done:
-        data = {
-            "project_id": project,
-            "monitoring_start": forms.text(form, "monitoring_start"),
-            "monitoring_end": forms.text(form, "monitoring_end"),
-            "farm_area_mu": forms.text(form, "farm_area_mu"),
-            "species": forms.choice(form, "species", BAMBOO_SPECIES),
-            "biomass_start_kg": forms.text(form, "biomass_start_kg"),
-            "biomass_end_kg": forms.text(form, "biomass_end_kg"),
-            "root_shoot_ratio": {
+    return _submit(
+        c,
+        form,
+        project,
+        {
+            "species": lambda: forms.choice(form, "species", BAMBOO_SPECIES),
+            "biomass_start_kg": lambda: forms.text(form, "biomass_start_kg"),
+            "biomass_end_kg": lambda: forms.text(form, "biomass_end_kg"),
+            "root_shoot_ratio": lambda: {
                 "value": forms.text(form, "root_shoot_ratio"),
                 "source": forms.text(form, "root_shoot_source"),
             },
-            "baseline_co2_kg": forms.text(form, "baseline_co2_kg"),
-        }
-        done = bc.submit_report(c.session, actor=c.me, project=project, data=data)
-        return Done(
-            to=f"{PREFIX}/bluecarbon/reports/{done.id}", message="flash.bc_report", args={"id": done.id}
-        )
-
-    return act(c, form, run, lambda exc: _page(c, error=exc, values=form, failed=project))
+            "baseline_co2_kg": lambda: forms.text(form, "baseline_co2_kg"),
+        },
+    )
 
 
 @router.get("/reports/{report_id}", response_class=HTMLResponse)
