@@ -297,6 +297,19 @@ def test_the_holders_blue_carbon_page_shows_each_retirement_with_its_beneficiary
     assert "2025 年度渔业碳中和" not in other.get("/console/bluecarbon").text  # another holder's retirement
 
 
+# One bamboo stand's survey for a year: 100 t of above-ground growth, roots at half of it.
+STAND_SURVEY: dict[str, Any] = {
+    "monitoring_start": "2024-01-01",
+    "monitoring_end": "2024-12-31",
+    "farm_area_mu": "1000",
+    "species": "Phyllostachys edulis",
+    "biomass_start_kg": "3000000",
+    "biomass_end_kg": "3100000",
+    "root_shoot_ratio": {"value": "0.5", "source": "plot survey 2024"},
+    "baseline_co2_kg": "0",
+}
+
+
 def test_a_bamboo_project_is_issued_moved_and_retired_through_the_same_routes(http: HttpWorld) -> None:
     """Bamboo forest carbon (竹林碳汇): the project names its methodology, and the credit follows from it."""
     project, ship = "AJ-BAMBOO-H", http.party("zhoushan_ship")
@@ -311,17 +324,7 @@ def test_a_bamboo_project_is_issued_moved_and_retired_through_the_same_routes(ht
     r = http.post("shengsi_coop", "/v1/bc/projects", {**spec, "methodology": "bamboo-stock-change"})
     assert r.status_code == 200, r.text
     assert r.json()["instrument"] == "BBC"
-    data = {
-        "project_id": project,
-        "monitoring_start": "2024-01-01",
-        "monitoring_end": "2024-12-31",
-        "farm_area_mu": "1000",
-        "species": "Phyllostachys edulis",
-        "biomass_start_kg": "3000000",
-        "biomass_end_kg": "3100000",
-        "root_shoot_ratio": {"value": "0.5", "source": "plot survey 2024"},
-        "baseline_co2_kg": "0",
-    }
+    data = {"project_id": project, **STAND_SURVEY}
     report = http.post("shengsi_coop", f"/v1/bc/projects/{project}/reports", {"data": data})
     assert report.status_code == 200, report.text
     assert report.json()["sink_kg_co2e"] == 258_500  # 100 t x 1.5 x 0.47 x 44/12
@@ -342,19 +345,16 @@ def test_a_bamboo_project_is_issued_moved_and_retired_through_the_same_routes(ht
 
 
 def _stand_form(**changes: str) -> dict[str, str]:
-    return {
+    """``STAND_SURVEY`` as the console's stand form sends it: the ratio and its source in two fields."""
+    ratio = STAND_SURVEY["root_shoot_ratio"]
+    plain = {k: v for k, v in STAND_SURVEY.items() if k != "root_shoot_ratio"}
+    form = {
         "form_token": "stand-1",
-        "monitoring_start": "2024-01-01",
-        "monitoring_end": "2024-12-31",
-        "farm_area_mu": "1000",
-        "species": "Phyllostachys edulis",
-        "biomass_start_kg": "3000000",
-        "biomass_end_kg": "3100000",
-        "root_shoot_ratio": "0.5",
-        "root_shoot_source": "plot survey 2024",
-        "baseline_co2_kg": "0",
-        **changes,
+        **plain,
+        "root_shoot_ratio": ratio["value"],
+        "root_shoot_source": ratio["source"],
     }
+    return {**form, **changes}
 
 
 def _reports(http: HttpWorld, project: str) -> list[str]:
